@@ -1,0 +1,138 @@
+"""Shared fixtures: a real DuckDB file and a throwaway PostgreSQL 15 cluster started by the test run."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PG_BIN = Path(os.environ.get("UBA_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data, or a skip naming what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real-data test: {path} is absent (../shared/data is provided next to the repo in CI)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_cluster_owner(args: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; in CI (root) the cluster belongs to 'postgres'.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return args
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on a loopback port, trust auth, deleted at the end."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="uba-pg-"))
+        self.port = _free_port()
+        self._db_counter = itertools.count()
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.datadir = self.root / "data"
+
+    def start(self) -> None:
+        subprocess.run(
+            _as_cluster_owner([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                               "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            check=True, capture_output=True,
+        )
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
+        subprocess.run(
+            _as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-o", opts,
+                               "-l", str(self.root / "log"), "-w", "start"]),
+            check=True, capture_output=True,
+        )
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """Create an empty database and return its URL."""
+        import psycopg
+
+        name = f"uba_test_{os.getpid()}_{next(self._db_counter)}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.admin_url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            _as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL cluster; skips with the reason when PostgreSQL 15 is not installed."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL tests: {PG_BIN}/initdb not found (apt-get install postgresql-15, or set UBA_TEST_PG_BIN)")
+    cluster = PostgresCluster()
+    deadline = time.monotonic() + 60
+    cluster.start()
+    while time.monotonic() < deadline:
+        try:
+            cluster.new_database()
+            break
+        except Exception:  # server still starting
+            time.sleep(0.2)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PostgresCluster) -> str:
+    """URL of a fresh, empty PostgreSQL database."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture
+def duckdb_url(tmp_path: Path) -> str:
+    """URL of a fresh DuckDB file."""
+    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest) -> str:
+    """A fresh warehouse URL on each engine: DuckDB and PostgreSQL."""
+    if request.param == "duckdb":
+        return request.getfixturevalue("duckdb_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str):
+    """An open warehouse with the canonical tables, on each engine."""
+    from warehouse import Warehouse
+
+    wh = Warehouse.open(warehouse_url)
+    wh.create_schema()
+    yield wh
+    wh.dispose()

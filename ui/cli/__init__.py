@@ -1,0 +1,56 @@
+"""The ``uba`` console script: one Typer app, one sub-app per noun, errors translated once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from ui.cli import data
+from ui.cli._output import console, fail
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
+app.add_typer(data.app, name="data")
+
+_OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+}
+
+
+def main() -> None:
+    """Entry point: offline environment, logging, then the Typer app with clean error exits."""
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    logging.basicConfig(
+        level=os.environ.get("UBA_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from warehouse import WarehouseError  # imported late so --help stays fast
+
+    try:
+        app(standalone_mode=False)
+    except WarehouseError as exc:
+        fail(str(exc))
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(130)
+    except (typer.BadParameter, typer.Exit) as exc:
+        if isinstance(exc, typer.Exit):
+            sys.exit(exc.exit_code)
+        fail(str(exc))
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+__all__ = ["app", "main"]
