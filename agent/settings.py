@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,34 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the behavior warehouse; default: a DuckDB file in the data dir.",
     )
+    # --- LLM backends (agent/llm.py) ---
+    llm_backend: Literal["local", "vllm", "openai", "fake"] = Field(
+        "local", description="Which LLM answers: embedded llama.cpp, vLLM, any OpenAI-compatible URL, or the scripted fake."
+    )
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="A bundled model name, a GGUF file (local), a model directory (vLLM serve) or a served model name.",
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (openai backend, or an existing vLLM server; e.g. http://host:8000/v1)."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key sent to the OpenAI-compatible server.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Seconds one model call may take before it fails.")
+    llm_max_tokens: int = Field(512, gt=0, description="Most tokens one model call may generate.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: deterministic).")
+    llm_max_model_len: int = Field(8192, gt=0, description="Context length: llama.cpp n_ctx and vLLM --max-model-len.")
+    llm_threads: int | None = Field(None, gt=0, description="CPU threads for the embedded model; default: llama.cpp's choice.")
+    vllm_python: Path = Field(
+        Path(".venv-vllm/bin/python"), description="Python interpreter of the separate venv that has vLLM (make vllm-env)."
+    )
+    vllm_host: str = Field("127.0.0.1", description="Address the managed vLLM server listens on.")
+    vllm_port: int = Field(8011, gt=0, lt=65536, description="Port the managed vLLM server listens on.")
+    vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM --gpu-memory-utilization.")
+    vllm_tensor_parallel_size: int = Field(1, gt=0, description="vLLM --tensor-parallel-size (GPUs per replica).")
+    vllm_tool_call_parser: str | None = Field(
+        None, description="vLLM --tool-call-parser; default chosen by model family (hermes for Qwen, llama3_json for Llama 3.1)."
+    )
+    vllm_start_timeout_s: float = Field(900.0, gt=0, description="Seconds to wait for the managed vLLM server to be healthy.")
 
     def resolved_warehouse_url(self) -> str:
         """The warehouse URL, defaulting to ``duckdb:///<data_dir>/warehouse.duckdb``."""
