@@ -11,3 +11,15 @@ class ConnectionFailed(WarehouseError):
 
 class IngestError(WarehouseError):
     """An input file cannot be loaded; nothing was written."""
+
+
+class GuardRejected(WarehouseError):
+    """The SQL guard refused a query; the message says why and what to send instead."""
+
+
+class QueryFailed(WarehouseError):
+    """A query reached the database and failed there (bad column, type error, read-only refusal)."""
+
+
+class QueryTimeout(QueryFailed):
+    """A query ran past the statement timeout and was stopped."""

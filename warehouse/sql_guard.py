@@ -1,0 +1,256 @@
+"""The SQL guard: one read-only SELECT over allow-listed tables, masked PII, forced LIMIT, regenerated SQL.
+
+Every base-table reference is rewritten to a derived table that projects only allow-listed
+columns (PII through its mask) and, for a scoped query, only the rows of one user; the real
+table is schema-qualified there so no CTE can shadow it. CTEs are renamed to private names so
+a reference the guard takes for a CTE can never resolve to a real table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from warehouse.errors import GuardRejected
+from warehouse.sql_policy import (
+    ALLOWED_ANONYMOUS_FUNCTIONS,
+    ALLOWED_FUNCTION_CLASSES,
+    ALLOWED_TABLE_FUNCTIONS,
+    SqlPolicy,
+    TablePolicy,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 10_000
+MAX_SQL_CHARS = 20_000
+
+_SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql"}
+_DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main"}
+
+_FORBIDDEN_NODE_NAMES = """
+Insert Update Delete Merge Create Drop Alter Command Copy Into Lock Set SetItem Pragma Transaction
+Commit Rollback Use Describe Attach Detach Install Kill TruncateTable LoadData Grant Revoke Analyze
+Cache Uncache Refresh Comment Parameter Placeholder SessionParameter Returning Show Export Summarize
+""".split()
+_FORBIDDEN_NODES = tuple(getattr(exp, name) for name in _FORBIDDEN_NODE_NAMES if hasattr(exp, name))
+
+
+def sqlglot_dialect(name: str) -> str:
+    """The sqlglot dialect for a SQLAlchemy dialect name (``postgresql`` -> ``postgres``)."""
+    return _SQLGLOT_DIALECTS.get(name, name)
+
+
+@dataclass(frozen=True)
+class GuardedSql:
+    """A query the guard accepted: the SQL to execute (regenerated), the tables it reads, its LIMIT."""
+
+    sql: str
+    tables: tuple[str, ...]
+    limit: int
+
+
+class SqlGuard:
+    """Checks and rewrites one model-written query for a warehouse dialect and an allow-list."""
+
+    def __init__(
+        self,
+        dialect: str,
+        policy: SqlPolicy | None = None,
+        *,
+        default_limit: int = DEFAULT_LIMIT,
+        max_limit: int = MAX_LIMIT,
+        schema: str | None = None,
+    ) -> None:
+        if not 1 <= default_limit <= max_limit:
+            raise ValueError(f"default_limit {default_limit!r} must be between 1 and max_limit {max_limit!r}")
+        self.dialect = sqlglot_dialect(dialect)
+        self.policy = policy or SqlPolicy.canonical()
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.schema = schema or _DEFAULT_SCHEMAS.get(self.dialect, "public")
+        self._scope_filters = {
+            name: sqlglot.parse_one(tp.scope_filter.format(schema=self.schema), read="postgres")
+            for name, tp in self.policy.tables.items()
+            if tp.scope_filter
+        }
+        self._masks = {
+            (name, col): sqlglot.parse_one(mask.format(col=col), read="postgres")
+            for name, tp in self.policy.tables.items()
+            for col, mask in tp.masked.items()
+        }
+
+    def check(self, sql: str, *, limit: int | None = None, user_scope: str | None = None) -> GuardedSql:
+        """The safe form of ``sql``, or :class:`GuardRejected` with a reason the author can act on."""
+        root = self._parse(sql)
+        ctes = self._rename_ctes(root)
+        tables = self._check_nodes(root, ctes)
+        self._rewrite_tables(root, tables, user_scope)
+        effective = self._force_limit(root, limit)
+        return GuardedSql(
+            sql=root.sql(dialect=self.dialect, comments=False),
+            tables=tuple(sorted({tp.name for _, tp in tables})),
+            limit=effective,
+        )
+
+    # -- parsing -------------------------------------------------------------------------------
+    def _parse(self, sql: str) -> exp.Expression:
+        if not isinstance(sql, str) or not sql.strip():
+            raise GuardRejected("empty query; send one SELECT statement")
+        if len(sql) > MAX_SQL_CHARS:
+            raise GuardRejected(f"query is {len(sql)} characters; keep it under {MAX_SQL_CHARS}")
+        try:
+            statements = [s for s in sqlglot.parse(sql, read=self.dialect) if s is not None]
+        except (ParseError, TokenError) as exc:
+            first = str(exc).splitlines()[0][:200]
+            raise GuardRejected(f"could not parse the SQL ({first}); send one plain SELECT") from None
+        except RecursionError:
+            raise GuardRejected("query is nested too deeply; simplify it") from None
+        if len(statements) != 1:
+            raise GuardRejected(f"found {len(statements)} statements; send exactly one SELECT and no ';' chains")
+        root = statements[0]
+        while isinstance(root, (exp.Subquery, exp.Paren)) and not root.alias and isinstance(root.this, exp.Query):
+            root = root.this
+        if not isinstance(root, (exp.Select, exp.SetOperation)):
+            raise GuardRejected(f"{root.key.upper()} statements are not allowed; only SELECT / WITH ... SELECT")
+        return root
+
+    # -- checks --------------------------------------------------------------------------------
+    @staticmethod
+    def _rename_ctes(root: exp.Expression) -> dict[int, dict[str, str]]:
+        """Give every CTE a private name; map id(query) -> {original lower name: private name}."""
+        scopes: dict[int, dict[str, str]] = {}
+        counter = 0
+        for query in list(root.find_all(exp.Query)):
+            with_ = query.args.get("with_")
+            if not with_:
+                continue
+            names = scopes.setdefault(id(query), {})
+            for cte in with_.expressions:
+                private = f"_cte{counter}_{cte.alias_or_name}"[:60]
+                counter += 1
+                names[cte.alias_or_name.lower()] = private
+                cte.args["alias"].set("this", exp.to_identifier(private, quoted=True))
+        return scopes
+
+    def _check_nodes(self, root: exp.Expression, ctes: dict[int, dict[str, str]]) -> list[tuple[exp.Table, TablePolicy]]:
+        real: list[tuple[exp.Table, TablePolicy]] = []
+        columns: list[exp.Column] = []
+        aliases: set[str] = set()
+        for node in root.walk():
+            if isinstance(node, _FORBIDDEN_NODES):
+                raise GuardRejected(f"{node.key.upper()} is not allowed; only read-only SELECT queries run here")
+            if isinstance(node, exp.Func):
+                self._check_function(node)
+            elif isinstance(node, exp.Table):
+                policy = self._resolve_table(node, ctes)
+                if policy is not None:
+                    real.append((node, policy))
+            elif isinstance(node, exp.Column):
+                columns.append(node)
+            elif isinstance(node, exp.Alias):
+                aliases.add(node.alias.lower())
+            elif isinstance(node, exp.TableAlias):
+                aliases.update(c.name.lower() for c in node.columns)
+                aliases.add(node.name.lower())
+        allowed = {c.lower() for _, tp in real for c in tp.columns} | aliases
+        for column in columns:
+            if isinstance(column.this, exp.Star):
+                continue
+            if column.name.lower() not in allowed:
+                known = sorted({c for _, tp in real for c in tp.columns})
+                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}")
+        return real
+
+    def _check_function(self, node: exp.Func) -> None:
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            if name in ALLOWED_ANONYMOUS_FUNCTIONS:
+                return
+        else:
+            name = type(node).__name__
+            if name in ALLOWED_FUNCTION_CLASSES:
+                return
+            name = node.sql_name().lower()
+        raise GuardRejected(f"function {name!r} is not allowed; use plain SQL expressions and aggregates")
+
+    def _resolve_table(self, node: exp.Table, ctes: dict[int, dict[str, str]]) -> TablePolicy | None:
+        if not isinstance(node.this, exp.Identifier):
+            if isinstance(node.this, exp.Func) and type(node.this).__name__ in ALLOWED_TABLE_FUNCTIONS:
+                return None
+            raise GuardRejected(f"table source {node.this.sql(self.dialect)[:60]!r} is not allowed; read allow-listed tables")
+        name = node.name
+        if node.catalog or (node.db and node.db.lower() != self.schema):
+            raise GuardRejected(f"table {node.sql(self.dialect)!r} is not allowed; use unqualified table names")
+        if not node.db:
+            private = self._cte_for(node, name.lower(), ctes)
+            if private is not None:
+                alias = node.alias or name
+                node.set("this", exp.to_identifier(private, quoted=True))
+                if not node.alias:
+                    node.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+                return None
+        policy = self.policy.table(name)
+        if policy is None:
+            listed = ", ".join(tp.name for tp in self.policy.tables.values())
+            raise GuardRejected(f"table {name!r} is not allowed; available tables: {listed}")
+        return policy
+
+    @staticmethod
+    def _cte_for(node: exp.Expression, name: str, ctes: dict[int, dict[str, str]]) -> str | None:
+        parent = node.parent
+        while parent is not None:
+            names = ctes.get(id(parent))
+            if names and name in names:
+                return names[name]
+            parent = parent.parent
+        return None
+
+    # -- rewriting -----------------------------------------------------------------------------
+    def _rewrite_tables(self, root: exp.Expression, tables: list[tuple[exp.Table, TablePolicy]], user_scope: str | None) -> None:
+        # Built with constructors rather than exp.select(...): the builders deep-copy every argument.
+        for node, policy in tables:
+            source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.schema))
+            inner = exp.Select(
+                expressions=[self._projected(policy, col) for col in policy.columns],
+                from_=exp.From(this=source),
+            )
+            if user_scope is not None:
+                condition = self._scope_filters.get(policy.name.lower())
+                if condition is not None:
+                    bound = exp.replace_placeholders(condition.copy(), user=exp.Literal.string(user_scope))
+                    inner.set("where", exp.Where(this=bound))
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+            replacement = exp.Subquery(this=inner, alias=alias)
+            for key in ("joins", "laterals", "pivots"):
+                if node.args.get(key):
+                    replacement.set(key, node.args[key])
+            node.replace(replacement)
+
+    def _projected(self, policy: TablePolicy, column: str) -> exp.Expression:
+        mask = self._masks.get((policy.name.lower(), column))
+        if mask is None:
+            return exp.Column(this=exp.Identifier(this=column, quoted=True))
+        masked = mask.copy().transform(
+            lambda n: exp.Column(this=exp.Identifier(this=column, quoted=True))
+            if isinstance(n, exp.Column) and n.name == column
+            else n,
+            copy=False,
+        )
+        return exp.Alias(this=masked, alias=exp.Identifier(this=column, quoted=True))
+
+    def _force_limit(self, root: exp.Expression, requested: int | None) -> int:
+        cap = min(requested or self.default_limit, self.max_limit)
+        node = root.args.get("limit")
+        if node is not None:
+            value = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression
+            if not (isinstance(value, exp.Literal) and value.is_int):
+                raise GuardRejected("LIMIT must be a plain integer")
+            cap = min(int(value.this), self.max_limit)
+        root.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
+        return cap
