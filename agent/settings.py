@@ -47,6 +47,25 @@ class Settings(BaseSettings):
         None, description="vLLM --tool-call-parser; default chosen by model family (hermes for Qwen, llama3_json for Llama 3.1)."
     )
     vllm_start_timeout_s: float = Field(900.0, gt=0, description="Seconds to wait for the managed vLLM server to be healthy.")
+    # --- the agent (agent/graph.py, agent/analyst.py) ---
+    agent_max_steps: int = Field(6, gt=0, le=50, description="Most model calls the agent makes for one question.")
+    agent_max_seconds: float = Field(180.0, gt=0, description="Wall time one question may take before the agent stops.")
+    agent_history_turns: int = Field(3, ge=0, description="Earlier questions of a thread the model sees with a follow-up.")
+    memory_url: str | None = Field(
+        None,
+        description="Conversation memory: sqlite:///path or postgresql://...; default: SQLite in the data dir, "
+        "or the warehouse's PostgreSQL database when the warehouse is PostgreSQL.",
+    )
+    # --- web app and HTTP API (ui/api, ui/web) ---
+    serve_host: str = Field("127.0.0.1", description="Address `uba serve` listens on.")
+    serve_port: int = Field(7860, gt=0, lt=65536, description="Port `uba serve` listens on.")
+    api_auth: Literal["auto", "keys", "none"] = Field(
+        "auto", description="API keys required: auto = not on a loopback host with no keys created (dev mode)."
+    )
+    api_max_body_bytes: int = Field(65536, gt=0, description="Largest request body the API accepts (413 above).")
+    api_max_message_chars: int = Field(4000, gt=0, description="Longest question the API accepts (413 above).")
+    api_rate_per_min: int = Field(60, gt=0, description="Requests per minute per key (or per dev-mode caller) unless the key sets its own.")
+    api_question_timeout_s: float = Field(300.0, gt=0, description="Seconds one question may run before the API answers 503.")
 
     def resolved_warehouse_url(self) -> str:
         """The warehouse URL, defaulting to ``duckdb:///<data_dir>/warehouse.duckdb``."""
