@@ -12,3 +12,80 @@ def open_warehouse(settings: Settings, *, create: bool = True) -> Warehouse:
     if create:
         warehouse.create_schema()
     return warehouse
+
+
+def open_checkpointer(settings: Settings):
+    """Conversation memory keyed by thread id: SQLite in the data dir, or PostgreSQL (see ``memory_url``)."""
+    from agent.memory import open_checkpointer as _open
+
+    url = settings.memory_url
+    if url is None:
+        warehouse_url = settings.resolved_warehouse_url()
+        if warehouse_url.startswith("postgresql"):
+            url = warehouse_url
+        else:
+            url = f"sqlite:///{(settings.data_dir / 'memory.sqlite').resolve()}"
+    return _open(url)
+
+
+def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, warehouse=None, checkpointer=None):
+    """The Analyst service wired from the settings; explicit arguments replace the built parts."""
+    from agent.analyst import Analyst
+    from agent.data_context import data_context
+    from agent.graph import Limits
+    from agent.prompt import system_prompt
+    from agent.tool_runner import ToolRunner
+
+    if model is None:
+        from agent.llm import build_chat_model
+
+        model = build_chat_model(settings)
+    if warehouse is None:
+        warehouse = open_warehouse(settings)
+    if tools_for_scope is None:
+        tools_for_scope = _tools_for_scope(settings, warehouse)
+    if checkpointer is None:
+        checkpointer = open_checkpointer(settings)
+    limits = Limits(
+        max_steps=settings.agent_max_steps,
+        max_seconds=settings.agent_max_seconds,
+        history_turns=settings.agent_history_turns,
+    )
+    runner = ToolRunner(tools_for_scope(None))
+    context = data_context(warehouse)
+    system_text = system_prompt(
+        schemas={name: runner.schema(name) for name in runner.names},
+        dialect=context.dialect,
+        first_date=context.first_date,
+        last_date=context.last_date,
+        schema_summary=context.schema_summary,
+        max_steps=limits.max_steps,
+        row_limit=20,
+    )
+    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
+
+
+def _tools_for_scope(settings: Settings, warehouse: Warehouse):
+    """Every tool package present, built for one user scope (``None``: unscoped)."""
+    import logging
+
+    try:
+        from tools import build_tools
+    except ImportError:  # the tools package is wired in as its parts land
+        logging.getLogger(__name__).warning("tools.build_tools is not available; the agent has no tools")
+        return lambda user_scope: []
+
+    cache: dict = {}
+
+    def tools_for(user_scope):
+        if user_scope not in cache:
+            cache[user_scope] = build_tools(_tool_deps(settings, warehouse, user_scope))
+        return cache[user_scope]
+
+    return tools_for
+
+
+def _tool_deps(settings: Settings, warehouse: Warehouse, user_scope):
+    from tools import ToolDeps
+
+    return ToolDeps(warehouse=warehouse, user_scope=user_scope)

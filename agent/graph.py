@@ -1,0 +1,236 @@
+"""The agent loop as a LangGraph StateGraph: model -> tools -> model ... -> finish.
+
+The model node accepts native ``tool_calls`` and calls written in the text; the tools node
+validates arguments against each tool's pydantic model and sends errors back to the model;
+the finish node guarantees an answer whose numbers came from tool results (or says why not).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.tools import BaseTool
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph, add_messages
+from langgraph.types import Checkpointer
+
+from agent import prompt
+from agent.grounding import evidence_values, ungrounded_numbers
+from agent.text_calls import parse_text_calls
+from agent.tool_runner import ToolRunner
+
+logger = logging.getLogger(__name__)
+
+Route = Literal["tools", "model", "finish"]
+
+
+class AgentState(TypedDict, total=False):
+    """The checkpointed conversation plus per-question counters (reset by each new question)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    question: str
+    deadline: float
+    llm_calls: int
+    corrections: int
+    nudged: bool
+    transient: list[str]
+    route: Route
+    outcome: Literal["ok", "incomplete", "error"]
+    failure: str
+    turn_start: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-question bounds."""
+
+    max_steps: int = 6
+    max_seconds: float = 120.0
+    history_turns: int = 3
+
+
+def _usage(message: AIMessage) -> tuple[int, int]:
+    meta = getattr(message, "usage_metadata", None) or {}
+    return int(meta.get("input_tokens", 0) or 0), int(meta.get("output_tokens", 0) or 0)
+
+
+def _turn_start(messages: Sequence[BaseMessage]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage) and not messages[i].additional_kwargs.get("uba_feedback"):
+            return i
+    return 0
+
+
+def _window(messages: Sequence[BaseMessage], turns: int) -> list[BaseMessage]:
+    """The current question and the last ``turns`` earlier questions with their messages."""
+    starts = [
+        i for i, m in enumerate(messages)
+        if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+    ]
+    first = starts[-(turns + 1)] if len(starts) > turns else 0
+    return list(messages[first:])
+
+
+def _text_of(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+
+
+def _evidence(messages: Sequence[BaseMessage]) -> set[float]:
+    """Numbers the answer may use: tool results, the user's words and earlier verified answers."""
+    texts: list[str] = []
+    for m in messages:
+        if isinstance(m, ToolMessage) and m.status != "error":
+            texts.append(_text_of(m))
+            for table in (m.artifact or {}).get("tables", []) if isinstance(m.artifact, dict) else []:
+                texts.extend(str(cell) for row in table.get("rows", []) for cell in row)
+        elif isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"):
+            texts.append(_text_of(m))
+        elif isinstance(m, AIMessage) and m.additional_kwargs.get("uba_final"):
+            texts.append(_text_of(m))
+    return evidence_values(texts)
+
+
+def build_graph(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    system_text: str,
+    *,
+    limits: Limits = Limits(),
+    checkpointer: Checkpointer = None,
+):
+    """Compile the agent graph for one tool set (one user scope)."""
+    runner = ToolRunner(tools)
+    bound = model.bind_tools(list(tools)) if tools else model
+    system = SystemMessage(content=system_text)
+
+    def start(state: AgentState) -> dict[str, Any]:
+        messages = state["messages"]
+        return {
+            "llm_calls": 0, "corrections": 0, "nudged": False, "transient": [], "failure": "",
+            "outcome": "ok", "turn_start": _turn_start(messages),
+            "question": _text_of(messages[_turn_start(messages)]),
+        }
+
+    def call_model(state: AgentState) -> dict[str, Any]:
+        write = get_stream_writer()
+        question = state.get("question", "")
+        if state.get("llm_calls", 0) >= limits.max_steps:
+            return _stop("step_limit", question, max_steps=limits.max_steps)
+        if time.monotonic() >= state["deadline"]:
+            return _stop("time_limit", question, seconds=int(limits.max_seconds))
+        request = [system, *_window(state["messages"], limits.history_turns)]
+        t0 = time.perf_counter()
+        try:
+            reply = bound.invoke(request)
+        except AssertionError:
+            raise  # a test's scripted model ran out: a bug in the test, never an answer
+        except Exception as exc:  # noqa: BLE001 - any model/transport failure becomes a clear answer
+            logger.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
+            write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000, "prompt": 0, "completion": 0})
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return {**_stop("llm_error", question, detail=detail), "outcome": "error",
+                    "llm_calls": state.get("llm_calls", 0) + 1}
+        prompt_tokens, completion_tokens = _usage(reply)
+        write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000,
+               "prompt": prompt_tokens, "completion": completion_tokens})
+        update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
+        if not isinstance(reply, AIMessage):
+            reply = AIMessage(content=_text_of(reply))
+        calls = list(reply.tool_calls)
+        source = "native"
+        if not calls:
+            found = parse_text_calls(_text_of(reply), runner.names)
+            calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+                     for c in found]
+            source = "text"
+        if calls:
+            message = AIMessage(content="" if source == "text" else reply.content, tool_calls=calls,
+                                id=reply.id or str(uuid.uuid4()),
+                                additional_kwargs={"uba_source": source})
+            return {**update, "messages": [message], "route": "tools"}
+        text = _text_of(reply).strip()
+        reply_id = str(uuid.uuid4())
+        if not text:
+            if state.get("corrections", 0) >= 1:
+                return {**update, **_stop("empty", question)}
+            note = HumanMessage(content=prompt.feedback("empty_reply"), id=str(uuid.uuid4()),
+                                additional_kwargs={"uba_feedback": True})
+            return {**update, "corrections": state.get("corrections", 0) + 1, "messages": [note],
+                    "transient": [*state.get("transient", []), note.id], "route": "model"}
+        bad = ungrounded_numbers(text, _evidence(state["messages"]))
+        if not bad:
+            final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
+            return {**update, "messages": [final], "route": "finish", "outcome": "ok"}
+        draft = AIMessage(content=text, id=reply_id)
+        if state.get("nudged"):
+            return {**update, **_stop("ungrounded", question), "transient": [*state.get("transient", []), draft.id],
+                    "messages": [draft]}
+        note = HumanMessage(content=prompt.feedback("ungrounded", numbers=", ".join(bad)), id=str(uuid.uuid4()),
+                            additional_kwargs={"uba_feedback": True})
+        logger.info("answer had ungrounded numbers %s; asking the model once to fix it", bad)
+        return {**update, "nudged": True, "messages": [draft, note], "route": "model",
+                "transient": [*state.get("transient", []), draft.id, note.id]}
+
+    def run_tools(state: AgentState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage) and last.tool_calls
+        results, all_invalid, problems = runner.run(
+            last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
+            first_step=sum(1 for m in state["messages"][state.get("turn_start", 0):] if isinstance(m, ToolMessage)),
+        )
+        update: dict[str, Any] = {"messages": results, "route": "model"}
+        if all_invalid:
+            if state.get("corrections", 0) >= 1:
+                return {**update, **_stop("invalid_calls", state.get("question", ""), detail=problems)}
+            update["corrections"] = state.get("corrections", 0) + 1
+        return update
+
+    def finish(state: AgentState) -> dict[str, Any]:
+        removals = [RemoveMessage(id=i) for i in state.get("transient", [])]
+        if state.get("outcome") == "ok" and not state.get("failure"):
+            return {"messages": removals}
+        text = state["failure"]
+        evidence = [m for m in state["messages"][state.get("turn_start", 0):]
+                    if isinstance(m, ToolMessage) and m.status != "error"]
+        if evidence:
+            label = prompt.failure("evidence", state.get("question", ""))
+            text += f"\n\n{label}\n" + "\n\n".join(f"[{m.name}]\n{_text_of(m)}" for m in evidence[-2:])
+        final = AIMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
+        return {"messages": [*removals, final]}
+
+    def route(state: AgentState) -> Route:
+        return state.get("route", "finish")
+
+    graph = StateGraph(AgentState)
+    graph.add_node("start", start)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", run_tools)
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "start")
+    graph.add_edge("start", "model")
+    graph.add_conditional_edges("model", route, ["tools", "model", "finish"])
+    graph.add_conditional_edges("tools", route, ["model", "finish"])
+    graph.add_edge("finish", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _stop(key: str, question: str, **variables: Any) -> dict[str, Any]:
+    return {"route": "finish", "outcome": "incomplete", "failure": prompt.failure(key, question, **variables)}

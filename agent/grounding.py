@@ -1,0 +1,57 @@
+"""The check that a final answer uses only numbers the tools (or the user) supplied."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+# A number: optional sign, digits with optional thousands separators, optional decimals.
+_NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
+_ID_LIKE = re.compile(r"\b[A-Za-z_]+[-_]?\d+\b|\b\d+[A-Za-z_]+\w*\b")
+SMALL_INTEGERS = 10
+"""Integers 0..10 pass unchecked: list numbering, "top 5", "3 steps" are prose, not findings."""
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numeric literals in ``text`` as written (identifiers like ``u00042`` are skipped)."""
+    cleaned = _ID_LIKE.sub(" ", text)
+    return _NUMBER.findall(cleaned)
+
+
+def _value(literal: str) -> float:
+    return float(literal.replace(",", ""))
+
+
+def _decimals(literal: str) -> int:
+    return len(literal.split(".", 1)[1]) if "." in literal else 0
+
+
+def evidence_values(texts: Iterable[str]) -> set[float]:
+    """Every number in the evidence texts, plus its percentage form (0.231 is 23.1%)."""
+    values: set[float] = set()
+    for text in texts:
+        for literal in _NUMBER.findall(text):
+            v = _value(literal)
+            values.add(v)
+            values.add(v * 100)
+            values.add(abs(v))
+    return values
+
+
+def _matches(literal: str, evidence: set[float]) -> bool:
+    n = abs(_value(literal))
+    tolerance = 0.5 * 10 ** -_decimals(literal) + 1e-9
+    return any(math.isclose(n, v, abs_tol=tolerance) or abs(n - v) <= tolerance for v in evidence)
+
+
+def ungrounded_numbers(answer: str, evidence: set[float]) -> list[str]:
+    """The numbers in ``answer`` that match no evidence value at the precision they are written."""
+    bad = []
+    for literal in numbers_in(answer):
+        value = _value(literal)
+        if value.is_integer() and 0 <= value <= SMALL_INTEGERS:
+            continue
+        if not _matches(literal, evidence):
+            bad.append(literal)
+    return list(dict.fromkeys(bad))

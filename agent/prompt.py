@@ -1,0 +1,106 @@
+"""Loading and rendering the prompt files in ``prompts/`` with strict substitution."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import cache
+from importlib import resources
+from string import Template
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+logger = logging.getLogger(__name__)
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class PromptError(ValueError):
+    """A prompt file is missing or a template variable was not supplied."""
+
+
+@cache
+def _text(name: str) -> str:
+    try:
+        return resources.files("prompts").joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PromptError(f"prompt file {name!r} not found in prompts/; add it or fix the name") from exc
+
+
+@cache
+def _data(name: str) -> Any:
+    return yaml.safe_load(_text(name))
+
+
+def substitute(template: str, variables: dict[str, Any], *, source: str) -> str:
+    """``template`` with every ``$name`` replaced; a missing or unused variable is an error."""
+    tpl = Template(template)
+    wanted = set(tpl.get_identifiers())
+    missing, unused = wanted - variables.keys(), variables.keys() - wanted
+    if missing or unused:
+        raise PromptError(
+            f"prompt {source!r}: missing variables {sorted(missing)!r}, unexpected {sorted(unused)!r}; "
+            "supply exactly the $names the template uses"
+        )
+    return tpl.substitute({k: str(v) for k, v in variables.items()})
+
+
+def render(name: str, **variables: Any) -> str:
+    """Render the prompt file ``name`` (e.g. ``"context.md"``) with exactly its variables."""
+    return substitute(_text(name), variables, source=name)
+
+
+def feedback(key: str, **variables: Any) -> str:
+    """A correction sent to the model (``prompts/feedback.yaml``)."""
+    return substitute(_data("feedback.yaml")[key], variables, source=f"feedback.yaml:{key}")
+
+
+def failure(key: str, question: str, **variables: Any) -> str:
+    """A failure text for the user, in the question's language (English or Chinese)."""
+    lang = "zh" if _CJK.search(question or "") else "en"
+    return substitute(_data("feedback.yaml")["failure"][lang][key], variables, source=f"failure.{lang}.{key}")
+
+
+def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
+    """The few-shot examples whose tool exists and whose arguments validate, one formatter for all."""
+    lines = []
+    for example in _data("examples.yaml"):
+        tool, args = example["tool"], example["args"]
+        if tool not in schemas:
+            continue
+        schema = schemas[tool]
+        if schema is not None:
+            try:
+                schema.model_validate(args)
+            except ValidationError as exc:
+                logger.warning("few-shot example for %r left out: %s", tool, exc.errors()[0]["msg"])
+                continue
+        lines.append(f"Q: {example['question']}\nCall: {tool} {json.dumps(args, ensure_ascii=False)}")
+    return "\n\n".join(lines) if lines else "(none)"
+
+
+def system_prompt(
+    *,
+    schemas: dict[str, type[BaseModel] | None],
+    dialect: str,
+    first_date: str,
+    last_date: str,
+    schema_summary: str,
+    max_steps: int,
+    row_limit: int,
+) -> str:
+    """The system prompt: static rules and examples first (prefix-cacheable), then the data context."""
+    static = render("system.md") + "\n" + render("examples.md", examples=render_examples(schemas))
+    dynamic = render(
+        "context.md",
+        dialect=dialect,
+        first_date=first_date,
+        last_date=last_date,
+        schema_summary=schema_summary,
+        max_steps=max_steps,
+        row_limit=row_limit,
+    )
+    return static.rstrip() + "\n\n" + dynamic.rstrip() + "\n"

@@ -1,0 +1,116 @@
+"""Tool calls a model wrote into its message text instead of ``tool_calls``.
+
+Small models and server-side parser failures put calls in ```json fences, ``<tool_call>`` or
+``<tools>`` tags, or bare JSON, sometimes several in one message. This module finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_TAGGED = re.compile(
+    r"<(tool_call|tools|function_call|functioncall|tool)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL | re.IGNORECASE
+)
+_FENCED = re.compile(r"```[a-zA-Z_]*\s*\n?(.*?)```", re.DOTALL)
+_NAME_KEYS = ("name", "tool", "tool_name", "function", "action")
+_ARG_KEYS = ("arguments", "args", "parameters", "tool_input", "input", "action_input")
+
+
+@dataclass(frozen=True)
+class TextCall:
+    """A call parsed from text: the tool name and its (unvalidated) arguments."""
+
+    name: str
+    args: dict[str, Any]
+    has_args_key: bool = True
+
+
+def _as_call(obj: Any) -> TextCall | None:
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("function"), dict):  # OpenAI shape: {"type": "function", "function": {...}}
+        return _as_call(obj["function"])
+    name = next((obj[k] for k in _NAME_KEYS if isinstance(obj.get(k), str)), None)
+    if not name:
+        return None
+    has_args_key = any(k in obj for k in _ARG_KEYS)
+    args: Any = next((obj[k] for k in _ARG_KEYS if k in obj), {})
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError:
+            return None
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        return None
+    return TextCall(name=name.strip(), args=args, has_args_key=has_args_key)
+
+
+def _calls_in(obj: Any) -> list[TextCall]:
+    if isinstance(obj, list):
+        return [c for item in obj for c in _calls_in(item)]
+    if isinstance(obj, dict) and isinstance(obj.get("tool_calls"), list):
+        return _calls_in(obj["tool_calls"])
+    call = _as_call(obj)
+    return [call] if call else []
+
+
+def _json_values(text: str) -> list[Any]:
+    """Every top-level JSON object or array embedded in ``text``, left to right."""
+    decoder = json.JSONDecoder()
+    values, i = [], 0
+    while i < len(text):
+        if text[i] in "{[":
+            try:
+                value, end = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                i += 1
+                continue
+            values.append(value)
+            i = end
+        else:
+            i += 1
+    return values
+
+
+def _json_lenient(text: str) -> list[Any]:
+    values = _json_values(text)
+    if values:
+        return values
+    # Python-literal dicts (single quotes, True/None) are a frequent small-model slip.
+    fixed = re.sub(r"'", '"', text).replace("True", "true").replace("False", "false").replace("None", "null")
+    return _json_values(fixed)
+
+
+def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozenset()) -> list[TextCall]:
+    """The tool calls written in ``text``, or ``[]`` when it reads as a plain answer.
+
+    Tagged blocks are read first, then fenced blocks, then bare JSON. Outside tags, an object
+    counts as a call only when it names a known tool or has an arguments key, and bare JSON
+    inside prose only when it names a known tool (so data shown in an answer is not a call).
+    """
+
+    def shaped(found: list[TextCall]) -> list[TextCall]:
+        return [c for c in found if c.name in known_tools or c.has_args_key]
+
+    if not text or ("{" not in text and "[" not in text):
+        return []
+    calls: list[TextCall] = []
+    for _tag, body in _TAGGED.findall(text):
+        calls += [c for v in _json_lenient(body) for c in _calls_in(v)]
+    if calls:
+        return calls
+    for body in _FENCED.findall(text):
+        calls += shaped([c for v in _json_lenient(body) for c in _calls_in(v)])
+    if calls:
+        return calls
+    stripped = text.strip()
+    bare = [c for v in _json_lenient(stripped) for c in _calls_in(v)]
+    whole_message_is_json = stripped[:1] in "{[" and stripped[-1:] in "}]"
+    if whole_message_is_json:
+        return shaped(bare)
+    return [c for c in bare if c.name in known_tools]

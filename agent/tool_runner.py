@@ -1,0 +1,95 @@
+"""Running the model's tool calls: name and argument validation, execution, errors for the model."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import ToolCall, ToolMessage
+from langchain_core.tools import BaseTool, ToolException
+from langgraph.config import get_stream_writer
+from pydantic import BaseModel, ValidationError
+
+from agent import prompt
+
+logger = logging.getLogger(__name__)
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        got = f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
+        parts.append(f"{where}: {err['msg']}{got}")
+    return "; ".join(parts)
+
+
+class ToolRunner:
+    """The tools one graph may call, by name, duplicates rejected."""
+
+    def __init__(self, tools: Sequence[BaseTool]) -> None:
+        self.tools: dict[str, BaseTool] = {}
+        for tool in tools:
+            if tool.name in self.tools:
+                raise ValueError(f"duplicate tool name {tool.name!r}; every tool needs a unique name")
+            self.tools[tool.name] = tool
+        self.names = frozenset(self.tools)
+
+    def schema(self, name: str) -> type[BaseModel] | None:
+        """The pydantic args model of tool ``name``, when it has one."""
+        schema = self.tools[name].args_schema
+        return schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+
+    def _check(self, call: ToolCall) -> str | None:
+        """The error text for an unknown tool or invalid arguments, or None when the call is valid."""
+        name = call["name"]
+        if name not in self.tools:
+            return prompt.feedback("unknown_tool", name=repr(name), tools=", ".join(sorted(self.tools)) or "(none)")
+        schema = self.schema(name)
+        if schema is not None:
+            try:
+                schema.model_validate(call.get("args") or {})
+            except ValidationError as exc:
+                return prompt.feedback("invalid_args", name=name, problems=_problems(exc))
+        return None
+
+    def run(self, calls: Sequence[ToolCall], *, source: str, first_step: int) -> tuple[list[ToolMessage], bool, str]:
+        """Execute ``calls`` in order; returns the tool messages, whether every call was invalid, the problems."""
+        write = get_stream_writer()
+        messages: list[ToolMessage] = []
+        invalid: list[str] = []
+        for offset, call in enumerate(calls):
+            step = first_step + offset + 1
+            name, args = call["name"], dict(call.get("args") or {})
+            write({"kind": "step_started", "step": step, "tool": name, "args": args})
+            t0 = time.perf_counter()
+            error = self._check(call)
+            if error is not None:
+                invalid.append(error)
+                message = ToolMessage(content=error, name=name, tool_call_id=call["id"], status="error")
+            else:
+                message = self._execute(call)
+            ok = message.status != "error"
+            write({"kind": "step_finished", "step": step, "tool": name, "args": args, "ok": ok,
+                   "duration_ms": (time.perf_counter() - t0) * 1000, "source": source,
+                   "error": None if ok else str(message.content)[:500]})
+            messages.append(message)
+        return messages, bool(calls) and len(invalid) == len(calls), " | ".join(invalid)[:300]
+
+    def _execute(self, call: ToolCall) -> ToolMessage:
+        tool = self.tools[call["name"]]
+        try:
+            result = tool.invoke({**call, "type": "tool_call"})
+        except (ToolException, ValidationError) as exc:
+            result = ToolMessage(content=f"error: {exc}", name=tool.name, tool_call_id=call["id"], status="error")
+        if not isinstance(result, ToolMessage):
+            result = ToolMessage(content=str(result), name=tool.name, tool_call_id=call["id"])
+        artifact: Any = result.artifact
+        if isinstance(artifact, BaseModel):
+            # Checkpoints store plain data; the Answer rebuilds the typed artifact.
+            result.artifact = artifact.model_dump(mode="json")
+        if result.status != "error" and str(result.content).startswith("error:"):
+            result.status = "error"
+        return result
