@@ -1,0 +1,19 @@
+"""The grounded-number check accepts numbers the tools returned and rejects invented ones."""
+
+from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
+
+EVIDENCE = evidence_values(["week 2024-03-04: purchases 1234, conversion 0.2318, revenue 98765.4321"])
+
+
+def test_numbers_from_tools_pass_at_the_precision_they_are_written():
+    answer = "Purchases were 1,234; conversion 23.2% (0.23); revenue 98,765.43 in the week of 2024-03-04."
+    assert ungrounded_numbers(answer, EVIDENCE) == []
+
+
+def test_invented_numbers_are_named():
+    assert ungrounded_numbers("Purchases were 1,500 and conversion 31%.", EVIDENCE) == ["1,500", "31"]
+
+
+def test_small_integers_and_identifiers_are_prose_not_findings():
+    assert ungrounded_numbers("The top 3 items; user u00042 and item i0007 stand out.", EVIDENCE) == []
+    assert "00042" not in numbers_in("user u00042")

@@ -1,0 +1,53 @@
+"""Tool calls written into message text are found in every shape small models produce."""
+
+import pytest
+
+from agent.text_calls import TextCall, parse_text_calls
+
+KNOWN = frozenset({"trend", "run_sql", "funnel"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```json\n{"name": "trend", "arguments": {"event_type": "purchase"}}\n```',
+        '<tool_call>\n{"name": "trend", "arguments": {"event_type": "purchase"}}\n</tool_call>',
+        '<tools>{"name": "trend", "arguments": {"event_type": "purchase"}}</tools>',
+        '{"name": "trend", "arguments": {"event_type": "purchase"}}',
+        '{"name": "trend", "arguments": "{\\"event_type\\": \\"purchase\\"}"}',
+        '{"type": "function", "function": {"name": "trend", "parameters": {"event_type": "purchase"}}}',
+        "Let me check.\n```\n{'name': 'trend', 'arguments': {'event_type': 'purchase'}}\n```",
+        'I will call {"name": "trend", "arguments": {"event_type": "purchase"}} now.',
+        '<tool_call>{"name": "trend", "arguments": {"event_type": "purchase"}}',  # unclosed tag
+    ],
+)
+def test_one_call_in_any_shape(text):
+    assert parse_text_calls(text, KNOWN) == [TextCall("trend", {"event_type": "purchase"})]
+
+
+def test_several_calls_in_one_message():
+    text = (
+        '<tool_call>{"name": "trend", "arguments": {"event_type": "view"}}</tool_call>\n'
+        '<tool_call>{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}</tool_call>'
+    )
+    assert [c.name for c in parse_text_calls(text, KNOWN)] == ["trend", "run_sql"]
+    listed = '[{"name": "trend", "arguments": {}}, {"name": "funnel", "arguments": {"steps": ["view"]}}]'
+    assert [c.name for c in parse_text_calls(listed, KNOWN)] == ["trend", "funnel"]
+
+
+def test_an_unknown_tool_in_call_shape_is_still_a_call_so_the_model_hears_about_it():
+    assert parse_text_calls('{"name": "drop_table", "arguments": {"t": "users"}}', KNOWN)[0].name == "drop_table"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Purchases rose 12% to 1,234 last week.",
+        "The top item is {Widget} with 40 views.",
+        'Here is the row: {"name": "Widget", "price": 3.5}',
+        '```json\n{"name": "Widget", "price": 3.5}\n```',
+        "",
+    ],
+)
+def test_plain_answers_are_not_calls(text):
+    assert parse_text_calls(text, KNOWN) == []
