@@ -8,11 +8,12 @@ import sys
 
 import typer
 
-from ui.cli import data
+from ui.cli import ask, data
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
 app.add_typer(data.app, name="data")
+app.add_typer(ask.app)  # top-level commands: uba ask, uba chat
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -31,11 +32,12 @@ def main() -> None:
         level=os.environ.get("UBA_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from agent.errors import AgentError
     from warehouse import WarehouseError  # imported late so --help stays fast
 
     try:
         app(standalone_mode=False)
-    except WarehouseError as exc:
+    except (WarehouseError, AgentError) as exc:
         fail(str(exc))
     except typer.Abort:
         console.print("aborted")
