@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: deterministic).")
     llm_max_model_len: int = Field(8192, gt=0, description="Context length: llama.cpp n_ctx and vLLM --max-model-len.")
     llm_threads: int | None = Field(None, gt=0, description="CPU threads for the embedded model; default: llama.cpp's choice.")
+    llm_fake_rules: Path | None = Field(
+        None, description="YAML rules for the fake backend (question regex -> tool call -> answer); tests and load runs."
+    )
     vllm_python: Path = Field(
         Path(".venv-vllm/bin/python"), description="Python interpreter of the separate venv that has vLLM (make vllm-env)."
     )
