@@ -33,3 +33,49 @@ def describe_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     print_table("rows per table", ["table", "rows"], [[k, f"{v:,}"] for k, v in overview.row_counts.items()])
     print_table("events by type", ["event_type", "events"], [[k, f"{v:,}"] for k, v in overview.event_types.items()])
     print_table("top items by events", ["item_id", "title", "events"], [[i, t, f"{n:,}"] for i, t, n in overview.top_items])
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        left, sep, right = value.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise typer.BadParameter(f"{option} {value!r} is not NAME=VALUE; write e.g. {option} user_id=visitor")
+        pairs[left.strip()] = right.strip()
+    return pairs
+
+
+@app.command("ingest")
+def ingest_cmd(
+    path: Annotated[Path, typer.Argument(help="The file to load: .csv, .json(.gz), .parquet.")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="amazon-reviews, taobao, retailrocket, uci-retail, csv or parquet."),
+    ],
+    maps: Annotated[
+        list[str] | None, typer.Option("--map", help="csv/parquet: canonical=column, e.g. --map user_id=visitor.")
+    ] = None,
+    event_maps: Annotated[
+        list[str] | None, typer.Option("--event-map", help="csv/parquet: name=event_type, e.g. --event-map click=view.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Load one file into the warehouse: all of it or nothing; re-running it changes nothing."""
+    from warehouse.loaders import ingest
+
+    mapping, event_map = _pairs(maps, "--map"), _pairs(event_maps, "--event-map")
+    warehouse = _warehouse()
+    try:
+        report = ingest(warehouse, path, fmt, mapping=mapping, event_map=event_map, progress=not as_json)
+    finally:
+        warehouse.dispose()
+    if as_json:
+        print_json({"warehouse": warehouse.url, **report.to_dict()})
+        return
+    console.print(f"{report.path} ({report.fmt}) into {warehouse.url}: {report.rows_read:,} rows read")
+    print_table("rows per table", ["table", "inserted", "already present"], [
+        [name, f"{report.inserted[name]:,}", f"{report.present[name]:,}"] for name in report.inserted
+    ])
+    if report.skipped:
+        print_table("rows skipped", ["reason", "rows"], [[k, f"{v:,}"] for k, v in report.skipped.items()])
+    console.print(f"done in {report.elapsed_s:.1f} s ({report.rows_per_s:,.0f} rows/s)")
