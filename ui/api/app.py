@@ -1,0 +1,117 @@
+"""The server: the HTTP API (FastAPI) with the Gradio web app mounted on it, wired from Settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from agent.settings import Settings
+from ui.api import ask, chat
+from ui.api.auth import Authenticator, resolve_mode
+from ui.api.errors import install_handlers
+from ui.api.keys import API_DB_NAME, KeyStore
+from ui.api.limits import BodySizeLimit, RateLimiter
+from ui.api.metrics import Metrics, MetricsMiddleware
+from ui.api.runs import Runs
+from ui.api.threads import ThreadStore
+
+logger = logging.getLogger(__name__)
+
+WEB_PATH = "/ui"
+
+
+def api_db_path(settings: Settings) -> Path:
+    """Where keys and thread history live."""
+    return settings.data_dir / API_DB_NAME
+
+
+def llm_label(settings: Settings) -> str:
+    """Which backend and model answer, in words, for /health and the UI."""
+    from agent.llm import describe_model
+
+    return describe_model(settings)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    analyst_factory: Callable[[], Any] | None = None,
+    overview_factory: Callable[[], Any] | None = None,
+    web: bool = True,
+) -> FastAPI:
+    """The API (and, with ``web``, the Gradio app under /ui) for ``settings``; nothing heavy is loaded yet."""
+    if analyst_factory is None:
+        from agent.factory import build_analyst
+
+        def analyst_factory() -> Any:
+            return build_analyst(settings)
+
+    keys = KeyStore(api_db_path(settings))
+    mode = resolve_mode(settings.api_auth, settings.serve_host, keys)
+    metrics = Metrics()
+    app = FastAPI(
+        title="uba — the User Behavior Analyst",
+        version="0.1.0",
+        description=(
+            "Ask questions about user behavior; answers cite the SQL, reviews and models behind them. "
+            "`/v1/chat/completions` speaks the OpenAI protocol; `/v1/ask` returns the Answer JSON. "
+            "Send `Authorization: Bearer <key>` (keys come from `uba keys create`)."
+        ),
+    )
+    install_handlers(app)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.auth = Authenticator(keys, mode)
+    app.state.llm_label = llm_label(settings)
+    app.state.model_name = f"uba/{settings.llm_backend}:{settings.llm_model}"
+    app.state.runs = Runs(
+        analyst_factory,
+        threads=ThreadStore(api_db_path(settings)),
+        metrics=metrics,
+        rate=RateLimiter(settings.api_rate_per_min),
+        max_message_chars=settings.api_max_message_chars,
+        timeout_s=settings.api_question_timeout_s,
+    )
+    app.include_router(chat.router)
+    app.include_router(ask.router)
+
+    @app.get("/health", tags=["ops"], summary="Liveness and what answers")
+    async def health() -> dict[str, Any]:
+        """Always cheap: never loads the model."""
+        return {"status": "ok", "llm": app.state.llm_label, "auth": mode,
+                "analyst_loaded": app.state.runs.loaded}
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        """Requests, latency, questions, LLM calls, tool calls, errors."""
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    if web:
+        import gradio as gr
+
+        from ui.web import build_web
+
+        blocks, theme, css = build_web(app.state.runs, llm=app.state.llm_label, overview=overview_factory,
+                                       auth=app.state.auth)
+
+        def web_login(username: str, password: str) -> bool:
+            key = keys.verify(password)
+            return key is not None and key.key_id == username
+
+        @app.get("/", include_in_schema=False)
+        async def root(request: Request) -> RedirectResponse:
+            return RedirectResponse(url=f"{WEB_PATH}/")
+
+        app = gr.mount_gradio_app(app, blocks, path=WEB_PATH, theme=theme, css=css, footer_links=["api"],
+                                  show_error=True, enable_monitoring=False, mcp_server=False, ssr_mode=False,
+                                  auth=web_login if mode == "keys" else None,
+                                  auth_message="Sign in with an API key: its id (from `uba keys list`) and the key.")
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

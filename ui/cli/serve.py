@@ -1,0 +1,84 @@
+"""``uba serve``: the web app and the HTTP API on one port (127.0.0.1:7860 by default)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+
+from ui.cli._output import console, err_console, fail
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(help="Serve the web app and the HTTP API.")
+
+
+def _overview_factory(settings):
+    """A cached warehouse for the data tab, opened on first use."""
+    from agent.factory import open_warehouse
+    from warehouse.describe import describe
+
+    opened: list = []
+    lock = threading.Lock()
+
+    def overview():
+        with lock:
+            if not opened:
+                opened.append(open_warehouse(settings, create=False))
+        return describe(opened[0])
+
+    return overview
+
+
+def _warm(app) -> None:
+    """Build the analyst (load the model) in the background so the first question does not wait for it."""
+    from ui.api.errors import ApiError
+
+    try:
+        app.state.runs.analyst  # noqa: B018 - the property builds and caches it
+        logger.info("analyst ready")
+    except ApiError as exc:
+        logger.warning("the analyst could not be built yet: %s", exc.message)
+    except Exception:
+        logger.exception("building the analyst failed; questions will answer 503 until it works")
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (UBA_SERVE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on (UBA_SERVE_PORT).")] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Serve only the HTTP API.")] = False,
+) -> None:
+    """Run the web app (/ui/) and the HTTP API (/v1/..., /docs, /metrics) until Ctrl-C."""
+    import uvicorn
+
+    from agent.settings import Settings
+    from ui.api import create_app
+
+    overrides = {k: v for k, v in {"serve_host": host, "serve_port": port}.items() if v is not None}
+    settings = Settings(**overrides)
+    try:
+        api = create_app(settings, overview_factory=_overview_factory(settings), web=not no_web)
+    except ValueError as exc:
+        fail(str(exc))
+    base = f"http://{settings.serve_host}:{settings.serve_port}"
+    if api.state.auth.mode == "none":
+        err_console.print("[yellow]dev mode:[/] no API keys are required because the server listens on a loopback "
+                          "address and no key exists; `uba keys create` turns keys on.", highlight=False)
+    else:
+        console.print("API keys required: send 'Authorization: Bearer <key>' (keys: `uba keys list`).")
+    console.print(f"LLM: {api.state.llm_label}", highlight=False)
+    if not no_web:
+        console.print(f"web app:  {base}/ui/", highlight=False)
+    console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False)
+    threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
+    config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=30, lifespan="on")
+    server = uvicorn.Server(config)
+    server.run()  # SIGINT/SIGTERM: stop accepting, finish running requests, then exit
+    if not server.started:
+        fail(f"could not listen on {settings.serve_host}:{settings.serve_port}; is the port in use? "
+             "Pick another with --port or UBA_SERVE_PORT")
+    console.print("stopped")
