@@ -1,0 +1,90 @@
+"""Review counts and rating distribution for a filter, computed by SQL on the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Literal
+
+from sqlalchemy import Select, and_, func, select
+
+from vectorstore.search import ReviewFilter
+
+Grain = Literal["day", "week", "month", "year"]
+
+
+@dataclass
+class ReviewStats:
+    """Totals, the 1–5 star distribution and counts per period for one filter."""
+
+    total: int
+    average_rating: float | None
+    ratings: dict[int, int]
+    over_time: list[tuple[str, int, float | None]]
+    grain: str
+    sql: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def _filtered(query: Select, flt: ReviewFilter) -> Select:
+    from warehouse.schema import items, reviews
+
+    conditions = []
+    if flt.item is not None:
+        conditions.append(reviews.c.item_id == flt.item)
+    if flt.user is not None:
+        conditions.append(reviews.c.user_id == flt.user)
+    if flt.category is not None:
+        query = query.select_from(reviews.join(items, items.c.item_id == reviews.c.item_id))
+        conditions.append(items.c.category == flt.category)
+    if flt.min_rating is not None:
+        conditions.append(reviews.c.rating >= flt.min_rating)
+    if flt.max_rating is not None:
+        conditions.append(reviews.c.rating <= flt.max_rating)
+    if flt.since is not None:
+        conditions.append(reviews.c.ts >= datetime.combine(flt.since, time.min))
+    if flt.until is not None:
+        conditions.append(reviews.c.ts < datetime.combine(flt.until + timedelta(days=1), time.min))
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def _sql_text(query: Select, engine) -> str:
+    return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain = "month", max_periods: int = 120) -> ReviewStats:
+    """Rating distribution and review counts per ``grain`` for the reviews passing ``flt``."""
+    from warehouse.schema import reviews
+
+    if grain not in ("day", "week", "month", "year"):
+        raise ValueError(f"grain={grain!r} is not one of day, week, month, year")
+    by_rating = _filtered(select(reviews.c.rating, func.count().label("n")).select_from(reviews), flt)
+    by_rating = by_rating.group_by(reviews.c.rating).order_by(reviews.c.rating)
+    period = func.date_trunc(grain, reviews.c.ts).label("period")
+    by_period = _filtered(
+        select(period, func.count().label("n"), func.avg(reviews.c.rating).label("avg")).select_from(reviews), flt
+    )
+    by_period = by_period.where(reviews.c.ts.is_not(None)).group_by(period).order_by(period.desc()).limit(max_periods)
+    with warehouse.engine.connect() as conn:
+        rating_rows = conn.execute(by_rating).all()
+        period_rows = conn.execute(by_period).all()
+    ratings = {star: 0 for star in range(1, 6)}
+    unrated = 0
+    for rating, n in rating_rows:
+        if rating is None:
+            unrated += n
+        else:
+            ratings[int(rating)] = ratings.get(int(rating), 0) + int(n)
+    rated = sum(ratings.values())
+    average = round(sum(s * n for s, n in ratings.items()) / rated, 3) if rated else None
+    over_time = [
+        (p.date().isoformat() if hasattr(p, "date") else str(p), int(n), round(float(a), 3) if a is not None else None)
+        for p, n, a in reversed(period_rows)
+    ]
+    return ReviewStats(
+        total=rated + unrated, average_rating=average, ratings=ratings, over_time=over_time, grain=grain,
+        sql=[_sql_text(by_rating, warehouse.engine), _sql_text(by_period, warehouse.engine)],
+    )

@@ -1,0 +1,194 @@
+"""Hybrid review search: vector (Chroma) and BM25 keyword rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+
+from vectorstore.errors import BadFilter
+from vectorstore.indexer import date_key
+from vectorstore.keyword import KeywordFilter, tokenize
+from vectorstore.store import ReviewIndex
+
+logger = logging.getLogger(__name__)
+
+RRF_K = 60
+"""Reciprocal-rank-fusion constant: a document at rank r in a list earns 1 / (RRF_K + r)."""
+
+SearchMode = Literal["hybrid", "vector", "keyword"]
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Metadata filters shared by the vector store, the keyword index and the SQL stats."""
+
+    item: str | None = None
+    category: str | None = None
+    user: str | None = None
+    min_rating: int | None = None
+    max_rating: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    object.__setattr__(self, name, date.fromisoformat(value))
+                except ValueError as exc:
+                    raise BadFilter(f"{name}={value!r} is not a date; use YYYY-MM-DD") from exc
+        for name in ("min_rating", "max_rating"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= int(value) <= 5:
+                raise BadFilter(f"{name}={value!r} is outside 1..5; ratings are 1 to 5 stars")
+        if self.min_rating and self.max_rating and self.min_rating > self.max_rating:
+            raise BadFilter(f"min_rating={self.min_rating!r} exceeds max_rating={self.max_rating!r}; swap them")
+        if self.since and self.until and self.since > self.until:
+            raise BadFilter(f"since={self.since.isoformat()!r} is after until={self.until.isoformat()!r}; swap them")
+
+    def where(self) -> dict | None:
+        """The Chroma ``where`` clause for these filters, or None."""
+        clauses: list[dict] = []
+        for key in ("item", "category", "user"):
+            if getattr(self, key) is not None:
+                clauses.append({key: getattr(self, key)})
+        if self.min_rating is not None:
+            clauses.append({"rating": {"$gte": int(self.min_rating)}})
+        if self.max_rating is not None:
+            clauses.append({"rating": {"$lte": int(self.max_rating)}})
+        if self.since is not None:
+            clauses.append({"date": {"$gte": date_key(self.since)}})
+        if self.until is not None:
+            clauses.append({"date": {"$lte": date_key(self.until)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def keyword(self) -> KeywordFilter:
+        """The same filters for the keyword index."""
+        return KeywordFilter(
+            item=self.item, category=self.category, user=self.user,
+            min_rating=self.min_rating, max_rating=self.max_rating,
+            since=date_key(self.since), until=date_key(self.until),
+        )
+
+
+@dataclass
+class ReviewHit:
+    """One review found by a search."""
+
+    review_id: str
+    item_id: str | None
+    category: str | None
+    user_id: str | None
+    rating: int | None
+    date: str | None
+    snippet: str
+    score: float
+    vector_rank: int | None
+    keyword_rank: int | None
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def snippet(document: str, query: str, max_chars: int = 300) -> str:
+    """At most ``max_chars`` of the review, starting near the first query term it contains."""
+    text = document.replace("\n", " — ")
+    if len(text) <= max_chars:
+        return text
+    lowered = text.lower()
+    positions = [p for p in (lowered.find(t) for t in tokenize(query) if len(t) > 2) if p >= 0]
+    start = max(0, min(positions) - max_chars // 4) if positions else 0
+    start = min(start, len(text) - max_chars + 1)
+    if start > 0:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    piece = text[start : start + max_chars - 2].rstrip()
+    return ("…" if start > 0 else "") + piece + ("…" if start + len(piece) < len(text) else "")
+
+
+def _date_text(value) -> str | None:
+    if value is None:
+        return None
+    value = int(value)
+    return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
+
+
+def search_reviews(
+    index: ReviewIndex,
+    query: str,
+    *,
+    item: str | None = None,
+    category: str | None = None,
+    min_rating: int | None = None,
+    max_rating: int | None = None,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    user: str | None = None,
+    k: int = 8,
+    mode: SearchMode = "hybrid",
+    candidates: int = 50,
+    query_vector: np.ndarray | None = None,
+    snippet_chars: int = 300,
+) -> list[ReviewHit]:
+    """The ``k`` reviews best matching ``query`` among those passing every filter, best first."""
+    query = (query or "").strip()
+    if not query:
+        raise BadFilter("query is empty; pass the words or phrase to look for")
+    if not 1 <= k <= 100:
+        raise BadFilter(f"k={k!r} is outside 1..100")
+    flt = ReviewFilter(item, category, user, min_rating, max_rating, since, until)
+    pool = max(candidates, k)
+    total = index.count()
+    if total == 0:
+        return []
+    ranked: list[list[str]] = []
+    found: dict[str, tuple[dict, str]] = {}
+    vector_ids: list[str] = []
+    if mode in ("hybrid", "vector"):
+        vector = query_vector if query_vector is not None else index.embedder.embed_query(query)
+        result = index.collection.query(
+            query_embeddings=[np.asarray(vector, np.float32)], n_results=min(pool, total),
+            where=flt.where(), include=["metadatas", "documents"],
+        )
+        vector_ids = result["ids"][0]
+        for review_id, meta, doc in zip(vector_ids, result["metadatas"][0], result["documents"][0]):
+            found[review_id] = (meta, doc)
+        ranked.append(vector_ids)
+    keyword_ids: list[str] = []
+    if mode in ("hybrid", "keyword"):
+        keyword_ids = [i for i, _ in index.keyword.search(query, pool, flt.keyword())]
+        ranked.append(keyword_ids)
+    fused: dict[str, float] = {}
+    for ids in ranked:
+        for rank, review_id in enumerate(ids, start=1):
+            fused[review_id] = fused.get(review_id, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(fused, key=lambda i: (-fused[i], i))
+    missing = [i for i in best[: k * 2] if i not in found]
+    if missing:
+        page = index.collection.get(ids=missing, include=["metadatas", "documents"])
+        for review_id, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
+            found[review_id] = (meta, doc)
+    vector_pos = {i: r for r, i in enumerate(vector_ids, start=1)}
+    keyword_pos = {i: r for r, i in enumerate(keyword_ids, start=1)}
+    hits: list[ReviewHit] = []
+    for review_id in best:
+        if review_id not in found:
+            continue  # in the keyword sidecar but no longer in the vector store (an interrupted run)
+        meta, doc = found[review_id]
+        hits.append(ReviewHit(
+            review_id=review_id, item_id=meta.get("item"), category=meta.get("category"), user_id=meta.get("user"),
+            rating=meta.get("rating"), date=_date_text(meta.get("date")),
+            snippet=snippet(doc or "", query, snippet_chars), score=round(fused[review_id], 6),
+            vector_rank=vector_pos.get(review_id), keyword_rank=keyword_pos.get(review_id),
+        ))
+        if len(hits) == k:
+            break
+    return hits
