@@ -145,7 +145,7 @@ class SqlGuard:
         for node in root.walk():
             if isinstance(node, _FORBIDDEN_NODES):
                 raise GuardRejected(f"{node.key.upper()} is not allowed; only read-only SELECT queries run here")
-            if isinstance(node, exp.Func):
+            if isinstance(node, exp.Func) and not isinstance(node, (exp.Binary, exp.Unary)):
                 self._check_function(node)
             elif isinstance(node, exp.Table):
                 policy = self._resolve_table(node, ctes)
