@@ -35,6 +35,49 @@ def describe_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     print_table("top items by events", ["item_id", "title", "events"], [[i, t, f"{n:,}"] for i, t, n in overview.top_items])
 
 
+@app.command("demo")
+def demo_cmd(
+    users: Annotated[int, typer.Option("--users", help="Number of shop users.")] = 10_000,
+    days: Annotated[int, typer.Option("--days", help="Days of behavior, ending on --end.")] = 90,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")] = 7,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day of the window, YYYY-MM-DD (default: a fixed date).")
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Delete what the warehouse holds first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Build the deterministic demo shop: users, items, events, orders and reviews."""
+    from datetime import date
+
+    from warehouse.demo import check_demo_args, generate_demo
+
+    try:
+        check_demo_args(users=users, days=days, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    last_day = None
+    if end is not None:
+        try:
+            last_day = date.fromisoformat(end)
+        except ValueError:
+            raise typer.BadParameter(f"--end {end!r} is not a date; use YYYY-MM-DD, e.g. 2026-10-31") from None
+    warehouse = _warehouse()
+    try:
+        stats = generate_demo(warehouse, users=users, days=days, seed=seed, end=last_day, replace=replace,
+                              progress=not as_json)
+    finally:
+        warehouse.dispose()
+    if as_json:
+        print_json({"warehouse": warehouse.url, **stats.to_dict()})
+        return
+    console.print(f"demo data in {warehouse.url}: {stats.first_day} to {stats.last_day}, seed {seed}")
+    print_table("rows loaded", ["table", "rows"], [
+        [name, f"{getattr(stats, name):,}"] for name in ("users", "items", "events", "orders", "order_items", "reviews")
+    ])
+    console.print(f"generated in {stats.generate_seconds:.1f} s, loaded in {stats.load_seconds:.1f} s "
+                  f"({stats.events / max(stats.seconds, 1e-9):,.0f} events/s)")
+
+
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     pairs = {}
     for value in values or []:
