@@ -14,6 +14,31 @@ def open_warehouse(settings: Settings, *, create: bool = True) -> Warehouse:
     return warehouse
 
 
+def build_embedder(settings: Settings):
+    """The review embedder named by the settings (the model loads on first use, offline)."""
+    from vectorstore import Embedder
+
+    return Embedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        threads=settings.embedding_threads,
+        batch_size=settings.embedding_batch_size,
+        max_tokens=settings.embedding_max_tokens,
+    )
+
+
+def open_review_index(settings: Settings):
+    """The review index: a Chroma directory in the data dir, or the Chroma server at ``chroma_url``."""
+    from vectorstore import ReviewIndex
+
+    return ReviewIndex.open(
+        settings.data_dir / "reviews",
+        chroma_url=settings.chroma_url,
+        collection=settings.reviews_collection,
+        embedder=lambda: build_embedder(settings),
+    )
+
+
 def open_checkpointer(settings: Settings):
     """Conversation memory keyed by thread id: SQLite in the data dir, or PostgreSQL (see ``memory_url``)."""
     from agent.memory import open_checkpointer as _open

@@ -59,6 +59,20 @@ class Settings(BaseSettings):
         description="Conversation memory: sqlite:///path or postgresql://...; default: SQLite in the data dir, "
         "or the warehouse's PostgreSQL database when the warehouse is PostgreSQL.",
     )
+    # --- review index (vectorstore/) ---
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (`chroma run`); default: a Chroma directory in the data dir."
+    )
+    reviews_collection: str = Field("reviews", min_length=3, description="Chroma collection holding the review index.")
+    embedding_model: str | None = Field(
+        None, description="Local sentence-transformers model folder or cached name; default: the packaged all-MiniLM-L6-v2."
+    )
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where embeddings run: auto = cuda if present.")
+    embedding_threads: int = Field(1, ge=0, description="torch CPU threads for embeddings (0: torch's default).")
+    embedding_batch_size: int = Field(64, gt=0, description="Texts encoded per model call.")
+    embedding_max_tokens: int | None = Field(
+        None, gt=0, description="Truncate texts to this many tokens when embedding; default: the model's own limit."
+    )
     # --- web app and HTTP API (ui/api, ui/web) ---
     serve_host: str = Field("127.0.0.1", description="Address `uba serve` listens on.")
     serve_port: int = Field(7860, gt=0, lt=65536, description="Port `uba serve` listens on.")

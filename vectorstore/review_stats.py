@@ -51,8 +51,20 @@ def _filtered(query: Select, flt: ReviewFilter) -> Select:
     return query.where(and_(*conditions)) if conditions else query
 
 
-def _sql_text(query: Select, engine) -> str:
-    return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+def _runner(warehouse):
+    """(dialect, run) for a ``Warehouse`` (SQLAlchemy engine) or a read-only executor with ``query(sql)``."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    if hasattr(warehouse, "query"):
+        dialect = make_url(warehouse.url).get_dialect()()
+        return dialect, lambda sql: warehouse.query(sql).rows
+
+    def run(sql: str):
+        with warehouse.engine.connect() as conn:
+            return conn.execute(text(sql)).all()
+
+    return warehouse.engine.dialect, run
 
 
 def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain = "month", max_periods: int = 120) -> ReviewStats:
@@ -68,9 +80,10 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
         select(period, func.count().label("n"), func.avg(reviews.c.rating).label("avg")).select_from(reviews), flt
     )
     by_period = by_period.where(reviews.c.ts.is_not(None)).group_by(period).order_by(period.desc()).limit(max_periods)
-    with warehouse.engine.connect() as conn:
-        rating_rows = conn.execute(by_rating).all()
-        period_rows = conn.execute(by_period).all()
+    # The SQL is rendered once with literal values, so what runs is exactly what the citation shows.
+    dialect, run = _runner(warehouse)
+    sql = [str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for q in (by_rating, by_period)]
+    rating_rows, period_rows = run(sql[0]), run(sql[1])
     ratings = {star: 0 for star in range(1, 6)}
     unrated = 0
     for rating, n in rating_rows:
@@ -86,5 +99,5 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
     ]
     return ReviewStats(
         total=rated + unrated, average_rating=average, ratings=ratings, over_time=over_time, grain=grain,
-        sql=[_sql_text(by_rating, warehouse.engine), _sql_text(by_period, warehouse.engine)],
+        sql=sql,
     )

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ui.cli import ask, data, keys, llm, serve
+from ui.cli import ask, data, index, keys, llm, reviews, serve
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -17,6 +17,8 @@ app.add_typer(ask.app)  # top-level commands: uba ask, uba chat
 app.add_typer(keys.app, name="keys")
 app.add_typer(serve.app, name="serve")
 app.add_typer(llm.app, name="llm")
+app.add_typer(index.app, name="index")
+app.add_typer(reviews.app, name="reviews")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",

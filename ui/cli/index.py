@@ -1,0 +1,43 @@
+"""``uba index``: build or refresh the search indexes from the warehouse."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ui.cli._output import console, fail, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Build or refresh search indexes from the warehouse.")
+
+
+@app.command("reviews")
+def reviews_cmd(
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Reviews embedded and committed per batch.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Embed new and changed reviews into the review index and drop deleted ones (safe to re-run)."""
+    from agent.factory import open_review_index, open_warehouse
+    from agent.settings import Settings
+    from vectorstore import VectorStoreError, index_reviews
+
+    settings = Settings()
+    try:
+        index = open_review_index(settings)
+        warehouse = open_warehouse(settings)
+        try:
+            report = index_reviews(warehouse, index, batch_size=batch_size, progress=not as_json)
+        finally:
+            warehouse.dispose()
+    except VectorStoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(f"review index: {report.location}")
+    print_table(
+        "index run",
+        ["reviews", "added", "updated", "metadata only", "deleted", "unchanged", "embedded", "seconds"],
+        [[report.reviews, report.added, report.updated, report.metadata_only, report.deleted, report.unchanged,
+          report.embedded, report.seconds]],
+    )
