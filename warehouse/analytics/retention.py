@@ -1,0 +1,73 @@
+"""Retention: cohorts by signup or first event, and the share of each cohort active in later periods.
+
+Periods are calendar days or Monday-start weeks; period k is k buckets after the cohort's bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from warehouse.analytics._base import DateRange, EventType, Result, heatmap, lit, run, where
+from warehouse.safe_sql import SafeSql
+
+
+_ADJ = {"day": "daily", "week": "weekly"}
+
+
+class RetentionRequest(DateRange):
+    """A cohort table; start/end bound the cohort dates."""
+
+    cohort_by: Literal["signup", "first_event"] = Field(
+        "signup", description="signup = users.signup_ts; first_event = the user's first (cohort_event) event.")
+    cohort_event: EventType | None = Field(None, description="With first_event: which event type starts the cohort; default any.")
+    return_event: EventType | None = Field(None, description="Event type that counts as returning; default any.")
+    period: Literal["day", "week"] = Field("week", description="Cohort and return bucket.")
+    periods: int = Field(8, ge=1, le=30, description="How many periods after the cohort period to show.")
+
+
+def compile_retention(request: RetentionRequest) -> str:
+    """The SQL answering ``request``: one row per cohort with its size and users active in periods 0..N."""
+    bucket = f"'{request.period}'"
+    days = 7 if request.period == "week" else 1
+    if request.cohort_by == "signup":
+        cohort = (f"SELECT u.user_id, CAST(DATE_TRUNC({bucket}, u.signup_ts) AS DATE) AS cohort FROM users AS u "
+                  f"{where(['u.signup_ts IS NOT NULL', *request.conditions('u.signup_ts')])}")
+    else:
+        first = [f"e.event_type = {lit(request.cohort_event)}"] if request.cohort_event else []
+        having = " AND ".join(request.conditions("MIN(e.ts)"))
+        cohort = (f"SELECT e.user_id, CAST(DATE_TRUNC({bucket}, MIN(e.ts)) AS DATE) AS cohort FROM events AS e "
+                  f"{where(first)} GROUP BY e.user_id" + (f" HAVING {having}" if having else ""))
+    returning = [f"e.event_type = {lit(request.return_event)}"] if request.return_event else []
+    activity = (f"SELECT DISTINCT e.user_id, CAST(DATE_TRUNC({bucket}, e.ts) AS DATE) AS active "
+                f"FROM events AS e {where(returning)}")
+    counts = ", ".join(
+        f"COUNT(DISTINCT CASE WHEN a.active = c.cohort + {k * days} THEN c.user_id END) AS period_{k}"
+        for k in range(request.periods + 1)
+    )
+    return (f"WITH c AS ({cohort}), a AS ({activity}) "
+            f"SELECT c.cohort, COUNT(DISTINCT c.user_id) AS cohort_size, {counts} "
+            f"FROM c LEFT JOIN a ON a.user_id = c.user_id AND a.active >= c.cohort "
+            f"AND a.active <= c.cohort + {request.periods * days} GROUP BY c.cohort ORDER BY c.cohort")
+
+
+def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | None = None) -> Result:
+    """Run a retention analysis; rows are (cohort, cohort_size, period_0..period_N) as shares of the cohort."""
+    frame, sql = run(safe, compile_retention(request), user_scope)
+    period_cols = [f"period_{k}" for k in range(request.periods + 1)]
+    counts = frame[period_cols].astype(int) if not frame.empty else frame[period_cols]
+    frame["cohort_size"] = frame["cohort_size"].astype(int)
+    for col in period_cols:
+        frame[col] = (counts[col] / frame["cohort_size"]).round(4)
+    if frame.empty:
+        summary = f"No cohorts in {request.describe()}."
+    else:
+        size = int(frame["cohort_size"].sum())
+        p1 = (counts["period_1"].sum() / size) if request.periods >= 1 and size else 0.0
+        summary = (f"{len(frame)} {_ADJ[request.period]} cohorts by {request.cohort_by.replace('_', ' ')} "
+                   f"({size:,} users, {request.describe()}); {100 * p1:.1f}% were active again in "
+                   f"the next {request.period} (period 1, all cohorts pooled).")
+    chart = heatmap(f"retention by {request.period}", period_cols, [str(c) for c in frame["cohort"]],
+                    frame[period_cols].values.tolist())
+    return Result("retention", frame, [sql], summary, chart)

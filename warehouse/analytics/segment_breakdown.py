@@ -1,0 +1,61 @@
+"""Segment breakdown: activity, conversion and revenue per user or item segment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from warehouse.analytics._base import DateRange, EventType, Result, bar_chart, lit, run, where
+from warehouse.safe_sql import SafeSql
+
+_DIMENSION = {
+    "country": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.country"),
+    "device": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.device"),
+    "channel": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.channel"),
+    "category": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.category"),
+    "brand": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.brand"),
+}
+
+
+class SegmentRequest(DateRange):
+    """Compare segments side by side."""
+
+    dimension: Literal["country", "device", "channel", "category", "brand"] = Field(
+        ..., description="User attribute (country, device, channel) or item attribute (category, brand).")
+    conversion_event: EventType = Field("purchase", description="Users who did this count as converted.")
+    sort_by: Literal["events", "users", "converted_users", "conversion_rate", "revenue"] = Field(
+        "events", description="Column to rank segments by.")
+
+
+def compile_segments(request: SegmentRequest) -> str:
+    """The SQL answering ``request``."""
+    join, column = _DIMENSION[request.dimension]
+    target = lit(request.conversion_event)
+    return (f"SELECT COALESCE({column}, '(none)') AS segment, COUNT(*) AS events, "
+            f"COUNT(DISTINCT e.user_id) AS users, "
+            f"COUNT(DISTINCT CASE WHEN e.event_type = {target} THEN e.user_id END) AS converted_users, "
+            f"COALESCE(SUM(CASE WHEN e.event_type = 'purchase' THEN e.value END), 0) AS revenue "
+            f"FROM events AS e {join} {where(request.conditions('e.ts'))} GROUP BY 1 ORDER BY 1")
+
+
+def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str | None = None) -> Result:
+    """Run a segment breakdown; rows are (segment, events, users, converted_users, conversion_rate, revenue, share_of_events)."""
+    frame, sql = run(safe, compile_segments(request), user_scope)
+    for col in ("events", "users", "converted_users"):
+        frame[col] = frame[col].astype(int)
+    frame["revenue"] = frame["revenue"].astype(float).round(2)
+    frame.insert(4, "conversion_rate", (frame["converted_users"] / frame["users"]).round(4))
+    total = frame["events"].sum()
+    frame["share_of_events"] = (frame["events"] / total).round(4) if total else 0.0
+    frame = frame.sort_values([request.sort_by, "segment"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    if frame.empty:
+        summary = f"No events in {request.describe()}."
+    else:
+        top = frame.iloc[0]
+        summary = (f"{len(frame)} {request.dimension} segments ({request.describe()}); top by "
+                   f"{request.sort_by.replace('_', ' ')}: {top['segment']} ({top[request.sort_by]:,}); "
+                   f"conversion to {request.conversion_event} ranges "
+                   f"{100 * frame['conversion_rate'].min():.1f}%–{100 * frame['conversion_rate'].max():.1f}%.")
+    chart = bar_chart(f"{request.sort_by} by {request.dimension}", list(frame["segment"]), list(frame[request.sort_by]))
+    return Result("segment_breakdown", frame, [sql], summary, chart)

@@ -1,0 +1,55 @@
+"""Top items by events, unique users or revenue, optionally for one event type and category."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from warehouse.analytics._base import DateRange, EventType, Result, bar_chart, lit, run, where
+from warehouse.safe_sql import SafeSql
+
+_ORDER = {"events": "event_count", "unique_users": "unique_users", "revenue": "revenue"}
+
+
+class TopItemsRequest(DateRange):
+    """The leading items."""
+
+    metric: Literal["events", "unique_users", "revenue"] = Field("events", description="What to rank items by.")
+    event_type: EventType | None = Field(None, description="Only this event type; default all (revenue: purchase).")
+    category: str | None = Field(None, max_length=100, description="Only items of this category.")
+    limit: int = Field(10, ge=1, le=100, description="How many items.")
+
+
+def compile_top_items(request: TopItemsRequest) -> str:
+    """The SQL answering ``request``."""
+    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    conditions = ["e.item_id IS NOT NULL", *request.conditions("e.ts")]
+    if event_type:
+        conditions.append(f"e.event_type = {lit(event_type)}")
+    if request.category:
+        conditions.append(f"i.category = {lit(request.category)}")
+    key = _ORDER[request.metric]
+    return (f"SELECT e.item_id, i.title, i.category, i.brand, COUNT(*) AS event_count, "
+            f"COUNT(DISTINCT e.user_id) AS unique_users, COALESCE(SUM(e.value), 0) AS revenue "
+            f"FROM events AS e LEFT JOIN items AS i ON i.item_id = e.item_id {where(conditions)} "
+            f"GROUP BY e.item_id, i.title, i.category, i.brand ORDER BY {key} DESC, e.item_id LIMIT {request.limit}")
+
+
+def top_items(safe: SafeSql, request: TopItemsRequest, *, user_scope: str | None = None) -> Result:
+    """Run a top-items ranking."""
+    frame, sql = run(safe, compile_top_items(request), user_scope)
+    frame["revenue"] = frame["revenue"].astype(float).round(2)
+    key = _ORDER[request.metric]
+    if frame.empty:
+        summary = f"No item events match ({request.describe()})."
+    else:
+        top = frame.iloc[0]
+        summary = (f"Top {len(frame)} items by {request.metric.replace('_', ' ')}"
+                   + (f" ({request.event_type})" if request.event_type else "")
+                   + (f" in {request.category}" if request.category else "")
+                   + f", {request.describe()}: #1 {top['item_id']} {top['title'] or ''} with {top[key]:,}.")
+    chart = bar_chart(f"top items by {request.metric}",
+                      [f"{i} {t or ''}".strip() for i, t in zip(frame["item_id"], frame["title"])],
+                      list(frame[key]), horizontal=True)
+    return Result("top_items", frame, [sql], summary, chart)

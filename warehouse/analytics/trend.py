@@ -1,0 +1,69 @@
+"""Trend: event count, unique users or revenue per day, week or month, optionally broken down."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from warehouse.analytics._base import DateRange, EventType, Result, lit, line_chart, run, where
+from warehouse.safe_sql import SafeSql
+
+_SEGMENT = {
+    "country": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.country"),
+    "device": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.device"),
+    "channel": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.channel"),
+    "category": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.category"),
+}
+_METRIC = {"events": "COUNT(*)", "unique_users": "COUNT(DISTINCT e.user_id)", "revenue": "COALESCE(SUM(e.value), 0)"}
+
+
+class TrendRequest(DateRange):
+    """How a metric moves over time."""
+
+    metric: Literal["events", "unique_users", "revenue"] = Field(
+        "events", description="events = event count; unique_users = distinct users; revenue = sum of purchase value.")
+    event_type: EventType | None = Field(
+        None, description="Only this event type; default all types (revenue: purchase).")
+    interval: Literal["day", "week", "month"] = Field("day", description="Time bucket; weeks start on Monday.")
+    breakdown: Literal["country", "device", "channel", "category"] | None = Field(
+        None, description="Split into one series per value of this dimension.")
+
+
+def compile_trend(request: TrendRequest) -> str:
+    """The SQL (portable to DuckDB and PostgreSQL) answering ``request``."""
+    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    conditions = request.conditions("e.ts")
+    if event_type:
+        conditions.insert(0, f"e.event_type = {lit(event_type)}")
+    join, segment = _SEGMENT.get(request.breakdown, ("", None))
+    segment_col = f", COALESCE({segment}, '(none)') AS segment" if segment else ""
+    group = "GROUP BY 1, 2 ORDER BY 1, 2" if segment else "GROUP BY 1 ORDER BY 1"
+    return (
+        f"SELECT CAST(DATE_TRUNC('{request.interval}', e.ts) AS DATE) AS period{segment_col}, "
+        f"{_METRIC[request.metric]} AS value FROM events AS e {join} {where(conditions)} {group}"
+    )
+
+
+def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None) -> Result:
+    """Run a trend; rows are (period[, segment], value)."""
+    frame, sql = run(safe, compile_trend(request), user_scope)
+    what = f"{request.metric.replace('_', ' ')}" + (f" of {request.event_type}" if request.event_type else "")
+    if frame.empty:
+        summary = f"No {what} in {request.describe()}."
+    else:
+        totals = frame.groupby("period")["value"].sum()
+        peak = totals.idxmax()
+        total = frame["value"].sum() if request.metric != "unique_users" else None
+        summary = (f"{what.capitalize()} per {request.interval}, {totals.index.min()} to {totals.index.max()} "
+                   f"({len(totals)} {request.interval}s): peak {_fmt(totals.max())} on {peak}"
+                   + (f", total {_fmt(total)}" if total is not None else "")
+                   + (f"; {frame['segment'].nunique()} {request.breakdown} segments" if request.breakdown else "") + ".")
+    chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
+                       "segment" if request.breakdown else None)
+    return Result("trend", frame, [sql], summary, chart)
+
+
+def _fmt(value) -> str:
+    value = float(value)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
