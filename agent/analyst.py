@@ -44,13 +44,13 @@ class Analyst:
         self.model = model
         self.limits = limits
         self.system_text = system_text
-        self._tools_for_scope = tools_for_scope
+        self.tools_for_scope = tools_for_scope
         self._checkpointer = checkpointer
         self._graphs: dict[str | None, Any] = {}
 
     def _graph(self, user_scope: str | None):
         if user_scope not in self._graphs:
-            tools = list(self._tools_for_scope(user_scope))
+            tools = list(self.tools_for_scope(user_scope))
             self._graphs[user_scope] = build_graph(
                 self.model, tools, self.system_text, limits=self.limits, checkpointer=self._checkpointer
             )

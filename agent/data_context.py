@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warehouse import PII_COLUMNS, Warehouse
-from warehouse.describe import describe
-from warehouse.schema import metadata
+from warehouse import PII_COLUMNS
+from warehouse.readonly import ReadOnlyWarehouse
+from warehouse.schema import TABLE_NAMES, metadata
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class DataContext:
     schema_summary: str
 
 
-def _summary(row_counts: dict[str, int], event_types: dict[str, int]) -> str:
+def _summary(row_counts: dict[str, int], event_types: list[str]) -> str:
     lines = ["Tables (rows): columns"]
     for name, table in metadata.tables.items():
         columns = ", ".join(
@@ -31,14 +31,17 @@ def _summary(row_counts: dict[str, int], event_types: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def data_context(warehouse: Warehouse) -> DataContext:
-    """Describe ``warehouse`` for the prompt; the date anchor is the last event's date, not today."""
-    overview = describe(warehouse, top=0)
-    first = overview.first_event.date().isoformat() if overview.first_event else "(no events)"
-    last = overview.last_event.date().isoformat() if overview.last_event else "(no events)"
+def data_context(readonly: ReadOnlyWarehouse) -> DataContext:
+    """Describe the warehouse over its read-only connection; the date anchor is the last event's date."""
+    counts_sql = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {t}" for t in TABLE_NAMES)
+    counts = {str(name): int(n) for name, n in readonly.query(counts_sql).rows}
+    first, last = readonly.query("SELECT MIN(ts), MAX(ts) FROM events").rows[0]
+    mix = readonly.query(
+        "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type"
+    ).rows
     return DataContext(
-        dialect=warehouse.dialect,
-        first_date=first,
-        last_date=last,
-        schema_summary=_summary(overview.row_counts, overview.event_types),
+        dialect=readonly.dialect,
+        first_date=first.date().isoformat() if first else "(no events)",
+        last_date=last.date().isoformat() if last else "(no events)",
+        schema_summary=_summary(counts, [str(row[0]) for row in mix]),
     )

@@ -53,7 +53,7 @@ def open_checkpointer(settings: Settings):
     return _open(url)
 
 
-def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, warehouse=None, checkpointer=None):
+def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, readonly=None, checkpointer=None):
     """The Analyst service wired from the settings; explicit arguments replace the built parts."""
     from agent.analyst import Analyst
     from agent.data_context import data_context
@@ -65,10 +65,14 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, wareh
         from agent.llm import build_chat_model
 
         model = build_chat_model(settings)
-    if warehouse is None:
-        warehouse = open_warehouse(settings)
+    if readonly is None:
+        # The analyst only reads: one read-only connection for the prompt's data context and the tools
+        # (DuckDB allows a single configuration per file and process).
+        from warehouse.readonly import ReadOnlyWarehouse
+
+        readonly = ReadOnlyWarehouse(settings.resolved_warehouse_url())
     if tools_for_scope is None:
-        tools_for_scope = _tools_for_scope(settings, warehouse)
+        tools_for_scope = _tools_for_scope(settings, readonly)
     if checkpointer is None:
         checkpointer = open_checkpointer(settings)
     limits = Limits(
@@ -77,7 +81,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, wareh
         history_turns=settings.agent_history_turns,
     )
     runner = ToolRunner(tools_for_scope(None))
-    context = data_context(warehouse)
+    context = data_context(readonly)
     system_text = system_prompt(
         schemas={name: runner.schema(name) for name in runner.names},
         dialect=context.dialect,
@@ -90,7 +94,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, wareh
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 
 
-def _tools_for_scope(settings: Settings, warehouse: Warehouse):
+def _tools_for_scope(settings: Settings, readonly):
     """Every tool package present, built for one user scope (``None``: unscoped)."""
     import logging
 
@@ -104,13 +108,13 @@ def _tools_for_scope(settings: Settings, warehouse: Warehouse):
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            cache[user_scope] = build_tools(_tool_deps(settings, warehouse, user_scope))
+            cache[user_scope] = build_tools(_tool_deps(settings, readonly, user_scope))
         return cache[user_scope]
 
     return tools_for
 
 
-def _tool_deps(settings: Settings, warehouse: Warehouse, user_scope):
+def _tool_deps(settings: Settings, readonly, user_scope):
     from tools import ToolDeps
 
-    return ToolDeps(warehouse=warehouse, user_scope=user_scope)
+    return ToolDeps(readonly=readonly, user_scope=user_scope)

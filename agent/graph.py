@@ -135,7 +135,7 @@ def build_graph(
         if state.get("llm_calls", 0) >= limits.max_steps:
             return _stop("step_limit", question, max_steps=limits.max_steps)
         if time.monotonic() >= state["deadline"]:
-            return _stop("time_limit", question, seconds=int(limits.max_seconds))
+            return _stop("time_limit", question, seconds=f"{limits.max_seconds:g}")
         request = [system, *_window(state["messages"], limits.history_turns)]
         t0 = time.perf_counter()
         try:
@@ -163,7 +163,7 @@ def build_graph(
             source = "text"
         if calls:
             message = AIMessage(content="" if source == "text" else reply.content, tool_calls=calls,
-                                id=reply.id or str(uuid.uuid4()),
+                                id=str(uuid.uuid4()),
                                 additional_kwargs={"uba_source": source})
             return {**update, "messages": [message], "route": "tools"}
         text = _text_of(reply).strip()

@@ -143,18 +143,16 @@ _CHAT_MODEL_ENTRY_POINTS = ("generate", "agenerate", "stream", "astream")
 
 @pytest.fixture(autouse=True)
 def _no_unplanned_llm_calls(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any real chat-model call unless the test is marked ``real_llm``; the scripted fake always passes."""
+    """Fail any real chat-model call unless the test is marked ``real_llm``; the fake models always pass."""
     if request.node.get_closest_marker("real_llm"):
         return
     from langchain_core.language_models import BaseChatModel
-
-    from agent.fake_llm import ScriptedChatModel
 
     for name in _CHAT_MODEL_ENTRY_POINTS:
         original = getattr(BaseChatModel, name)
 
         def guarded(self, *args, _original=original, **kwargs):
-            if isinstance(self, ScriptedChatModel):
+            if self._llm_type.endswith("fake"):  # the scripted and the rule-driven fake models
                 return _original(self, *args, **kwargs)
             pytest.fail(
                 f"unplanned real LLM call to {type(self).__name__}; script it with agent.fake_llm.ScriptedChatModel "

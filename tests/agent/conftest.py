@@ -1,0 +1,122 @@
+"""Agent fixtures: one real DuckDB demo warehouse per run, the real tools over it, an analyst factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.fake_llm import ScriptedChatModel
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    """A small demo warehouse (DuckDB file) and facts about it computed independently with plain SQL."""
+    import duckdb
+
+    from warehouse import Warehouse
+    from warehouse.demo import generate_demo
+
+    path = tmp_path_factory.mktemp("agent-demo") / "warehouse.duckdb"
+    url = f"duckdb:///{path}"
+    warehouse = Warehouse.open(url)
+    warehouse.create_schema()
+    generate_demo(warehouse, users=300, days=30, seed=3)
+    warehouse.dispose()
+    # Read before any tool opens the file: DuckDB allows one configuration per file and process.
+    with duckdb.connect(str(path), read_only=True) as conn:
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        facts = {
+            "users": one("SELECT COUNT(*) FROM users"),
+            "purchases": one("SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
+            "views": one("SELECT COUNT(*) FROM events WHERE event_type = 'view'"),
+            "orders": one("SELECT COUNT(*) FROM orders"),
+        }
+    return url, facts
+
+
+@pytest.fixture(scope="session")
+def demo_url(demo_db) -> str:
+    return demo_db[0]
+
+
+@pytest.fixture(scope="session")
+def facts(demo_db) -> dict:
+    """Independent counts over the demo warehouse."""
+    return demo_db[1]
+
+
+@pytest.fixture(scope="session")
+def demo_settings(demo_url: str, tmp_path_factory: pytest.TempPathFactory):
+    from agent.settings import Settings
+
+    return Settings(data_dir=tmp_path_factory.mktemp("agent-data"), warehouse_url=demo_url, llm_backend="fake")
+
+
+def _guarded_sql_tools(url: str):
+    """Until ``tools.build_tools`` lands: ``run_sql`` over the real SQL guard and read-only connection."""
+    from langchain_core.tools import StructuredTool, ToolException
+    from pydantic import BaseModel, Field
+
+    from tools.artifact import Citation, Table, ToolArtifact
+    from warehouse.errors import WarehouseError
+    from warehouse.readonly import ReadOnlyWarehouse
+    from warehouse.safe_sql import SafeSql
+
+    safe = SafeSql(ReadOnlyWarehouse(url))
+
+    class RunSqlArgs(BaseModel):
+        sql: str = Field(description="one SELECT over the behavior tables")
+
+    def run_sql(sql: str):
+        try:
+            run = safe.run(sql)
+        except WarehouseError as exc:
+            raise ToolException(str(exc)) from exc
+        rows = [list(r) for r in run.result.rows]
+        text = ", ".join(run.result.columns) + "\n" + "\n".join(", ".join(map(str, r)) for r in rows[:20])
+        table = Table(title="run_sql", columns=run.result.columns, rows=rows, total_rows=len(rows))
+        return text, ToolArtifact(tool="run_sql", tables=[table], citations=[Citation(kind="sql", ref=run.sql)])
+
+    tool = StructuredTool.from_function(run_sql, name="run_sql", description="Run one read-only SELECT.",
+                                        args_schema=RunSqlArgs, response_format="content_and_artifact",
+                                        handle_tool_error=lambda e: f"error: {e}")
+    return lambda user_scope: [tool]
+
+
+@pytest.fixture(scope="session")
+def analyst_parts(demo_settings) -> dict:
+    """The system prompt and the tools, built once by the composition root (tools are read-only)."""
+    from agent.factory import build_analyst
+
+    try:
+        from tools import build_tools  # noqa: F401
+        tools_for_scope = None
+    except ImportError:
+        tools_for_scope = _guarded_sql_tools(demo_settings.warehouse_url)
+    analyst = build_analyst(demo_settings, model=ScriptedChatModel(), checkpointer=False,
+                            tools_for_scope=tools_for_scope)
+    return {"system_text": analyst.system_text, "tools_for_scope": analyst.tools_for_scope}
+
+
+@pytest.fixture
+def make_analyst(analyst_parts: dict, tmp_path: Path) -> Iterator[Callable[..., tuple]]:
+    """``make_analyst(script, **limits)`` -> (analyst, model): real tools, SQLite memory, the scripted model."""
+    from agent.analyst import Analyst
+    from agent.graph import Limits
+    from agent.memory import open_checkpointer
+
+    savers = []
+
+    def make(script: list, *, memory: Path | None = None, **limits):
+        model = ScriptedChatModel(script=list(script))
+        saver = open_checkpointer(f"sqlite:///{memory or tmp_path / 'memory.sqlite'}")
+        savers.append(saver)
+        analyst = Analyst(model, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
+                          limits=Limits(**limits), checkpointer=saver)
+        return analyst, model
+
+    yield make
+    for saver in savers:
+        saver.conn.close()

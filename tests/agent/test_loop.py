@@ -1,0 +1,206 @@
+"""The agent end to end with the scripted model over a real DuckDB demo warehouse and the real tools."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
+from agent.fake_llm import tool_call, tool_calls
+
+PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
+VIEWS_SQL = "SELECT COUNT(*) AS views FROM events WHERE event_type = 'view'"
+
+
+def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=VIEWS_SQL),
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        f"There were {facts['views']:,} views and {facts['purchases']:,} purchases.",
+    ])
+    answer = analyst.ask("How many views and purchases are there?")
+    assert answer.status == "ok"
+    assert f"{facts['purchases']:,}" in answer.text
+    assert [(s.tool, s.ok) for s in answer.trace] == [("run_sql", True), ("run_sql", True)]
+    assert len(answer.tables) == 2 and answer.tables[1].rows[0][0] == facts["purchases"]
+    assert any(c.kind == "sql" and "purchase" in c.ref for c in answer.citations)
+    assert answer.usage.llm_calls == 3
+    # the second model call saw the first tool's result
+    assert isinstance(model.requests[1][-1], ToolMessage) and str(facts["views"]) in model.requests[1][-1].content
+    assert model.bound_tools and "run_sql" in model.bound_tools
+
+
+def test_sql_error_goes_back_to_the_model_and_the_corrected_query_answers(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql="SELECT COUNT(*) FROM purchases"),
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        f"{facts['purchases']} purchases in total.",
+    ])
+    answer = analyst.ask("How many purchases?")
+    error = model.requests[1][-1]
+    assert isinstance(error, ToolMessage) and error.status == "error" and "purchases" in error.content
+    assert [s.ok for s in answer.trace] == [False, True]
+    assert answer.status == "ok" and str(facts["purchases"]) in answer.text
+
+
+def test_a_follow_up_in_the_same_thread_sees_the_earlier_turn_and_survives_a_restart(make_analyst, facts, tmp_path):
+    memory = tmp_path / "threads.sqlite"
+    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."],
+                              memory=memory)
+    first = analyst.ask("How many purchases?", thread_id="t-1")
+    # a new analyst (as after a restart) on the same memory file
+    analyst, model = make_analyst([tool_call("run_sql", sql=VIEWS_SQL), f"And {facts['views']} views."], memory=memory)
+    second = analyst.ask("and views?", thread_id="t-1")
+    sent = model.requests[0]
+    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["How many purchases?", "and views?"]
+    assert any(isinstance(m, AIMessage) and m.content == first.text for m in sent)
+    assert second.status == "ok" and str(facts["views"]) in second.text
+    assert analyst.history("t-1") == [("How many purchases?", first.text), ("and views?", second.text)]
+    # another thread starts empty
+    analyst, model = make_analyst(["Hello."], memory=memory)
+    analyst.ask("hi", thread_id="t-2")
+    assert [m.content for m in model.requests[0] if isinstance(m, HumanMessage)] == ["hi"]
+
+
+def test_a_tool_call_written_as_text_is_executed(make_analyst, facts):
+    analyst, model = make_analyst([
+        'I will query.\n```json\n{"name": "run_sql", "arguments": {"sql": "%s"}}\n```' % PURCHASES_SQL,
+        f"{facts['purchases']} purchases.",
+    ])
+    answer = analyst.ask("How many purchases?")
+    assert [(s.tool, s.ok, s.source) for s in answer.trace] == [("run_sql", True, "text")]
+    assert answer.status == "ok" and str(facts["purchases"]) in answer.text
+    # the model sees its call as a structured call followed by the result
+    assert model.requests[1][-2].tool_calls[0]["name"] == "run_sql"
+
+
+def test_several_text_calls_in_tool_call_tags_all_run(make_analyst, facts):
+    analyst, _ = make_analyst([
+        f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{VIEWS_SQL}"}}}}</tool_call>\n'
+        f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}</tool_call>',
+        f"{facts['views']} views, {facts['purchases']} purchases.",
+    ])
+    answer = analyst.ask("views and purchases?")
+    assert [s.ok for s in answer.trace] == [True, True] and answer.status == "ok"
+
+
+def test_invalid_arguments_are_sent_back_once_and_corrected(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", query=PURCHASES_SQL),  # wrong argument name
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        f"{facts['purchases']} purchases.",
+    ])
+    answer = analyst.ask("How many purchases?")
+    error = model.requests[1][-1]
+    assert error.status == "error" and "invalid arguments for run_sql" in error.content and "sql" in error.content
+    assert answer.status == "ok" and [s.ok for s in answer.trace] == [False, True]
+
+
+def test_unknown_tool_then_invalid_again_ends_with_a_clear_answer(make_analyst):
+    analyst, model = make_analyst([tool_call("drop_everything"), tool_call("run_sql", query="x")])
+    answer = analyst.ask("delete the users table")
+    assert "no tool named 'drop_everything'" in model.requests[1][-1].content
+    assert "run_sql" in model.requests[1][-1].content  # the error lists the real tools
+    assert answer.status == "incomplete" and "calling tools incorrectly" in answer.text
+    assert model.remaining == 0
+
+
+def test_step_limit_reached_gives_a_graceful_answer_with_the_evidence(make_analyst, facts):
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL)] * 3, max_steps=3)
+    answer = analyst.ask("How many purchases?")
+    assert answer.status == "incomplete"
+    assert "within 3 steps" in answer.text and str(facts["purchases"]) in answer.text  # evidence is tool output
+    assert len(model.requests) == 3 and len(answer.trace) == 3
+
+
+def test_wall_time_limit_stops_the_question(make_analyst):
+    def slow(messages):
+        time.sleep(0.3)
+        return tool_call("run_sql", sql=PURCHASES_SQL)
+
+    analyst, model = make_analyst([slow, slow], max_seconds=0.2)
+    answer = analyst.ask("How many purchases?")
+    assert answer.status == "incomplete" and "within 0.2 seconds" in answer.text
+    assert len(model.requests) == 1
+
+
+def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql="DROP TABLE users"),
+        "I can only read data; deleting tables is not allowed.",
+        tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),
+        f"There are {facts['users']} users.",
+    ])
+    refused = analyst.ask("Drop the users table")
+    assert refused.trace[0].ok is False and refused.status == "ok" and "not allowed" in refused.text
+    intact = analyst.ask("How many users are there?")
+    assert intact.tables[0].rows[0][0] == facts["users"]
+
+
+def test_pii_is_masked_by_the_tool(make_analyst):
+    analyst, _ = make_analyst([
+        tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
+        "The emails are masked.",
+    ])
+    answer = analyst.ask("show me user emails")
+    cells = [str(c) for table in answer.tables for row in table.rows for c in row]
+    assert cells and not any("@" in c and "*" not in c for c in cells)
+
+
+def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        "There were 123456 purchases.",
+        f"There were {facts['purchases']} purchases.",
+    ])
+    fixed = analyst.ask("How many purchases?", thread_id="g")
+    assert "123456" in model.requests[2][-1].content  # the challenge names the number
+    assert fixed.status == "ok" and str(facts["purchases"]) in fixed.text
+    # the rejected draft and the challenge are not kept in the conversation
+    assert analyst.history("g") == [("How many purchases?", fixed.text)]
+
+    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Exactly 99999 purchases.", "Still 88888."])
+    answer = analyst.ask("How many purchases?")
+    assert answer.status == "incomplete" and "99999" not in answer.text and "88888" not in answer.text
+    assert str(facts["purchases"]) in answer.text  # shown from the tool's own output
+
+
+def test_stream_yields_steps_then_tokens_then_the_final_answer(make_analyst, facts):
+    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases in all."])
+    events = list(analyst.stream("How many purchases?"))
+    kinds = [type(e) for e in events]
+    assert kinds[:2] == [StepStarted, StepFinished] and kinds[-1] is FinalAnswer
+    tokens = "".join(e.text for e in events if isinstance(e, AnswerToken))
+    assert tokens == events[-1].answer.text
+
+
+def test_llm_failure_gives_a_clear_answer_and_the_next_question_works(make_analyst, facts):
+    analyst, _ = make_analyst([
+        ConnectionError("connection refused"),
+        "",  # empty reply
+        "",
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        f"{facts['purchases']} purchases.",
+    ])
+    down = analyst.ask("How many purchases?", thread_id="f")
+    assert down.status == "error" and "language model failed" in down.text and "connection refused" in down.text
+    empty = analyst.ask("How many purchases?", thread_id="f")
+    assert empty.status == "incomplete" and "no usable reply" in empty.text
+    ok = analyst.ask("How many purchases?", thread_id="f")
+    assert ok.status == "ok" and str(facts["purchases"]) in ok.text
+
+
+def test_chinese_questions_get_chinese_failure_texts(make_analyst):
+    analyst, _ = make_analyst([TimeoutError("timed out")])
+    answer = analyst.ask("上周有多少购买？")
+    assert answer.status == "error" and "语言模型出错" in answer.text
+
+
+def test_parallel_calls_in_one_message_run_in_order(make_analyst, facts):
+    analyst, _ = make_analyst([
+        tool_calls(("run_sql", {"sql": VIEWS_SQL}), ("run_sql", {"sql": PURCHASES_SQL})),
+        f"{facts['views']} views and {facts['purchases']} purchases.",
+    ])
+    answer = analyst.ask("views and purchases")
+    assert [t.rows[0][0] for t in answer.tables] == [facts["views"], facts["purchases"]]
