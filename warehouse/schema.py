@@ -108,5 +108,9 @@ ANALYTIC_INDEXES: tuple[Index, ...] = (
     Index("ix_order_items_order", order_items.c.order_id),
     Index("ix_reviews_item", reviews.c.item_id),
 )
+# An Index on a table's columns attaches itself to that table, so metadata.create_all would build
+# these on DuckDB too; detach them: only create_schema's row-store branch creates them.
+for _index in ANALYTIC_INDEXES:
+    _index.table.indexes.discard(_index)
 
 TABLE_NAMES: tuple[str, ...] = tuple(metadata.tables)

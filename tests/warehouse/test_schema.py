@@ -48,3 +48,15 @@ def test_bad_urls_name_the_fix(tmp_path):
         Warehouse.open("not a url")
     with pytest.raises(ConnectionFailed, match="no SQLAlchemy driver"):
         Warehouse.open("nosuchdb://x/y")
+
+
+def test_duckdb_gets_no_art_indexes(duckdb_url):
+    """ART indexes would slow DuckDB's bulk loads; it relies on zone maps over time-ordered rows."""
+    from sqlalchemy import text
+
+    wh = Warehouse.open(duckdb_url)
+    wh.create_schema()
+    with wh.engine.connect() as conn:
+        names = [row[0] for row in conn.execute(text("SELECT index_name FROM duckdb_indexes()")).all()]
+    wh.dispose()
+    assert names == []
