@@ -1,0 +1,71 @@
+"""Every prompt renders; the rendering is pinned by snapshots so prompt edits are reviewable diffs.
+
+Regenerate after an intended prompt change: ``UBA_UPDATE_SNAPSHOTS=1 pytest tests/agent/test_prompts.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent import prompt
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+EXAMPLE_TOOLS = {e["tool"]: None for e in yaml.safe_load(prompt._text("examples.yaml"))}
+CONTEXT = dict(dialect="duckdb", first_date="2026-08-03", last_date="2026-10-31",
+               schema_summary="Tables (rows): columns\n- events (1,234): event_id, ts", max_steps=6, row_limit=20)
+
+
+def _check(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("UBA_UPDATE_SNAPSHOTS"):
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"snapshot {name} is missing; create it with UBA_UPDATE_SNAPSHOTS=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; review, then UBA_UPDATE_SNAPSHOTS=1"
+
+
+def test_system_prompt_snapshot():
+    _check("system_prompt.txt", prompt.system_prompt(schemas=EXAMPLE_TOOLS, **CONTEXT))
+
+
+def test_feedback_and_failure_texts_snapshot():
+    values = dict(name="trend", tools="trend, run_sql", problems="interval: bad", numbers="42", detail="boom",
+                  max_steps=6, seconds=180)
+    lines = []
+    for key in ("unknown_tool", "invalid_args", "empty_reply", "ungrounded"):
+        template = prompt._data("feedback.yaml")[key]
+        wanted = {k: v for k, v in values.items() if f"${k}" in template}
+        lines.append(f"[{key}] {prompt.feedback(key, **wanted)}")
+    for question in ("How many?", "多少？"):
+        for key, template in prompt._data("feedback.yaml")["failure"]["en"].items():
+            wanted = {k: v for k, v in values.items() if f"${k}" in template}
+            lines.append(f"[failure.{key} {question}] {prompt.failure(key, question, **wanted)}")
+    _check("feedback.txt", "\n".join(lines) + "\n")
+
+
+def test_the_static_part_comes_first_and_does_not_change_with_the_data():
+    a = prompt.system_prompt(schemas=EXAMPLE_TOOLS, **CONTEXT)
+    b = prompt.system_prompt(schemas=EXAMPLE_TOOLS, **{**CONTEXT, "last_date": "2027-01-01", "schema_summary": "x"})
+    static = a.split("## The data")[0]
+    assert b.startswith(static) and len(static) > 1000
+
+
+def test_substitution_is_strict():
+    with pytest.raises(prompt.PromptError, match="missing variables"):
+        prompt.render("context.md", dialect="duckdb")
+    with pytest.raises(prompt.PromptError, match="unexpected"):
+        prompt.feedback("empty_reply", surplus=1)
+
+
+def test_every_example_fits_the_real_tool_it_calls(analyst_parts):
+    from agent.tool_runner import ToolRunner
+
+    runner = ToolRunner(analyst_parts["tools_for_scope"](None))
+    for example in yaml.safe_load(prompt._text("examples.yaml")):
+        if example["tool"] in runner.names and runner.schema(example["tool"]) is not None:
+            runner.schema(example["tool"]).model_validate(example["args"])
+    rendered = analyst_parts["system_text"]
+    assert all(f"Call: {name} " in rendered for name in runner.names if name in EXAMPLE_TOOLS)
