@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from agent.answer import Answer, FinalAnswer
+from agent.answer import Answer, AnswerToken, FinalAnswer
 from agent.errors import LLMError
 from ui.api.auth import Caller
 from ui.api.errors import ApiError
@@ -29,8 +29,8 @@ _MAX_THREAD_ID = 128
 def _unavailable(detail: str) -> ApiError:
     return ApiError(
         503,
-        f"the language model is unavailable: {detail}; check that the LLM backend is running "
-        "(UBA_LLM_BACKEND, UBA_LLM_BASE_URL) and retry",
+        "the language model is unavailable; check that the LLM backend is running "
+        f"(UBA_LLM_BACKEND, UBA_LLM_BASE_URL) and retry. Detail: {detail}",
         headers={"Retry-After": "10"},
     )
 
@@ -149,6 +149,7 @@ class Runs:
             else:
                 source = iterate_in_threadpool(analyst.stream(question, **kwargs))
             finished = False
+            tokens: list[AnswerToken] = []
             try:
                 while True:
                     remaining = deadline - time.monotonic()
@@ -164,9 +165,14 @@ class Runs:
                     except LLMError as exc:
                         self.metrics.questions.labels(surface=surface, outcome="llm_error").inc()
                         raise _unavailable(str(exc)) from exc
+                    if isinstance(event, AnswerToken):
+                        tokens.append(event)  # held back until the outcome is known: a failure is a 503
+                        continue
                     if isinstance(event, FinalAnswer):
                         finished = True
                         answer = self._finish(caller, surface, question, thread_id, event.answer, started)
+                        for token in tokens:
+                            yield token
                         yield FinalAnswer(answer=answer)
                         return
                     yield event
