@@ -54,7 +54,7 @@ def csv_batches(
     has_header: bool,
     delimiter: str,
     newlines_in_values: bool = False,
-    block_size: int = BLOCK_BYTES,
+    block_size: int | None = None,
 ) -> Iterator[tuple[int, pa.Table]]:
     """Yield ``(first line number, table of string columns)`` chunks; empty values are null."""
     invalid: list[pacsv.InvalidRow] = []
@@ -65,7 +65,8 @@ def csv_batches(
 
     options = {
         "read_options": pacsv.ReadOptions(
-            column_names=names, skip_rows=1 if has_header else 0, block_size=block_size, encoding=encoding_of(inp)
+            column_names=names, skip_rows=1 if has_header else 0, block_size=block_size or BLOCK_BYTES,
+            encoding=encoding_of(inp),
         ),
         "parse_options": pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid

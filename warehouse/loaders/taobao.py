@@ -13,7 +13,7 @@ from warehouse.loaders._files import InputFile
 from warehouse.loaders._ids import line_ids
 from warehouse.loaders._ingest import Batch
 
-COLUMNS = ["user_id", "item_id", "category", "behavior", "ts"]
+COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]  # as Tianchi documents them
 BEHAVIORS = {"pv": "view", "cart": "add_to_cart", "fav": "favorite", "buy": "purchase"}
 """Taobao's behavior codes and the canonical event types they become."""
 
@@ -36,10 +36,10 @@ def read(inp: InputFile) -> Iterator[Batch]:
 
 
 def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
-    for column in ("user_id", "item_id", "behavior"):
+    for column in ("user_id", "item_id", "behavior_type"):
         not_empty(inp, chunk, column, line)
-    ts = unix_timestamp(inp, chunk, "ts", line, unit="s")
-    behavior = pc.utf8_trim_whitespace(chunk["behavior"])
+    ts = unix_timestamp(inp, chunk, "timestamp", line, unit="s")
+    behavior = pc.utf8_trim_whitespace(chunk["behavior_type"])
     codes = pc.index_in(behavior, value_set=pa.array(list(BEHAVIORS)))
     bad = first_index(pc.is_null(codes))
     if bad is not None:
@@ -47,7 +47,7 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
             f"unknown behavior {behavior[bad].as_py()!r}",
             "Taobao behaviors are pv, cart, fav and buy; for another vocabulary use --format csv with --event-map",
             line=line + bad,
-            column="behavior",
+            column="behavior_type",
         )
     event_ids = line_ids(inp.source_key, line, chunk.num_rows)
     events = pa.table(
@@ -72,7 +72,7 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
     return Batch(
         tables={
             "users": pa.table({"user_id": pc.unique(chunk["user_id"])}),
-            "items": chunk.select(["item_id", "category"]),
+            "items": pa.table({"item_id": chunk["item_id"], "category": chunk["category_id"]}),
             "events": events,
             "orders": orders,
             "order_items": order_items,

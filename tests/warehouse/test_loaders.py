@@ -1,0 +1,215 @@
+"""Each loader maps its format into the canonical tables, atomically and idempotently, on both engines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from tests.warehouse.loader_files import (
+    RETAILROCKET_CSV,
+    TAOBAO_ROWS,
+    UCI_CSV,
+    amazon_2014,
+    amazon_2018,
+    fingerprint,
+    taobao_csv,
+    write,
+)
+from warehouse.loaders import FORMATS, ingest
+
+
+def utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+
+
+def rows(warehouse, sql: str) -> list[tuple]:
+    with warehouse.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_formats_are_listed():
+    assert set(FORMATS) == {"amazon-reviews", "taobao", "retailrocket", "uci-retail", "csv", "parquet"}
+
+
+def test_taobao_maps_behaviors_items_and_orders(warehouse, tmp_path):
+    report = ingest(warehouse, write(tmp_path / "UserBehavior.csv", taobao_csv()), "taobao")
+    assert report.rows_read == 6
+    assert rows(warehouse, "SELECT source_event, event_type, COUNT(*) FROM events GROUP BY 1, 2 ORDER BY 1") == [
+        ("buy", "purchase", 2), ("cart", "add_to_cart", 1), ("fav", "favorite", 1), ("pv", "view", 2)
+    ]
+    assert rows(warehouse, "SELECT item_id, category FROM items ORDER BY 1") == [("100", "7"), ("200", "8"), ("300", "9")]
+    assert rows(warehouse, "SELECT user_id FROM users ORDER BY 1") == [("1",), ("2",), ("3",)]
+    assert rows(warehouse, "SELECT o.user_id, o.ts, oi.item_id, oi.quantity FROM orders o "
+                           "JOIN order_items oi USING (order_id) ORDER BY 1") == [
+        ("1", utc(1511544200), "100", 1), ("3", utc(1511700000), "300", 1)
+    ]
+
+
+def test_taobao_in_many_chunks_equals_one_chunk(warehouse, tmp_path, monkeypatch):
+    many = [(str(u % 7), str(i % 13), str(i % 3), ("pv", "cart", "fav", "buy")[i % 4], 1511544070 + i)
+            for i in range(400) for u in (i,)]
+    path = write(tmp_path / "UserBehavior.csv", taobao_csv(many))
+    monkeypatch.setattr("warehouse.loaders._csv.BLOCK_BYTES", 512)  # dozens of chunks
+    report = ingest(warehouse, path, "taobao")
+    assert report.inserted == {"users": 7, "items": 13, "events": 400, "orders": 100, "order_items": 100, "reviews": 0}
+    assert rows(warehouse, "SELECT COUNT(DISTINCT event_id) FROM events") == [(400,)]
+
+
+def test_ingest_twice_changes_nothing(warehouse, tmp_path):
+    path = write(tmp_path / "UserBehavior.csv", taobao_csv())
+    first = ingest(warehouse, path, "taobao")
+    before = fingerprint(warehouse)
+    second = ingest(warehouse, path, "taobao")
+    assert fingerprint(warehouse) == before
+    assert set(second.inserted.values()) == {0}
+    assert second.present["events"] == first.inserted["events"] == len(TAOBAO_ROWS)
+
+
+def test_a_grown_file_adds_only_its_new_lines(warehouse, tmp_path):
+    path = write(tmp_path / "UserBehavior.csv", taobao_csv(TAOBAO_ROWS[:4]))
+    ingest(warehouse, path, "taobao")
+    write(path, taobao_csv())
+    report = ingest(warehouse, path, "taobao")
+    assert report.inserted["events"] == 2 and report.present["events"] == 4
+    assert rows(warehouse, "SELECT COUNT(*) FROM events") == [(len(TAOBAO_ROWS),)]
+
+
+def test_retailrocket_events_and_transactions(warehouse, tmp_path):
+    ingest(warehouse, write(tmp_path / "events.csv", RETAILROCKET_CSV), "retailrocket")
+    assert rows(warehouse, "SELECT source_event, event_type, COUNT(*) FROM events GROUP BY 1, 2 ORDER BY 1") == [
+        ("addtocart", "add_to_cart", 1), ("transaction", "purchase", 3), ("view", "view", 2)
+    ]
+    assert rows(warehouse, "SELECT order_id, user_id, ts FROM orders ORDER BY 1") == [
+        ("4000", "111016", utc(1433221955.914)),
+        ("4001", "5", utc(1433222000)),
+    ]
+    assert rows(warehouse, "SELECT order_id, item_id, quantity FROM order_items ORDER BY 1, 2") == [
+        ("4000", "2222", 1), ("4000", "318965", 1), ("4001", "318965", 1)
+    ]
+    assert rows(warehouse, "SELECT COUNT(*) FROM users") == [(4,)]
+    assert rows(warehouse, "SELECT COUNT(*) FROM items") == [(4,)]
+
+
+def test_uci_retail_messy_csv(warehouse, tmp_path):
+    report = ingest(warehouse, write(tmp_path / "retail.csv", UCI_CSV), "uci-retail")
+    assert report.skipped == {
+        "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)": 1,
+        "stock adjustment: quantity <= 0 on a sale invoice": 1,
+    }
+    assert rows(warehouse, "SELECT order_id, user_id, ts, total, status FROM orders ORDER BY 1") == [
+        ("536365", "17850", datetime(2010, 12, 1, 8, 26), pytest.approx(6 * 2.55 + 2 * 3.39, abs=1e-4), "completed"),
+        ("536366", "guest-536366", datetime(2010, 12, 1, 8, 28), pytest.approx(11.1, abs=1e-4), "completed"),
+        ("C536379", "17850", datetime(2010, 12, 1, 9, 41), pytest.approx(-2.55, abs=1e-4), "cancelled"),
+    ]
+    assert rows(warehouse, "SELECT event_type, source_event, COUNT(*) FROM events GROUP BY 1, 2 ORDER BY 1") == [
+        ("purchase", "sale", 3), ("remove_from_cart", "cancellation", 1)
+    ]
+    assert rows(warehouse, "SELECT order_id, item_id, quantity FROM order_items WHERE quantity < 0") == [
+        ("C536379", "85123A", -1)
+    ]
+    assert rows(warehouse, "SELECT user_id, country FROM users ORDER BY 1") == [
+        ("17850", "United Kingdom"), ("guest-536366", "United Kingdom")
+    ]
+    assert rows(warehouse, "SELECT title FROM items WHERE item_id = '22633'") == [("HAND WARMER UNION JACK",)]
+
+
+def test_uci_lines_shared_by_two_extracts_load_once(warehouse, tmp_path):
+    lines = UCI_CSV.splitlines()
+    ingest(warehouse, write(tmp_path / "a.csv", "\n".join(lines[:3]) + "\n"), "uci-retail")
+    report = ingest(warehouse, write(tmp_path / "b.csv", "\n".join([lines[0], *lines[2:5]]) + "\n"), "uci-retail")
+    assert report.present["events"] == 1 and report.inserted["events"] == 2
+    assert rows(warehouse, "SELECT COUNT(*) FROM events") == [(4,)]
+    assert rows(warehouse, "SELECT COUNT(*) FROM order_items") == [(4,)]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_amazon_2014_layout(warehouse, tmp_path, gz):
+    path = write(tmp_path / ("reviews.json.gz" if gz else "reviews.json"), amazon_2014(5), gz=gz)
+    report = ingest(warehouse, path, "amazon-reviews")
+    assert report.inserted["reviews"] == report.inserted["events"] == 5
+    assert rows(warehouse, "SELECT COUNT(*), SUM(helpful_votes), SUM(rating) FROM reviews") == [(5, 10, 15)]
+    assert rows(warehouse, "SELECT COUNT(*) FROM users") == [(2,)]
+    assert rows(warehouse, "SELECT COUNT(*), COUNT(title) FROM items") == [(5, 0)]
+    assert rows(warehouse, "SELECT DISTINCT event_type, source_event FROM events") == [("review", "review")]
+
+
+def test_amazon_2018_layout(warehouse, tmp_path):
+    ingest(warehouse, write(tmp_path / "Books_5.json", amazon_2018()), "amazon-reviews")
+    assert rows(warehouse, "SELECT review_id, user_id, item_id, ts, rating, title, body, helpful_votes FROM reviews ORDER BY 1") == [
+        ("U1-A1", "U1", "A1", datetime(2016, 9, 13), 4, "ok", "good", 1234),
+        ("U1-A2", "U1", "A2", datetime(2017, 1, 2), 5, None, None, 7),
+        ("U2-A1", "U2", "A1", datetime(2017, 1, 2), 2, "meh", "meh", 0),
+    ]
+    assert rows(warehouse, "SELECT user_id, item_id, value FROM events ORDER BY 1, 2") == [
+        ("U1", "A1", 4.0), ("U1", "A2", 5.0), ("U2", "A1", 2.0)
+    ]
+
+
+def test_amazon_repeated_review_loads_once(warehouse, tmp_path):
+    text_ = amazon_2014(2)
+    report = ingest(warehouse, write(tmp_path / "r.json", text_ + text_), "amazon-reviews")
+    assert report.inserted["reviews"] == report.inserted["events"] == 2
+
+
+def test_csv_with_column_and_event_mapping(warehouse, tmp_path):
+    path = write(tmp_path / "clicks.csv", "visitor,time,action,sku,cat,amount\n"
+                 "u1,2024-05-01 10:00:00,click,i1,shoes,\n"
+                 "u1,2024-05-01T10:05:00+02:00,basket,i1,shoes,\n"
+                 "u2,1714557600,order,i2,hats,19.5\n"
+                 "u2,1714557660000,search,,,\n")
+    ingest(warehouse, path, "csv",
+           mapping={"user_id": "visitor", "ts": "time", "event_type": "action", "item_id": "sku",
+                    "category": "cat", "value": "amount"},
+           event_map={"click": "view", "basket": "add_to_cart", "order": "purchase"})
+    assert rows(warehouse, "SELECT user_id, ts, event_type, source_event, item_id, value FROM events ORDER BY ts, user_id") == [
+        ("u1", datetime(2024, 5, 1, 8, 5), "add_to_cart", "basket", "i1", None),
+        ("u1", datetime(2024, 5, 1, 10, 0), "view", "click", "i1", None),
+        ("u2", datetime(2024, 5, 1, 10, 0), "purchase", "order", "i2", 19.5),
+        ("u2", datetime(2024, 5, 1, 10, 1), "search", "search", None, None),
+    ]
+    assert rows(warehouse, "SELECT item_id, category FROM items ORDER BY 1") == [("i1", "shoes"), ("i2", "hats")]
+
+
+def test_parquet_with_native_types(warehouse, tmp_path):
+    frame = pd.DataFrame({
+        "uid": [1, 2, 2], "when": pd.to_datetime(["2024-01-01 12:00", "2024-01-02 00:00", "2024-01-03 00:00"]).tz_localize("UTC"),
+        "what": ["view", "buy", "view"], "item": ["a", "b", "a"], "session_id": ["s1", "s2", "s3"],
+    })
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    report = ingest(warehouse, path, "parquet", mapping={"user_id": "uid", "ts": "when", "event_type": "what",
+                                                         "item_id": "item"}, event_map={"buy": "purchase"})
+    assert report.inserted["events"] == 3
+    assert rows(warehouse, "SELECT user_id, ts, event_type, session_id FROM events ORDER BY ts") == [
+        ("1", datetime(2024, 1, 1, 12), "view", "s1"), ("2", datetime(2024, 1, 2), "purchase", "s2"),
+        ("2", datetime(2024, 1, 3), "view", "s3"),
+    ]
+
+
+def test_progress_bar_and_report(warehouse, tmp_path, capsys):
+    report = ingest(warehouse, write(tmp_path / "UserBehavior.csv", taobao_csv()), "taobao", progress=True)
+    assert "ingest UserBehavior.csv" in capsys.readouterr().err
+    summary = report.to_dict()
+    assert summary["rows_read"] == 6 and summary["inserted"]["events"] == 6 and summary["elapsed_s"] >= 0
+    json.dumps(summary)
+
+
+def test_amazon_gz_matches_plain(tmp_path, duckdb_url):
+    from warehouse import Warehouse
+
+    text_ = amazon_2014(4)
+    counts = []
+    for name, gz in (("a.json", False), ("b.json.gz", True)):
+        wh = Warehouse.open(duckdb_url.replace("warehouse.duckdb", f"{name}.duckdb"))
+        wh.create_schema()
+        ingest(wh, write(tmp_path / name, text_, gz=gz), "amazon-reviews")
+        counts.append(rows(wh, "SELECT review_id, ts, rating, helpful_votes FROM reviews ORDER BY 1"))
+        wh.dispose()
+    assert counts[0] == counts[1] and len(counts[0]) == 4
+    assert Counter(gzip.decompress((tmp_path / "b.json.gz").read_bytes()).decode().splitlines()) == Counter(text_.splitlines())
