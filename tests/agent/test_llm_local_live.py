@@ -1,0 +1,132 @@
+"""Live smoke of the embedded backend: llama.cpp in-process with the bundled Qwen2.5-Coder-1.5B GGUF."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+from agent.errors import LLMTimeoutError
+
+pytestmark = [pytest.mark.live_llm, pytest.mark.real_llm, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+EventType = Literal["view", "search", "add_to_cart", "remove_from_cart", "favorite", "purchase", "review"]
+
+
+class FunnelArgs(BaseModel):
+    steps: list[EventType] = Field(description="event types in order, e.g. ['view', 'purchase']", min_length=2)
+    days: int = Field(7, ge=1, le=365, description="look-back window in days")
+
+
+class TopItemsArgs(BaseModel):
+    event_type: EventType = Field(description="which event to rank items by")
+    limit: int = Field(10, ge=1, le=100, description="how many items")
+
+
+TOOLS = [
+    StructuredTool.from_function(lambda steps, days=7: "", name="funnel", args_schema=FunnelArgs,
+                                 description="Compute conversion between ordered event types over the last N days."),
+    StructuredTool.from_function(lambda event_type, limit=10: "", name="top_items", args_schema=TopItemsArgs,
+                                 description="Rank items by how often an event happened to them."),
+]
+SYSTEM = SystemMessage("You are a behavior analyst. Use the tools to answer; never invent numbers.")
+
+
+@pytest.fixture(scope="module")
+def local_settings():
+    pytest.importorskip("llama_cpp", reason="the embedded model needs the local-llm extra (make test-live)")
+    from agent.settings import Settings
+
+    data_dir = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba"))
+    return Settings(llm_backend="local", data_dir=data_dir, llm_max_tokens=160, llm_temperature=0.0,
+                    llm_timeout_s=300, llm_max_model_len=8192)
+
+
+@pytest.fixture(scope="module")
+def chat(local_settings):
+    from agent.llm import build_chat_model
+
+    return build_chat_model(local_settings)
+
+
+def test_required_tool_choice_gives_a_valid_call(chat) -> None:
+    reply = chat.bind_tools(TOOLS, tool_choice="any").invoke(
+        [SYSTEM, HumanMessage("What share of users who viewed an item went on to purchase in the last 14 days?")]
+    )
+    (call,) = reply.tool_calls
+    assert call["name"] == "funnel"
+    args = FunnelArgs.model_validate(call["args"])
+    assert args.steps[0] == "view" and args.steps[-1] == "purchase" and args.days == 14
+    assert reply.usage_metadata["output_tokens"] > 0
+
+
+def test_auto_mode_calls_then_answers_from_the_tool_result(chat) -> None:
+    question = HumanMessage("Which 5 items were purchased most?")
+    bound = chat.bind_tools(TOOLS)
+    reply = bound.invoke([SYSTEM, question])
+    (call,) = reply.tool_calls
+    assert call["name"] == "top_items" and TopItemsArgs.model_validate(call["args"]).event_type == "purchase"
+    result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388",
+                         tool_call_id=call["id"])
+    final = bound.invoke([SYSTEM, question, reply, result])
+    assert not final.tool_calls and ("X200" in final.content or "412" in final.content)
+
+
+def test_streaming_text_and_a_timeout_is_a_clear_error(chat) -> None:
+    chunks = list(chat.stream([HumanMessage("Name three colors, comma-separated.")]))
+    assert len([c for c in chunks if c.content]) >= 3
+    hasty = chat.model_copy(update={"timeout_s": 0.001})
+    with pytest.raises(LLMTimeoutError, match="UBA_LLM_TIMEOUT_S"):
+        hasty.invoke([HumanMessage("Count from 1 to 50.")])
+    assert chat.invoke([HumanMessage("Say OK.")]).content.strip()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, int]]:
+    import duckdb
+
+    from warehouse import Warehouse
+    from warehouse.demo import generate_demo
+
+    path = tmp_path_factory.mktemp("live-demo") / "warehouse.duckdb"
+    warehouse = Warehouse.open(f"duckdb:///{path}")
+    warehouse.create_schema()
+    generate_demo(warehouse, users=300, days=30, seed=3)
+    warehouse.dispose()
+    with duckdb.connect(str(path), read_only=True) as conn:
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        facts = {
+            "purchases": one("SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
+            "users": one("SELECT COUNT(*) FROM users"),
+            "orders": one("SELECT COUNT(*) FROM orders"),
+        }
+    return f"duckdb:///{path}", facts
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("How many purchase events are there in total?", "purchases"),
+        ("How many users are there?", "users"),
+        ("How many orders were placed?", "orders"),
+    ],
+)
+def test_embedded_model_answers_demo_questions(
+    local_settings, chat, demo, tmp_path: Path, question: str, fact: str
+) -> None:
+    from agent.factory import build_analyst
+
+    url, facts = demo
+    # The same GGUF path as ``chat``: the loaded model is shared, not loaded twice.
+    settings = local_settings.model_copy(
+        update={"warehouse_url": url, "data_dir": tmp_path, "llm_model": str(chat.model_path)}
+    )
+    answer = build_analyst(settings, checkpointer=False).ask(question)
+    assert answer.status == "ok", answer.text
+    assert f"{facts[fact]:,}" in answer.text or str(facts[fact]) in answer.text, answer.text
