@@ -101,6 +101,12 @@ def simulate(users: Users, lo: int, hi: int, catalog: Catalog, end: int, rng: np
 
     bought = rng.random(len(c_ts)) < users.buy_p[c_user]
     same_session = rng.random(len(c_ts)) < 0.65
+    # An item carted twice in a session is bought once at that session's checkout.
+    checkout_lines = np.flatnonzero(bought & same_session)
+    _, first = np.unique(c_session[checkout_lines] * catalog.size + c_item[checkout_lines], return_index=True)
+    repeat = np.ones(len(checkout_lines), dtype=bool)
+    repeat[first] = False
+    bought[checkout_lines[repeat]] = False
     checkout = last_view + 300 + rng.integers(60, 600, n_sessions)
     delay = np.maximum(np.exp(rng.normal(np.log(18 * 3600), 1.1, len(c_ts))), 3600).astype(np.int64)
     p_ts = np.where(same_session, checkout[c_session], c_ts + delay)[bought]

@@ -80,7 +80,7 @@ def build_users(n: int, start: int, end: int, n_categories: int, rng: np.random.
     segment = rng.choice(len(SEGMENTS), size=n, p=[s[0] for s in SEGMENTS])
     cart_p = np.array([s[1] for s in SEGMENTS])[segment] * np.exp(rng.normal(0, 0.3, n))
     buy_p = np.clip(np.array([s[2] for s in SEGMENTS])[segment] * np.exp(rng.normal(0, 0.2, n)), 0, 0.9)
-    rate = np.exp(rng.normal(np.log(0.9), 0.8, n)) * np.where(segment == 2, 1.6, 1.0)
+    rate = np.exp(rng.normal(np.log(0.8), 0.8, n)) * np.where(segment == 2, 1.6, 1.0)
 
     active_from = np.maximum(signup, start)
     # Most newcomers churn within days; 40% of the older cohort is dormant, a fifth of the rest leaves.

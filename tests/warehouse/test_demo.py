@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -250,22 +249,53 @@ def test_rejects_bad_arguments(kwargs: dict) -> None:
         check_demo_args(**args)
 
 
-def _uba(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UBA_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    env.pop("UBA_WAREHOUSE_URL", None)
-    return subprocess.run([str(Path(sys.executable).parent / "uba"), *args], capture_output=True, text=True, env=env,
-                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+def _uba(args: list[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple:
+    """Run the ``uba`` entry point in-process: (exit code, stdout, stderr)."""
+    from ui.cli import main
+
+    monkeypatch.setenv("UBA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("UBA_WAREHOUSE_URL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["uba", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_builds_the_demo_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    done = _uba(["data", "demo", "--users", "150", "--days", "14", "--seed", "5"], tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "events" in done.stdout and "reviews" in done.stdout
+def test_cli_builds_the_demo_and_refuses_to_overwrite(tmp_path: Path, monkeypatch, capsys) -> None:
+    code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14", "--seed", "5"], tmp_path, monkeypatch,
+                          capsys)
+    assert code == 0, err
+    assert "events" in out and "reviews" in out
     wh = Warehouse.open(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     counts = wh.row_counts()
     wh.dispose()
-    assert counts["users"] == 150 and f"{counts['events']:,}" in done.stdout
-    again = _uba(["data", "demo", "--users", "150", "--days", "14"], tmp_path)
-    assert again.returncode == 2 and "--replace" in again.stderr
-    bad = _uba(["data", "demo", "--users", "0"], tmp_path)
-    assert bad.returncode == 2 and "--users" in bad.stderr
+    assert counts["users"] == 150 and f"{counts['events']:,}" in out
+    code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "--replace" in err
+    code, out, err = _uba(["data", "demo", "--users", "0"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "--users" in err
+    code, out, err = _uba(["data", "demo", "--end", "2026-02-30"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14", "--seed", "6", "--replace", "--json"],
+                          tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["users"] == 150
+
+
+def test_a_failure_mid_load_leaves_nothing_behind(warehouse: Warehouse, monkeypatch) -> None:
+    real_insert = warehouse.bulk_insert
+
+    def failing_insert(conn, table, data):
+        if table == "orders":  # users, items and every events chunk are already in
+            raise OSError("disk full")
+        return real_insert(conn, table, data)
+
+    monkeypatch.setattr(warehouse, "bulk_insert", failing_insert)
+    with pytest.raises(OSError, match="disk full"):
+        generate_demo(warehouse, users=100, days=10, seed=3)
+    assert set(warehouse.row_counts().values()) == {0}
