@@ -213,3 +213,8 @@ def test_amazon_gz_matches_plain(tmp_path, duckdb_url):
         wh.dispose()
     assert counts[0] == counts[1] and len(counts[0]) == 4
     assert Counter(gzip.decompress((tmp_path / "b.json.gz").read_bytes()).decode().splitlines()) == Counter(text_.splitlines())
+
+
+def test_taobao_header_line_is_tolerated(warehouse, tmp_path):
+    path = write(tmp_path / "UserBehavior.csv", "user_id,item_id,category_id,behavior_type,timestamp\n" + taobao_csv())
+    assert ingest(warehouse, path, "taobao").inserted["events"] == len(TAOBAO_ROWS)

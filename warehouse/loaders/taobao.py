@@ -30,7 +30,7 @@ def read(inp: InputFile) -> Iterator[Batch]:
             "give the UserBehavior.csv file, or use --format csv with --map for other layouts",
             line=1,
         )
-    has_header = not fields[-1].isdigit()  # the official file has none; tolerate one
+    has_header = not fields[0].isdigit() and not fields[-1].isdigit()  # the official file has none; tolerate one
     for line, chunk in csv_batches(inp, names=COLUMNS, has_header=has_header, delimiter=delimiter):
         yield _batch(inp, line, chunk)
 
