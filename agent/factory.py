@@ -53,6 +53,32 @@ def open_checkpointer(settings: Settings):
     return _open(url)
 
 
+def open_readonly_warehouse(settings: Settings):
+    """The read-only connection the analyst, its tools and the evaluation's gold SQL share.
+
+    The analyst only reads; DuckDB allows a single configuration per file and process, so every
+    reader in the process opens it this way.
+    """
+    from warehouse.readonly import ReadOnlyWarehouse
+
+    return ReadOnlyWarehouse(settings.resolved_warehouse_url())
+
+
+def build_evaluation(settings: Settings):
+    """(analyst, read-only warehouse, oracle model or None) for ``uba eval``; memory stays in-process.
+
+    With the ``fake`` backend the model is an oracle that replays each question's ideal calls.
+    """
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.fake_llm import ScriptedChatModel
+
+    readonly = open_readonly_warehouse(settings)
+    oracle = ScriptedChatModel() if settings.llm_backend == "fake" else None
+    analyst = build_analyst(settings, model=oracle, readonly=readonly, checkpointer=InMemorySaver())
+    return analyst, readonly, oracle
+
+
 def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, readonly=None, checkpointer=None):
     """The Analyst service wired from the settings; explicit arguments replace the built parts."""
     from agent.analyst import Analyst
@@ -66,11 +92,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
 
         model = build_chat_model(settings)
     if readonly is None:
-        # The analyst only reads: one read-only connection for the prompt's data context and the tools
-        # (DuckDB allows a single configuration per file and process).
-        from warehouse.readonly import ReadOnlyWarehouse
-
-        readonly = ReadOnlyWarehouse(settings.resolved_warehouse_url())
+        readonly = open_readonly_warehouse(settings)
     if tools_for_scope is None:
         tools_for_scope = _tools_for_scope(settings, readonly)
     if checkpointer is None:
@@ -95,26 +117,41 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
 
 
 def _tools_for_scope(settings: Settings, readonly):
-    """Every tool package present, built for one user scope (``None``: unscoped)."""
+    """Every tool family present, built once per user scope (``None``: unscoped); names must be unique."""
     import logging
+    from types import SimpleNamespace
 
+    log = logging.getLogger(__name__)
+    reviews = None
+    if settings.chroma_url or (settings.data_dir / "reviews").exists():
+        reviews = open_review_index(settings)
+    else:
+        log.info("no review index in %s; run `uba index reviews` to enable search_reviews", settings.data_dir)
+    builders = []
     try:
         from tools import build_tools
-    except ImportError:  # the tools package is wired in as its parts land
-        logging.getLogger(__name__).warning("tools.build_tools is not available; the agent has no tools")
-        return lambda user_scope: []
 
+        builders.append(build_tools)
+    except ImportError:  # the SQL and behavior tools are wired in as they land
+        log.warning("tools.build_tools is not available; the agent has no SQL or behavior tools")
+    try:
+        from tools.reviews import build_review_tools
+
+        builders.append(build_review_tools)
+    except ImportError:
+        pass
     cache: dict = {}
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            cache[user_scope] = build_tools(_tool_deps(settings, readonly, user_scope))
+            deps = SimpleNamespace(settings=settings, readonly=readonly, reviews=reviews, user_scope=user_scope)
+            tools, seen = [], set()
+            for build in builders:
+                for tool in build(deps):
+                    if tool.name not in seen:  # a family may already include another's tools
+                        seen.add(tool.name)
+                        tools.append(tool)
+            cache[user_scope] = tools
         return cache[user_scope]
 
     return tools_for
-
-
-def _tool_deps(settings: Settings, readonly, user_scope):
-    from tools import ToolDeps
-
-    return ToolDeps(readonly=readonly, user_scope=user_scope)

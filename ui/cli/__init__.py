@@ -8,12 +8,13 @@ import sys
 
 import typer
 
-from ui.cli import ask, data, index, keys, llm, reviews, serve
+from ui.cli import ask, data, evaluate, index, keys, llm, reviews, serve
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
 app.add_typer(data.app, name="data")
 app.add_typer(ask.app)  # top-level commands: uba ask, uba chat
+app.add_typer(evaluate.app)  # top-level command: uba eval
 app.add_typer(keys.app, name="keys")
 app.add_typer(serve.app, name="serve")
 app.add_typer(llm.app, name="llm")

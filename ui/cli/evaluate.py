@@ -1,0 +1,73 @@
+"""``uba eval``: the behavior question set through the agent, scored against gold SQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ui.cli._output import console, fail, print_json, print_table
+
+app = typer.Typer(help="Evaluate the agent.")
+
+
+@app.command("eval")
+def eval_cmd(
+    backend: Annotated[str | None, typer.Option("--backend", help="local, vllm, openai, or fake (oracle replay).")] = None,
+    questions: Annotated[Path | None, typer.Option("--questions", help="YAML question set (default: bundled).")] = None,
+    kinds: Annotated[str | None, typer.Option("--kinds", help="Only these kinds, comma-separated.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many questions.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="JSON report path (default: <data dir>/eval/).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ask every question, judge numbers, tool choice and refusals; print a table and write JSON."""
+    from agent.evaluation import load_questions, run_eval
+    from agent.factory import build_evaluation
+    from agent.settings import Settings
+
+    settings = Settings(**({"llm_backend": backend} if backend else {}))
+    try:
+        selected = load_questions(questions)
+    except ValueError as exc:
+        fail(str(exc))
+    if kinds:
+        wanted = {k.strip() for k in kinds.split(",")}
+        selected = [q for q in selected if q.kind in wanted]
+    if limit:
+        selected = selected[:limit]
+    if not selected:
+        fail("no questions selected; check --kinds and --questions")
+    analyst, readonly, oracle = build_evaluation(settings)
+
+    def show(result: dict) -> None:
+        if not as_json:
+            mark = "[green]✓[/]" if result["correct"] else "[red]✗[/]"
+            console.print(f"{mark} {result['id']:<34} {result['latency_ms'] / 1000:6.1f} s  "
+                          f"{result['llm_calls']} calls  {','.join(result['tools_called']) or '-'}", highlight=False)
+
+    report = run_eval(analyst, selected, readonly, backend=settings.llm_backend, oracle=oracle, on_result=show)
+    summary = report.summary()
+    path = out or settings.data_dir / "eval" / f"eval-{settings.llm_backend}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    if as_json:
+        print_json({**summary, "report": str(path)})
+        return
+    print_table("accuracy by kind", ["kind", "correct"],
+                [[k, f"{v:.0%}"] for k, v in summary["accuracy_by_kind"].items()])
+    tool_acc = summary["tool_choice_accuracy"]
+    single = summary["llm_calls_single_tool"]
+    print_table(f"uba eval · backend {summary['backend']}", ["measure", "value"], [
+        ["questions answered (skipped)", f"{summary['answered']} ({summary['skipped']})"],
+        ["correct", f"{summary['accuracy']:.0%}"],
+        ["tool choice", "n/a" if tool_acc is None else f"{tool_acc:.0%}"],
+        ["LLM calls / question", f"{summary['llm_calls_per_question']:.2f}"],
+        ["LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}"],
+        ["tokens / question", f"{summary['tokens_per_question']:.0f}"],
+        ["latency p50 / p95", f"{summary['latency_p50_s']:.1f} s / {summary['latency_p95_s']:.1f} s"],
+        ["data intact after unsafe requests", "yes" if summary["data_intact"] else "NO"],
+    ])
+    console.print(f"report: {path}")
