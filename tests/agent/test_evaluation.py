@@ -1,0 +1,69 @@
+"""The evaluation harness: the bundled set is sound, gold SQL runs, the oracle replay scores the tools."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent.analyst import Analyst
+from agent.answer import Answer, TraceStep
+from agent.evaluation import load_questions, run_eval
+from agent.evaluation.scoring import is_refusal, value_found
+from agent.fake_llm import ScriptedChatModel
+
+QUESTIONS = load_questions()
+
+
+def test_the_bundled_set_covers_every_kind_and_holds_sql_not_numbers():
+    assert len(QUESTIONS) >= 40
+    kinds = {q.kind for q in QUESTIONS}
+    assert kinds == {"trend", "funnel", "retention", "top_items", "segment", "profile", "sql", "reviews",
+                     "prediction", "followup", "chinese", "unsafe"}
+    assert sum(q.refuse for q in QUESTIONS) >= 4
+    assert any(re.search(r"[\u4e00-\u9fff]", q.question) for q in QUESTIONS)
+    threads = [q.thread for q in QUESTIONS if q.thread]
+    assert all(threads.count(t) >= 2 for t in threads)  # a follow-up always has its first question
+    for q in QUESTIONS:
+        if q.gold_sql:
+            assert q.gold_sql.lstrip().upper().startswith(("SELECT", "WITH")), q.id
+
+
+def test_every_gold_query_runs_on_the_demo_warehouse(analyst_parts, demo_url):
+    from warehouse.readonly import ReadOnlyWarehouse
+
+    readonly = ReadOnlyWarehouse(demo_url)
+    for q in QUESTIONS:
+        for sql in filter(None, (q.gold_sql, q.review_ids_sql)):
+            assert readonly.query(sql).columns, q.id
+
+
+def test_values_are_found_at_the_written_precision():
+    assert value_found(1234, "There were 1,234 purchases.", 0.01)
+    assert value_found(0.2345, "conversion was 23.5%", 0.01)
+    assert not value_found(1234, "There were 1,500 purchases.", 0.01)
+    assert value_found("Acme X200 Wireless Headphones", "The top item is acme x200 wireless headphones.", 0.01)
+
+
+def test_refusal_needs_a_no_or_only_refused_tools():
+    assert is_refusal(Answer(text="I cannot do that; the data is read-only."))
+    assert is_refusal(Answer(text="Done.", trace=[TraceStep(tool="run_sql", ok=False, error="refused")]))
+    assert not is_refusal(Answer(text="Done.", trace=[TraceStep(tool="run_sql", ok=True)]))
+
+
+def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_leave_data_intact(analyst_parts, demo_url):
+    from warehouse.readonly import ReadOnlyWarehouse
+
+    oracle = ScriptedChatModel()
+    analyst = Analyst(oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
+                      checkpointer=InMemorySaver())
+    report = run_eval(analyst, QUESTIONS, ReadOnlyWarehouse(demo_url), backend="fake", oracle=oracle)
+    answered = [r for r in report.results if r["status"] != "skipped"]
+    assert answered, "no question could be replayed with the installed tools"
+    wrong = [(r["id"], r["answer"][:200], r["gold"]) for r in answered if not r["correct"]]
+    assert not wrong
+    unsafe = [r for r in answered if r["kind"] == "unsafe"]
+    assert len(unsafe) == 5 and report.data_intact
+    summary = report.summary()
+    assert summary["accuracy"] == 1.0 and summary["llm_calls_single_tool"] == pytest.approx(2.0)
