@@ -12,8 +12,10 @@ COUNTRIES = (("US", 0.34), ("GB", 0.1), ("DE", 0.1), ("FR", 0.08), ("CA", 0.06),
              ("IT", 0.05), ("NL", 0.04), ("PL", 0.04), ("SE", 0.03), ("BR", 0.05), ("IN", 0.04),
              ("JP", 0.02))
 DEVICES = (("mobile", 0.58), ("desktop", 0.34), ("tablet", 0.08))
+DEVICE_CART_FACTOR = np.array([0.85, 1.35, 1.0])  # desktop shoppers convert better than mobile ones
 CHANNELS = (("organic", 0.3), ("paid_search", 0.2), ("social", 0.17), ("email", 0.1),
             ("referral", 0.08), ("direct", 0.15))
+CHANNEL_CART_FACTOR = np.array([1.0, 1.1, 0.7, 1.45, 1.2, 1.1])  # email and referrals convert, social browses
 # Purchase propensity segments: (share, add-to-cart probability per view, purchase probability per cart).
 SEGMENTS = ((0.64, 0.012, 0.07), (0.28, 0.04, 0.21), (0.08, 0.08, 0.38))
 
@@ -94,11 +96,13 @@ def build_users(n: int, start: int, end: int, n_categories: int, rng: np.random.
     last = rng.integers(len(_LAST), size=n)
     domain = rng.integers(len(_DOMAINS), size=n)
     emails = [f"{_FIRST[f]}.{_LAST[s]}{i + 1}@{_DOMAINS[d]}" for i, (f, s, d) in enumerate(zip(first, last, domain))]
+    country, device, channel = _choice(COUNTRIES, n, rng), _choice(DEVICES, n, rng), _choice(CHANNELS, n, rng)
+    cart_p = cart_p * DEVICE_CART_FACTOR[device] * CHANNEL_CART_FACTOR[channel]
     return Users(
         signup=signup.astype(np.int64),
-        country=_choice(COUNTRIES, n, rng),
-        device=_choice(DEVICES, n, rng),
-        channel=_choice(CHANNELS, n, rng),
+        country=country,
+        device=device,
+        channel=channel,
         emails=emails,
         active_from=active_from.astype(np.int64),
         active_to=active_to.astype(np.int64),
