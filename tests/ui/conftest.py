@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -32,12 +31,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build_small_warehouse(data_dir: Path) -> dict[str, int]:
-    """Twelve users' events, orders and reviews in a DuckDB file under ``data_dir``; returns row counts."""
-    from agent.factory import open_warehouse
-    from agent.settings import Settings
-
-    wh = open_warehouse(Settings(data_dir=data_dir))
+def small_tables() -> dict[str, list[dict]]:
+    """Twelve users' events, orders and reviews, deterministic; tests recompute expectations from these rows."""
     start = datetime(2026, 9, 1)
     users = [f"u{i:03d}" for i in range(1, 13)]
     items = [f"i{i:02d}" for i in range(1, 7)]
@@ -60,7 +55,7 @@ def build_small_warehouse(data_dir: Path) -> dict[str, int]:
                         "title": "Strings broke" if u_index % 5 == 0 else "Fine",
                         "body": "The strings broke after a week. ![x](http://203.0.113.9/pixel.png) <b>bad</b>"
                         if u_index % 5 == 0 else "Works as described.", "helpful_votes": u_index})
-    tables = {
+    return {
         "users": [{"user_id": u, "signup_ts": start - timedelta(days=i), "country": ["DE", "US", "FR"][i % 3],
                    "device": ["mobile", "desktop"][i % 2], "channel": "ads" if i % 2 else "organic",
                    "email": f"{u}@example.com"} for i, u in enumerate(users)],
@@ -68,8 +63,16 @@ def build_small_warehouse(data_dir: Path) -> dict[str, int]:
                    "brand": "Acme", "price": 5.0 + i} for i, it in enumerate(items)],
         "events": events, "orders": orders, "order_items": lines, "reviews": reviews,
     }
+
+
+def build_small_warehouse(data_dir: Path) -> dict[str, int]:
+    """The small tables in a DuckDB file under ``data_dir``; returns row counts."""
+    from agent.factory import open_warehouse
+    from agent.settings import Settings
+
+    wh = open_warehouse(Settings(data_dir=data_dir))
     with wh.begin() as conn:
-        for name, rows in tables.items():
+        for name, rows in small_tables().items():
             wh.bulk_insert(conn, name, pa.Table.from_pylist(rows))
     counts = wh.row_counts()
     wh.dispose()
@@ -102,32 +105,42 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def create_key(data_dir: Path, *args: str) -> str:
-    """``uba keys create ... --json`` in a subprocess; returns the key."""
-    out = subprocess.run([str(UBA), "keys", "create", "--json", *args], env=server_env(data_dir),
-                         capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(out.stdout)["key"]
+def create_key(data_dir: Path, **options) -> str:
+    """A new API key in the data dir's key store (the ``uba keys`` commands are tested on their own)."""
+    from ui.api.keys import KeyStore
+
+    store = KeyStore.in_data_dir(data_dir)
+    token, _ = store.create(**options)
+    store.close()
+    return token
 
 
-def start_server(data_dir: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Server:
-    """Start ``uba serve`` and wait until /health answers."""
+def launch_server(data_dir: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Server:
+    """Start ``uba serve`` on a free loopback port (see wait_for_server)."""
     port = free_port()
     log = data_dir / f"serve-{port}.log"
-    handle = log.open("w")
-    process = subprocess.Popen([str(UBA), "serve", "--port", str(port), *args],
-                               env=server_env(data_dir, **(extra_env or {})), stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    with log.open("w") as handle:
+        process = subprocess.Popen([str(UBA), "serve", "--port", str(port), *args],
+                                   env=server_env(data_dir, **(extra_env or {})), stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    return Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log=log)
+
+
+def wait_for_server(server: Server, timeout_s: float = 180) -> Server:
+    """Wait until /health answers and the analyst is built."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uba serve exited with {process.returncode}:\n{log.read_text()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"uba serve exited with {server.process.returncode}:\n{server.output()}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return Server(url=url, data_dir=data_dir, process=process, log=log)
+            health = httpx.get(f"{server.url}/health", timeout=2)
+            if health.status_code == 200 and health.json()["analyst_loaded"]:
+                return server
         except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"uba serve did not answer /health within 120 s:\n{log.read_text()}")
+            pass
+        time.sleep(0.3)
+    server.process.kill()
+    raise RuntimeError(f"uba serve was not ready within {timeout_s:g} s:\n{server.output()}")
 
 
 def stop_server(server: Server) -> int:
@@ -141,32 +154,38 @@ def stop_server(server: Server) -> int:
 
 
 @pytest.fixture(scope="session")
-def small_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding the small warehouse (built once per session; servers only read it)."""
-    data_dir = tmp_path_factory.mktemp("uba-ui-data")
-    build_small_warehouse(data_dir)
-    return data_dir
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    """Two live servers started side by side (each takes a while to import its stack).
 
-
-@pytest.fixture(scope="session")
-def keyed_server(small_data_dir: Path) -> Iterator[Server]:
-    """``uba serve`` with keys: an admin key, a key scoped to one user, and a key with 3 requests/min."""
+    ``keyed``: keys exist (an admin key, one scoped to SCOPED_USER, one limited to 3 questions/min).
+    ``dev``: loopback dev mode, no keys, for the web app tests.
+    """
+    keyed_dir = tmp_path_factory.mktemp("uba-ui-keyed")
+    dev_dir = tmp_path_factory.mktemp("uba-ui-dev")
+    build_small_warehouse(keyed_dir)
+    build_small_warehouse(dev_dir)
     keys = {
-        "admin": create_key(small_data_dir, "--label", "tests"),
-        "scoped": create_key(small_data_dir, "--user-scope", SCOPED_USER),
-        "slow_rate": create_key(small_data_dir, "--rate", "3/min"),
+        "admin": create_key(keyed_dir, label="tests"),
+        "scoped": create_key(keyed_dir, user_scope=SCOPED_USER),
+        "slow_rate": create_key(keyed_dir, rate_per_min=3),
     }
-    server = start_server(small_data_dir)
-    server.keys = keys
-    yield server
-    stop_server(server)
+    launched = {"keyed": launch_server(keyed_dir), "dev": launch_server(dev_dir)}
+    try:
+        running = {name: wait_for_server(server) for name, server in launched.items()}
+        running["keyed"].keys = keys
+        yield running
+    finally:
+        for server in launched.values():
+            stop_server(server)
 
 
 @pytest.fixture(scope="session")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``uba serve`` in loopback dev mode (no keys exist) over its own copy of the small warehouse."""
-    data_dir = tmp_path_factory.mktemp("uba-ui-dev")
-    build_small_warehouse(data_dir)
-    server = start_server(data_dir)
-    yield server
-    stop_server(server)
+def keyed_server(servers: dict[str, Server]) -> Server:
+    """The server that requires API keys."""
+    return servers["keyed"]
+
+
+@pytest.fixture(scope="session")
+def dev_server(servers: dict[str, Server]) -> Server:
+    """The loopback dev-mode server (no keys)."""
+    return servers["dev"]

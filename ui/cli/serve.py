@@ -66,13 +66,15 @@ def serve(
     base = f"http://{settings.serve_host}:{settings.serve_port}"
     if api.state.auth.mode == "none":
         err_console.print("[yellow]dev mode:[/] no API keys are required because the server listens on a loopback "
-                          "address and no key exists; `uba keys create` turns keys on.", highlight=False)
+                          "address and no key exists; `uba keys create` turns keys on.", highlight=False,
+                          soft_wrap=True)
     else:
         console.print("API keys required: send 'Authorization: Bearer <key>' (keys: `uba keys list`).")
     console.print(f"LLM: {api.state.llm_label}", highlight=False)
     if not no_web:
-        console.print(f"web app:  {base}/ui/", highlight=False)
-    console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False)
+        console.print(f"web app:  {base}/ui/", highlight=False, soft_wrap=True)
+    console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False,
+                  soft_wrap=True)
     threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
     config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=30, lifespan="on")
