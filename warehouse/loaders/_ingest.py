@@ -82,6 +82,7 @@ class _Writer:
         self.report = report
         # Line-derived event ids are distinct within a file, so a table empty at the start
         # needs no look-ups: the common first load of a big file skips them entirely.
+        self.unique_events = unique_events
         self.probe_events = not unique_events or _has_rows(conn, "events")
 
     def write(self, batch: Batch) -> None:
@@ -99,7 +100,8 @@ class _Writer:
 
     def _new_rows(self, name: str, table: pa.Table) -> pa.Table:
         key = KEYS[name]
-        table = _first_per_key(table, key)
+        if name != "events" or not self.unique_events:
+            table = _first_per_key(table, key)
         if name != "events" or self.probe_events:
             existing = _existing_keys(self.warehouse, self.conn, name, key, table[key])
             if len(existing):
@@ -118,11 +120,10 @@ def _follow(order_items: pa.Table, kept: dict[str, pa.Array]) -> pa.Table:
 
 def _first_per_key(table: pa.Table, key: str) -> pa.Table:
     """Keep the first row of each key (input order)."""
-    if pc.count_distinct(table[key]).as_py() == table.num_rows:
+    unique = pc.unique(table[key])
+    if len(unique) == table.num_rows:
         return table
-    indexed = table.select([key]).append_column("_row", pa.array(np.arange(table.num_rows)))
-    first = indexed.group_by(key, use_threads=False).aggregate([("_row", "min")])["_row_min"]
-    return table.take(np.sort(first.to_numpy()))
+    return table.take(pc.index_in(unique, value_set=table[key]))  # index_in answers a key's first position
 
 
 def _has_rows(conn: Connection, name: str) -> bool:
