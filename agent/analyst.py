@@ -83,7 +83,9 @@ class Analyst:
             graph = self._graph(user_scope)
             inputs = {"messages": [HumanMessage(content=question.strip(), id=uuid.uuid4().hex)],
                       "deadline": time.monotonic() + self.limits.max_seconds}
-            for mode, chunk in graph.stream(inputs, config, stream_mode=["custom", "values"]):
+            # durability="exit": one checkpoint write per question, not one per step (a crash mid-question
+            # loses only that question)
+            for mode, chunk in graph.stream(inputs, config, stream_mode=["custom", "values"], durability="exit"):
                 if mode == "values":
                     state = chunk
                     continue
