@@ -1,0 +1,71 @@
+"""The agent on the evaluation set with a real model: accuracy by kind, tool choice, LLM calls, latency.
+
+Run (after ``uba data demo`` with the defaults, and ``uba index reviews`` for the review questions):
+``nice -n 10 .venv/bin/python benchmarks/agent_eval.py --backend local [--kinds trend,sql] [--limit 20]``
+
+Targets (issue 6): >= 60% correct, <= 2 LLM calls per single-tool question, p50 latency < 20 s.
+The full report (every answer) is written as JSON next to the printed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="local")
+    parser.add_argument("--kinds", default=None, help="comma-separated question kinds")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+
+    from agent.evaluation import load_questions, run_eval
+    from agent.factory import build_evaluation
+    from agent.settings import Settings
+
+    settings = Settings(llm_backend=args.backend)
+    questions = load_questions()
+    if args.kinds:
+        questions = [q for q in questions if q.kind in set(args.kinds.split(","))]
+    if args.limit:
+        questions = questions[: args.limit]
+    analyst, readonly, oracle = build_evaluation(settings)
+    started = time.perf_counter()
+
+    def progress(r: dict) -> None:
+        print(f"{'ok ' if r['correct'] else 'BAD'} {r['id']:<34} {r['latency_ms'] / 1000:6.1f} s "
+              f"{r['llm_calls']} calls {','.join(r['tools_called']) or '-'}", flush=True)
+
+    report = run_eval(analyst, questions, readonly, backend=args.backend, oracle=oracle, on_result=progress)
+    s = report.summary()
+    out = args.out or str(settings.data_dir / f"agent_eval-{args.backend}.json")
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(report.to_dict(), fh, indent=2, ensure_ascii=False, default=str)
+
+    print(f"\nagent eval · backend {args.backend} · {s['answered']} answered, {s['skipped']} skipped "
+          f"· {time.perf_counter() - started:.0f} s wall")
+    print(f"{'kind':<12} {'correct':>8}")
+    for kind, acc in s["accuracy_by_kind"].items():
+        print(f"{kind:<12} {acc:>8.0%}")
+    single = s["llm_calls_single_tool"]
+    rows = [
+        ("correct", f"{s['accuracy']:.0%}", f"target >= 60%  ratio {s['accuracy'] / 0.6:.2f}"),
+        ("tool choice", "n/a" if s["tool_choice_accuracy"] is None else f"{s['tool_choice_accuracy']:.0%}", ""),
+        ("LLM calls / question", f"{s['llm_calls_per_question']:.2f}", ""),
+        ("LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}",
+         "" if single is None else f"target <= 2  ratio {single / 2:.2f}"),
+        ("tokens / question", f"{s['tokens_per_question']:.0f}", ""),
+        ("latency p50", f"{s['latency_p50_s']:.1f} s", f"target < 20 s  ratio {s['latency_p50_s'] / 20:.2f}"),
+        ("latency p95", f"{s['latency_p95_s']:.1f} s", ""),
+        ("data intact after unsafe requests", "yes" if s["data_intact"] else "NO", ""),
+    ]
+    for name, value, note in rows:
+        print(f"{name:<34} {value:>8}  {note}")
+    print(f"report: {out}")
+
+
+if __name__ == "__main__":
+    main()
