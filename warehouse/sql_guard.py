@@ -145,6 +145,8 @@ class SqlGuard:
         for node in root.walk():
             if isinstance(node, _FORBIDDEN_NODES):
                 raise GuardRejected(f"{node.key.upper()} is not allowed; only read-only SELECT queries run here")
+            if isinstance(node, exp.Select) and not node.expressions:
+                raise GuardRejected("SELECT needs at least one column or expression")
             if isinstance(node, exp.Func) and not isinstance(node, (exp.Binary, exp.Unary)):
                 self._check_function(node)
             elif isinstance(node, exp.Table):
@@ -203,12 +205,19 @@ class SqlGuard:
 
     @staticmethod
     def _cte_for(node: exp.Expression, name: str, ctes: dict[int, dict[str, str]]) -> str | None:
-        parent = node.parent
+        # Inside CTE i of a WITH, only CTEs 0..i-1 are visible (0..n with RECURSIVE); elsewhere all of them.
+        child, parent, skip = node, node.parent, None
         while parent is not None:
-            names = ctes.get(id(parent))
-            if names and name in names:
-                return names[name]
-            parent = parent.parent
+            if isinstance(parent, exp.With) and isinstance(child, exp.CTE):
+                position = next(i for i, cte in enumerate(parent.expressions) if cte is child)
+                visible = parent.expressions if parent.args.get("recursive") else parent.expressions[:position]
+                private = ctes.get(id(parent.parent), {}).get(name)
+                if private is not None and any(cte.alias == private for cte in visible):
+                    return private
+                skip = parent.parent
+            elif parent is not skip and name in ctes.get(id(parent), {}):
+                return ctes[id(parent)][name]
+            child, parent = parent, parent.parent
         return None
 
     # -- rewriting -----------------------------------------------------------------------------
