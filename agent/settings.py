@@ -19,6 +19,17 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the behavior warehouse; default: a DuckDB file in the data dir.",
     )
+    # --- safe SQL and analytics (warehouse/sql_guard.py, warehouse/readonly.py) ---
+    readonly_url: str | None = Field(
+        None,
+        description="URL of the read-only connection; default: the warehouse URL (DuckDB opened read-only) "
+        "or, on PostgreSQL, that URL as the role `readonly_role`.",
+    )
+    readonly_role: str = Field("uba_reader", min_length=1, description="PostgreSQL role that may only SELECT (created by `uba warehouse grant-readonly`).")
+    query_timeout_s: float = Field(10.0, gt=0, le=3600, description="Seconds one query may run before it is stopped (every engine).")
+    sql_default_limit: int = Field(200, ge=1, le=100_000, description="LIMIT added to a query that has none.")
+    sql_max_limit: int = Field(10_000, ge=1, le=1_000_000, description="Largest LIMIT a query may have; also the row cap of a result.")
+    max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
     # --- LLM backends (agent/llm.py) ---
     llm_backend: Literal["local", "vllm", "openai", "fake"] = Field(
         "local", description="Which LLM answers: embedded llama.cpp, vLLM, any OpenAI-compatible URL, or the scripted fake."
