@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
-from agent.fake_llm import tool_call, tool_calls
+from agent.fake_llm import ScriptedChatModel, tool_call, tool_calls
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
 VIEWS_SQL = "SELECT COUNT(*) AS views FROM events WHERE event_type = 'view'"
@@ -204,3 +206,32 @@ def test_parallel_calls_in_one_message_run_in_order(make_analyst, facts):
     ])
     answer = analyst.ask("views and purchases")
     assert [t.rows[0][0] for t in answer.tables] == [facts["views"], facts["purchases"]]
+
+
+@pytest.mark.postgres
+def test_memory_on_postgresql_keeps_a_follow_up(make_analyst, pg_url, facts):
+    from agent.analyst import Analyst
+    from agent.memory import open_checkpointer
+
+    saver = open_checkpointer(pg_url)  # SQLAlchemy-style URL, as the warehouse setting has it
+    try:
+        first, _ = make_analyst([])
+        analyst = Analyst(ScriptedChatModel(script=[tool_call("run_sql", sql=PURCHASES_SQL),
+                                                    f"{facts['purchases']} purchases."]),
+                          first.tools_for_scope, first.system_text, checkpointer=saver)
+        analyst.ask("How many purchases?", thread_id="pg-1")
+        model = ScriptedChatModel(script=["As I said, the count above."])
+        again = Analyst(model, first.tools_for_scope, first.system_text, checkpointer=saver)
+        again.ask("remind me?", thread_id="pg-1")
+        sent = [m.content for m in model.requests[0] if isinstance(m, HumanMessage)]
+        assert sent == ["How many purchases?", "remind me?"]
+    finally:
+        saver.conn.close()
+
+
+def test_scoped_threads_are_separate_namespaces(make_analyst):
+    analyst, model = make_analyst(["Hi A.", "Hi B."])
+    analyst.ask("hello from A", thread_id="shared", user_scope="42")
+    analyst.ask("hello from B", thread_id="shared", user_scope="43")
+    assert [m.content for m in model.requests[1] if isinstance(m, HumanMessage)] == ["hello from B"]
+    assert analyst.history("shared", user_scope="42") == [("hello from A", "Hi A.")]
