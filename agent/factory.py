@@ -61,7 +61,56 @@ def open_readonly_warehouse(settings: Settings):
     """
     from warehouse.readonly import ReadOnlyWarehouse
 
-    return ReadOnlyWarehouse(settings.resolved_warehouse_url())
+    return ReadOnlyWarehouse(
+        resolved_readonly_url(settings),
+        timeout_s=settings.query_timeout_s,
+        max_rows=settings.sql_max_limit,
+        max_bytes=settings.max_result_bytes,
+    )
+
+
+open_readonly = open_readonly_warehouse
+
+
+def resolved_readonly_url(settings: Settings) -> str:
+    """``readonly_url``, else the warehouse URL (PostgreSQL: as the SELECT-only role, no password)."""
+    from sqlalchemy.engine import make_url
+
+    if settings.readonly_url:
+        return settings.readonly_url
+    url = settings.resolved_warehouse_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return parsed.set(username=settings.readonly_role, password=None).render_as_string(hide_password=False)
+    return url
+
+
+def grant_readonly_role(settings: Settings) -> str:
+    """Create or refresh the SELECT-only PostgreSQL role with the warehouse URL's (admin) user; its URL."""
+    from warehouse.readonly import grant_readonly
+
+    return grant_readonly(settings.resolved_warehouse_url(), role=settings.readonly_role,
+                          timeout_s=settings.query_timeout_s)
+
+
+def open_safe_sql(settings: Settings, readonly=None):
+    """The SQL guard (limits from the settings) in front of the read-only connection."""
+    from warehouse.safe_sql import SafeSql
+    from warehouse.sql_guard import SqlGuard
+
+    readonly = readonly or open_readonly_warehouse(settings)
+    guard = SqlGuard(readonly.dialect, default_limit=min(settings.sql_default_limit, settings.sql_max_limit),
+                     max_limit=settings.sql_max_limit)
+    return SafeSql(readonly, guard)
+
+
+def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None):
+    """What ``tools.build_tools`` needs, from the settings."""
+    from tools import ToolDeps
+
+    readonly = readonly or open_readonly_warehouse(settings)
+    return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
+                    settings=settings, reviews=reviews)
 
 
 def build_evaluation(settings: Settings):
@@ -119,7 +168,6 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
 def _tools_for_scope(settings: Settings, readonly):
     """Every tool family present, built once per user scope (``None``: unscoped); names must be unique."""
     import logging
-    from types import SimpleNamespace
 
     log = logging.getLogger(__name__)
     reviews = None
@@ -144,7 +192,7 @@ def _tools_for_scope(settings: Settings, readonly):
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            deps = SimpleNamespace(settings=settings, readonly=readonly, reviews=reviews, user_scope=user_scope)
+            deps = build_tool_deps(settings, readonly=readonly, user_scope=user_scope, reviews=reviews)
             tools, seen = [], set()
             for build in builders:
                 for tool in build(deps):
