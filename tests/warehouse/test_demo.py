@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from warehouse import Warehouse
 from warehouse.demo import DEFAULT_END, DemoDataExists, check_demo_args, generate_demo
-from warehouse.schema import TABLE_NAMES, metadata
+from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
 KEYS = {
     "users": ["user_id"],
@@ -299,3 +299,25 @@ def test_a_failure_mid_load_leaves_nothing_behind(warehouse: Warehouse, monkeypa
     with pytest.raises(OSError, match="disk full"):
         generate_demo(warehouse, users=100, days=10, seed=3)
     assert set(warehouse.row_counts().values()) == {0}
+    assert analytic_indexes(warehouse) == expected_indexes(warehouse)
+
+
+def analytic_indexes(warehouse: Warehouse) -> set[str]:
+    if warehouse.dialect != "postgresql":
+        return set()
+    inspector = inspect(warehouse.engine)
+    return {ix["name"] for table in TABLE_NAMES for ix in inspector.get_indexes(table)}
+
+
+def expected_indexes(warehouse: Warehouse) -> set[str]:
+    return {ix.name for ix in ANALYTIC_INDEXES} if warehouse.dialect == "postgresql" else set()
+
+
+@pytest.mark.postgres
+def test_postgres_indexes_are_in_place_after_a_load(pg_url: str) -> None:
+    warehouse = Warehouse.open(pg_url)
+    generate_demo(warehouse, users=80, days=7, seed=2)
+    generate_demo(warehouse, users=90, days=7, seed=2, replace=True)
+    assert analytic_indexes(warehouse) == expected_indexes(warehouse) != set()
+    assert warehouse.row_counts()["users"] == 90
+    warehouse.dispose()
