@@ -1,0 +1,143 @@
+"""The SQL and behavior tools: bounded text for the model, full artifacts, errors the model can fix, user scope."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import ToolMessage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warehouse"))
+from analytics_env import open_loaded  # noqa: E402
+from behavior_data import make_tables  # noqa: E402
+
+from tools import ToolDeps, build_tools  # noqa: E402
+from tools import registry  # noqa: E402
+from tools.artifact import ToolArtifact  # noqa: E402
+
+ANALYTIC_CALLS = {
+    "trend": {"metric": "unique_users", "interval": "week", "breakdown": "device"},
+    "funnel": {"steps": ["view", "add_to_cart", "purchase"], "window_hours": 48},
+    "retention": {"period": "week", "periods": 3},
+    "paths": {"event_type": "view", "depth": 2},
+    "top_items": {"metric": "revenue", "limit": 5},
+    "segment_breakdown": {"dimension": "country"},
+    "user_profile": {"user_id": "u003", "recent": 5},
+}
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def loaded(request, tmp_path_factory):
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
+    frames = make_tables(21)
+    safe, _ = open_loaded(request.param, tmp_path_factory.mktemp(f"tools{request.param}"), cluster, frames)
+    yield safe, frames
+    safe.readonly.close()
+
+
+def _tools(safe, user_scope=None):
+    return {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, user_scope=user_scope))}
+
+
+def call(tool, args: dict) -> ToolMessage:
+    return tool.invoke({"name": tool.name, "args": args, "id": "call-1", "type": "tool_call"})
+
+
+def test_registry_lists_every_sql_and_behavior_tool(loaded):
+    safe, _ = loaded
+    names = list(_tools(safe))
+    assert names[:2] == ["describe_schema", "run_sql"]
+    assert set(ANALYTIC_CALLS) <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_duplicate_tool_names_are_rejected(loaded, monkeypatch):
+    safe, _ = loaded
+    monkeypatch.setattr(registry, "TOOL_FAMILIES", registry.TOOL_FAMILIES + (registry._sql_and_behavior_tools,))
+    with pytest.raises(ValueError, match="duplicate tool name 'describe_schema'"):
+        build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe))
+
+
+def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
+    safe, frames = loaded
+    msg = call(_tools(safe)["run_sql"], {"sql": "SELECT * FROM events ORDER BY event_id"})
+    artifact = ToolArtifact.model_validate(msg.artifact)
+    assert "(showing 20 of 200 rows; LIMIT 200 reached)" in msg.content
+    assert len(msg.content) <= 4_200
+    assert len(artifact.tables[0].rows) == 200
+    assert artifact.tables[0].rows[0][0] == 1
+    assert artifact.citations[0].kind == "sql" and "LIMIT 200" in artifact.citations[0].ref
+    assert "events" in artifact.citations[0].ref
+
+
+@pytest.mark.parametrize("sql,expected", [
+    ("DROP TABLE events", "error: DROP"),
+    ("SELECT nope FROM events", "error: unknown column 'nope'"),
+    ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
+    ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
+    ("SELECT 1; DELETE FROM users", "error: found 2 statements"),
+    ("SELECT user_id + 'x' FROM events WHERE event_id = 1 AND user_id > 1", "error:"),
+])
+def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, expected):
+    safe, _ = loaded
+    msg = call(_tools(safe)["run_sql"], {"sql": sql})
+    assert msg.content.startswith(expected), msg.content
+    assert len(msg.content) < 400
+    assert msg.status == "error"
+
+
+def test_invalid_arguments_come_back_as_error_text(loaded):
+    safe, _ = loaded
+    tools = _tools(safe)
+    msg = call(tools["funnel"], {"steps": ["view"]})
+    assert msg.content.startswith("error: invalid arguments") and "steps" in msg.content
+    msg = call(tools["trend"], {"metric": "profit"})
+    assert msg.content.startswith("error: invalid arguments") and "metric" in msg.content
+
+
+def test_describe_schema_is_compact_and_masks_email(loaded):
+    safe, frames = loaded
+    msg = call(_tools(safe)["describe_schema"], {})
+    assert "users(user_id" in msg.content and "email varchar (masked)" in msg.content
+    counts = frames["events"]["event_type"].value_counts()
+    assert f"view ({counts['view']:,})" in msg.content
+    assert f"events.ts from {frames['events']['ts'].min()}" in msg.content
+    assert len(msg.content) < 2_000
+
+
+@pytest.mark.parametrize("name", list(ANALYTIC_CALLS))
+def test_each_analytic_tool_returns_summary_table_chart_and_sql(loaded, name):
+    safe, _ = loaded
+    msg = call(_tools(safe)[name], ANALYTIC_CALLS[name])
+    assert not msg.content.startswith("error"), msg.content
+    artifact = ToolArtifact.model_validate(msg.artifact)
+    assert artifact.tool == name
+    assert artifact.tables[0].rows and artifact.charts[0].spec["data"]
+    assert all(c.kind == "sql" and "LIMIT" in c.ref for c in artifact.citations)
+    assert "showing" in msg.content and len(msg.content) <= 4_500
+
+
+def test_unknown_user_is_an_error_the_model_can_fix(loaded):
+    safe, _ = loaded
+    msg = call(_tools(safe)["user_profile"], {"user_id": "nobody"})
+    assert msg.content.startswith("error: user 'nobody' not found")
+
+
+def test_user_scope_limits_every_tool_to_one_user(loaded):
+    safe, frames = loaded
+    uid = "u003"
+    tools = _tools(safe, user_scope=uid)
+    mine = frames["events"][frames["events"]["user_id"] == uid]
+    rows = ToolArtifact.model_validate(call(tools["run_sql"], {"sql": "SELECT user_id, COUNT(*) FROM events GROUP BY 1"}).artifact)
+    assert rows.tables[0].rows == [[uid, len(mine)]]
+    users = ToolArtifact.model_validate(call(tools["run_sql"], {"sql": "SELECT user_id FROM users"}).artifact)
+    assert users.tables[0].rows == [[uid]]
+    described = call(tools["describe_schema"], {}).content
+    assert f"view ({(mine['event_type'] == 'view').sum():,})" in described
+    top = ToolArtifact.model_validate(call(tools["top_items"], {"limit": 100}).artifact)
+    assert sum(r[4] for r in top.tables[0].rows) == mine["item_id"].notna().sum()
+    seg = ToolArtifact.model_validate(call(tools["segment_breakdown"], {"dimension": "device"}).artifact)
+    assert sum(r[1] for r in seg.tables[0].rows) == len(mine)
+    assert call(tools["user_profile"], {"user_id": uid}).content.startswith(f"User {uid}")
+    assert call(tools["user_profile"], {"user_id": "u004"}).content.startswith("error: user 'u004' not found")

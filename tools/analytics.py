@@ -1,0 +1,81 @@
+"""One LangChain tool per behavior analytic: the request model is the tool's argument schema."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel
+
+from tools.artifact import Chart, Citation, ToolArtifact
+from tools.sql import _validation_text
+from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_frame, table_text
+from warehouse import analytics as an
+from warehouse.errors import WarehouseError
+from warehouse.safe_sql import SafeSql
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Analytic:
+    """A behavior analytic as a tool: name, argument model, engine function, when to call it."""
+
+    name: str
+    request: type[BaseModel]
+    run: Callable[..., an.Result]
+    description: str
+
+
+ANALYTICS: tuple[Analytic, ...] = (
+    Analytic("trend", an.TrendRequest, an.trend,
+             "Chart how event counts, unique users or revenue change per day, week or month, optionally by segment."),
+    Analytic("funnel", an.FunnelRequest, an.funnel,
+             "Measure ordered conversion through 2-6 event steps within a time window, with median time per step."),
+    Analytic("retention", an.RetentionRequest, an.retention,
+             "Build a cohort retention table of users returning in the days or weeks after signup or first event."),
+    Analytic("paths", an.PathsRequest, an.paths,
+             "Find the most common next or previous events around an event."),
+    Analytic("top_items", an.TopItemsRequest, an.top_items,
+             "Rank items by events, unique users or revenue, optionally for one event type or category."),
+    Analytic("segment_breakdown", an.SegmentRequest, an.segment_breakdown,
+             "Compare countries, devices, channels, categories or brands by activity, conversion and revenue."),
+    Analytic("user_profile", an.UserProfileRequest, an.user_profile,
+             "Summarise one user: attributes, activity, orders, reviews and latest events."),
+)
+
+
+def analytic_result(analytic: Analytic, safe: SafeSql, request: BaseModel, *, user_scope: str | None = None,
+                    text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
+    """Run one analytic; (summary plus bounded table text, artifact with table, chart and SQL citations)."""
+    try:
+        result = analytic.run(safe, request, user_scope=user_scope)
+    except WarehouseError as exc:
+        raise ToolException(f"error: {exc}") from None
+    table = table_from_frame(analytic.name, result.table)
+    text = result.summary + "\n" + table_text(table, max_rows=text_rows, max_chars=text_chars)
+    args = request.model_dump(mode="json", exclude_none=True)
+    charts = [Chart(title=result.chart_spec["layout"]["title"]["text"], spec=result.chart_spec)] if result.chart_spec else []
+    citations = [Citation(kind="sql", ref=sql, detail=f"{analytic.name} {args}") for sql in result.queries]
+    return text, ToolArtifact(tool=analytic.name, tables=[table], charts=charts, citations=citations)
+
+
+def analytic_tool(analytic: Analytic, safe: SafeSql, *, user_scope: str | None = None,
+                  text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> BaseTool:
+    """The LangChain tool for ``analytic``."""
+
+    def run(**kwargs) -> tuple[str, ToolArtifact]:
+        return analytic_result(analytic, safe, analytic.request(**kwargs), user_scope=user_scope,
+                               text_rows=text_rows, text_chars=text_chars)
+
+    return StructuredTool.from_function(
+        func=run,
+        name=analytic.name,
+        description=analytic.description,
+        args_schema=analytic.request,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_validation_text,
+    )

@@ -1,0 +1,120 @@
+"""``run_sql`` and ``describe_schema``: guarded, read-only SQL for questions the typed analytics do not cover."""
+
+from __future__ import annotations
+
+import logging
+
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.artifact import Citation, ToolArtifact
+from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_rows, table_text
+from warehouse.errors import WarehouseError
+from warehouse.safe_sql import SafeSql
+from warehouse.schema_summary import SchemaSummary, schema_summary
+from warehouse.sql_guard import MAX_SQL_CHARS
+
+logger = logging.getLogger(__name__)
+
+
+class RunSqlArgs(BaseModel):
+    """Arguments of ``run_sql``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(..., min_length=1, max_length=MAX_SQL_CHARS,
+                     description="Exactly one SELECT (or WITH ... SELECT) over the tables from describe_schema.")
+    limit: int | None = Field(None, ge=1, le=10_000,
+                              description="Most rows to return when the query has no LIMIT (default 200).")
+
+
+class DescribeSchemaArgs(BaseModel):
+    """``describe_schema`` takes no arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = None,
+                   text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
+    """Run the query through the guard and the read-only connection; (LLM text, artifact)."""
+    try:
+        done = safe.run(args.sql, limit=args.limit, user_scope=user_scope)
+    except WarehouseError as exc:
+        raise ToolException(f"error: {exc}") from None
+    result = done.result
+    table = table_from_rows("run_sql", result.columns, result.rows)
+    notes = []
+    if len(result.rows) >= done.guarded.limit:
+        notes.append(f"LIMIT {done.guarded.limit} reached")
+    if result.truncated:
+        notes.append("result cut at the size cap")
+    text = table_text(table, max_rows=text_rows, max_chars=text_chars, note="; ".join(notes))
+    citation = Citation(kind="sql", ref=done.sql, detail="run_sql")
+    return text, ToolArtifact(tool="run_sql", tables=[table], citations=[citation])
+
+
+def describe_schema_result(safe: SafeSql, *, user_scope: str | None = None) -> tuple[str, ToolArtifact]:
+    """The allow-listed schema, event vocabulary and date range; (LLM text, artifact)."""
+    try:
+        summary = schema_summary(safe, user_scope=user_scope)
+    except WarehouseError as exc:
+        raise ToolException(f"error: {exc}") from None
+    return _schema_text(summary), ToolArtifact(
+        tool="describe_schema",
+        tables=[table_from_rows("allow-listed columns", ["table", "column", "type", "note"],
+                                [[t, c, k, n] for t, cols in summary.columns.items() for c, k, n in cols])],
+        citations=[Citation(kind="sql", ref=sql, detail="describe_schema") for sql in summary.sql],
+    )
+
+
+def _schema_text(summary: SchemaSummary) -> str:
+    lines = [f"SQL dialect: {summary.dialect}. Tables and columns you may query:"]
+    for table, cols in summary.columns.items():
+        described = ", ".join(f"{c} {k}" + (" (masked)" if n else "") for c, k, n in cols)
+        lines.append(f"- {table}({described})")
+    if summary.event_types:
+        lines.append("events.event_type values: " + ", ".join(f"{t} ({n:,})" for t, n in summary.event_types.items()))
+    if summary.first_event:
+        lines.append(f"events.ts from {summary.first_event} to {summary.last_event}")
+    return "\n".join(lines)
+
+
+def run_sql_tool(safe: SafeSql, *, user_scope: str | None = None, text_rows: int = TEXT_ROWS,
+                 text_chars: int = TEXT_CHARS) -> BaseTool:
+    """The ``run_sql`` tool."""
+
+    def run(**kwargs) -> tuple[str, ToolArtifact]:
+        return run_sql_result(safe, RunSqlArgs(**kwargs), user_scope=user_scope,
+                              text_rows=text_rows, text_chars=text_chars)
+
+    return StructuredTool.from_function(
+        func=run,
+        name="run_sql",
+        description="Run one read-only SELECT over the behavior tables when no behavior analytic fits the question.",
+        args_schema=RunSqlArgs,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_validation_text,
+    )
+
+
+def describe_schema_tool(safe: SafeSql, *, user_scope: str | None = None) -> BaseTool:
+    """The ``describe_schema`` tool."""
+
+    def run(**kwargs) -> tuple[str, ToolArtifact]:
+        return describe_schema_result(safe, user_scope=user_scope)
+
+    return StructuredTool.from_function(
+        func=run,
+        name="describe_schema",
+        description="List the tables, columns, event types and date range before writing SQL.",
+        args_schema=DescribeSchemaArgs,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_validation_text,
+    )
+
+
+def _validation_text(exc) -> str:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()[:5])
+    return f"error: invalid arguments ({problems})"
