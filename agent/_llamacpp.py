@@ -251,9 +251,15 @@ class LlamaCppChat(BaseChatModel):
                 continue
             streaming_text = True
             yield self._text_chunk(buffered, run_manager)
-        final = self._message(buffered if not streaming_text else "", tools, info)
+        if streaming_text:
+            yield ChatGenerationChunk(message=AIMessageChunk(
+                content="", usage_metadata=info.get("usage"), chunk_position="last",
+                response_metadata={"model_name": self.model_name, "finish_reason": info.get("finish_reason")},
+            ))
+            return
+        final = self._message(buffered, tools, info)
         chunk = AIMessageChunk(
-            content=final.content if not streaming_text else "",
+            content=final.content,
             tool_call_chunks=[
                 {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i, "type": "tool_call_chunk"}
                 for i, c in enumerate(final.tool_calls)
