@@ -189,3 +189,16 @@ def keyed_server(servers: dict[str, Server]) -> Server:
 def dev_server(servers: dict[str, Server]) -> Server:
     """The loopback dev-mode server (no keys)."""
     return servers["dev"]
+
+
+def _require_sql_tool(server: Server, headers: dict[str, str]) -> None:
+    answer = httpx.post(f"{server.url}/v1/ask", json={"question": "Which items sell the most?"}, headers=headers,
+                        timeout=60).json()
+    if any("no tool named 'run_sql'" in (step.get("error") or "") for step in answer.get("trace", [])):
+        pytest.skip("tool-backed answers: the agent has no run_sql tool yet (tools.build_tools)")
+
+
+@pytest.fixture(scope="session")
+def sql_tool(servers: dict[str, Server]) -> None:
+    """Skips tool-backed tests, with the reason, while the tool package lacks run_sql."""
+    _require_sql_tool(servers["keyed"], servers["keyed"].headers())

@@ -41,7 +41,7 @@ def _metric(server, line_start: str) -> float:
     return sum(values)
 
 
-def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server):
+def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server, sql_tool):
     response = _ask(_client(keyed_server), "Which items sell the most?")
     message = response.choices[0].message
     assert response.object == "chat.completion" and message.role == "assistant"
@@ -55,7 +55,7 @@ def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server):
     assert response.model_extra["thread_id"] == answer["thread_id"]
 
 
-def test_streaming_sends_steps_then_text_then_the_answer(keyed_server):
+def test_streaming_sends_steps_then_text_then_the_answer(keyed_server, sql_tool):
     stream = _ask(_client(keyed_server), "Which items sell the most?", stream=True,
                   stream_options={"include_usage": True})
     text, steps, final, usage = [], [], None, None
@@ -92,7 +92,7 @@ def test_follow_ups_share_a_thread_that_only_its_key_can_read(keyed_server):
     assert hijack.status_code == 404
 
 
-def test_ask_endpoint_returns_the_answer_json(keyed_server):
+def test_ask_endpoint_returns_the_answer_json(keyed_server, sql_tool):
     response = httpx.post(f"{keyed_server.url}/v1/ask", headers=keyed_server.headers(), timeout=60,
                           json={"question": "Which items sell the most?"})
     assert response.status_code == 200
@@ -115,7 +115,7 @@ def test_openai_client_sees_401_as_authentication_error(keyed_server):
         _ask(_client(keyed_server, key=None), "Which items sell the most?")
 
 
-def test_scoped_key_cannot_see_another_users_rows(keyed_server):
+def test_scoped_key_cannot_see_another_users_rows(keyed_server, sql_tool):
     scoped = _client(keyed_server, "scoped")
     leaked = _ask(scoped, f"Show the events of user {OTHER_USER}").model_extra["uba"]
     rows = [row for table in leaked["tables"] for row in table["rows"]]
@@ -172,7 +172,7 @@ def test_client_disconnect_mid_stream_cancels_the_run(keyed_server):
     assert httpx.get(f"{keyed_server.url}/health").status_code == 200
 
 
-def test_metrics_count_requests_llm_calls_tool_calls_and_errors(keyed_server):
+def test_metrics_count_requests_llm_calls_tool_calls_and_errors(keyed_server, sql_tool):
     _ask(_client(keyed_server), "Which items sell the most?")
     httpx.post(f"{keyed_server.url}/v1/ask", json={"question": "no key"})
     assert _metric(keyed_server, 'uba_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}') >= 1

@@ -15,21 +15,34 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(help="Serve the web app and the HTTP API.")
 
 
-def _overview_factory(settings):
-    """A cached warehouse for the data tab, opened on first use."""
+def _overview_snapshot(settings):
+    """The data tab's overview, taken once before the analyst opens the warehouse read-only."""
     from agent.factory import open_warehouse
+    from warehouse import WarehouseError
     from warehouse.describe import describe
 
-    opened: list = []
-    lock = threading.Lock()
+    try:
+        warehouse = open_warehouse(settings, create=False)
+        try:
+            overview = describe(warehouse)
+        finally:
+            warehouse.dispose()  # DuckDB: a writer's handle would block the read-only connections
+    except (WarehouseError, OSError) as exc:
+        problem = exc
 
-    def overview():
-        with lock:
-            if not opened:
-                opened.append(open_warehouse(settings, create=False))
-        return describe(opened[0])
+        def unavailable():
+            raise RuntimeError(f"{problem}; build the warehouse first (uba data demo) and restart uba serve")
 
-    return overview
+        return unavailable
+    except Exception as exc:  # an empty or foreign database: the tab says so, the server still starts
+        logger.warning("cannot describe the warehouse: %s", exc)
+        message = f"cannot describe the warehouse ({type(exc).__name__}: {exc}); load data with `uba data demo`"
+
+        def failed():
+            raise RuntimeError(message)
+
+        return failed
+    return lambda: overview
 
 
 def _warm(app) -> None:
@@ -60,7 +73,7 @@ def serve(
     overrides = {k: v for k, v in {"serve_host": host, "serve_port": port}.items() if v is not None}
     settings = Settings(**overrides)
     try:
-        api = create_app(settings, overview_factory=_overview_factory(settings), web=not no_web)
+        api = create_app(settings, overview_factory=_overview_snapshot(settings), web=not no_web)
     except ValueError as exc:
         fail(str(exc))
     base = f"http://{settings.serve_host}:{settings.serve_port}"

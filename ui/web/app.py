@@ -163,7 +163,7 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
                 counts = gr.Dataframe(label="Rows per table", interactive=False)
                 mix = gr.Dataframe(label="Events by type", interactive=False)
             mix_chart = gr.Plot(label="Event mix")
-            refresh = gr.Button("Refresh", size="sm")
+            gr.Markdown("_As of when the server started._")
 
         outputs = [chatbot, thread, question, *tables, *charts, citations, sql_box, sql]
         ask_button.click(respond, [question, chatbot, thread], outputs, api_name="ask")
@@ -174,7 +174,7 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
         new_button.click(lambda: [[], None, "", *_evidence_updates()], None, outputs, api_name=False, queue=False)
         overview_outputs = [summary, counts, mix, mix_chart]
         data_tab.select(lambda: _overview_view(overview), None, overview_outputs, api_name="overview")
-        refresh.click(lambda: _overview_view(overview), None, overview_outputs, api_name=False)
+        blocks.load(lambda: _overview_view(overview), None, overview_outputs, api_name=False)
 
     theme = gr.themes.Default(primary_hue="indigo")
     return blocks, theme, _CSS

@@ -80,7 +80,7 @@ def step_message(step: int, tool: str, args: dict[str, Any], *, duration_ms: flo
     body = f"```json\n{json.dumps(args, indent=1, default=str)[:2000]}\n```"
     if error:
         body += f"\n\n**error:** {safe_markdown(error)}"
-    metadata: dict[str, Any] = {"title": f"🔧 {tool}", "id": f"step-{step}"}
+    metadata: dict[str, Any] = {"title": f"step {step} · {tool}", "id": f"step-{step}"}
     if duration_ms is None:
         metadata["status"] = "pending"
     else:
