@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ui.cli import ask, data, evaluate, index, keys, llm, reviews, serve
+from ui.cli import analyze, ask, data, evaluate, index, keys, llm, reviews, serve, sql
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -20,6 +20,9 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(llm.app, name="llm")
 app.add_typer(index.app, name="index")
 app.add_typer(reviews.app, name="reviews")
+app.add_typer(sql.app)  # top-level command: uba sql
+app.add_typer(sql.admin, name="warehouse")
+app.add_typer(analyze.app, name="analyze")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
