@@ -51,7 +51,7 @@ test-vllm: $(LLM_STAMP) $(VLLM_STAMP)
 	$(BIN)/python -m pytest -q -m vllm tests/wire
 
 demo: $(LLM_STAMP)
-	$(BIN)/uba data demo
+	$(BIN)/uba data demo --if-empty
 	$(BIN)/uba data describe
 
 test: $(STAMP)

@@ -275,6 +275,8 @@ def test_cli_builds_the_demo_and_refuses_to_overwrite(tmp_path: Path, monkeypatc
     assert counts["users"] == 150 and f"{counts['events']:,}" in out
     code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14"], tmp_path, monkeypatch, capsys)
     assert code == 2 and "--replace" in err
+    code, out, err = _uba(["data", "demo", "--if-empty"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and "left as it is" in out
     code, out, err = _uba(["data", "demo", "--users", "0"], tmp_path, monkeypatch, capsys)
     assert code == 2 and "--users" in err
     code, out, err = _uba(["data", "demo", "--end", "2026-02-30"], tmp_path, monkeypatch, capsys)

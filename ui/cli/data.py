@@ -44,6 +44,9 @@ def demo_cmd(
         str | None, typer.Option("--end", help="Last day of the window, YYYY-MM-DD (default: a fixed date).")
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Delete what the warehouse holds first.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the warehouse already holds data (make demo).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Build the deterministic demo shop: users, items, events, orders and reviews."""
@@ -62,6 +65,10 @@ def demo_cmd(
         except ValueError:
             raise typer.BadParameter(f"--end {end!r} is not a date; use YYYY-MM-DD, e.g. 2026-10-31") from None
     warehouse = _warehouse()
+    if if_empty and not replace and any(warehouse.row_counts().values()):
+        warehouse.dispose()
+        console.print(f"{warehouse.url} already holds data; left as it is (--replace rebuilds the demo)")
+        return
     try:
         stats = generate_demo(warehouse, users=users, days=days, seed=seed, end=last_day, replace=replace,
                               progress=not as_json)
