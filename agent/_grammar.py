@@ -9,7 +9,7 @@ from typing import Any
 
 # Plain text may not open like a call written as text (```json, a bare {...}, a <tag>), so a
 # model that wants a tool must take the structured path.
-_TEXT_RULE = 'text ::= [^<{`\\x20\\t\\n] [^\\x00]*'
+_TEXT_RULE = 'uba-text ::= [^<{`\\x20\\t\\n] [^\\x00]*'
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -60,10 +60,8 @@ def tool_grammar(tools: list[dict[str, Any]], *, allow_text: bool) -> str:
     gbnf = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
     if not re.search(r"^root ::=", gbnf, flags=re.M):
         raise ValueError("unexpected grammar from the JSON-schema converter: no root rule")
-    body = re.sub(r"^root ::=", "call ::=", gbnf, count=1, flags=re.M)
-    if re.search(r"\broot\b", body):
-        raise ValueError("tool schema refers to its own root; inline it")
-    root = 'root ::= "<tool_call>\\n" call "\\n</tool_call>"'
+    body = re.sub(r"^root ::=", "uba-call ::=", gbnf, count=1, flags=re.M)
+    root = 'root ::= "<tool_call>\\n" uba-call "\\n</tool_call>"'
     if allow_text:
-        return f"{root} | text\n{_TEXT_RULE}\n{body}"
+        return f"{root} | uba-text\n{_TEXT_RULE}\n{body}"
     return f"{root}\n{body}"

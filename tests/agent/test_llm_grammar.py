@@ -1,0 +1,52 @@
+"""Tool schemas become closed, reference-free call schemas and a grammar with a text option in auto mode."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, Field
+
+from agent._grammar import call_schema, inline_refs
+
+
+class Window(BaseModel):
+    days: int = Field(7, ge=1, le=365)
+
+
+class TrendArgs(BaseModel):
+    """Count events per day."""
+
+    event_type: Literal["view", "purchase"]
+    window: Window
+
+
+def test_call_schema_inlines_refs_and_closes_objects() -> None:
+    schema = call_schema(convert_to_openai_tool(TrendArgs))
+    assert schema["properties"]["name"] == {"const": "TrendArgs"}
+    args = schema["properties"]["arguments"]
+    assert "$defs" not in str(args) and "$ref" not in str(args)
+    assert args["properties"]["window"]["properties"]["days"]["maximum"] == 365
+    assert args["additionalProperties"] is False and schema["required"] == ["name", "arguments"]
+
+
+def test_recursive_schema_is_refused_with_the_fix() -> None:
+    looped = {"$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
+              "$ref": "#/$defs/Node"}
+    with pytest.raises(ValueError, match="simplify the tool's args model"):
+        inline_refs(looped)
+
+
+def test_grammar_has_a_text_option_only_in_auto_mode() -> None:
+    pytest.importorskip("llama_cpp", reason="grammar compilation needs the local-llm extra")
+    from llama_cpp import LlamaGrammar
+
+    from agent._grammar import tool_grammar
+
+    tool = convert_to_openai_tool(TrendArgs)
+    auto = tool_grammar([tool], allow_text=True)
+    forced = tool_grammar([tool], allow_text=False)
+    assert auto.startswith('root ::= "<tool_call>\\n" uba-call "\\n</tool_call>" | uba-text')
+    assert "uba-text" not in forced and '"\\"TrendArgs\\""' in forced
+    LlamaGrammar.from_string(auto, verbose=False)
