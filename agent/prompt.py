@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from string import Template
@@ -82,6 +83,13 @@ def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
     return "\n\n".join(lines) if lines else "(none)"
 
 
+def _days_before(day: str, days: int) -> str:
+    try:
+        return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
+    except ValueError:  # no events yet
+        return day
+
+
 def system_prompt(
     *,
     schemas: dict[str, type[BaseModel] | None],
@@ -94,11 +102,14 @@ def system_prompt(
 ) -> str:
     """The system prompt: static rules and examples first (prefix-cacheable), then the data context."""
     static = render("system.md") + "\n" + render("examples.md", examples=render_examples(schemas))
+    last_7_start, last_30_start = _days_before(last_date, 6), _days_before(last_date, 29)
     dynamic = render(
         "context.md",
         dialect=dialect,
         first_date=first_date,
         last_date=last_date,
+        last_7_start=last_7_start,
+        last_30_start=last_30_start,
         schema_summary=schema_summary,
         max_steps=max_steps,
         row_limit=row_limit,
