@@ -135,6 +135,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
     from agent.graph import Limits
     from agent.prompt import system_prompt
     from agent.tool_runner import ToolRunner
+    from tools.tabular import TEXT_ROWS
 
     if model is None:
         from agent.llm import build_chat_model
@@ -160,46 +161,29 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         last_date=context.last_date,
         schema_summary=context.schema_summary,
         max_steps=limits.max_steps,
-        row_limit=20,
+        row_limit=TEXT_ROWS,
     )
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 
 
 def _tools_for_scope(settings: Settings, readonly):
-    """Every tool family present, built once per user scope (``None``: unscoped); names must be unique."""
+    """Every registered tool (``tools.build_tools``), built once per user scope (``None``: unscoped)."""
     import logging
 
-    log = logging.getLogger(__name__)
+    from tools import build_tools
+
     reviews = None
     if settings.chroma_url or (settings.data_dir / "reviews").exists():
         reviews = open_review_index(settings)
     else:
-        log.info("no review index in %s; run `uba index reviews` to enable search_reviews", settings.data_dir)
-    builders = []
-    try:
-        from tools import build_tools
-
-        builders.append(build_tools)
-    except ImportError:  # the SQL and behavior tools are wired in as they land
-        log.warning("tools.build_tools is not available; the agent has no SQL or behavior tools")
-    try:
-        from tools.reviews import build_review_tools
-
-        builders.append(build_review_tools)
-    except ImportError:
-        pass
+        logging.getLogger(__name__).info(
+            "no review index in %s; run `uba index reviews` to enable search_reviews", settings.data_dir)
     cache: dict = {}
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            deps = build_tool_deps(settings, readonly=readonly, user_scope=user_scope, reviews=reviews)
-            tools, seen = [], set()
-            for build in builders:
-                for tool in build(deps):
-                    if tool.name not in seen:  # a family may already include another's tools
-                        seen.add(tool.name)
-                        tools.append(tool)
-            cache[user_scope] = tools
+            cache[user_scope] = build_tools(
+                build_tool_deps(settings, readonly=readonly, user_scope=user_scope, reviews=reviews))
         return cache[user_scope]
 
     return tools_for
