@@ -146,6 +146,7 @@ def search_reviews(
         raise BadFilter(f"k={k!r} is outside 1..100")
     flt = ReviewFilter(item, category, user, min_rating, max_rating, since, until)
     pool = max(candidates, k)
+    index.refresh_if_stale()
     total = index.count()
     if total == 0:
         return []

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,7 @@ class ReviewIndex:
         self._embedder = embedder
         self._collection = None
         self._keyword: KeywordIndex | None = None
+        self._checked = time.monotonic()
 
     @classmethod
     def open(
@@ -166,6 +168,18 @@ class ReviewIndex:
         keyword.generation = gen
         keyword.save()
         return keyword
+
+    def refresh_if_stale(self, max_age_s: float = 30.0) -> None:
+        """Pick up an index run made by another process (checked at most every ``max_age_s``)."""
+        if time.monotonic() - self._checked < max_age_s:
+            return
+        self._checked = time.monotonic()
+        if self._keyword is None:
+            return
+        self._collection = None
+        if self.generation() != self._keyword.generation:
+            logger.info("review index changed since it was opened; reloading the keyword index")
+            self._keyword = None
 
     def reload(self) -> None:
         """Forget cached state so the next call sees what another process wrote."""

@@ -174,3 +174,13 @@ def test_review_dates_are_exact_at_day_boundaries(review_warehouse, embedder, tm
     index_reviews(review_warehouse, index)
     assert [h.review_id for h in search_reviews(index, "ocarina", since="2030-01-01", until="2030-01-01", k=3)] == ["edge"]
     assert search_reviews(index, "ocarina", since="2030-01-02", k=3) == []
+
+
+def test_a_long_running_reader_picks_up_another_processes_index_run(review_warehouse, embedder, tmp_path):
+    reader = _open(tmp_path, embedder)
+    index_reviews(review_warehouse, _open(tmp_path, embedder))
+    assert search_reviews(reader, "theremin", k=1, mode="keyword") == []
+    load_reviews(review_warehouse, [{**review_rows(1)[0], "review_id": "late", "body": "a theremin review"}], items=False)
+    index_reviews(review_warehouse, _open(tmp_path, embedder))
+    reader.refresh_if_stale(max_age_s=0)
+    assert [h.review_id for h in search_reviews(reader, "theremin", k=1, mode="keyword")] == ["late"]
