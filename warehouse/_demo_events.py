@@ -74,6 +74,19 @@ def _pick_items(user: np.ndarray, users: Users, catalog: Catalog, rng: np.random
     return np.minimum(np.searchsorted(cdf, u, side="right"), catalog.size - 1).astype(np.int32)
 
 
+def _reviews(p_ts: np.ndarray, p_item: np.ndarray, catalog: Catalog, end: int, rng: np.random.Generator) -> tuple:
+    """Which purchases get reviewed, when, with what rating: from the item's quality, written after delivery."""
+    in_window = p_ts < end
+    late = in_window & (p_ts >= end - LATE_SHIPPING_DAYS[0] * DAY) & (p_ts < end - LATE_SHIPPING_DAYS[1] * DAY)
+    rating = np.clip(np.rint(rng.normal(catalog.mean_rating[p_item], 0.85)), 1, 5)
+    # a late delivery costs a star more often than not
+    rating = np.where(late & (rng.random(len(p_ts)) < 0.6), np.maximum(rating - 1, 1), rating).astype(np.int8)
+    reviewed = in_window & (rng.random(len(p_ts)) < np.where(rating <= 2, 0.55, 0.38))
+    delivery = rng.integers(2, 6, len(p_ts)) * DAY + np.where(late, rng.integers(8, 13, len(p_ts)) * DAY, 0)
+    r_ts = p_ts + delivery + (rng.exponential(4.0, len(p_ts)) * DAY).astype(np.int64)
+    return reviewed & (r_ts < end), r_ts, rating, late
+
+
 def simulate(users: Users, lo: int, hi: int, catalog: Catalog, end: int, rng: np.random.Generator) -> Batch:
     """All events of users ``lo..hi-1`` up to ``end`` (epoch seconds, exclusive)."""
     idx = np.arange(lo, hi)
@@ -117,15 +130,7 @@ def simulate(users: Users, lo: int, hi: int, catalog: Catalog, end: int, rng: np
     quantity = rng.choice(3, size=len(p_ts), p=[0.88, 0.09, 0.03]).astype(np.int8) + 1
     removed = ~bought & (rng.random(len(c_ts)) < 0.3)
 
-    # Reviews: rating from the item's quality (late shipping costs a star), written after delivery.
-    in_window = p_ts < end
-    late = in_window & (p_ts >= end - LATE_SHIPPING_DAYS[0] * DAY) & (p_ts < end - LATE_SHIPPING_DAYS[1] * DAY)
-    rating = np.clip(np.rint(rng.normal(catalog.mean_rating[p_item], 0.85)), 1, 5)
-    rating = np.where(late & (rng.random(len(p_ts)) < 0.6), np.maximum(rating - 1, 1), rating).astype(np.int8)
-    reviews = in_window & (rng.random(len(p_ts)) < np.where(rating <= 2, 0.55, 0.38))
-    delivery = rng.integers(2, 6, len(p_ts)) * DAY + np.where(late, rng.integers(8, 13, len(p_ts)) * DAY, 0)
-    r_ts = p_ts + delivery + (rng.exponential(4.0, len(p_ts)) * DAY).astype(np.int64)
-    reviews &= r_ts < end
+    reviews, r_ts, rating, late = _reviews(p_ts, p_item, catalog, end, rng)
     n_reviews = int(reviews.sum())
     first_review_session = n_sessions + int(delayed.sum())
 
