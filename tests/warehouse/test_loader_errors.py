@@ -51,8 +51,12 @@ CASES = [
      ["line 3", "column 'time'", "'yesterday'", "ISO 8601"], {"mapping": {"user_id": "visitor", "ts": "time", "event_type": "action"}}),
     ("csv mapped column absent", "csv", "clicks.csv", "visitor,time,action\nu,1,view\n",
      ["line 1", "column 'who'"], {"mapping": {"user_id": "who", "ts": "time", "event_type": "action"}}),
-    ("empty file", "taobao", "UserBehavior.csv", "", ["UserBehavior.csv", "empty"], {}),
     ("header only", "retailrocket", "events.csv", "timestamp,visitorid,event,itemid,transactionid\n", ["no data rows"], {}),
+]
+
+# Rejected from the first bytes, before a transaction starts: one engine is enough.
+FILE_CASES = [
+    ("empty file", "taobao", "UserBehavior.csv", "", ["UserBehavior.csv", "empty"], {}),
     ("binary file", "uci-retail", "retail.csv", b"\x00\x01\x02binary\x00" * 20, ["binary file"], {}),
     ("parquet given as csv", "csv", "e.parquet", "PARQUET", ["Parquet file", "--format parquet"], {}),
     ("text given as parquet", "parquet", "e.parquet", "user_id,ts\n", ["not a Parquet file"], {}),
@@ -60,12 +64,27 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def loaded(warehouse, tmp_path):
-    """A warehouse already holding data, so 'unchanged' means something."""
+def _seed(warehouse, tmp_path):
     ingest(warehouse, write(tmp_path / "seed.csv", taobao_csv(GOOD_TAOBAO[:50])), "taobao")
     ingest(warehouse, write(tmp_path / "seed.json", amazon_2014(3)), "amazon-reviews")
     return warehouse
+
+
+@pytest.fixture
+def loaded(warehouse, tmp_path):
+    """A warehouse already holding data, so 'unchanged' means something (both engines)."""
+    return _seed(warehouse, tmp_path)
+
+
+@pytest.fixture
+def loaded_duckdb(duckdb_url, tmp_path):
+    """The same on DuckDB only, for input rejected before any transaction."""
+    from warehouse import Warehouse
+
+    wh = Warehouse.open(duckdb_url)
+    wh.create_schema()
+    yield _seed(wh, tmp_path)
+    wh.dispose()
 
 
 def _file(tmp_path, name, content):
@@ -80,17 +99,27 @@ def _file(tmp_path, name, content):
     return path
 
 
-@pytest.mark.parametrize(("fmt", "name", "content", "expected", "options"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_names_the_problem_and_writes_nothing(loaded, tmp_path, monkeypatch, fmt, name, content, expected, options):
-    monkeypatch.setattr("warehouse.loaders._csv.BLOCK_BYTES", 1024)  # several chunks: earlier ones are written, then undone
-    path = _file(tmp_path, name, content)
-    before = fingerprint(loaded)
+def _fails_cleanly(warehouse, path, fmt, expected, options):
+    before = fingerprint(warehouse)
     with pytest.raises(IngestError) as caught:
-        ingest(loaded, path, fmt, **options)
+        ingest(warehouse, path, fmt, **options)
     message = str(caught.value)
     for fragment in expected:
         assert fragment in message, message
-    assert fingerprint(loaded) == before
+    assert fingerprint(warehouse) == before
+
+
+@pytest.mark.parametrize(("fmt", "name", "content", "expected", "options"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_names_the_problem_and_writes_nothing(loaded, tmp_path, monkeypatch, fmt, name, content, expected, options):
+    monkeypatch.setattr("warehouse.loaders._csv.BLOCK_BYTES", 1024)  # several chunks: earlier ones are written, then undone
+    _fails_cleanly(loaded, _file(tmp_path, name, content), fmt, expected, options)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "content", "expected", "options"), [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES]
+)
+def test_bad_files_are_rejected_up_front(loaded_duckdb, tmp_path, fmt, name, content, expected, options):
+    _fails_cleanly(loaded_duckdb, _file(tmp_path, name, content), fmt, expected, options)
 
 
 @pytest.mark.parametrize(
@@ -102,15 +131,18 @@ def test_bad_input_names_the_problem_and_writes_nothing(loaded, tmp_path, monkey
         ({"fmt": "csv", "event_map": {"click": "tap"}}, "'tap' is not an event type"),
     ],
 )
-def test_bad_arguments(loaded, tmp_path, kwargs, expected):
+def test_bad_arguments(loaded_duckdb, tmp_path, kwargs, expected):
+    loaded = loaded_duckdb
     path = write(tmp_path / "e.csv", "user_id,ts,event_type\nu,1,view\n")
     before = fingerprint(loaded)
     with pytest.raises(IngestError, match=expected):
-        ingest(loaded, path, kwargs.pop("fmt"), **kwargs)
+        options = dict(kwargs)
+        ingest(loaded, path, options.pop("fmt"), **options)
     assert fingerprint(loaded) == before
 
 
-def test_missing_path_and_zip(loaded, tmp_path):
+def test_missing_path_and_zip(loaded_duckdb, tmp_path):
+    loaded = loaded_duckdb
     with pytest.raises(IngestError, match="does not exist"):
         ingest(loaded, tmp_path / "nowhere.csv", "taobao")
     archive = tmp_path / "UserBehavior.zip"

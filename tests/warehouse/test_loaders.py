@@ -218,3 +218,21 @@ def test_amazon_gz_matches_plain(tmp_path, duckdb_url):
 def test_taobao_header_line_is_tolerated(warehouse, tmp_path):
     path = write(tmp_path / "UserBehavior.csv", "user_id,item_id,category_id,behavior_type,timestamp\n" + taobao_csv())
     assert ingest(warehouse, path, "taobao").inserted["events"] == len(TAOBAO_ROWS)
+
+
+def test_indexes_are_the_same_after_a_load_and_after_a_failed_load(warehouse, tmp_path):
+    from sqlalchemy import inspect
+
+    from warehouse import IngestError
+
+    def indexes():
+        return sorted(ix["name"] for ix in inspect(warehouse.engine).get_indexes("events"))
+
+    before = indexes()
+    with pytest.raises(IngestError):
+        ingest(warehouse, write(tmp_path / "bad.csv", taobao_csv([*TAOBAO_ROWS, ("1", "2", "3", "pv", "x")])), "taobao")
+    assert indexes() == before
+    ingest(warehouse, write(tmp_path / "UserBehavior.csv", taobao_csv()), "taobao")
+    assert indexes() == before
+    if warehouse.dialect == "postgresql":
+        assert "ix_events_event_id" in before

@@ -45,7 +45,13 @@ def not_empty(inp: InputFile, table: pa.Table, column: str, first_line: int, *, 
 
 
 def to_int(
-    inp: InputFile, table: pa.Table, column: str, first_line: int, *, allow_null: bool = False, wanted: str = "a whole number"
+    inp: InputFile,
+    table: pa.Table,
+    column: str,
+    first_line: int,
+    *,
+    allow_null: bool = False,
+    wanted: str = "a whole number",
 ) -> pa.Array:
     """Parse a string column of whole numbers, raising at the first value that is not one."""
     col = pc.utf8_trim_whitespace(table[column])

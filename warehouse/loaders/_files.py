@@ -102,7 +102,9 @@ def open_input(path: Path | str, fmt: str, *, expect: str = "text") -> InputFile
     if sample.startswith(_PARQUET_MAGIC):
         inp.kind = "parquet"
     elif b"\x00" in sample[:8192]:
-        raise inp.fail("this is a binary file, not text", f"give the {fmt} file itself (CSV or JSON lines, optionally .gz)")
+        raise inp.fail(
+            "this is a binary file, not text", f"give the {fmt} file itself (CSV or JSON lines, optionally .gz)"
+        )
     if expect == "text" and inp.kind == "parquet":
         raise inp.fail("this is a Parquet file", "use --format parquet with --map options")
     if expect == "parquet" and inp.kind != "parquet":

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Index, inspect, select, text
 from tqdm import tqdm
 
 from warehouse.connection import Warehouse
 from warehouse.loaders._files import InputFile
-from warehouse.schema import TABLE_NAMES, metadata
+from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,20 @@ class _Writer:
         # needs no look-ups: the common first load of a big file skips them entirely.
         self.unique_events = unique_events
         self.probe_events = not unique_events or _has_rows(conn, "events")
+        self.rebuild: list[Index] = []
+        if warehouse.dialect == "postgresql" and not self.probe_events:
+            # Into an empty events table, building its indexes once at the end is about 3x faster
+            # than maintaining them row by row; PostgreSQL's DDL is transactional, so a failure
+            # still leaves everything as it was.
+            present = {ix["name"] for ix in inspect(conn).get_indexes("events")}
+            self.rebuild = [ix for ix in ANALYTIC_INDEXES if ix.table.name == "events" and ix.name in present]
+            for index in self.rebuild:
+                index.drop(conn)
+
+    def finish(self) -> None:
+        """Recreate any index dropped for the load, inside the same transaction."""
+        for index in self.rebuild:
+            index.create(self.conn)
 
     def write(self, batch: Batch) -> None:
         self.report.rows_read += batch.rows
@@ -128,7 +142,8 @@ def _first_per_key(table: pa.Table, key: str) -> pa.Table:
 
 def _has_rows(conn: Connection, name: str) -> bool:
     table = metadata.tables[name]
-    return bool(conn.execute(select(table.c[KEYS.get(name, "order_id")]).limit(1)).all())  # .all(): DuckDB wants results drained
+    # .all(), not .first(): DuckDB refuses new work while a result is left unread.
+    return bool(conn.execute(select(table.c[KEYS.get(name, "order_id")]).limit(1)).all())
 
 
 def _existing_keys(warehouse: Warehouse, conn: Connection, name: str, key: str, values: pa.ChunkedArray) -> pa.Array:
@@ -171,12 +186,14 @@ def write_batches(
     with warehouse.begin() as conn:
         writer = _Writer(warehouse, conn, report, unique_events=unique_events)
         first = next(batches)  # the file's layout is checked before the progress bar appears
-        with tqdm(total=inp.size, unit="B", unit_scale=True, desc=f"ingest {inp.path.name}", disable=not progress) as bar:
+        bar = tqdm(total=inp.size, unit="B", unit_scale=True, desc=f"ingest {inp.path.name}", disable=not progress)
+        with bar:
             for batch in itertools.chain([first], batches):
                 writer.write(batch)
                 bar.update(max(0, inp.position() - bar.n))
                 bar.set_postfix(rows=f"{report.rows_read:,}", refresh=False)
             bar.update(max(0, inp.size - bar.n))
+        writer.finish()
     report.elapsed_s = time.perf_counter() - started
     logger.info("ingested %s: %s", inp.path, report.to_dict())
     return report

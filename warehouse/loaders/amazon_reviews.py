@@ -35,7 +35,9 @@ _PARSE = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="
 def read(inp: InputFile) -> Iterator[Batch]:
     """A review, a ``review`` event (value = rating), the reviewer and the product per line."""
     if not inp.text_sample().lstrip().startswith("{"):
-        raise inp.fail("this is not JSON lines (the first line does not start with '{')", "give a reviews_*.json(.gz) file", line=1)
+        raise inp.fail(
+            "this is not JSON lines (the first line does not start with '{')", "give a reviews_*.json(.gz) file", line=1
+        )
     line = 1
     for block in _blocks(inp):
         table = _parse(inp, block, line)
@@ -73,14 +75,16 @@ def _parse_slowly(inp: InputFile, block: bytes, line: int) -> pa.Table:
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
-            hint = " (Python dict syntax: convert it with ast.literal_eval first)" if raw.lstrip().startswith(b"{'") else ""
+            python_dict = raw.lstrip().startswith(b"{'")
+            hint = " (Python dict syntax: convert it with ast.literal_eval first)" if python_dict else ""
             raise inp.fail(f"not valid JSON: {exc.msg}{hint}", "fix or remove that line", line=line + offset) from exc
         if not isinstance(record, dict):
             raise inp.fail("the line is not a JSON object", "give one review object per line", line=line + offset)
         try:
             rows.append({field.name: _coerce(record.get(field.name), field.type) for field in SCHEMA})
         except (TypeError, ValueError) as exc:
-            raise inp.fail(f"a field has an unexpected type ({exc})", "fix or remove that line", line=line + offset) from exc
+            problem = f"a field has an unexpected type ({exc})"
+            raise inp.fail(problem, "fix or remove that line", line=line + offset) from exc
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 

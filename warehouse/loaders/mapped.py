@@ -55,15 +55,21 @@ def read_parquet(inp: InputFile, *, mapping: Mapping[str, str], event_map: Mappi
         inp.consumed = inp.size * (row - 1) // total
 
 
-def _resolve(inp: InputFile, present: list[str], mapping: Mapping[str, str], event_map: Mapping[str, str]) -> dict[str, str]:
+def _resolve(
+    inp: InputFile, present: list[str], mapping: Mapping[str, str], event_map: Mapping[str, str]
+) -> dict[str, str]:
     """Target column -> source column: explicit ``--map`` entries, then same-named columns."""
     unknown = sorted(set(mapping) - set(TARGETS))
     if unknown:
-        raise IngestError(f"--map {unknown[0]}=... names no canonical column; the left side is one of {', '.join(TARGETS)}")
+        raise IngestError(
+            f"--map {unknown[0]}=... names no canonical column; the left side is one of {', '.join(TARGETS)}"
+        )
     wrong = {name: target for name, target in event_map.items() if target not in EVENT_TYPES}
     if wrong:
         name, target = next(iter(wrong.items()))
-        raise IngestError(f"--event-map {name}={target}: {target!r} is not an event type; use one of {', '.join(EVENT_TYPES)}")
+        raise IngestError(
+            f"--event-map {name}={target}: {target!r} is not an event type; use one of {', '.join(EVENT_TYPES)}"
+        )
     columns = {target: source for target, source in mapping.items()}
     columns.update({t: t for t in TARGETS if t not in columns and t in present})
     require_columns(inp, present, [columns.get(t, t) for t in REQUIRED])
@@ -73,14 +79,16 @@ def _resolve(inp: InputFile, present: list[str], mapping: Mapping[str, str], eve
 
 
 def _batch(inp: InputFile, line: int, chunk: pa.Table, event_map: Mapping[str, str]) -> Batch:
-    chunk = pa.table({name: _as_text(chunk[name]) if name not in ("ts", "value", "price") else chunk[name] for name in chunk.column_names})
+    native = ("ts", "value", "price")  # parsed below, whatever their type
+    chunk = pa.table({name: chunk[name] if name in native else _as_text(chunk[name]) for name in chunk.column_names})
     for column in ("user_id", "event_type"):
         not_empty(inp, chunk, column, line)
     source_event = pc.utf8_trim_whitespace(chunk["event_type"])
     event_type = _event_types(inp, source_event, event_map, line)
     n = chunk.num_rows
+    given_ids = "event_id" in chunk.column_names
     events = {
-        "event_id": to_int(inp, chunk, "event_id", line) if "event_id" in chunk.column_names else line_ids(inp.source_key, line, n),
+        "event_id": to_int(inp, chunk, "event_id", line) if given_ids else line_ids(inp.source_key, line, n),
         "user_id": chunk["user_id"],
         "ts": _timestamps(inp, chunk, line),
         "event_type": event_type,

@@ -41,7 +41,8 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> tuple[Batch, pa.Table]
     if bad is not None:
         raise inp.fail(
             f"unknown event {event[bad].as_py()!r}",
-            "RetailRocket events are view, addtocart and transaction; for another vocabulary use --format csv with --event-map",
+            "RetailRocket events are view, addtocart and transaction; "
+            "for another vocabulary use --format csv with --event-map",
             line=line + bad,
             column="event",
         )
@@ -80,6 +81,10 @@ def _orders(bought: pa.Table) -> Batch:
     )
     lines = bought.group_by(["order_id", "item_id"], use_threads=False).aggregate([("item_id", "count")])
     order_items = pa.table(
-        {"order_id": lines["order_id"], "item_id": lines["item_id"], "quantity": pc.cast(lines["item_id_count"], pa.int32())}
+        {
+            "order_id": lines["order_id"],
+            "item_id": lines["item_id"],
+            "quantity": pc.cast(lines["item_id_count"], pa.int32()),
+        }
     )
     return Batch(tables={"orders": orders, "order_items": order_items}, rows=0)

@@ -62,12 +62,14 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
     )
     buys = pc.equal(behavior, "buy")
     bought = events.filter(buys)
-    order_ids = pc.binary_join_element_wise(ORDER_PREFIX, pc.cast(bought["event_id"].combine_chunks().view(pa.uint64()), pa.string()), "")
+    unsigned = pc.cast(bought["event_id"].combine_chunks().view(pa.uint64()), pa.string())
+    order_ids = pc.binary_join_element_wise(ORDER_PREFIX, unsigned, "")
+    n = bought.num_rows
     orders = pa.table(
-        {"order_id": order_ids, "user_id": bought["user_id"], "ts": bought["ts"], "status": pa.repeat("completed", bought.num_rows)}
+        {"order_id": order_ids, "user_id": bought["user_id"], "ts": bought["ts"], "status": pa.repeat("completed", n)}
     )
     order_items = pa.table(
-        {"order_id": order_ids, "item_id": bought["item_id"], "quantity": pa.repeat(pa.scalar(1, pa.int32()), bought.num_rows)}
+        {"order_id": order_ids, "item_id": bought["item_id"], "quantity": pa.repeat(pa.scalar(1, pa.int32()), n)}
     )
     return Batch(
         tables={

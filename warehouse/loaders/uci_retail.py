@@ -1,4 +1,4 @@
-"""UCI Online Retail invoice lines (``InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country``)."""
+"""UCI Online Retail invoice lines (InvoiceNo, StockCode, Quantity, InvoiceDate, UnitPrice, CustomerID, ...)."""
 
 from __future__ import annotations
 
@@ -93,10 +93,11 @@ def _batch(inp: InputFile, frame: pd.DataFrame) -> Batch:
         ["order_id", "item_id", "quantity", "price"], axis=1
     )
     order_items["_event_id"] = events["event_id"].to_numpy()  # a line is written once, with its event
+    has_country = "country" in frame
+    users = frame.groupby("user_id", sort=False)["country"].first().reset_index() if has_country else frame[["user_id"]]
     return Batch(
         tables={
-            "users": _table(frame.groupby("user_id", sort=False)["country"].first().reset_index()
-                            if "country" in frame else frame[["user_id"]]),
+            "users": _table(users),
             "items": _table(_items(frame)),
             "events": _table(events),
             "orders": _table(orders),
@@ -117,7 +118,8 @@ def _numbers(inp: InputFile, frame: pd.DataFrame, column: str, *, integer: bool 
         first = bad.idxmax()
         value = frame.at[first, column]
         problem = "the value is empty" if not value else f"{value!r} is not a {'whole number' if integer else 'number'}"
-        raise inp.fail(problem, "fix or remove that row", line=int(frame.at[first, "line"]), column=_header_name(column))
+        line = int(frame.at[first, "line"])
+        raise inp.fail(problem, "fix or remove that row", line=line, column=_header_name(column))
     return values.astype("int64") if integer else values.astype("float64")
 
 
@@ -131,7 +133,8 @@ def _customers(frame: pd.DataFrame) -> pd.Series:
 def _items(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per StockCode: first non-empty description, median positive unit price."""
     description = frame["description"].str.strip() if "description" in frame else pd.Series(None, index=frame.index)
-    per_item = frame.assign(title=description.replace("", None), price=frame["unit_price"].where(frame["unit_price"] > 0))
+    price = frame["unit_price"].where(frame["unit_price"] > 0)
+    per_item = frame.assign(title=description.replace("", None), price=price)
     grouped = per_item.groupby("item_id", sort=False)
     return pd.DataFrame({"title": grouped["title"].first(), "price": grouped["price"].median()}).reset_index()
 
