@@ -109,6 +109,7 @@ def build_catalog(n_items: int, rng: np.random.Generator) -> Catalog:
     featured_at: dict[int, tuple] = {}
     seen: set[str] = set()
     for c_index, cat in enumerate(CATEGORIES):
+        category_start = len(titles)
         for feature in FEATURED:
             if feature[0] == cat.name:
                 title = f"{feature[1]} {feature[2]} {feature[3]}"
@@ -120,7 +121,7 @@ def build_catalog(n_items: int, rng: np.random.Generator) -> Catalog:
                 category.append(c_index)
                 defect.append(feature[6])
                 prices.append(_price(cat.median_price * 1.3, rng))
-        while sum(1 for c in category if c == c_index) < per_category[c_index]:
+        while len(titles) - category_start < per_category[c_index]:
             brand = cat.brands[rng.integers(len(cat.brands))]
             model = f"{_MODEL_PREFIXES[rng.integers(len(_MODEL_PREFIXES))]}{_MODEL_NUMBERS[rng.integers(len(_MODEL_NUMBERS))]}"
             noun = cat.nouns[rng.integers(len(cat.nouns))]
