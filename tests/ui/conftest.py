@@ -136,6 +136,9 @@ def wait_for_server(server: Server, timeout_s: float = 180) -> Server:
             health = httpx.get(f"{server.url}/health", timeout=2)
             if health.status_code == 200 and health.json()["analyst_loaded"]:
                 return server
+            if health.status_code == 200 and health.json()["analyst_error"]:
+                server.process.kill()
+                raise RuntimeError(f"uba serve could not build the analyst:\n{server.output()}")
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
@@ -145,7 +148,8 @@ def wait_for_server(server: Server, timeout_s: float = 180) -> Server:
 
 def stop_server(server: Server) -> int:
     """SIGINT (what Ctrl-C sends), then wait for a graceful exit; returns the exit code."""
-    server.process.send_signal(signal.SIGINT)
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGINT)
     try:
         return server.process.wait(timeout=40)
     except subprocess.TimeoutExpired:
@@ -175,6 +179,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
         running["keyed"].keys = keys
         yield running
     finally:
+        for server in launched.values():
+            server.process.send_signal(signal.SIGINT)
         for server in launched.values():
             stop_server(server)
 

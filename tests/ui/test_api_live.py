@@ -30,9 +30,13 @@ def _purchases_per_item() -> list[list]:
     return [[item, n] for item, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _events_per_type(user: str) -> list[list]:
-    counts = Counter(e["event_type"] for e in small_tables()["events"] if e["user_id"] == user)
-    return [[user, kind, n] for kind, n in sorted(counts.items())]
+def _item_counts(table: dict) -> list[list]:
+    item, count = table["columns"].index("item_id"), table["columns"].index("event_count")
+    return [[row[item], int(row[count])] for row in table["rows"]]
+
+
+def _events_of(user: str) -> int:
+    return sum(1 for e in small_tables()["events"] if e["user_id"] == user)
 
 
 def _metric(server, line_start: str) -> float:
@@ -47,9 +51,9 @@ def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server, sql_tool)
     assert response.object == "chat.completion" and message.role == "assistant"
     answer = response.model_extra["uba"]
     assert message.content == answer["text"] and message.content.startswith("The items bought most often")
-    assert [step["tool"] for step in answer["trace"]] == ["run_sql"] and answer["trace"][0]["ok"]
-    table = answer["tables"][0]
-    assert [[row[0], int(row[1])] for row in table["rows"]] == _purchases_per_item()
+    assert [step["tool"] for step in answer["trace"]] == ["top_items"] and answer["trace"][0]["ok"]
+    assert _item_counts(answer["tables"][0]) == _purchases_per_item()
+    assert answer["charts"][0]["spec"]["data"]
     assert any(c["kind"] == "sql" and "events" in c["ref"] for c in answer["citations"])
     assert answer["usage"]["llm_calls"] == 2 and response.usage.total_tokens > 0
     assert response.model_extra["thread_id"] == answer["thread_id"]
@@ -69,9 +73,9 @@ def test_streaming_sends_steps_then_text_then_the_answer(keyed_server, sql_tool)
                 final = extra["uba"]
         elif chunk.usage:
             usage = chunk.usage
-    assert steps == [("step_started", "run_sql"), ("step_finished", "run_sql")]
+    assert steps == [("step_started", "top_items"), ("step_finished", "top_items")]
     assert final is not None and "".join(text) == final["text"]
-    assert [[r[0], int(r[1])] for r in final["tables"][0]["rows"]] == _purchases_per_item()
+    assert _item_counts(final["tables"][0]) == _purchases_per_item()
     assert usage is not None and usage.completion_tokens > 0
 
 
@@ -98,7 +102,7 @@ def test_ask_endpoint_returns_the_answer_json(keyed_server, sql_tool):
     assert response.status_code == 200
     answer = response.json()
     assert answer["thread_id"] == response.headers["x-thread-id"] and answer["status"] == "ok"
-    assert [[r[0], int(r[1])] for r in answer["tables"][0]["rows"]] == _purchases_per_item()
+    assert _item_counts(answer["tables"][0]) == _purchases_per_item()
     assert "analyst;dur=" in response.headers["server-timing"]
 
 
@@ -117,16 +121,18 @@ def test_openai_client_sees_401_as_authentication_error(keyed_server):
 
 def test_scoped_key_cannot_see_another_users_rows(keyed_server, sql_tool):
     scoped = _client(keyed_server, "scoped")
-    leaked = _ask(scoped, f"Show the events of user {OTHER_USER}").model_extra["uba"]
-    rows = [row for table in leaked["tables"] for row in table["rows"]]
-    assert not any(OTHER_USER in map(str, row) for row in rows), rows
-    assert f"{OTHER_USER}@example.com" not in json.dumps(leaked)
+    refused = _ask(scoped, f"Show the events of user {OTHER_USER}").model_extra["uba"]
+    assert refused["trace"][0]["tool"] == "user_profile" and not refused["trace"][0]["ok"]
+    assert "not found" in refused["text"] and refused["tables"] == [] and refused["charts"] == []
+    assert f"{OTHER_USER}-s" not in json.dumps(refused) and f"{_events_of(OTHER_USER)} events" not in refused["text"]
     everyone = _ask(scoped, "Events for all users").model_extra["uba"]
-    users_seen = {row[0] for table in everyone["tables"] for row in table["rows"]}
-    assert users_seen == {SCOPED_USER}
+    assert [[r[0], int(r[1])] for r in everyone["tables"][0]["rows"]] == [[SCOPED_USER, _events_of(SCOPED_USER)]]
     # The same questions with an unscoped key do return the other user's rows: the scope made the difference.
     admin = _ask(_client(keyed_server), f"Show the events of user {OTHER_USER}").model_extra["uba"]
-    assert [[r[0], r[1], int(r[2])] for r in admin["tables"][0]["rows"]] == _events_per_type(OTHER_USER)
+    sessions = {row[-1].split("-")[0] for row in admin["tables"][0]["rows"]}
+    assert sessions == {OTHER_USER} and f"{_events_of(OTHER_USER)} events" in admin["text"]
+    all_rows = _ask(_client(keyed_server), "Events for all users").model_extra["uba"]["tables"][0]["rows"]
+    assert len(all_rows) == len(small_tables()["users"])
 
 
 def test_rate_limit_is_429(keyed_server):
@@ -177,7 +183,7 @@ def test_metrics_count_requests_llm_calls_tool_calls_and_errors(keyed_server, sq
     httpx.post(f"{keyed_server.url}/v1/ask", json={"question": "no key"})
     assert _metric(keyed_server, 'uba_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}') >= 1
     assert _metric(keyed_server, "uba_llm_calls_total") >= 2
-    assert _metric(keyed_server, 'uba_tool_calls_total{tool="run_sql"}') >= 1
+    assert _metric(keyed_server, 'uba_tool_calls_total{tool="top_items"}') >= 1
     assert _metric(keyed_server, 'uba_errors_total{status="401"}') >= 1
     assert _metric(keyed_server, "uba_http_request_duration_seconds_count") >= 2
 

@@ -36,7 +36,9 @@ def _text_of(message: dict) -> str:
 def web_client(dev_server):
     from gradio_client import Client
 
-    return Client(f"{dev_server.url}/ui/", verbose=False)
+    client = Client(f"{dev_server.url}/ui/", verbose=False)
+    yield client
+    client.close()  # its heartbeat stream would hold the server's graceful shutdown open
 
 
 def test_dev_mode_says_so_at_start(dev_server):
@@ -49,12 +51,14 @@ def test_gradio_client_gets_the_streamed_answer_with_steps_and_table(web_client,
     roles = [m["role"] for m in chat]
     assert roles[0] == "user" and roles[-1] == "assistant"
     steps = [m for m in chat if m.get("metadata") and m["metadata"].get("title")]
-    assert [s["metadata"]["title"] for s in steps] == ["step 1 · run_sql"]
-    assert steps[0]["metadata"]["status"] == "done" and "SELECT" in _text_of(steps[0])
+    assert [s["metadata"]["title"] for s in steps] == ["step 1 · top_items"]
+    assert steps[0]["metadata"]["status"] == "done" and '"event_type": "purchase"' in _text_of(steps[0])
     assert _text_of(chat[-1]).startswith("The items bought most often")
     first_table = panels[0]
     assert first_table["visible"] is True
-    assert [[r[0], int(r[1])] for r in first_table["value"]["data"]] == _purchases_per_item()
+    headers = first_table["value"]["headers"]
+    item, count = headers.index("item_id"), headers.index("event_count")
+    assert [[r[item], int(r[count])] for r in first_table["value"]["data"]] == _purchases_per_item()
 
 
 def test_gradio_client_reads_the_data_overview(web_client):
@@ -92,7 +96,7 @@ def test_browser_example_question_shows_answer_table_and_chart(browser, dev_serv
     assert table.locator("td").count() >= 2
     chart = page.locator(".uba-chart .js-plotly-plot").first
     chart.wait_for(state="visible", timeout=30_000)
-    assert chat.get_by_text("step 1 · run_sql").count() == 1  # the step is a collapsible entry
+    assert chat.get_by_text("step 1 · trend").count() == 1  # the step is a collapsible entry
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert outside == [], f"the page fetched from outside the machine: {outside}"

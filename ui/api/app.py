@@ -83,8 +83,9 @@ def create_app(
     @app.get("/health", tags=["ops"], summary="Liveness and what answers")
     async def health() -> dict[str, Any]:
         """Always cheap: never loads the model."""
-        return {"status": "ok", "llm": app.state.llm_label, "auth": mode,
-                "analyst_loaded": app.state.runs.loaded}
+        runs = app.state.runs
+        return {"status": "ok", "llm": app.state.llm_label, "auth": mode, "analyst_loaded": runs.loaded,
+                "analyst_error": runs.build_error}
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:

@@ -51,6 +51,7 @@ class Runs:
         self._analyst_factory = analyst_factory
         self._analyst: Any = None
         self._build_lock = threading.Lock()
+        self.build_error: str | None = None
         self.threads = threads
         self.metrics = metrics
         self.rate = rate
@@ -66,7 +67,12 @@ class Runs:
                 try:
                     self._analyst = self._analyst_factory()
                 except LLMError as exc:
+                    self.build_error = str(exc)
                     raise _unavailable(str(exc)) from exc
+                except Exception as exc:
+                    self.build_error = f"{type(exc).__name__}: {exc}"
+                    raise
+                self.build_error = None
         return self._analyst
 
     @property
