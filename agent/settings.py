@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     )
     api_max_body_bytes: int = Field(65536, gt=0, description="Largest request body the API accepts (413 above).")
     api_max_message_chars: int = Field(4000, gt=0, description="Longest question the API accepts (413 above).")
-    api_rate_per_min: int = Field(60, gt=0, description="Requests per minute per key (or per dev-mode caller) unless the key sets its own.")
+    api_rate_per_min: int = Field(60, gt=0, description="Questions per minute per key (or per dev-mode caller) unless the key sets its own.")
     api_question_timeout_s: float = Field(300.0, gt=0, description="Seconds one question may run before the API answers 503.")
 
     def resolved_warehouse_url(self) -> str:
