@@ -1,7 +1,7 @@
 """Behavior tables: schema, connections, demo data, loaders."""
 
 from warehouse.connection import Warehouse
-from warehouse.errors import ConnectionFailed, IngestError, WarehouseError
+from warehouse.errors import ConnectionFailed, GuardRejected, IngestError, QueryFailed, QueryTimeout, WarehouseError
 from warehouse.schema import EVENT_TYPES, PII_COLUMNS, TABLE_NAMES
 
 __all__ = [
@@ -9,7 +9,10 @@ __all__ = [
     "PII_COLUMNS",
     "TABLE_NAMES",
     "ConnectionFailed",
+    "GuardRejected",
     "IngestError",
+    "QueryFailed",
+    "QueryTimeout",
     "Warehouse",
     "WarehouseError",
 ]
