@@ -53,6 +53,8 @@ test-vllm: $(LLM_STAMP) $(VLLM_STAMP)
 demo: $(LLM_STAMP)
 	$(BIN)/uba data demo --if-empty
 	$(BIN)/uba data describe
+	@# Last: serves the web app and the HTTP API in the foreground and prints the URL (Ctrl-C stops it).
+	$(BIN)/uba serve
 
 test: $(STAMP)
 	@# The web app's browser test drives Debian's Chromium; installed here when missing and root (as in CI).
