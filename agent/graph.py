@@ -32,7 +32,7 @@ from langgraph.types import Checkpointer
 from agent import prompt
 from agent.grounding import evidence_values, ungrounded_numbers
 from agent.text_calls import parse_text_calls
-from agent.tool_runner import ToolRunner
+from agent.tool_runner import ToolRunner, call_key
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class AgentState(TypedDict, total=False):
     llm_calls: int
     corrections: int
     nudged: bool
+    force_answer: bool
     transient: list[str]
     route: Route
     outcome: Literal["ok", "incomplete", "error"]
@@ -119,12 +120,14 @@ def build_graph(
     """Compile the agent graph for one tool set (one user scope)."""
     runner = ToolRunner(tools)
     bound = model.bind_tools(list(tools)) if tools else model
+    # Same tools in the prompt (same cacheable prefix), but the reply must be text.
+    answer_only = model.bind_tools(list(tools), tool_choice="none") if tools else model
     system = SystemMessage(content=system_text)
 
     def start(state: AgentState) -> dict[str, Any]:
         messages = state["messages"]
         return {
-            "llm_calls": 0, "corrections": 0, "nudged": False, "transient": [], "failure": "",
+            "llm_calls": 0, "corrections": 0, "nudged": False, "force_answer": False, "transient": [], "failure": "",
             "outcome": "ok", "turn_start": _turn_start(messages),
             "question": _text_of(messages[_turn_start(messages)]),
         }
@@ -137,9 +140,13 @@ def build_graph(
         if time.monotonic() >= state["deadline"]:
             return _stop("time_limit", question, seconds=f"{limits.max_seconds:g}")
         request = [system, *_window(state["messages"], limits.history_turns)]
+        turn = state["messages"][state.get("turn_start", 0):]
+        has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
+        # The last step, or a repeated call: ask for the answer from what the tools already returned.
+        force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
         try:
-            reply = bound.invoke(request)
+            reply = (answer_only if force else bound).invoke(request)
         except AssertionError:
             raise  # a test's scripted model ran out: a bug in the test, never an answer
         except Exception as exc:  # noqa: BLE001 - any model/transport failure becomes a clear answer
@@ -161,6 +168,10 @@ def build_graph(
             calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
                      for c in found]
             source = "text"
+        if calls and force:
+            if state.get("force_answer"):
+                return {**update, **_stop("repeated", question)}
+            return {**update, **_stop("step_limit", question, max_steps=limits.max_steps)}
         if calls:
             message = AIMessage(content="" if source == "text" else reply.content, tool_calls=calls,
                                 id=str(uuid.uuid4()),
@@ -192,11 +203,14 @@ def build_graph(
     def run_tools(state: AgentState) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage) and last.tool_calls
+        turn = state["messages"][state.get("turn_start", 0):]
         results, all_invalid, problems = runner.run(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
-            first_step=sum(1 for m in state["messages"][state.get("turn_start", 0):] if isinstance(m, ToolMessage)),
+            first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
         )
         update: dict[str, Any] = {"messages": results, "route": "model"}
+        if any(m.additional_kwargs.get("uba_repeat") for m in results):
+            update["force_answer"] = True
         if all_invalid:
             if state.get("corrections", 0) >= 1:
                 return {**update, **_stop("invalid_calls", state.get("question", ""), detail=problems)}
@@ -230,6 +244,12 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
+    """Keys of the calls of this question that already succeeded (name and arguments)."""
+    ok_ids = {m.tool_call_id for m in turn if isinstance(m, ToolMessage) and m.status != "error"}
+    return {call_key(c) for m in turn if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] in ok_ids}
 
 
 def _stop(key: str, question: str, **variables: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -15,6 +16,11 @@ from pydantic import BaseModel, ValidationError
 from agent import prompt
 
 logger = logging.getLogger(__name__)
+
+
+def call_key(call: ToolCall) -> str:
+    """Name and arguments of a call, canonical, to recognise a repeated call."""
+    return call["name"] + json.dumps(call.get("args") or {}, sort_keys=True, default=str)
 
 
 def _problems(exc: ValidationError) -> str:
@@ -55,8 +61,13 @@ class ToolRunner:
                 return prompt.feedback("invalid_args", name=name, problems=_problems(exc))
         return None
 
-    def run(self, calls: Sequence[ToolCall], *, source: str, first_step: int) -> tuple[list[ToolMessage], bool, str]:
-        """Execute ``calls`` in order; returns the tool messages, whether every call was invalid, the problems."""
+    def run(
+        self, calls: Sequence[ToolCall], *, source: str, first_step: int, done: set[str] = frozenset()
+    ) -> tuple[list[ToolMessage], bool, str]:
+        """Execute ``calls`` in order; returns the tool messages, whether every call was invalid, the problems.
+
+        A call identical to one in ``done`` (already answered) is not run again: the model is told so.
+        """
         write = get_stream_writer()
         messages: list[ToolMessage] = []
         invalid: list[str] = []
@@ -69,6 +80,9 @@ class ToolRunner:
             if error is not None:
                 invalid.append(error)
                 message = ToolMessage(content=error, name=name, tool_call_id=call["id"], status="error")
+            elif call_key(call) in done:
+                message = ToolMessage(content=prompt.feedback("repeated_call", name=name), name=name,
+                                      tool_call_id=call["id"], status="error", additional_kwargs={"uba_repeat": True})
             else:
                 message = self._execute(call)
             ok = message.status != "error"

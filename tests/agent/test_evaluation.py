@@ -58,7 +58,9 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     oracle = ScriptedChatModel()
     analyst = Analyst(oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
                       checkpointer=InMemorySaver())
-    report = run_eval(analyst, QUESTIONS, ReadOnlyWarehouse(demo_url), backend="fake", oracle=oracle)
+    # No predictor model is trained on this small warehouse: prediction questions are judged in `uba eval`.
+    replayable = [q for q in QUESTIONS if q.kind != "prediction"]
+    report = run_eval(analyst, replayable, ReadOnlyWarehouse(demo_url), backend="fake", oracle=oracle)
     answered = [r for r in report.results if r["status"] != "skipped"]
     assert answered, "no question could be replayed with the installed tools"
     wrong = [(r["id"], r["answer"][:200], r["gold"]) for r in answered if not r["correct"]]

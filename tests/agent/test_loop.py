@@ -109,11 +109,15 @@ def test_unknown_tool_then_invalid_again_ends_with_a_clear_answer(make_analyst):
 
 
 def test_step_limit_reached_gives_a_graceful_answer_with_the_evidence(make_analyst, facts):
-    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL)] * 3, max_steps=3)
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=VIEWS_SQL),
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),  # a third step is not allowed
+    ], max_steps=3)
     answer = analyst.ask("How many purchases?")
     assert answer.status == "incomplete"
     assert "within 3 steps" in answer.text and str(facts["purchases"]) in answer.text  # evidence is tool output
-    assert len(model.requests) == 3 and len(answer.trace) == 3
+    assert len(model.requests) == 3 and len(answer.trace) == 2
 
 
 def test_wall_time_limit_stops_the_question(make_analyst):
@@ -235,3 +239,25 @@ def test_scoped_threads_are_separate_namespaces(make_analyst):
     analyst.ask("hello from B", thread_id="shared", user_scope="43")
     assert [m.content for m in model.requests[1] if isinstance(m, HumanMessage)] == ["hello from B"]
     assert analyst.history("shared", user_scope="42") == [("hello from A", "Hi A.")]
+
+
+def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        tool_call("run_sql", sql=PURCHASES_SQL),  # the same call again
+        f"{facts['purchases']} purchases.",
+    ])
+    answer = analyst.ask("How many purchases?")
+    assert answer.status == "ok" and [s.ok for s in answer.trace] == [True, False]
+    assert "already called" in model.requests[2][-1].content
+    assert model.request_kwargs[2].get("tool_choice") == "none"  # the answer step may not call tools
+    assert "tool_choice" not in model.request_kwargs[0]
+
+
+def test_the_last_step_asks_for_an_answer_without_tools(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=VIEWS_SQL),
+        f"{facts['views']} views.",
+    ], max_steps=2)
+    answer = analyst.ask("How many views?")
+    assert answer.status == "ok" and model.request_kwargs[1].get("tool_choice") == "none"
