@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 
 # A number: optional sign, digits with optional thousands separators, optional decimals.
-_NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
+# ASCII-only look-behind: in Chinese text a number follows a CJK character ("共有1234次").
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")
 _ID_LIKE = re.compile(r"\b[A-Za-z_]+[-_]?\d+\b|\b\d+[A-Za-z_]+\w*\b")
 SMALL_INTEGERS = 10
 """Integers 0..10 pass unchecked: list numbering, "top 5", "3 steps" are prose, not findings."""

@@ -17,3 +17,8 @@ def test_invented_numbers_are_named():
 def test_small_integers_and_identifiers_are_prose_not_findings():
     assert ungrounded_numbers("The top 3 items; user u00042 and item i0007 stand out.", EVIDENCE) == []
     assert "00042" not in numbers_in("user u00042")
+
+
+def test_numbers_inside_chinese_text_are_checked():
+    assert numbers_in("2026年10月共有1,234次购买，转化率23.2%。") == ["2026", "10", "1,234", "23.2"]
+    assert ungrounded_numbers("共有1500次购买", EVIDENCE) == ["1500"]
