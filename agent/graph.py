@@ -161,13 +161,7 @@ def build_graph(
         update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=_text_of(reply))
-        calls = list(reply.tool_calls)
-        source = "native"
-        if not calls:
-            found = parse_text_calls(_text_of(reply), runner.names)
-            calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
-                     for c in found]
-            source = "text"
+        calls, source = _calls_of(reply, runner.names)
         if calls and force:
             if state.get("force_answer"):
                 return {**update, **_stop("repeated", question)}
@@ -177,7 +171,11 @@ def build_graph(
                                 id=str(uuid.uuid4()),
                                 additional_kwargs={"uba_source": source})
             return {**update, "messages": [message], "route": "tools"}
-        text = _text_of(reply).strip()
+        return {**update, **_judge_text(_text_of(reply).strip(), state, question)}
+
+    def _judge_text(text: str, state: AgentState, question: str) -> dict[str, Any]:
+        """A text reply: the final answer if its numbers are grounded, else one correction, else a failure."""
+        update: dict[str, Any] = {}
         reply_id = str(uuid.uuid4())
         if not text:
             if state.get("corrections", 0) >= 1:
@@ -244,6 +242,16 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def _calls_of(reply: AIMessage, names: frozenset[str]) -> tuple[list[dict[str, Any]], str]:
+    """The reply's tool calls and where they came from: native ``tool_calls``, else parsed from the text."""
+    if reply.tool_calls:
+        return list(reply.tool_calls), "native"
+    found = parse_text_calls(_text_of(reply), names)
+    calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+             for c in found]
+    return calls, "text"
 
 
 def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
