@@ -128,9 +128,10 @@ def compose(rating: int, noun: str, aspects: tuple[str, ...], defect: str, late:
         sentences.append(_pick(LATE_SHIPPING, rng))
     for index in chosen:
         aspect = pool[index]
-        if aspect == "shipping" and mentions_late:
+        if (aspect == "shipping" and mentions_late) or (aspect == defect and mentions_defect):
             continue
-        positive = rng.random() < _POSITIVE_SHARE[rating]
+        # the item's recurring problem is real: nobody praises that aspect of it
+        positive = aspect != defect and rng.random() < _POSITIVE_SHARE[rating]
         sentences.append(_pick(ASPECTS[aspect][0 if positive else 1], rng))
     sentences.append(_pick(_CLOSERS[rating], rng))
     if mentions_defect and rng.random() < 0.5:

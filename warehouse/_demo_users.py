@@ -16,6 +16,8 @@ DEVICE_CART_FACTOR = np.array([0.85, 1.35, 1.0])  # desktop shoppers convert bet
 CHANNELS = (("organic", 0.3), ("paid_search", 0.2), ("social", 0.17), ("email", 0.1),
             ("referral", 0.08), ("direct", 0.15))
 CHANNEL_CART_FACTOR = np.array([1.0, 1.1, 0.7, 1.45, 1.2, 1.1])  # email and referrals convert, social browses
+FEATURED_USER = 4711
+"""User id of the regular shopper that examples ask about ("what will user 4711 do next?")."""
 # Purchase propensity segments: (share, add-to-cart probability per view, purchase probability per cart).
 SEGMENTS = ((0.64, 0.012, 0.07), (0.28, 0.04, 0.21), (0.08, 0.08, 0.38))
 
@@ -91,6 +93,9 @@ def build_users(n: int, start: int, end: int, n_categories: int, rng: np.random.
     active_to = np.where(churner, active_from + lifetime.astype(np.int64), end)
     active_to = np.where(~new & (rng.random(n) < 0.4), start, active_to)
     active_to = np.minimum(active_to, end)
+    if n >= FEATURED_USER:  # the docs' example user: a loyal regular, active to the end
+        k = FEATURED_USER - 1
+        cart_p[k], buy_p[k], rate[k], active_to[k] = SEGMENTS[2][1] * 1.3, SEGMENTS[2][2], 1.5, end
 
     first = rng.integers(len(_FIRST), size=n)
     last = rng.integers(len(_LAST), size=n)

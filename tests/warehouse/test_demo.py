@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from warehouse import Warehouse
+from warehouse._demo_reviews import ASPECTS
 from warehouse.demo import DEFAULT_END, DemoDataExists, check_demo_args, generate_demo
 from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
@@ -209,6 +210,8 @@ def test_demo_questions_have_answers(shop: dict[str, pd.DataFrame]) -> None:
     assert len(x200) >= 10 and x200["rating"].mean() < 3.0
     low = x200[x200.rating <= 2]
     assert low["body"].str.contains("battery", case=False).mean() > 0.5
+    praise = "|".join(re.escape(phrase) for phrase in ASPECTS["battery"][0])
+    assert not x200["body"].str.contains(praise).any(), "nobody praises the X200's battery"
     blender = reviews[reviews.title_item == "Kitchenly BlendPro 500 Blender"]
     assert blender["body"].str.contains("leak", case=False).any()
     assert reviews["body"].str.contains("late|stuck in transit|took forever", case=False).sum() >= 5
