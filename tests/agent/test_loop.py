@@ -261,3 +261,22 @@ def test_the_last_step_asks_for_an_answer_without_tools(make_analyst, facts):
     ], max_steps=2)
     answer = analyst.ask("How many views?")
     assert answer.status == "ok" and model.request_kwargs[1].get("tool_choice") == "none"
+
+
+def test_async_stream_and_events_serialise_for_the_api(make_analyst, facts):
+    import asyncio
+
+    from pydantic import TypeAdapter
+
+    from agent.answer import Event
+
+    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."])
+
+    async def collect():
+        return [e async for e in analyst.astream("How many purchases?")]
+
+    events = asyncio.run(collect())
+    adapter = TypeAdapter(Event)
+    again = [adapter.validate_json(adapter.dump_json(e)) for e in events]
+    assert again == events and isinstance(events[-1], FinalAnswer)
+    assert events[-1].answer.tables[0].rows[0][0] == facts["purchases"]
