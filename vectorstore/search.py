@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 RRF_K = 60
 """Reciprocal-rank-fusion constant: a document at rank r in a list earns 1 / (RRF_K + r)."""
 
+VECTOR_WEIGHT = 0.3
+"""Share of the (min-max normalized) vector score in the hybrid score; the rest is BM25's.
+Chosen on the known-item benchmark (benchmarks/reviews_retrieval.py), where it beat RRF."""
+
 SearchMode = Literal["hybrid", "vector", "keyword"]
 
 
@@ -121,6 +125,32 @@ def _date_text(value) -> str | None:
     return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
 
 
+def fuse(rankings: list[list[str]], weights: list[float] | None = None, rrf_k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: id → sum of weight / (rrf_k + rank) over the lists, best first."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ids, weight in zip(rankings, weights):
+        for rank, review_id in enumerate(ids, start=1):
+            scores[review_id] = scores.get(review_id, 0.0) + weight / (rrf_k + rank)
+    return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def fuse_scores(
+    vector: list[tuple[str, float]], keyword: list[tuple[str, float]], vector_weight: float = 0.5
+) -> dict[str, float]:
+    """Convex combination of min-max normalized scores (cosine similarity, BM25), best first."""
+    def normalized(pairs: list[tuple[str, float]]) -> dict[str, float]:
+        if not pairs:
+            return {}
+        values = [s for _, s in pairs]
+        lo, hi = min(values), max(values)
+        return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in pairs}
+
+    vec, kw = normalized(vector), normalized(keyword)
+    scores = {i: vector_weight * vec.get(i, 0.0) + (1 - vector_weight) * kw.get(i, 0.0) for i in vec.keys() | kw.keys()}
+    return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def search_reviews(
     index: ReviewIndex,
     query: str,
@@ -137,6 +167,7 @@ def search_reviews(
     candidates: int = 50,
     query_vector: np.ndarray | None = None,
     snippet_chars: int = 300,
+    fusion: Literal["score", "rrf"] = "score",
 ) -> list[ReviewHit]:
     """The ``k`` reviews best matching ``query`` among those passing every filter, best first."""
     query = (query or "").strip()
@@ -150,28 +181,29 @@ def search_reviews(
     total = index.count()
     if total == 0:
         return []
-    ranked: list[list[str]] = []
     found: dict[str, tuple[dict, str]] = {}
-    vector_ids: list[str] = []
+    vector_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "vector"):
         vector = query_vector if query_vector is not None else index.embedder.embed_query(query)
         result = index.collection.query(
             query_embeddings=[np.asarray(vector, np.float32)], n_results=min(pool, total),
-            where=flt.where(), include=["metadatas", "documents"],
+            where=flt.where(), include=["metadatas", "documents", "distances"],
         )
-        vector_ids = result["ids"][0]
-        for review_id, meta, doc in zip(vector_ids, result["metadatas"][0], result["documents"][0]):
+        for review_id, meta, doc, distance in zip(
+            result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0]
+        ):
             found[review_id] = (meta, doc)
-        ranked.append(vector_ids)
-    keyword_ids: list[str] = []
+            vector_hits.append((review_id, 1.0 - float(distance)))  # cosine space: similarity = 1 - distance
+    keyword_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "keyword"):
-        keyword_ids = [i for i, _ in index.keyword.search(query, pool, flt.keyword())]
-        ranked.append(keyword_ids)
-    fused: dict[str, float] = {}
-    for ids in ranked:
-        for rank, review_id in enumerate(ids, start=1):
-            fused[review_id] = fused.get(review_id, 0.0) + 1.0 / (RRF_K + rank)
-    best = sorted(fused, key=lambda i: (-fused[i], i))
+        keyword_hits = index.keyword.search(query, pool, flt.keyword())
+    if fusion == "rrf":
+        fused = fuse([[i for i, _ in vector_hits], [i for i, _ in keyword_hits]])
+    else:
+        fused = fuse_scores(vector_hits, keyword_hits, VECTOR_WEIGHT if mode == "hybrid" else 0.5)
+    best = list(fused)
+    vector_ids = [i for i, _ in vector_hits]
+    keyword_ids = [i for i, _ in keyword_hits]
     missing = [i for i in best[: k * 2] if i not in found]
     if missing:
         page = index.collection.get(ids=missing, include=["metadatas", "documents"])
