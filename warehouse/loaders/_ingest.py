@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import time
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Index, inspect, select, text
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Index, inspect, select
 from tqdm import tqdm
 
 from warehouse.connection import Warehouse
@@ -158,17 +160,40 @@ def _existing_keys(warehouse: Warehouse, conn: Connection, name: str, key: str, 
         finally:
             raw.unregister("_uba_keys")
         return pa.array(found, type=values.type)
+    if warehouse.dialect == "postgresql":
+        return _existing_keys_postgres(conn, name, key, values)
     found: list = []
     python_values = values.to_pylist()
+    column = metadata.tables[name].c[key]
     for start in range(0, len(python_values), _PROBE_BATCH):
         chunk = python_values[start : start + _PROBE_BATCH]
-        if warehouse.dialect == "postgresql":
-            rows = conn.execute(text(f"SELECT {key} FROM {name} WHERE {key} = ANY(:keys)"), {"keys": chunk})
-        else:
-            column = metadata.tables[name].c[key]
-            rows = conn.execute(select(column).where(column.in_(chunk)))
-        found.extend(row[0] for row in rows)
+        found.extend(row[0] for row in conn.execute(select(column).where(column.in_(chunk))))
     return pa.array(found, type=values.type)
+
+
+def _existing_keys_postgres(conn: Connection, name: str, key: str, values: pa.ChunkedArray) -> pa.Array:
+    """COPY the keys into a temporary table and semi-join there: no per-key round trips or parameters."""
+    kind = "bigint" if pa.types.is_integer(values.type) else "text"
+    stage = f"_uba_keys_{kind}"
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (k {kind}) ON COMMIT DROP")
+        cur.execute(f"TRUNCATE {stage}")
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with cur.copy(f"COPY {stage} (k) FROM STDIN WITH (FORMAT csv)") as copy:
+            for batch in pa.table({"k": values}).to_batches(max_chunksize=_PROBE_BATCH):
+                buffer = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+                copy.write(buffer.getvalue())
+        cur.execute(f"ANALYZE {stage}")
+        matches = f"FROM {stage} s WHERE EXISTS (SELECT 1 FROM {name} t WHERE t.{key} = s.k)"
+        cur.execute(f"SELECT COUNT(*) {matches}")
+        count = cur.fetchone()[0]
+        if count in (0, len(values)):  # the common cases: a new file, or a re-run
+            whole = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+            return whole if count else pa.array([], type=values.type)
+        cur.execute(f"SELECT s.k {matches}")
+        return pa.array([row[0] for row in cur.fetchall()], type=values.type)
 
 
 def write_batches(
@@ -185,7 +210,9 @@ def write_batches(
     batches = iter(batches)
     with warehouse.begin() as conn:
         writer = _Writer(warehouse, conn, report, unique_events=unique_events)
-        first = next(batches)  # the file's layout is checked before the progress bar appears
+        first = next(batches, None)  # the file's layout is checked before the progress bar appears
+        if first is None:
+            raise inp.fail("the file holds no rows", f"give a file with {inp.fmt} data")
         bar = tqdm(total=inp.size, unit="B", unit_scale=True, desc=f"ingest {inp.path.name}", disable=not progress)
         with bar:
             for batch in itertools.chain([first], batches):
