@@ -110,7 +110,35 @@ def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None
 
     readonly = readonly or open_readonly_warehouse(settings)
     return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
-                    settings=settings, reviews=reviews)
+                    settings=settings, reviews=reviews, models=open_model_registry(settings))
+
+
+def open_model_registry(settings: Settings):
+    """The versioned model registry in ``<data dir>/models``."""
+    from predictor import ModelRegistry
+
+    return ModelRegistry(settings.data_dir / "models")
+
+
+def build_prediction_tools(settings: Settings, *, user_scope: str | None = None):
+    """The prediction tools' engine-facing object (``PredictionTools``) for the CLI."""
+    from tools.predictions import PredictionTools
+    from warehouse.safe_sql import SafeSql
+
+    predictor_runtime(settings)
+    readonly = open_readonly_warehouse(settings)
+    return PredictionTools(open_model_registry(settings), open_safe_sql(settings, readonly) or SafeSql(readonly),
+                           user_scope)
+
+
+def predictor_runtime(settings: Settings) -> dict:
+    """Thread and device knobs for training and prediction, applied to torch here."""
+    import torch
+
+    if settings.predictor_threads:
+        torch.set_num_threads(settings.predictor_threads)
+    threads = settings.predictor_threads or None
+    return {"device": settings.predictor_device, "threads": threads, "max_minutes": settings.predictor_max_minutes}
 
 
 def build_evaluation(settings: Settings):

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     api_max_message_chars: int = Field(4000, gt=0, description="Longest question the API accepts (413 above).")
     api_rate_per_min: int = Field(60, gt=0, description="Questions per minute per key (or per dev-mode caller) unless the key sets its own.")
     api_question_timeout_s: float = Field(300.0, gt=0, description="Seconds one question may run before the API answers 503.")
+    # --- predictor (predictor/, tools/predictions.py) ---
+    predictor_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the next-item model trains and predicts: auto = CUDA when present."
+    )
+    predictor_threads: int = Field(
+        1, ge=0, description="CPU threads for training and prediction (torch and the trees); 0 = all cores."
+    )
+    predictor_max_minutes: float = Field(10.0, gt=0, description="Wall-time budget of `uba train next`.")
 
     def resolved_warehouse_url(self) -> str:
         """The warehouse URL, defaulting to ``duckdb:///<data_dir>/warehouse.duckdb``."""

@@ -28,6 +28,7 @@ class ToolDeps:
     user_scope: str | None = None
     settings: Any = None
     reviews: Any = None
+    models: Any = None
     text_rows: int = TEXT_ROWS
     text_chars: int = TEXT_CHARS
 
@@ -50,8 +51,14 @@ def _review_tools(deps) -> list[BaseTool]:
     return build_review_tools(deps)
 
 
+def _predictor_tools(deps) -> list[BaseTool]:
+    from tools.predictions import build_predictor_tools
+
+    return build_predictor_tools(deps)
+
+
 # The explicit list: each family is a function deps -> tools. Add new families here.
-TOOL_FAMILIES = (_sql_and_behavior_tools, _review_tools)
+TOOL_FAMILIES = (_sql_and_behavior_tools, _review_tools, _predictor_tools)
 
 
 def build_tools(deps) -> list[BaseTool]:

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ui.cli import analyze, ask, data, evaluate, index, keys, llm, reviews, serve, sql
+from ui.cli import models, predict, train
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -23,6 +24,9 @@ app.add_typer(reviews.app, name="reviews")
 app.add_typer(sql.app)  # top-level command: uba sql
 app.add_typer(sql.admin, name="warehouse")
 app.add_typer(analyze.app, name="analyze")
+app.add_typer(train.app, name="train")
+app.add_typer(models.app, name="models")
+app.add_typer(predict.app, name="predict")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",

@@ -1,0 +1,97 @@
+"""``uba train next|churn|forecast``: train a model on the warehouse and save a new registry version."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ui.cli._output import console, fail, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Train prediction models on the warehouse (versioned in the data dir).")
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _context():
+    from agent.factory import open_model_registry, open_warehouse, predictor_runtime
+    from agent.settings import Settings
+    from predictor import warehouse_query
+
+    settings = Settings()
+    runtime = predictor_runtime(settings)
+    warehouse = open_warehouse(settings, create=False)
+    return warehouse, warehouse_query(warehouse), open_model_registry(settings), runtime
+
+
+def _report(version, as_json: bool, rows: list[list]) -> None:
+    if as_json:
+        print_json(version.to_dict())
+        return
+    console.print(f"saved [bold]{version.label}[/] at {version.path}")
+    console.print(f"protocol: {version.protocol}", highlight=False)
+    print_table("metrics", ["metric", "value"], rows)
+
+
+def _run(train):
+    from predictor import PredictorError
+
+    try:
+        return train()
+    except PredictorError as exc:
+        fail(str(exc))
+
+
+@app.command("next")
+def next_cmd(
+    max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget (default UBA_PREDICTOR_MAX_MINUTES).")] = None,
+    max_epochs: Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")] = 200,
+    hidden: Annotated[int, typer.Option(min=8, help="Embedding size.")] = 64,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    as_json: AsJson = False,
+) -> None:
+    """SASRec-CE next item + next event type, with popularity and transition baselines."""
+    from predictor import SASRecConfig, train_next
+
+    warehouse, query, registry, runtime = _context()
+    config = SASRecConfig(hidden=hidden, max_epochs=max_epochs, seed=seed, device=runtime["device"],
+                          max_minutes=max_minutes or runtime["max_minutes"])
+    version = _run(lambda: train_next(query, registry, config))
+    warehouse.dispose()
+    m = version.metrics
+    rows = [[name, f"{m[name]['HR@10']:.4f}", f"{m[name]['NDCG@10']:.4f}"] for name in ("sasrec", "transitions", "popularity")]
+    rows.append(["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f}", ""])
+    rows.append(["training", f"{m['train_seconds']} s", f"best epoch {m['best_epoch']} of {m['epochs']}"])
+    _report(version, as_json, [[r[0], f"HR@10 {r[1]}  NDCG@10 {r[2]}" if r[2] and "epoch" not in r[2] else f"{r[1]} {r[2]}"] for r in rows])
+
+
+@app.command("churn")
+def churn_cmd(
+    horizon_days: Annotated[int, typer.Option(min=1, help="Label window after the cutoff, in days.")] = 14,
+    target: Annotated[str, typer.Option(help="churn (no activity in the window) or purchase (bought in it).")] = "churn",
+    as_json: AsJson = False,
+) -> None:
+    """Gradient-boosted churn (or purchase) propensity with a time split and calibrated probabilities."""
+    from predictor import ChurnConfig, train_churn
+
+    if target not in ("churn", "purchase"):
+        fail(f"unknown target {target!r}; use churn or purchase")
+    warehouse, query, registry, runtime = _context()
+    config = ChurnConfig(target=target, horizon_days=horizon_days, threads=runtime["threads"])
+    version = _run(lambda: train_churn(query, registry, config))
+    warehouse.dispose()
+    m = version.metrics
+    keys = ("train_users", "eval_users", "base_rate", "auc", "auc_recency_only", "brier", "brier_base_rate", "calibration")
+    _report(version, as_json, [[k, m.get(k, "")] for k in keys])
+
+
+@app.command("forecast")
+def forecast_cmd(as_json: AsJson = False) -> None:
+    """Holt-Winters forecasts of purchases, revenue and active users, backtested against seasonal naive."""
+    from predictor import train_forecast
+
+    warehouse, query, registry, _ = _context()
+    version = _run(lambda: train_forecast(query, registry))
+    warehouse.dispose()
+    rows = [[key, f"MASE {v['mase_holt_winters']} vs naive {v['mase_seasonal_naive']}, 80% cover {v['coverage80']}"
+             if "mase_holt_winters" in v else v.get("skipped", "")] for key, v in version.metrics.items()]
+    _report(version, as_json, rows)
