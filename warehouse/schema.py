@@ -6,7 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    Float,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -49,7 +49,7 @@ items = Table(
     Column("title", Text),
     Column("category", String),
     Column("brand", String),
-    Column("price", Float),
+    Column("price", Double),
 )
 
 events = Table(
@@ -61,7 +61,7 @@ events = Table(
     Column("ts", DateTime, nullable=False),
     Column("event_type", String, nullable=False),
     Column("item_id", String),
-    Column("value", Float),
+    Column("value", Double),
     Column("source_event", String, comment="the source's own event name"),
 )
 
@@ -71,7 +71,7 @@ orders = Table(
     Column("order_id", String, primary_key=True),
     Column("user_id", String, nullable=False),
     Column("ts", DateTime, nullable=False),
-    Column("total", Float),
+    Column("total", Double),
     Column("status", String),
 )
 
@@ -81,7 +81,7 @@ order_items = Table(
     Column("order_id", String, nullable=False),
     Column("item_id", String, nullable=False),
     Column("quantity", Integer),
-    Column("price", Float),
+    Column("price", Double),
 )
 
 reviews = Table(

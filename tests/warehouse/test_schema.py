@@ -60,3 +60,14 @@ def test_duckdb_gets_no_art_indexes(duckdb_url):
         names = [row[0] for row in conn.execute(text("SELECT index_name FROM duckdb_indexes()")).all()]
     wh.dispose()
     assert names == []
+
+
+def test_money_keeps_its_cents(warehouse):
+    items = pa.table({"item_id": ["a", "b"], "price": [15.99, 0.1]})
+    with warehouse.begin() as conn:
+        warehouse.bulk_insert(conn, "items", items)
+    with warehouse.engine.connect() as conn:
+        prices = sorted(conn.exec_driver_sql("SELECT price FROM items").scalars())
+        total = conn.exec_driver_sql("SELECT SUM(price) FROM items").scalar_one()
+    assert prices == [0.1, 15.99]
+    assert abs(total - 16.09) < 1e-9
