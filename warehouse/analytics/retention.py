@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
 from warehouse.analytics._base import DateRange, EventType, Result, heatmap, lit, run, where
@@ -28,7 +29,7 @@ class RetentionRequest(DateRange):
 
 
 def compile_retention(request: RetentionRequest) -> str:
-    """The SQL answering ``request``: one row per cohort with its size and users active in periods 0..N."""
+    """The SQL answering ``request``: one row per (cohort, period) with the cohort size and users active."""
     bucket = f"'{request.period}'"
     days = 7 if request.period == "week" else 1
     if request.cohort_by == "signup":
@@ -42,29 +43,33 @@ def compile_retention(request: RetentionRequest) -> str:
     returning = [f"e.event_type = {lit(request.return_event)}"] if request.return_event else []
     activity = (f"SELECT DISTINCT e.user_id, CAST(DATE_TRUNC({bucket}, e.ts) AS DATE) AS active "
                 f"FROM events AS e {where(returning)}")
-    counts = ", ".join(
-        f"COUNT(DISTINCT CASE WHEN a.active = c.cohort + {k * days} THEN c.user_id END) AS period_{k}"
-        for k in range(request.periods + 1)
-    )
-    return (f"WITH c AS ({cohort}), a AS ({activity}) "
-            f"SELECT c.cohort, COUNT(DISTINCT c.user_id) AS cohort_size, {counts} "
-            f"FROM c LEFT JOIN a ON a.user_id = c.user_id AND a.active >= c.cohort "
-            f"AND a.active <= c.cohort + {request.periods * days} GROUP BY c.cohort ORDER BY c.cohort")
+    # One (user, bucket) row per activity, so COUNT(*) per (cohort, period) counts distinct users.
+    return (f"WITH c AS ({cohort}), a AS ({activity}), "
+            f"sizes AS (SELECT c.cohort, COUNT(*) AS cohort_size FROM c GROUP BY c.cohort), "
+            f"ret AS (SELECT c.cohort, CAST((a.active - c.cohort) / {days} AS INTEGER) AS period, COUNT(*) AS users "
+            f"FROM c JOIN a ON a.user_id = c.user_id AND a.active >= c.cohort "
+            f"AND a.active <= c.cohort + {request.periods * days} GROUP BY 1, 2) "
+            f"SELECT s.cohort, s.cohort_size, r.period, r.users FROM sizes AS s "
+            f"LEFT JOIN ret AS r ON r.cohort = s.cohort ORDER BY 1, 3")
 
 
 def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | None = None) -> Result:
     """Run a retention analysis; rows are (cohort, cohort_size, period_0..period_N) as shares of the cohort."""
-    frame, sql = run(safe, compile_retention(request), user_scope)
+    long, sql = run(safe, compile_retention(request), user_scope)
     period_cols = [f"period_{k}" for k in range(request.periods + 1)]
-    counts = frame[period_cols].astype(int) if not frame.empty else frame[period_cols]
-    frame["cohort_size"] = frame["cohort_size"].astype(int)
-    for col in period_cols:
-        frame[col] = (counts[col] / frame["cohort_size"]).round(4)
+    sizes = long.groupby("cohort", sort=True)["cohort_size"].first().astype(int)
+    hits = long.dropna(subset=["period"])
+    counts = pd.DataFrame(0, index=sizes.index, columns=range(request.periods + 1))
+    for row in hits.itertuples(index=False):
+        counts.loc[row.cohort, int(row.period)] = int(row.users)
+    counts.columns = period_cols
+    frame = pd.concat([sizes.rename("cohort_size"), counts.div(sizes, axis=0).round(4)], axis=1).reset_index()
+    frame = frame[["cohort", "cohort_size", *period_cols]]
     if frame.empty:
         summary = f"No cohorts in {request.describe()}."
     else:
         size = int(frame["cohort_size"].sum())
-        p1 = (counts["period_1"].sum() / size) if request.periods >= 1 and size else 0.0
+        p1 = (counts["period_1"].sum() / size) if size else 0.0
         summary = (f"{len(frame)} {_ADJ[request.period]} cohorts by {request.cohort_by.replace('_', ' ')} "
                    f"({size:,} users, {request.describe()}); {100 * p1:.1f}% were active again in "
                    f"the next {request.period} (period 1, all cohorts pooled).")
