@@ -12,10 +12,13 @@ when llama-cpp-python and the GGUF are installed, else estimated at 4 characters
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.fake_llm import ScriptedChatModel, tool_call
 
@@ -78,6 +81,7 @@ def main() -> None:
     text = analyst.system_text
     static, dynamic = text.split("## The data", 1)
     measure = count or (lambda s: round(len(s) / 4))
+    schemas = json.dumps([convert_to_openai_tool(t) for t in analyst.tools_for_scope(None)], ensure_ascii=False)
     p50 = statistics.median(overheads)
     p95 = sorted(overheads)[int(0.95 * (len(overheads) - 1))]
     rows = [
@@ -88,7 +92,9 @@ def main() -> None:
         ("overhead / 50 ms target", f"{p50 / 50:.2f}", "< 1 passes"),
         ("system prompt: static prefix", f"{measure(static)} tokens", how),
         ("system prompt: dynamic part", f"{measure('## The data' + dynamic)} tokens", how),
-        ("static share of the prompt", f"{measure(static) / measure(text):.0%}", "prefix-cacheable"),
+        ("tool schemas (JSON, every call)", f"{measure(schemas)} tokens", how),
+        ("static share (prefix + schemas)", f"{(measure(static) + measure(schemas)) / (measure(text) + measure(schemas)):.0%}",
+         "prefix-cacheable"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"agent overhead · scripted model · {args.users} users, 30 days · tool called: {name} "
