@@ -35,7 +35,11 @@ def main() -> None:
     analyst, readonly, oracle = build_evaluation(settings)
     started = time.perf_counter()
 
+    partial = open(str(settings.data_dir / f"agent_eval-{args.backend}.partial.jsonl"), "w", encoding="utf-8")
+
     def progress(r: dict) -> None:
+        partial.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        partial.flush()  # a run cut short still leaves every finished question on disk
         print(f"{'ok ' if r['correct'] else 'BAD'} {r['id']:<34} {r['latency_ms'] / 1000:6.1f} s "
               f"{r['llm_calls']} calls {','.join(r['tools_called']) or '-'}", flush=True)
 
