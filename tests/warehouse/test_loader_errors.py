@@ -159,3 +159,13 @@ def test_failure_in_a_late_amazon_block_undoes_earlier_blocks(loaded, tmp_path, 
     with pytest.raises(IngestError, match="line 201"):
         ingest(loaded, path, "amazon-reviews")
     assert fingerprint(loaded) == before
+
+
+@pytest.mark.parametrize("fmt", ["amazon-reviews", "taobao"])
+def test_truncated_gzip_past_the_sample(loaded_duckdb, tmp_path, fmt):
+    rows = [(str(i % 50), str(i), "1", "pv", 1511544070 + i) for i in range(40_000)]
+    text_ = amazon_2014(3_000) if fmt == "amazon-reviews" else taobao_csv(rows)
+    data = gzip.compress(text_.encode())
+    path = tmp_path / f"cut.{fmt}.gz"
+    path.write_bytes(data[: int(len(data) * 0.8)])  # the first 64 KiB decompress fine; the end is missing
+    _fails_cleanly(loaded_duckdb, path, fmt, [path.name, "corrupt or truncated", "download the file again"], {})

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from warehouse.errors import IngestError
 from warehouse.loaders._files import InputFile
 
 logger = logging.getLogger(__name__)
@@ -91,26 +92,36 @@ def csv_batches(
             raise _located(inp, delimiter, len(names), has_header)
     except pa.ArrowInvalid as exc:
         raise _located(inp, delimiter, len(names), has_header, detail=str(exc)) from exc
+    except (OSError, EOFError) as exc:  # pyarrow's gzip stream breaking off
+        raise inp.corrupt(exc) from exc
     finally:
         inp.close()
     if line == (2 if has_header else 1):
         raise inp.fail("the file has no data rows", f"give a file with {inp.fmt} rows after the header")
 
 
-def _located(inp: InputFile, delimiter: str, width: int, has_header: bool, detail: str = ""):
+def _located(inp: InputFile, delimiter: str, width: int, has_header: bool, detail: str = "") -> IngestError:
     """Re-scan the file with the csv module to name the first malformed line."""
     stream = io.TextIOWrapper(inp.open(), encoding=encoding_of(inp), errors="replace", newline="")
     try:
-        reader = csv.reader(stream, delimiter=delimiter)
-        for row in reader:
-            if reader.line_num == 1 and has_header or not row:
-                continue
-            if len(row) != width:
-                return inp.fail(
-                    f"expected {width} fields separated by {delimiter!r}, found {len(row)}",
-                    "fix or remove that line (a wrong --format or a stray delimiter?)",
-                    line=reader.line_num,
-                )
+        return _first_malformed(inp, stream, delimiter, width, has_header, detail)
+    except (OSError, EOFError) as exc:
+        return inp.corrupt(exc)
     finally:
         inp.close()
+
+
+def _first_malformed(
+    inp: InputFile, stream: io.TextIOWrapper, delimiter: str, width: int, has_header: bool, detail: str
+) -> IngestError:
+    reader = csv.reader(stream, delimiter=delimiter)
+    for row in reader:
+        if reader.line_num == 1 and has_header or not row:
+            continue
+        if len(row) != width:
+            return inp.fail(
+                f"expected {width} fields separated by {delimiter!r}, found {len(row)}",
+                "fix or remove that line (a wrong --format or a stray delimiter?)",
+                line=reader.line_num,
+            )
     return inp.fail(f"the CSV cannot be parsed ({detail})", "check it is a well-formed CSV file, UTF-8 encoded")

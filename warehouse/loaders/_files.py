@@ -77,6 +77,10 @@ class InputFile:
             where += f", column {self.column_labels.get(column, column)!r}"
         return IngestError(f"{where}: {problem}; {fix} (nothing was written)")
 
+    def corrupt(self, exc: BaseException) -> IngestError:
+        """The error for a compressed stream that breaks off (a truncated download)."""
+        return self.fail(f"the gzip data is corrupt or truncated ({exc})", "download the file again")
+
     def text_sample(self) -> str:
         """The sample decoded for sniffing (undecodable bytes replaced)."""
         return self.sample.decode("utf-8", errors="replace")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -49,7 +50,7 @@ def _blocks(inp: InputFile) -> Iterator[bytes]:
     """Whole lines, about BLOCK_BYTES at a time."""
     stream = inp.open()
     carry = b""
-    while chunk := stream.read(BLOCK_BYTES):
+    while chunk := _read(inp, stream):
         chunk = carry + chunk
         cut = chunk.rfind(b"\n") + 1
         carry = chunk[cut:]
@@ -57,6 +58,13 @@ def _blocks(inp: InputFile) -> Iterator[bytes]:
             yield chunk[:cut]
     if carry.strip():
         yield carry + b"\n"
+
+
+def _read(inp: InputFile, stream) -> bytes:
+    try:
+        return stream.read(BLOCK_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise inp.corrupt(exc) from exc
 
 
 def _parse(inp: InputFile, block: bytes, line: int) -> pa.Table:
