@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     api_max_message_chars: int = Field(4000, gt=0, description="Longest question the API accepts (413 above).")
     api_rate_per_min: int = Field(60, gt=0, description="Questions per minute per key (or per dev-mode caller) unless the key sets its own.")
     api_question_timeout_s: float = Field(300.0, gt=0, description="Seconds one question may run before the API answers 503.")
+    api_concurrency: int = Field(8, gt=0, le=256, description="Questions answered at once by `uba serve`; more wait in line.")
     # --- predictor (predictor/, tools/predictions.py) ---
     predictor_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the next-item model trains and predicts: auto = CUDA when present."

@@ -5,8 +5,10 @@ Run: ``nice -n 10 .venv/bin/python benchmarks/api_load.py [--sessions 50] [--que
 Builds a small demo warehouse in a temp dir, creates one API key, starts ``uba serve`` on a free
 127.0.0.1 port and runs ``sessions`` concurrent conversations (asyncio + httpx), each asking
 ``questions`` questions in turn on its own thread, rotating over /v1/chat/completions (plain and
-``stream=true``) and /v1/ask. Server overhead = client-observed latency − the analyst's own wall
-time (``usage.latency_ms`` of the Answer): HTTP, auth, limits, JSON/SSE, queueing for a worker.
+``stream=true``) and /v1/ask. The server reports, per question, the wait for one of its analyst
+workers and the analyst's run (``Server-Timing``, or ``uba_timing`` on the last SSE chunk);
+server overhead = client-observed latency − wait − analyst run: HTTP, auth, limits, thread
+bookkeeping, JSON/SSE encoding and the hand-offs between the event loop and the worker.
 Memory is the server's RSS (``/proc/<pid>/status``) after a warm-up and at the end.
 """
 
@@ -18,7 +20,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,34 +53,40 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _one(client: httpx.AsyncClient, mode: str, question: str, thread_id: str | None) -> tuple[float, float, str]:
-    """One question; returns (client seconds, analyst seconds, thread id)."""
+def _timing(header: str) -> dict[str, float]:
+    parts = dict(part.strip().split(";dur=") for part in header.split(","))
+    return {f"{name}_ms": float(value) for name, value in parts.items()}
+
+
+async def _one(client: httpx.AsyncClient, mode: str, question: str, thread_id: str | None) -> tuple[float, dict, str]:
+    """One question; returns (client ms, the server's timing in ms: queue and analyst, thread id)."""
     started = time.perf_counter()
     headers = {"X-Thread-Id": thread_id} if thread_id else {}
     if mode == "ask":
         response = await client.post("/v1/ask", json={"question": question}, headers=headers)
         response.raise_for_status()
-        answer = response.json()
+        answer, timing = response.json(), _timing(response.headers["server-timing"])
     elif mode == "chat":
         response = await client.post("/v1/chat/completions", headers=headers,
                                      json={"model": "uba", "messages": [{"role": "user", "content": question}]})
         response.raise_for_status()
-        answer = response.json()["uba"]
+        answer, timing = response.json()["uba"], _timing(response.headers["server-timing"])
     else:
-        answer = None
+        answer = timing = None
         async with client.stream("POST", "/v1/chat/completions", headers=headers,
                                  json={"model": "uba", "stream": True,
                                        "messages": [{"role": "user", "content": question}]}) as response:
             response.raise_for_status()
             async for line in response.aiter_lines():
                 if line.startswith("data: {") and '"uba": {' in line:
-                    answer = json.loads(line[6:])["uba"]
+                    final = json.loads(line[6:])
+                    answer, timing = final["uba"], final["uba_timing"]
         if answer is None:
             raise RuntimeError("stream ended without the final answer")
-    elapsed = time.perf_counter() - started
+    elapsed = (time.perf_counter() - started) * 1000
     if answer["status"] != "ok" or not answer["tables"]:
         raise RuntimeError(f"answer without evidence: {answer['text'][:200]!r}")
-    return elapsed, answer["usage"]["latency_ms"] / 1000, answer["thread_id"]
+    return elapsed, timing, answer["thread_id"]
 
 
 async def _session(client, index: int, questions: int, results: list, errors: list) -> None:
@@ -87,8 +94,8 @@ async def _session(client, index: int, questions: int, results: list, errors: li
     for n in range(questions):
         mode = MODES[(index + n) % len(MODES)]
         try:
-            elapsed, analyst, thread_id = await _one(client, mode, QUESTIONS[(index + n) % len(QUESTIONS)], thread_id)
-            results.append((mode, elapsed, analyst))
+            elapsed, timing, thread_id = await _one(client, mode, QUESTIONS[(index + n) % len(QUESTIONS)], thread_id)
+            results.append((mode, elapsed, timing))
         except (httpx.HTTPError, RuntimeError, KeyError) as exc:
             errors.append(f"{mode}: {type(exc).__name__}: {str(exc)[:200]}")
 
@@ -117,11 +124,11 @@ def _prepare(data_dir: Path) -> str:
     return token
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def _start(data_dir: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UBA_")}
     env.update({"UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "fake", "UBA_LLM_FAKE_RULES": str(RULES),
-                "GRADIO_ANALYTICS_ENABLED": "False"})
+                "UBA_API_CONCURRENCY": str(concurrency), "GRADIO_ANALYTICS_ENABLED": "False"})
     process = subprocess.Popen([str(Path(sys.executable).with_name("uba")), "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -141,11 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=8, help="UBA_API_CONCURRENCY of the server")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="uba-load-") as tmp:
         data_dir = Path(tmp)
         key = _prepare(data_dir)
-        process, url = _start(data_dir)
+        process, url = _start(data_dir, args.concurrency)
         try:
             asyncio.run(_load(url, key, sessions=5, questions=3))  # warm-up: every code path once
             rss_before = _rss_mib(process.pid)
@@ -155,21 +163,25 @@ def main() -> None:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
     total = args.sessions * args.questions
-    overhead = [(elapsed - analyst) * 1000 for _, elapsed, analyst in results]
-    client = [elapsed * 1000 for _, elapsed, _ in results]
+
+    def p50_p99(values: list[float]) -> str:
+        return f"{_percentile(values, 0.5):.0f} / {_percentile(values, 0.99):.0f} ms" if values else "-"
+
+    def overhead(items) -> list[float]:
+        return [elapsed - t["queue_ms"] - t["analyst_ms"] for _, elapsed, t in items]
+
     rows = [
-        ("questions (sessions x questions)", f"{total} ({args.sessions} x {args.questions})"),
+        ("questions (sessions x questions)", f"{total} ({args.sessions} x {args.questions}), {args.concurrency} workers"),
         ("answered / errors", f"{len(results)} / {len(errors)}"),
         ("throughput", f"{len(results) / wall:.1f} questions/s over {wall:.1f} s"),
-        ("client latency p50 / p99", f"{_percentile(client, 0.5):.0f} / {_percentile(client, 0.99):.0f} ms"),
-        ("server overhead p50 / p99", f"{_percentile(overhead, 0.5):.0f} / {_percentile(overhead, 0.99):.0f} ms"),
-        ("server overhead mean", f"{statistics.fmean(overhead):.0f} ms"),
+        ("client latency p50 / p99", p50_p99([e for _, e, _ in results])),
+        ("  waiting for a worker p50 / p99", p50_p99([t["queue_ms"] for _, _, t in results])),
+        ("  analyst (graph, tools, fake LLM) p50 / p99", p50_p99([t["analyst_ms"] for _, _, t in results])),
+        ("  server overhead p50 / p99", p50_p99(overhead(results))),
         ("server RSS after warm-up / end", f"{rss_before:.0f} / {rss_after:.0f} MiB ({rss_after - rss_before:+.0f})"),
     ]
     for mode in MODES:
-        per = [(e - a) * 1000 for m, e, a in results if m == mode]
-        if per:
-            rows.append((f"overhead p50 / p99, {mode}", f"{_percentile(per, 0.5):.0f} / {_percentile(per, 0.99):.0f} ms"))
+        rows.append((f"  server overhead p50 / p99, {mode}", p50_p99(overhead([r for r in results if r[0] == mode]))))
     width = max(len(r[0]) for r in rows)
     print(f"| {'measure':<{width}} | value |")
     print(f"|{'-' * (width + 2)}|-------|")

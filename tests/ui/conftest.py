@@ -146,9 +146,9 @@ def wait_for_server(server: Server, timeout_s: float = 180) -> Server:
     raise RuntimeError(f"uba serve was not ready within {timeout_s:g} s:\n{server.output()}")
 
 
-def stop_server(server: Server) -> int:
-    """SIGINT (what Ctrl-C sends), then wait for a graceful exit; returns the exit code."""
-    if server.process.poll() is None:
+def stop_server(server: Server, *, signalled: bool = False) -> int:
+    """SIGINT (what Ctrl-C sends) unless already sent, then wait for a graceful exit; returns the exit code."""
+    if not signalled and server.process.poll() is None:
         server.process.send_signal(signal.SIGINT)
     try:
         return server.process.wait(timeout=40)
@@ -181,8 +181,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     finally:
         for server in launched.values():
             server.process.send_signal(signal.SIGINT)
-        for server in launched.values():
-            stop_server(server)
+        codes = {name: stop_server(server, signalled=True) for name, server in launched.items()}
+    # Ctrl-C is a graceful stop: exit 0 after the "stopped" line.
+    assert codes == {"keyed": 0, "dev": 0}, {n: launched[n].output()[-2000:] for n in codes}
+    assert all("stopped" in server.output() for server in launched.values())
 
 
 @pytest.fixture(scope="session")

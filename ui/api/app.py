@@ -76,6 +76,7 @@ def create_app(
         rate=RateLimiter(settings.api_rate_per_min),
         max_message_chars=settings.api_max_message_chars,
         timeout_s=settings.api_question_timeout_s,
+        concurrency=settings.api_concurrency,
     )
     app.include_router(chat.router)
     app.include_router(ask.router)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.answer import Answer
 from ui.api.errors import ApiError
+from ui.api.metrics import server_timing
 
 router = APIRouter(tags=["uba"])
 
@@ -51,12 +52,10 @@ async def ask(
     state = request.app.state
     caller = state.auth.caller(request)
     thread_id = state.runs.admit(caller, body.question, body.thread_id or x_thread_id)
-    answer, analyst_s = await state.runs.answer(caller, body.question, thread_id, surface="ask")
-    total_ms = (time.perf_counter() - started) * 1000
-    return JSONResponse(
-        answer.model_dump(mode="json"),
-        headers={"X-Thread-Id": thread_id, "Server-Timing": f"analyst;dur={analyst_s * 1000:.1f}, total;dur={total_ms:.1f}"},
-    )
+    timing: dict[str, float] = {}
+    answer = await state.runs.answer(caller, body.question, thread_id, surface="ask", timing=timing)
+    return JSONResponse(answer.model_dump(mode="json"),
+                        headers={"X-Thread-Id": thread_id, "Server-Timing": server_timing(timing, started)})
 
 
 @router.get("/v1/threads/{thread_id}", response_model=Thread, summary="A conversation's questions and answers")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.answer import Answer, AnswerToken, FinalAnswer, StepFinished, StepStarted
 from ui.api.errors import ApiError, error_body
+from ui.api.metrics import server_timing
 
 router = APIRouter(tags=["OpenAI-compatible"])
 
@@ -96,11 +97,6 @@ def _usage(answer: Answer) -> dict[str, int]:
             "total_tokens": u.prompt_tokens + u.completion_tokens}
 
 
-def _server_timing(analyst_s: float, started: float) -> str:
-    total = (time.perf_counter() - started) * 1000
-    return f"analyst;dur={analyst_s * 1000:.1f}, total;dur={total:.1f}"
-
-
 @router.post("/v1/chat/completions", summary="Ask the analyst through the OpenAI chat-completions protocol")
 async def chat_completions(
     body: ChatCompletionRequest,
@@ -118,8 +114,9 @@ async def chat_completions(
     model = _model_name(request)
     headers = {"X-Thread-Id": thread_id}
     if not body.stream:
-        answer, analyst_s = await state.runs.answer(caller, question, thread_id, surface="chat")
-        headers["Server-Timing"] = _server_timing(analyst_s, started)
+        timing: dict[str, float] = {}
+        answer = await state.runs.answer(caller, question, thread_id, surface="chat", timing=timing)
+        headers["Server-Timing"] = server_timing(timing, started)
         payload = {
             "id": completion_id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
@@ -128,7 +125,8 @@ async def chat_completions(
         }
         return JSONResponse(payload, headers=headers)
 
-    events = state.runs.events(caller, question, thread_id, surface="chat")
+    timing: dict[str, float] = {}
+    events = state.runs.events(caller, question, thread_id, surface="chat", timing=timing)
     first = await anext(events)  # errors before the first event (LLM down) still get a real status code
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -153,9 +151,12 @@ async def chat_completions(
                     answer = event.answer
                     if not streamed_text and answer.text:
                         yield chunk({"content": answer.text})
-                    yield chunk({}, "stop", uba=answer.model_dump(mode="json"))
+                    ms = {k.replace("_s", "_ms"): round(v * 1000, 1) for k, v in timing.items()}
+                    yield chunk({}, "stop", uba=answer.model_dump(mode="json"), uba_timing=ms)
                     if include_usage:
-                        yield (f"data: {json.dumps({'id': completion_id, 'object': 'chat.completion.chunk', 'created': created, 'model': model, 'choices': [], 'usage': _usage(answer)})}\n\n")
+                        usage_chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                                       "model": model, "choices": [], "usage": _usage(answer)}
+                        yield f"data: {json.dumps(usage_chunk)}\n\n"
                     break
                 event = await anext(events)
         except ApiError as exc:  # after the headers went out, errors travel in the stream

@@ -52,6 +52,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def server_timing(timing: dict[str, float], started: float) -> str:
+    """A ``Server-Timing`` header: waiting for a worker, the analyst's run, the whole request (ms)."""
+    total = (time.perf_counter() - started) * 1000
+    return (f"queue;dur={timing.get('queue_s', 0) * 1000:.1f}, analyst;dur={timing.get('analyst_s', 0) * 1000:.1f}, "
+            f"total;dur={total:.1f}")
+
+
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)

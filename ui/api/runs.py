@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
-
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from agent.answer import Answer, AnswerToken, FinalAnswer
 from agent.errors import LLMError
@@ -47,6 +47,7 @@ class Runs:
         rate: RateLimiter,
         max_message_chars: int,
         timeout_s: float,
+        concurrency: int = 8,
     ) -> None:
         self._analyst_factory = analyst_factory
         self._analyst: Any = None
@@ -58,6 +59,10 @@ class Runs:
         self.guard = ThreadGuard()
         self.max_message_chars = max_message_chars
         self.timeout_s = timeout_s
+        # The analyst is synchronous and CPU-bound: a fixed pool of workers runs it, questions beyond
+        # that wait in line (the wait is measured apart from the analyst's time and the server's own).
+        self._workers = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="uba-analyst")
+        self._slots = asyncio.Semaphore(concurrency)
 
     @property
     def analyst(self) -> Any:
@@ -81,7 +86,18 @@ class Runs:
         return self._analyst is not None
 
     async def _get_analyst(self) -> Any:
-        return self._analyst if self._analyst is not None else await run_in_threadpool(lambda: self.analyst)
+        if self._analyst is not None:
+            return self._analyst
+        return await asyncio.get_running_loop().run_in_executor(self._workers, lambda: self.analyst)
+
+    @asynccontextmanager
+    async def _slot(self, timing: dict[str, float]):
+        """A worker slot; ``timing["queue_s"]`` is how long the question waited for it."""
+        waited = time.perf_counter()
+        async with self._slots:
+            timing["queue_s"] = time.perf_counter() - waited
+            yield
+
 
     def admit(self, caller: Caller, question: str, thread_id: str | None) -> str:
         """Check the limits for one question and return its thread id (new when none was given)."""
@@ -118,19 +134,24 @@ class Runs:
         self.threads.append(thread_id, question, answer.model_dump(mode="json"))
         return answer
 
-    async def answer(self, caller: Caller, question: str, thread_id: str, *, surface: str) -> tuple[Answer, float]:
-        """The whole Answer and the seconds the analyst took; 503 when the LLM fails or times out."""
+    async def answer(self, caller: Caller, question: str, thread_id: str, *, surface: str,
+                     timing: dict[str, float] | None = None) -> Answer:
+        """The whole Answer; 503 when the LLM fails or the question outlives the timeout.
+
+        ``timing`` receives ``queue_s`` (waiting for a worker) and ``analyst_s`` (the analyst's run).
+        """
+        timing = {} if timing is None else timing
         analyst = await self._get_analyst()
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
-            started = time.perf_counter()
+            deadline = time.monotonic() + self.timeout_s
             try:
-                kwargs = {"thread_id": thread_id, "user_scope": caller.user_scope}
-                if inspect.iscoroutinefunction(getattr(analyst, "aask", None)):
-                    call = analyst.aask(question, **kwargs)
-                else:
-                    call = run_in_threadpool(analyst.ask, question, **kwargs)
-                answer = await asyncio.wait_for(call, self.timeout_s)
+                async with self._slot(timing):
+                    started = time.perf_counter()
+                    call = asyncio.get_running_loop().run_in_executor(
+                        self._workers, partial(analyst.ask, question, thread_id=thread_id, user_scope=caller.user_scope))
+                    answer = await asyncio.wait_for(call, max(deadline - time.monotonic(), 0.001))
+                    timing["analyst_s"] = time.perf_counter() - started
             except TimeoutError:
                 self.metrics.questions.labels(surface=surface, outcome="timeout").inc()
                 raise _unavailable(f"no answer within {self.timeout_s:g} s (UBA_API_QUESTION_TIMEOUT_S)") from None
@@ -139,49 +160,75 @@ class Runs:
                 raise _unavailable(str(exc)) from exc
             finally:
                 self.metrics.in_flight.dec()
-            elapsed = time.perf_counter() - started
-            return self._finish(caller, surface, question, thread_id, answer, started), elapsed
+            return self._finish(caller, surface, question, thread_id, answer, started)
 
-    async def events(self, caller: Caller, question: str, thread_id: str, *, surface: str) -> AsyncIterator[Any]:
+    def _produce(self, analyst: Any, question: str, kwargs: dict, loop: asyncio.AbstractEventLoop,
+                 queue: asyncio.Queue, stop: threading.Event) -> None:
+        """Run the analyst's event stream in one worker thread; stop pulling as soon as ``stop`` is set."""
+
+        def put(item: tuple[str, Any]) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone (server shutting down)
+                stop.set()
+
+        iterator = analyst.stream(question, **kwargs)
+        try:
+            for event in iterator:
+                if stop.is_set():
+                    break  # the client went away: no further tool or model call starts
+                put(("event", event))
+            else:
+                put(("done", None))
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which translates it once
+            put(("error", exc))
+        finally:
+            iterator.close()
+
+    async def events(self, caller: Caller, question: str, thread_id: str, *, surface: str,
+                     timing: dict[str, float] | None = None) -> AsyncIterator[Any]:
         """The analyst's streaming events; the last one is FinalAnswer. Closing the iterator cancels the run."""
+        timing = {} if timing is None else timing
         analyst = await self._get_analyst()
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
-            started = time.perf_counter()
             deadline = time.monotonic() + self.timeout_s
-            kwargs = {"thread_id": thread_id, "user_scope": caller.user_scope}
-            if inspect.isasyncgenfunction(getattr(analyst, "astream", None)):
-                source = analyst.astream(question, **kwargs)
-            else:
-                source = iterate_in_threadpool(analyst.stream(question, **kwargs))
+            stop = threading.Event()
             finished = False
             tokens: list[AnswerToken] = []
             try:
-                while True:
-                    remaining = deadline - time.monotonic()
-                    try:
-                        event = await asyncio.wait_for(anext(source), max(remaining, 0.001))
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        self.metrics.questions.labels(surface=surface, outcome="timeout").inc()
-                        raise _unavailable(
-                            f"no answer within {self.timeout_s:g} s (UBA_API_QUESTION_TIMEOUT_S)"
-                        ) from None
-                    except LLMError as exc:
-                        self.metrics.questions.labels(surface=surface, outcome="llm_error").inc()
-                        raise _unavailable(str(exc)) from exc
-                    if isinstance(event, AnswerToken):
-                        tokens.append(event)  # held back until the outcome is known: a failure is a 503
-                        continue
-                    if isinstance(event, FinalAnswer):
-                        finished = True
-                        answer = self._finish(caller, surface, question, thread_id, event.answer, started)
-                        for token in tokens:
-                            yield token
-                        yield FinalAnswer(answer=answer)
-                        return
-                    yield event
+                async with self._slot(timing):
+                    started = time.perf_counter()
+                    loop = asyncio.get_running_loop()
+                    queue: asyncio.Queue = asyncio.Queue()
+                    kwargs = {"thread_id": thread_id, "user_scope": caller.user_scope}
+                    loop.run_in_executor(self._workers, self._produce, analyst, question, kwargs, loop, queue, stop)
+                    while True:
+                        try:
+                            kind, item = await asyncio.wait_for(queue.get(), max(deadline - time.monotonic(), 0.001))
+                        except TimeoutError:
+                            self.metrics.questions.labels(surface=surface, outcome="timeout").inc()
+                            raise _unavailable(
+                                f"no answer within {self.timeout_s:g} s (UBA_API_QUESTION_TIMEOUT_S)") from None
+                        if kind == "error":
+                            if isinstance(item, LLMError):
+                                self.metrics.questions.labels(surface=surface, outcome="llm_error").inc()
+                                raise _unavailable(str(item)) from item
+                            raise item
+                        if kind == "done":
+                            return
+                        if isinstance(item, AnswerToken):
+                            tokens.append(item)  # held back until the outcome is known: a failure is a 503
+                            continue
+                        if isinstance(item, FinalAnswer):
+                            finished = True
+                            timing["analyst_s"] = time.perf_counter() - started
+                            answer = self._finish(caller, surface, question, thread_id, item.answer, started)
+                            for token in tokens:
+                                yield token
+                            yield FinalAnswer(answer=answer)
+                            return
+                        yield item
             except (asyncio.CancelledError, GeneratorExit):
                 if not finished:
                     self.metrics.cancelled.inc()
@@ -189,5 +236,5 @@ class Runs:
                     logger.info("client went away; cancelled the run on thread %s", thread_id)
                 raise
             finally:
+                stop.set()
                 self.metrics.in_flight.dec()
-                await source.aclose()

@@ -81,6 +81,9 @@ def serve(
         err_console.print("[yellow]dev mode:[/] no API keys are required because the server listens on a loopback "
                           "address and no key exists; `uba keys create` turns keys on.", highlight=False,
                           soft_wrap=True)
+    elif not api.state.auth.keys.has_active():
+        err_console.print("[yellow]no API key exists yet:[/] every call will be refused until you create one with "
+                          "`uba keys create`.", highlight=False, soft_wrap=True)
     else:
         console.print("API keys required: send 'Authorization: Bearer <key>' (keys: `uba keys list`).")
     console.print(f"LLM: {api.state.llm_label}", highlight=False)
