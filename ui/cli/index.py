@@ -37,7 +37,7 @@ def reviews_cmd(
     console.print(f"review index: {report.location}")
     print_table(
         "index run",
-        ["reviews", "added", "updated", "metadata only", "deleted", "unchanged", "embedded", "seconds"],
+        ["reviews", "new", "changed", "meta", "deleted", "same", "embedded", "seconds"],
         [[report.reviews, report.added, report.updated, report.metadata_only, report.deleted, report.unchanged,
           report.embedded, report.seconds]],
     )
