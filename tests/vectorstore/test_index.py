@@ -184,3 +184,14 @@ def test_a_long_running_reader_picks_up_another_processes_index_run(review_wareh
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     reader.refresh_if_stale(max_age_s=0)
     assert [h.review_id for h in search_reviews(reader, "theremin", k=1, mode="keyword")] == ["late"]
+
+
+def test_chroma_never_embeds_by_itself(review_warehouse, embedder, tmp_path):
+    index = _open(tmp_path, embedder)
+    index_reviews(review_warehouse, index)
+    # No embedding function is attached, so a text query fails instead of downloading Chroma's default model.
+    with pytest.raises(ValueError, match="embedding function"):
+        index.collection.query(query_texts=["strings"], n_results=1)
+    reopened = ReviewIndex.open(tmp_path / "reviews", embedder=embedder)
+    with pytest.raises(ValueError, match="embedding function"):
+        reopened.collection.query(query_texts=["strings"], n_results=1)
