@@ -39,7 +39,13 @@ def ingest(
     event_map: Mapping[str, str] | None = None,
     progress: bool = False,
 ) -> IngestReport:
-    """Load one file of format ``fmt`` into the warehouse atomically and idempotently."""
+    """Load one file of format ``fmt`` into the warehouse atomically and idempotently.
+
+    One transaction: on any error (raised as ``IngestError`` naming file, line, column and fix)
+    nothing is written. Ids are deterministic and rows whose key is already stored are skipped,
+    so loading the same file again inserts nothing. ``mapping`` (canonical column -> file column)
+    and ``event_map`` (source event name -> canonical event type) apply to ``csv`` and ``parquet``.
+    """
     if fmt not in _LOADERS:
         raise IngestError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     reader, kind, unique_events = _LOADERS[fmt]
