@@ -68,6 +68,7 @@ class KeywordIndex:
         self._rating: list[int] = []
         self._date: list[int] = []
         self._tf = sparse.csr_matrix((0, 0), dtype=np.float32)
+        self._pending: list[sparse.csr_matrix] = []
         self._csc: sparse.csc_matrix | None = None
         self._arrays: dict[str, np.ndarray] | None = None
 
@@ -90,11 +91,8 @@ class KeywordIndex:
             rows.extend([r] * len(counts))
             cols.extend(counts)
             vals.extend(counts.values())
-        width = len(self._vocab)
-        new = sparse.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(len(texts), width))
-        old = self._tf
-        old.resize((old.shape[0], width))
-        self._tf = sparse.vstack([old, new], format="csr")
+        new = sparse.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=(len(texts), len(self._vocab)))
+        self._pending.append(new)  # stacked lazily: one copy per flush, not one per batch
         for review_id, digest, meta in zip(ids, hashes, metadatas):
             self._row[review_id] = len(self._ids)
             self._ids.append(review_id)
@@ -110,6 +108,7 @@ class KeywordIndex:
         drop = {self._row[i] for i in ids if i in self._row}
         if not drop:
             return
+        self._flush()
         keep = [r for r in range(len(self._ids)) if r not in drop]
         self._tf = self._tf[keep]
         self._ids = [self._ids[r] for r in keep]
@@ -121,6 +120,16 @@ class KeywordIndex:
         self._row = {review_id: r for r, review_id in enumerate(self._ids)}
         self._invalidate()
 
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        width = len(self._vocab)
+        blocks = [self._tf, *self._pending]
+        for block in blocks:
+            block.resize((block.shape[0], width))
+        self._tf = sparse.vstack(blocks, format="csr")
+        self._pending = []
+
     def _invalidate(self) -> None:
         self._csc = None
         self._arrays = None
@@ -128,6 +137,7 @@ class KeywordIndex:
     def _prepare(self) -> None:
         if self._csc is not None:
             return
+        self._flush()
         self._csc = self._tf.tocsc()
         lengths = np.asarray(self._tf.sum(axis=1)).ravel().astype(np.float32)
         avg = float(lengths.mean()) if len(lengths) else 1.0
@@ -193,6 +203,7 @@ class KeywordIndex:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._flush()
         tf = self._tf.tocsr()
         vocab = sorted(self._vocab, key=self._vocab.get)
         tmp = self.path.with_name(self.path.name + ".tmp")
