@@ -150,6 +150,10 @@ def test_missing_path_and_zip(loaded_duckdb, tmp_path):
         zf.writestr("UserBehavior.csv", taobao_csv())
     with pytest.raises(IngestError, match="zip archive; unzip it"):
         ingest(loaded, archive, "taobao")
+    workbook = tmp_path / "Online Retail.xlsx"
+    workbook.write_bytes(archive.read_bytes())  # an .xlsx is a zip too
+    with pytest.raises(IngestError, match="Excel workbook; save the sheet as CSV"):
+        ingest(loaded, workbook, "uci-retail")
 
 
 def test_failure_in_a_late_amazon_block_undoes_earlier_blocks(loaded, tmp_path, monkeypatch):

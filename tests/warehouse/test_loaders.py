@@ -240,3 +240,13 @@ def test_postgres_indexes_survive_a_load_and_a_failed_load(pg_url, tmp_path):
     ingest(warehouse, write(tmp_path / "UserBehavior.csv", taobao_csv()), "taobao")
     assert indexes() == before
     warehouse.dispose()
+
+
+def test_uci_online_retail_ii_header(warehouse, tmp_path):
+    path = write(tmp_path / "online_retail_II.csv", "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+                 "489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n"
+                 "C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321.0,Australia\n")
+    ingest(warehouse, path, "uci-retail")
+    assert rows(warehouse, "SELECT order_id, user_id, status FROM orders ORDER BY 1") == [
+        ("489434", "13085", "completed"), ("C489449", "16321", "cancelled")
+    ]

@@ -101,6 +101,8 @@ def open_input(path: Path | str, fmt: str, *, expect: str = "text") -> InputFile
     inp = InputFile(path=path, fmt=fmt, size=size, compressed=compressed, sample=sample, kind="text")
     if not sample.strip():
         raise inp.fail("the file is empty", f"give a file with {fmt} data")
+    if head.startswith(_ZIP_MAGIC) and path.suffix.lower() in (".xlsx", ".xlsm"):
+        raise inp.fail("this is an Excel workbook", "save the sheet as CSV (UTF-8) and ingest that")
     if head.startswith(_ZIP_MAGIC):
         raise inp.fail("this is a zip archive", "unzip it and ingest the file inside")
     if sample.startswith(_PARQUET_MAGIC):
