@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trained_env import build_env  # noqa: E402
-
-from predictor import (  # noqa: E402
+from predictor import (
     ModelCorrupt,
     NextModel,
     UnknownUser,
@@ -22,14 +16,14 @@ from predictor import (  # noqa: E402
     predict_next,
     warehouse_query,
 )
-from predictor.features import FEATURES, churn_labels, user_features  # noqa: E402
-from predictor.source import events_frame  # noqa: E402
-from warehouse import Warehouse  # noqa: E402
+from predictor.features import FEATURES, churn_labels, user_features
+from predictor.source import events_frame
+from warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    return build_env(tmp_path_factory.mktemp("predictor"))
+def env(trained_data_dir):
+    return trained_data_dir[1]
 
 
 @pytest.fixture(scope="module")
