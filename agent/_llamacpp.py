@@ -1,15 +1,18 @@
 """The embedded backend: a LangChain chat model around an in-process llama.cpp ``Llama``.
 
 Prompts are rendered with the GGUF's own chat template (tools listed the way the model was
-trained). Tool choice is enforced by grammar-constrained decoding: the reply is either a
-``<tool_call>`` whose JSON matches one bound tool's argument schema, or (in auto mode) plain
-text, so every call the model makes is structurally valid.
+trained). Tool choice is enforced by grammar-constrained decoding: the reply is a
+``<tool_call>`` whose JSON matches one bound tool's argument schema, so every call the model
+makes is structurally valid. In auto mode plain text is allowed too; when that text holds a
+call written as JSON (measured: this model writes prose with a ```json call inside), the call is
+decoded again under the named tool's schema.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -89,6 +92,12 @@ def _named_choice(tool_choice: Any) -> str | None:
     return None
 
 
+def _called_tool(text: str, names: set[str]) -> str | None:
+    """The bound tool a prose reply names in a JSON call (``"name": "funnel"``), if any."""
+    match = re.search(r'"name"\s*:\s*"([^"]+)"', text)
+    return match.group(1) if match and match.group(1) in names else None
+
+
 class LlamaCppChat(BaseChatModel):
     """A tool-calling chat model running a GGUF file in-process with llama.cpp."""
 
@@ -135,36 +144,34 @@ class LlamaCppChat(BaseChatModel):
             self._formatter = Jinja2ChatFormatter(template=template, eos_token="<|im_end|>", bos_token="")
         return self._formatter(messages=to_template_messages(messages), tools=tools or None).prompt
 
-    def _tokens(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        tools: list[dict[str, Any]] | None,
-        tool_choice: Any,
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (text piece, info) while decoding; info holds usage and finish reason at the end."""
-        if tool_choice == "none":
-            tools_for_grammar = None
-        else:
-            tools_for_grammar = tools
+    def _prepare(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
+                 tool_choice: Any) -> tuple[list[int], str | None, list[dict[str, Any]]]:
+        """Prompt tokens, the first grammar (None: free text) and the tools it may call."""
         named = _named_choice(tool_choice)
         if named and tools and named not in {t["function"]["name"] for t in tools}:
             raise ValueError(f"tool_choice names {named!r}, which is not among the bound tools")
+        callable_tools = [] if tool_choice == "none" else list(tools or [])
+        if named:
+            callable_tools = [t for t in callable_tools if t["function"]["name"] == named]
         forced = tool_choice in {"any", "required", True} or named is not None
-        prompt = self.render(messages, tools)
         llama = self._llama()
-        grammar = None
-        if tools_for_grammar:
-            from llama_cpp import LlamaGrammar
-
-            chosen = [t for t in tools_for_grammar if named is None or t["function"]["name"] == named]
-            grammar = LlamaGrammar.from_string(tool_grammar(chosen, allow_text=not forced), verbose=False)
-        prompt_tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        if len(prompt_tokens) + 16 > self.n_ctx:
+        prompt = self.render(messages, tools)
+        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + 16 > self.n_ctx:
             raise LLMResponseError(
-                f"prompt of {len(prompt_tokens)} tokens does not fit the context of {self.n_ctx}; "
+                f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}; "
                 "raise UBA_LLM_MAX_MODEL_LEN or start a new conversation"
             )
+        grammar = tool_grammar(callable_tools, allow_text=not forced) if callable_tools else None
+        return tokens, grammar, callable_tools
+
+    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None,
+                stop: list[str] | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (text piece, info) while decoding; the last item carries usage and finish reason."""
+        from llama_cpp import LlamaGrammar, StoppingCriteriaList
+
+        llama = self._llama()
+        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
         deadline = time.monotonic() + self.timeout_s
         timed_out = False
 
@@ -172,8 +179,6 @@ class LlamaCppChat(BaseChatModel):
             nonlocal timed_out
             timed_out = time.monotonic() > deadline
             return timed_out
-
-        from llama_cpp import StoppingCriteriaList
 
         produced = 0
         finish = "stop"
@@ -208,6 +213,31 @@ class LlamaCppChat(BaseChatModel):
             "elapsed_s": elapsed,
         }
 
+    def _decode(self, prompt_tokens: list[int], grammar_text: str | None,
+                stop: list[str] | None) -> tuple[str, dict[str, Any]]:
+        pieces: list[str] = []
+        info: dict[str, Any] = {}
+        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop):
+            pieces.append(piece)
+            info.update(meta)
+        return "".join(pieces), info
+
+    def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
+               tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
+        prompt_tokens, grammar, callable_tools = self._prepare(messages, tools, tool_choice)
+        text, info = self._decode(prompt_tokens, grammar, stop)
+        if callable_tools and not text.lstrip().startswith(_OPEN.strip()):
+            # Auto mode, text branch. Measured: this model writes a call it decided on as prose with
+            # a ```json block. Decode that call again, constrained to the named tool's schema (the
+            # prompt is cached, so this costs only the call's tokens).
+            called = _called_tool(text, {t["function"]["name"] for t in callable_tools})
+            if called:
+                chosen = [t for t in callable_tools if t["function"]["name"] == called]
+                text, again = self._decode(prompt_tokens, tool_grammar(chosen, allow_text=False), stop)
+                used = info["usage"]
+                info = {**again, "usage": {k: used[k] + again["usage"][k] for k in used}}
+        return self._message(text, callable_tools, info)
+
     # --- LangChain entry points -----------------------------------------------------------------
     def _generate(
         self,
@@ -218,13 +248,7 @@ class LlamaCppChat(BaseChatModel):
         tool_choice: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        pieces: list[str] = []
-        info: dict[str, Any] = {}
-        for piece, meta in self._tokens(messages, stop, tools, tool_choice):
-            pieces.append(piece)
-            info.update(meta)
-        message = self._message("".join(pieces), tools, info)
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, stop, tools, tool_choice))])
 
     def _stream(
         self,
@@ -235,40 +259,34 @@ class LlamaCppChat(BaseChatModel):
         tool_choice: Any = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        # Text streams token by token; a tool call is only yielded once it is complete.
-        buffered = ""
-        streaming_text = False
-        info: dict[str, Any] = {}
-        for piece, meta in self._tokens(messages, stop, tools, tool_choice):
-            info.update(meta)
-            if not piece:
-                continue
-            if streaming_text:
-                yield self._text_chunk(piece, run_manager)
-                continue
-            buffered += piece
-            if tools and (_OPEN.startswith(buffered) or buffered.startswith(_OPEN)):
-                continue
-            streaming_text = True
-            yield self._text_chunk(buffered, run_manager)
-        if streaming_text:
+        # With tools bound the reply may turn into a call, so it arrives whole; plain text streams.
+        if tools and tool_choice != "none":
+            final = self._reply(messages, stop, tools, tool_choice)
             yield ChatGenerationChunk(message=AIMessageChunk(
-                content="", usage_metadata=info.get("usage"), chunk_position="last",
-                response_metadata={"model_name": self.model_name, "finish_reason": info.get("finish_reason")},
+                content=final.content,
+                tool_call_chunks=[
+                    {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i,
+                     "type": "tool_call_chunk"}
+                    for i, c in enumerate(final.tool_calls)
+                ],
+                usage_metadata=final.usage_metadata, response_metadata=final.response_metadata,
+                chunk_position="last",
             ))
             return
-        final = self._message(buffered, tools, info)
-        chunk = AIMessageChunk(
-            content=final.content,
-            tool_call_chunks=[
-                {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i, "type": "tool_call_chunk"}
-                for i, c in enumerate(final.tool_calls)
-            ],
-            usage_metadata=final.usage_metadata,
-            response_metadata=final.response_metadata,
-            chunk_position="last",
-        )
-        yield ChatGenerationChunk(message=chunk)
+        prompt_tokens, _, _ = self._prepare(messages, tools, "none")
+        info: dict[str, Any] = {}
+        produced = False
+        for piece, meta in self._tokens(prompt_tokens, None, stop):
+            info.update(meta)
+            if piece:
+                produced = produced or bool(piece.strip())
+                yield self._text_chunk(piece, run_manager)
+        if not produced:
+            raise LLMResponseError("the embedded model returned an empty message; ask again or rephrase")
+        yield ChatGenerationChunk(message=AIMessageChunk(
+            content="", usage_metadata=info.get("usage"), chunk_position="last",
+            response_metadata={"model_name": self.model_name, "finish_reason": info.get("finish_reason")},
+        ))
 
     def _text_chunk(self, text: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
         if run_manager:
