@@ -62,6 +62,9 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
     for name, baseline in (("popularity", Popularity.fit(split.train, vocab.n_items)),
                            ("transitions", Transitions.fit(split.train, vocab.n_items))):
         metrics[name] = baseline.evaluate(split.test)
+    train_types = np.concatenate(split.train.types) if len(split.train) else np.empty(0, dtype=np.int64)
+    majority = int(np.bincount(train_types).argmax()) if train_types.size else 0
+    metrics["type_majority_accuracy"] = float(np.mean(split.test.target_types == majority))
     metrics.update(best_epoch=trained.best_epoch, epochs=len(trained.epochs), stopped_by=trained.stopped_by,
                    train_seconds=round(trained.train_seconds, 2), users=len(seqs), items=vocab.n_items - 2)
     popularity = Popularity.fit(seqs, vocab.n_items).counts

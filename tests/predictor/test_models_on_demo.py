@@ -38,7 +38,7 @@ def test_next_model_records_protocol_metrics_and_fingerprint(env):
     assert v.label == "next v1" and len(v.fingerprint) == 64 and "FULL item ranking" in v.protocol
     for name in ("sasrec", "popularity", "transitions"):
         assert 0.0 <= v.metrics[name]["HR@10"] <= 1.0 and v.metrics[name]["users"] > 100
-    assert 0.0 < v.metrics["sasrec"]["type_accuracy"] <= 1.0
+    assert 0.0 < v.metrics["sasrec"]["type_accuracy"] <= 1.0 and 0.0 < v.metrics["type_majority_accuracy"] < 1.0
 
 
 def test_predict_next_for_an_active_user(env, query):

@@ -59,9 +59,11 @@ def next_cmd(
     warehouse.dispose()
     m = version.metrics
     rows = [[name, f"{m[name]['HR@10']:.4f}", f"{m[name]['NDCG@10']:.4f}"] for name in ("sasrec", "transitions", "popularity")]
-    rows.append(["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f}", ""])
+    rows.append(["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f}",
+                 f"(majority type {m.get('type_majority_accuracy', 0):.4f})"])
     rows.append(["training", f"{m['train_seconds']} s", f"best epoch {m['best_epoch']} of {m['epochs']}"])
-    _report(version, as_json, [[r[0], f"HR@10 {r[1]}  NDCG@10 {r[2]}" if r[2] and "epoch" not in r[2] else f"{r[1]} {r[2]}"] for r in rows])
+    _report(version, as_json, [[r[0], f"HR@10 {r[1]}  NDCG@10 {r[2]}" if i < 3 else f"{r[1]} {r[2]}"]
+                               for i, r in enumerate(rows)])
 
 
 @app.command("churn")

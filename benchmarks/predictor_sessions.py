@@ -1,0 +1,95 @@
+"""Session-based next click on YOOCHOOSE (RecSys Challenge 2015, session-rec 100k sample): HR@20 / MRR@20.
+
+Protocol: train on ``train_tr``, early-stop on ``train_valid`` (every next click), test on every
+next click of every ``test`` session given the clicks before it (items unseen in training are
+dropped, as session-rec does); full ranking over the training catalogue. SASRec here is trained
+with the full softmax (the catalogue is small). Run:
+``nice -n 10 .venv/bin/python benchmarks/predictor_sessions.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from predictor.baselines import Popularity, Transitions  # noqa: E402
+from predictor.sasrec import SASRecConfig, train_sasrec  # noqa: E402
+from predictor.sequences import HeldOut, Sequences, Vocabulary  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "yoochoose-100k-session-rec"
+
+
+def _sessions(path: Path, vocab: Vocabulary | None) -> tuple[Sequences, Vocabulary]:
+    frame = pd.read_csv(path, sep="\t").sort_values(["SessionId", "Time"], kind="stable")
+    if vocab is None:
+        vocab = Vocabulary.build(frame["ItemId"].astype(str).unique(), ["view"])
+    frame["idx"] = frame["ItemId"].astype(str).map(lambda i: vocab.item_index(i) or -1)
+    frame = frame[frame["idx"] > 0]
+    seqs = [g["idx"].to_numpy(np.int64) for _, g in frame.groupby("SessionId", sort=True)]
+    seqs = [s for s in seqs if len(s) >= 2]
+    return Sequences([str(i) for i in range(len(seqs))], seqs, [np.ones(len(s), np.int64) for s in seqs]), vocab
+
+
+def _every_next_click(seqs: Sequences) -> HeldOut:
+    hist, htypes, targets = [], [], []
+    for items in seqs.items:
+        for i in range(1, len(items)):
+            hist.append(items[:i])
+            htypes.append(np.ones(i, np.int64))
+            targets.append(items[i])
+    return HeldOut([str(i) for i in range(len(hist))], hist, htypes, np.array(targets), np.ones(len(targets), np.int64))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-minutes", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if not DATA.exists():
+        sys.exit(f"skip: {DATA} is absent")
+    train, vocab = _sessions(DATA / "yoochoose-clicks-100k_train_tr.txt", None)
+    valid_seqs, _ = _sessions(DATA / "yoochoose-clicks-100k_train_valid.txt", vocab)
+    test_seqs, _ = _sessions(DATA / "yoochoose-clicks-100k_test.txt", vocab)
+    valid, test = _every_next_click(valid_seqs), _every_next_click(test_seqs)
+    rows = []
+    for name, model in (("popularity", Popularity.fit(train, vocab.n_items)),
+                        ("transitions (1st order)", Transitions.fit(train, vocab.n_items))):
+        m = model.evaluate(test, ks=(20,))
+        rows.append((name, m["HR@20"], m["MRR@20"], "", ""))
+    config = SASRecConfig(max_len=20, hidden=64, blocks=2, dropout=0.2, lr=1e-3, batch_size=128, patience=3,
+                          max_minutes=args.max_minutes, valid_users=None, device=args.device)
+    trained = train_sasrec(train, valid, vocab, config, progress=False,
+                           on_epoch=lambda r: print(f"epoch {int(r['epoch'])}: valid NDCG@10 {r['valid_NDCG@10']:.4f} "
+                                                    f"({r['seconds']:.0f} s)", flush=True))
+    m = trained.evaluate(test, ks=(20,))
+    lat = []
+    for i in range(min(300, len(test.histories))):
+        t0 = time.perf_counter()
+        trained.score_histories([test.histories[i]], [test.history_types[i]])
+        lat.append((time.perf_counter() - t0) * 1000)
+    rows.append(("SASRec-CE (ours, full softmax)", m["HR@20"], m["MRR@20"], f"{trained.train_seconds / 60:.1f}",
+                 f"{np.median(lat):.1f}"))
+    device = next(trained.model.parameters()).device
+    print()
+    print(f"Protocol: YOOCHOOSE 100k (session-rec), train {len(train):,} sessions, {len(test.target_items):,} "
+          f"test next-click predictions over {len(test_seqs):,} sessions, full ranking over {vocab.n_items - 2:,} items; "
+          f"device {device}, torch threads {torch.get_num_threads()}; best epoch {trained.best_epoch} of "
+          f"{len(trained.epochs)} ({trained.stopped_by})")
+    print("| model | HR@20 | MRR@20 | train min | p50 ms/session |")
+    print("|---|---|---|---|---|")
+    for name, hr, mrr, minutes, ms in rows:
+        print(f"| {name} | {hr:.4f} | {mrr:.4f} | {minutes} | {ms} |")
+
+
+if __name__ == "__main__":
+    main()
