@@ -91,7 +91,7 @@ class NextModel:
         path = version.file(_FILE)
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
-            config = SASRecConfig(**blob["config"])
+            config = SASRecConfig(**{**blob["config"], "device": "auto"})  # trained on a GPU, served anywhere
             vocab = Vocabulary(list(blob["items"]), list(blob["event_types"]))
             model = SASRec(vocab.n_items, vocab.n_types, config)
             model.load_state_dict(blob["state_dict"])
