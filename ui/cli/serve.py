@@ -95,7 +95,10 @@ def serve(
     config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=30, lifespan="on")
     server = uvicorn.Server(config)
-    server.run()  # SIGINT/SIGTERM: stop accepting, finish running requests, then exit
+    try:
+        server.run()  # SIGINT/SIGTERM: stop accepting, finish running requests, then exit
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled once the graceful shutdown is done
     if not server.started:
         fail(f"could not listen on {settings.serve_host}:{settings.serve_port}; is the port in use? "
              "Pick another with --port or UBA_SERVE_PORT")
