@@ -32,7 +32,7 @@ from langgraph.types import Checkpointer
 from agent import prompt
 from agent.grounding import evidence_values, ungrounded_numbers
 from agent.text_calls import parse_text_calls
-from agent.tool_runner import ToolRunner, call_key
+from agent.tool_runner import ToolRunner, call_key, model_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +119,10 @@ def build_graph(
 ):
     """Compile the agent graph for one tool set (one user scope)."""
     runner = ToolRunner(tools)
-    bound = model.bind_tools(list(tools)) if tools else model
+    schemas = model_schemas(tools)
+    bound = model.bind_tools(schemas) if tools else model
     # Same tools in the prompt (same cacheable prefix), but the reply must be text.
-    answer_only = model.bind_tools(list(tools), tool_choice="none") if tools else model
+    answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
     system = SystemMessage(content=system_text)
 
     def start(state: AgentState) -> dict[str, Any]:

@@ -10,12 +10,33 @@ from typing import Any
 
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import BaseTool, ToolException
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_stream_writer
 from pydantic import BaseModel, ValidationError
 
 from agent import prompt
 
 logger = logging.getLogger(__name__)
+
+
+_MODEL_BOUND_LIMIT = 1000
+"""Length bounds above this are not shown to the model: grammar-constrained decoding (llama.cpp's
+JSON-schema grammar) unrolls ``maxLength: 20000`` into 20,000 nested rules and crashes. The
+arguments are still validated against the full pydantic model before a tool runs."""
+
+
+def _loosen(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _loosen(v) for k, v in schema.items()
+                if not (k in ("maxLength", "maxItems") and isinstance(v, int) and v > _MODEL_BOUND_LIMIT)}
+    if isinstance(schema, list):
+        return [_loosen(v) for v in schema]
+    return schema
+
+
+def model_schemas(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
+    """The tools as OpenAI tool dicts for the model, with huge length bounds left out."""
+    return [_loosen(convert_to_openai_tool(t)) for t in tools]
 
 
 def call_key(call: ToolCall) -> str:

@@ -54,49 +54,12 @@ def demo_settings(demo_url: str, tmp_path_factory: pytest.TempPathFactory):
     return Settings(data_dir=tmp_path_factory.mktemp("agent-data"), warehouse_url=demo_url, llm_backend="fake")
 
 
-def _guarded_sql_tools(url: str):
-    """Until ``tools.build_tools`` lands: ``run_sql`` over the real SQL guard and read-only connection."""
-    from langchain_core.tools import StructuredTool, ToolException
-    from pydantic import BaseModel, Field
-
-    from tools.artifact import Citation, Table, ToolArtifact
-    from warehouse.errors import WarehouseError
-    from warehouse.readonly import ReadOnlyWarehouse
-    from warehouse.safe_sql import SafeSql
-
-    safe = SafeSql(ReadOnlyWarehouse(url))
-
-    class RunSqlArgs(BaseModel):
-        sql: str = Field(description="one SELECT over the behavior tables")
-
-    def run_sql(sql: str):
-        try:
-            run = safe.run(sql)
-        except WarehouseError as exc:
-            raise ToolException(str(exc)) from exc
-        rows = [list(r) for r in run.result.rows]
-        text = ", ".join(run.result.columns) + "\n" + "\n".join(", ".join(map(str, r)) for r in rows[:20])
-        table = Table(title="run_sql", columns=run.result.columns, rows=rows, total_rows=len(rows))
-        return text, ToolArtifact(tool="run_sql", tables=[table], citations=[Citation(kind="sql", ref=run.sql)])
-
-    tool = StructuredTool.from_function(run_sql, name="run_sql", description="Run one read-only SELECT.",
-                                        args_schema=RunSqlArgs, response_format="content_and_artifact",
-                                        handle_tool_error=lambda e: f"error: {e}")
-    return lambda user_scope: [tool]
-
-
 @pytest.fixture(scope="session")
 def analyst_parts(demo_settings) -> dict:
     """The system prompt and the tools, built once by the composition root (tools are read-only)."""
     from agent.factory import build_analyst
 
-    try:
-        from tools import build_tools  # noqa: F401
-        tools_for_scope = None
-    except ImportError:
-        tools_for_scope = _guarded_sql_tools(demo_settings.warehouse_url)
-    analyst = build_analyst(demo_settings, model=ScriptedChatModel(), checkpointer=False,
-                            tools_for_scope=tools_for_scope)
+    analyst = build_analyst(demo_settings, model=ScriptedChatModel(), checkpointer=False)
     return {"system_text": analyst.system_text, "tools_for_scope": analyst.tools_for_scope}
 
 

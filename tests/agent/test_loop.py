@@ -280,3 +280,11 @@ def test_async_stream_and_events_serialise_for_the_api(make_analyst, facts):
     again = [adapter.validate_json(adapter.dump_json(e)) for e in events]
     assert again == events and isinstance(events[-1], FinalAnswer)
     assert events[-1].answer.tables[0].rows[0][0] == facts["purchases"]
+
+
+def test_the_model_sees_no_huge_length_bounds_but_the_tool_still_enforces_them(make_analyst):
+    analyst, model = make_analyst([tool_call("run_sql", sql="SELECT 1 " + " " * 30_000), "Too long."])
+    answer = analyst.ask("run a long query")
+    sent = model.request_kwargs[0]["tools"]
+    assert "maxLength" not in str([t for t in sent if t["function"]["name"] == "run_sql"])
+    assert answer.trace[0].ok is False and "invalid arguments" in answer.trace[0].error
