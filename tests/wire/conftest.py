@@ -44,9 +44,11 @@ def vllm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "UBA_LLM_MODEL": MODEL,
         "UBA_LLM_MAX_MODEL_LEN": "8192",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),  # GiB of KV cache on CPU
+        # Measured: a first start (torch compile warm-up) took over 15 min on a loaded 2-core machine.
+        "UBA_VLLM_START_TIMEOUT_S": os.environ.get("UBA_VLLM_START_TIMEOUT_S", "1800"),
     }
     started = time.monotonic()
-    done = _uba("llm", "serve", "--engine", "vllm", "--detach", env=env, timeout=1200)
+    done = _uba("llm", "serve", "--engine", "vllm", "--detach", env=env, timeout=2000)
     if done.returncode != 0:
         pytest.fail(f"uba llm serve failed:\n{done.stdout}\n{done.stderr}")
     env["UBA_TEST_VLLM_START_S"] = f"{time.monotonic() - started:.0f}"
