@@ -86,6 +86,23 @@ def _json_lenient(text: str) -> list[Any]:
     return _json_values(fixed)
 
 
+def _named_calls(text: str, known_tools: set[str] | frozenset[str]) -> list[TextCall]:
+    """``Call: trend {"event_type": "view"}`` or ``trend({...})``: a known tool name, then its arguments."""
+    if not known_tools:
+        return []
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(known_tools))) + r")\b\s*[:(]?\s*(?=\{)")
+    decoder = json.JSONDecoder()
+    calls = []
+    for match in pattern.finditer(text):
+        try:
+            args, _ = decoder.raw_decode(text, match.end())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(args, dict) and not ({"name", "arguments"} <= args.keys()):
+            calls.append(TextCall(name=match.group(1), args=args))
+    return calls
+
+
 def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozenset()) -> list[TextCall]:
     """The tool calls written in ``text``, or ``[]`` when it reads as a plain answer.
 
@@ -109,6 +126,9 @@ def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozens
     if calls:
         return calls
     stripped = text.strip()
+    named = _named_calls(stripped, known_tools)
+    if named:
+        return named
     bare = [c for v in _json_lenient(stripped) for c in _calls_in(v)]
     whole_message_is_json = stripped[:1] in "{[" and stripped[-1:] in "}]"
     if whole_message_is_json:

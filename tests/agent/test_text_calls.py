@@ -51,3 +51,12 @@ def test_an_unknown_tool_in_call_shape_is_still_a_call_so_the_model_hears_about_
 )
 def test_plain_answers_are_not_calls(text):
     assert parse_text_calls(text, KNOWN) == []
+
+
+@pytest.mark.parametrize("text", [
+    'call: run_sql {"sql": "SELECT 1", "limit": null}',
+    'Call: run_sql {"sql": "SELECT 1", "limit": null}',
+    'run_sql({"sql": "SELECT 1", "limit": null})',
+])
+def test_a_tool_name_followed_by_its_arguments_is_a_call(text):
+    assert parse_text_calls(text, KNOWN) == [TextCall("run_sql", {"sql": "SELECT 1", "limit": None})]
