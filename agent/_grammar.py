@@ -33,10 +33,21 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema, 0)
 
 
+def _loosen(node: Any) -> Any:
+    # llama.cpp's converter unrolls length bounds into one rule per character: a maxLength of
+    # 20000 segfaulted it. Large bounds are dropped here; the tool's pydantic model still checks them.
+    if isinstance(node, dict):
+        return {k: _loosen(v) for k, v in node.items()
+                if not (k in {"maxLength", "minLength", "maxItems", "minItems"} and isinstance(v, int) and v > 64)}
+    if isinstance(node, list):
+        return [_loosen(v) for v in node]
+    return node
+
+
 def call_schema(tool: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of ``{"name": <tool>, "arguments": {...}}`` for one OpenAI-format tool."""
     function = tool["function"]
-    params = inline_refs(function.get("parameters") or {"type": "object", "properties": {}})
+    params = _loosen(inline_refs(function.get("parameters") or {"type": "object", "properties": {}}))
     params.setdefault("type", "object")
     params.setdefault("properties", {})
     # Closed objects: extra keys are where small models run away.

@@ -31,6 +31,15 @@ def test_call_schema_inlines_refs_and_closes_objects() -> None:
     assert args["additionalProperties"] is False and schema["required"] == ["name", "arguments"]
 
 
+def test_large_length_bounds_stay_out_of_the_grammar() -> None:
+    class SqlArgs(BaseModel):
+        sql: str = Field(max_length=20000)
+        note: str = Field(max_length=40)
+
+    args = call_schema(convert_to_openai_tool(SqlArgs))["properties"]["arguments"]["properties"]
+    assert "maxLength" not in args["sql"] and args["note"]["maxLength"] == 40
+
+
 def test_recursive_schema_is_refused_with_the_fix() -> None:
     looped = {"$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
               "$ref": "#/$defs/Node"}
