@@ -77,8 +77,8 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
 
 
 def models_dir(data_dir: Path) -> Path:
-    """Where assembled and converted weights live."""
-    return data_dir / "models"
+    """Where assembled and converted LLM weights live (the predictor's registry has ``models/``)."""
+    return data_dir / "llm"
 
 
 def bundled(name: str) -> BundledModel:

@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 
 def _model_dir(data_dir: Path, name: str, model_type: str) -> None:
-    path = data_dir / "models" / f"{name}-hf"
+    path = data_dir / "llm" / f"{name}-hf"
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"model_type": model_type}))
 
@@ -54,7 +54,7 @@ def test_qwen_command_line(tmp_path: Path) -> None:
     command = server.serve_command(serve_options(settings))
     assert command == [
         "/opt/vllm/bin/python", "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str((tmp_path / "models" / "qwen2.5-coder-1.5b-hf").resolve()),
+        "--model", str((tmp_path / "llm" / "qwen2.5-coder-1.5b-hf").resolve()),
         "--served-model-name", "qwen2.5-coder-1.5b",
         "--host", "127.0.0.1", "--port", "8123", "--max-model-len", "4096",
         "--gpu-memory-utilization", "0.85", "--tensor-parallel-size", "2",
@@ -116,7 +116,7 @@ def test_start_status_stop(stand_in: Path) -> None:
 
 
 def test_a_server_that_dies_reports_its_log(stand_in: Path) -> None:
-    broken = stand_in / "models" / "broken"
+    broken = stand_in / "llm" / "broken"
     broken.mkdir()
     settings = Settings(data_dir=stand_in, vllm_python=Path(sys.executable), vllm_port=_free_port())
     with pytest.raises(LLMUnavailableError, match="(?s)exited with code 3.*cannot load the model"):

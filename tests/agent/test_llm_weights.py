@@ -33,7 +33,7 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[BundledModel
 def test_parts_concatenate_in_order_into_the_data_dir(parts, tmp_path: Path) -> None:
     model, payload = parts
     path = assemble(model, tmp_path / "data")
-    assert path == tmp_path / "data" / "models" / "test.gguf"
+    assert path == tmp_path / "data" / "llm" / "test.gguf"
     assert path.read_bytes() == payload
     verify(path, model)
     assert [p.name for p in path.parent.iterdir()] == ["test.gguf"]  # no temp file left
@@ -44,7 +44,7 @@ def test_sha256_mismatch_leaves_nothing_behind(parts, tmp_path: Path) -> None:
     wrong = BundledModel(**{**model.__dict__, "sha256": "0" * 64})
     with pytest.raises(ModelFileError, match="expected .* 0000.*reinstall the part packages"):
         assemble(wrong, tmp_path / "data")
-    assert list((tmp_path / "data" / "models").iterdir()) == []
+    assert list((tmp_path / "data" / "llm").iterdir()) == []
 
 
 def test_a_corrupted_file_fails_verification(parts, tmp_path: Path) -> None:

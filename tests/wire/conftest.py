@@ -31,11 +31,11 @@ def _uba(*args: str, env: dict[str, str], timeout: float) -> subprocess.Complete
 def vllm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment of a running managed vLLM server (converted 1.5B model); stopped at the end."""
     python = Path(os.environ.get("UBA_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
-    models = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba")) / "models"
+    models = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba")) / "llm"
     if not python.is_file() or not (models / f"{MODEL}-hf" / "config.json").is_file():
         pytest.skip("the vLLM wire tests need `make test-vllm` (vLLM venv and the converted model)")
     data_dir = tmp_path_factory.mktemp("vllm-data")
-    (data_dir / "models").symlink_to(models.resolve())
+    (data_dir / "llm").symlink_to(models.resolve())
     env = {
         **os.environ,
         "UBA_DATA_DIR": str(data_dir),
