@@ -54,6 +54,9 @@ test-vllm: $(LLM_STAMP) $(VLLM_STAMP)
 demo: $(LLM_STAMP)
 	$(BIN)/uba data demo --if-empty
 	$(BIN)/uba data describe
+	$(BIN)/uba index reviews
+	@# Models are trained once; `uba train NAME` retrains on purpose.
+	for m in next churn forecast; do test -d "$${UBA_DATA_DIR:-.uba}/models/$$m" || $(BIN)/uba train $$m || exit 1; done
 	@# Last: serves the web app and the HTTP API in the foreground and prints the URL (Ctrl-C stops it).
 	$(BIN)/uba serve
 
