@@ -41,25 +41,30 @@ def tool_calls(*calls: tuple[str, dict[str, Any]]) -> AIMessage:
     )
 
 
-class ScriptedChatModel(BaseChatModel):
-    """Replays ``script`` one reply per call; ``requests`` holds what each call was sent."""
+class ToolBindingFake(BaseChatModel):
+    """Base of the fake models: binds tools the way a real chat model does and records their names."""
 
-    script: list[Any] = Field(default_factory=list)
-    requests: list[list[BaseMessage]] = Field(default_factory=list)
-    request_kwargs: list[dict[str, Any]] = Field(default_factory=list)
     bound_tools: list[str] = Field(default_factory=list)
 
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-fake"
-
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any):
-        """Bind tools the way a real chat model does; the names are recorded for assertions."""
+        """Bind tools as OpenAI schemas; the names are recorded for assertions."""
         schemas = [convert_to_openai_tool(t) for t in tools]
         self.bound_tools = [s["function"]["name"] for s in schemas]
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=schemas, **kwargs)
+
+
+class ScriptedChatModel(ToolBindingFake):
+    """Replays ``script`` one reply per call; ``requests`` holds what each call was sent."""
+
+    script: list[Any] = Field(default_factory=list)
+    requests: list[list[BaseMessage]] = Field(default_factory=list)
+    request_kwargs: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-fake"
 
     @property
     def remaining(self) -> int:

@@ -10,18 +10,17 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from string import Template
 from typing import Any
 
 import yaml
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
+
+from agent.fake_llm import ToolBindingFake
 
 _FALLBACK = "I can answer the demo questions only; try one of the examples."
 
@@ -57,21 +56,14 @@ def _text(message: BaseMessage) -> str:
     return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
 
 
-class RuleChatModel(BaseChatModel):
+class RuleChatModel(ToolBindingFake):
     """Answers by rules: a tool call for the question, then the answer template over the tool's text."""
 
     rules: list[Rule] = Field(default_factory=list)
-    bound_tools: list[str] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
         return "rule-fake"
-
-    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any):
-        """Bind tools the way a real chat model does."""
-        schemas = [convert_to_openai_tool(t) for t in tools]
-        self.bound_tools = [s["function"]["name"] for s in schemas]
-        return self.bind(tools=schemas, **kwargs)
 
     def _rule_for(self, question: str) -> Rule | None:
         return next((r for r in self.rules if re.search(r.match, question, re.IGNORECASE)), None)
