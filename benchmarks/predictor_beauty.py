@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -99,8 +100,12 @@ def main() -> None:
                           batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
                           max_minutes=args.max_minutes, device=args.device,
                           negatives=args.negatives, valid_users=args.valid_users)
-    trained = train_sasrec(split.train, split.valid, vocab, config, progress=False,
-                           on_epoch=lambda r: print(f"epoch {int(r['epoch'])}: {json.dumps(r)}", flush=True))
+    def on_epoch(record: dict[str, float]) -> None:
+        record["load1"] = os.getloadavg()[0]  # the machine's 1-minute load average when the epoch ended
+        print(f"epoch {int(record['epoch'])}: {json.dumps(record)}", flush=True)
+
+    load_before = os.getloadavg()[0]
+    trained = train_sasrec(split.train, split.valid, vocab, config, progress=False, on_epoch=on_epoch)
     test = trained.evaluate(split.test)
     test_filtered = trained.evaluate(split.test, exclude_seen=True)
     device = str(next(trained.model.parameters()).device)
@@ -115,7 +120,8 @@ def main() -> None:
     print(f"Protocol: beauty.txt, {len(split.test.users):,} test users, leave-one-out (last = test, 2nd last = "
           f"validation), FULL ranking over {n_catalogue:,} items, ties count against the model; "
           f"device {device} ({cpu}, torch threads {torch.get_num_threads()}); best epoch {trained.best_epoch} "
-          f"of {len(trained.epochs)} ({trained.stopped_by}); config {json.dumps(config_dict(config))}")
+          f"of {len(trained.epochs)} ({trained.stopped_by}); 1-min load average {load_before:.2f} at the start, "
+          f"{np.mean([e['load1'] for e in trained.epochs]):.2f} mean at epoch ends; config {json.dumps(config_dict(config))}")
     print(f"| model | HR@10 | NDCG@10 | train min | p50 ms/user |")
     print("|---|---|---|---|---|")
     for name, hr, nd, minutes, ms in rows:
@@ -123,7 +129,8 @@ def main() -> None:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps({"rows": rows, "epochs": trained.epochs, "config": config_dict(config),
-                                             "test": test, "test_seen_excluded": test_filtered}, indent=2))
+                                             "test": test, "test_seen_excluded": test_filtered,
+                                             "load1_at_start": load_before}, indent=2))
 
 
 if __name__ == "__main__":

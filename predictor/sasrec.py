@@ -178,10 +178,10 @@ def _item_loss(model: SASRec, states: torch.Tensor, targets: torch.Tensor, negat
     """Cross-entropy of the next item: over the full catalogue, or over shared sampled negatives."""
     n_items = model.item_emb.num_embeddings
     if negatives is None or negatives >= n_items - 2:
-        logits = model.item_logits(states)
-        logits[:, PAD] = -torch.inf
-        logits[:, NO_ITEM] = -torch.inf
-        return F.cross_entropy(logits, targets)
+        # only the real item columns: masking padding / "no item" in place would copy the whole
+        # (positions x items) gradient once more in backward (measured ~35% slower on CPU)
+        first = NO_ITEM + 1
+        return F.cross_entropy(states @ model.item_emb.weight[first:].T, targets - first)
     neg = torch.randint(NO_ITEM + 1, n_items, (negatives,), device=states.device)
     positive = (states * model.item_emb(targets)).sum(-1, keepdim=True)
     sampled = states @ model.item_emb.weight[neg].T + math.log((n_items - 2) / negatives)
@@ -222,7 +222,8 @@ def train_sasrec(
     rng = np.random.default_rng(config.seed)
     device = config.resolved_device()
     model = SASRec(vocab.n_items, vocab.n_types, config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # the fused kernel: one pass over the 3.5M item-embedding weights per step instead of ~10
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     inputs, in_types, targets, tgt_types = _training_windows(train, config.max_len)
     if len(inputs) == 0:
         raise ValueError("no user has two or more training events; the next-item model needs sequences")
