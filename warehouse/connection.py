@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from warehouse.errors import ConnectionFailed
+from warehouse.event_steps import steps_metadata
 from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Warehouse:
     def create_schema(self) -> None:
         """Create the canonical tables (and, on row stores, their indexes) if missing."""
         metadata.create_all(self.engine)
+        steps_metadata.create_all(self.engine)
         if self.dialect != "duckdb":
             with self.engine.begin() as conn:
                 for index in ANALYTIC_INDEXES:

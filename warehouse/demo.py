@@ -21,6 +21,7 @@ from warehouse._demo_reviews import compose
 from warehouse._demo_users import CHANNELS, COUNTRIES, DAY, DEVICES, Users, build_users
 from warehouse.connection import Warehouse
 from warehouse.errors import WarehouseError
+from warehouse.event_steps import refresh_event_steps
 from warehouse.schema import ANALYTIC_INDEXES, EVENT_TYPES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)
@@ -297,6 +298,7 @@ def generate_demo(warehouse: Warehouse, *, users: int = 10_000, days: int = 90, 
             warehouse.bulk_insert(conn, "orders", orders)
             warehouse.bulk_insert(conn, "order_items", lines)
             warehouse.bulk_insert(conn, "reviews", reviews)
+        refresh_event_steps(conn)
     warehouse.analyze()
     loaded = time.perf_counter()
     stats = DemoStats(

@@ -180,13 +180,14 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
     import psycopg
     from psycopg import sql as pgsql
 
+    from warehouse.event_steps import STEPS_TABLE
     from warehouse.schema import TABLE_NAMES
 
     url = make_url(admin_url)
     if url.get_backend_name() != "postgresql":
         raise ConnectionFailed(f"grant-readonly is for PostgreSQL warehouses, not {url.get_backend_name()!r}; "
                                "DuckDB is opened read-only by file mode")
-    tables = tables or TABLE_NAMES
+    tables = tables or (*TABLE_NAMES, STEPS_TABLE)
     ident = pgsql.Identifier(role)
     conninfo = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
     with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
@@ -200,6 +201,8 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
         conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
         conn.execute(pgsql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
         for table in tables:
+            if table == STEPS_TABLE and conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is None:
+                continue  # a warehouse loaded before the step index existed: paths use the window query
             conn.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(pgsql.Identifier("public", table), ident))
     logger.info("read-only role %r may SELECT %s in %r", role, ", ".join(tables), url.database)
     return url.set(username=role, password=None).render_as_string(hide_password=False)

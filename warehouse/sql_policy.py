@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from warehouse.event_steps import STEPS_TABLE, event_steps
 from warehouse.schema import PII_COLUMNS, metadata
 
 EMAIL_MASK = "LEFT({col}, 1) || '***@' || SPLIT_PART({col}, '@', 2)"
@@ -16,6 +17,7 @@ USER_SCOPE_FILTERS: dict[str, str] = {
     "events": "user_id = :user",
     "orders": "user_id = :user",
     "reviews": "user_id = :user",
+    STEPS_TABLE: "user_id = :user",
     "order_items": "order_id IN (SELECT order_id FROM {schema}.orders WHERE user_id = :user)",
 }
 
@@ -38,9 +40,9 @@ class SqlPolicy:
 
     @classmethod
     def canonical(cls) -> SqlPolicy:
-        """The canonical behavior tables, every column, ``users.email`` masked, user scopes defined."""
+        """The canonical behavior tables and the step index, every column, ``users.email`` masked, user scopes defined."""
         tables = {}
-        for name, table in metadata.tables.items():
+        for name, table in [*metadata.tables.items(), (STEPS_TABLE, event_steps)]:
             masked = {col: EMAIL_MASK for (tab, col) in PII_COLUMNS if tab == name}
             tables[name] = TablePolicy(
                 name=name,

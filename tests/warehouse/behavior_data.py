@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from warehouse.event_steps import refresh_event_steps
+
 EVENT_TYPES = ["view", "search", "add_to_cart", "remove_from_cart", "favorite", "purchase", "review"]
 START = datetime(2026, 3, 2)
 
@@ -76,10 +78,12 @@ def make_tables(seed: int, *, users: int = 60, items: int = 15, events: int = 15
     return frames
 
 
-def load(warehouse, frames: dict[str, pd.DataFrame]) -> None:
-    """Bulk-load the frames into a warehouse with the canonical tables."""
+def load(warehouse, frames: dict[str, pd.DataFrame], *, steps: bool = True) -> None:
+    """Bulk-load the frames into a warehouse with the canonical tables (and the step index unless not ``steps``)."""
     warehouse.create_schema()
     with warehouse.begin() as conn:
         for name, frame in frames.items():
             warehouse.bulk_insert(conn, name, pa.Table.from_pandas(frame, preserve_index=False))
+        if steps:
+            refresh_event_steps(conn)  # as every loader does
     warehouse.analyze()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import Field
 
 from warehouse.analytics._base import DateRange, EventType, Result, bar_chart, lit, run, where
+from warehouse.errors import WarehouseError
+from warehouse.event_steps import FRESHNESS_SQL, MAX_DEPTH, STEPS_TABLE, step_column, window_step
 from warehouse.safe_sql import SafeSql
+
+logger = logging.getLogger(__name__)
 
 END = "(end)"
 START = "(start)"
@@ -18,32 +23,52 @@ class PathsRequest(DateRange):
 
     event_type: EventType = Field(..., description="The anchor event.")
     direction: Literal["next", "previous"] = Field("next", description="Steps after or before the anchor.")
-    depth: int = Field(1, ge=1, le=3, description="How many steps to follow.")
+    depth: int = Field(1, ge=1, le=MAX_DEPTH, description="How many steps to follow.")
     within_session: bool = Field(True, description="Only follow steps in the same session (else the same user).")
     top_n: int = Field(10, ge=1, le=50, description="How many paths to return.")
 
 
-def compile_paths(request: PathsRequest) -> str:
-    """The SQL answering ``request``: the top paths with occurrences and the total of anchor events."""
-    fn = "LEAD" if request.direction == "next" else "LAG"
-    partition = "e.user_id, e.session_id" if request.within_session else "e.user_id"
-    order = "e.ts, e.event_id"
-    steps = ", ".join(
-        f"{fn}(e.event_type, {k}) OVER (PARTITION BY {partition} ORDER BY {order}) AS step_{k}"
-        for k in range(1, request.depth + 1)
-    )
+def compile_paths(request: PathsRequest, *, steps: bool = False) -> str:
+    """The SQL answering ``request``: the top paths with occurrences and the total of anchor events.
+
+    Steps follow each anchor through the whole history; the date range selects the anchors. With
+    ``steps`` the neighbours come from the step index, else from a window over ``events``.
+    """
+    scope = "session" if request.within_session else "user"
+    depth = range(1, request.depth + 1)
     filler = lit(END if request.direction == "next" else START)
-    cols = ", ".join(f"COALESCE(s.step_{k}, {filler}) AS step_{k}" for k in range(1, request.depth + 1))
-    keys = ", ".join(f"step_{k}" for k in range(1, request.depth + 1))
-    return (f"WITH s AS (SELECT e.event_type, {steps} FROM events AS e {where(request.conditions('e.ts'))}), "
-            f"p AS (SELECT {cols} FROM s WHERE s.event_type = {lit(request.event_type)}) "
+    cols = ", ".join(f"COALESCE(s.step_{k}, {filler}) AS step_{k}" for k in depth)
+    keys = ", ".join(f"step_{k}" for k in depth)
+    anchors = where([f"s.event_type = {lit(request.event_type)}", *request.conditions("s.ts")])
+    if steps:
+        source = ", ".join(f"e.{step_column(scope, request.direction, k)} AS step_{k}" for k in depth)
+        source = f"SELECT e.event_type, e.ts, {source} FROM {STEPS_TABLE} AS e"
+    else:
+        source = ", ".join(f"{window_step(scope, request.direction, k, alias='e')} AS step_{k}" for k in depth)
+        source = f"SELECT e.event_type, e.ts, {source} FROM events AS e"
+    return (f"WITH s AS ({source}), p AS (SELECT {cols} FROM s {anchors}) "
             f"SELECT {keys}, COUNT(*) AS occurrences, SUM(COUNT(*)) OVER () AS anchors FROM p "
             f"GROUP BY {keys} ORDER BY occurrences DESC, {keys} LIMIT {request.top_n}")
 
 
+def _steps_fresh(safe: SafeSql, user_scope: str | None) -> tuple[bool, str | None]:
+    """Whether the step index matches ``events`` (for the scoped user), and the check's SQL."""
+    try:
+        frame, sql = run(safe, FRESHNESS_SQL, user_scope)
+    except WarehouseError as exc:  # a warehouse loaded before the step index existed
+        logger.info("step index unavailable (%s); paths use the window query", exc)
+        return False, None
+    row = frame.iloc[0]
+    fresh = int(row["events"]) == int(row["steps"]) and row["events_max_id"] == row["steps_max_id"]
+    if not fresh:
+        logger.info("step index is stale (%s of %s events); paths use the window query", row["steps"], row["events"])
+    return fresh, sql
+
+
 def paths(safe: SafeSql, request: PathsRequest, *, user_scope: str | None = None) -> Result:
     """Run a paths analysis; rows are (path, step_1.., occurrences, share)."""
-    frame, sql = run(safe, compile_paths(request), user_scope)
+    fresh, check = _steps_fresh(safe, user_scope)
+    frame, sql = run(safe, compile_paths(request, steps=fresh), user_scope)
     step_cols = [f"step_{k}" for k in range(1, request.depth + 1)]
     anchors = int(frame["anchors"].iloc[0]) if not frame.empty else 0
     arrow = " → "
@@ -66,4 +91,5 @@ def paths(safe: SafeSql, request: PathsRequest, *, user_scope: str | None = None
                    f"path within the {scope}: {frame['path'].iloc[0]} ({100 * frame['share'].iloc[0]:.1f}%).")
     chart = bar_chart(f"{request.direction} steps around {request.event_type}", list(frame["path"]),
                       list(frame["occurrences"]), horizontal=True)
-    return Result("paths", frame, [sql], summary, chart, {"anchors": anchors})
+    queries = [check, sql] if check else [sql]
+    return Result("paths", frame, queries, summary, chart, {"anchors": anchors, "step_index": fresh})

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Index, inspect, select
 from tqdm import tqdm
 
 from warehouse.connection import Warehouse
+from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
 from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
@@ -100,6 +101,8 @@ class _Writer:
         """Recreate any index dropped for the load, inside the same transaction."""
         for index in self.rebuild:
             index.create(self.conn)
+        if self.report.inserted["events"]:
+            refresh_event_steps(self.conn)
 
     def write(self, batch: Batch) -> None:
         self.report.rows_read += batch.rows
