@@ -24,6 +24,7 @@ def build_embedder(settings: Settings):
         threads=settings.embedding_threads,
         batch_size=settings.embedding_batch_size,
         max_tokens=settings.embedding_max_tokens,
+        quantize=settings.embedding_quantize,
     )
 
 

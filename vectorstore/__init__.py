@@ -1,7 +1,7 @@
 """Reviews in Chroma: offline embeddings, incremental indexing, filtered hybrid search."""
 
 from vectorstore.embedder import Embedder
-from vectorstore.errors import BadFilter, EmbeddingModelError, StoreUnavailable, VectorStoreError
+from vectorstore.errors import BadFilter, EmbedderMismatch, EmbeddingModelError, StoreUnavailable, VectorStoreError
 from vectorstore.indexer import IndexReport, index_reviews
 from vectorstore.normalization import defang_markup, normalize_text
 from vectorstore.review_stats import ReviewStats, review_stats
@@ -11,6 +11,7 @@ from vectorstore.store import ReviewIndex
 __all__ = [
     "BadFilter",
     "Embedder",
+    "EmbedderMismatch",
     "EmbeddingModelError",
     "IndexReport",
     "ReviewFilter",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -13,6 +15,8 @@ from vectorstore.errors import EmbeddingModelError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+Quantize = Literal["none", "int8"]
 
 
 def default_model_path() -> Path:
@@ -33,13 +37,17 @@ class Embedder:
         threads: int = 1,
         batch_size: int = 64,
         max_tokens: int | None = None,
+        quantize: Quantize = "none",
     ) -> None:
+        if quantize not in ("none", "int8"):
+            raise EmbeddingModelError(f"quantize={quantize!r} is not supported; use 'none' or 'int8'")
         self.model_name = model or DEFAULT_MODEL
         self._model_ref = model
         self._device = device
         self._threads = threads
         self.batch_size = batch_size
         self._max_tokens = max_tokens
+        self.quantize = quantize
         self._model = None
         self._lock = threading.Lock()
         self.embedded = 0
@@ -73,8 +81,27 @@ class Embedder:
             ) from exc
         if self._max_tokens:
             model.max_seq_length = min(self._max_tokens, model.max_seq_length or self._max_tokens)
-        logger.info("embedding model %s on %s (max %s tokens)", path, device, model.max_seq_length)
+        if self.quantize == "int8":
+            if device != "cpu":
+                raise EmbeddingModelError(
+                    f"quantize='int8' runs on the CPU only, not on {device!r}; set UBA_EMBEDDING_DEVICE=cpu "
+                    "or UBA_EMBEDDING_QUANTIZE=none"
+                )
+            model = _quantized(model)
+        logger.info("embedding model %s on %s (max %s tokens, weights %s)", path, device, model.max_seq_length,
+                    "int8" if self.quantize == "int8" else "float")
         return model
+
+    def fingerprint(self) -> str:
+        """What decides the vectors (model, token limit, quantization, dimension), as a JSON string.
+
+        The review index records it; vectors from a different fingerprint are not comparable.
+        """
+        model = self.model
+        return json.dumps({
+            "model": self.model_name, "max_tokens": int(model.max_seq_length or 0),
+            "quantize": self.quantize, "dimension": self.dimension,
+        }, sort_keys=True)
 
     @property
     def dimension(self) -> int:
@@ -85,16 +112,31 @@ class Embedder:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        import torch
+
+        with torch.inference_mode():
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         self.embedded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One unit vector for a search query."""
         return self.embed([text])[0]
+
+
+def _quantized(model):
+    """The model with its Linear layers' weights in int8, per output channel (activations quantized per batch)."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice in favour of torchao
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)

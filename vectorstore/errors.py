@@ -17,3 +17,7 @@ class StoreUnavailable(VectorStoreError):
 
 class BadFilter(VectorStoreError, ValueError):
     """A search or stats filter value is invalid."""
+
+
+class EmbedderMismatch(VectorStoreError):
+    """The review index was built by a different embedding configuration than the one configured."""

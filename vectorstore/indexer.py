@@ -90,9 +90,18 @@ def index_reviews(
     started = time.perf_counter()
     report = IndexReport(location=index.location)
     stored = {review_id: meta for review_id, meta, _ in index.stored()}
+    fingerprint = index.embedder.fingerprint()
+    mixed = bool(stored) and index.built_by() != fingerprint
+    if mixed:
+        # Vectors from another model or configuration are not comparable with the new ones: re-embed all.
+        logger.warning("review index was built with embedder %s; re-embedding every review with %s",
+                       index.built_by(), fingerprint)
+        report.extra["reembedded_for"] = fingerprint
+        stored = {review_id: {**meta, "text_hash": ""} for review_id, meta in stored.items()}
     keyword = KeywordIndex.load(index.keyword_path)
     keyword_digests = keyword.hashes()
-    generation = index.new_generation()
+    # While a re-embedding run is unfinished the store holds vectors of two embedders: say so until it ends.
+    generation = index.new_generation(f"unfinished re-embedding with {fingerprint}" if mixed else fingerprint)
     keyword.generation = generation
 
     to_embed: list[tuple[str, str, dict]] = []
@@ -132,6 +141,8 @@ def index_reviews(
 
     try:
         _embed_all(index, keyword, to_embed, batch_size, progress, report)
+        if mixed:
+            index.record_embedder(fingerprint)
     finally:
         keyword.save()
         index.bind_keyword(keyword)

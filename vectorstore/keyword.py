@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +169,15 @@ class KeywordIndex:
         if flt.until is not None:
             both((a["date"] <= flt.until) & (a["date"] >= 0))
         return mask
+
+    def matching(self, flt: KeywordFilter) -> tuple[int, Callable[[str], bool]]:
+        """How many rows pass ``flt``, and a test of whether a review id does (unknown ids do not)."""
+        self._prepare()
+        mask = self._mask(flt)
+        if mask is None:
+            return len(self._ids), self._row.__contains__
+        row = self._row
+        return int(mask.sum()), lambda review_id: review_id in row and bool(mask[row[review_id]])
 
     def search(self, query: str, k: int, flt: KeywordFilter = KeywordFilter()) -> list[tuple[str, float]]:
         """The ``k`` best (id, BM25 score) pairs among rows passing ``flt``; only rows sharing a term."""

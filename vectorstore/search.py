@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Literal
@@ -22,6 +23,12 @@ RRF_K = 60
 VECTOR_WEIGHT = 0.3
 """Share of the (min-max normalized) vector score in the hybrid score; the rest is BM25's.
 Chosen on the known-item benchmark (benchmarks/reviews_retrieval.py), where it beat RRF."""
+
+OVERFETCH = 2.0
+"""A filtered vector search over-fetches ``pool * OVERFETCH / (share of rows passing)`` unfiltered neighbours..."""
+
+MAX_OVERFETCH = 1000
+"""...when that is at most this many; narrower filters go to Chroma's ``where`` (fast when few rows pass)."""
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
 
@@ -151,6 +158,40 @@ def fuse_scores(
     return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _vector_hits(index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool: int, total: int,
+                 found: dict[str, tuple[dict, str]]) -> list[tuple[str, float]]:
+    """The ``pool`` nearest reviews passing ``flt`` as (id, cosine similarity); fills ``found`` when it fetched rows.
+
+    Chroma's ``where`` is fast when few rows pass but costs seconds at 100k rows when most do. So the
+    filter is first counted on the keyword index (which mirrors every row's metadata): a broad filter
+    over-fetches unfiltered nearest neighbours and keeps those passing; a narrow one, or an over-fetch
+    that kept too few, goes to Chroma's ``where``. Either way the result is the same set.
+    """
+    where = flt.where()
+    if where is not None:
+        passing, passes = index.keyword.matching(flt.keyword())
+        if passing == 0:
+            return []
+        fetch = math.ceil(pool * OVERFETCH * total / passing)
+        if fetch <= MAX_OVERFETCH:
+            result = index.collection.query(query_embeddings=[vector], n_results=min(fetch, total), include=["distances"])
+            kept = [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if passes(i)]
+            if len(kept) >= min(pool, passing) or fetch >= total:
+                return kept[:pool]
+            logger.debug("over-fetch of %s kept %s of %s wanted; asking Chroma with the filter", fetch, len(kept), pool)
+    result = index.collection.query(
+        query_embeddings=[vector], n_results=min(pool, total), where=where,
+        include=["metadatas", "documents", "distances"],
+    )
+    hits = []
+    for review_id, meta, doc, distance in zip(
+        result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0]
+    ):
+        found[review_id] = (meta, doc)
+        hits.append((review_id, 1.0 - float(distance)))  # cosine space: similarity = 1 - distance
+    return hits
+
+
 def search_reviews(
     index: ReviewIndex,
     query: str,
@@ -184,16 +225,9 @@ def search_reviews(
     found: dict[str, tuple[dict, str]] = {}
     vector_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "vector"):
+        index.check_embedder()
         vector = query_vector if query_vector is not None else index.embedder.embed_query(query)
-        result = index.collection.query(
-            query_embeddings=[np.asarray(vector, np.float32)], n_results=min(pool, total),
-            where=flt.where(), include=["metadatas", "documents", "distances"],
-        )
-        for review_id, meta, doc, distance in zip(
-            result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0]
-        ):
-            found[review_id] = (meta, doc)
-            vector_hits.append((review_id, 1.0 - float(distance)))  # cosine space: similarity = 1 - distance
+        vector_hits = _vector_hits(index, np.asarray(vector, np.float32), flt, pool, total, found)
     keyword_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "keyword"):
         keyword_hits = index.keyword.search(query, pool, flt.keyword())

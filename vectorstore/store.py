@@ -13,13 +13,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from vectorstore.embedder import Embedder
-from vectorstore.errors import StoreUnavailable
+from vectorstore.errors import EmbedderMismatch, StoreUnavailable
 from vectorstore.keyword import KeywordIndex
 
 logger = logging.getLogger(__name__)
 
 _PAGE = 5000
 _GENERATION_KEY = "uba_generation"
+_EMBEDDER_KEY = "uba_embedder"
 
 
 def row_digest(meta: dict) -> str:
@@ -125,11 +126,37 @@ class ReviewIndex:
         """The id of the last index run that touched this collection."""
         return str((self.collection.metadata or {}).get(_GENERATION_KEY, ""))
 
-    def new_generation(self) -> str:
-        """Mark the collection as changed by a new index run."""
+    def new_generation(self, embedder_fingerprint: str | None = None) -> str:
+        """Mark the collection as changed by a new index run (and, when given, built by this embedder)."""
         gen = uuid.uuid4().hex
-        self.collection.modify(metadata={_GENERATION_KEY: gen})
+        metadata = {k: v for k, v in (self.collection.metadata or {}).items() if k.startswith("uba_")}
+        metadata[_GENERATION_KEY] = gen
+        if embedder_fingerprint is not None:
+            metadata[_EMBEDDER_KEY] = embedder_fingerprint
+        self.collection.modify(metadata=metadata)
         return gen
+
+    def record_embedder(self, fingerprint: str) -> None:
+        """Note that every stored vector now comes from the embedder with this fingerprint."""
+        metadata = {k: v for k, v in (self.collection.metadata or {}).items() if k.startswith("uba_")}
+        self.collection.modify(metadata={**metadata, _EMBEDDER_KEY: fingerprint})
+
+    def built_by(self) -> str | None:
+        """The fingerprint of the embedder that built the stored vectors (None for a store from before it was recorded)."""
+        return (self.collection.metadata or {}).get(_EMBEDDER_KEY)
+
+    def check_embedder(self) -> None:
+        """Raise EmbedderMismatch when the configured embedder differs from the one that built the index."""
+        stored = self.built_by()
+        if stored is None or self.count() == 0:
+            return
+        current = self.embedder.fingerprint()
+        if stored != current:
+            raise EmbedderMismatch(
+                f"the review index at {self.location!r} was built with embedder {stored}, but the configured "
+                f"one is {current}; run `uba index reviews` to re-embed every review with the configured one, "
+                "or set UBA_EMBEDDING_MODEL / UBA_EMBEDDING_MAX_TOKENS / UBA_EMBEDDING_QUANTIZE back"
+            )
 
     def stored(self, include_documents: bool = False) -> Iterator[tuple[str, dict, str | None]]:
         """Every (id, metadata, document) in the vector store, paged."""
