@@ -24,6 +24,7 @@ from predictor import (  # noqa: E402
     ModelRegistry,
     NextModel,
     SASRecConfig,
+    load_forecast,
     predict_next,
     train_churn,
     train_forecast,
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--next-minutes", type=float, default=5.0, help="SASRec budget; 0 skips the next-action model")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-churn", action="store_true", help="leave out the churn model (the slowest part)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(tempfile.mkdtemp(prefix="uba-bench-"))
@@ -57,31 +59,42 @@ def main() -> None:
     print(f"demo: {stats.users:,} users, {stats.events:,} events, {args.days} days, seed {args.seed}; CPU, "
           f"{args.threads} thread(s)\n")
 
-    t0 = time.perf_counter()
-    churn = train_churn(query, registry, ChurnConfig(threads=args.threads))
-    churn_s = time.perf_counter() - t0
-    m = churn.metrics
-    print(f"Churn ({churn.protocol}):")
-    _table(["model", "AUC", "Brier"], [
-        ["gradient-boosted trees, isotonic/sigmoid calibrated", m["auc"], m["brier"]],
-        ["same trees, uncalibrated", m["auc_uncalibrated"], m["brier_uncalibrated"]],
-        ["recency only (days since last event)", m["auc_recency_only"], ""],
-        [f"base rate {m['base_rate']} for everyone", 0.5, m["brier_base_rate"]],
-    ])
-    print(f"\nReliability ({m['eval_users']:,} users, {m['calibration']} calibration):")
-    _table(["predicted bin", "users", "mean predicted", "observed"],
-           [[r["bin"], r["users"], r["predicted"], r["observed"]] for r in m["reliability"]])
+    cost = []
+    if not args.skip_churn:
+        t0 = time.perf_counter()
+        churn = train_churn(query, registry, ChurnConfig(threads=args.threads))
+        cost.append(["churn: features, fit, calibrate, score + drivers for every active user",
+                     f"{time.perf_counter() - t0:.1f} s", ""])
+        m = churn.metrics
+        print(f"Churn ({churn.protocol}):")
+        _table(["model", "AUC", "Brier"], [
+            ["gradient-boosted trees, isotonic/sigmoid calibrated", m["auc"], m["brier"]],
+            ["same trees, uncalibrated", m["auc_uncalibrated"], m["brier_uncalibrated"]],
+            ["recency only (days since last event)", m["auc_recency_only"], ""],
+            [f"base rate {m['base_rate']} for everyone", 0.5, m["brier_base_rate"]],
+        ])
+        print(f"\nReliability ({m['eval_users']:,} users, {m['calibration']} calibration):")
+        _table(["predicted bin", "users", "mean predicted", "observed"],
+               [[r["bin"], r["users"], r["predicted"], r["observed"]] for r in m["reliability"]])
 
     t0 = time.perf_counter()
     fc = train_forecast(query, registry)
     fc_s = time.perf_counter() - t0
     print(f"\nForecast ({fc.protocol}):")
-    _table(["series", "folds x horizon", "MASE Holt-Winters", "MASE seasonal naive", "80% cover", "95% cover"],
-           [[k, f"{v['folds']} x {v['horizon']}", v["mase_holt_winters"], v["mase_seasonal_naive"], v["coverage80"],
-             v["coverage95"]] for k, v in fc.metrics.items() if "folds" in v])
+    models = load_forecast(fc)
+    rows = [[k, f"{v['folds']} x {v['horizon']}", v["mase_holt_winters"], v["mase_seasonal_naive"],
+             f"0.80 / {v['coverage80']:.3f}", f"0.95 / {v['coverage95']:.3f}", models[k].scale]
+            for k, v in fc.metrics.items() if "folds" in v]
+    daily = [v for k, v in fc.metrics.items() if k.endswith("/day") and "folds" in v]
+    if daily:
+        points = sum(v["points"] for v in daily)
+        pooled = [sum(v[c] * v["points"] for v in daily) / points for c in ("coverage80", "coverage95")]
+        rows.append([f"all daily series ({points} points)", "", "", "", f"0.80 / {pooled[0]:.3f}",
+                     f"0.95 / {pooled[1]:.3f}", ""])
+    _table(["series", "folds x horizon", "MASE Holt-Winters", "MASE seasonal naive", "80% nominal / empirical",
+            "95% nominal / empirical", "interval scale (registered model)"], rows)
 
-    cost = [["churn: features, fit, calibrate, score + drivers for every active user", f"{churn_s:.1f} s", ""],
-            ["forecast: 6 series, grid search + backtest", f"{fc_s:.1f} s", ""]]
+    cost.append(["forecast: 6 series, grid search, conformal calibration + backtest", f"{fc_s:.1f} s", ""])
     if args.next_minutes > 0:
         t0 = time.perf_counter()
         nxt = train_next(query, registry, SASRecConfig(max_minutes=args.next_minutes, device="cpu"), progress=False)

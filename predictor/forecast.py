@@ -1,5 +1,5 @@
 """Metric forecasts: additive Holt-Winters (damped trend, weekly season on daily data) with
-empirical prediction intervals, backtested on rolling origins against the seasonal-naive forecast.
+split-conformal prediction intervals, backtested on rolling origins against the seasonal-naive forecast.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from predictor.errors import ModelCorrupt, NotEnoughData
+from predictor.intervals import Residuals, calibrate
 from predictor.registry import ModelRegistry, ModelVersion
 from predictor.source import Query
 
@@ -76,6 +77,40 @@ def _filter(y: np.ndarray, m: int, alpha: float, beta: float, gamma: float, phi:
     return errors, states
 
 
+def _grid_search(y: np.ndarray, m: int) -> tuple[float, float, float, float]:
+    """(alpha, beta, gamma, phi) with the least one-step squared error after the first season."""
+    burn = max(m, 2)
+    return min(_GRID, key=lambda p: float(np.sum(_filter(y, m, *p)[0][burn:] ** 2)))
+
+
+def _rolling_residuals(y: np.ndarray, m: int, horizon: int) -> tuple[Residuals, float]:
+    """Out-of-sample h-step errors at every origin from the fourth season on, and the level floor.
+
+    The parameters are re-selected on the data before the origin once per season, so no error
+    comes from a model that saw its target. The floor (5 % of the mean absolute value) keeps
+    relative errors finite near zero.
+    """
+    floor = max(0.05 * float(np.mean(np.abs(y))), 1e-9)
+    start = max(3 * m, 4)
+    if len(y) - start < 2:
+        start = max(2 * m, 2)
+    errors: list[list[float]] = [[] for _ in range(horizon)]
+    levels: list[list[float]] = [[] for _ in range(horizon)]
+    origins: list[list[int]] = [[] for _ in range(horizon)]
+    refit_at, params, states = -len(y), None, []
+    for origin in range(start, len(y)):
+        if origin - refit_at >= max(m, 1):
+            params, refit_at = _grid_search(y[:origin], m), origin
+            _, states = _filter(y, m, *params)  # the state after step t uses y[:t + 1] only
+        ahead = _project(states[origin - 1], m, params[3], horizon)
+        for h in range(min(horizon, len(y) - origin)):
+            errors[h].append(float(y[origin + h] - ahead[h]))
+            levels[h].append(max(abs(float(ahead[h])), floor))
+            origins[h].append(origin)
+    as_arrays = [[np.asarray(v, dtype=float) for v in rows] for rows in (errors, levels)]
+    return Residuals(*as_arrays, [np.asarray(o, dtype=np.int64) for o in origins]), floor
+
+
 def _project(state, m: int, phi: float, horizon: int) -> np.ndarray:
     level, trend, season, t_next = state
     damp = np.cumsum(phi ** np.arange(1, horizon + 1))
@@ -85,7 +120,7 @@ def _project(state, m: int, phi: float, horizon: int) -> np.ndarray:
 
 @dataclass
 class HoltWinters:
-    """Fitted smoothing parameters and per-step error quantiles for intervals."""
+    """Fitted smoothing parameters and per-step interval offsets (absolute, or relative to the forecast)."""
 
     m: int
     alpha: float
@@ -93,33 +128,28 @@ class HoltWinters:
     gamma: float
     phi: float
     quantiles: dict[str, list[float]]
+    scale: str = "absolute"
+    level_floor: float = 0.0
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, y: np.ndarray, m: int, horizon: int) -> HoltWinters:
-        """Grid-search the parameters on one-step squared error; intervals from in-sample h-step errors."""
+        """Grid-search the parameters on one-step squared error; intervals split-conformal from rolling origins."""
         if len(y) < max(2 * m, 4) + horizon:
             raise NotEnoughData(f"{len(y)} points are too few to fit a season of {m} and score {horizon} steps ahead")
-        burn = max(m, 2)
-        best = min(_GRID, key=lambda p: float(np.sum(_filter(y, m, *p)[0][burn:] ** 2)))
-        _, states = _filter(y, m, *best)
-        errors = [[] for _ in range(horizon)]
-        # the recent half only: behavior volumes drift, and early errors mostly reflect initialisation
-        for origin in range(max(burn, len(y) // 2), len(y) - 1):
-            ahead = _project(states[origin - 1], m, best[3], horizon)
-            for h in range(min(horizon, len(y) - origin)):
-                errors[h].append(y[origin + h] - ahead[h])
-        levels = {"lo95": 2.5, "lo80": 10.0, "hi80": 90.0, "hi95": 97.5}
-        quantiles = {k: [float(np.percentile(e, q)) if e else 0.0 for e in errors] for k, q in levels.items()}
-        return cls(m, *best, quantiles)
+        residuals, floor = _rolling_residuals(y, m, horizon)
+        scale, quantiles, record = calibrate(residuals)
+        return cls(m, *_grid_search(y, m), quantiles, scale, floor, record)
 
     def forecast(self, y: np.ndarray, horizon: int) -> pd.DataFrame:
         """Point forecast and 80%/95% intervals for the next ``horizon`` steps after ``y``."""
         _, states = _filter(y, self.m, self.alpha, self.beta, self.gamma, self.phi)
         point = _project(states[-1], self.m, self.phi, horizon)
         out = pd.DataFrame({"forecast": point})
+        unit = np.maximum(np.abs(point), self.level_floor) if self.scale == "relative" else np.ones(horizon)
         for key, q in self.quantiles.items():
             steps = np.array([q[min(h, len(q) - 1)] for h in range(horizon)])
-            out[key] = point + steps
+            out[key] = point + steps * unit
         return out.clip(lower=0.0)
 
 
@@ -152,7 +182,7 @@ def backtest(y: np.ndarray, m: int, horizon: int, folds: int = 4) -> dict[str, A
         raise NotEnoughData(f"{len(y)} points leave no backtest window of {horizon} steps")
     return {"folds": len(ours), "horizon": horizon, "mase_holt_winters": round(float(np.mean(ours)), 4),
             "mase_seasonal_naive": round(float(np.mean(naive)), 4), "coverage80": round(float(np.mean(cover80)), 3),
-            "coverage95": round(float(np.mean(cover95)), 3)}
+            "coverage95": round(float(np.mean(cover95)), 3), "points": len(ours) * horizon}
 
 
 def train_forecast(query: Query, registry: ModelRegistry, *, folds: int = 4) -> ModelVersion:
@@ -182,7 +212,8 @@ def train_forecast(query: Query, registry: ModelRegistry, *, folds: int = 4) -> 
         path = Path(tmp) / _FILE
         path.write_text(json.dumps(models))
         protocol = (f"rolling-origin backtest, {folds} folds of 7 days (daily) / 4 weeks (weekly); MASE scaled by the "
-                    "in-sample seasonal-naive MAE (m=7 daily, m=1 weekly); intervals from in-sample h-step error quantiles")
+                    "in-sample seasonal-naive MAE (m=7 daily, m=1 weekly); 80%/95% intervals split-conformal from "
+                    "rolling-origin out-of-sample errors on the training data")
         return registry.save("forecast", {_FILE: path}, fingerprint=";".join(digest), metrics=metrics,
                              protocol=protocol, config={"grid": len(_GRID), "max_horizon": MAX_HORIZON})
 

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from predictor.forecast import HoltWinters, backtest, metric_series, seasonal_naive
+from predictor.intervals import conformal_quantile
 from predictor.source import warehouse_query
 
 
@@ -54,3 +55,44 @@ def test_metric_series_matches_pandas(warehouse):
     assert np.array_equal(active.to_numpy(), frame.groupby("day")["user_id"].nunique().reindex(active.index, fill_value=0).to_numpy())
     weekly = metric_series(query, "purchases", "week")
     assert weekly.index[0].weekday() == 0 and weekly.sum() <= len(buys)
+
+
+def _coverage_on_fresh_data(make_series, seeds: range, n_train: int = 84, horizon: int = 7) -> tuple[float, float]:
+    hits80, hits95 = [], []
+    for seed in seeds:
+        y = make_series(np.random.default_rng(seed), n_train + horizon)
+        out = HoltWinters.fit(y[:n_train], 7, horizon).forecast(y[:n_train], horizon)
+        actual = y[n_train:]
+        hits80 += list((actual >= out["lo80"]) & (actual <= out["hi80"]))
+        hits95 += list((actual >= out["lo95"]) & (actual <= out["hi95"]))
+    return float(np.mean(hits80)), float(np.mean(hits95))
+
+
+def test_intervals_cover_at_the_nominal_rate_under_known_noise():
+    def weekly_with_gaussian_noise(rng, n):
+        t = np.arange(n)
+        return 200 + 30 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 8, n)
+
+    cover80, cover95 = _coverage_on_fresh_data(weekly_with_gaussian_noise, range(24))
+    assert 0.72 <= cover80 <= 0.88, cover80
+    assert 0.89 <= cover95 <= 0.995, cover95
+
+
+def test_intervals_follow_noise_that_grows_with_the_level():
+    def growing_with_relative_noise(rng, n):
+        t = np.arange(n)
+        level = 50 * np.exp(t / 60) * (1 + 0.3 * np.sin(2 * np.pi * t / 7))
+        return level * (1 + rng.normal(0, 0.1, n))
+
+    cover80, cover95 = _coverage_on_fresh_data(growing_with_relative_noise, range(100, 124))
+    assert 0.72 <= cover80 <= 0.9, cover80
+    assert 0.89 <= cover95 <= 1.0, cover95
+
+
+def test_conformal_quantile_takes_the_finite_sample_order_statistic():
+    scores = np.arange(1.0, 10.0)  # n = 9
+    assert conformal_quantile(scores, 0.9) == 9.0  # ceil(10 * 0.9) = 9th smallest
+    assert conformal_quantile(scores, 0.8) == 8.0
+    assert conformal_quantile(scores, 0.1) == 1.0  # floor(10 * 0.1) = 1st smallest
+    assert conformal_quantile(scores, 0.975) == 9.0  # beyond the sample: the largest
+    assert conformal_quantile(np.empty(0), 0.9) == 0.0
