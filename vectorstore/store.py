@@ -148,7 +148,7 @@ class ReviewIndex:
     def check_embedder(self) -> None:
         """Raise EmbedderMismatch when the configured embedder differs from the one that built the index."""
         stored = self.built_by()
-        if stored is None or self.count() == 0:
+        if stored is None:
             return
         current = self.embedder.fingerprint()
         if stored != current:
