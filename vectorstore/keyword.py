@@ -72,6 +72,7 @@ class KeywordIndex:
         self._pending: list[sparse.csr_matrix] = []
         self._csc: sparse.csc_matrix | None = None
         self._arrays: dict[str, np.ndarray] | None = None
+        self._masks: dict[KeywordFilter, np.ndarray | None] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -134,6 +135,7 @@ class KeywordIndex:
     def _invalidate(self) -> None:
         self._csc = None
         self._arrays = None
+        self._masks: dict[KeywordFilter, np.ndarray | None] = {}
 
     def _prepare(self) -> None:
         if self._csc is not None:
@@ -150,6 +152,14 @@ class KeywordIndex:
         }
 
     def _mask(self, flt: KeywordFilter) -> np.ndarray | None:
+        # A hybrid search asks twice per filter (vector side, keyword side); keep the last few.
+        if flt not in self._masks:
+            if len(self._masks) >= 8:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[flt] = self._compute_mask(flt)
+        return self._masks[flt]
+
+    def _compute_mask(self, flt: KeywordFilter) -> np.ndarray | None:
         a = self._arrays
         mask = None
 
