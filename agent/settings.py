@@ -82,10 +82,10 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(1, ge=0, description="torch CPU threads for embeddings (0: torch's default).")
     embedding_batch_size: int = Field(64, gt=0, description="Texts encoded per model call.")
     embedding_max_tokens: int | None = Field(
-        None, gt=0, description="Truncate texts to this many tokens when embedding; default: the model's own limit."
+        128, gt=0, description="Truncate texts to this many tokens when embedding (at most the model's own limit, 256)."
     )
     embedding_quantize: Literal["none", "int8"] = Field(
-        "none", description="int8: Linear weights quantized per channel on the CPU (faster, slightly different vectors)."
+        "int8", description="int8: Linear weights quantized per channel on the CPU (faster); none: float (always on CUDA)."
     )
     # --- web app and HTTP API (ui/api, ui/web) ---
     serve_host: str = Field("127.0.0.1", description="Address `uba serve` listens on.")

@@ -323,7 +323,7 @@ def main() -> None:
           f"max tokens {args.max_tokens or 256}, weights {args.quantize}, candidates {POOL} per ranking, "
           f"vectors {'from cache ' + str(args.vector_cache) if args.vector_cache else 'computed live'}")
     with tempfile.TemporaryDirectory(prefix="uba-bench-reviews-") as tmp:
-        if args.vector_cache:
+        if args.vector_cache and args.speed_reviews > 0:
             _, _, _, report, (seconds, cpu) = build(Path(tmp) / "speed", args.speed_reviews, False, make_embedder(args, None))
             indexing_table(report, seconds, cpu, f", {args.speed_reviews} random reviews, live model")
         index, summaries, items, report, (seconds, cpu) = build(

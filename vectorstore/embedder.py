@@ -81,12 +81,11 @@ class Embedder:
             ) from exc
         if self._max_tokens:
             model.max_seq_length = min(self._max_tokens, model.max_seq_length or self._max_tokens)
+        if self.quantize == "int8" and device != "cpu":
+            # Dynamic int8 kernels are CPU-only; on a GPU the float model is the fast one.
+            logger.info("int8 quantization applies on the CPU only; using float weights on %s", device)
+            self.quantize = "none"  # the fingerprint names what actually built the vectors
         if self.quantize == "int8":
-            if device != "cpu":
-                raise EmbeddingModelError(
-                    f"quantize='int8' runs on the CPU only, not on {device!r}; set UBA_EMBEDDING_DEVICE=cpu "
-                    "or UBA_EMBEDDING_QUANTIZE=none"
-                )
             model = _quantized(model)
         logger.info("embedding model %s on %s (max %s tokens, weights %s)", path, device, model.max_seq_length,
                     "int8" if self.quantize == "int8" else "float")
