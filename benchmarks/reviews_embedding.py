@@ -39,6 +39,8 @@ CONFIGS = [
     ("int8", 256, "int8", 64, 1),
     ("int8, 128 tokens", 128, "int8", 64, 1),
     ("int8, 128 tokens, 2 threads", 128, "int8", 64, 2),
+    ("int8, 128 tokens, batch 16", 128, "int8", 16, 1),
+    ("int8, 128 tokens, batch 16, 2 threads", 128, "int8", 16, 2),
 ]
 
 
