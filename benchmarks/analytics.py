@@ -141,6 +141,7 @@ def cases(uid: str):
          lambda r: compile_paths(r, steps=False), None),
         ("top_items: by revenue", top_items, TopItemsRequest(metric="revenue"), compile_top_items, pd_top_items),
         ("segments: by country", segment_breakdown, SegmentRequest(dimension="country"), compile_segments, pd_segments),
+        ("segments: by category", segment_breakdown, SegmentRequest(dimension="category"), compile_segments, None),
         ("user_profile: one user", user_profile, UserProfileRequest(user_id=uid),
          lambda r: compile_user_profile(r)[-1], lambda f: pd_user(f, uid)),
     ]

@@ -16,6 +16,7 @@ _DIMENSION = {
     "category": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.category"),
     "brand": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.brand"),
 }
+_USER_DIMENSIONS = ("country", "device", "channel")
 
 
 class SegmentRequest(DateRange):
@@ -29,14 +30,21 @@ class SegmentRequest(DateRange):
 
 
 def compile_segments(request: SegmentRequest) -> str:
-    """The SQL answering ``request``."""
+    """The SQL answering ``request``: per (segment, user) first, so no COUNT(DISTINCT) over all events."""
     join, column = _DIMENSION[request.dimension]
     target = lit(request.conversion_event)
-    return (f"SELECT COALESCE({column}, '(none)') AS segment, COUNT(*) AS events, "
-            f"COUNT(DISTINCT e.user_id) AS users, "
-            f"COUNT(DISTINCT CASE WHEN e.event_type = {target} THEN e.user_id END) AS converted_users, "
-            f"COALESCE(SUM(CASE WHEN e.event_type = 'purchase' THEN e.value END), 0) AS revenue "
-            f"FROM events AS e {join} {where(request.conditions('e.ts'))} GROUP BY 1 ORDER BY 1")
+    per_user = (f"COUNT(*) AS events, MAX(CASE WHEN e.event_type = {target} THEN 1 ELSE 0 END) AS converted, "
+                f"SUM(CASE WHEN e.event_type = 'purchase' THEN e.value END) AS revenue")
+    totals = ("SUM(p.events) AS events, COUNT(*) AS users, SUM(p.converted) AS converted_users, "
+              "COALESCE(SUM(p.revenue), 0) AS revenue")
+    conditions = where(request.conditions("e.ts"))
+    if request.dimension in _USER_DIMENSIONS:  # users are few: aggregate events per user, then join
+        user_join = join.replace("e.user_id", "p.user_id")
+        return (f"WITH p AS (SELECT e.user_id, {per_user} FROM events AS e {conditions} GROUP BY e.user_id) "
+                f"SELECT COALESCE({column}, '(none)') AS segment, {totals} FROM p {user_join} GROUP BY 1 ORDER BY 1")
+    return (f"WITH p AS (SELECT COALESCE({column}, '(none)') AS segment, e.user_id, {per_user} "
+            f"FROM events AS e {join} {conditions} GROUP BY 1, 2) "
+            f"SELECT p.segment, {totals} FROM p GROUP BY 1 ORDER BY 1")
 
 
 def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str | None = None) -> Result:
