@@ -178,10 +178,11 @@ def build_graph(
         """A text reply: the final answer if its numbers are grounded, else one correction, else a failure."""
         update: dict[str, Any] = {}
         reply_id = str(uuid.uuid4())
-        if not text:
+        if not text or _echoes(text, question):
             if state.get("corrections", 0) >= 1:
                 return {**update, **_stop("empty", question)}
-            note = HumanMessage(content=prompt.feedback("empty_reply"), id=str(uuid.uuid4()),
+            key = "echo_reply" if text else "empty_reply"
+            note = HumanMessage(content=prompt.feedback(key), id=str(uuid.uuid4()),
                                 additional_kwargs={"uba_feedback": True})
             return {**update, "corrections": state.get("corrections", 0) + 1, "messages": [note],
                     "transient": [*state.get("transient", []), note.id], "route": "model"}
@@ -253,6 +254,13 @@ def _calls_of(reply: AIMessage, names: frozenset[str]) -> tuple[list[dict[str, A
     calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
              for c in found]
     return calls, "text"
+
+
+def _echoes(text: str, question: str) -> bool:
+    """Whether a reply only repeats the question (small models do this instead of answering)."""
+    def words(s: str) -> str:
+        return "".join(ch for ch in s.casefold() if ch.isalnum())
+    return bool(words(question)) and words(text) == words(question)
 
 
 def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:

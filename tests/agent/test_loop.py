@@ -197,6 +197,23 @@ def test_llm_failure_gives_a_clear_answer_and_the_next_question_works(make_analy
     assert ok.status == "ok" and str(facts["purchases"]) in ok.text
 
 
+def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        "How many purchases were there?",  # the question echoed instead of an answer
+        f"There were {facts['purchases']:,} purchases.",
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        "how many purchases were there",
+        "How many purchases were there ?",
+    ])
+    fixed = analyst.ask("How many purchases were there?", thread_id="e1")
+    assert fixed.status == "ok" and f"{facts['purchases']:,}" in fixed.text
+    assert "repeated the question" in model.requests[2][-1].content
+    echoed = analyst.ask("How many purchases were there?", thread_id="e2")
+    assert echoed.status == "incomplete" and "no usable reply" in echoed.text
+    assert str(facts["purchases"]) in echoed.text  # the evidence is shown instead
+
+
 def test_chinese_questions_get_chinese_failure_texts(make_analyst):
     analyst, _ = make_analyst([TimeoutError("timed out")])
     answer = analyst.ask("上周有多少购买？")

@@ -35,7 +35,7 @@ def test_feedback_and_failure_texts_snapshot():
     values = dict(name="trend", tools="trend, run_sql", problems="interval: bad", numbers="42", detail="boom",
                   max_steps=6, seconds=180)
     lines = []
-    for key in ("unknown_tool", "invalid_args", "empty_reply", "ungrounded"):
+    for key in ("unknown_tool", "invalid_args", "empty_reply", "echo_reply", "ungrounded"):
         template = prompt._data("feedback.yaml")[key]
         wanted = {k: v for k, v in values.items() if f"${k}" in template}
         lines.append(f"[{key}] {prompt.feedback(key, **wanted)}")
