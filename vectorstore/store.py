@@ -129,16 +129,20 @@ class ReviewIndex:
     def new_generation(self, embedder_fingerprint: str | None = None) -> str:
         """Mark the collection as changed by a new index run (and, when given, built by this embedder)."""
         gen = uuid.uuid4().hex
-        metadata = {k: v for k, v in (self.collection.metadata or {}).items() if k.startswith("uba_")}
+        metadata = self._own_metadata()
         metadata[_GENERATION_KEY] = gen
         if embedder_fingerprint is not None:
             metadata[_EMBEDDER_KEY] = embedder_fingerprint
         self.collection.modify(metadata=metadata)
         return gen
 
+    def _own_metadata(self) -> dict:
+        """The collection's ``uba_`` metadata (what ``modify`` must carry over)."""
+        return {k: v for k, v in (self.collection.metadata or {}).items() if k.startswith("uba_")}
+
     def record_embedder(self, fingerprint: str) -> None:
         """Note that every stored vector now comes from the embedder with this fingerprint."""
-        metadata = {k: v for k, v in (self.collection.metadata or {}).items() if k.startswith("uba_")}
+        metadata = self._own_metadata()
         self.collection.modify(metadata={**metadata, _EMBEDDER_KEY: fingerprint})
 
     def built_by(self) -> str | None:

@@ -13,7 +13,9 @@ import logging
 import time
 from typing import Literal
 
-from sqlalchemy import BigInteger, Column, Connection, DateTime, MetaData, String, Table, text
+from sqlalchemy import Column, Connection, MetaData, String, Table, text
+
+from warehouse.schema import events
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +41,7 @@ KEY_COLUMNS: tuple[str, ...] = ("event_id", "user_id", "session_id", "ts", "even
 event_steps = Table(
     STEPS_TABLE,
     steps_metadata,
-    Column("event_id", BigInteger, nullable=False),
-    Column("user_id", String, nullable=False),
-    Column("session_id", String),
-    Column("ts", DateTime, nullable=False),
-    Column("event_type", String, nullable=False),
+    *(Column(name, events.c[name].type, nullable=events.c[name].nullable) for name in KEY_COLUMNS),
     *(Column(name, String) for name in STEP_COLUMNS),
 )
 
