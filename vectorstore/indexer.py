@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -144,8 +145,12 @@ def index_reviews(
         if mixed:
             index.record_embedder(fingerprint)
     finally:
+        # A second generation marks the end of the run, so a reader that loaded a mid-run state reloads
+        # once more. The sidecar is saved under it first: a reader seeing it in Chroma finds the file current.
+        keyword.generation = uuid.uuid4().hex
         keyword.save()
         index.bind_keyword(keyword)
+        index.new_generation(gen=keyword.generation)
         report.seconds = round(time.perf_counter() - started, 3)
     logger.info("indexed reviews: %s", report.to_dict())
     return report

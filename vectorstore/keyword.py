@@ -73,9 +73,21 @@ class KeywordIndex:
         self._csc: sparse.csc_matrix | None = None
         self._arrays: dict[str, np.ndarray] | None = None
         self._masks: dict[KeywordFilter, np.ndarray | None] = {}
+        self.revision = 0
+        """Bumped by every change to the rows (what a cache built on them checks)."""
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def ids(self) -> list[str]:
+        """Review ids in row order."""
+        return self._ids
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        """Review id → row."""
+        return self._row
 
     def hashes(self) -> dict[str, str]:
         """Review id → text hash of what is indexed."""
@@ -133,6 +145,7 @@ class KeywordIndex:
         self._pending = []
 
     def _invalidate(self) -> None:
+        self.revision += 1
         self._csc = None
         self._arrays = None
         self._masks: dict[KeywordFilter, np.ndarray | None] = {}
@@ -188,6 +201,12 @@ class KeywordIndex:
             return len(self._ids), self._row.__contains__
         row = self._row
         return int(mask.sum()), lambda review_id: review_id in row and bool(mask[row[review_id]])
+
+    def rows(self, flt: KeywordFilter) -> np.ndarray:
+        """The rows passing ``flt``, ascending."""
+        self._prepare()
+        mask = self._mask(flt)
+        return np.arange(len(self._ids)) if mask is None else np.flatnonzero(mask)
 
     def search(self, query: str, k: int, flt: KeywordFilter = KeywordFilter()) -> list[tuple[str, float]]:
         """The ``k`` best (id, BM25 score) pairs among rows passing ``flt``; only rows sharing a term."""

@@ -13,6 +13,7 @@ import numpy as np
 from vectorstore.errors import BadFilter
 from vectorstore.indexer import date_key
 from vectorstore.keyword import KeywordFilter, tokenize
+from vectorstore.matrix import nearest_of
 from vectorstore.store import ReviewIndex
 
 logger = logging.getLogger(__name__)
@@ -24,11 +25,15 @@ VECTOR_WEIGHT = 0.3
 """Share of the (min-max normalized) vector score in the hybrid score; the rest is BM25's.
 Chosen on the known-item benchmark (benchmarks/reviews_retrieval.py), where it beat RRF."""
 
+EXACT_FETCH = 200
+"""A filter passing at most this many rows ranks them exactly on their vectors read from Chroma by id..."""
+
 OVERFETCH = 2.0
-"""A filtered vector search over-fetches ``pool * OVERFETCH / (share of rows passing)`` unfiltered neighbours..."""
+"""...a broader one over-fetches ``pool * OVERFETCH / (share of rows passing)`` unfiltered neighbours..."""
 
 MAX_OVERFETCH = 1000
-"""...when that is at most this many; narrower filters go to Chroma's ``where`` (fast when few rows pass)."""
+"""...when that is at most this many; in between, the passing rows are ranked exactly in memory
+(``ReviewIndex.matrix``), which at 100k rows beats Chroma's ``where`` several times over."""
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
 
@@ -158,38 +163,46 @@ def fuse_scores(
     return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _vector_hits(index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool: int, total: int,
-                 found: dict[str, tuple[dict, str]]) -> list[tuple[str, float]]:
-    """The ``pool`` nearest reviews passing ``flt`` as (id, cosine similarity); fills ``found`` when it fetched rows.
+def _vector_hits(index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool: int, total: int
+                 ) -> list[tuple[str, float]]:
+    """The ``pool`` nearest reviews passing ``flt`` as (id, cosine similarity), best first.
 
-    Chroma's ``where`` is fast when few rows pass but costs seconds at 100k rows when most do. So the
-    filter is first counted on the keyword index (which mirrors every row's metadata): a broad filter
-    over-fetches unfiltered nearest neighbours and keeps those passing; a narrow one, or an over-fetch
-    that kept too few, goes to Chroma's ``where``. Either way the result is the same set.
+    The filter is evaluated on the keyword index's metadata arrays (a mirror of every row's
+    metadata). Few passing rows: their vectors are read from Chroma by id and ranked exactly. Most
+    rows passing: unfiltered HNSW neighbours are over-fetched and the passing ones kept. Otherwise,
+    or when the over-fetch kept too few: exact ranking over the in-memory copy of the vectors.
     """
-    where = flt.where()
-    if where is not None:
-        passing, passes = index.keyword.matching(flt.keyword())
-        if passing == 0:
-            return []
-        fetch = math.ceil(pool * OVERFETCH * total / passing)
-        if fetch <= MAX_OVERFETCH:
-            result = index.collection.query(query_embeddings=[vector], n_results=min(fetch, total), include=["distances"])
-            kept = [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if passes(i)]
-            if len(kept) >= min(pool, passing) or fetch >= total:
-                return kept[:pool]
-            logger.debug("over-fetch of %s kept %s of %s wanted; asking Chroma with the filter", fetch, len(kept), pool)
-    result = index.collection.query(
-        query_embeddings=[vector], n_results=min(pool, total), where=where,
-        include=["metadatas", "documents", "distances"],
-    )
-    hits = []
-    for review_id, meta, doc, distance in zip(
-        result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0]
-    ):
-        found[review_id] = (meta, doc)
-        hits.append((review_id, 1.0 - float(distance)))  # cosine space: similarity = 1 - distance
-    return hits
+    if flt.where() is None:
+        result = index.collection.query(query_embeddings=[vector], n_results=min(pool, total), include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]  # cosine space
+    keyword, kflt = index.keyword, flt.keyword()
+    passing, passes = keyword.matching(kflt)
+    if passing == 0:
+        return []
+    if passing <= EXACT_FETCH:
+        ids = [keyword.ids[r] for r in keyword.rows(kflt)]
+        page = index.collection.get(ids=ids, include=["embeddings"])
+        return nearest_of(page["ids"], page["embeddings"], vector, pool)
+    fetch = math.ceil(pool * OVERFETCH * total / passing)
+    if fetch <= MAX_OVERFETCH:
+        result = index.collection.query(query_embeddings=[vector], n_results=min(fetch, total), include=["distances"])
+        kept = [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if passes(i)]
+        if len(kept) >= min(pool, passing) or fetch >= total:
+            return kept[:pool]
+        logger.debug("over-fetch of %s kept %s of %s wanted; ranking the passing rows in memory", fetch, len(kept), pool)
+    return index.matrix().nearest(vector, keyword.rows(kflt), pool)
+
+
+def _documents(index: ReviewIndex, ranked: list[str], k: int) -> dict[str, tuple[dict, str]]:
+    """Metadata and text of the first ``k`` of ``ranked`` still in the vector store (read in small pages)."""
+    found: dict[str, tuple[dict, str]] = {}
+    start = 0
+    while len(found) < k and start < len(ranked):
+        want = ranked[start : start + k - len(found)]
+        page = index.collection.get(ids=want, include=["metadatas", "documents"])
+        found.update((i, (m, d)) for i, m, d in zip(page["ids"], page["metadatas"], page["documents"]))
+        start += len(want)
+    return found
 
 
 def search_reviews(
@@ -219,15 +232,14 @@ def search_reviews(
     flt = ReviewFilter(item, category, user, min_rating, max_rating, since, until)
     pool = max(candidates, k)
     index.refresh_if_stale()
-    total = index.count()
+    total = len(index.keyword)  # the mirror of the vector store (Chroma's own count takes ~20 ms at 100k rows)
     if total == 0:
         return []
-    found: dict[str, tuple[dict, str]] = {}
     vector_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "vector"):
         index.check_embedder()
         vector = query_vector if query_vector is not None else index.embedder.embed_query(query)
-        vector_hits = _vector_hits(index, np.asarray(vector, np.float32), flt, pool, total, found)
+        vector_hits = _vector_hits(index, np.asarray(vector, np.float32), flt, pool, total)
     keyword_hits: list[tuple[str, float]] = []
     if mode in ("hybrid", "keyword"):
         keyword_hits = index.keyword.search(query, pool, flt.keyword())
@@ -238,11 +250,7 @@ def search_reviews(
     best = list(fused)
     vector_ids = [i for i, _ in vector_hits]
     keyword_ids = [i for i, _ in keyword_hits]
-    missing = [i for i in best[: k * 2] if i not in found]
-    if missing:
-        page = index.collection.get(ids=missing, include=["metadatas", "documents"])
-        for review_id, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
-            found[review_id] = (meta, doc)
+    found = _documents(index, best, k)
     vector_pos = {i: r for r, i in enumerate(vector_ids, start=1)}
     keyword_pos = {i: r for r, i in enumerate(keyword_ids, start=1)}
     hits: list[ReviewHit] = []

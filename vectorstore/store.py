@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from vectorstore.embedder import Embedder
 from vectorstore.errors import EmbedderMismatch, StoreUnavailable
 from vectorstore.keyword import KeywordIndex
+from vectorstore.matrix import VectorMatrix
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ReviewIndex:
         self._embedder = embedder
         self._collection = None
         self._keyword: KeywordIndex | None = None
+        self._matrix: VectorMatrix | None = None
         self._checked = time.monotonic()
 
     @classmethod
@@ -126,9 +128,9 @@ class ReviewIndex:
         """The id of the last index run that touched this collection."""
         return str((self.collection.metadata or {}).get(_GENERATION_KEY, ""))
 
-    def new_generation(self, embedder_fingerprint: str | None = None) -> str:
-        """Mark the collection as changed by a new index run (and, when given, built by this embedder)."""
-        gen = uuid.uuid4().hex
+    def new_generation(self, embedder_fingerprint: str | None = None, *, gen: str | None = None) -> str:
+        """Mark the collection as changed by an index run (and, when given, built by this embedder)."""
+        gen = gen or uuid.uuid4().hex
         metadata = self._own_metadata()
         metadata[_GENERATION_KEY] = gen
         if embedder_fingerprint is not None:
@@ -200,8 +202,13 @@ class ReviewIndex:
         keyword.save()
         return keyword
 
-    def refresh_if_stale(self, max_age_s: float = 30.0) -> None:
-        """Pick up an index run made by another process (checked at most every ``max_age_s``)."""
+    def refresh_if_stale(self, max_age_s: float = 0.0) -> None:
+        """Pick up an index run made by another process (checked at most every ``max_age_s``).
+
+        Index runs mark the collection with a new generation when they start and when they end, so
+        one metadata read (well under a millisecond on a Chroma directory) tells whether the keyword
+        index and the in-memory vectors still mirror the store.
+        """
         if time.monotonic() - self._checked < max_age_s:
             return
         self._checked = time.monotonic()
@@ -211,12 +218,23 @@ class ReviewIndex:
         if self.generation() != self._keyword.generation:
             logger.info("review index changed since it was opened; reloading the keyword index")
             self._keyword = None
+            self._matrix = None
 
     def reload(self) -> None:
         """Forget cached state so the next call sees what another process wrote."""
         self._collection = None
         self._keyword = None
+        self._matrix = None
 
     def bind_keyword(self, keyword: KeywordIndex) -> None:
         """Use ``keyword`` as the sidecar (the indexer keeps it in step with the vector store)."""
         self._keyword = keyword
+        self._matrix = None
+
+    def matrix(self) -> VectorMatrix:
+        """Every stored vector in memory, row-aligned with the keyword index (reloaded when either changes)."""
+        keyword = self.keyword
+        if self._matrix is None or not self._matrix.current(keyword):
+            self._matrix = None  # let the old copy go before the new one is read
+            self._matrix = VectorMatrix.load(self.collection, keyword)
+        return self._matrix
