@@ -41,6 +41,8 @@ class ServeOptions:
     tool_call_parser: str | None
     start_timeout_s: float
     api_key: str | None = None
+    enforce_eager: bool = False
+    dtype: str = "auto"
 
     @property
     def base_url(self) -> str:
@@ -116,6 +118,10 @@ def serve_command(options: ServeOptions) -> list[str]:
         "--enable-prefix-caching",
         *tool_flags(model_family(options.model, directory), options.tool_call_parser, options.python),
     ]
+    if options.dtype != "auto":
+        command += ["--dtype", options.dtype]
+    if options.enforce_eager:
+        command.append("--enforce-eager")
     if options.api_key:
         command += ["--api-key", options.api_key]
     return command

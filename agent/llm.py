@@ -36,6 +36,8 @@ def serve_options(settings: Settings, model: str | None = None) -> ServeOptions:
         tensor_parallel_size=settings.vllm_tensor_parallel_size,
         tool_call_parser=settings.vllm_tool_call_parser,
         start_timeout_s=settings.vllm_start_timeout_s,
+        enforce_eager=settings.vllm_enforce_eager,
+        dtype=settings.vllm_dtype,
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
     )
 

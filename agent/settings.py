@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         None, description="vLLM --tool-call-parser; default chosen by model family (hermes for Qwen, llama3_json for Llama 3.1)."
     )
     vllm_start_timeout_s: float = Field(900.0, gt=0, description="Seconds to wait for the managed vLLM server to be healthy.")
+    vllm_dtype: str = Field(
+        "auto", description="vLLM --dtype: auto (the checkpoint's), bfloat16, float16 or float32 (CPUs without bf16 units)."
+    )
+    vllm_enforce_eager: bool = Field(
+        False, description="vLLM --enforce-eager: no torch.compile/CUDA graphs; starts in about a minute, decodes slower."
+    )
     # --- the agent (agent/graph.py, agent/analyst.py) ---
     agent_max_steps: int = Field(6, gt=0, le=50, description="Most model calls the agent makes for one question.")
     agent_max_seconds: float = Field(180.0, gt=0, description="Wall time one question may take before the agent stops.")

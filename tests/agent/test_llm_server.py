@@ -60,6 +60,8 @@ def test_qwen_command_line(tmp_path: Path) -> None:
         "--gpu-memory-utilization", "0.85", "--tensor-parallel-size", "2",
         "--enable-prefix-caching", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
     ]
+    eager = serve_options(settings.model_copy(update={"vllm_enforce_eager": True, "vllm_dtype": "float32"}))
+    assert server.serve_command(eager) == [*command, "--dtype", "float32", "--enforce-eager"]
 
 
 def test_family_picks_the_tool_parser(tmp_path: Path) -> None:

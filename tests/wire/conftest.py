@@ -44,7 +44,13 @@ def vllm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "UBA_LLM_MODEL": MODEL,
         "UBA_LLM_MAX_MODEL_LEN": "8192",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),  # GiB of KV cache on CPU
-        # Measured: a first start (torch compile warm-up) took over 15 min on a loaded 2-core machine.
+        # Measured: the torch.compile warm-up alone ran over 10 min on a busy 2-core machine; eager
+        # mode skips it (UBA_VLLM_ENFORCE_EAGER=0 tests the compiled path).
+        "UBA_VLLM_ENFORCE_EAGER": os.environ.get("UBA_VLLM_ENFORCE_EAGER", "1"),
+        # bfloat16 products are emulated on CPUs without bf16 units (AVX2): float32 is much faster there.
+        "UBA_VLLM_DTYPE": os.environ.get("UBA_VLLM_DTYPE", "float32"),
+        # vLLM drops to one torch thread on CPU unless OMP_NUM_THREADS says otherwise.
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1)),
         "UBA_VLLM_START_TIMEOUT_S": os.environ.get("UBA_VLLM_START_TIMEOUT_S", "1800"),
     }
     started = time.monotonic()
@@ -66,7 +72,8 @@ def vllm_settings(vllm_env: dict[str, str]):
         llm_model=MODEL,
         data_dir=Path(vllm_env["UBA_DATA_DIR"]),
         vllm_port=int(vllm_env["UBA_VLLM_PORT"]),
-        llm_timeout_s=300,
+        llm_timeout_s=600,
+        agent_max_seconds=900,  # measured: ~1-3 generated tokens/s on a busy 2-core CPU in eager float32
         llm_max_tokens=160,
         llm_temperature=0.0,
     )
