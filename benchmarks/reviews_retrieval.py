@@ -188,7 +188,7 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.d
     ``queries`` are (summary, item id) pairs; the narrow filter is the query review's own item.
     """
     from vectorstore import search_reviews
-    from vectorstore.search import ReviewFilter
+    from vectorstore.search import ReviewFilter, _vector_hits
 
     sample = [queries[i] for i in rng.choice(len(queries), min(n, len(queries)), replace=False)]
     matrix, ids, items, ratings, dates = [], [], [], [], []
@@ -204,9 +204,19 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.d
         dates.extend(m.get("date", -1) for m in page["metadatas"])
         offset += len(page["ids"])
     matrix = np.vstack(matrix)
-    items, ratings, dates = np.asarray(items, dtype=object), np.asarray(ratings), np.asarray(dates)
+    item_names, item_codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
+    item_code = {name: code for code, name in enumerate(item_names.tolist())}
+    ratings, dates = np.asarray(ratings), np.asarray(dates)
     broad = dict(min_rating=4, since="2012-01-01")
     broad_mask = (ratings >= 4) & (dates >= 20120101)
+    low = dict(max_rating=1, since="2013-01-01", until="2013-12-31")  # a narrow range filter (~1% of rows)
+    low_mask = (ratings <= 1) & (ratings >= 0) & (dates >= 20130101) & (dates <= 20131231)
+    print(f"\n{len(ids):,} rows: broad filter passes {int(broad_mask.sum()):,}, 1-star-in-2013 filter "
+          f"{int(low_mask.sum()):,}, one item {len(ids) / len(item_names):.0f} on average")
+    t = time.perf_counter()
+    index.matrix()
+    print(f"in-memory copy of the vectors (for filters between narrow and broad) read from Chroma in "
+          f"{time.perf_counter() - t:.1f} s (once per process and index change)")
 
     def brute(v, mask=None):
         scores = matrix @ v
@@ -228,11 +238,17 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.d
         timed("hybrid search (embed + vector + BM25 + fuse + fetch)", lambda: search_reviews(index, q, k=10))
         timed("hybrid, broad filter (rating>=4, since 2012)", lambda: search_reviews(index, q, k=10, **broad))
         timed("hybrid, narrow filter (the review's item)", lambda: search_reviews(index, q, k=10, item=item))
+        timed("hybrid, range filter (1 star, 2013)", lambda: search_reviews(index, q, k=10, **low))
         v = timed("query embedding", lambda: index.embedder.embed_query(q))
         timed("Chroma HNSW top-50", lambda: index.collection.query(query_embeddings=[v], n_results=POOL, include=[]))
         timed("numpy brute-force top-50", lambda: brute(v))
         timed("numpy brute-force top-50, broad filter", lambda: brute(v, broad_mask))
-        timed("numpy brute-force top-50, narrow filter", lambda: brute(v, items == item))
+        timed("numpy brute-force top-50, item filter", lambda: brute(v, item_codes == item_code[item]))
+        timed("numpy brute-force top-50, 1 star 2013", lambda: brute(v, low_mask))
+        for label, flt in (("item filter", dict(item=item)), ("1 star 2013", low)):
+            timed(f"vector step, {label}: engine", lambda: _vector_hits(index, v, ReviewFilter(**flt), POOL, len(ids)))
+            timed(f"vector step, {label}: Chroma where (previous way)", lambda: index.collection.query(
+                query_embeddings=[v], n_results=POOL, where=ReviewFilter(**flt).where(), include=[]))
         if i < 20:  # what the broad filter cost before: Chroma's where over most of the rows
             timed("Chroma top-50 with where, broad filter (previous way; 20 queries)", lambda: index.collection.query(
                 query_embeddings=[v], n_results=POOL, where=ReviewFilter(**broad).where(), include=[]))
@@ -244,15 +260,22 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.d
 
 
 def latency_table(rows, n: int) -> None:
-    numpy = {name: p50 for name, p50, _, _ in rows if name.startswith("numpy")}
+    p50s = {name: p50 for name, p50, _, _ in rows}
+    against = {  # step → (what it is compared with, how the ratio is labelled)
+        "Chroma HNSW top-50": ("numpy brute-force top-50", "numpy"),
+        "vector step, item filter: engine": ("numpy brute-force top-50, item filter", "numpy"),
+        "vector step, 1 star 2013: engine": ("numpy brute-force top-50, 1 star 2013", "numpy"),
+        "vector step, item filter: Chroma where (previous way)": ("vector step, item filter: engine", "engine"),
+        "vector step, 1 star 2013: Chroma where (previous way)": ("vector step, 1 star 2013: engine", "engine"),
+    }
     out = []
     for name, p50, p95, count in rows:
         ratio = ""
-        if name.startswith("Chroma HNSW"):
-            ratio = f"{p50 / numpy['numpy brute-force top-50']:.2f}x numpy"
+        if name in against and p50s.get(against[name][0]):
+            ratio = f"{p50 / p50s[against[name][0]]:.2f}x {against[name][1]}"
         out.append([f"{n:,}", name, p50, p95, count, ratio])
-    table("query latency, ms (summary queries, k=10, candidates 50 per ranking)",
-          ["reviews", "step", "p50", "p95", "queries", "vs brute force"], out)
+    table(f"query latency, ms (summary queries, k=10, candidates 50 per ranking; load average {os.getloadavg()[0]:.1f})",
+          ["reviews", "step", "p50", "p95", "queries", "ratio (p50)"], out)
 
 
 def synthesize(index, target: int, rng=np.random.default_rng(11)) -> float:
