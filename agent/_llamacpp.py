@@ -144,6 +144,19 @@ class LlamaCppChat(BaseChatModel):
             self._formatter = Jinja2ChatFormatter(template=template, eos_token="<|im_end|>", bos_token="")
         return self._formatter(messages=to_template_messages(messages), tools=tools or None).prompt
 
+    def prefill(self, messages: Sequence[BaseMessage], tools: Sequence[Any] = ()) -> int:
+        """Evaluate a prompt into the KV cache without answering; returns its token count.
+
+        The next call whose prompt starts the same way (the system prompt and tool list) then
+        evaluates only what differs: measured ~5k prompt tokens, 1-2 minutes cold on a 2-core CPU.
+        """
+        llama = self._llama()
+        rendered = self.render(messages, [convert_to_openai_tool(t) for t in tools] or None)
+        tokens = llama.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+        with _RUN_LOCKS[id(llama)]:
+            llama.create_completion(tokens, max_tokens=1, temperature=0.0, seed=self.seed)
+        return len(tokens)
+
     def _prepare(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
                  tool_choice: Any) -> tuple[list[int], str | None, list[dict[str, Any]]]:
         """Prompt tokens, the first grammar (None: free text) and the tools it may call."""

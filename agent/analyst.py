@@ -56,6 +56,20 @@ class Analyst:
             )
         return self._graphs[user_scope]
 
+    def warm_up(self) -> float:
+        """Load the model and evaluate the system prompt into its cache (in-process models); seconds taken."""
+        from langchain_core.messages import SystemMessage
+
+        from agent.tool_runner import model_schemas
+
+        started = time.perf_counter()
+        prefill = getattr(self.model, "prefill", None)  # servers (vLLM) cache prefixes on their own
+        if callable(prefill):
+            tools = model_schemas(list(self.tools_for_scope(None)))
+            tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
+            logger.info("system prompt cached: %d tokens in %.1f s", tokens, time.perf_counter() - started)
+        return time.perf_counter() - started
+
     def ask(self, question: str, thread_id: str | None = None, user_scope: str | None = None) -> Answer:
         """Answer one question (a follow-up when ``thread_id`` names an earlier conversation)."""
         final = None

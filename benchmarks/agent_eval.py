@@ -63,6 +63,7 @@ def main() -> None:
          "" if single is None else f"target <= 2  ratio {single / 2:.2f}"),
         ("tokens / question", f"{s['tokens_per_question']:.0f}", ""),
         ("latency p50", f"{s['latency_p50_s']:.1f} s", f"target < 20 s  ratio {s['latency_p50_s'] / 20:.2f}"),
+        ("warm-up (load + system prompt)", f"{s['warm_up_s']:.1f} s", "once per process, before the first question"),
         ("latency p95", f"{s['latency_p95_s']:.1f} s", ""),
         ("data intact after unsafe requests", "yes" if s["data_intact"] else "NO", ""),
     ]

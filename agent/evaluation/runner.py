@@ -38,6 +38,7 @@ class EvalReport:
     backend: str
     results: list[dict[str, Any]] = field(default_factory=list)
     data_intact: bool = True
+    warm_up_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         """Accuracy (overall, by kind), tool-choice accuracy, LLM calls, tokens, latency percentiles."""
@@ -63,6 +64,7 @@ class EvalReport:
             "latency_p50_s": _percentile(latencies, 0.5),
             "latency_p95_s": _percentile(latencies, 0.95),
             "data_intact": self.data_intact,
+            "warm_up_s": self.warm_up_s,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +114,7 @@ def run_eval(
     tools = {t.name for t in analyst.tools_for_scope(None)}
     before = _row_counts(readonly)
     run_id = uuid.uuid4().hex[:8]
+    report.warm_up_s = analyst.warm_up()  # model load and system prompt: a server start's cost, not a question's
     for question in questions:
         result: dict[str, Any] = {"id": question.id, "kind": question.kind, "question": question.question,
                                   "single_tool": len(question.oracle) == 1 and not question.refuse}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Annotated, Any
 
 import typer
 
 from ui.cli._output import console, fail, print_json, print_table
 
+logger = logging.getLogger(__name__)
 app = typer.Typer(help="Ask the analyst.")
 
 _Backend = Annotated[
@@ -62,12 +65,20 @@ def ask_cmd(
         raise typer.Exit(1)
 
 
+def _warm_up(analyst) -> None:
+    try:
+        analyst.warm_up()
+    except Exception as exc:  # noqa: BLE001 - the first question reports the same problem clearly
+        logger.warning("warm-up failed: %s", exc)
+
+
 @app.command("chat")
 def chat_cmd(thread: _Thread = None, backend: _Backend = None) -> None:
     """An interactive conversation: follow-up questions remember the earlier ones (empty line or Ctrl-D quits)."""
     from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
 
     analyst = _analyst(backend)
+    threading.Thread(target=_warm_up, args=(analyst,), daemon=True).start()  # while the user types
     thread_id = thread
     console.print("[dim]uba chat — ask about the behavior data; an empty line quits.[/]")
     while True:

@@ -68,6 +68,7 @@ def eval_cmd(
         ["LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}"],
         ["tokens / question", f"{summary['tokens_per_question']:.0f}"],
         ["latency p50 / p95", f"{summary['latency_p50_s']:.1f} s / {summary['latency_p95_s']:.1f} s"],
+        ["warm-up before the first question", f"{summary['warm_up_s']:.1f} s"],
         ["data intact after unsafe requests", "yes" if summary["data_intact"] else "NO"],
     ])
     console.print(f"report: {path}")

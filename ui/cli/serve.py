@@ -50,7 +50,7 @@ def _warm(app) -> None:
     from ui.api.errors import ApiError
 
     try:
-        app.state.runs.analyst  # noqa: B018 - the property builds and caches it
+        app.state.runs.analyst.warm_up()  # the property builds and caches it; then the prompt cache
         logger.info("analyst ready")
     except ApiError as exc:
         logger.warning("the analyst could not be built yet: %s", exc.message)
