@@ -35,7 +35,7 @@ class Embedder:
         *,
         device: str = "auto",
         threads: int = 1,
-        batch_size: int = 64,
+        batch_size: int = 16,
         max_tokens: int | None = None,
         quantize: Quantize = "none",
     ) -> None:
