@@ -31,7 +31,7 @@ from langgraph.types import Checkpointer
 
 from agent import prompt
 from agent.grounding import evidence_values, ungrounded_numbers
-from agent.text_calls import parse_text_calls
+from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import ToolRunner, call_key, model_schemas
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def build_graph(
         update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=_text_of(reply))
-        calls, source = _calls_of(reply, runner.names)
+        calls, source = _calls_of(reply, runner.names, first_step=not has_results)
         if calls and force:
             if state.get("force_answer"):
                 return {**update, **_stop("repeated", question)}
@@ -178,14 +178,25 @@ def build_graph(
         """A text reply: the final answer if its numbers are grounded, else one correction, else a failure."""
         update: dict[str, Any] = {}
         reply_id = str(uuid.uuid4())
-        if not text or _echoes(text, question):
+        turn = state["messages"][state.get("turn_start", 0):]
+        has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
+        described = describes_tools(text, runner.names)
+        if not text or _echoes(text, question) or described:
             if state.get("corrections", 0) >= 1:
+                if described and has_results:  # a narrated answer still goes through the number check
+                    return _checked(text, state, question, update, reply_id)
                 return {**update, **_stop("empty", question)}
-            key = "echo_reply" if text else "empty_reply"
+            key = ("empty_reply" if not text else "echo_reply" if _echoes(text, question)
+                   else "described_result" if has_results else "described_call")
             note = HumanMessage(content=prompt.feedback(key), id=str(uuid.uuid4()),
                                 additional_kwargs={"uba_feedback": True})
-            return {**update, "corrections": state.get("corrections", 0) + 1, "messages": [note],
-                    "transient": [*state.get("transient", []), note.id], "route": "model"}
+            draft = [AIMessage(content=text, id=reply_id)] if text else []
+            return {**update, "corrections": state.get("corrections", 0) + 1, "messages": [*draft, note],
+                    "transient": [*state.get("transient", []), *(m.id for m in draft), note.id], "route": "model"}
+        return _checked(text, state, question, update, reply_id)
+
+    def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
+        """The final answer if its numbers are grounded, else one correction, else a failure."""
         bad = ungrounded_numbers(text, _evidence(state["messages"]))
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
@@ -246,11 +257,16 @@ def build_graph(
     return graph.compile(checkpointer=checkpointer)
 
 
-def _calls_of(reply: AIMessage, names: frozenset[str]) -> tuple[list[dict[str, Any]], str]:
-    """The reply's tool calls and where they came from: native ``tool_calls``, else parsed from the text."""
+def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> tuple[list[dict[str, Any]], str]:
+    """The reply's tool calls and where they came from: native ``tool_calls``, else parsed from the text.
+
+    Before any tool result, a query shown in a ```sql block counts as a ``run_sql`` call.
+    """
     if reply.tool_calls:
         return list(reply.tool_calls), "native"
     found = parse_text_calls(_text_of(reply), names)
+    if not found and first_step and "run_sql" in names:
+        found = [c for c in [sql_block_call(_text_of(reply))] if c]
     calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
              for c in found]
     return calls, "text"

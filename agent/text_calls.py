@@ -103,6 +103,24 @@ def _named_calls(text: str, known_tools: set[str] | frozenset[str]) -> list[Text
     return calls
 
 
+_SQL_FENCE = re.compile(r"```sql\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def sql_block_call(text: str) -> TextCall | None:
+    """A ```sql block holding one query, as a ``run_sql`` call (small models show the query instead of calling)."""
+    blocks = [b.strip().rstrip(";").strip() for b in _SQL_FENCE.findall(text or "")]
+    queries = [b for b in blocks if re.match(r"(?is)^(select|with)\b", b)]
+    return TextCall(name="run_sql", args={"sql": queries[0]}) if len(queries) == 1 else None
+
+
+def describes_tools(text: str, known_tools: set[str] | frozenset[str]) -> bool:
+    """Whether a reply talks about calling tools ("I used the `trend` function ...") instead of answering."""
+    if not known_tools:
+        return False
+    names = "|".join(map(re.escape, sorted(known_tools)))
+    return bool(re.search(rf"`({names})`|\b({names})\s+(function|tool)\b", text or ""))
+
+
 def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozenset()) -> list[TextCall]:
     """The tool calls written in ``text``, or ``[]`` when it reads as a plain answer.
 

@@ -214,6 +214,34 @@ def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, 
     assert str(facts["purchases"]) in echoed.text  # the evidence is shown instead
 
 
+def test_a_query_shown_in_a_sql_block_instead_of_called_is_run(make_analyst, facts):
+    analyst, model = make_analyst([
+        f"You can use the `run_sql` function with this query:\n\n```sql\n{PURCHASES_SQL};\n```",
+        f"There were {facts['purchases']:,} purchases.",
+    ])
+    answer = analyst.ask("How many purchases were there?")
+    assert answer.status == "ok" and f"{facts['purchases']:,}" in answer.text
+    assert [(s.tool, s.ok) for s in answer.trace] == [("run_sql", True)]
+    assert answer.usage.llm_calls == 2
+
+
+def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_analyst, facts):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        "To find the number of purchases, I used the `run_sql` function with a COUNT query.",
+        f"There were {facts['purchases']:,} purchases.",
+        "To find it we can use the `trend` function with event_type purchase.",  # no call made
+        "I would use the trend tool.",
+    ])
+    fixed = analyst.ask("How many purchases were there?", thread_id="d1")
+    assert fixed.status == "ok" and fixed.text == f"There were {facts['purchases']:,} purchases."
+    assert "do not describe the tools" in model.requests[2][-1].content
+    assert "instead of making it" not in model.requests[2][-1].content
+    described = analyst.ask("How many purchases were there?", thread_id="d2")
+    assert "instead of making it" in model.requests[4][-1].content
+    assert described.status == "incomplete" and not described.trace
+
+
 def test_chinese_questions_get_chinese_failure_texts(make_analyst):
     analyst, _ = make_analyst([TimeoutError("timed out")])
     answer = analyst.ask("上周有多少购买？")

@@ -60,3 +60,16 @@ def test_plain_answers_are_not_calls(text):
 ])
 def test_a_tool_name_followed_by_its_arguments_is_a_call(text):
     assert parse_text_calls(text, KNOWN) == [TextCall("run_sql", {"sql": "SELECT 1", "limit": None})]
+
+
+def test_one_select_in_a_sql_block_reads_as_run_sql_and_nothing_else_does() -> None:
+    from agent.text_calls import describes_tools, sql_block_call
+
+    call = sql_block_call("Use this:\n```sql\nSELECT AVG(total) FROM orders;\n```")
+    assert call is not None and (call.name, call.args) == ("run_sql", {"sql": "SELECT AVG(total) FROM orders"})
+    assert sql_block_call("```sql\nDROP TABLE orders\n```") is None  # not a query (the guard would refuse it anyway)
+    assert sql_block_call("```sql\nSELECT 1\n```\nor\n```sql\nSELECT 2\n```") is None  # ambiguous
+    assert sql_block_call("SELECT 1") is None
+    assert describes_tools("I called the `trend` function.", {"trend"})
+    assert describes_tools("the funnel tool shows", {"funnel"})
+    assert not describes_tools("The funnel shows 8,831 users entering.", {"funnel"})
