@@ -153,6 +153,19 @@ def warehouse(warehouse_url: str):
     wh.dispose()
 
 
+@pytest.fixture
+def eval_demo_url(duckdb_url: str) -> str:
+    """A DuckDB file holding the evaluation's demo shop (10k users, 90 days, seed 7: ~1M events)."""
+    from warehouse import Warehouse
+    from warehouse.demo import generate_demo
+
+    wh = Warehouse.open(duckdb_url)
+    wh.create_schema()
+    generate_demo(wh)
+    wh.dispose()
+    return duckdb_url
+
+
 _CHAT_MODEL_ENTRY_POINTS = ("generate", "agenerate", "stream", "astream")
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
 from agent.errors import LLMTimeoutError
@@ -85,3 +86,37 @@ def test_streaming_text_and_a_timeout_is_a_clear_error(chat) -> None:
     with pytest.raises(LLMTimeoutError, match="UBA_LLM_TIMEOUT_S"):
         hasty.invoke([HumanMessage("Count from 1 to 50.")])
     assert chat.invoke([HumanMessage("Say OK.")]).content.strip()
+
+
+def test_prefill_leaves_the_system_prompt_in_the_cache(chat) -> None:
+    count = chat.prefill([SYSTEM, HumanMessage("Hello")], TOOLS)
+    llama = chat._llama()
+    cached = list(llama._input_ids[: llama.n_tokens])
+    following = chat.render([SYSTEM, HumanMessage("Which 5 items were purchased most?")],
+                            [convert_to_openai_tool(t) for t in TOOLS])
+    tokens = llama.tokenize(following.encode("utf-8"), add_bos=False, special=True)
+    shared = next((i for i, (a, b) in enumerate(zip(cached, tokens)) if a != b), min(len(cached), len(tokens)))
+    assert count > 200 and len(cached) >= count and shared >= len(tokens) - 20  # only the question is new
+
+
+# Three demo questions of different kinds, end to end: the embedded model picks the tool, the real
+# tools run on a demo warehouse, and the eval harness judges each answer against its gold SQL.
+SMOKE_QUESTIONS = ("trend-views-last-7-days", "trend-active-users-last-day", "funnel-search-to-view")
+
+
+def test_embedded_model_answers_demo_questions_end_to_end(local_settings, eval_demo_url: str, tmp_path: Path) -> None:
+    from agent.evaluation import load_questions, run_eval
+    from agent.factory import build_evaluation, open_review_index, open_warehouse
+    from vectorstore import index_reviews
+
+    (tmp_path / "llm").symlink_to((local_settings.data_dir / "llm").resolve())
+    settings = local_settings.model_copy(update={"warehouse_url": eval_demo_url, "data_dir": tmp_path,
+                                                 "llm_max_tokens": 512})
+    # The review index too, so the model sees the same tools (and prompt) as `make demo` gives it.
+    index_reviews(open_warehouse(settings), open_review_index(settings), progress=False)
+    questions = [q for q in load_questions() if q.id in SMOKE_QUESTIONS]
+    analyst, readonly, _ = build_evaluation(settings)
+    report = run_eval(analyst, questions, readonly, backend="local")
+    wrong = [(r["id"], r["answer"], r["gold"]) for r in report.results if not r["correct"]]
+    assert len(report.results) == 3 and not wrong, wrong
+    assert report.data_intact

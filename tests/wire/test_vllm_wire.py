@@ -98,29 +98,13 @@ def test_streaming_yields_tokens_and_usage(vllm_settings) -> None:
     assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0
 
 
-@pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
-    import duckdb
+def test_agent_answers_a_demo_question_through_vllm(vllm_settings, eval_demo_url: str, tmp_path: Path) -> None:
+    from agent.evaluation import load_questions, run_eval
+    from agent.factory import build_evaluation
 
-    from warehouse import Warehouse
-    from warehouse.demo import generate_demo
-
-    path = tmp_path_factory.mktemp("wire-demo") / "warehouse.duckdb"
-    warehouse = Warehouse.open(f"duckdb:///{path}")
-    warehouse.create_schema()
-    generate_demo(warehouse, users=300, days=30, seed=3)
-    warehouse.dispose()
-    with duckdb.connect(str(path), read_only=True) as conn:
-        purchases = conn.execute("SELECT COUNT(*) FROM events WHERE event_type = 'purchase'").fetchone()[0]
-    return f"duckdb:///{path}", purchases
-
-
-def test_agent_answers_a_demo_question_through_vllm(vllm_settings, demo_warehouse, tmp_path: Path) -> None:
-    from agent.factory import build_analyst
-
-    url, purchases = demo_warehouse
-    settings = vllm_settings.model_copy(update={"warehouse_url": url, "data_dir": tmp_path})
-    answer = build_analyst(settings, checkpointer=False).ask("How many purchase events are there in total?")
-    assert answer.status == "ok", answer.text
-    assert f"{purchases:,}" in answer.text or str(purchases) in answer.text
-    assert answer.trace and answer.usage.llm_calls >= 2
+    settings = vllm_settings.model_copy(update={"warehouse_url": eval_demo_url, "data_dir": tmp_path})
+    question = [q for q in load_questions() if q.id == "trend-views-last-7-days"]
+    analyst, readonly, _ = build_evaluation(settings)
+    (result,) = run_eval(analyst, question, readonly, backend="vllm").results
+    assert result["correct"], (result["answer"], result["gold"])
+    assert result["tools_called"] and result["llm_calls"] >= 2
