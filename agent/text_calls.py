@@ -121,6 +121,18 @@ def describes_tools(text: str, known_tools: set[str] | frozenset[str]) -> bool:
     return bool(re.search(rf"`({names})`|\b({names})\s+(function|tool)\b", text or ""))
 
 
+def _introduced_arguments(text: str, known_tools: set[str] | frozenset[str]) -> list[TextCall]:
+    """"use the `search_reviews` function with these arguments: ```json {...}```": the one tool named before the block."""
+    match = _FENCED.search(text)
+    if not match or not known_tools:
+        return []
+    named = {name for name in known_tools if re.search(rf"`{re.escape(name)}`", text[: match.start()])}
+    objects = [v for v in _json_lenient(match.group(1)) if isinstance(v, dict)]
+    if len(named) != 1 or len(objects) != 1 or _as_call(objects[0]):
+        return []
+    return [TextCall(name=named.pop(), args=objects[0])]
+
+
 def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozenset()) -> list[TextCall]:
     """The tool calls written in ``text``, or ``[]`` when it reads as a plain answer.
 
@@ -141,6 +153,9 @@ def parse_text_calls(text: str, known_tools: set[str] | frozenset[str] = frozens
         return calls
     for body in _FENCED.findall(text):
         calls += shaped([c for v in _json_lenient(body) for c in _calls_in(v)])
+    if calls:
+        return calls
+    calls = _introduced_arguments(text, known_tools)
     if calls:
         return calls
     stripped = text.strip()
