@@ -240,6 +240,10 @@ def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_anal
     described = analyst.ask("How many purchases were there?", thread_id="d2")
     assert "instead of making it" in model.requests[4][-1].content
     assert described.status == "incomplete" and not described.trace
+    model.script[:] = [tool_call("run_sql", sql=PURCHASES_SQL),
+                       f"I used the `run_sql` function: there were {facts['purchases']:,} purchases."]
+    narrated = analyst.ask("How many purchases were there?", thread_id="d3")
+    assert narrated.status == "ok" and narrated.usage.llm_calls == 2  # it holds the number: accepted as is
 
 
 def test_chinese_questions_get_chinese_failure_texts(make_analyst):
