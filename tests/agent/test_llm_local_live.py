@@ -113,7 +113,11 @@ def test_embedded_model_answers_demo_questions_end_to_end(local_settings, eval_d
     settings = local_settings.model_copy(update={"warehouse_url": eval_demo_url, "data_dir": tmp_path,
                                                  "llm_max_tokens": 512})
     # The review index too, so the model sees the same tools (and prompt) as `make demo` gives it.
-    index_reviews(open_warehouse(settings), open_review_index(settings), progress=False)
+    warehouse = open_warehouse(settings)
+    try:
+        index_reviews(warehouse, open_review_index(settings), progress=False)
+    finally:
+        warehouse.dispose()  # the analyst opens the file read-only; DuckDB refuses a second mode in-process
     questions = [q for q in load_questions() if q.id in SMOKE_QUESTIONS]
     analyst, readonly, _ = build_evaluation(settings)
     report = run_eval(analyst, questions, readonly, backend="local")
