@@ -101,7 +101,7 @@ def test_prefill_leaves_the_system_prompt_in_the_cache(chat) -> None:
 
 # Three demo questions of different kinds, end to end: the embedded model picks the tool, the real
 # tools run on a demo warehouse, and the eval harness judges each answer against its gold SQL.
-SMOKE_QUESTIONS = ("trend-views-last-7-days", "trend-active-users-last-day", "funnel-search-to-view")
+SMOKE_QUESTIONS = ("trend-active-users-last-day", "funnel-search-to-view", "top-viewed-item")
 
 
 def test_embedded_model_answers_demo_questions_end_to_end(local_settings, eval_demo_url: str, tmp_path: Path) -> None:
