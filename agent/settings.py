@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         None, description="vLLM --tool-call-parser; default chosen by model family (hermes for Qwen, llama3_json for Llama 3.1)."
     )
     vllm_start_timeout_s: float = Field(900.0, gt=0, description="Seconds to wait for the managed vLLM server to be healthy.")
-    vllm_dtype: str = Field(
+    vllm_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto", description="vLLM --dtype: auto (the checkpoint's), bfloat16, float16 or float32 (CPUs without bf16 units)."
     )
     vllm_enforce_eager: bool = Field(
