@@ -60,12 +60,12 @@ class Analyst:
         """Load the model and evaluate the system prompt into its cache (in-process models); seconds taken."""
         from langchain_core.messages import SystemMessage
 
-        from agent.tool_runner import model_schemas
+        from agent.tool_runner import agent_schemas
 
         started = time.perf_counter()
         prefill = getattr(self.model, "prefill", None)  # servers (vLLM) cache prefixes on their own
         if callable(prefill):
-            tools = model_schemas(list(self.tools_for_scope(None)))
+            tools = agent_schemas(list(self.tools_for_scope(None)))
             tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
             logger.info("system prompt cached: %d tokens in %.1f s", tokens, time.perf_counter() - started)
         return time.perf_counter() - started

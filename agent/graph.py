@@ -33,7 +33,7 @@ from langgraph.types import Checkpointer
 from agent import prompt
 from agent.grounding import evidence_values, ungrounded_numbers
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
-from agent.tool_runner import ToolRunner, call_key, model_schemas
+from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ class Limits:
     max_steps: int = 6
     max_seconds: float = 120.0
     history_turns: int = 3
+    first_step: Literal["tool", "auto"] = "tool"
+    """``tool``: until a tool has returned data, the model must call a tool (or ``reply`` to answer
+    without data); ``auto``: it may also write text. Measured with the embedded model: in auto mode
+    it often described a call in prose instead of making it."""
 
 
 def _usage(message: AIMessage) -> tuple[int, int]:
@@ -120,9 +124,10 @@ def build_graph(
 ):
     """Compile the agent graph for one tool set (one user scope)."""
     runner = ToolRunner(tools)
-    schemas = model_schemas(tools)
+    schemas = agent_schemas(tools)
     bound = model.bind_tools(schemas) if tools else model
-    # Same tools in the prompt (same cacheable prefix), but the reply must be text.
+    # Same tools in the prompt (same cacheable prefix), but the reply must be a call / must be text.
+    must_call = model.bind_tools(schemas, tool_choice="required") if tools and limits.first_step == "tool" else bound
     answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
     system = SystemMessage(content=system_text)
 
@@ -148,7 +153,7 @@ def build_graph(
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
         try:
-            reply = (answer_only if force else bound).invoke(request)
+            reply = (answer_only if force else bound if has_results else must_call).invoke(request)
         except AssertionError:
             raise  # a test's scripted model ran out: a bug in the test, never an answer
         except Exception as exc:  # noqa: BLE001 - any model/transport failure becomes a clear answer
@@ -163,7 +168,12 @@ def build_graph(
         update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=_text_of(reply))
-        calls, source = _calls_of(reply, runner.names, first_step=not has_results)
+        calls, source = _calls_of(reply, runner.names | {REPLY_TOOL}, first_step=not has_results)
+        direct = [c for c in calls if c["name"] == REPLY_TOOL]
+        calls = [c for c in calls if c["name"] != REPLY_TOOL]
+        if direct and not calls:  # the model answered through ``reply``: its text is the reply
+            return {**update, **_judge_text(str((direct[0].get("args") or {}).get("text") or "").strip(),
+                                            state, question)}
         if calls and force:
             if state.get("force_answer"):
                 return {**update, **_stop("repeated", question)}

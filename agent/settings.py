@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     agent_max_steps: int = Field(6, gt=0, le=50, description="Most model calls the agent makes for one question.")
     agent_max_seconds: float = Field(180.0, gt=0, description="Wall time one question may take before the agent stops.")
     agent_history_turns: int = Field(3, ge=0, description="Earlier questions of a thread the model sees with a follow-up.")
+    agent_first_step: Literal["tool", "auto"] = Field(
+        "tool",
+        description="tool: until a tool returned data the model must call a tool (or reply, to answer without data); "
+        "auto: it may also write text.",
+    )
     memory_url: str | None = Field(
         None,
         description="Conversation memory: sqlite:///path or postgresql://...; default: SQLite in the data dir, "

@@ -39,6 +39,32 @@ def model_schemas(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
     return [_loosen(convert_to_openai_tool(t)) for t in tools]
 
 
+REPLY_TOOL = "reply"
+"""The pseudo-tool through which the model answers without data when a tool call is required."""
+
+REPLY_SCHEMA: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": REPLY_TOOL,
+        "description": (
+            "Answer the user directly, without data: a greeting, what you can do, or a refusal of a request "
+            "to change or delete data, reveal personal data or read files. Never for numbers about the data."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {"text": {"type": "string", "description": "The reply to the user."}},
+            "required": ["text"],
+        },
+    },
+}
+
+
+def agent_schemas(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
+    """Every tool the agent shows the model, in one order for every call (one cacheable prefix): the
+    tools, then ``reply``. None when there are no tools."""
+    return [*model_schemas(tools), REPLY_SCHEMA] if tools else []
+
+
 def call_key(call: ToolCall) -> str:
     """Name and arguments of a call, canonical, to recognise a repeated call."""
     return call["name"] + json.dumps(call.get("args") or {}, sort_keys=True, default=str)
@@ -61,6 +87,8 @@ class ToolRunner:
         for tool in tools:
             if tool.name in self.tools:
                 raise ValueError(f"duplicate tool name {tool.name!r}; every tool needs a unique name")
+            if tool.name == REPLY_TOOL:
+                raise ValueError(f"tool name {REPLY_TOOL!r} is reserved for the agent's direct replies; rename the tool")
             self.tools[tool.name] = tool
         self.names = frozenset(self.tools)
 

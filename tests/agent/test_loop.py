@@ -300,7 +300,8 @@ def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_anal
     assert answer.status == "ok" and [s.ok for s in answer.trace] == [True, False]
     assert "already called" in model.requests[2][-1].content
     assert model.request_kwargs[2].get("tool_choice") == "none"  # the answer step may not call tools
-    assert "tool_choice" not in model.request_kwargs[0]
+    assert model.request_kwargs[0].get("tool_choice") == "required"  # no data yet: a call (or reply) is due
+    assert "tool_choice" not in model.request_kwargs[1]  # with data, the model chooses
 
 
 def test_the_last_step_asks_for_an_answer_without_tools(make_analyst, facts):
@@ -337,3 +338,51 @@ def test_the_model_sees_no_huge_length_bounds_but_the_tool_still_enforces_them(m
     sent = model.request_kwargs[0]["tools"]
     assert "maxLength" not in str([t for t in sent if t["function"]["name"] == "run_sql"])
     assert answer.trace[0].ok is False and "invalid arguments" in answer.trace[0].error
+
+
+def test_a_direct_reply_answers_without_tools_and_shows_the_reply_tool(make_analyst):
+    analyst, model = make_analyst([tool_call("reply", text="Hello! Ask me about your users' behavior.")])
+    answer = analyst.ask("hello")
+    assert answer.status == "ok" and answer.text == "Hello! Ask me about your users' behavior."
+    assert answer.trace == []  # the reply is not a tool step
+    bound = [t["function"]["name"] for t in model.request_kwargs[0]["tools"]]
+    assert bound[-1] == "reply" and "run_sql" in bound
+
+
+def test_a_refusal_through_reply_after_the_tools_refused_the_write(make_analyst):
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql="DROP TABLE users"),
+        tool_call("reply", text="I cannot do that: I can only read the data."),
+    ])
+    answer = analyst.ask("Drop the users table.")
+    assert answer.text.startswith("I cannot do that") and [s.ok for s in answer.trace] == [False]
+    assert model.request_kwargs[1].get("tool_choice") == "required"  # still no data: call or reply
+
+
+def test_a_direct_reply_with_numbers_no_tool_returned_is_not_shown(make_analyst):
+    analyst, _ = make_analyst([
+        tool_call("reply", text="You had 12345 purchases."),
+        tool_call("reply", text="You had 12345 purchases."),
+    ])
+    answer = analyst.ask("How many purchases?")
+    assert "12345" not in answer.text and answer.status == "incomplete"
+
+
+def test_auto_first_step_lets_the_model_write_text(make_analyst):
+    analyst, model = make_analyst(["Hello! Ask me about your data."], first_step="auto")
+    assert analyst.ask("hello").text == "Hello! Ask me about your data."
+    assert "tool_choice" not in model.request_kwargs[0]
+
+
+def test_a_tool_named_reply_is_rejected_at_build_time():
+    from langchain_core.tools import tool
+
+    from agent.tool_runner import ToolRunner
+
+    @tool
+    def reply(text: str) -> str:
+        """Echo."""
+        return text
+
+    with pytest.raises(ValueError, match="reserved"):
+        ToolRunner([reply])
