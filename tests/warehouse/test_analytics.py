@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -80,7 +81,8 @@ def _attribute(frames, events: pd.DataFrame, dimension: str | None) -> pd.Series
 def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, start, end):
     for safe, frames in envs.values():
         req = TrendRequest(metric=metric, event_type=event_type, interval=interval, breakdown=breakdown, start=start, end=end)
-        got = trend(safe, req).table
+        result = trend(safe, req)
+        got = result.table
         ev = _in_range(frames["events"], "ts", start, end)
         kind = event_type or ("purchase" if metric == "revenue" else None)
         if kind:
@@ -93,6 +95,10 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
         assert sorted(got_series.index) == sorted(expect.index)
         np.testing.assert_allclose(got_series.sort_index().astype(float).values,
                                    expect.sort_index().astype(float).values, rtol=1e-5)
+        if metric != "unique_users":  # "how many ... in <range>": the range's total is the summary's first number
+            first = re.search(r"total ([\d,.]+)", result.summary)
+            assert first and result.summary.index("total") < result.summary.index("peak")
+            assert float(first.group(1).replace(",", "")) == pytest.approx(float(expect.sum()), rel=1e-6, abs=0.006)
 
 
 def _pandas_funnel(frames, steps, window_h, start, end, breakdown):

@@ -54,11 +54,13 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
     else:
         totals = frame.groupby("period")["value"].sum()
         peak = totals.idxmax()
-        total = frame["value"].sum() if request.metric != "unique_users" else None
-        summary = (f"{what.capitalize()} per {request.interval}, {totals.index.min()} to {totals.index.max()} "
-                   f"({len(totals)} {request.interval}s): peak {_fmt(totals.max())} on {peak}"
-                   + (f", total {_fmt(total)}" if total is not None else "")
-                   + (f"; {frame['segment'].nunique()} {request.breakdown} segments" if request.breakdown else "") + ".")
+        span = f"{totals.index.min()} to {totals.index.max()}" if not (request.start or request.end) else request.describe()
+        buckets = f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} on {peak}"
+        segments = f"; {frame['segment'].nunique()} {request.breakdown} segments" if request.breakdown else ""
+        if request.metric == "unique_users":  # distinct users do not add up across periods
+            summary = f"{what.capitalize()} per {request.interval}, {span} ({buckets}){segments}."
+        else:  # the total first: it is what "how many ... in <range>" asks for
+            summary = f"{what.capitalize()}, {span}: total {_fmt(frame['value'].sum())} ({buckets}){segments}."
     chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
                        "segment" if request.breakdown else None)
     return Result("trend", frame, [sql], summary, chart)
