@@ -244,8 +244,9 @@ def test_top_items_match_pandas(envs, metric, event_type, category):
 ])
 def test_segment_breakdown_matches_pandas(envs, dimension, conversion_event, start):
     for safe, frames in envs.values():
-        got = segment_breakdown(safe, SegmentRequest(dimension=dimension, conversion_event=conversion_event,
-                                                     start=start)).table
+        result = segment_breakdown(safe, SegmentRequest(dimension=dimension, conversion_event=conversion_event,
+                                                        start=start, sort_by="conversion_rate"))
+        got = result.table
         ev = _in_range(frames["events"], "ts", start, None)
         ev = ev.assign(segment=_attribute(frames, ev, dimension))
         grouped = ev.groupby("segment")
@@ -256,6 +257,12 @@ def test_segment_breakdown_matches_pandas(envs, dimension, conversion_event, sta
         assert actual["users"].to_dict() == grouped["user_id"].nunique().to_dict()
         assert actual["converted_users"].to_dict() == conv.reindex(actual.index, fill_value=0).to_dict()
         np.testing.assert_allclose(actual["revenue"], revenue.reindex(actual.index, fill_value=0).round(2), atol=0.02)
+        # whatever the sort, the summary names the leader in users who converted and in events
+        for label, counts in ((f"did {conversion_event}", conv.reindex(actual.index, fill_value=0)),
+                              ("Most events", grouped.size())):
+            named = re.search(rf"{label}: (.+?) \(([\d,]+)\)", result.summary)
+            assert named and int(named.group(2).replace(",", "")) == counts.max()
+            assert counts[named.group(1)] == counts.max()  # one of the leaders (ties exist)
 
 
 def test_user_profile_matches_pandas(envs):

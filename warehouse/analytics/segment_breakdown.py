@@ -60,10 +60,18 @@ def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str
     if frame.empty:
         summary = f"No events in {request.describe()}."
     else:
-        top = frame.iloc[0]
-        summary = (f"{len(frame)} {request.dimension} segments ({request.describe()}); top by "
-                   f"{request.sort_by.replace('_', ' ')}: {top['segment']} ({top[request.sort_by]:,}); "
-                   f"conversion to {request.conversion_event} ranges "
+        # The leader on every measure, so the answer is here whichever column the model sorted by.
+        def leader(column: str, label: str, percent: bool = False) -> str:
+            row = frame.loc[frame[column].idxmax()]
+            value = f"{100 * row[column]:.1f}%" if percent else f"{row[column]:,}"
+            return f"{label}: {row['segment']} ({value})"
+
+        summary = (f"{len(frame)} {request.dimension} segments ({request.describe()}). "
+                   + "; ".join([leader("events", "Most events"), leader("users", "most users"),
+                                leader("converted_users", f"most users who did {request.conversion_event}"),
+                                leader("conversion_rate", "best conversion rate", percent=True),
+                                leader("revenue", "most revenue")])
+                   + f". Conversion to {request.conversion_event} ranges "
                    f"{100 * frame['conversion_rate'].min():.1f}%–{100 * frame['conversion_rate'].max():.1f}%.")
     chart = bar_chart(f"{request.sort_by} by {request.dimension}", list(frame["segment"]), list(frame[request.sort_by]))
     return Result("segment_breakdown", frame, [sql], summary, chart)
