@@ -8,7 +8,6 @@ the finish node guarantees an answer whose numbers came from tool results (or sa
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import Checkpointer
 
 from agent import prompt
-from agent.grounding import evidence_values, ungrounded_numbers
+from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
 
@@ -191,9 +190,9 @@ def build_graph(
         reply_id = str(uuid.uuid4())
         turn = state["messages"][state.get("turn_start", 0):]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
-        # Narration is sent back only when it holds no number: measured on the evaluation, a
-        # narrated answer with the numbers was usually right, and the correction made it worse.
-        described = describes_tools(text, runner.names) and not (has_results and re.search(r"\d", text))
+        # Narration is sent back only when it holds no number of its own: measured on the evaluation,
+        # a narrated answer with the numbers was usually right, and the correction made it worse.
+        described = describes_tools(text, runner.names) and not (has_results and _new_numbers(text, question))
         if not text or _echoes(text, question) or described:
             if state.get("corrections", 0) >= 1:
                 if described and has_results:  # a narrated answer still goes through the number check
@@ -283,6 +282,11 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
     calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
              for c in found]
     return calls, "text"
+
+
+def _new_numbers(text: str, question: str) -> set[str]:
+    """Numbers in a reply that the question did not already contain ("user 100" is not a finding)."""
+    return set(numbers_in(text)) - set(numbers_in(question))
 
 
 def _echoes(text: str, question: str) -> bool:

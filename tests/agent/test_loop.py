@@ -244,6 +244,11 @@ def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_anal
                        f"I used the `run_sql` function: there were {facts['purchases']:,} purchases."]
     narrated = analyst.ask("How many purchases were there?", thread_id="d3")
     assert narrated.status == "ok" and narrated.usage.llm_calls == 2  # it holds the number: accepted as is
+    model.script[:] = [tool_call("user_profile", user_id="100"),
+                       "I called the `user_profile` function for user 100; it returned their country and device.",
+                       "User 100 lives in the country shown in the profile."]
+    echoed = analyst.ask("Where does user 100 live?", thread_id="d4")  # its only number is the question's
+    assert "do not describe the tools" in model.requests[-1][-1].content and echoed.usage.llm_calls == 3
 
 
 def test_chinese_questions_get_chinese_failure_texts(make_analyst):
