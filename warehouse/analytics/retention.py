@@ -53,6 +53,13 @@ def compile_retention(request: RetentionRequest) -> str:
             f"LEFT JOIN ret AS r ON r.cohort = s.cohort ORDER BY 1, 3")
 
 
+def _horizon(safe: SafeSql, request: RetentionRequest) -> pd.Timestamp | None:
+    """The last period bucket the data covers (the data's last event; every user's, not one scope's)."""
+    done = safe.run(f"SELECT CAST(DATE_TRUNC('{request.period}', MAX(ts)) AS DATE) AS last FROM events", limit=1)
+    last = done.result.rows[0][0] if done.result.rows else None
+    return pd.Timestamp(last) if last is not None else None
+
+
 def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | None = None) -> Result:
     """Run a retention analysis; rows are (cohort, cohort_size, period_0..period_N) as shares of the cohort."""
     long, sql = run(safe, compile_retention(request), user_scope)
@@ -63,16 +70,27 @@ def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | Non
     for row in hits.itertuples(index=False):
         counts.loc[row.cohort, int(row.period)] = int(row.users)
     counts.columns = period_cols
-    frame = pd.concat([sizes.rename("cohort_size"), counts.div(sizes, axis=0).round(4)], axis=1).reset_index()
+    shares = counts.div(sizes, axis=0).round(4)
+    # A period after the data's last event has not happened yet: empty, not 0% retained.
+    horizon = _horizon(safe, request)
+    step = pd.Timedelta(days=7 if request.period == "week" else 1)
+    if horizon is not None:
+        for k, col in enumerate(period_cols):
+            future = [pd.Timestamp(c) + k * step > horizon for c in shares.index]
+            shares[col] = shares[col].astype("float64").mask(future)
+    frame = pd.concat([sizes.rename("cohort_size"), shares], axis=1).reset_index()
     frame = frame[["cohort", "cohort_size", *period_cols]]
     if frame.empty:
         summary = f"No cohorts in {request.describe()}."
     else:
-        size = int(frame["cohort_size"].sum())
-        p1 = (counts["period_1"].sum() / size) if size else 0.0
+        seen = shares["period_1"].notna()
+        size = int(sizes[seen].sum())
+        p1 = (counts.loc[seen, "period_1"].sum() / size) if size else None
+        pooled = (f"{100 * p1:.1f}% were active again in the next {request.period} (period 1, the "
+                  f"{int(seen.sum())} cohorts old enough pooled)" if p1 is not None
+                  else f"no cohort is old enough to have a next {request.period} yet")
         summary = (f"{len(frame)} {_ADJ[request.period]} cohorts by {request.cohort_by.replace('_', ' ')} "
-                   f"({size:,} users, {request.describe()}); {100 * p1:.1f}% were active again in "
-                   f"the next {request.period} (period 1, all cohorts pooled).")
+                   f"({int(sizes.sum()):,} users, {request.describe()}); {pooled}.")
     chart = heatmap(f"retention by {request.period}", period_cols, [str(c) for c in frame["cohort"]],
                     frame[period_cols].values.tolist())
     return Result("retention", frame, [sql], summary, chart)
