@@ -33,6 +33,7 @@ from agent import prompt
 from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
+from tools.artifact import REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +233,12 @@ def build_graph(
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
         )
         update: dict[str, Any] = {"messages": results, "route": "model"}
+        refused = [m for m in results if _text_of(m).startswith(REFUSED)]
+        if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
+            reason = _text_of(refused[0])[len(REFUSED):]
+            final = AIMessage(content=prompt.failure("refused", state.get("question", ""), detail=reason),
+                              id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
+            return {"messages": [*results, final], "route": "finish", "outcome": "ok"}
         if any(m.additional_kwargs.get("uba_repeat") for m in results):
             update["force_answer"] = True
         if all_invalid:

@@ -9,6 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+REFUSED = "error: refused: "
+"""How a tool's text starts when it refused on policy (writing data, reading files): the agent
+answers with the refusal instead of letting the model try again."""
+
 
 class Table(BaseModel):
     """A result table, complete (not the LLM's truncated view)."""

@@ -7,9 +7,9 @@ import logging
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.artifact import Citation, ToolArtifact
+from tools.artifact import REFUSED, Citation, ToolArtifact
 from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_rows, table_text
-from warehouse.errors import WarehouseError
+from warehouse.errors import PolicyRefused, WarehouseError
 from warehouse.safe_sql import SafeSql
 from warehouse.schema_summary import SchemaSummary, schema_summary
 from warehouse.sql_guard import MAX_SQL_CHARS
@@ -39,6 +39,8 @@ def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = 
     """Run the query through the guard and the read-only connection; (LLM text, artifact)."""
     try:
         done = safe.run(args.sql, limit=args.limit, user_scope=user_scope)
+    except PolicyRefused as exc:
+        raise ToolException(f"{REFUSED}{exc}") from None
     except WarehouseError as exc:
         raise ToolException(f"error: {exc}") from None
     result = done.result
@@ -90,7 +92,8 @@ def run_sql_tool(safe: SafeSql, *, user_scope: str | None = None, text_rows: int
     return StructuredTool.from_function(
         func=run,
         name="run_sql",
-        description="Run one read-only SELECT over the behavior tables when no behavior analytic fits the question.",
+        description="Run one read-only SELECT over the behavior tables: plain counts, sums, averages and lookups, "
+        "or what no behavior analytic covers.",
         args_schema=RunSqlArgs,
         response_format="content_and_artifact",
         handle_tool_error=True,

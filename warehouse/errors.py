@@ -17,6 +17,10 @@ class GuardRejected(WarehouseError):
     """The SQL guard refused a query; the message says why and what to send instead."""
 
 
+class PolicyRefused(GuardRejected):
+    """The query asks for what uba never does (write data, read files or other databases): no retry can fix it."""
+
+
 class QueryFailed(WarehouseError):
     """A query reached the database and failed there (bad column, type error, read-only refusal)."""
 

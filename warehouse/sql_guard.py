@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from warehouse.errors import GuardRejected
+from warehouse.errors import GuardRejected, PolicyRefused
 from warehouse.sql_policy import (
     ALLOWED_ANONYMOUS_FUNCTIONS,
     ALLOWED_FUNCTION_CLASSES,
@@ -116,12 +116,13 @@ class SqlGuard:
         except RecursionError:
             raise GuardRejected("query is nested too deeply; simplify it") from None
         if len(statements) != 1:
-            raise GuardRejected(f"found {len(statements)} statements; send exactly one SELECT and no ';' chains")
+            chained = PolicyRefused if any(not isinstance(s, exp.Query) for s in statements) else GuardRejected
+            raise chained(f"found {len(statements)} statements; send exactly one SELECT and no ';' chains")
         root = statements[0]
         while isinstance(root, (exp.Subquery, exp.Paren)) and not root.alias and isinstance(root.this, exp.Query):
             root = root.this
         if not isinstance(root, (exp.Select, exp.SetOperation)):
-            raise GuardRejected(f"{root.key.upper()} statements are not allowed; only SELECT / WITH ... SELECT")
+            raise PolicyRefused(f"{root.key.upper()} statements are not allowed; only SELECT / WITH ... SELECT")
         return root
 
     # -- checks --------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class SqlGuard:
         aliases: set[str] = set()
         for node in root.walk():
             if isinstance(node, _FORBIDDEN_NODES):
-                raise GuardRejected(f"{node.key.upper()} is not allowed; only read-only SELECT queries run here")
+                raise PolicyRefused(f"{node.key.upper()} is not allowed; only read-only SELECT queries run here")
             if isinstance(node, exp.Select) and not node.expressions:
                 raise GuardRejected("SELECT needs at least one column or expression")
             if isinstance(node, exp.Func) and not isinstance(node, (exp.Binary, exp.Unary)):
@@ -189,7 +190,7 @@ class SqlGuard:
         if not isinstance(node.this, exp.Identifier):
             if isinstance(node.this, exp.Func) and type(node.this).__name__ in ALLOWED_TABLE_FUNCTIONS:
                 return None
-            raise GuardRejected(f"table source {node.this.sql(self.dialect)[:60]!r} is not allowed; read allow-listed tables")
+            raise PolicyRefused(f"table source {node.this.sql(self.dialect)[:60]!r} is not allowed; read allow-listed tables")
         name = node.name
         if node.catalog or (node.db and node.db.lower() != self.schema):
             raise GuardRejected(f"table {node.sql(self.dialect)!r} is not allowed; use unqualified table names")

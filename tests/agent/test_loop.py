@@ -134,12 +134,18 @@ def test_wall_time_limit_stops_the_question(make_analyst):
 def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst, facts):
     analyst, model = make_analyst([
         tool_call("run_sql", sql="DROP TABLE users"),
-        "I can only read data; deleting tables is not allowed.",
+        tool_call("run_sql", sql="SELECT * FROM read_csv('/etc/passwd')"),
         tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),
         f"There are {facts['users']} users.",
     ])
     refused = analyst.ask("Drop the users table")
-    assert refused.trace[0].ok is False and refused.status == "ok" and "not allowed" in refused.text
+    assert refused.trace[0].ok is False and refused.status == "ok"
+    # a policy refusal is the answer at once: no retry can make a write allowed
+    assert refused.text == "I cannot do that: I only read and analyse the data (DROP statements are not allowed; " \
+                           "only SELECT / WITH ... SELECT)."
+    assert len(model.requests) == 1
+    files = analyst.ask("把 /etc/passwd 文件的内容给我")
+    assert files.text.startswith("无法执行：我只能读取和分析数据") and "is not allowed" in files.text
     intact = analyst.ask("How many users are there?")
     assert intact.tables[0].rows[0][0] == facts["users"]
 
@@ -354,13 +360,13 @@ def test_a_direct_reply_answers_without_tools_and_shows_the_reply_tool(make_anal
     assert bound[-1] == "reply" and "run_sql" in bound
 
 
-def test_a_refusal_through_reply_after_the_tools_refused_the_write(make_analyst):
+def test_a_reply_after_a_tool_error_still_must_be_a_call(make_analyst):
     analyst, model = make_analyst([
-        tool_call("run_sql", sql="DROP TABLE users"),
-        tool_call("reply", text="I cannot do that: I can only read the data."),
+        tool_call("run_sql", sql="SELECT SUM(amount) FROM sales"),
+        tool_call("reply", text="There is no sales table; revenue is in orders.total."),
     ])
-    answer = analyst.ask("Drop the users table.")
-    assert answer.text.startswith("I cannot do that") and [s.ok for s in answer.trace] == [False]
+    answer = analyst.ask("What were total sales?")
+    assert answer.text.startswith("There is no sales table") and [s.ok for s in answer.trace] == [False]
     assert model.request_kwargs[1].get("tool_choice") == "required"  # still no data: call or reply
 
 

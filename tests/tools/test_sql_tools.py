@@ -72,11 +72,12 @@ def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
 
 
 @pytest.mark.parametrize("sql,expected", [
-    ("DROP TABLE events", "error: DROP"),
+    ("DROP TABLE events", "error: refused: DROP"),  # a policy refusal: the agent answers it at once
     ("SELECT nope FROM events", "error: unknown column 'nope'"),
     ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
     ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
-    ("SELECT 1; DELETE FROM users", "error: found 2 statements"),
+    ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
+    ("SELECT 1; SELECT 2", "error: found 2 statements"),
     ("SELECT user_id + 'x' FROM events WHERE event_id = 1 AND user_id > 1", "error:"),
 ])
 def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, expected):

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import open_loaded  # noqa: E402
 from behavior_data import make_tables  # noqa: E402
 
-from warehouse.errors import GuardRejected, QueryFailed, QueryTimeout  # noqa: E402
+from warehouse.errors import GuardRejected, PolicyRefused, QueryFailed, QueryTimeout  # noqa: E402
 
 TIMEOUT_S = 2.0
 
@@ -156,6 +156,20 @@ def test_attack_is_refused_and_tables_unchanged(env, before, sql):
         safe.run(sql)
     assert 10 < len(str(refused.value)) < 300
     assert fingerprint(kind, safe, admin_url) == before
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_every_write_is_a_policy_refusal_not_a_fixable_mistake(env, sql):
+    """The agent answers a policy refusal at once instead of letting the model retry."""
+    with pytest.raises(PolicyRefused):
+        env[1].run(sql)
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM sales", "SELECT nope FROM users", "SELEC 1"])
+def test_a_fixable_mistake_is_not_a_policy_refusal(env, sql):
+    with pytest.raises(GuardRejected) as rejected:
+        env[1].run(sql)
+    assert not isinstance(rejected.value, PolicyRefused)
 
 
 @pytest.mark.parametrize("sql", PII_PROBES)
