@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -125,3 +125,13 @@ class Settings(BaseSettings):
         if self.warehouse_url:
             return self.warehouse_url
         return f"duckdb:///{(self.data_dir / 'warehouse.duckdb').resolve()}"
+
+
+def settings_error_text(exc: ValidationError) -> str:
+    """A failed ``Settings()`` as one line per bad variable, named as the user set it (UBA_...)."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
+        lines.append(f"invalid setting UBA_{field.upper()}{got}: {err['msg']}; fix it or unset it")
+    return "\n".join(lines)

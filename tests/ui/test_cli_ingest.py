@@ -45,3 +45,11 @@ def test_bad_input_exits_non_zero_with_the_message(tmp_path):
     assert "UserBehavior.csv, line 1, column 'timestamp': 'soon' is not a unix time in seconds" in message
     assert "Traceback" not in failed.stderr
     assert uba(tmp_path, "--format", "csv", str(path), "--map", "user_id").returncode != 0
+
+
+def test_a_bad_setting_is_named_with_its_variable_and_no_traceback(tmp_path):
+    env = {**os.environ, "UBA_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "UBA_AGENT_FIRST_STEP": "bogus"}
+    done = subprocess.run([str(UBA), "llm", "status"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "invalid setting UBA_AGENT_FIRST_STEP (got 'bogus'): Input should be 'tool' or 'auto'" in done.stderr
+    assert "Traceback" not in done.stderr and "╭" not in done.stderr

@@ -45,13 +45,20 @@ def main() -> None:
         level=os.environ.get("UBA_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from pydantic import ValidationError
+
     from agent.errors import AgentError
+    from agent.settings import settings_error_text
     from warehouse import WarehouseError  # imported late so --help stays fast
 
     try:
         app(standalone_mode=False)
     except (WarehouseError, AgentError) as exc:
         fail(str(exc))
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        fail(settings_error_text(exc))
     except typer.Abort:
         console.print("aborted")
         sys.exit(130)
