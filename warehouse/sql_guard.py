@@ -9,7 +9,9 @@ a reference the guard takes for a CTE can never resolve to a real table.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import sqlglot
 from sqlglot import exp
@@ -39,6 +41,21 @@ Commit Rollback Use Describe Attach Detach Install Kill TruncateTable LoadData G
 Cache Uncache Refresh Comment Parameter Placeholder SessionParameter Returning Show Export Summarize
 """.split()
 _FORBIDDEN_NODES = tuple(getattr(exp, name) for name in _FORBIDDEN_NODE_NAMES if hasattr(exp, name))
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(node: exp.Expression | None) -> date | None:
+    """The day of a date-only bound: '2026-10-31' or DATE '2026-10-31' (not a timestamp literal)."""
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE:
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_string and _DAY.match(node.this):
+        try:
+            return date.fromisoformat(node.this)
+        except ValueError:
+            return None
+    return None
 
 
 def sqlglot_dialect(name: str) -> str:
@@ -90,6 +107,7 @@ class SqlGuard:
         root = self._parse(sql)
         ctes = self._rename_ctes(root)
         tables = self._check_nodes(root, ctes)
+        self._whole_days(root, {c.lower() for _, tp in tables for c in tp.timestamps})
         self._rewrite_tables(root, tables, user_scope)
         effective = self._force_limit(root, limit)
         return GuardedSql(
@@ -97,6 +115,28 @@ class SqlGuard:
             tables=tuple(sorted({tp.name for _, tp in tables})),
             limit=effective,
         )
+
+    @staticmethod
+    def _whole_days(root: exp.Expression, timestamps: set[str]) -> None:
+        """A date-only upper bound on a timestamp means the whole day: ``ts BETWEEN '2026-10-01' AND
+        '2026-10-31'`` and ``ts <= '2026-10-31'`` become ``ts < DATE '2026-11-01'`` (as written, they stop
+        at midnight and silently drop the last day's rows)."""
+        if not timestamps:
+            return
+        for node in list(root.find_all(exp.Between, exp.LTE)):
+            column = node.this
+            if not (isinstance(column, exp.Column) and column.name.lower() in timestamps):
+                continue
+            high = _day(node.args.get("high") if isinstance(node, exp.Between) else node.expression)
+            if high is None:
+                continue
+            before = exp.LT(this=column.copy(), expression=exp.cast(exp.Literal.string(
+                (high + timedelta(days=1)).isoformat()), exp.DataType.Type.DATE))
+            if isinstance(node, exp.Between):
+                after = exp.GTE(this=column.copy(), expression=node.args["low"].copy())
+                node.replace(exp.Paren(this=exp.And(this=after, expression=before)))
+            else:
+                node.replace(before)
 
     def _generate(self, root: exp.Expression) -> str:
         # copy=False: the tree is ours and thrown away; copying it doubled the guard's cost.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import DateTime
+
 from warehouse.event_steps import STEPS_TABLE, event_steps
 from warehouse.schema import PII_COLUMNS, metadata
 
@@ -30,6 +32,8 @@ class TablePolicy:
     columns: tuple[str, ...]
     masked: Mapping[str, str] = field(default_factory=dict)
     scope_filter: str | None = None
+    timestamps: tuple[str, ...] = ()
+    """Timestamp columns: a date-only upper bound on them means the whole day (see the guard)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class SqlPolicy:
                 columns=tuple(c.name for c in table.columns),
                 masked=masked,
                 scope_filter=USER_SCOPE_FILTERS.get(name),
+                timestamps=tuple(c.name for c in table.columns if isinstance(c.type, DateTime)),
             )
         return cls(tables)
 

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -270,3 +271,21 @@ def test_user_scope_hides_other_users_rows(env):
     for sql, expected in probes.items():
         sql = sql.replace("main.events", "public.events") if safe.dialect == "postgresql" else sql
         assert safe.run(sql, user_scope=uid).result.rows[0][0] == expected, sql
+
+
+def test_a_date_only_upper_bound_on_a_timestamp_includes_the_whole_day(env):
+    """``ts BETWEEN 'a' AND 'b'`` with a date-only b means through the end of day b, as analysts mean it."""
+    _, safe, _, frames = env
+    ts = frames["events"]["ts"]
+    last = ts.max().normalize()
+    first = last - pd.Timedelta(days=3)
+    later_that_day = ((ts >= last) & (ts < last + pd.Timedelta(days=1))).sum()
+    assert later_that_day > 0, "the data needs events during the last day"
+    expected = int(((ts >= first) & (ts < last + pd.Timedelta(days=1))).sum())
+    a, b = first.date().isoformat(), last.date().isoformat()
+    for sql in (f"SELECT COUNT(*) AS n FROM events WHERE ts BETWEEN '{a}' AND '{b}'",
+                f"SELECT COUNT(*) AS n FROM events e WHERE e.ts >= DATE '{a}' AND e.ts <= DATE '{b}'"):
+        assert safe.run(sql).result.rows[0][0] == expected, sql
+    # an explicit time is kept as written
+    exact = safe.run(f"SELECT COUNT(*) AS n FROM events WHERE ts BETWEEN '{a}' AND '{b} 00:00:00'").result.rows[0][0]
+    assert exact == int(((ts >= first) & (ts <= last)).sum())
