@@ -95,6 +95,8 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
         assert sorted(got_series.index) == sorted(expect.index)
         np.testing.assert_allclose(got_series.sort_index().astype(float).values,
                                    expect.sort_index().astype(float).values, rtol=1e-5)
+        users = re.search(r"([\d,]+) distinct users", result.summary)  # over the whole range, not summed
+        assert users and int(users.group(1).replace(",", "")) == ev["user_id"].nunique()
         if metric != "unique_users":  # "how many ... in <range>": the range's total is the summary's first number
             first = re.search(r"total ([\d,.]+)", result.summary)
             assert first and result.summary.index("total") < result.summary.index("peak")

@@ -45,25 +45,41 @@ def compile_trend(request: TrendRequest) -> str:
     )
 
 
+def compile_trend_users(request: TrendRequest) -> str:
+    """The SQL counting the distinct users behind a trend over its whole range (they do not add up per period)."""
+    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    conditions = request.conditions("e.ts")
+    if event_type:
+        conditions.insert(0, f"e.event_type = {lit(event_type)}")
+    return f"SELECT COUNT(DISTINCT e.user_id) AS users FROM events AS e {where(conditions)}"
+
+
 def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None) -> Result:
     """Run a trend; rows are (period[, segment], value)."""
     frame, sql = run(safe, compile_trend(request), user_scope)
+    sqls = [sql]
     what = f"{request.metric.replace('_', ' ')}" + (f" of {request.event_type}" if request.event_type else "")
     if frame.empty:
         summary = f"No {what} in {request.describe()}."
     else:
+        # "How many users did X in <range>" is the distinct count over the range, not a sum of periods.
+        users_frame, users_sql = run(safe, compile_trend_users(request), user_scope)
+        sqls.append(users_sql)
+        users = int(users_frame.iloc[0, 0])
         totals = frame.groupby("period")["value"].sum()
         peak = totals.idxmax()
         span = f"{totals.index.min()} to {totals.index.max()}" if not (request.start or request.end) else request.describe()
         buckets = f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} on {peak}"
         segments = f"; {frame['segment'].nunique()} {request.breakdown} segments" if request.breakdown else ""
-        if request.metric == "unique_users":  # distinct users do not add up across periods
-            summary = f"{what.capitalize()} per {request.interval}, {span} ({buckets}){segments}."
+        if request.metric == "unique_users":  # per-period distinct users do not add up across periods
+            summary = (f"{what.capitalize()}, {span}: {users:,} distinct users in the whole range "
+                       f"(per {request.interval}, {buckets}){segments}.")
         else:  # the total first: it is what "how many ... in <range>" asks for
-            summary = f"{what.capitalize()}, {span}: total {_fmt(frame['value'].sum())} ({buckets}){segments}."
+            summary = (f"{what.capitalize()}, {span}: total {_fmt(frame['value'].sum())} by {users:,} distinct users "
+                       f"({buckets}){segments}.")
     chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
                        "segment" if request.breakdown else None)
-    return Result("trend", frame, [sql], summary, chart)
+    return Result("trend", frame, sqls, summary, chart)
 
 
 def _fmt(value) -> str:
