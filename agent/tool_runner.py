@@ -52,7 +52,8 @@ REPLY_SCHEMA: dict[str, Any] = {
         ),
         "parameters": {
             "type": "object",
-            "properties": {"text": {"type": "string", "description": "The reply to the user."}},
+            # Bounded: measured, the embedded model once repeated a refusal until max_tokens cut the call off.
+            "properties": {"text": {"type": "string", "maxLength": 600, "description": "The reply to the user."}},
             "required": ["text"],
         },
     },
