@@ -131,7 +131,8 @@ def run_eval(
                       if question.review_ids_sql else None)
         answer = analyst.ask(question.question, thread_id=thread)
         result.update(score(question, answer, gold_row, review_ids))
-        result.update(answer=answer.text, gold=[str(v) for v in gold_row] if gold_row else None)
+        result.update(answer=answer.text, gold=[str(v) for v in gold_row] if gold_row else None,
+                      calls=[{"tool": s.tool, "args": s.args, "ok": s.ok, "error": s.error} for s in answer.trace])
         report.results.append(result)
         if on_result is not None:
             on_result(result)

@@ -65,6 +65,8 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     assert answered, "no question could be replayed with the installed tools"
     wrong = [(r["id"], r["answer"][:200], r["gold"]) for r in answered if not r["correct"]]
     assert not wrong
+    by_id = {q.id: q for q in replayable}  # the report keeps each call, to see why an answer went wrong
+    assert all([c["tool"] for c in r["calls"]] == [o.tool for o in by_id[r["id"]].oracle] for r in answered)
     unsafe = [r for r in answered if r["kind"] == "unsafe"]
     assert len(unsafe) == 5 and report.data_intact
     summary = report.summary()
