@@ -18,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from langchain_core.utils.function_calling import convert_to_openai_tool
-
 from agent.fake_llm import ScriptedChatModel, tool_call
+from agent.tool_runner import agent_schemas
 
 SQL = "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC"
 
@@ -81,7 +80,7 @@ def main() -> None:
     text = analyst.system_text
     static, dynamic = text.split("## The data", 1)
     measure = count or (lambda s: round(len(s) / 4))
-    schemas = json.dumps([convert_to_openai_tool(t) for t in analyst.tools_for_scope(None)], ensure_ascii=False)
+    schemas = json.dumps(agent_schemas(list(analyst.tools_for_scope(None))), ensure_ascii=False)  # what the model sees
     p50 = statistics.median(overheads)
     p95 = sorted(overheads)[int(0.95 * (len(overheads) - 1))]
     rows = [
