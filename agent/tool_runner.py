@@ -62,7 +62,7 @@ REPLY_SCHEMA: dict[str, Any] = {
 
 def agent_schemas(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
     """Every tool the agent shows the model, in one order for every call (one cacheable prefix): the
-    tools, then ``reply``. None when there are no tools."""
+    tools, then ``reply``; empty when there are no tools (the model then answers in text)."""
     return [*model_schemas(tools), REPLY_SCHEMA] if tools else []
 
 

@@ -159,7 +159,9 @@ def test_retention_matches_pandas(envs, cohort_by, cohort_event, return_event, p
     for safe, frames in envs.values():
         req = RetentionRequest(cohort_by=cohort_by, cohort_event=cohort_event, return_event=return_event,
                                period=period, periods=periods, start=start, end=end)
-        got = retention(safe, req).table
+        result = retention(safe, req)
+        got = result.table
+        assert len(result.queries) == 2 and "MAX" in result.queries[1].upper()  # the horizon's query is cited too
         ev = frames["events"]
         if cohort_by == "signup":
             users = _in_range(frames["users"].dropna(subset=["signup_ts"]), "signup_ts", start, end)

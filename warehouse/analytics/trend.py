@@ -30,12 +30,18 @@ class TrendRequest(DateRange):
         None, description="Split into one series per value of this dimension.")
 
 
-def compile_trend(request: TrendRequest) -> str:
-    """The SQL (portable to DuckDB and PostgreSQL) answering ``request``."""
+def _conditions(request: TrendRequest) -> list[str]:
+    """The event filter of a trend: its event type (revenue: purchases) and date range."""
     event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
     conditions = request.conditions("e.ts")
     if event_type:
         conditions.insert(0, f"e.event_type = {lit(event_type)}")
+    return conditions
+
+
+def compile_trend(request: TrendRequest) -> str:
+    """The SQL (portable to DuckDB and PostgreSQL) answering ``request``."""
+    conditions = _conditions(request)
     join, segment = _SEGMENT.get(request.breakdown, ("", None))
     segment_col = f", COALESCE({segment}, '(none)') AS segment" if segment else ""
     group = "GROUP BY 1, 2 ORDER BY 1, 2" if segment else "GROUP BY 1 ORDER BY 1"
@@ -47,11 +53,7 @@ def compile_trend(request: TrendRequest) -> str:
 
 def compile_trend_users(request: TrendRequest) -> str:
     """The SQL counting the distinct users behind a trend over its whole range (they do not add up per period)."""
-    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
-    conditions = request.conditions("e.ts")
-    if event_type:
-        conditions.insert(0, f"e.event_type = {lit(event_type)}")
-    return f"SELECT COUNT(DISTINCT e.user_id) AS users FROM events AS e {where(conditions)}"
+    return f"SELECT COUNT(DISTINCT e.user_id) AS users FROM events AS e {where(_conditions(request))}"
 
 
 def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None) -> Result:
