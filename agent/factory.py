@@ -181,6 +181,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         max_seconds=settings.agent_max_seconds,
         history_turns=settings.agent_history_turns,
         first_step=settings.agent_first_step,
+        answer_hint=settings.agent_answer_hint,
     )
     runner = ToolRunner(tools_for_scope(None))
     context = data_context(readonly)

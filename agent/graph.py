@@ -64,6 +64,9 @@ class Limits:
     max_steps: int = 6
     max_seconds: float = 120.0
     history_turns: int = 3
+    answer_hint: bool = True
+    """After successful tool results, remind the model to answer briefly from them (or call
+    another tool if they do not answer the question)."""
     first_step: Literal["tool", "auto"] = "tool"
     """``tool``: until a tool has returned data, the model must call a tool (or ``reply`` to answer
     without data); ``auto``: it may also write text. Measured with the embedded model: in auto mode
@@ -149,6 +152,11 @@ def build_graph(
         request = [system, *_window(state["messages"], limits.history_turns)]
         turn = state["messages"][state.get("turn_start", 0):]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
+        if limits.answer_hint and _fresh_results(turn):
+            # Measured: with the rules 5k tokens back, the embedded model narrated its method
+            # (100-400 tokens, 15-60 s on a CPU). A reminder next to the result keeps answers short.
+            # It is sent, never stored, so the conversation and the cached prefix stay the same.
+            request.append(HumanMessage(content=prompt.feedback("answer_hint"), additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
@@ -289,6 +297,16 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
     calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
              for c in found]
     return calls, "text"
+
+
+def _fresh_results(turn: Sequence[BaseMessage]) -> bool:
+    """Whether the turn ends with tool results that all succeeded (the model answers next)."""
+    tail: list[ToolMessage] = []
+    for message in reversed(turn):
+        if not isinstance(message, ToolMessage):
+            break
+        tail.append(message)
+    return bool(tail) and all(m.status != "error" for m in tail)
 
 
 def _new_numbers(text: str, question: str) -> set[str]:

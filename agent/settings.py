@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="tool: until a tool returned data the model must call a tool (or reply, to answer without data); "
         "auto: it may also write text.",
     )
+    agent_answer_hint: bool = Field(
+        True,
+        description="After tool results, remind the model to answer briefly from them (or call the tool that is "
+        "still missing).",
+    )
     memory_url: str | None = Field(
         None,
         description="Conversation memory: sqlite:///path or postgresql://...; default: SQLite in the data dir, "

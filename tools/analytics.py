@@ -31,7 +31,8 @@ class Analytic:
 
 ANALYTICS: tuple[Analytic, ...] = (
     Analytic("trend", an.TrendRequest, an.trend,
-             "Chart how event counts, unique users or revenue change per day, week or month, optionally by segment."),
+             "Chart how event counts, unique users or revenue change over time, per day, week or month, optionally "
+             "by segment; its summary gives the range's total and distinct users."),
     Analytic("funnel", an.FunnelRequest, an.funnel,
              "Measure ordered conversion through 2-6 event steps within a time window, with median time per step."),
     Analytic("retention", an.RetentionRequest, an.retention,
@@ -39,7 +40,8 @@ ANALYTICS: tuple[Analytic, ...] = (
     Analytic("paths", an.PathsRequest, an.paths,
              "Find the most common next or previous events around an event."),
     Analytic("top_items", an.TopItemsRequest, an.top_items,
-             "Rank items by events, unique users or revenue, optionally for one event type or category."),
+             "Rank individual items by events, unique users or revenue, optionally for one event type or "
+             "category (whole categories or brands: segment_breakdown)."),
     Analytic("segment_breakdown", an.SegmentRequest, an.segment_breakdown,
              "Compare countries, devices, channels, categories or brands by activity, conversion and revenue."),
     Analytic("user_profile", an.UserProfileRequest, an.user_profile,

@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from warehouse.errors import GuardRejected, PolicyRefused
+from warehouse.event_steps import STEPS_TABLE
 from warehouse.sql_policy import (
     ALLOWED_ANONYMOUS_FUNCTIONS,
     ALLOWED_FUNCTION_CLASSES,
@@ -211,7 +212,12 @@ class SqlGuard:
                 continue
             if column.name.lower() not in allowed:
                 known = sorted({c for _, tp in real for c in tp.columns})
-                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}")
+                # Measured: the model put events' columns on users/orders; name the tables that have it.
+                owners = [tp.name for tp in self.policy.tables.values()
+                          if column.name.lower() in {c.lower() for c in tp.columns} and tp.name != STEPS_TABLE]
+                where = f"; {column.name!r} is a column of {', '.join(owners)}" if owners else ""
+                raise GuardRejected(
+                    f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}")
         return real
 
     def _check_function(self, node: exp.Func) -> None:

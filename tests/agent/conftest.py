@@ -32,6 +32,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
             "purchases": one("SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
             "views": one("SELECT COUNT(*) FROM events WHERE event_type = 'view'"),
             "orders": one("SELECT COUNT(*) FROM orders"),
+            "statuses": [r[0] for r in conn.execute("SELECT DISTINCT status FROM orders").fetchall()],
+            "brands": one("SELECT COUNT(DISTINCT brand) FROM items"),
         }
     return url, facts
 

@@ -9,6 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
+from agent import prompt
 from agent.fake_llm import ScriptedChatModel, tool_call, tool_calls
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
@@ -28,8 +29,10 @@ def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, f
     assert len(answer.tables) == 2 and answer.tables[1].rows[0][0] == facts["purchases"]
     assert any(c.kind == "sql" and "purchase" in c.ref for c in answer.citations)
     assert answer.usage.llm_calls == 3
-    # the second model call saw the first tool's result
-    assert isinstance(model.requests[1][-1], ToolMessage) and str(facts["views"]) in model.requests[1][-1].content
+    # the second model call saw the first tool's result, then the reminder to answer from it
+    result, hint = model.requests[1][-2:]
+    assert isinstance(result, ToolMessage) and str(facts["views"]) in result.content
+    assert isinstance(hint, HumanMessage) and hint.content == prompt.feedback("answer_hint")
     assert model.bound_tools and "run_sql" in model.bound_tools
 
 
@@ -40,7 +43,7 @@ def test_sql_error_goes_back_to_the_model_and_the_corrected_query_answers(make_a
         f"{facts['purchases']} purchases in total.",
     ])
     answer = analyst.ask("How many purchases?")
-    error = model.requests[1][-1]
+    error = model.requests[1][-1]  # an error gets no answer reminder: the model should fix the call
     assert isinstance(error, ToolMessage) and error.status == "error" and "purchases" in error.content
     assert [s.ok for s in answer.trace] == [False, True]
     assert answer.status == "ok" and str(facts["purchases"]) in answer.text
@@ -74,7 +77,7 @@ def test_a_tool_call_written_as_text_is_executed(make_analyst, facts):
     assert [(s.tool, s.ok, s.source) for s in answer.trace] == [("run_sql", True, "text")]
     assert answer.status == "ok" and str(facts["purchases"]) in answer.text
     # the model sees its call as a structured call followed by the result
-    assert model.requests[1][-2].tool_calls[0]["name"] == "run_sql"
+    assert model.requests[1][-3].tool_calls[0]["name"] == "run_sql"
 
 
 def test_several_text_calls_in_tool_call_tags_all_run(make_analyst, facts):
@@ -397,3 +400,22 @@ def test_a_tool_named_reply_is_rejected_at_build_time():
 
     with pytest.raises(ValueError, match="reserved"):
         ToolRunner([reply])
+
+
+def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
+    hint = prompt.feedback("answer_hint")
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases.",
+        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} views.",
+    ])
+    first = analyst.ask("How many purchases?", thread_id="t-hint")
+    assert first.status == "ok"
+    assert sum(m.content == hint for m in model.requests[1]) == 1
+    # the follow-up sees the earlier call, result and answer, but not the earlier reminder
+    analyst.ask("and views?", thread_id="t-hint")
+    follow_up = model.requests[2]
+    assert any(isinstance(m, ToolMessage) for m in follow_up)
+    assert not any(m.content == hint for m in follow_up)
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Again."], answer_hint=False)
+    analyst.ask("How many purchases?")
+    assert not any(m.content == hint for m in model.requests[1])

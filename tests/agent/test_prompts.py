@@ -69,3 +69,12 @@ def test_every_example_fits_the_real_tool_it_calls(analyst_parts):
             runner.schema(example["tool"]).model_validate(example["args"])
     rendered = analyst_parts["system_text"]
     assert all(f"Call: {name} " in rendered for name in runner.names if name in EXAMPLE_TOOLS)
+
+
+def test_the_data_context_lists_the_few_values_filters_must_spell(analyst_parts, facts):
+    text = analyst_parts["system_text"]
+    line = next(x for x in text.splitlines() if x.startswith("orders.status values: "))
+    assert sorted(line.split(": ", 1)[1].split(", ")) == sorted(facts["statuses"])
+    assert "users.device values: " in text and "items.category values: " in text
+    # a column with many values is not listed (the prompt stays short)
+    assert ("items.brand values: " in text) == (facts["brands"] <= 15)

@@ -74,6 +74,10 @@ def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
 @pytest.mark.parametrize("sql,expected", [
     ("DROP TABLE events", "error: refused: DROP"),  # a policy refusal: the agent answers it at once
     ("SELECT nope FROM events", "error: unknown column 'nope'"),
+    # a column of another table: the error names where it lives
+    ("SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-03-01'",
+     "error: unknown column 'ts'; available columns: channel, country, device, email, signup_ts, user_id; "
+     "'ts' is a column of events, orders, reviews"),
     ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
     ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
     ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
@@ -86,6 +90,36 @@ def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, ex
     assert msg.content.startswith(expected), msg.content
     assert len(msg.content) < 400
     assert msg.status == "error"
+
+
+@pytest.mark.parametrize("sql,expected", [
+    # a title not spelled exactly (through a join and an alias): the titles that contain its words
+    ("SELECT COUNT(*) FROM reviews r JOIN items i ON r.item_id = i.item_id WHERE i.title = 'Item 1 '",
+     "no row has items.title = 'Item 1 '; values containing it: 'Item 1', 'Item 10', 'Item 11'"),
+    ("SELECT COUNT(*) FROM orders WHERE status = '退货'",
+     "no row has orders.status = '退货'; its values: {statuses}"),
+    ("SELECT user_id FROM users WHERE channel = 'ORGANIC' AND country = 'DE'",
+     "no row has users.channel = 'ORGANIC'; values containing it: 'organic'"),
+    ("SELECT COUNT(*) FROM items WHERE title = 'Gadget Zeta'",
+     "no row has items.title = 'Gadget Zeta', and no value contains all of its words"),
+])
+def test_a_query_that_finds_nothing_names_the_filter_values_that_exist(loaded, sql, expected):
+    safe, frames = loaded
+    msg = call(_tools(safe)["run_sql"], {"sql": sql})
+    assert msg.status != "error", msg.content
+    statuses = ", ".join(repr(v) for v in sorted(frames["orders"]["status"].unique()))
+    assert expected.format(statuses=statuses) in msg.content, msg.content
+    assert msg.content.count("note: ") == 1
+
+
+def test_a_query_with_results_or_matching_values_gets_no_value_note(loaded):
+    safe, frames = loaded
+    status = frames["orders"]["status"].iloc[0]
+    tools = _tools(safe)
+    for sql in (f"SELECT COUNT(*) FROM orders WHERE status = '{status}'",
+                "SELECT COUNT(*) FROM orders WHERE status = 'paid' AND total < 0"):
+        msg = call(tools["run_sql"], {"sql": sql})
+        assert "note:" not in msg.content, msg.content
 
 
 def test_invalid_arguments_come_back_as_error_text(loaded):

@@ -1,0 +1,110 @@
+"""Why a query found nothing: filter values that no row has, and the values that do exist.
+
+Measured with the embedded model: ``WHERE title = 'Acme X200'`` (the item is "Acme X200 Wireless
+Headphones") and ``status = '退货'`` returned 0 and the model reported 0 as the answer. When a
+query comes back empty or all zero, each ``column = 'text'`` filter on a text column is checked;
+a value that no row has gets a note with the values that contain it (or the column's values when
+they are few), so the model can fix the filter instead of reporting 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlglot
+from sqlalchemy import String, Text
+from sqlglot import exp
+
+from warehouse import PII_COLUMNS
+from warehouse.errors import WarehouseError
+from warehouse.safe_sql import SafeSql
+from warehouse.schema import metadata
+from warehouse.sql_guard import sqlglot_dialect
+
+logger = logging.getLogger(__name__)
+
+MAX_FILTERS = 3
+MAX_SUGGESTIONS = 8
+
+
+def _text_columns() -> dict[str, set[str]]:
+    return {
+        name: {c.name for c in table.columns if isinstance(c.type, (String, Text)) and (name, c.name) not in PII_COLUMNS}
+        for name, table in metadata.tables.items()
+    }
+
+
+def found_nothing(rows: list[list[Any]]) -> bool:
+    """An empty result, or one row of zeros and NULLs (``COUNT(*)`` over no matching rows)."""
+    if not rows:
+        return True
+    return len(rows) == 1 and all(v is None or (isinstance(v, (int, float)) and v == 0) for v in rows[0])
+
+
+def text_filters(sql: str, dialect: str) -> list[tuple[str, str, str]]:
+    """``(table, column, value)`` for each ``column = 'value'`` on a known text column of ``sql``."""
+    try:
+        root = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        return []
+    columns = _text_columns()
+    aliases: dict[str, str] = {}
+    for table in root.find_all(exp.Table):
+        if table.name in columns:
+            aliases[(table.alias or table.name).lower()] = table.name
+            aliases.setdefault(table.name.lower(), table.name)
+    found: list[tuple[str, str, str]] = []
+    for eq in root.find_all(exp.EQ):
+        column, literal = eq.this, eq.expression
+        if isinstance(column, exp.Literal):
+            column, literal = literal, column
+        if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string):
+            continue
+        owners = ([aliases[column.table.lower()]] if column.table and column.table.lower() in aliases
+                  else [t for t in dict.fromkeys(aliases.values()) if column.name in columns[t]])
+        if len(owners) == 1 and column.name in columns[owners[0]]:
+            item = (owners[0], column.name, literal.this)
+            if item not in found:
+                found.append(item)
+    return found[:MAX_FILTERS]
+
+
+def _values(safe: SafeSql, sql: str, user_scope: str | None) -> list[str]:
+    return [str(row[0]) for row in safe.run(sql, limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows]
+
+
+def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
+    """A note for each text filter of ``sql`` whose value no row has, naming values that exist."""
+    notes = []
+    dialect = sqlglot_dialect(safe.dialect)
+    for table, column, value in text_filters(sql, safe.dialect):
+        col = exp.column(column)
+        try:
+            exists = exp.select("1").from_(table).where(exp.EQ(this=col, expression=exp.Literal.string(value)))
+            if _values(safe, exists.sql(dialect=dialect), user_scope):
+                continue
+            words = [w for w in value.split() if w] or [value]
+            like = exp.and_(*(exp.ILike(this=col.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
+            close = _values(safe, exp.select(col.copy()).distinct().from_(table).where(like).order_by(col.copy())
+                            .sql(dialect=dialect), user_scope)
+            every = [] if close else _values(
+                safe, exp.select(col.copy()).distinct().from_(table).where(col.copy().is_(exp.null()).not_())
+                .order_by(col.copy()).sql(dialect=dialect), user_scope)
+        except WarehouseError as exc:  # a hint must never turn a result into an error
+            logger.info("no value hint for %s.%s: %s", table, column, exc)
+            continue
+        missing = f"no row has {table}.{column} = {value!r}"
+        if 0 < len(close) <= MAX_SUGGESTIONS:
+            notes.append(f"{missing}; values containing it: {', '.join(map(repr, close))}. "
+                         "Filter on one of these exactly and run the query again.")
+        elif close:
+            notes.append(f"{missing}; more than {MAX_SUGGESTIONS} values contain it, e.g. "
+                         f"{', '.join(map(repr, close[:3]))}. Filter on the exact value you mean.")
+        elif 0 < len(every) <= MAX_SUGGESTIONS:
+            notes.append(f"{missing}; its values: {', '.join(map(repr, every))}. "
+                         "Filter on one of these exactly and run the query again.")
+        else:
+            notes.append(f"{missing}, and no value contains all of its words; check the spelling, "
+                         "or filter with ILIKE on a distinctive part of it.")
+    return notes
