@@ -29,8 +29,10 @@ MAX_SUGGESTIONS = 8
 
 
 def _text_columns() -> dict[str, set[str]]:
+    """Descriptive text columns. Not ids: no orders for ``user_id = '1'`` is an answer, not a typo."""
     return {
-        name: {c.name for c in table.columns if isinstance(c.type, (String, Text)) and (name, c.name) not in PII_COLUMNS}
+        name: {c.name for c in table.columns
+               if isinstance(c.type, (String, Text)) and not c.name.endswith("_id") and (name, c.name) not in PII_COLUMNS}
         for name, table in metadata.tables.items()
     }
 

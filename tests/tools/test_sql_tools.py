@@ -117,7 +117,9 @@ def test_a_query_with_results_or_matching_values_gets_no_value_note(loaded):
     status = frames["orders"]["status"].iloc[0]
     tools = _tools(safe)
     for sql in (f"SELECT COUNT(*) FROM orders WHERE status = '{status}'",
-                "SELECT COUNT(*) FROM orders WHERE status = 'paid' AND total < 0"):
+                f"SELECT COUNT(*) FROM orders WHERE status = '{status}' AND total < 0",
+                # no orders for an id is an answer (the user bought nothing), not a misspelt value
+                "SELECT COUNT(*) FROM orders WHERE user_id = 'u9999'"):
         msg = call(tools["run_sql"], {"sql": sql})
         assert "note:" not in msg.content, msg.content
 
