@@ -236,6 +236,11 @@ def build_graph(
         last = state["messages"][-1]
         assert isinstance(last, AIMessage) and last.tool_calls
         turn = state["messages"][state.get("turn_start", 0):]
+        failed = _failed_calls(turn)
+        if all(call_key(c) in failed for c in last.tool_calls):
+            # Measured: after an error the embedded model sometimes sends the very same call until the
+            # step limit (six identical failing queries). Running it again cannot help.
+            return _stop("repeated_error", state.get("question", ""), detail=failed[call_key(last.tool_calls[0])])
         results, all_invalid, problems = runner.run(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
@@ -325,6 +330,14 @@ def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
     """Keys of the calls of this question that already succeeded (name and arguments)."""
     ok_ids = {m.tool_call_id for m in turn if isinstance(m, ToolMessage) and m.status != "error"}
     return {call_key(c) for m in turn if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] in ok_ids}
+
+
+def _failed_calls(turn: Sequence[BaseMessage]) -> dict[str, str]:
+    """Keys of the calls of this question that failed, with the start of their error text."""
+    errors = {m.tool_call_id: _text_of(m) for m in turn
+              if isinstance(m, ToolMessage) and m.status == "error" and not m.additional_kwargs.get("uba_repeat")}
+    return {call_key(c): errors[c["id"]][:200] for m in turn if isinstance(m, AIMessage)
+            for c in m.tool_calls if c["id"] in errors}
 
 
 def _stop(key: str, question: str, **variables: Any) -> dict[str, Any]:

@@ -419,3 +419,17 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Again."], answer_hint=False)
     analyst.ask("How many purchases?")
     assert not any(m.content == hint for m in model.requests[1])
+
+
+def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analyst):
+    bad = "SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-01-01'"
+    analyst, model = make_analyst([tool_call("run_sql", sql=bad)] * 6)
+    answer = analyst.ask("How many users were active?")
+    assert answer.status == "incomplete"
+    assert "repeated a tool call that had failed" in answer.text and "unknown column 'ts'" in answer.text
+    # the repeat is not run again: one failing step, two model calls instead of the step limit's six
+    assert [s.ok for s in answer.trace] == [False] and answer.usage.llm_calls == 2
+    assert model.remaining == 4
+    # the next question works
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Done."])
+    assert analyst.ask("How many purchases?").status == "ok"
