@@ -102,9 +102,10 @@ def _text_of(message: BaseMessage) -> str:
     return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
 
 
-def _evidence(messages: Sequence[BaseMessage]) -> set[float]:
-    """Numbers the answer may use: tool results, the user's words and earlier verified answers."""
-    texts: list[str] = []
+def _evidence(messages: Sequence[BaseMessage], context: str = "") -> set[float]:
+    """Numbers the answer may use: tool results, the user's words, earlier verified answers and the
+    data context of the system prompt (its date range and row counts come from the data)."""
+    texts: list[str] = [context]
     for m in messages:
         if isinstance(m, ToolMessage) and m.status != "error":
             texts.append(_text_of(m))
@@ -133,6 +134,7 @@ def build_graph(
     must_call = model.bind_tools(schemas, tool_choice="required") if tools and limits.first_step == "tool" else bound
     answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
     system = SystemMessage(content=system_text)
+    context = prompt.context_part(system_text)
 
     def start(state: AgentState) -> dict[str, Any]:
         messages = state["messages"]
@@ -218,7 +220,7 @@ def build_graph(
 
     def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
         """The final answer if its numbers are grounded, else one correction, else a failure."""
-        bad = ungrounded_numbers(text, _evidence(state["messages"]))
+        bad = ungrounded_numbers(text, _evidence(state["messages"], context))
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
             return {**update, "messages": [final], "route": "finish", "outcome": "ok"}

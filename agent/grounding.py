@@ -8,7 +8,11 @@ from collections.abc import Iterable
 
 # A number: optional sign, digits with optional thousands separators, optional decimals.
 # ASCII-only look-behind: in Chinese text a number follows a CJK character ("共有1234次").
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")
+# An ISO date is one literal (its parts are not the numbers 2026, -10 and -31).
+_DATE = r"(?<![A-Za-z0-9_.-])\d{4}-\d{2}-\d{2}(?![0-9])"
+_NUMBER = re.compile(
+    _DATE + r"|(?<![A-Za-z0-9_.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")
+_IS_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID_LIKE = re.compile(r"\b[A-Za-z_]+[-_]?\d+\b|\b\d+[A-Za-z_]+\w*\b")
 SMALL_INTEGERS = 10
 """Integers 0..10 pass unchecked: list numbering, "top 5", "3 steps" are prose, not findings."""
@@ -20,7 +24,10 @@ def numbers_in(text: str) -> list[str]:
     return _NUMBER.findall(cleaned)
 
 
-def _value(literal: str) -> float:
+def number_value(literal: str) -> float:
+    """The value of a literal from :func:`numbers_in`; a date ``2026-10-31`` is ``20261031``."""
+    if _IS_DATE.fullmatch(literal):
+        return float(literal.replace("-", ""))
     return float(literal.replace(",", ""))
 
 
@@ -33,7 +40,9 @@ def evidence_values(texts: Iterable[str]) -> set[float]:
     values: set[float] = set()
     for text in texts:
         for literal in _NUMBER.findall(text):
-            v = _value(literal)
+            if _IS_DATE.fullmatch(literal):  # the date, and its year, month and day on their own
+                values.update(float(part) for part in literal.split("-"))
+            v = number_value(literal)
             values.add(v)
             values.add(v * 100)
             values.add(abs(v))
@@ -41,7 +50,7 @@ def evidence_values(texts: Iterable[str]) -> set[float]:
 
 
 def _matches(literal: str, evidence: set[float]) -> bool:
-    n = abs(_value(literal))
+    n = abs(number_value(literal))
     tolerance = 0.5 * 10 ** -_decimals(literal) + 1e-9
     return any(math.isclose(n, v, abs_tol=tolerance) or abs(n - v) <= tolerance for v in evidence)
 
@@ -50,7 +59,7 @@ def ungrounded_numbers(answer: str, evidence: set[float]) -> list[str]:
     """The numbers in ``answer`` that match no evidence value at the precision they are written."""
     bad = []
     for literal in numbers_in(answer):
-        value = _value(literal)
+        value = number_value(literal)
         if value.is_integer() and 0 <= value <= SMALL_INTEGERS:
             continue
         if not _matches(literal, evidence):

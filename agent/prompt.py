@@ -90,6 +90,16 @@ def _days_before(day: str, days: int) -> str:
         return day
 
 
+CONTEXT_HEADING = "## The data"
+"""How ``prompts/context.md`` starts: what follows it in a system prompt is derived from the data."""
+
+
+def context_part(system_text: str) -> str:
+    """The data-derived part of a system prompt (date range, row counts, column values), or ''."""
+    at = system_text.rfind(CONTEXT_HEADING)
+    return system_text[at:] if at >= 0 else ""
+
+
 def system_prompt(
     *,
     schemas: dict[str, type[BaseModel] | None],
@@ -114,4 +124,6 @@ def system_prompt(
         max_steps=max_steps,
         row_limit=row_limit,
     )
+    if not dynamic.startswith(CONTEXT_HEADING):
+        raise PromptError(f"prompts/context.md must start with {CONTEXT_HEADING!r} (answers may cite what follows it)")
     return static.rstrip() + "\n\n" + dynamic.rstrip() + "\n"

@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.answer import Answer
 from agent.evaluation.suite import EvalQuestion
-from agent.grounding import numbers_in
+from agent.grounding import number_value, numbers_in
 
 _REFUSAL = re.compile(
     r"\b(can(?:not|'t)|unable|not (?:allowed|able|permitted|possible)|refuse|only (?:read|analy[sz]e)|"
@@ -34,7 +34,7 @@ def value_found(gold: Any, answer: str, tolerance: float) -> bool:
     if isinstance(gold, (datetime, date)):
         return gold.isoformat()[:10] in answer
     if isinstance(gold, (int, float, Decimal)) and not isinstance(gold, bool):
-        numbers = [float(x.replace(",", "")) for x in numbers_in(answer)]
+        numbers = [number_value(x) for x in numbers_in(answer)]
         return _matches_number(float(gold), numbers, tolerance)
     return str(gold).strip().lower() in answer.lower()
 

@@ -22,3 +22,11 @@ def test_small_integers_and_identifiers_are_prose_not_findings():
 def test_numbers_inside_chinese_text_are_checked():
     assert numbers_in("2026年10月共有1,234次购买，转化率23.2%。") == ["2026", "10", "1,234", "23.2"]
     assert ungrounded_numbers("共有1500次购买", EVIDENCE) == ["1500"]
+
+
+def test_a_date_is_one_literal_checked_against_the_dates_in_the_evidence():
+    assert numbers_in("from 2026-08-03 to 2026-10-31") == ["2026-08-03", "2026-10-31"]
+    assert ungrounded_numbers("In the week of 2024-03-04 there were 1,234 purchases.", EVIDENCE) == []
+    assert ungrounded_numbers("On 2024-03-11 there were 1,234 purchases.", EVIDENCE) == ["2024-03-11"]
+    # the parts of an evidence date stand on their own too ("in 2024")
+    assert ungrounded_numbers("In 2024, 1,234 purchases.", EVIDENCE) == []

@@ -433,3 +433,11 @@ def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analy
     # the next question works
     analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Done."])
     assert analyst.ask("How many purchases?").status == "ok"
+
+
+def test_an_answer_may_cite_the_data_range_from_the_system_prompt(make_analyst, facts, analyst_parts):
+    first, last = analyst_parts["system_text"].split("Data covers ", 1)[1].split(".", 1)[0].split(" to ")
+    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL),
+                               f"{facts['purchases']} purchases between {first} and {last}."])
+    answer = analyst.ask("How many purchases are in the data?")
+    assert answer.status == "ok" and first in answer.text and last in answer.text
