@@ -105,13 +105,31 @@ def open_safe_sql(settings: Settings, readonly=None):
     return SafeSql(readonly, guard)
 
 
+LOCAL_RESULT_ROWS, LOCAL_RESULT_CHARS = 8, 1_500
+"""The embedded model's view of a tool result's table. Measured on a 2-core CPU: prompt evaluation runs at
+~25 tokens/s and Qwen2.5 spends a token per digit, so a 20-row result (~1,200 tokens) took ~50 s to read,
+the largest part of a question's latency."""
+
+
+def result_budget(settings: Settings) -> tuple[int, int]:
+    """(rows, characters) of one tool result's table that the model reads, for the configured backend."""
+    from tools.tabular import TEXT_CHARS, TEXT_ROWS
+
+    local = settings.llm_backend == "local"
+    rows = settings.agent_result_rows or (LOCAL_RESULT_ROWS if local else TEXT_ROWS)
+    chars = settings.agent_result_chars or (LOCAL_RESULT_CHARS if local else TEXT_CHARS)
+    return rows, chars
+
+
 def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None):
     """What ``tools.build_tools`` needs, from the settings."""
     from tools import ToolDeps
 
     readonly = readonly or open_readonly_warehouse(settings)
+    rows, chars = result_budget(settings)
     return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
-                    settings=settings, reviews=reviews, models=open_model_registry(settings))
+                    settings=settings, reviews=reviews, models=open_model_registry(settings),
+                    text_rows=rows, text_chars=chars)
 
 
 def open_model_registry(settings: Settings):
@@ -164,7 +182,6 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
     from agent.graph import Limits
     from agent.prompt import system_prompt
     from agent.tool_runner import ToolRunner
-    from tools.tabular import TEXT_ROWS
 
     if model is None:
         from agent.llm import build_chat_model
@@ -192,7 +209,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         last_date=context.last_date,
         schema_summary=context.schema_summary,
         max_steps=limits.max_steps,
-        row_limit=TEXT_ROWS,
+        row_limit=result_budget(settings)[0],
     )
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
         description="After tool results, remind the model to answer briefly from them (or call the tool that is "
         "still missing).",
     )
+    agent_result_rows: int | None = Field(
+        None, gt=0, le=200,
+        description="Most table rows of one tool result the model reads (the Answer keeps every row); default: 8 on "
+        "the local backend (a CPU reads prompts slowly), 20 on the others.",
+    )
+    agent_result_chars: int | None = Field(
+        None, ge=200, le=100_000,
+        description="Most characters of one tool result's table the model reads; default: 1500 on the local backend, "
+        "4000 on the others.",
+    )
     memory_url: str | None = Field(
         None,
         description="Conversation memory: sqlite:///path or postgresql://...; default: SQLite in the data dir, "

@@ -27,16 +27,19 @@ class Analytic:
     request: type[BaseModel]
     run: Callable[..., an.Result]
     description: str
+    time_ordered: bool = False
+    """Rows are periods in time order: a cut table shows its first and its latest rows."""
 
 
 ANALYTICS: tuple[Analytic, ...] = (
     Analytic("trend", an.TrendRequest, an.trend,
              "Chart how event counts, unique users or revenue change over time, per day, week or month, optionally "
-             "by segment; its summary gives the range's total and distinct users."),
+             "by segment; its summary gives the range's total and distinct users.", time_ordered=True),
     Analytic("funnel", an.FunnelRequest, an.funnel,
              "Measure ordered conversion through 2-6 event steps within a time window, with median time per step."),
     Analytic("retention", an.RetentionRequest, an.retention,
-             "Build a cohort retention table of users returning in the days or weeks after signup or first event."),
+             "Build a cohort retention table of users returning in the days or weeks after signup or first event.",
+             time_ordered=True),
     Analytic("paths", an.PathsRequest, an.paths,
              "Find the most common next or previous events around an event."),
     Analytic("top_items", an.TopItemsRequest, an.top_items,
@@ -57,7 +60,8 @@ def analytic_result(analytic: Analytic, safe: SafeSql, request: BaseModel, *, us
     except WarehouseError as exc:
         raise ToolException(f"error: {exc}") from None
     table = table_from_frame(analytic.name, result.table)
-    text = result.summary + "\n" + table_text(table, max_rows=text_rows, max_chars=text_chars)
+    tail = text_rows // 2 if analytic.time_ordered else 0
+    text = result.summary + "\n" + table_text(table, max_rows=text_rows, max_chars=text_chars, tail=tail)
     args = request.model_dump(mode="json", exclude_none=True)
     charts = [Chart(title=result.chart_spec["layout"]["title"]["text"], spec=result.chart_spec)] if result.chart_spec else []
     citations = [Citation(kind="sql", ref=sql, detail=f"{analytic.name} {args}") for sql in result.queries]

@@ -12,6 +12,9 @@ never sees reviewer ids).
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Literal
 
@@ -25,6 +28,7 @@ from vectorstore import (
     ReviewHit,
     VectorStoreError,
     defang_markup,
+    item_titles,
     normalize_text,
     review_stats,
     search_reviews,
@@ -80,14 +84,58 @@ def review_block(hit: ReviewHit) -> str:
     return f"<review {attrs}>\n{defang_markup(hit.snippet)}\n</review>"
 
 
-def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str | None) -> tuple[str, ToolArtifact]:
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+class ItemNames:
+    """The catalogue's titles by word, to recognise the item a review question names.
+
+    Review texts rarely repeat the product's name, so "complaints about the Acme X200 headphones" finds
+    other items' complaints unless the search is filtered to the item the words name.
+    """
+
+    def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
+        self.titles: dict[str, str] = {}
+        self.title_words: dict[str, set[str]] = {}
+        self.by_word: dict[str, set[str]] = defaultdict(set)
+        self.by_id: dict[str, str] = {}
+        for item_id, title in rows:
+            self.titles[item_id] = title
+            self.title_words[item_id] = _words(title)
+            self.by_id[item_id.lower()] = item_id
+            for word in self.title_words[item_id]:
+                self.by_word[word].add(item_id)
+
+    def named(self, text: str) -> str | None:
+        """The item ``text`` names: its id, or most of its title's words (at least two, and more than any
+        other item's); None when no item or several fit equally."""
+        words = _words(text)
+        ids = {self.by_id[w] for w in words if w in self.by_id}
+        if len(ids) == 1:
+            return ids.pop()
+        shared = Counter(item for w in words for item in self.by_word.get(w, ()))
+        ranked = shared.most_common(2)
+        if not ranked:
+            return None
+        best, n = ranked[0]
+        if n < 2 or n < 0.6 * len(self.title_words[best]) or (len(ranked) > 1 and ranked[1][1] == n):
+            return None
+        return best
+
+
+def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str | None,
+                             scope_note: str = "") -> tuple[str, ToolArtifact]:
     """The LLM's bounded view of the hits and the Answer's artifact (table + one citation per review)."""
     query = _attr(args["query"])
     if not hits:
-        text = f'No reviews match "{query}" (filters: {_filters_text(args)}).'
+        text = f'No reviews match "{query}" (filters: {_filters_text(args)}){scope_note}.'
     else:
         text = "\n".join([
-            f'{len(hits)} reviews for "{query}" (filters: {_filters_text(args)}), best first. {DATA_NOTE}',
+            f'{len(hits)} reviews for "{query}" (filters: {_filters_text(args)}){scope_note}, best first. {DATA_NOTE}',
             *(review_block(h) for h in hits),
         ])
     rows = []
@@ -105,20 +153,40 @@ def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str 
     return text, ToolArtifact(tool="search_reviews", tables=[table], citations=citations)
 
 
-def search_reviews_tool(index, *, user_scope: str | None = None) -> BaseTool:
-    """The ``search_reviews`` tool over ``index`` (a ReviewIndex)."""
+def search_reviews_tool(index, *, user_scope: str | None = None,
+                        catalogue: Callable[[], Iterable[tuple[str, str]]] | None = None) -> BaseTool:
+    """The ``search_reviews`` tool over ``index`` (a ReviewIndex).
+
+    ``catalogue``: (item_id, title) pairs, read on first use; with it, a query that names an item
+    ("the Acme X200 headphones") and sets no item filter searches that item's reviews.
+    """
+    names: list[ItemNames] = []
+
+    def named_item(query: str) -> str | None:
+        if catalogue is None:
+            return None
+        if not names:
+            names.append(ItemNames(catalogue()))
+        return names[0].named(query)
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
         args = SearchReviewsArgs(**kwargs).model_dump()
         try:
-            hits = search_reviews(index, **args)
+            item = named_item(args["query"]) if args["item"] is None else None
+            hits = search_reviews(index, **{**args, "item": item}) if item else []
+            if item and hits:
+                args = {**args, "item": item}
+                note = f' of {_attr(names[0].titles[item])}, the item the query names'
+            else:
+                note = f'; no reviews of {_attr(names[0].titles[item])}, the item the query names' if item else ""
+                hits = search_reviews(index, **args)
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
         except VectorStoreError as exc:
             raise ToolException(f"error: the review index is unavailable: {exc}") from None
         if not hits and index.count() == 0:
             raise ToolException("error: the review index is empty; reviews have not been indexed (uba index reviews)")
-        return search_text_and_artifact(hits, args, user_scope)
+        return search_text_and_artifact(hits, args, user_scope, note)
 
     return StructuredTool.from_function(
         func=run,
@@ -184,9 +252,10 @@ def build_review_tools(deps) -> list[BaseTool]:
     tools: list[BaseTool] = []
     user_scope = getattr(deps, "user_scope", None)
     index = getattr(deps, "reviews", None)
-    if index is not None:
-        tools.append(search_reviews_tool(index, user_scope=user_scope))
     warehouse = getattr(deps, "readonly", None) or getattr(deps, "warehouse", None)
+    if index is not None:
+        catalogue = (lambda: item_titles(warehouse)) if warehouse is not None else None
+        tools.append(search_reviews_tool(index, user_scope=user_scope, catalogue=catalogue))
     if warehouse is not None:
         tools.append(review_stats_tool(warehouse))
     return tools

@@ -47,21 +47,30 @@ def table_from_frame(title: str, frame: pd.DataFrame) -> Table:
     return table_from_rows(title, list(frame.columns), frame.itertuples(index=False, name=None))
 
 
-def table_text(table: Table, *, max_rows: int = TEXT_ROWS, max_chars: int = TEXT_CHARS, note: str = "") -> str:
-    """The table as compact pipe-separated text, cut at ``max_rows`` rows and ``max_chars`` characters."""
+def table_text(table: Table, *, max_rows: int = TEXT_ROWS, max_chars: int = TEXT_CHARS, note: str = "",
+               tail: int = 0) -> str:
+    """The table as compact pipe-separated text, cut at ``max_rows`` rows and ``max_chars`` characters.
+
+    ``tail``: when rows are cut, that many of the last rows are shown after the first ones (a time series'
+    latest periods matter as much as its first).
+    """
     lines = [" | ".join(table.columns)]
-    shown = 0
     used = len(lines[0])
-    for row in table.rows[:max_rows]:
-        line = " | ".join("" if v is None else _short(v) for v in row)
-        if used + len(line) + 1 > max_chars:
-            break
-        lines.append(line)
-        used += len(line) + 1
-        shown += 1
-    total = table.total_rows
-    tail = f"(showing {shown} of {total:,} rows{'; ' + note if note else ''})"
-    return "\n".join([*lines, tail])
+    rows = table.rows
+    tail = min(tail, max_rows // 2) if len(rows) > max_rows else 0
+    shown = [0, 0]  # head rows, tail rows
+    for index, rows_part in ((0, rows[: max_rows - tail]), (1, rows[len(rows) - tail:] if tail else [])):
+        for row in rows_part:
+            line = " | ".join("" if v is None else _short(v) for v in row)
+            if used + len(line) + 1 > max_chars:
+                break
+            if index == 1 and shown[1] == 0:
+                lines.append("…")
+            lines.append(line)
+            used += len(line) + 1
+            shown[index] += 1
+    which = f"first {shown[0]} and last {shown[1]}" if shown[1] else str(shown[0])
+    return "\n".join([*lines, f"(showing {which} of {table.total_rows:,} rows{'; ' + note if note else ''})"])
 
 
 def _short(value: Any) -> str:

@@ -101,3 +101,12 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
         total=rated + unrated, average_rating=average, ratings=ratings, over_time=over_time, grain=grain,
         sql=sql,
     )
+
+
+def item_titles(warehouse) -> list[tuple[str, str]]:
+    """Every (item_id, title) of the catalogue, for recognising an item named in a question."""
+    from warehouse.schema import items
+
+    dialect, run = _runner(warehouse)
+    sql = str(select(items.c.item_id, items.c.title).compile(dialect=dialect))
+    return [(str(i), str(t)) for i, t in run(sql) if i is not None and t]

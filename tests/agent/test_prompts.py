@@ -78,3 +78,18 @@ def test_the_data_context_lists_the_few_values_filters_must_spell(analyst_parts,
     assert "users.device values: " in text and "items.category values: " in text
     # a column with many values is not listed (the prompt stays short)
     assert ("items.brand values: " in text) == (facts["brands"] <= 15)
+
+
+@pytest.mark.parametrize(("backend", "rows_setting", "rows"), [("local", None, 8), ("vllm", None, 20), ("local", 12, 12)])
+def test_the_model_reads_a_tool_result_within_the_backends_budget(demo_settings, backend, rows_setting, rows):
+    from agent.factory import build_analyst
+    from agent.fake_llm import ScriptedChatModel
+
+    settings = demo_settings.model_copy(update={"llm_backend": backend, "agent_result_rows": rows_setting})
+    analyst = build_analyst(settings, model=ScriptedChatModel(), checkpointer=False)
+    assert f"tables show at most {rows} rows" in analyst.system_text
+    run_sql = {t.name: t for t in analyst.tools_for_scope(None)}["run_sql"]
+    msg = run_sql.invoke({"name": "run_sql", "args": {"sql": "SELECT event_id FROM events"}, "id": "c1",
+                          "type": "tool_call"})
+    assert f"(showing {rows} of 200 rows" in msg.content
+    assert len(msg.artifact.tables[0].rows) == 200  # the Answer keeps every row

@@ -149,3 +149,31 @@ def test_build_review_tools_uses_what_the_deps_carry(review_warehouse, embedder,
     names = [t.name for t in build_review_tools(SimpleNamespace(reviews=index, warehouse=review_warehouse, user_scope=None))]
     assert names == ["search_reviews", "review_stats"]
     assert [t.name for t in build_review_tools(SimpleNamespace(warehouse=review_warehouse))] == ["review_stats"]
+
+
+def test_a_query_naming_an_item_searches_that_items_reviews(planted):
+    warehouse, index = planted
+    tool = build_review_tools(SimpleNamespace(reviews=index, warehouse=warehouse, user_scope=None))[0]
+    named = _call(tool, {"query": "what breaks on the Boss DS-1 pedal", "k": 5})
+    assert {row[1] for row in named.artifact.tables[0].rows} == {"i-ped"}
+    assert "(filters: item=i-ped) of Boss DS-1 distortion pedal, the item the query names" in named.content
+    assert len({row[1] for row in _call(tool, {"query": "noisy hum", "k": 10}).artifact.tables[0].rows}) > 1
+    # None of the named item's reviews pass the filters: the search says so and searches every item.
+    later = _call(tool, {"query": "Boss DS-1 pedal", "since": "2024-08-01", "k": 3})
+    assert "no reviews of Boss DS-1 distortion pedal, the item the query names" in later.content
+    assert {row[1] for row in later.artifact.tables[0].rows} == {"i-amp"}
+
+
+@pytest.mark.parametrize(("query", "item"), [
+    ("complaints about the Acme X200 headphones", "P1"),
+    ("is p2 any good", "P2"),
+    ("rain coat complaints", None),  # two rain coats fit equally
+    ("headphones", None),  # one shared word is not a name
+    ("Acme X5 Everyday Noise-Cancelling Headphones", "P3"),
+])
+def test_item_names_are_recognised_only_when_one_item_fits_best(query, item):
+    from tools.reviews import ItemNames
+
+    names = ItemNames([("P1", "Acme X200 Wireless Headphones"), ("P2", "Northline Storm Rain Coat"),
+                       ("P3", "Acme X5 Everyday Noise-Cancelling Headphones"), ("P4", "Loomwell Q10 Rain Coat")])
+    assert names.named(query) == item

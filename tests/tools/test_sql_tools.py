@@ -178,3 +178,16 @@ def test_user_scope_limits_every_tool_to_one_user(loaded):
     assert sum(r[1] for r in seg.tables[0].rows) == len(mine)
     assert call(tools["user_profile"], {"user_id": uid}).content.startswith(f"User {uid}")
     assert call(tools["user_profile"], {"user_id": "u004"}).content.startswith("error: user 'u004' not found")
+
+
+def test_a_cut_time_series_shows_its_first_and_latest_periods(loaded):
+    safe, _ = loaded
+    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, text_rows=6))}
+    msg = call(tools["trend"], {"interval": "day"})
+    days = ToolArtifact.model_validate(msg.artifact).tables[0].rows
+    assert len(days) > 6
+    body = msg.content.splitlines()
+    assert f"(showing first 3 and last 3 of {len(days)} rows)" == body[-1]
+    assert body[2].startswith(str(days[0][0])) and body[-2].startswith(str(days[-1][0])) and "…" in body
+    ranked = call(tools["run_sql"], {"sql": "SELECT event_id FROM events ORDER BY event_id"})
+    assert "…" not in ranked.content and "(showing 6 of 200 rows" in ranked.content  # a ranking keeps its top rows
