@@ -177,3 +177,14 @@ def test_item_names_are_recognised_only_when_one_item_fits_best(query, item):
     names = ItemNames([("P1", "Acme X200 Wireless Headphones"), ("P2", "Northline Storm Rain Coat"),
                        ("P3", "Acme X5 Everyday Noise-Cancelling Headphones"), ("P4", "Loomwell Q10 Rain Coat")])
     assert names.named(query) == item
+
+
+def test_the_models_view_of_reviews_keeps_to_its_budget_and_the_artifact_keeps_every_quote(planted):
+    warehouse, index = planted
+    deps = SimpleNamespace(reviews=index, warehouse=warehouse, user_scope=None)
+    whole = _call(build_review_tools(deps)[0], {"query": "amp", "k": 12})
+    small = _call(build_review_tools(SimpleNamespace(**vars(deps), text_chars=1_500))[0], {"query": "amp", "k": 12})
+    texts = re.findall(r"\n<review [^>\n]*>\n(.*)\n</review>", small.content)
+    assert len(texts) == 12 and len(small.content) < len(whole.content)
+    assert all(len(t) <= 100 for t in texts) and any(t.endswith("…") for t in texts)
+    assert [c.detail for c in small.artifact.citations] == [c.detail for c in whole.artifact.citations]

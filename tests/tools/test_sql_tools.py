@@ -191,3 +191,22 @@ def test_a_cut_time_series_shows_its_first_and_latest_periods(loaded):
     assert body[2].startswith(str(days[0][0])) and body[-2].startswith(str(days[-1][0])) and "…" in body
     ranked = call(tools["run_sql"], {"sql": "SELECT event_id FROM events ORDER BY event_id"})
     assert "…" not in ranked.content and "(showing 6 of 200 rows" in ranked.content  # a ranking keeps its top rows
+
+
+@pytest.mark.parametrize(("where", "note"), [
+    ("ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'",
+     "note: ts < DATE '2026-10-31' leaves out 2026-10-31, the month's last day; for the whole of 2026-10-31 use "
+     "ts < DATE '2026-11-01' and run the query again."),
+    ("e.ts BETWEEN '2026-10-01' AND '2026-10-31'", "use e.ts < DATE '2026-11-01'"),
+    ("ts <= DATE '2026-10-15'", "ts is a timestamp: a bound of 2026-10-15 stops at 2026-10-15 00:00:00"),
+    ("ts >= DATE '2026-10-01' AND ts < DATE '2026-11-01'", None),
+    ("ts < DATE '2026-10-25'", None),  # a week's bound: nothing suggests the day was meant
+])
+def test_a_day_bound_that_cuts_off_a_day_gets_a_note_with_the_fix(loaded, where, note):
+    safe, _ = loaded
+    msg = call(_tools(safe)["run_sql"], {"sql": f"SELECT COUNT(*) AS n FROM events e WHERE {where}"})
+    assert msg.status != "error"
+    if note is None:
+        assert "note:" not in msg.content
+    else:
+        assert note in msg.content
