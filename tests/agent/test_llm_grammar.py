@@ -60,17 +60,3 @@ def test_grammar_has_a_text_option_only_in_auto_mode() -> None:
     assert "uba-text" not in forced and '"\\"TrendArgs\\""' in forced
     LlamaGrammar.from_string(auto, verbose=False)
 
-
-def test_optional_arguments_are_left_out_never_written_as_null() -> None:
-    class SqlArgs(BaseModel):
-        sql: str
-        limit: int | None = Field(None, ge=1, description="Most rows.")
-        order: Literal["asc", "desc"] | int | None = None
-        note: str | None = Field(description="Required even though it may be null.")
-
-    args = call_schema(convert_to_openai_tool(SqlArgs))["properties"]["arguments"]
-    props = args["properties"]
-    assert props["limit"] == {"type": "integer", "minimum": 1, "description": "Most rows."}
-    assert {"type": "null"} not in props["order"]["anyOf"] and len(props["order"]["anyOf"]) == 2
-    assert {"type": "null"} in props["note"]["anyOf"]  # required: null stays a valid value
-    assert set(args["required"]) == {"sql", "note"}
