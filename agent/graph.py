@@ -33,7 +33,7 @@ from agent import prompt
 from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
-from tools.artifact import REFUSED
+from tools.artifact import NOTE_PREFIX, REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,11 @@ def build_graph(
             # Measured: with the rules 5k tokens back, the embedded model narrated its method
             # (100-400 tokens, 15-60 s on a CPU). A reminder next to the result keeps answers short.
             # It is sent, never stored, so the conversation and the cached prefix stay the same.
-            request.append(HumanMessage(content=prompt.feedback("answer_hint"), additional_kwargs={"uba_feedback": True}))
+            # A result with a note (tools/sql_hints.py) is likely wrong as it stands. Measured: after the
+            # plain reminder the model answered 2,350 orders for October with `ts < DATE '2026-10-31'`
+            # although the note named the fix.
+            key = "note_hint" if _noted(turn) else "answer_hint"
+            request.append(HumanMessage(content=prompt.feedback(key), additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
@@ -314,6 +318,16 @@ def _fresh_results(turn: Sequence[BaseMessage]) -> bool:
             break
         tail.append(message)
     return bool(tail) and all(m.status != "error" for m in tail)
+
+
+def _noted(turn: Sequence[BaseMessage]) -> bool:
+    """Whether one of the turn's latest tool results carries a note asking for a corrected call."""
+    for message in reversed(turn):
+        if not isinstance(message, ToolMessage):
+            return False
+        if f"\n{NOTE_PREFIX}" in str(message.content):
+            return True
+    return False
 
 
 def _new_numbers(text: str, question: str) -> set[str]:

@@ -13,6 +13,10 @@ REFUSED = "error: refused: "
 """How a tool's text starts when it refused on policy (writing data, reading files): the agent
 answers with the refusal instead of letting the model try again."""
 
+NOTE_PREFIX = "note: "
+"""Starts each line of a tool result saying the result is likely wrong as it stands and how to fix the
+call (``tools/sql_hints.py``); the agent then reminds the model to follow it rather than to answer."""
+
 
 class Table(BaseModel):
     """A result table, complete (not the LLM's truncated view)."""

@@ -441,3 +441,14 @@ def test_an_answer_may_cite_the_data_range_from_the_system_prompt(make_analyst, 
                                f"{facts['purchases']} purchases between {first} and {last}."])
     answer = analyst.ask("How many purchases are in the data?")
     assert answer.status == "ok" and first in answer.text and last in answer.text
+
+
+def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(make_analyst):
+    cut = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'"
+    whole = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-11-01'"
+    analyst, model = make_analyst([tool_call("run_sql", sql=cut), tool_call("run_sql", sql=whole), "Counted."])
+    analyst.ask("How many orders in October 2026?")
+    noted, reminder = model.requests[1][-2:]
+    assert "note: ts < DATE '2026-10-31' leaves out 2026-10-31" in noted.content
+    assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
+    assert model.requests[2][-1].content == prompt.feedback("answer_hint")  # the corrected result has no note
