@@ -234,7 +234,7 @@ def build_graph(
                     "messages": [draft]}
         note = HumanMessage(content=prompt.feedback("ungrounded", numbers=", ".join(bad)), id=str(uuid.uuid4()),
                             additional_kwargs={"uba_feedback": True})
-        logger.info("answer had ungrounded numbers %s; asking the model once to fix it", bad)
+        logger.info("answer had ungrounded numbers %s; asking the model once to fix it: %r", bad, text[:300])
         return {**update, "nudged": True, "messages": [draft, note], "route": "model",
                 "transient": [*state.get("transient", []), draft.id, note.id]}
 

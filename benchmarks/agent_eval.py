@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 
 
@@ -34,10 +35,19 @@ def main() -> None:
         questions = questions[: args.limit]
     analyst, readonly, oracle = build_evaluation(settings)
     started = time.perf_counter()
+    # What the agent logged during a question (answers sent back as ungrounded, failed model calls)
+    # goes into that question's record: the report shows why a question took an extra call.
+    agent_log: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: agent_log.append(record.getMessage()[:500])
+    logging.getLogger("agent.graph").addHandler(handler)
+    logging.getLogger("agent.graph").setLevel(logging.INFO)
 
     partial = open(str(settings.data_dir / f"agent_eval-{args.backend}.partial.jsonl"), "w", encoding="utf-8")
 
     def progress(r: dict) -> None:
+        r["agent_log"] = agent_log[:]
+        agent_log.clear()
         partial.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
         partial.flush()  # a run cut short still leaves every finished question on disk
         print(f"{'ok ' if r['correct'] else 'BAD'} {r['id']:<34} {r['latency_ms'] / 1000:6.1f} s "
