@@ -48,13 +48,23 @@ def found_nothing(rows: list[list[Any]]) -> bool:
     return len(rows) == 1 and all(v is None or (isinstance(v, (int, float)) and v == 0) for v in rows[0])
 
 
-def text_filters(sql: str, dialect: str) -> list[tuple[str, str, str]]:
-    """``(table, column, value)`` for each ``column = 'value'`` on a known text column of ``sql``."""
+ENTITIES = {"item_id": ("items", "title")}
+"""Id columns whose values name a row of their own table, and the column that names it in words. Not
+user ids: events may carry users the users table lacks, and a user without orders is an answer."""
+
+
+def _id_columns() -> dict[str, set[str]]:
+    return {name: {c.name for c in table.columns if c.name in ENTITIES} for name, table in metadata.tables.items()}
+
+
+def text_filters(sql: str, dialect: str, columns: dict[str, set[str]] | None = None) -> list[tuple[str, str, str]]:
+    """``(table, column, value)`` for each ``column = 'value'`` of ``sql`` on one of ``columns`` (by table;
+    default: the descriptive text columns)."""
     try:
         root = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return []
-    columns = _text_columns()
+    columns = _text_columns() if columns is None else columns
     aliases: dict[str, str] = {}
     for table in root.find_all(exp.Table):
         if table.name in columns:
@@ -80,9 +90,40 @@ def _values(safe: SafeSql, sql: str, user_scope: str | None) -> list[str]:
     return [str(row[0]) for row in safe.run(sql, limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows]
 
 
+def unknown_id_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
+    """A note for each ``item_id = 'value'`` filter naming no item at all, with the items whose title
+    contains the value. Measured: ``item_id = 'Acme X200'`` counted 0 reviews."""
+    notes = []
+    dialect = sqlglot_dialect(safe.dialect)
+    for _, column, value in text_filters(sql, safe.dialect, _id_columns()):
+        table, described_by = ENTITIES[column]
+        col = exp.column(column)
+        try:
+            if _values(safe, exp.select("1").from_(table).where(exp.EQ(this=col, expression=exp.Literal.string(value)))
+                       .sql(dialect=dialect), user_scope):
+                continue
+            words = [w for w in value.split() if w] or [value]
+            desc = exp.column(described_by)
+            like = exp.and_(*(exp.ILike(this=desc.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
+            rows = safe.run(exp.select(col.copy(), desc.copy()).from_(table).where(like).order_by(col.copy())
+                            .sql(dialect=dialect), limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows
+            close = [f"{row[0]!r} ({row[1]})" for row in rows]
+        except WarehouseError as exc:  # a hint must never turn a result into an error
+            logger.info("no id hint for %s: %s", column, exc)
+            continue
+        missing = f"no row of {table} has {column} = {value!r}"
+        if 0 < len(close) <= MAX_SUGGESTIONS:
+            notes.append(f"{missing}; {table} whose {described_by} contains it: {', '.join(close)}. "
+                         f"Filter on one of these {column}s and run the query again.")
+        else:
+            notes.append(f"{missing}; {column} is an id: to find {table} by name, join {table} and filter on "
+                         f"{described_by}, then run the query again.")
+    return notes
+
+
 def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
     """A note for each text filter of ``sql`` whose value no row has, naming values that exist."""
-    notes = []
+    notes = unknown_id_notes(safe, sql, user_scope=user_scope)
     dialect = sqlglot_dialect(safe.dialect)
     for table, column, value in text_filters(sql, safe.dialect):
         col = exp.column(column)

@@ -102,6 +102,11 @@ def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, ex
      "no row has users.channel = 'ORGANIC'; values containing it: 'organic'"),
     ("SELECT COUNT(*) FROM items WHERE title = 'Gadget Zeta'",
      "no row has items.title = 'Gadget Zeta', and no value contains all of its words"),
+    # an item named where its id belongs: the items whose title contains it
+    ("SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Item 2'",
+     "no row of items has item_id = 'Item 2'; items whose title contains it: 'i02' (Item 2), 'i12' (Item 12)"),
+    ("SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Gadget'",
+     "no row of items has item_id = 'Gadget'; item_id is an id: to find items by name, join items and filter on title"),
 ])
 def test_a_query_that_finds_nothing_names_the_filter_values_that_exist(loaded, sql, expected):
     safe, frames = loaded
