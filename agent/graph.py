@@ -251,7 +251,14 @@ def build_graph(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
         )
-        update: dict[str, Any] = {"messages": results, "route": "model"}
+        # A result with a note (likely wrong as it stands), followed by a successful call of the same tool,
+        # gives way to it. Measured: the model re-ran the October count with the note's fix and then
+        # answered with the first, cut result's number.
+        redone = {m.name for m in results if m.status != "error"}
+        superseded = [ToolMessage(content=prompt.feedback("superseded"), id=m.id, name=m.name,
+                                  tool_call_id=m.tool_call_id)
+                      for m in turn if isinstance(m, ToolMessage) and m.name in redone and _has_note(m)]
+        update: dict[str, Any] = {"messages": [*superseded, *results], "route": "model"}
         refused = [m for m in results if _text_of(m).startswith(REFUSED)]
         if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
             reason = _text_of(refused[0])[len(REFUSED):]
@@ -320,12 +327,17 @@ def _fresh_results(turn: Sequence[BaseMessage]) -> bool:
     return bool(tail) and all(m.status != "error" for m in tail)
 
 
+def _has_note(message: ToolMessage) -> bool:
+    """Whether a tool result carries a note asking for a corrected call (``tools/sql_hints.py``)."""
+    return message.status != "error" and f"\n{NOTE_PREFIX}" in str(message.content)
+
+
 def _noted(turn: Sequence[BaseMessage]) -> bool:
     """Whether one of the turn's latest tool results carries a note asking for a corrected call."""
     for message in reversed(turn):
         if not isinstance(message, ToolMessage):
             return False
-        if f"\n{NOTE_PREFIX}" in str(message.content):
+        if _has_note(message):
             return True
     return False
 

@@ -447,8 +447,12 @@ def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(
     cut = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'"
     whole = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-11-01'"
     analyst, model = make_analyst([tool_call("run_sql", sql=cut), tool_call("run_sql", sql=whole), "Counted."])
-    analyst.ask("How many orders in October 2026?")
+    answer = analyst.ask("How many orders in October 2026?")
     noted, reminder = model.requests[1][-2:]
     assert "note: ts < DATE '2026-10-31' leaves out 2026-10-31" in noted.content
     assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
     assert model.requests[2][-1].content == prompt.feedback("answer_hint")  # the corrected result has no note
+    # the cut result gives way to the corrected one: its numbers are no longer there to be quoted
+    results = [m for m in model.requests[2] if isinstance(m, ToolMessage)]
+    assert [m.content for m in results][0] == prompt.feedback("superseded") and "leaves out" not in results[1].content
+    assert len(answer.tables) == 1 and "2026-11-01" in answer.citations[0].ref
