@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
@@ -50,9 +49,11 @@ def evidence_values(texts: Iterable[str]) -> set[float]:
 
 
 def _matches(literal: str, evidence: set[float]) -> bool:
+    """Whether some evidence value, rounded or cut off at the literal's precision, is the literal
+    (measured: the model wrote an average of 3.698958 as 3.69)."""
     n = abs(number_value(literal))
-    tolerance = 0.5 * 10 ** -_decimals(literal) + 1e-9
-    return any(math.isclose(n, v, abs_tol=tolerance) or abs(n - v) <= tolerance for v in evidence)
+    unit = 10 ** -_decimals(literal)
+    return any(-0.5 * unit - 1e-9 <= v - n < unit - 1e-9 for v in evidence)
 
 
 def ungrounded_numbers(answer: str, evidence: set[float]) -> list[str]:

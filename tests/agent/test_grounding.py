@@ -10,6 +10,12 @@ def test_numbers_from_tools_pass_at_the_precision_they_are_written():
     assert ungrounded_numbers(answer, EVIDENCE) == []
 
 
+def test_a_number_cut_off_at_its_precision_passes_but_not_one_beyond_it():
+    evidence = evidence_values(["avg_rating\n3.69896"])
+    assert ungrounded_numbers("The average rating is 3.69 (3.7, 3.70).", evidence) == []
+    assert ungrounded_numbers("The average rating is 3.71 or 3.68.", evidence) == ["3.71", "3.68"]
+
+
 def test_invented_numbers_are_named():
     assert ungrounded_numbers("Purchases were 1,500 and conversion 31%.", EVIDENCE) == ["1,500", "31"]
 
