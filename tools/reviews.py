@@ -117,7 +117,8 @@ class ItemNames:
         for item_id, title in rows:
             self.titles[item_id] = title
             self.title_words[item_id] = _words(title)
-            self.by_id[item_id.lower()] = item_id
+            if not item_id.isdigit() or len(item_id) >= 5:  # "top 3 complaints" does not name item 3
+                self.by_id[item_id.lower()] = item_id
             for word in self.title_words[item_id]:
                 self.by_word[word].add(item_id)
 

@@ -170,12 +170,15 @@ def test_a_query_naming_an_item_searches_that_items_reviews(planted):
     ("rain coat complaints", None),  # two rain coats fit equally
     ("headphones", None),  # one shared word is not a name
     ("Acme X5 Everyday Noise-Cancelling Headphones", "P3"),
+    ("the top 3 complaints", None),  # a short number is not an item id
+    ("reviews of item 461686", "461686"),
 ])
 def test_item_names_are_recognised_only_when_one_item_fits_best(query, item):
     from tools.reviews import ItemNames
 
     names = ItemNames([("P1", "Acme X200 Wireless Headphones"), ("P2", "Northline Storm Rain Coat"),
-                       ("P3", "Acme X5 Everyday Noise-Cancelling Headphones"), ("P4", "Loomwell Q10 Rain Coat")])
+                       ("P3", "Acme X5 Everyday Noise-Cancelling Headphones"), ("P4", "Loomwell Q10 Rain Coat"),
+                       ("3", "Plain Mug"), ("461686", "Stone Bowl")])
     assert names.named(query) == item
 
 
