@@ -251,13 +251,13 @@ def build_graph(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
         )
-        # A result with a note (likely wrong as it stands), followed by a successful call of the same tool,
-        # gives way to it. Measured: the model re-ran the October count with the note's fix and then
-        # answered with the first, cut result's number.
+        # A result with a note (likely wrong as it stands) that the model was asked to redo gives way to
+        # the same tool's successful rerun. Measured: the model re-ran the October count with the note's
+        # fix and then answered with the first, cut result's number.
         redone = {m.name for m in results if m.status != "error"}
         superseded = [ToolMessage(content=prompt.feedback("superseded"), id=m.id, name=m.name,
                                   tool_call_id=m.tool_call_id)
-                      for m in turn if isinstance(m, ToolMessage) and m.name in redone and _has_note(m)]
+                      for m in _latest_results(turn[:-1]) if m.name in redone and _has_note(m)]
         update: dict[str, Any] = {"messages": [*superseded, *results], "route": "model"}
         refused = [m for m in results if _text_of(m).startswith(REFUSED)]
         if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
@@ -319,11 +319,7 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
 
 def _fresh_results(turn: Sequence[BaseMessage]) -> bool:
     """Whether the turn ends with tool results that all succeeded (the model answers next)."""
-    tail: list[ToolMessage] = []
-    for message in reversed(turn):
-        if not isinstance(message, ToolMessage):
-            break
-        tail.append(message)
+    tail = _latest_results(turn)
     return bool(tail) and all(m.status != "error" for m in tail)
 
 
@@ -332,14 +328,19 @@ def _has_note(message: ToolMessage) -> bool:
     return message.status != "error" and f"\n{NOTE_PREFIX}" in str(message.content)
 
 
-def _noted(turn: Sequence[BaseMessage]) -> bool:
-    """Whether one of the turn's latest tool results carries a note asking for a corrected call."""
+def _latest_results(turn: Sequence[BaseMessage]) -> list[ToolMessage]:
+    """The tool results that end ``turn`` (none when it ends with another message)."""
+    tail: list[ToolMessage] = []
     for message in reversed(turn):
         if not isinstance(message, ToolMessage):
-            return False
-        if _has_note(message):
-            return True
-    return False
+            break
+        tail.append(message)
+    return tail[::-1]
+
+
+def _noted(turn: Sequence[BaseMessage]) -> bool:
+    """Whether one of the turn's latest tool results carries a note asking for a corrected call."""
+    return any(_has_note(m) for m in _latest_results(turn))
 
 
 def _new_numbers(text: str, question: str) -> set[str]:

@@ -90,6 +90,18 @@ def _values(safe: SafeSql, sql: str, user_scope: str | None) -> list[str]:
     return [str(row[0]) for row in safe.run(sql, limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows]
 
 
+def _exists(safe: SafeSql, table: str, column: str, value: str, user_scope: str | None) -> bool:
+    """Whether some row of ``table`` has ``column = value``."""
+    query = exp.select("1").from_(table).where(exp.EQ(this=exp.column(column), expression=exp.Literal.string(value)))
+    return bool(_values(safe, query.sql(dialect=sqlglot_dialect(safe.dialect)), user_scope))
+
+
+def _has_words(column: exp.Column, value: str) -> exp.Expression:
+    """``column`` contains every word of ``value`` (case-insensitive)."""
+    words = [w for w in value.split() if w] or [value]
+    return exp.and_(*(exp.ILike(this=column.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
+
+
 def unknown_id_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
     """A note for each ``item_id = 'value'`` filter naming no item at all, with the items whose title
     contains the value. Measured: ``item_id = 'Acme X200'`` counted 0 reviews."""
@@ -99,14 +111,11 @@ def unknown_id_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) 
         table, described_by = ENTITIES[column]
         col = exp.column(column)
         try:
-            if _values(safe, exp.select("1").from_(table).where(exp.EQ(this=col, expression=exp.Literal.string(value)))
-                       .sql(dialect=dialect), user_scope):
+            if _exists(safe, table, column, value, user_scope):
                 continue
-            words = [w for w in value.split() if w] or [value]
             desc = exp.column(described_by)
-            like = exp.and_(*(exp.ILike(this=desc.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
-            rows = safe.run(exp.select(col.copy(), desc.copy()).from_(table).where(like).order_by(col.copy())
-                            .sql(dialect=dialect), limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows
+            query = exp.select(col.copy(), desc.copy()).from_(table).where(_has_words(desc, value)).order_by(col.copy())
+            rows = safe.run(query.sql(dialect=dialect), limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows
             close = [f"{row[0]!r} ({row[1]})" for row in rows]
         except WarehouseError as exc:  # a hint must never turn a result into an error
             logger.info("no id hint for %s: %s", column, exc)
@@ -128,12 +137,10 @@ def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -
     for table, column, value in text_filters(sql, safe.dialect):
         col = exp.column(column)
         try:
-            exists = exp.select("1").from_(table).where(exp.EQ(this=col, expression=exp.Literal.string(value)))
-            if _values(safe, exists.sql(dialect=dialect), user_scope):
+            if _exists(safe, table, column, value, user_scope):
                 continue
-            words = [w for w in value.split() if w] or [value]
-            like = exp.and_(*(exp.ILike(this=col.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
-            close = _values(safe, exp.select(col.copy()).distinct().from_(table).where(like).order_by(col.copy())
+            close = _values(safe, exp.select(col.copy()).distinct().from_(table).where(_has_words(col, value))
+                            .order_by(col.copy())
                             .sql(dialect=dialect), user_scope)
             every = [] if close else _values(
                 safe, exp.select(col.copy()).distinct().from_(table).where(col.copy().is_(exp.null()).not_())

@@ -456,3 +456,12 @@ def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(
     results = [m for m in model.requests[2] if isinstance(m, ToolMessage)]
     assert [m.content for m in results][0] == prompt.feedback("superseded") and "leaves out" not in results[1].content
     assert len(answer.tables) == 1 and "2026-11-01" in answer.citations[0].ref
+
+
+def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
+    cut = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'"
+    analyst, model = make_analyst([tool_call("run_sql", sql=cut), tool_call("trend", event_type="purchase"),
+                                   tool_call("run_sql", sql=VIEWS_SQL), "Counted."])
+    answer = analyst.ask("Orders in October, and purchases and views?")
+    kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]
+    assert "leaves out 2026-10-31" in kept[0].content and len(answer.tables) == 3
