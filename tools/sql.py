@@ -8,7 +8,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.artifact import NOTE_PREFIX, REFUSED, Citation, ToolArtifact
-from tools.sql_hints import day_bound_notes, found_nothing, unmatched_notes
+from tools.sql_hints import found_nothing, unmatched_notes
 from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_rows, table_text
 from warehouse.errors import PolicyRefused, WarehouseError
 from warehouse.safe_sql import SafeSql
@@ -52,9 +52,7 @@ def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = 
     if result.truncated:
         notes.append("result cut at the size cap")
     text = table_text(table, max_rows=text_rows, max_chars=text_chars, note="; ".join(notes))
-    notes_after = day_bound_notes(args.sql, safe.dialect)
-    if found_nothing(result.rows):
-        notes_after += unmatched_notes(safe, args.sql, user_scope=user_scope)
+    notes_after = unmatched_notes(safe, args.sql, user_scope=user_scope) if found_nothing(result.rows) else []
     text += "".join(f"\n{NOTE_PREFIX}{note}" for note in notes_after)
     citation = Citation(kind="sql", ref=done.sql, detail="run_sql")
     return text, ToolArtifact(tool="run_sql", tables=[table], citations=[citation])

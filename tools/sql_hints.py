@@ -1,4 +1,4 @@
-"""Notes on a query's result for the model: filter values that no row has, and day bounds that cut a day off.
+"""Notes on a query's result for the model: filter values that no row has, ids that name nothing.
 
 Measured with the embedded model: ``WHERE title = 'Acme X200'`` (the item is "Acme X200 Wireless
 Headphones") and ``status = '退货'`` returned 0 and the model reported 0 as the answer. When a
@@ -6,18 +6,17 @@ query comes back empty or all zero, each ``column = 'text'`` filter on a text co
 a value that no row has gets a note with the values that contain it (or the column's values when
 they are few), so the model can fix the filter instead of reporting 0.
 
-Also measured: ``ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'`` for "October", which leaves
-out October 31st. A bound that cuts off a day a question most likely meant gets a note with the fix.
+Day bounds that cut off a day (``ts < DATE '2026-10-31'`` for October) need no note: the SQL guard
+runs them as the whole day or month (``warehouse/sql_guard.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
 from typing import Any
 
 import sqlglot
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import String, Text
 from sqlglot import exp
 
 from warehouse import PII_COLUMNS
@@ -162,46 +161,3 @@ def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -
             notes.append(f"{missing}, and no value contains all of its words; check the spelling, "
                          "or filter with ILIKE on a distinctive part of it.")
     return notes
-
-
-def _timestamp_columns() -> set[str]:
-    return {c.name for table in metadata.tables.values() for c in table.columns if isinstance(c.type, DateTime)}
-
-
-def _day(node: exp.Expression) -> date | None:
-    """The day of a date-only literal: ``DATE '2026-10-31'``, ``'2026-10-31'``, ``'2026-10-31'::date``."""
-    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DATE):
-        node = node.this
-    if not (isinstance(node, exp.Literal) and node.is_string and len(node.this) == 10):
-        return None
-    try:
-        return date.fromisoformat(node.this)
-    except ValueError:
-        return None
-
-
-def day_bound_notes(sql: str, dialect: str) -> list[str]:
-    """A note for each upper bound on a timestamp column that leaves out a day the query most likely
-    meant: ``< DATE`` the last day of a month, and ``<=`` or ``BETWEEN ... AND`` a date (midnight)."""
-    try:
-        root = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-        return []
-    stamps = _timestamp_columns()
-    notes: list[str] = []
-    for node in root.find_all(exp.LT, exp.LTE, exp.Between):
-        column = node.this
-        if not (isinstance(column, exp.Column) and column.name in stamps):
-            continue
-        day = _day(node.args["high"] if isinstance(node, exp.Between) else node.expression)
-        if day is None:
-            continue
-        after = day + timedelta(days=1)
-        fix = f"for the whole of {day} use {column.sql()} < DATE '{after}'"
-        if isinstance(node, exp.LT) and after.day == 1:
-            notes.append(f"{column.sql()} < DATE '{day}' leaves out {day}, the month's last day; "
-                         f"{fix} and run the query again.")
-        elif not isinstance(node, exp.LT):
-            notes.append(f"{column.sql()} is a timestamp: a bound of {day} stops at {day} 00:00:00 and leaves out "
-                         f"the rest of that day; {fix} and run the query again.")
-    return notes[:MAX_FILTERS]

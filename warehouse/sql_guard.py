@@ -59,6 +59,22 @@ def _day(node: exp.Expression | None) -> date | None:
     return None
 
 
+def _stamp(node: exp.Expression, timestamps: set[str]) -> str | None:
+    """The lower-cased name of a timestamp column, or None for anything else."""
+    return node.name.lower() if isinstance(node, exp.Column) and node.name.lower() in timestamps else None
+
+
+def _whole_months(root: exp.Expression, timestamps: set[str]) -> None:
+    """``ts < '2026-10-31'`` next to ``ts >= '2026-10-01'`` (measured: how a small model writes "October")
+    becomes ``ts < DATE '2026-11-01'``. A last-day bound without its month's first day is kept."""
+    firsts = {(column, day) for node in root.find_all(exp.GTE)
+              if (column := _stamp(node.this, timestamps)) and (day := _day(node.expression)) and day.day == 1}
+    for node in list(root.find_all(exp.LT)):
+        column, day = _stamp(node.this, timestamps), _day(node.expression)
+        if column and day and (after := day + timedelta(days=1)).day == 1 and (column, day.replace(day=1)) in firsts:
+            node.set("expression", exp.cast(exp.Literal.string(after.isoformat()), exp.DataType.Type.DATE))
+
+
 def sqlglot_dialect(name: str) -> str:
     """The sqlglot dialect for a SQLAlchemy dialect name (``postgresql`` -> ``postgres``)."""
     return _SQLGLOT_DIALECTS.get(name, name)
@@ -121,12 +137,14 @@ class SqlGuard:
     def _whole_days(root: exp.Expression, timestamps: set[str]) -> None:
         """A date-only upper bound on a timestamp means the whole day: ``ts BETWEEN '2026-10-01' AND
         '2026-10-31'`` and ``ts <= '2026-10-31'`` become ``ts < DATE '2026-11-01'`` (as written, they stop
-        at midnight and silently drop the last day's rows)."""
+        at midnight and silently drop the last day's rows). A month written as ``ts >= '2026-10-01' AND
+        ts < '2026-10-31'`` means the whole month: its upper bound becomes ``DATE '2026-11-01'``."""
         if not timestamps:
             return
+        _whole_months(root, timestamps)
         for node in list(root.find_all(exp.Between, exp.LTE)):
             column = node.this
-            if not (isinstance(column, exp.Column) and column.name.lower() in timestamps):
+            if not _stamp(column, timestamps):
                 continue
             high = _day(node.args.get("high") if isinstance(node, exp.Between) else node.expression)
             if high is None:

@@ -14,6 +14,8 @@ from agent.fake_llm import ScriptedChatModel, tool_call, tool_calls
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
 VIEWS_SQL = "SELECT COUNT(*) AS views FROM events WHERE event_type = 'view'"
+RETURNED_SQL = "SELECT COUNT(*) AS orders FROM orders WHERE status = 'returned'"
+MISSPELT_SQL = RETURNED_SQL.replace("'returned'", "'Returned'")  # finds nothing: a note names 'returned'
 
 
 def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, facts):
@@ -444,24 +446,22 @@ def test_an_answer_may_cite_the_data_range_from_the_system_prompt(make_analyst, 
 
 
 def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(make_analyst):
-    cut = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'"
-    whole = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-11-01'"
-    analyst, model = make_analyst([tool_call("run_sql", sql=cut), tool_call("run_sql", sql=whole), "Counted."])
-    answer = analyst.ask("How many orders in October 2026?")
+    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("run_sql", sql=RETURNED_SQL),
+                                   "Counted."])
+    answer = analyst.ask("How many orders were returned?")
     noted, reminder = model.requests[1][-2:]
-    assert "note: ts < DATE '2026-10-31' leaves out 2026-10-31" in noted.content
+    assert "note: no row has orders.status = 'Returned'; values containing it: 'returned'" in noted.content
     assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
     assert model.requests[2][-1].content == prompt.feedback("answer_hint")  # the corrected result has no note
-    # the cut result gives way to the corrected one: its numbers are no longer there to be quoted
+    # the noted result gives way to the corrected one: its numbers are no longer there to be quoted
     results = [m for m in model.requests[2] if isinstance(m, ToolMessage)]
-    assert [m.content for m in results][0] == prompt.feedback("superseded") and "leaves out" not in results[1].content
-    assert len(answer.tables) == 1 and "2026-11-01" in answer.citations[0].ref
+    assert [m.content for m in results][0] == prompt.feedback("superseded") and "note:" not in results[1].content
+    assert len(answer.tables) == 1 and "'returned'" in answer.citations[0].ref
 
 
 def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
-    cut = "SELECT COUNT(*) AS orders FROM orders WHERE ts >= DATE '2026-10-01' AND ts < DATE '2026-10-31'"
-    analyst, model = make_analyst([tool_call("run_sql", sql=cut), tool_call("trend", event_type="purchase"),
+    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("trend", event_type="purchase"),
                                    tool_call("run_sql", sql=VIEWS_SQL), "Counted."])
-    answer = analyst.ask("Orders in October, and purchases and views?")
+    answer = analyst.ask("Returned orders, and purchases and views?")
     kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]
-    assert "leaves out 2026-10-31" in kept[0].content and len(answer.tables) == 3
+    assert "no row has orders.status = 'Returned'" in kept[0].content and len(answer.tables) == 3

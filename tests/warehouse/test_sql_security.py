@@ -273,6 +273,26 @@ def test_user_scope_hides_other_users_rows(env):
         assert safe.run(sql, user_scope=uid).result.rows[0][0] == expected, sql
 
 
+def test_a_month_written_up_to_its_last_day_counts_the_whole_month(env):
+    """``ts >= '2026-10-01' AND ts < '2026-10-31'`` is how a small model writes "October": it runs as the
+    whole month; a last-day bound without the month's first day is kept as written."""
+    _, safe, _, frames = env
+    ts = frames["events"]["ts"]
+    month_ends = ts[ts.dt.is_month_end].dt.normalize()
+    assert not month_ends.empty, "the data needs events on a month's last day"
+    last = month_ends.max()
+    first, after = last.replace(day=1), last + pd.Timedelta(days=1)
+    whole = int(((ts >= first) & (ts < after)).sum())
+    assert whole > int(((ts >= first) & (ts < last)).sum())
+    a, b = first.date().isoformat(), last.date().isoformat()
+    for sql in (f"SELECT COUNT(*) AS n FROM events WHERE ts >= DATE '{a}' AND ts < DATE '{b}'",
+                f"SELECT COUNT(*) AS n FROM events e WHERE e.ts >= '{a}' AND e.ts < '{b}' AND e.event_id > 0"):
+        assert safe.run(sql).result.rows[0][0] == whole, sql
+    week = (last - pd.Timedelta(days=6)).date().isoformat()
+    kept = safe.run(f"SELECT COUNT(*) AS n FROM events WHERE ts >= DATE '{week}' AND ts < DATE '{b}'").result.rows[0][0]
+    assert kept == int(((ts >= pd.Timestamp(week)) & (ts < last)).sum())
+
+
 def test_a_date_only_upper_bound_on_a_timestamp_includes_the_whole_day(env):
     """``ts BETWEEN 'a' AND 'b'`` with a date-only b means through the end of day b, as analysts mean it."""
     _, safe, _, frames = env
