@@ -92,6 +92,15 @@ def _named_choice(tool_choice: Any) -> str | None:
     return None
 
 
+def _merged(info: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Decode info of one reply made in two decodes over the same prompt: its tokens, both outputs."""
+    used, extra = info["usage"], more["usage"]
+    output = used["output_tokens"] + extra["output_tokens"]
+    return {**more, "elapsed_s": info.get("elapsed_s", 0.0) + more.get("elapsed_s", 0.0),
+            "usage": {"input_tokens": used["input_tokens"], "output_tokens": output,
+                      "total_tokens": used["input_tokens"] + output}}
+
+
 def _called_tool(text: str, names: set[str]) -> str | None:
     """The bound tool a prose reply names in a JSON call (``"name": "funnel"``), if any."""
     match = re.search(r'"name"\s*:\s*"([^"]+)"', text)
@@ -159,7 +168,8 @@ class LlamaCppChat(BaseChatModel):
 
     def _prepare(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
                  tool_choice: Any) -> tuple[list[int], str | None, list[dict[str, Any]]]:
-        """Prompt tokens, the first grammar (None: free text) and the tools it may call."""
+        """Prompt tokens, the first grammar (None: free text) and the tools it may call (a grammar
+        without a text option when the call is forced)."""
         named = _named_choice(tool_choice)
         if named and tools and named not in {t["function"]["name"] for t in tools}:
             raise ValueError(f"tool_choice names {named!r}, which is not among the bound tools")
@@ -178,14 +188,15 @@ class LlamaCppChat(BaseChatModel):
         grammar = tool_grammar(callable_tools, allow_text=not forced) if callable_tools else None
         return tokens, grammar, callable_tools
 
-    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None,
-                stop: list[str] | None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (text piece, info) while decoding; the last item carries usage and finish reason."""
+    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
+                limit: int | None = None, deadline: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (text piece, info) while decoding at most ``limit`` tokens before ``deadline``
+        (``time.monotonic()``; default: the timeout from now); the last item carries usage and finish reason."""
         from llama_cpp import LlamaGrammar, StoppingCriteriaList
 
         llama = self._llama()
         grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
-        deadline = time.monotonic() + self.timeout_s
+        deadline = deadline or time.monotonic() + self.timeout_s
         timed_out = False
 
         def past_deadline(_ids: Any, _logits: Any) -> bool:
@@ -199,7 +210,7 @@ class LlamaCppChat(BaseChatModel):
             started = time.perf_counter()
             stream = llama.create_completion(
                 prompt_tokens,
-                max_tokens=min(self.max_tokens, self.n_ctx - len(prompt_tokens)),
+                max_tokens=min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)),
                 temperature=self.temperature,
                 seed=self.seed,
                 stop=self.stop_words + list(stop or []),
@@ -226,29 +237,65 @@ class LlamaCppChat(BaseChatModel):
             "elapsed_s": elapsed,
         }
 
-    def _decode(self, prompt_tokens: list[int], grammar_text: str | None,
-                stop: list[str] | None) -> tuple[str, dict[str, Any]]:
+    def _decode(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
+                limit: int | None = None, deadline: float | None = None) -> tuple[str, dict[str, Any]]:
         pieces: list[str] = []
         info: dict[str, Any] = {}
-        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop):
+        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, limit, deadline):
             pieces.append(piece)
             info.update(meta)
         return "".join(pieces), info
 
+    def _opener(self) -> int | None:
+        """The token id of ``<tool_call>`` when it and ``</tool_call>`` are single tokens (Qwen2.5)."""
+        llama = self._llama()
+        ids = [llama.tokenize(tag.encode(), add_bos=False, special=True) for tag in (_OPEN.strip(), _CLOSE.strip())]
+        return ids[0][0] if all(len(i) == 1 for i in ids) else None
+
+    def _call_or_text(self, prompt_tokens: list[int], grammar: str, tools: list[dict[str, Any]],
+                      stop: list[str] | None) -> tuple[str, dict[str, Any]]:
+        """Decode a reply that may (auto) or must (forced) be a call, writing the call's tags as tokens.
+
+        Measured: under a grammar that spells ``<tool_call>`` as text, the model writes it as four
+        text tokens; the chat template renders the same call in the next prompt with the single
+        special token, so the cached prompt stopped matching there and the whole call (60-80 tokens)
+        was evaluated again on the next step. So the first token only decides between a call and
+        text: a call continues after the ``<tool_call>`` token (the template's tokens), text
+        continues without a grammar (after its first character any text is allowed).
+        """
+        opener = self._opener()
+        if opener is None:
+            return self._decode(prompt_tokens, grammar, stop)
+        deadline = time.monotonic() + self.timeout_s
+        info: dict[str, Any] = {}
+        if "uba-text" in grammar:
+            first, info = self._decode(prompt_tokens, grammar, stop, limit=1, deadline=deadline)
+            if not _OPEN.startswith(first):
+                if not first.strip() or info.get("finish_reason") != "length":
+                    return first, info
+                ids = self._llama().tokenize(first.encode("utf-8"), add_bos=False, special=False)
+                rest, more = self._decode(prompt_tokens + ids, None, stop, deadline=deadline)
+                return first + rest, _merged(info, more)
+        call, more = self._decode(prompt_tokens + [opener], tool_grammar(tools, allow_text=False, opened=True),
+                                  stop, deadline=deadline)
+        return _OPEN.strip() + call, _merged(info, more) if info else more
+
     def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
                tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
         prompt_tokens, grammar, callable_tools = self._prepare(messages, tools, tool_choice)
-        text, info = self._decode(prompt_tokens, grammar, stop)
-        if callable_tools and not text.lstrip().startswith(_OPEN.strip()):
+        if not callable_tools:
+            text, info = self._decode(prompt_tokens, grammar, stop)
+            return self._message(text, callable_tools, info)
+        text, info = self._call_or_text(prompt_tokens, grammar, callable_tools, stop)
+        if not text.lstrip().startswith(_OPEN.strip()):
             # Auto mode, text branch. Measured: this model writes a call it decided on as prose with
             # a ```json block. Decode that call again, constrained to the named tool's schema (the
             # prompt is cached, so this costs only the call's tokens).
             called = _called_tool(text, {t["function"]["name"] for t in callable_tools})
             if called:
                 chosen = [t for t in callable_tools if t["function"]["name"] == called]
-                text, again = self._decode(prompt_tokens, tool_grammar(chosen, allow_text=False), stop)
-                used = info["usage"]
-                info = {**again, "usage": {k: used[k] + again["usage"][k] for k in used}}
+                text, again = self._call_or_text(prompt_tokens, tool_grammar(chosen, allow_text=False), chosen, stop)
+                info = _merged(info, again)
         return self._message(text, callable_tools, info)
 
     # --- LangChain entry points -----------------------------------------------------------------

@@ -75,7 +75,9 @@ def test_auto_mode_calls_then_answers_from_the_tool_result(chat) -> None:
     assert call["name"] == "top_items" and TopItemsArgs.model_validate(call["args"]).event_type == "purchase"
     result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388",
                          tool_call_id=call["id"])
-    final = bound.invoke([SYSTEM, question, reply, result])
+    # as the agent does, a reminder after the result (without one this model had begun "To compute the
+    # conversion..." and, depending on the cache's history, never came to the items)
+    final = bound.invoke([SYSTEM, question, reply, result, HumanMessage("Answer the question from the tool result.")])
     assert not final.tool_calls and ("X200" in final.content or "412" in final.content)
 
 
@@ -97,6 +99,21 @@ def test_prefill_leaves_the_system_prompt_in_the_cache(chat) -> None:
     tokens = llama.tokenize(following.encode("utf-8"), add_bos=False, special=True)
     shared = next((i for i, (a, b) in enumerate(zip(cached, tokens)) if a != b), min(len(cached), len(tokens)))
     assert count > 200 and len(cached) >= count and shared >= len(tokens) - 20  # only the question is new
+
+
+def test_a_call_stays_in_the_cache_for_the_next_step(chat) -> None:
+    """The next prompt repeats the call as the chat template renders it; the tokens the model decoded
+    must match it, or every step evaluates the whole call again (~60-80 tokens, seconds on a CPU)."""
+    question = HumanMessage("Which 5 items were purchased most?")
+    reply = chat.bind_tools(TOOLS).invoke([SYSTEM, question])
+    assert reply.tool_calls and reply.content == ""
+    llama = chat._llama()
+    decoded = list(llama._input_ids[: llama.n_tokens])
+    result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412", tool_call_id=reply.tool_calls[0]["id"])
+    following = chat.render([SYSTEM, question, reply, result], [convert_to_openai_tool(t) for t in TOOLS])
+    tokens = llama.tokenize(following.encode("utf-8"), add_bos=False, special=True)
+    shared = next((i for i, (a, b) in enumerate(zip(decoded, tokens)) if a != b), min(len(decoded), len(tokens)))
+    assert shared >= len(decoded) - 4, (shared, len(decoded))  # at most the call's last tokens differ
 
 
 # Three demo questions of different kinds, end to end: the embedded model picks the tool, the real
