@@ -167,9 +167,8 @@ class LlamaCppChat(BaseChatModel):
         return len(tokens)
 
     def _prepare(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
-                 tool_choice: Any) -> tuple[list[int], str | None, list[dict[str, Any]]]:
-        """Prompt tokens, the first grammar (None: free text) and the tools it may call (a grammar
-        without a text option when the call is forced)."""
+                 tool_choice: Any) -> tuple[list[int], list[dict[str, Any]], bool]:
+        """Prompt tokens, the tools the reply may call, and whether it must call one."""
         named = _named_choice(tool_choice)
         if named and tools and named not in {t["function"]["name"] for t in tools}:
             raise ValueError(f"tool_choice names {named!r}, which is not among the bound tools")
@@ -185,8 +184,7 @@ class LlamaCppChat(BaseChatModel):
                 f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}; "
                 "raise UBA_LLM_MAX_MODEL_LEN or start a new conversation"
             )
-        grammar = tool_grammar(callable_tools, allow_text=not forced) if callable_tools else None
-        return tokens, grammar, callable_tools
+        return tokens, callable_tools, forced
 
     def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
                 limit: int | None = None, deadline: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -252,7 +250,7 @@ class LlamaCppChat(BaseChatModel):
         ids = [llama.tokenize(tag.encode(), add_bos=False, special=True) for tag in (_OPEN.strip(), _CLOSE.strip())]
         return ids[0][0] if all(len(i) == 1 for i in ids) else None
 
-    def _call_or_text(self, prompt_tokens: list[int], grammar: str, tools: list[dict[str, Any]],
+    def _call_or_text(self, prompt_tokens: list[int], tools: list[dict[str, Any]], forced: bool,
                       stop: list[str] | None) -> tuple[str, dict[str, Any]]:
         """Decode a reply that may (auto) or must (forced) be a call, writing the call's tags as tokens.
 
@@ -265,11 +263,12 @@ class LlamaCppChat(BaseChatModel):
         """
         opener = self._opener()
         if opener is None:
-            return self._decode(prompt_tokens, grammar, stop)
+            return self._decode(prompt_tokens, tool_grammar(tools, allow_text=not forced), stop)
         deadline = time.monotonic() + self.timeout_s
         info: dict[str, Any] = {}
-        if "uba-text" in grammar:
-            first, info = self._decode(prompt_tokens, grammar, stop, limit=1, deadline=deadline)
+        if not forced:
+            first, info = self._decode(prompt_tokens, tool_grammar(tools, allow_text=True), stop,
+                                       limit=1, deadline=deadline)
             if not _OPEN.startswith(first):
                 if not first.strip() or info.get("finish_reason") != "length":
                     return first, info
@@ -282,11 +281,11 @@ class LlamaCppChat(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
                tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
-        prompt_tokens, grammar, callable_tools = self._prepare(messages, tools, tool_choice)
+        prompt_tokens, callable_tools, forced = self._prepare(messages, tools, tool_choice)
         if not callable_tools:
-            text, info = self._decode(prompt_tokens, grammar, stop)
+            text, info = self._decode(prompt_tokens, None, stop)
             return self._message(text, callable_tools, info)
-        text, info = self._call_or_text(prompt_tokens, grammar, callable_tools, stop)
+        text, info = self._call_or_text(prompt_tokens, callable_tools, forced, stop)
         if not text.lstrip().startswith(_OPEN.strip()):
             # Auto mode, text branch. Measured: this model writes a call it decided on as prose with
             # a ```json block. Decode that call again, constrained to the named tool's schema (the
@@ -294,7 +293,7 @@ class LlamaCppChat(BaseChatModel):
             called = _called_tool(text, {t["function"]["name"] for t in callable_tools})
             if called:
                 chosen = [t for t in callable_tools if t["function"]["name"] == called]
-                text, again = self._call_or_text(prompt_tokens, tool_grammar(chosen, allow_text=False), chosen, stop)
+                text, again = self._call_or_text(prompt_tokens, chosen, True, stop)
                 info = _merged(info, again)
         return self._message(text, callable_tools, info)
 
