@@ -260,6 +260,8 @@ class LlamaCppChat(BaseChatModel):
         was evaluated again on the next step. So the first token only decides between a call and
         text: a call continues after the ``<tool_call>`` token (the template's tokens), text
         continues without a grammar (after its first character any text is allowed).
+        Measured cost: this model does not pick the ``<tool_call>`` token itself, and the tool it names
+        after it differed on 3 of 49 evaluation questions, all worse (README, agent evaluation).
         """
         opener = self._opener()
         if opener is None:
