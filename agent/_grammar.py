@@ -60,13 +60,8 @@ def call_schema(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tool_grammar(tools: list[dict[str, Any]], *, allow_text: bool, opened: bool = False) -> str:
-    """GBNF for ``<tool_call>\\n{json}\\n</tool_call>`` over ``tools``, or free text when ``allow_text``.
-
-    ``opened``: the ``<tool_call>`` token is already in the prompt; the grammar covers the rest of
-    the call and closes it with the ``</tool_call>`` token (``<tool_call>``/``</tool_call>`` being
-    single tokens of the model's vocabulary, as in Qwen2.5).
-    """
+def tool_grammar(tools: list[dict[str, Any]], *, allow_text: bool) -> str:
+    """GBNF for ``<tool_call>\\n{json}\\n</tool_call>`` over ``tools``, or free text when ``allow_text``."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     if not tools:
@@ -77,10 +72,6 @@ def tool_grammar(tools: list[dict[str, Any]], *, allow_text: bool, opened: bool 
     if not re.search(r"^root ::=", gbnf, flags=re.M):
         raise ValueError("unexpected grammar from the JSON-schema converter: no root rule")
     body = re.sub(r"^root ::=", "uba-call ::=", gbnf, count=1, flags=re.M)
-    if opened:
-        if allow_text:
-            raise ValueError("an opened tool call has no text option")
-        return f'root ::= "\\n" uba-call "\\n" </tool_call>\n{body}'
     root = 'root ::= "<tool_call>\\n" uba-call "\\n</tool_call>"'
     if allow_text:
         return f"{root} | uba-text\n{_TEXT_RULE}\n{body}"

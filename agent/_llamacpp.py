@@ -10,6 +10,7 @@ decoded again under the named tool's schema.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -28,11 +29,13 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from agent._grammar import tool_grammar
+from agent._llama_decode import decode_ids
 from agent.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 
 logger = logging.getLogger(__name__)
 
 _OPEN, _CLOSE = "<tool_call>\n", "\n</tool_call>"
+_OWN_TOKENS = "uba_llama_tokens"  # AIMessage.additional_kwargs key: the tokens the model wrote for its calls
 _LOADED: dict[tuple[str, int, int | None], Any] = {}
 _LOAD_LOCK = threading.Lock()
 _RUN_LOCKS: dict[int, threading.Lock] = {}
@@ -101,6 +104,11 @@ def _merged(info: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
                       "total_tokens": used["input_tokens"] + output}}
 
 
+def _fingerprint(calls: Sequence[dict[str, Any]]) -> str:
+    """The calls' names and arguments (not their ids), to tell whether a message still holds them."""
+    return json.dumps([[c["name"], c.get("args") or {}] for c in calls], sort_keys=True, default=str)
+
+
 def _called_tool(text: str, names: set[str]) -> str | None:
     """The bound tool a prose reply names in a JSON call (``"name": "funnel"``), if any."""
     match = re.search(r'"name"\s*:\s*"([^"]+)"', text)
@@ -160,8 +168,7 @@ class LlamaCppChat(BaseChatModel):
         evaluates only what differs: measured ~5k prompt tokens, 1-2 minutes cold on a 2-core CPU.
         """
         llama = self._llama()
-        rendered = self.render(messages, [convert_to_openai_tool(t) for t in tools] or None)
-        tokens = llama.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+        tokens = self.prompt_tokens(messages, [convert_to_openai_tool(t) for t in tools] or None)
         with _RUN_LOCKS[id(llama)]:
             llama.create_completion(tokens, max_tokens=1, temperature=0.0, seed=self.seed)
         return len(tokens)
@@ -176,9 +183,7 @@ class LlamaCppChat(BaseChatModel):
         if named:
             callable_tools = [t for t in callable_tools if t["function"]["name"] == named]
         forced = tool_choice in {"any", "required", True} or named is not None
-        llama = self._llama()
-        prompt = self.render(messages, tools)
-        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        tokens = self.prompt_tokens(messages, tools)
         if len(tokens) + 16 > self.n_ctx:
             raise LLMResponseError(
                 f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}; "
@@ -186,100 +191,119 @@ class LlamaCppChat(BaseChatModel):
             )
         return tokens, callable_tools, forced
 
-    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
-                limit: int | None = None, deadline: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (text piece, info) while decoding at most ``limit`` tokens before ``deadline``
-        (``time.monotonic()``; default: the timeout from now); the last item carries usage and finish reason."""
-        from llama_cpp import LlamaGrammar, StoppingCriteriaList
+    def prompt_tokens(self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None) -> list[int]:
+        """The prompt's tokens, with each earlier call of this model replayed as the tokens it wrote.
 
+        The model spells ``<tool_call>`` as text tokens; the chat template renders the same call with
+        the single special token (llama.cpp reads that tag as the special token even in plain text).
+        Measured: the cached prompt stopped matching at the call, so the whole call (60-80 tokens) was
+        evaluated again on the next step. Replaying the model's own tokens keeps the cache matching.
+        """
         llama = self._llama()
-        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
+        replays: dict[str, list[int]] = {}
+        shown: list[BaseMessage] = []
+        for message in messages:
+            ids = self._own_tokens(message)
+            if ids is None:
+                shown.append(message)
+                continue
+            marker = f"\x00uba-call-{len(replays)}\x00"
+            replays[marker] = ids
+            shown.append(AIMessage(content=marker))
+        rendered = self.render(shown, tools)
+        tokens: list[int] = []
+        for piece in re.split("(\x00uba-call-\\d+\x00)", rendered):
+            if piece in replays:
+                tokens.extend(replays[piece])
+            elif piece:
+                tokens.extend(llama.tokenize(piece.encode("utf-8"), add_bos=False, special=True))
+        return tokens
+
+    def _own_tokens(self, message: BaseMessage) -> list[int] | None:
+        """The tokens this model wrote for ``message``'s tool calls, if it did and they are unchanged."""
+        if not isinstance(message, AIMessage) or not message.tool_calls:
+            return None
+        own = message.additional_kwargs.get(_OWN_TOKENS)
+        if not isinstance(own, dict) or own.get("model") != str(self.model_path):
+            return None
+        if own.get("calls") != _fingerprint(message.tool_calls) or _text(message.content).strip():
+            return None
+        return list(own["ids"])
+
+    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
+                limit: int | None = None, deadline: float | None = None, *,
+                release: Any = None, until: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (text piece, info) while decoding at most ``limit`` tokens before ``deadline``
+        (``time.monotonic()``; default: the timeout from now); the last item carries usage, finish
+        reason and the token ids. ``release``: see ``decode_ids``; ``until``: stop once the text ends so."""
+        llama = self._llama()
         deadline = deadline or time.monotonic() + self.timeout_s
-        timed_out = False
-
-        def past_deadline(_ids: Any, _logits: Any) -> bool:
-            nonlocal timed_out
-            timed_out = time.monotonic() > deadline
-            return timed_out
-
-        produced = 0
-        finish = "stop"
+        stops = [s for s in self.stop_words + list(stop or []) if s]
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        ids: list[int] = []
+        held = written = ""
+        finish = "length"
         with _RUN_LOCKS[id(llama)]:
             started = time.perf_counter()
-            stream = llama.create_completion(
-                prompt_tokens,
-                max_tokens=min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)),
-                temperature=self.temperature,
-                seed=self.seed,
-                stop=self.stop_words + list(stop or []),
-                stream=True,
-                grammar=grammar,
-                stopping_criteria=StoppingCriteriaList([past_deadline]),
-            )
-            for chunk in stream:
-                choice = chunk["choices"][0]
-                if choice.get("text"):
-                    produced += 1
-                    yield choice["text"], {}
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
+            for token in decode_ids(llama, prompt_tokens, grammar=grammar_text,
+                                    limit=min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)),
+                                    deadline=deadline, temperature=self.temperature, seed=self.seed,
+                                    release_grammar=release):
+                ids.append(token)
+                held += decoder.decode(llama.detokenize([token]))
+                hits = [held.find(s) for s in stops if s in held]
+                if hits:
+                    held, finish = held[: min(hits)], "stop"
+                    break
+                if until and (written + held).endswith(until):
+                    finish = "stop"
+                    break
+                keep = max((n for s in stops for n in range(1, len(s)) if held.endswith(s[:n])), default=0)
+                if len(held) > keep:
+                    piece, held = held[: len(held) - keep], held[len(held) - keep:]
+                    written += piece
+                    yield piece, {}
+            else:
+                finish = "stop" if len(ids) < min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)) else "length"
             elapsed = time.perf_counter() - started
-        if timed_out:
+        if time.monotonic() > deadline:
             raise LLMTimeoutError(
                 f"the embedded model took longer than {self.timeout_s:g} s; raise UBA_LLM_TIMEOUT_S or ask a narrower question"
             )
+        held += decoder.decode(b"", final=True)
+        if held:
+            yield held, {}
         yield "", {
-            "usage": {"input_tokens": len(prompt_tokens), "output_tokens": produced,
-                      "total_tokens": len(prompt_tokens) + produced},
+            "usage": {"input_tokens": len(prompt_tokens), "output_tokens": len(ids),
+                      "total_tokens": len(prompt_tokens) + len(ids)},
             "finish_reason": finish,
             "elapsed_s": elapsed,
+            "ids": ids,
         }
 
     def _decode(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
-                limit: int | None = None, deadline: float | None = None) -> tuple[str, dict[str, Any]]:
+                limit: int | None = None, deadline: float | None = None, **options: Any) -> tuple[str, dict[str, Any]]:
         pieces: list[str] = []
         info: dict[str, Any] = {}
-        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, limit, deadline):
+        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, limit, deadline, **options):
             pieces.append(piece)
             info.update(meta)
         return "".join(pieces), info
 
-    def _opener(self) -> int | None:
-        """The token id of ``<tool_call>`` when it and ``</tool_call>`` are single tokens (Qwen2.5)."""
-        llama = self._llama()
-        ids = [llama.tokenize(tag.encode(), add_bos=False, special=True) for tag in (_OPEN.strip(), _CLOSE.strip())]
-        return ids[0][0] if all(len(i) == 1 for i in ids) else None
-
     def _call_or_text(self, prompt_tokens: list[int], tools: list[dict[str, Any]], forced: bool,
                       stop: list[str] | None) -> tuple[str, dict[str, Any]]:
-        """Decode a reply that may (auto) or must (forced) be a call, writing the call's tags as tokens.
+        """Decode a reply that may (auto) or must (forced) be a call written as ``<tool_call>`` text.
 
-        Measured: under a grammar that spells ``<tool_call>`` as text, the model writes it as four
-        text tokens; the chat template renders the same call in the next prompt with the single
-        special token, so the cached prompt stopped matching there and the whole call (60-80 tokens)
-        was evaluated again on the next step. So the first token only decides between a call and
-        text: a call continues after the ``<tool_call>`` token (the template's tokens), text
-        continues without a grammar (after its first character any text is allowed).
-        Measured cost: this model does not pick the ``<tool_call>`` token itself, and the tool it names
-        after it differed on 3 of 49 evaluation questions, all worse (README, agent evaluation).
+        In auto mode the grammar holds only until the first token: text may not open like a call, so
+        a first token that is not ``<`` makes the reply text, which then continues unconstrained.
         """
-        opener = self._opener()
-        if opener is None:
-            return self._decode(prompt_tokens, tool_grammar(tools, allow_text=not forced), stop)
-        deadline = time.monotonic() + self.timeout_s
-        info: dict[str, Any] = {}
-        if not forced:
-            first, info = self._decode(prompt_tokens, tool_grammar(tools, allow_text=True), stop,
-                                       limit=1, deadline=deadline)
-            if not _OPEN.startswith(first):
-                if not first.strip() or info.get("finish_reason") != "length":
-                    return first, info
-                ids = self._llama().tokenize(first.encode("utf-8"), add_bos=False, special=False)
-                rest, more = self._decode(prompt_tokens + ids, None, stop, deadline=deadline)
-                return first + rest, _merged(info, more)
-        call, more = self._decode(prompt_tokens + [opener], tool_grammar(tools, allow_text=False, opened=True),
-                                  stop, deadline=deadline)
-        return _OPEN.strip() + call, _merged(info, more) if info else more
+        llama = self._llama()
+
+        def is_text(ids: list[int]) -> bool:
+            return not llama.detokenize(ids[:1]).decode("utf-8", "replace").startswith("<")
+
+        return self._decode(prompt_tokens, tool_grammar(tools, allow_text=not forced), stop,
+                            release=None if forced else is_text, until=_CLOSE.strip())
 
     def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
                tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
@@ -331,7 +355,7 @@ class LlamaCppChat(BaseChatModel):
                     for i, c in enumerate(final.tool_calls)
                 ],
                 usage_metadata=final.usage_metadata, response_metadata=final.response_metadata,
-                chunk_position="last",
+                additional_kwargs=final.additional_kwargs, chunk_position="last",
             ))
             return
         prompt_tokens, _, _ = self._prepare(messages, tools, "none")
@@ -369,13 +393,11 @@ class LlamaCppChat(BaseChatModel):
                     f"the model's tool call was cut off after {self.max_tokens} tokens "
                     f"({body[:80]!r}...); raise UBA_LLM_MAX_TOKENS"
                 ) from None
-            return AIMessage(
-                content="",
-                tool_calls=[{"name": call["name"], "args": call.get("arguments") or {},
-                             "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}],
-                usage_metadata=usage,
-                response_metadata=metadata,
-            )
+            calls = [{"name": call["name"], "args": call.get("arguments") or {},
+                      "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}]
+            own = {"model": str(self.model_path), "calls": _fingerprint(calls), "ids": info.get("ids", [])}
+            return AIMessage(content="", tool_calls=calls, usage_metadata=usage, response_metadata=metadata,
+                             additional_kwargs={_OWN_TOKENS: own} if info.get("ids") else {})
         if not stripped:
             raise LLMResponseError("the embedded model returned an empty message; ask again or rephrase")
         return AIMessage(content=text, usage_metadata=usage, response_metadata=metadata)

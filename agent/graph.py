@@ -193,9 +193,10 @@ def build_graph(
                 return {**update, **_stop("repeated", question)}
             return {**update, **_stop("step_limit", question, max_steps=limits.max_steps)}
         if calls:
+            # The backend's own keys (the embedded model keeps the tokens it wrote) travel with the calls.
             message = AIMessage(content="" if source == "text" else reply.content, tool_calls=calls,
                                 id=str(uuid.uuid4()),
-                                additional_kwargs={"uba_source": source})
+                                additional_kwargs={**reply.additional_kwargs, "uba_source": source})
             return {**update, "messages": [message], "route": "tools"}
         return {**update, **_judge_text(_text_of(reply).strip(), state, question)}
 

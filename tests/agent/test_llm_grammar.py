@@ -59,10 +59,4 @@ def test_grammar_has_a_text_option_only_in_auto_mode() -> None:
     assert auto.startswith('root ::= "<tool_call>\\n" uba-call "\\n</tool_call>" | uba-text')
     assert "uba-text" not in forced and '"\\"TrendArgs\\""' in forced
     LlamaGrammar.from_string(auto, verbose=False)
-    # after the <tool_call> token: the rest of the call, closed by the </tool_call> token
-    opened = tool_grammar([tool], allow_text=False, opened=True)
-    assert opened.startswith('root ::= "\\n" uba-call "\\n" </tool_call>') and "uba-text" not in opened
-    LlamaGrammar.from_string(opened, verbose=False)
-    with pytest.raises(ValueError, match="no text option"):
-        tool_grammar([tool], allow_text=True, opened=True)
 

@@ -102,18 +102,44 @@ def test_prefill_leaves_the_system_prompt_in_the_cache(chat) -> None:
 
 
 def test_a_call_stays_in_the_cache_for_the_next_step(chat) -> None:
-    """The next prompt repeats the call as the chat template renders it; the tokens the model decoded
-    must match it, or every step evaluates the whole call again (~60-80 tokens, seconds on a CPU)."""
+    """The next prompt must repeat the call as the tokens the model decoded, or every step evaluates
+    the whole call again (~60-80 tokens, seconds on a CPU): the chat template renders the call's tags
+    as special tokens where the model wrote them as text."""
     question = HumanMessage("Which 5 items were purchased most?")
     reply = chat.bind_tools(TOOLS).invoke([SYSTEM, question])
     assert reply.tool_calls and reply.content == ""
     llama = chat._llama()
     decoded = list(llama._input_ids[: llama.n_tokens])
     result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412", tool_call_id=reply.tool_calls[0]["id"])
-    following = chat.render([SYSTEM, question, reply, result], [convert_to_openai_tool(t) for t in TOOLS])
-    tokens = llama.tokenize(following.encode("utf-8"), add_bos=False, special=True)
+    tools = [convert_to_openai_tool(t) for t in TOOLS]
+    tokens = chat.prompt_tokens([SYSTEM, question, reply, result], tools)
     shared = next((i for i, (a, b) in enumerate(zip(decoded, tokens)) if a != b), min(len(decoded), len(tokens)))
-    assert shared >= len(decoded) - 4, (shared, len(decoded))  # at most the call's last tokens differ
+    assert shared == len(decoded)
+    # A call changed after the model wrote it is shown as the template renders it, never as stale tokens.
+    edited = reply.model_copy(update={"tool_calls": [{**reply.tool_calls[0], "args": {"event_type": "view"}}]})
+    assert chat.prompt_tokens([SYSTEM, question, edited, result], tools) == llama.tokenize(
+        chat.render([SYSTEM, question, edited, result], tools).encode("utf-8"), add_bos=False, special=True)
+
+
+def test_checking_the_grammar_after_the_pick_writes_what_masking_every_token_writes(chat) -> None:
+    """Greedy decoding that masks the vocabulary only when the model's pick breaks the grammar must
+    write the same call as llama-cpp-python's sampler, which masks before every token."""
+    import time
+
+    from llama_cpp import LlamaGrammar
+
+    from agent._grammar import tool_grammar
+    from agent._llama_decode import decode_ids
+
+    llama = chat._llama()
+    tools = [convert_to_openai_tool(t) for t in TOOLS]
+    grammar = tool_grammar(tools, allow_text=False)
+    for question in ("Which 3 items were added to cart most?", "How many viewers went on to purchase in 30 days?"):
+        prompt = chat.prompt_tokens([SYSTEM, HumanMessage(question)], tools)
+        ours = list(decode_ids(llama, prompt, grammar=grammar, limit=120, deadline=time.monotonic() + 300))
+        theirs = llama.create_completion(prompt, max_tokens=120, temperature=0.0,
+                                         grammar=LlamaGrammar.from_string(grammar, verbose=False))["choices"][0]["text"]
+        assert llama.detokenize(ours).decode("utf-8") == theirs
 
 
 # Three demo questions of different kinds, end to end: the embedded model picks the tool, the real
