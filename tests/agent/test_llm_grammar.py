@@ -1,7 +1,9 @@
-"""Tool schemas become closed, reference-free call schemas and a grammar with a text option in auto mode."""
+"""Tool schemas become closed, reference-free call schemas and a grammar with a text option in auto mode;
+a call is replayed into the next prompt as the embedded model's own tokens only while it is unchanged."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -60,3 +62,24 @@ def test_grammar_has_a_text_option_only_in_auto_mode() -> None:
     assert "uba-text" not in forced and '"\\"TrendArgs\\""' in forced
     LlamaGrammar.from_string(auto, verbose=False)
 
+
+
+def test_a_call_is_replayed_as_the_models_tokens_only_while_it_is_unchanged() -> None:
+    from langchain_core.messages import AIMessage
+
+    from agent._llamacpp import _OWN_TOKENS, LlamaCppChat, _fingerprint
+
+    chat = LlamaCppChat(model_path=Path("models/a.gguf"))
+    calls = [{"name": "top_items", "args": {"event_type": "purchase", "limit": 5}, "id": "c1", "type": "tool_call"}]
+    own = {"model": str(chat.model_path), "calls": _fingerprint(calls), "ids": [10, 11, 12]}
+    message = AIMessage(content="", tool_calls=calls, additional_kwargs={_OWN_TOKENS: own})
+    assert chat._own_tokens(message) == [10, 11, 12]
+    # the call's id may change (a memory round trip); its name and arguments may not
+    renamed = message.model_copy(update={"tool_calls": [{**calls[0], "id": "c2"}]})
+    assert chat._own_tokens(renamed) == [10, 11, 12]
+    edited = message.model_copy(update={"tool_calls": [{**calls[0], "args": {"event_type": "view", "limit": 5}}]})
+    other_model = LlamaCppChat(model_path=Path("models/b.gguf"))
+    with_text = message.model_copy(update={"content": "Let me look."})
+    assert chat._own_tokens(edited) is None and other_model._own_tokens(message) is None
+    assert chat._own_tokens(with_text) is None
+    assert chat._own_tokens(AIMessage(content="", tool_calls=calls)) is None

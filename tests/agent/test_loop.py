@@ -465,3 +465,19 @@ def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
     answer = analyst.ask("Returned orders, and purchases and views?")
     kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]
     assert "no row has orders.status = 'Returned'" in kept[0].content and len(answer.tables) == 3
+
+
+def test_a_backends_own_keys_on_a_call_reach_the_next_request_and_memory(make_analyst, facts, tmp_path):
+    """The embedded model keeps the tokens it wrote for a call in ``additional_kwargs`` to replay them
+    into the next prompt (agent/_llamacpp.py); the loop must pass them on with the call it stores."""
+    call = tool_call("run_sql", sql=PURCHASES_SQL)
+    call.additional_kwargs["uba_llama_tokens"] = {"model": "m.gguf", "calls": "[]", "ids": [1, 2, 3]}
+    memory = tmp_path / "threads.sqlite"
+    analyst, model = make_analyst([call, f"{facts['purchases']} purchases."], memory=memory)
+    analyst.ask("How many purchases?", thread_id="t-1")
+    stored = [m for m in model.requests[1] if isinstance(m, AIMessage) and m.tool_calls]
+    assert stored and stored[0].additional_kwargs["uba_llama_tokens"]["ids"] == [1, 2, 3]
+    analyst, model = make_analyst(["Hello."], memory=memory)
+    analyst.ask("hi", thread_id="t-1")
+    again = [m for m in model.requests[0] if isinstance(m, AIMessage) and m.tool_calls]
+    assert again and again[0].additional_kwargs["uba_llama_tokens"]["ids"] == [1, 2, 3]
