@@ -80,8 +80,8 @@ def decode_ids(
     release_grammar: Callable[[list[int]], bool] | None = None,
 ) -> Iterator[int]:
     """Yield the ids the model writes after ``prompt`` (reusing the KV cache's common prefix), at
-    most ``limit``, stopping at an end-of-generation token (not yielded) or past ``deadline``
-    (``time.monotonic()``; the caller checks). ``release_grammar(ids)``, asked after each token,
+    most ``limit``, stopping at an end-of-generation token (not yielded); raise ``TimeoutError``
+    past ``deadline`` (``time.monotonic()``). ``release_grammar(ids)``, asked after each token,
     drops the grammar once it returns True (e.g. once a reply is known to be text, not a call).
     The last yielded token is evaluated only when the caller asks for the next one.
     """
@@ -89,15 +89,17 @@ def decode_ids(
 
     vocab = llama._model.vocab
     rng = np.random.default_rng(seed)
-    constraint = Grammar(llama, grammar) if grammar else None
     # llama-cpp-python's own generator evaluates the prompt after the cached prefix; its first
     # (unconstrained) pick is dropped and made again below.
     warm = llama.generate(list(prompt), temp=0.0)
     next(warm)
     warm.close()
+    constraint = Grammar(llama, grammar) if grammar else None
     produced: list[int] = []
     try:
-        while len(produced) < limit and time.monotonic() <= deadline:
+        while len(produced) < limit:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"decoding passed its deadline after {len(produced)} tokens")
             logits = np.ctypeslib.as_array(
                 llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(llama.n_vocab(),)
             )

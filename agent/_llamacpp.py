@@ -11,6 +11,7 @@ decoded again under the named tool's schema.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import logging
 import re
@@ -243,33 +244,36 @@ class LlamaCppChat(BaseChatModel):
         ids: list[int] = []
         held = written = ""
         finish = "length"
+        limit = min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens))
         with _RUN_LOCKS[id(llama)]:
             started = time.perf_counter()
-            for token in decode_ids(llama, prompt_tokens, grammar=grammar_text,
-                                    limit=min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)),
-                                    deadline=deadline, temperature=self.temperature, seed=self.seed,
-                                    release_grammar=release):
-                ids.append(token)
-                held += decoder.decode(llama.detokenize([token]))
-                hits = [held.find(s) for s in stops if s in held]
-                if hits:
-                    held, finish = held[: min(hits)], "stop"
-                    break
-                if until and (written + held).endswith(until):
-                    finish = "stop"
-                    break
-                keep = max((n for s in stops for n in range(1, len(s)) if held.endswith(s[:n])), default=0)
-                if len(held) > keep:
-                    piece, held = held[: len(held) - keep], held[len(held) - keep:]
-                    written += piece
-                    yield piece, {}
-            else:
-                finish = "stop" if len(ids) < min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens)) else "length"
+            tokens = decode_ids(llama, prompt_tokens, grammar=grammar_text, limit=limit, deadline=deadline,
+                                temperature=self.temperature, seed=self.seed, release_grammar=release)
+            try:
+                with contextlib.closing(tokens):
+                    for token in tokens:
+                        ids.append(token)
+                        held += decoder.decode(llama.detokenize([token], special=True))
+                        hits = [held.find(s) for s in stops if s in held]
+                        if hits:
+                            held, finish = held[: min(hits)], "stop"
+                            break
+                        if until and (written + held).endswith(until):
+                            finish = "stop"
+                            break
+                        keep = max((n for s in stops for n in range(1, len(s)) if held.endswith(s[:n])), default=0)
+                        if len(held) > keep:
+                            piece, held = held[: len(held) - keep], held[len(held) - keep:]
+                            written += piece
+                            yield piece, {}
+                    else:
+                        finish = "stop" if len(ids) < limit else "length"
+            except TimeoutError:
+                raise LLMTimeoutError(
+                    f"the embedded model took longer than {self.timeout_s:g} s; "
+                    "raise UBA_LLM_TIMEOUT_S or ask a narrower question"
+                ) from None
             elapsed = time.perf_counter() - started
-        if time.monotonic() > deadline:
-            raise LLMTimeoutError(
-                f"the embedded model took longer than {self.timeout_s:g} s; raise UBA_LLM_TIMEOUT_S or ask a narrower question"
-            )
         held += decoder.decode(b"", final=True)
         if held:
             yield held, {}
@@ -300,7 +304,7 @@ class LlamaCppChat(BaseChatModel):
         llama = self._llama()
 
         def is_text(ids: list[int]) -> bool:
-            return not llama.detokenize(ids[:1]).decode("utf-8", "replace").startswith("<")
+            return not llama.detokenize(ids[:1], special=True).decode("utf-8", "replace").startswith("<")
 
         return self._decode(prompt_tokens, tool_grammar(tools, allow_text=not forced), stop,
                             release=None if forced else is_text, until=_CLOSE.strip())

@@ -233,7 +233,10 @@ class SqlGuard:
                 # Measured: the model put events' columns on users/orders; name the tables that have it.
                 owners = [tp.name for tp in self.policy.tables.values()
                           if column.name.lower() in {c.lower() for c in tp.columns} and tp.name != STEPS_TABLE]
-                where = f"; {column.name!r} is a column of {', '.join(owners)}" if owners else ""
+                # Measured: told only where it lives, the model dropped the filter or repeated the query.
+                where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
+                         f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead"
+                         if owners else "")
                 raise GuardRejected(
                     f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}")
         return real

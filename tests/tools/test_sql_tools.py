@@ -78,7 +78,10 @@ def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
     # a column of another table: the error names where it lives
     ("SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-03-01'",
      "error: unknown column 'ts'; available columns: channel, country, device, email, signup_ts, user_id; "
-     "'ts' is a column of events, orders, reviews"),
+     "'ts' is a column of events, orders, reviews: query one of those tables instead"),
+    ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'",
+     "error: unknown column 'event_type'; available columns: order_id, status, total, ts, user_id; "
+     "'event_type' is a column of events: query that table instead"),
     ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
     ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
     ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
