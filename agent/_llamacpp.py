@@ -231,20 +231,19 @@ class LlamaCppChat(BaseChatModel):
             return None
         return list(own["ids"])
 
-    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
-                limit: int | None = None, deadline: float | None = None, *,
+    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None, *,
                 release: Any = None, until: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (text piece, info) while decoding at most ``limit`` tokens before ``deadline``
-        (``time.monotonic()``; default: the timeout from now); the last item carries usage, finish
-        reason and the token ids. ``release``: see ``decode_ids``; ``until``: stop once the text ends so."""
+        """Yield (text piece, info) while decoding at most ``max_tokens`` within the timeout; the last
+        item carries usage, finish reason and the token ids. ``release``: ``decode_ids``'s
+        ``release_grammar``; ``until``: stop once the text ends with it."""
         llama = self._llama()
-        deadline = deadline or time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + self.timeout_s
         stops = [s for s in self.stop_words + list(stop or []) if s]
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         ids: list[int] = []
         held = written = ""
         finish = "length"
-        limit = min(limit or self.max_tokens, self.n_ctx - len(prompt_tokens))
+        limit = min(self.max_tokens, self.n_ctx - len(prompt_tokens))
         with _RUN_LOCKS[id(llama)]:
             started = time.perf_counter()
             tokens = decode_ids(llama, prompt_tokens, grammar=grammar_text, limit=limit, deadline=deadline,
@@ -286,10 +285,10 @@ class LlamaCppChat(BaseChatModel):
         }
 
     def _decode(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
-                limit: int | None = None, deadline: float | None = None, **options: Any) -> tuple[str, dict[str, Any]]:
+                **options: Any) -> tuple[str, dict[str, Any]]:
         pieces: list[str] = []
         info: dict[str, Any] = {}
-        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, limit, deadline, **options):
+        for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, **options):
             pieces.append(piece)
             info.update(meta)
         return "".join(pieces), info

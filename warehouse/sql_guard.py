@@ -19,6 +19,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from warehouse.errors import GuardRejected, PolicyRefused
 from warehouse.event_steps import STEPS_TABLE
+from warehouse.schema import events
 from warehouse.sql_policy import (
     ALLOWED_ANONYMOUS_FUNCTIONS,
     ALLOWED_FUNCTION_CLASSES,
@@ -138,10 +139,19 @@ class SqlGuard:
         """A date-only upper bound on a timestamp means the whole day: ``ts BETWEEN '2026-10-01' AND
         '2026-10-31'`` and ``ts <= '2026-10-31'`` become ``ts < DATE '2026-11-01'`` (as written, they stop
         at midnight and silently drop the last day's rows). A month written as ``ts >= '2026-10-01' AND
-        ts < '2026-10-31'`` means the whole month: its upper bound becomes ``DATE '2026-11-01'``."""
+        ts < '2026-10-31'`` means the whole month: its upper bound becomes ``DATE '2026-11-01'``. A day
+        written as ``ts = DATE '2026-10-31'`` (as written: the events at midnight) means that whole day."""
         if not timestamps:
             return
         _whole_months(root, timestamps)
+        for node in list(root.find_all(exp.EQ)):
+            day = _day(node.expression) if _stamp(node.this, timestamps) else None
+            if day is not None:
+                node.replace(exp.Paren(this=exp.And(
+                    this=exp.GTE(this=node.this.copy(), expression=exp.cast(exp.Literal.string(day.isoformat()),
+                                                                           exp.DataType.Type.DATE)),
+                    expression=exp.LT(this=node.this.copy(), expression=exp.cast(exp.Literal.string(
+                        (day + timedelta(days=1)).isoformat()), exp.DataType.Type.DATE)))))
         for node in list(root.find_all(exp.Between, exp.LTE)):
             column = node.this
             if not _stamp(column, timestamps):
@@ -237,9 +247,34 @@ class SqlGuard:
                 where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
                          f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead"
                          if owners else "")
-                raise GuardRejected(
-                    f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}")
+                retarget = self._retargeted(root, columns)
+                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}"
+                                    f"{where}{f', e.g. {retarget}' if retarget else ''}")
         return real
+
+    def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> str | None:
+        """A one-table query rewritten onto the one other table that has all its columns, if short.
+
+        Measured: after "'event_type' is a column of events" the model sent the same query on
+        ``orders`` again; a query it can copy is what it follows.
+        """
+        tables = list(root.find_all(exp.Table))
+        if len(tables) != 1 or not isinstance(root, exp.Select) or any(c.table for c in columns):
+            return None
+        if any(isinstance(node, (exp.Subquery, exp.With)) for node in root.walk()):
+            return None
+        wanted = {c.name.lower() for c in columns if not isinstance(c.this, exp.Star)}
+        fits = [tp.name for tp in self.policy.tables.values()
+                if tp.name != STEPS_TABLE and tp.name.lower() != tables[0].name.lower()
+                and wanted <= {c.lower() for c in tp.columns}]
+        if len(fits) > 1 and events.name in fits:
+            fits = [events.name]  # columns several tables share (user_id, ts): activity lives in the event log
+        if len(fits) != 1:
+            return None
+        rewritten = root.copy()
+        next(rewritten.find_all(exp.Table)).set("this", exp.to_identifier(fits[0]))
+        sql = self._generate(rewritten)
+        return sql if len(sql) <= 240 else None
 
     def _check_function(self, node: exp.Func) -> None:
         if isinstance(node, exp.Anonymous):

@@ -72,16 +72,27 @@ def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
     assert "events" in artifact.citations[0].ref
 
 
+def test_a_join_with_a_misplaced_column_gets_no_rewritten_query(loaded):
+    """Only a one-table query is rewritten onto another table; a join's fix is the model's to make."""
+    safe, _ = loaded
+    msg = call(_tools(safe)["run_sql"], {"sql": "SELECT COUNT(*) FROM orders o JOIN users u ON o.user_id = u.user_id "
+                                                "WHERE event_type = 'view'"})
+    assert msg.status == "error" and msg.content.endswith("'event_type' is a column of events: query that table instead")
+
+
 @pytest.mark.parametrize("sql,expected", [
     ("DROP TABLE events", "error: refused: DROP"),  # a policy refusal: the agent answers it at once
     ("SELECT nope FROM events", "error: unknown column 'nope'"),
     # a column of another table: the error names where it lives
+    # ... and, for a one-table query, the query on the table that has every column it names
     ("SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-03-01'",
      "error: unknown column 'ts'; available columns: channel, country, device, email, signup_ts, user_id; "
-     "'ts' is a column of events, orders, reviews: query one of those tables instead"),
+     "'ts' is a column of events, orders, reviews: query one of those tables instead, "
+     "e.g. SELECT COUNT(DISTINCT user_id) FROM events WHERE ts >= CAST('2026-03-01' AS DATE)"),
     ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'",
      "error: unknown column 'event_type'; available columns: order_id, status, total, ts, user_id; "
-     "'event_type' is a column of events: query that table instead"),
+     "'event_type' is a column of events: query that table instead, "
+     "e.g. SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
     ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
     ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
     ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),

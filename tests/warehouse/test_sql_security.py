@@ -293,6 +293,24 @@ def test_a_month_written_up_to_its_last_day_counts_the_whole_month(env):
     assert kept == int(((ts >= pd.Timestamp(week)) & (ts < last)).sum())
 
 
+def test_a_timestamp_equal_to_a_date_counts_that_whole_day(env):
+    """``ts = DATE '2026-10-31'`` is how a small model writes "on the last day"; as written it counts
+    only the events at midnight (measured: 0 active users)."""
+    _, safe, _, frames = env
+    ts = frames["events"]["ts"]
+    day = ts.max().normalize()
+    expected = int(((ts >= day) & (ts < day + pd.Timedelta(days=1))).sum())
+    assert expected > int((ts == day).sum()), "the data needs events after midnight on its last day"
+    d = day.date().isoformat()
+    for sql in (f"SELECT COUNT(*) AS n FROM events WHERE ts = DATE '{d}'",
+                f"SELECT COUNT(*) AS n FROM events e WHERE e.ts = '{d}' AND e.event_id > 0"):
+        assert safe.run(sql).result.rows[0][0] == expected, sql
+    # a full timestamp is an exact instant and stays one
+    exact = ts.max()
+    kept = safe.run(f"SELECT COUNT(*) AS n FROM events WHERE ts = TIMESTAMP '{exact.isoformat(sep=' ')}'").result
+    assert kept.rows[0][0] == int((ts == exact).sum())
+
+
 def test_a_date_only_upper_bound_on_a_timestamp_includes_the_whole_day(env):
     """``ts BETWEEN 'a' AND 'b'`` with a date-only b means through the end of day b, as analysts mean it."""
     _, safe, _, frames = env
