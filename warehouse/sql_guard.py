@@ -244,12 +244,12 @@ class SqlGuard:
                 owners = [tp.name for tp in self.policy.tables.values()
                           if column.name.lower() in {c.lower() for c in tp.columns} and tp.name != STEPS_TABLE]
                 # Measured: told only where it lives, the model dropped the filter or repeated the query.
-                where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
-                         f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead"
-                         if owners else "")
                 retarget = self._retargeted(root, columns)
-                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}"
-                                    f"{where}{f', e.g. {retarget}' if retarget else ''}")
+                where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
+                         + (f"run this instead: {retarget}" if retarget else
+                            f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead")
+                         if owners else "")
+                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}")
         return real
 
     def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> str | None:

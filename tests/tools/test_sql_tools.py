@@ -87,12 +87,12 @@ def test_a_join_with_a_misplaced_column_gets_no_rewritten_query(loaded):
     # ... and, for a one-table query, the query on the table that has every column it names
     ("SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-03-01'",
      "error: unknown column 'ts'; available columns: channel, country, device, email, signup_ts, user_id; "
-     "'ts' is a column of events, orders, reviews: query one of those tables instead, "
-     "e.g. SELECT COUNT(DISTINCT user_id) FROM events WHERE ts >= CAST('2026-03-01' AS DATE)"),
+     "'ts' is a column of events, orders, reviews: run this instead: "
+     "SELECT COUNT(DISTINCT user_id) FROM events WHERE ts >= CAST('2026-03-01' AS DATE)"),
     ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'",
      "error: unknown column 'event_type'; available columns: order_id, status, total, ts, user_id; "
-     "'event_type' is a column of events: query that table instead, "
-     "e.g. SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
+     "'event_type' is a column of events: run this instead: "
+     "SELECT COUNT(*) FROM events WHERE event_type = 'purchase'"),
     ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
     ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
     ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
