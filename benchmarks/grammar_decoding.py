@@ -14,35 +14,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, Field
 
 from agent._grammar import tool_grammar
 from agent._llama_decode import decode_ids
 from agent.llm import build_chat_model
 from agent.settings import Settings
+from warehouse.analytics import FunnelRequest, TopItemsRequest
 
-EventType = Literal["view", "search", "add_to_cart", "remove_from_cart", "favorite", "purchase", "review"]
-
-
-class FunnelArgs(BaseModel):
-    steps: list[EventType] = Field(description="event types in order, e.g. ['view', 'purchase']", min_length=2)
-    days: int = Field(7, ge=1, le=365, description="look-back window in days")
-
-
-class TopItemsArgs(BaseModel):
-    event_type: EventType = Field(description="which event to rank items by")
-    limit: int = Field(10, ge=1, le=100, description="how many items")
-
-
+# The agent's own argument models for two of its tools (their schemas are what the grammar encodes).
 TOOLS = [
-    StructuredTool.from_function(lambda steps, days=7: "", name="funnel", args_schema=FunnelArgs,
-                                 description="Compute conversion between ordered event types over the last N days."),
-    StructuredTool.from_function(lambda event_type, limit=10: "", name="top_items", args_schema=TopItemsArgs,
+    StructuredTool.from_function(lambda **_: "", name="funnel", args_schema=FunnelRequest,
+                                 description="Compute conversion between ordered event types."),
+    StructuredTool.from_function(lambda **_: "", name="top_items", args_schema=TopItemsRequest,
                                  description="Rank items by how often an event happened to them."),
 ]
 QUESTIONS = ("Which 3 items were added to cart most?", "How many viewers went on to purchase in 30 days?")
