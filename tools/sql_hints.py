@@ -6,6 +6,9 @@ query comes back empty or all zero, each ``column = 'text'`` filter on a text co
 a value that no row has gets a note with the values that contain it (or the column's values when
 they are few), so the model can fix the filter instead of reporting 0.
 
+When each such value has exactly one value that contains it (``'Returned'`` for ``'returned'``, an
+item's name where its id belongs), ``run_sql`` runs the query with those values instead and says so.
+
 Day bounds that cut off a day (``ts < DATE '2026-10-31'`` for October) need no note: the SQL guard
 runs them as the whole day or month (``warehouse/sql_guard.py``).
 """
@@ -20,7 +23,7 @@ from sqlalchemy import String, Text
 from sqlglot import exp
 
 from warehouse import PII_COLUMNS
-from warehouse.errors import WarehouseError
+from warehouse.errors import Correction, WarehouseError
 from warehouse.safe_sql import SafeSql
 from warehouse.schema import metadata
 from warehouse.sql_guard import sqlglot_dialect
@@ -101,10 +104,23 @@ def _has_words(column: exp.Column, value: str) -> exp.Expression:
     return exp.and_(*(exp.ILike(this=column.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
 
 
-def unknown_id_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
-    """A note for each ``item_id = 'value'`` filter naming no item at all, with the items whose title
-    contains the value. Measured: ``item_id = 'Acme X200'`` counted 0 reviews."""
-    notes = []
+def _replaced(sql: str, dialect: str, fixes: dict[tuple[str, str], str]) -> str:
+    """``sql`` with each ``column = 'value'`` of ``fixes`` (by ``(column, value)``) given its new value."""
+    root = sqlglot.parse_one(sql, read=dialect)
+    for eq in root.find_all(exp.EQ):
+        for column, literal in ((eq.this, eq.expression), (eq.expression, eq.this)):
+            if (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string
+                    and (column.name, literal.this) in fixes):
+                literal.replace(exp.Literal.string(fixes[(column.name, literal.this)]))
+    return root.sql(dialect=dialect)
+
+
+def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
+                 ) -> tuple[list[str], dict[tuple[str, str], str], list[tuple[str, str]]]:
+    """Each ``item_id = 'value'`` filter naming no item at all: (notes, fixes, (problem, value used)) where the items whose
+    title contains the value are one item (a fix) or several (a note). Measured: ``item_id = 'Acme X200'``
+    counted 0 reviews."""
+    notes, fixes, why = [], {}, []
     dialect = sqlglot_dialect(safe.dialect)
     for _, column, value in text_filters(sql, safe.dialect, _id_columns()):
         table, described_by = ENTITIES[column]
@@ -115,23 +131,28 @@ def unknown_id_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) 
             desc = exp.column(described_by)
             query = exp.select(col.copy(), desc.copy()).from_(table).where(_has_words(desc, value)).order_by(col.copy())
             rows = safe.run(query.sql(dialect=dialect), limit=MAX_SUGGESTIONS + 1, user_scope=user_scope).result.rows
-            close = [f"{row[0]!r} ({row[1]})" for row in rows]
         except WarehouseError as exc:  # a hint must never turn a result into an error
             logger.info("no id hint for %s: %s", column, exc)
             continue
         missing = f"no row of {table} has {column} = {value!r}"
-        if 0 < len(close) <= MAX_SUGGESTIONS:
-            notes.append(f"{missing}; {table} whose {described_by} contains it: {', '.join(close)}. "
+        if len(rows) == 1:
+            fixes[(column, value)] = str(rows[0][0])
+            why.append((missing, f"{column} = {str(rows[0][0])!r} ({rows[0][1]}), the one whose {described_by} contains it"))
+        elif 0 < len(rows) <= MAX_SUGGESTIONS:
+            close = ", ".join(f"{row[0]!r} ({row[1]})" for row in rows)
+            notes.append(f"{missing}; {table} whose {described_by} contains it: {close}. "
                          f"Filter on one of these {column}s and run the query again.")
         else:
             notes.append(f"{missing}; {column} is an id: to find {table} by name, join {table} and filter on "
                          f"{described_by}, then run the query again.")
-    return notes
+    return notes, fixes, why
 
 
-def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
-    """A note for each text filter of ``sql`` whose value no row has, naming values that exist."""
-    notes = unknown_id_notes(safe, sql, user_scope=user_scope)
+def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> tuple[list[str], Correction | None]:
+    """For a query that found nothing: a note for each text or id filter whose value no row has, naming
+    values that exist; or, when each such filter has exactly one value that contains it (``'Returned'``
+    for ``'returned'``, an item's name for its id), the query with those values instead."""
+    notes, fixes, why = _unknown_ids(safe, sql, user_scope)
     dialect = sqlglot_dialect(safe.dialect)
     for table, column, value in text_filters(sql, safe.dialect):
         col = exp.column(column)
@@ -148,7 +169,10 @@ def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -
             logger.info("no value hint for %s.%s: %s", table, column, exc)
             continue
         missing = f"no row has {table}.{column} = {value!r}"
-        if 0 < len(close) <= MAX_SUGGESTIONS:
+        if len(close) == 1:
+            fixes[(column, value)] = close[0]
+            why.append((missing, f"{close[0]!r}, the one value that contains it"))
+        elif 0 < len(close) <= MAX_SUGGESTIONS:
             notes.append(f"{missing}; values containing it: {', '.join(map(repr, close))}. "
                          "Filter on one of these exactly and run the query again.")
         elif close:
@@ -160,4 +184,7 @@ def unmatched_notes(safe: SafeSql, sql: str, *, user_scope: str | None = None) -
         else:
             notes.append(f"{missing}, and no value contains all of its words; check the spelling, "
                          "or filter with ILIKE on a distinctive part of it.")
-    return notes
+    if fixes and not notes:
+        return [], Correction(_replaced(sql, dialect, fixes), "; ".join(f"{m}: used {u}" for m, u in why))
+    # some filters unclear: the model fixes them all, told the value to use where there is one
+    return notes + [f"{m}; use {u}. Run the query again with it." for m, u in why], None

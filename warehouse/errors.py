@@ -1,5 +1,17 @@
 """Errors raised by the warehouse; each message names the problem and the fix."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A query rewritten to fix one unambiguous mistake, and why: what a caller may run instead."""
+
+    sql: str
+    reason: str
+
 
 class WarehouseError(Exception):
     """Base class for warehouse errors."""
@@ -14,7 +26,14 @@ class IngestError(WarehouseError):
 
 
 class GuardRejected(WarehouseError):
-    """The SQL guard refused a query; the message says why and what to send instead."""
+    """The SQL guard refused a query; the message says why and what to send instead.
+
+    ``correction``: the query that fixes it when there is exactly one (a column on the wrong table).
+    """
+
+    def __init__(self, message: str, *, correction: Correction | None = None) -> None:
+        super().__init__(message)
+        self.correction = correction
 
 
 class PolicyRefused(GuardRejected):

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from warehouse.errors import GuardRejected, PolicyRefused
+from warehouse.errors import Correction, GuardRejected, PolicyRefused
 from warehouse.event_steps import STEPS_TABLE
 from warehouse.schema import events
 from warehouse.sql_policy import (
@@ -246,14 +246,18 @@ class SqlGuard:
                 # Measured: told only where it lives, the model dropped the filter or repeated the query.
                 retarget = self._retargeted(root, columns)
                 where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
-                         + (f"run this instead: {retarget}" if retarget else
+                         + (f"run this instead: {retarget[0]}" if retarget else
                             f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead")
                          if owners else "")
-                raise GuardRejected(f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}")
+                raise GuardRejected(
+                    f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}",
+                    correction=Correction(retarget[0], f"{retarget[1]} has no column {column.name!r}, so this ran "
+                                          f"on {retarget[2]}") if retarget else None)
         return real
 
-    def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> str | None:
-        """A one-table query rewritten onto the one other table that has all its columns, if short.
+    def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> tuple[str, str, str] | None:
+        """A one-table query rewritten onto the one other table that has all its columns, if short:
+        ``(sql, table named, table used)``.
 
         Measured: after "'event_type' is a column of events" the model sent the same query on
         ``orders`` again; a query it can copy is what it follows.
@@ -274,7 +278,7 @@ class SqlGuard:
         rewritten = root.copy()
         next(rewritten.find_all(exp.Table)).set("this", exp.to_identifier(fits[0]))
         sql = self._generate(rewritten)
-        return sql if len(sql) <= 240 else None
+        return (sql, tables[0].name, fits[0]) if len(sql) <= 240 else None
 
     def _check_function(self, node: exp.Func) -> None:
         if isinstance(node, exp.Anonymous):

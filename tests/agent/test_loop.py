@@ -15,7 +15,7 @@ from agent.fake_llm import ScriptedChatModel, tool_call, tool_calls
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
 VIEWS_SQL = "SELECT COUNT(*) AS views FROM events WHERE event_type = 'view'"
 RETURNED_SQL = "SELECT COUNT(*) AS orders FROM orders WHERE status = 'returned'"
-MISSPELT_SQL = RETURNED_SQL.replace("'returned'", "'Returned'")  # finds nothing: a note names 'returned'
+MISSPELT_SQL = RETURNED_SQL.replace("'returned'", "'retour'")  # finds nothing: a note lists the statuses
 
 
 def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, facts):
@@ -424,11 +424,11 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
 
 
 def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analyst):
-    bad = "SELECT COUNT(DISTINCT user_id) FROM users WHERE ts >= DATE '2026-01-01'"
+    bad = "SELECT COUNT(DISTINCT user_id) FROM users WHERE last_seen >= DATE '2026-01-01'"
     analyst, model = make_analyst([tool_call("run_sql", sql=bad)] * 6)
     answer = analyst.ask("How many users were active?")
     assert answer.status == "incomplete"
-    assert "repeated a tool call that had failed" in answer.text and "unknown column 'ts'" in answer.text
+    assert "repeated a tool call that had failed" in answer.text and "unknown column 'last_seen'" in answer.text
     # the repeat is not run again: one failing step, two model calls instead of the step limit's six
     assert [s.ok for s in answer.trace] == [False] and answer.usage.llm_calls == 2
     assert model.remaining == 4
@@ -450,7 +450,7 @@ def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(
                                    "Counted."])
     answer = analyst.ask("How many orders were returned?")
     noted, reminder = model.requests[1][-2:]
-    assert "note: no row has orders.status = 'Returned'; values containing it: 'returned'" in noted.content
+    assert "note: no row has orders.status = 'retour'; its values: " in noted.content and "'returned'" in noted.content
     assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
     assert model.requests[2][-1].content == prompt.feedback("answer_hint")  # the corrected result has no note
     # the noted result gives way to the corrected one: its numbers are no longer there to be quoted
@@ -464,7 +464,7 @@ def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
                                    tool_call("run_sql", sql=VIEWS_SQL), "Counted."])
     answer = analyst.ask("Returned orders, and purchases and views?")
     kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]
-    assert "no row has orders.status = 'Returned'" in kept[0].content and len(answer.tables) == 3
+    assert "no row has orders.status = 'retour'" in kept[0].content and len(answer.tables) == 3
 
 
 def test_a_backends_own_keys_on_a_call_reach_the_next_request_and_memory(make_analyst, facts, tmp_path):
