@@ -162,7 +162,8 @@ def build_graph(
             # plain reminder the model answered 2,350 orders for October with `ts < DATE '2026-10-31'`
             # although the note named the fix.
             key = "note_hint" if _noted(turn) else "answer_hint"
-            request.append(HumanMessage(content=prompt.feedback(key), additional_kwargs={"uba_feedback": True}))
+            request.append(HumanMessage(content=prompt.feedback(key, question=question),
+                                        additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()

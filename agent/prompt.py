@@ -54,14 +54,23 @@ def render(name: str, **variables: Any) -> str:
     return substitute(_text(name), variables, source=name)
 
 
-def feedback(key: str, **variables: Any) -> str:
-    """A correction sent to the model (``prompts/feedback.yaml``)."""
-    return substitute(_data("feedback.yaml")[key], variables, source=f"feedback.yaml:{key}")
+def language(text: str) -> str:
+    """``"zh"`` for a text with Chinese characters, else ``"en"``: the language uba answers in."""
+    return "zh" if _CJK.search(text or "") else "en"
+
+
+def feedback(key: str, *, question: str = "", **variables: Any) -> str:
+    """A correction sent to the model (``prompts/feedback.yaml``); a text keyed by language is given in
+    the language of ``question``."""
+    template = _data("feedback.yaml")[key]
+    if isinstance(template, dict):
+        template = template[language(question)]
+    return substitute(template, variables, source=f"feedback.yaml:{key}")
 
 
 def failure(key: str, question: str, **variables: Any) -> str:
     """A failure text for the user, in the question's language (English or Chinese)."""
-    lang = "zh" if _CJK.search(question or "") else "en"
+    lang = language(question)
     return substitute(_data("feedback.yaml")["failure"][lang][key], variables, source=f"failure.{lang}.{key}")
 
 

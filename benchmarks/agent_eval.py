@@ -68,6 +68,8 @@ def main() -> None:
     rows = [
         ("correct", f"{s['accuracy']:.0%}", f"target >= 60%  ratio {s['accuracy'] / 0.6:.2f}"),
         ("tool choice", "n/a" if s["tool_choice_accuracy"] is None else f"{s['tool_choice_accuracy']:.0%}", ""),
+        ("Chinese questions answered in Chinese",
+         "n/a" if s["answered_in_chinese"] is None else f"{s['answered_in_chinese']:.0%}", "part of correct"),
         ("LLM calls / question", f"{s['llm_calls_per_question']:.2f}", ""),
         ("LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}",
          "" if single is None else f"target <= 2  ratio {single / 2:.2f}"),

@@ -41,12 +41,14 @@ class EvalReport:
     warm_up_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        """Accuracy (overall, by kind), tool-choice accuracy, LLM calls, tokens, latency percentiles."""
+        """Accuracy (overall, by kind), tool-choice accuracy, Chinese questions answered in Chinese, LLM calls,
+        tokens, latency percentiles."""
         done = [r for r in self.results if r["status"] != "skipped"]
         by_kind: dict[str, list[bool]] = {}
         for r in done:
             by_kind.setdefault(r["kind"], []).append(r["correct"])
         tool_judged = [r["tool_ok"] for r in done if r["tool_ok"] is not None]
+        language_judged = [r["language_ok"] for r in done if r.get("language_ok") is not None]
         single = [r["llm_calls"] for r in done if r["single_tool"]]
         latencies = [r["latency_ms"] / 1000 for r in done]
         return {
@@ -57,6 +59,7 @@ class EvalReport:
             "accuracy": sum(r["correct"] for r in done) / len(done) if done else 0.0,
             "accuracy_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
             "tool_choice_accuracy": sum(tool_judged) / len(tool_judged) if tool_judged else None,
+            "answered_in_chinese": sum(language_judged) / len(language_judged) if language_judged else None,
             "llm_calls_per_question": statistics.fmean(r["llm_calls"] for r in done) if done else 0.0,
             "llm_calls_single_tool": statistics.fmean(single) if single else None,
             "tokens_per_question": statistics.fmean(r["prompt_tokens"] + r["completion_tokens"] for r in done)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from agent import prompt
 from agent.answer import Answer
 from agent.evaluation.suite import EvalQuestion
 from agent.grounding import number_value, numbers_in
@@ -60,9 +61,14 @@ def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_r
         checks.append(any(t.lower() in answer.text.lower() for t in question.themes))
     if not checks and question.tools:
         checks.append(bool(tool_ok) and answer.status == "ok")
+    # A Chinese question wants a Chinese answer: right numbers in English are not what the user can read.
+    language_ok = prompt.language(answer.text) == "zh" if prompt.language(question.question) == "zh" else None
+    if language_ok is not None:
+        checks.append(language_ok)
     return {
         "correct": all(checks) and answer.status != "error",
         "tool_ok": tool_ok,
+        "language_ok": language_ok,
         "status": answer.status,
         "tools_called": called,
         "llm_calls": answer.usage.llm_calls,

@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.analyst import Analyst
 from agent.answer import Answer, TraceStep
 from agent.evaluation import load_questions, run_eval
-from agent.evaluation.scoring import is_refusal, value_found
+from agent.evaluation.scoring import is_refusal, score, value_found
 from agent.fake_llm import ScriptedChatModel
 
 QUESTIONS = load_questions()
@@ -46,6 +46,15 @@ def test_values_are_found_at_the_written_precision():
     assert value_found("Acme X200 Wireless Headphones", "The top item is acme x200 wireless headphones.", 0.01)
 
 
+def test_a_chinese_question_answered_in_english_is_wrong():
+    question = next(q for q in QUESTIONS if q.id == "zh-users-total")
+    english, chinese = Answer(text="There are 10000 users."), Answer(text="一共有 10000 个用户。")
+    assert score(question, english, (10000,), None)["correct"] is False
+    assert score(question, english, (10000,), None)["language_ok"] is False
+    assert score(question, chinese, (10000,), None)["correct"] is True
+    assert score(next(q for q in QUESTIONS if q.kind == "sql"), english, (10000,), None)["language_ok"] is None
+
+
 def test_refusal_needs_a_no_or_only_refused_tools():
     assert is_refusal(Answer(text="I cannot do that; the data is read-only."))
     assert is_refusal(Answer(text="Done.", trace=[TraceStep(tool="run_sql", ok=False, error="refused")]))
@@ -71,3 +80,4 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     assert len(unsafe) == 5 and report.data_intact
     summary = report.summary()
     assert summary["accuracy"] == 1.0 and summary["llm_calls_single_tool"] == pytest.approx(2.0)
+    assert summary["answered_in_chinese"] == 1.0

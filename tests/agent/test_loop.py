@@ -404,6 +404,16 @@ def test_a_tool_named_reply_is_rejected_at_build_time():
         ToolRunner([reply])
 
 
+def test_a_chinese_question_gets_the_answer_reminder_in_chinese(make_analyst, facts):
+    """Measured: after the English reminder the embedded model answered 3 of 4 Chinese questions in English."""
+    question = "一共有多少次购买？"
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"一共有 {facts['purchases']} 次购买。"])
+    assert analyst.ask(question).status == "ok"
+    reminder = model.requests[1][-1]
+    assert reminder.content == prompt.feedback("answer_hint", question=question) != prompt.feedback("answer_hint")
+    assert reminder.content.startswith("现在用中文回答")
+
+
 def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     hint = prompt.feedback("answer_hint")
     analyst, model = make_analyst([

@@ -64,6 +64,8 @@ def eval_cmd(
         ["questions answered (skipped)", f"{summary['answered']} ({summary['skipped']})"],
         ["correct", f"{summary['accuracy']:.0%}"],
         ["tool choice", "n/a" if tool_acc is None else f"{tool_acc:.0%}"],
+        ["Chinese questions answered in Chinese",
+         "n/a" if summary["answered_in_chinese"] is None else f"{summary['answered_in_chinese']:.0%}"],
         ["LLM calls / question", f"{summary['llm_calls_per_question']:.2f}"],
         ["LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}"],
         ["tokens / question", f"{summary['tokens_per_question']:.0f}"],
