@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from warehouse import PII_COLUMNS
 from warehouse.readonly import ReadOnlyWarehouse
-from warehouse.schema import TABLE_NAMES, metadata
+from warehouse.schema import TABLE_MEANINGS, TABLE_NAMES, metadata
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ def _summary(row_counts: dict[str, int], event_types: list[str], values: dict[st
         columns = ", ".join(
             f"{c.name} (masked)" if (name, c.name) in PII_COLUMNS else c.name for c in table.columns
         )
-        lines.append(f"- {name} ({row_counts.get(name, 0):,}): {columns}")
+        meaning = f" [{TABLE_MEANINGS[name]}]" if name in TABLE_MEANINGS else ""
+        lines.append(f"- {name} ({row_counts.get(name, 0):,}): {columns}{meaning}")
     if event_types:
         lines.append("events.event_type values: " + ", ".join(event_types))
     lines.extend(f"{column} values: " + ", ".join(found) for column, found in values.items())

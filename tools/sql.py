@@ -12,6 +12,7 @@ from tools.sql_hints import found_nothing, unmatched
 from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_rows, table_text
 from warehouse.errors import Correction, GuardRejected, PolicyRefused, WarehouseError
 from warehouse.safe_sql import SafeSql, SqlRun
+from warehouse.schema import TABLE_MEANINGS
 from warehouse.schema_summary import SchemaSummary, schema_summary
 from warehouse.sql_guard import MAX_SQL_CHARS
 
@@ -104,7 +105,8 @@ def _schema_text(summary: SchemaSummary) -> str:
     lines = [f"SQL dialect: {summary.dialect}. Tables and columns you may query:"]
     for table, cols in summary.columns.items():
         described = ", ".join(f"{c} {k}" + (" (masked)" if n else "") for c, k, n in cols)
-        lines.append(f"- {table}({described})")
+        meaning = f" [{TABLE_MEANINGS[table]}]" if table in TABLE_MEANINGS else ""
+        lines.append(f"- {table}({described}){meaning}")
     if summary.event_types:
         lines.append("events.event_type values: " + ", ".join(f"{t} ({n:,})" for t, n in summary.event_types.items()))
     if summary.first_event:

@@ -94,3 +94,13 @@ def test_the_model_reads_a_tool_result_within_the_backends_budget(demo_settings,
                           "type": "tool_call"})
     assert f"(showing {rows} of 200 rows" in msg.content
     assert len(msg.artifact.tables[0].rows) == 200  # the Answer keeps every row
+
+
+def test_the_data_part_says_what_a_row_of_each_table_is(analyst_parts):
+    """Measured: shown only columns, the embedded model counted purchases from orders."""
+    from warehouse.schema import TABLE_MEANINGS, TABLE_NAMES
+
+    data_part = analyst_parts["system_text"].split("## The data", 1)[1]
+    for name in TABLE_NAMES:
+        line = next(x for x in data_part.splitlines() if x.startswith(f"- {name} ("))
+        assert line.endswith(f"[{TABLE_MEANINGS[name]}]"), line

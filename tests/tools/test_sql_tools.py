@@ -190,6 +190,7 @@ def test_describe_schema_is_compact_and_masks_email(loaded):
     safe, frames = loaded
     msg = call(_tools(safe)["describe_schema"], {})
     assert "users(user_id" in msg.content and "email varchar (masked)" in msg.content
+    assert "[one row per order (checkout)" in msg.content  # what a row is, as in the agent's prompt
     counts = frames["events"]["event_type"].value_counts()
     assert f"view ({counts['view']:,})" in msg.content
     assert f"events.ts from {frames['events']['ts'].min()}" in msg.content

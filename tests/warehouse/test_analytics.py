@@ -96,6 +96,9 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
         np.testing.assert_allclose(got_series.sort_index().astype(float).values,
                                    expect.sort_index().astype(float).values, rtol=1e-5)
         users = re.search(r"([\d,]+) distinct users", result.summary)  # over the whole range, not summed
+        # what was counted is named: a count over every event type is never read as one type's count
+        assert result.summary.startswith(metric.replace("_", " ").capitalize()
+                                         + (f" of {kind}" if kind else " of every event type"))
         assert users and int(users.group(1).replace(",", "")) == ev["user_id"].nunique()
         if metric != "unique_users":  # "how many ... in <range>": the range's total is the summary's first number
             first = re.search(r"total ([\d,.]+)", result.summary)

@@ -60,7 +60,9 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
     """Run a trend; rows are (period[, segment], value)."""
     frame, sql = run(safe, compile_trend(request), user_scope)
     sqls = [sql]
-    what = f"{request.metric.replace('_', ' ')}" + (f" of {request.event_type}" if request.event_type else "")
+    # Named in full: measured, the model called a count over every event type "purchases".
+    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    what = f"{request.metric.replace('_', ' ')}" + (f" of {event_type}" if event_type else " of every event type")
     if frame.empty:
         summary = f"No {what} in {request.describe()}."
     else:
