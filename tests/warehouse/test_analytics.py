@@ -306,3 +306,19 @@ def test_unknown_user_and_scope(envs):
     items = top_items(safe, TopItemsRequest(limit=100), user_scope="u002").table
     mine = frames["events"][(frames["events"]["user_id"] == "u002")].dropna(subset=["item_id"])
     assert items["event_count"].sum() == len(mine)
+
+
+@pytest.mark.parametrize("request_model", [TrendRequest, TopItemsRequest])
+def test_an_event_filter_says_all_rather_than_null(envs, request_model):
+    """Measured: offered null, the embedded model wrote ``"event_type": null`` for "how many purchases"
+    and counted every event. The schema offers one value per choice: a type, or "all"."""
+    schema = request_model.model_json_schema()["properties"]["event_type"]
+    assert "anyOf" not in schema and schema["enum"][-1] == "all" and "purchase" in schema["enum"]
+    assert request_model(event_type="all").event_type is None
+    assert request_model(event_type="all") == request_model() == request_model(event_type=None)
+    run_analytic = trend if request_model is TrendRequest else top_items
+    for safe, _ in envs.values():
+        every = run_analytic(safe, request_model(event_type="all")).table
+        pd.testing.assert_frame_equal(every, run_analytic(safe, request_model()).table)
+    with pytest.raises(ValueError, match="purchase"):
+        request_model(event_type="sale")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from warehouse.analytics._base import DateRange, EventType, Result, bar_chart, lit, run, where
+from warehouse.analytics._base import DateRange, EventFilter, Result, bar_chart, lit, run, where
 from warehouse.safe_sql import SafeSql
 
 _ORDER = {"events": "event_count", "unique_users": "unique_users", "revenue": "revenue"}
@@ -16,7 +16,8 @@ class TopItemsRequest(DateRange):
     """The leading items."""
 
     metric: Literal["events", "unique_users", "revenue"] = Field("events", description="What to rank items by.")
-    event_type: EventType | None = Field(None, description="Only this event type; default all (revenue: purchase).")
+    event_type: EventFilter = Field(
+        None, description="The event type counted (purchase for purchases); all = every type (revenue: purchase).")
     category: str | None = Field(None, max_length=100, description="Only items of this category.")
     limit: int = Field(10, ge=1, le=100, description="How many items.")
 

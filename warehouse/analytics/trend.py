@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from warehouse.analytics._base import DateRange, EventType, Result, lit, line_chart, run, where
+from warehouse.analytics._base import DateRange, EventFilter, Result, lit, line_chart, run, where
 from warehouse.safe_sql import SafeSql
 
 _SEGMENT = {
@@ -23,8 +23,8 @@ class TrendRequest(DateRange):
 
     metric: Literal["events", "unique_users", "revenue"] = Field(
         "events", description="events = event count; unique_users = distinct users; revenue = sum of purchase value.")
-    event_type: EventType | None = Field(
-        None, description="Only this event type; default all types (revenue: purchase).")
+    event_type: EventFilter = Field(
+        None, description="The event type counted (purchase for purchases); all = every type (revenue: purchase).")
     interval: Literal["day", "week", "month"] = Field("day", description="Time bucket; weeks start on Monday.")
     breakdown: Literal["country", "device", "channel", "category"] | None = Field(
         None, description="Split into one series per value of this dimension.")
