@@ -117,9 +117,9 @@ def _replaced(sql: str, dialect: str, fixes: dict[tuple[str, str], str]) -> str:
 
 def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
                  ) -> tuple[list[str], dict[tuple[str, str], str], list[tuple[str, str]]]:
-    """Each ``item_id = 'value'`` filter naming no item at all: (notes, fixes, (problem, value used)) where the items whose
-    title contains the value are one item (a fix) or several (a note). Measured: ``item_id = 'Acme X200'``
-    counted 0 reviews."""
+    """Each ``item_id = 'value'`` filter naming no item: (notes, fixes, (problem, value used)); the items
+    whose title contains the value are one item (a fix) or several (a note). Measured: ``item_id =
+    'Acme X200'`` counted 0 reviews."""
     notes, fixes, why = [], {}, []
     dialect = sqlglot_dialect(safe.dialect)
     for _, column, value in text_filters(sql, safe.dialect, _id_columns()):
@@ -137,7 +137,8 @@ def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
         missing = f"no row of {table} has {column} = {value!r}"
         if len(rows) == 1:
             fixes[(column, value)] = str(rows[0][0])
-            why.append((missing, f"{column} = {str(rows[0][0])!r} ({rows[0][1]}), the one whose {described_by} contains it"))
+            used = f"{column} = {str(rows[0][0])!r} ({rows[0][1]})"
+            why.append((missing, f"{used}, the one whose {described_by} contains it"))
         elif 0 < len(rows) <= MAX_SUGGESTIONS:
             close = ", ".join(f"{row[0]!r} ({row[1]})" for row in rows)
             notes.append(f"{missing}; {table} whose {described_by} contains it: {close}. "
