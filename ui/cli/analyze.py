@@ -45,7 +45,7 @@ def _run(name: str, request_cls, fn, as_json: bool, **fields) -> None:
 @app.command("trend")
 def trend_cmd(
     metric: Annotated[str, typer.Option(help="events | unique_users | revenue")] = "events",
-    event_type: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
+    event_type: Annotated[str | None, typer.Option(help="Only this event type; all (the default) counts every type.")] = None,
     interval: Annotated[str, typer.Option(help="day | week | month")] = "day",
     breakdown: Annotated[str | None, typer.Option(help="country | device | channel | category")] = None,
     start: Start = None, end: End = None, as_json: Json = False,
@@ -106,7 +106,7 @@ def paths_cmd(
 @app.command("top-items")
 def top_items_cmd(
     metric: Annotated[str, typer.Option(help="events | unique_users | revenue")] = "events",
-    event_type: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
+    event_type: Annotated[str | None, typer.Option(help="Only this event type; all (the default) counts every type.")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     limit: Annotated[int, typer.Option(help="Items to show.")] = 10,
     start: Start = None, end: End = None, as_json: Json = False,
