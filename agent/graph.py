@@ -164,6 +164,11 @@ def build_graph(
             key = "note_hint" if _noted(turn) else "answer_hint"
             request.append(HumanMessage(content=prompt.feedback(key, question=question),
                                         additional_kwargs={"uba_feedback": True}))
+        elif limits.answer_hint and len(turn) == 1 and len(request) > 2:
+            # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
+            # product views?" after user 250's purchases counted every user's views.
+            request.append(HumanMessage(content=prompt.feedback("followup_hint", question=question),
+                                        additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()

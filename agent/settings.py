@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     agent_answer_hint: bool = Field(
         True,
         description="After tool results, remind the model to answer briefly from them (or call the tool that is "
-        "still missing).",
+        "still missing); before a later question's first call in a thread, to keep what it does not change.",
     )
     agent_result_rows: int | None = Field(
         None, gt=0, le=200,

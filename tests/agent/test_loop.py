@@ -60,7 +60,8 @@ def test_a_follow_up_in_the_same_thread_sees_the_earlier_turn_and_survives_a_res
     analyst, model = make_analyst([tool_call("run_sql", sql=VIEWS_SQL), f"And {facts['views']} views."], memory=memory)
     second = analyst.ask("and views?", thread_id="t-1")
     sent = model.requests[0]
-    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["How many purchases?", "and views?"]
+    asked = [m.content for m in sent if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")]
+    assert asked == ["How many purchases?", "and views?"]
     assert any(isinstance(m, AIMessage) and m.content == first.text for m in sent)
     assert second.status == "ok" and str(facts["views"]) in second.text
     assert analyst.history("t-1") == [("How many purchases?", first.text), ("and views?", second.text)]
@@ -292,7 +293,8 @@ def test_memory_on_postgresql_keeps_a_follow_up(make_analyst, pg_url, facts):
         model = ScriptedChatModel(script=["As I said, the count above."])
         again = Analyst(model, first.tools_for_scope, first.system_text, checkpointer=saver)
         again.ask("remind me?", thread_id="pg-1")
-        sent = [m.content for m in model.requests[0] if isinstance(m, HumanMessage)]
+        sent = [m.content for m in model.requests[0]
+                if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")]
         assert sent == ["How many purchases?", "remind me?"]
     finally:
         saver.conn.close()
@@ -431,6 +433,27 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Again."], answer_hint=False)
     analyst.ask("How many purchases?")
     assert not any(m.content == hint for m in model.requests[1])
+
+
+def test_a_later_question_in_a_thread_is_reminded_to_keep_what_it_does_not_change(make_analyst, facts):
+    """Measured: "and how many product views?" after user 250's purchases counted every user's views."""
+    hint = prompt.feedback("followup_hint")
+    analyst, model = make_analyst([
+        tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases.",
+        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} views.",
+        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} 次浏览。",
+    ])
+    analyst.ask("How many purchases?", thread_id="t-follow")
+    assert not any(m.content == hint for request in model.requests for m in request)  # nothing earlier
+    analyst.ask("and views?", thread_id="t-follow")
+    first_step, answer_step = model.requests[2], model.requests[3]
+    assert isinstance(first_step[-1], HumanMessage) and first_step[-1].content == hint
+    assert first_step[-2].content == "and views?"
+    assert not any(m.content == hint for m in answer_step)  # only before the first call of the question
+    analyst.ask("那浏览呢？", thread_id="t-follow")
+    chinese = model.requests[4]
+    assert chinese[-1].content == prompt.feedback("followup_hint", question="那浏览呢？") != hint
+    assert not any(m.content == hint for m in chinese)  # sent, never stored
 
 
 def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analyst):

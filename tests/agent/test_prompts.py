@@ -41,6 +41,7 @@ def test_feedback_and_failure_texts_snapshot():
         lines.append(f"[{key}] {prompt.feedback(key, **wanted)}")
     for question in ("How many?", "多少？"):
         lines.append(f"[answer_hint {question}] {prompt.feedback('answer_hint', question=question)}")
+        lines.append(f"[followup_hint {question}] {prompt.feedback('followup_hint', question=question)}")
         for key, template in prompt._data("feedback.yaml")["failure"]["en"].items():
             wanted = {k: v for k, v in values.items() if f"${k}" in template}
             lines.append(f"[failure.{key} {question}] {prompt.failure(key, question, **wanted)}")
