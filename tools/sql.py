@@ -36,13 +36,15 @@ class DescribeSchemaArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _tool_error(exc: WarehouseError) -> ToolException:
+    return ToolException(f"{REFUSED}{exc}" if isinstance(exc, PolicyRefused) else f"error: {exc}")
+
+
 def _execute(safe: SafeSql, sql: str, *, limit: int | None, user_scope: str | None) -> SqlRun:
     try:
         return safe.run(sql, limit=limit, user_scope=user_scope)
-    except PolicyRefused as exc:
-        raise ToolException(f"{REFUSED}{exc}") from None
     except WarehouseError as exc:
-        raise ToolException(f"error: {exc}") from None
+        raise _tool_error(exc) from None
 
 
 def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = None,
@@ -57,15 +59,13 @@ def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = 
     correction: Correction | None = None
     try:
         done = safe.run(args.sql, limit=args.limit, user_scope=user_scope)
-    except PolicyRefused as exc:
-        raise ToolException(f"{REFUSED}{exc}") from None
-    except GuardRejected as exc:
+    except GuardRejected as exc:  # a policy refusal never carries a correction
         if exc.correction is None:
-            raise ToolException(f"error: {exc}") from None
+            raise _tool_error(exc) from None
         correction = exc.correction
         done = _execute(safe, correction.sql, limit=args.limit, user_scope=user_scope)
     except WarehouseError as exc:
-        raise ToolException(f"error: {exc}") from None
+        raise _tool_error(exc) from None
     notes_after: list[str] = []
     if correction is None and found_nothing(done.result.rows):
         notes_after, correction = unmatched(safe, args.sql, user_scope=user_scope)

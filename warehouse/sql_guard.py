@@ -246,7 +246,7 @@ class SqlGuard:
                 # Measured: told only where it lives, the model dropped the filter or repeated the query.
                 retarget = self._retargeted(root, columns)
                 where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
-                         + (f"run this instead: {retarget[0]}" if retarget else
+                         + (f"run this instead: {retarget[0]}" if retarget and len(retarget[0]) <= 240 else
                             f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead")
                          if owners else "")
                 raise GuardRejected(
@@ -256,7 +256,7 @@ class SqlGuard:
         return real
 
     def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> tuple[str, str, str] | None:
-        """A one-table query rewritten onto the one other table that has all its columns, if short:
+        """A one-table query rewritten onto the one other table that has all its columns:
         ``(sql, table named, table used)``.
 
         Measured: after "'event_type' is a column of events" the model sent the same query on
@@ -278,7 +278,7 @@ class SqlGuard:
         rewritten = root.copy()
         next(rewritten.find_all(exp.Table)).set("this", exp.to_identifier(fits[0]))
         sql = self._generate(rewritten)
-        return (sql, tables[0].name, fits[0]) if len(sql) <= 240 else None
+        return sql, tables[0].name, fits[0]
 
     def _check_function(self, node: exp.Func) -> None:
         if isinstance(node, exp.Anonymous):

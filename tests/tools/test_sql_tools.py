@@ -139,6 +139,11 @@ def _count(frames, table, **equal):
     # a column of another table in a one-table query: run on the table that has every column it names
     ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'", ("events", {"event_type": "purchase"}),
      "orders has no column 'event_type', so this ran on events", "AS events"),
+    # ... however long (the guard's message shows the query only when short)
+    ("SELECT COUNT(*) AS purchases_over_the_whole_period FROM orders WHERE event_type = 'purchase' "
+     "AND (session_id IS NULL OR session_id IS NOT NULL) AND (item_id IS NULL OR item_id IS NOT NULL) "
+     "AND (value IS NULL OR value IS NOT NULL) AND (source_event IS NULL OR source_event IS NOT NULL)",
+     ("events", {"event_type": "purchase"}), "orders has no column 'source_event', so this ran on events", "AS events"),
     ("SELECT COUNT(DISTINCT user_id) FROM users WHERE event_type = 'view'", None,
      "users has no column 'event_type', so this ran on events", "AS events"),
     # a value spelt differently from the one value that contains it

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import loaded_envs  # noqa: E402
@@ -320,5 +321,7 @@ def test_an_event_filter_says_all_rather_than_null(envs, request_model):
     for safe, _ in envs.values():
         every = run_analytic(safe, request_model(event_type="all")).table
         pd.testing.assert_frame_equal(every, run_analytic(safe, request_model()).table)
-    with pytest.raises(ValueError, match="purchase"):
+    with pytest.raises(ValidationError) as bad:
         request_model(event_type="sale")
+    # one error naming every accepted value, "all" included
+    assert len(bad.value.errors()) == 1 and "'purchase', 'review' or 'all'" in bad.value.errors()[0]["msg"]

@@ -25,7 +25,7 @@ def _all_is_none(value: Any) -> Any:
 
 
 EventFilter = Annotated[
-    EventType | Literal["all"] | None,
+    Literal[(*get_args(EventType), ALL_EVENTS)] | None,  # one Literal: a bad value gets one error naming them all
     AfterValidator(_all_is_none),
     # The schema a caller (and a tool-calling model) sees offers "all", not null. Measured: offered null, the
     # embedded model wrote "event_type": null for "how many purchases in October" and counted every event.
