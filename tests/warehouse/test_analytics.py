@@ -251,6 +251,28 @@ def test_top_items_match_pandas(envs, metric, event_type, category):
         assert list(got[key]) == sorted(got[key], reverse=True)
 
 
+@pytest.mark.parametrize("metric,event_type", [("events", "view"), ("revenue", None), ("unique_users", None)])
+def test_top_items_summary_totals_every_matching_item(envs, metric, event_type):
+    """'How many users viewed an item' is answered by a ranking's summary: totals over all items, not the top rows."""
+    for safe, frames in envs.values():
+        result = top_items(safe, TopItemsRequest(metric=metric, event_type=event_type, limit=2))
+        ev = frames["events"].dropna(subset=["item_id"])
+        kind = event_type or ("purchase" if metric == "revenue" else None)
+        if kind:
+            ev = ev[ev["event_type"] == kind]
+        found = re.search(r"Over all ([\d,]+) items with such events: ([\d,]+) events by ([\d,]+) distinct users",
+                          result.summary)
+        assert found, result.summary
+        assert [int(g.replace(",", "")) for g in found.groups()] == [ev["item_id"].nunique(), len(ev),
+                                                                     ev["user_id"].nunique()]
+        assert len(result.table) == 2 < ev["item_id"].nunique()
+        revenue = re.search(r"distinct users, revenue ([\d,.]+)\.", result.summary)
+        if metric == "revenue":
+            assert revenue and float(revenue.group(1).replace(",", "")) == pytest.approx(ev["value"].sum(), abs=0.006)
+        else:
+            assert revenue is None
+
+
 @pytest.mark.parametrize("dimension,conversion_event,start", [
     ("country", "purchase", None), ("category", "add_to_cart", date(2026, 3, 15)), ("channel", "purchase", None),
     ("brand", "view", None),
