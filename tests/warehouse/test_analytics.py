@@ -105,6 +105,20 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
             first = re.search(r"total ([\d,.]+)", result.summary)
             assert first and result.summary.index("total") < result.summary.index("peak")
             assert float(first.group(1).replace(",", "")) == pytest.approx(float(expect.sum()), rel=1e-6, abs=0.006)
+        if breakdown:  # "how many ... in DE": each segment's total over the range, largest first
+            by_segment = ev.groupby("segment")
+            totals = {"events": by_segment.size(), "unique_users": by_segment["user_id"].nunique(),
+                      "revenue": by_segment["value"].sum()}[metric]
+            users = by_segment["user_id"].nunique()
+            named = re.search(rf"By {breakdown} over the range: (.+?)( and (\d+) more segments?)?\.$", result.summary)
+            assert named, result.summary
+            parts = re.findall(r"(\S+) ([\d,.]+)(?: \(([\d,]+) users\))?(?:, |$)", named.group(1))
+            assert len(parts) == min(len(totals), 8) and int(named.group(3) or 0) == len(totals) - len(parts)
+            for segment, value, seg_users in parts:
+                assert float(value.replace(",", "")) == pytest.approx(float(totals[segment]), abs=0.006)
+                assert metric == "unique_users" or int(seg_users.replace(",", "")) == users[segment]
+            shown = [float(v.replace(",", "")) for _, v, _ in parts]
+            assert shown == sorted(shown, reverse=True) and min(shown) >= max(totals.drop([p[0] for p in parts]), default=0) - 0.006
 
 
 def _pandas_funnel(frames, steps, window_h, start, end, breakdown):

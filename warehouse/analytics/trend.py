@@ -15,6 +15,8 @@ _SEGMENT = {
     "channel": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.channel"),
     "category": ("LEFT JOIN items AS i ON i.item_id = e.item_id", "i.category"),
 }
+SEGMENTS_SHOWN = 8
+"""A broken-down trend's summary names this many segments' range totals, largest first."""
 _METRIC = {"events": "COUNT(*)", "unique_users": "COUNT(DISTINCT e.user_id)", "revenue": "COALESCE(SUM(e.value), 0)"}
 
 
@@ -56,6 +58,14 @@ def compile_trend_users(request: TrendRequest) -> str:
     return f"SELECT COUNT(DISTINCT e.user_id) AS users FROM events AS e {where(_conditions(request))}"
 
 
+def compile_trend_segments(request: TrendRequest) -> str:
+    """The SQL giving each segment's metric and distinct users over the trend's whole range, largest first."""
+    join, segment = _SEGMENT[request.breakdown]
+    return (f"SELECT COALESCE({segment}, '(none)') AS segment, {_METRIC[request.metric]} AS value, "
+            f"COUNT(DISTINCT e.user_id) AS users FROM events AS e {join} {where(_conditions(request))} "
+            "GROUP BY 1 ORDER BY 2 DESC, 1")
+
+
 def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None) -> Result:
     """Run a trend; rows are (period[, segment], value)."""
     frame, sql = run(safe, compile_trend(request), user_scope)
@@ -74,7 +84,11 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
         peak = totals.idxmax()
         span = f"{totals.index.min()} to {totals.index.max()}" if not (request.start or request.end) else request.describe()
         buckets = f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} on {peak}"
-        segments = f"; {frame['segment'].nunique()} {request.breakdown} segments" if request.breakdown else ""
+        segments = ""
+        if request.breakdown:  # "how many ... in DE": each segment's range total, not one period's value
+            by_segment, segments_sql = run(safe, compile_trend_segments(request), user_scope)
+            sqls.append(segments_sql)
+            segments = f". By {request.breakdown} over the range: " + _segment_totals(by_segment, request.metric)
         if request.metric == "unique_users":  # per-period distinct users do not add up across periods
             summary = (f"{what.capitalize()}, {span}: {users:,} distinct users in the whole range "
                        f"(per {request.interval}, {buckets}){segments}.")
@@ -84,6 +98,14 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
     chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
                        "segment" if request.breakdown else None)
     return Result("trend", frame, sqls, summary, chart)
+
+
+def _segment_totals(frame, metric: str, shown: int = SEGMENTS_SHOWN) -> str:
+    """'US 1,234 (567 users), DE ...' for the largest segments, then how many more there are."""
+    parts = [f"{row.segment} {_fmt(row.value)}" + ("" if metric == "unique_users" else f" ({int(row.users):,} users)")
+             for row in frame.head(shown).itertuples()]
+    more = len(frame) - shown
+    return ", ".join(parts) + (f" and {more} more {'segment' if more == 1 else 'segments'}" if more > 0 else "")
 
 
 def _fmt(value) -> str:
