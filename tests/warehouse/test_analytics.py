@@ -101,6 +101,12 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
         assert result.summary.startswith(metric.replace("_", " ").capitalize()
                                          + (f" of {kind}" if kind else " of every event type"))
         assert users and int(users.group(1).replace(",", "")) == ev["user_id"].nunique()
+        # the days asked for, else the data's own first and last day (not the first bucket's start)
+        span = f"{start or ev['ts'].min().date()} to {end or ev['ts'].max().date()}"
+        assert result.summary.split(": ", 1)[0].endswith(span), result.summary
+        peak = expect.groupby(level="period").sum().idxmax()
+        when = {"day": f"on {peak}", "week": f"in the week of {peak}", "month": f"in {str(peak)[:7]}"}[interval]
+        assert "peak " in result.summary and f" {when})" in result.summary, result.summary
         if metric != "unique_users":  # "how many ... in <range>": the range's total is the summary's first number
             first = re.search(r"total ([\d,.]+)", result.summary)
             assert first and result.summary.index("total") < result.summary.index("peak")

@@ -55,7 +55,8 @@ def compile_trend(request: TrendRequest) -> str:
 
 def compile_trend_users(request: TrendRequest) -> str:
     """The SQL counting the distinct users behind a trend over its whole range (they do not add up per period)."""
-    return f"SELECT COUNT(DISTINCT e.user_id) AS users FROM events AS e {where(_conditions(request))}"
+    return ("SELECT COUNT(DISTINCT e.user_id) AS users, CAST(MIN(e.ts) AS DATE) AS first_day, "
+            f"CAST(MAX(e.ts) AS DATE) AS last_day FROM events AS e {where(_conditions(request))}")
 
 
 def compile_trend_segments(request: TrendRequest) -> str:
@@ -79,11 +80,13 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
         # "How many users did X in <range>" is the distinct count over the range, not a sum of periods.
         users_frame, users_sql = run(safe, compile_trend_users(request), user_scope)
         sqls.append(users_sql)
-        users = int(users_frame.iloc[0, 0])
+        users, first_day, last_day = users_frame.iloc[0]
+        users = int(users)
         totals = frame.groupby("period")["value"].sum()
-        peak = totals.idxmax()
-        span = f"{totals.index.min()} to {totals.index.max()}" if not (request.start or request.end) else request.describe()
-        buckets = f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} on {peak}"
+        # The days asked for, else the data's own first and last day (not the first week's or month's start).
+        span = f"{request.start or first_day} to {request.end or last_day}"
+        buckets = (f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} "
+                   + _when(totals.idxmax(), request.interval))
         segments = ""
         if request.breakdown:  # "how many ... in DE": each segment's range total, not one period's value
             by_segment, segments_sql = run(safe, compile_trend_segments(request), user_scope)
@@ -98,6 +101,13 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
     chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
                        "segment" if request.breakdown else None)
     return Result("trend", frame, sqls, summary, chart)
+
+
+def _when(period, interval: str) -> str:
+    """A bucket in words: 'on 2026-10-31', 'in the week of 2026-10-26', 'in 2026-10'."""
+    if interval == "day":
+        return f"on {period}"
+    return f"in the week of {period}" if interval == "week" else f"in {str(period)[:7]}"
 
 
 def _segment_totals(frame, metric: str, shown: int = SEGMENTS_SHOWN) -> str:
