@@ -43,8 +43,8 @@ ANALYTICS: tuple[Analytic, ...] = (
     Analytic("paths", an.PathsRequest, an.paths,
              "Find the most common next or previous events around an event."),
     Analytic("top_items", an.TopItemsRequest, an.top_items,
-             "Rank items, or whole categories or brands (level), by events, unique users or revenue, optionally "
-             "for one event type or category; its summary also totals every matching item."),
+             "Rank individual items by events, unique users or revenue, optionally for one event type or "
+             "category (whole categories or brands: segment_breakdown)."),
     Analytic("segment_breakdown", an.SegmentRequest, an.segment_breakdown,
              "Compare countries, devices, channels, categories or brands by activity, conversion and revenue."),
     Analytic("user_profile", an.UserProfileRequest, an.user_profile,

@@ -271,42 +271,6 @@ def test_top_items_match_pandas(envs, metric, event_type, category):
         assert list(got[key]) == sorted(got[key], reverse=True)
 
 
-@pytest.mark.parametrize("level,metric,event_type,category", [
-    ("category", "events", "purchase", None), ("brand", "revenue", None, None), ("brand", "unique_users", "view", "audio"),
-])
-def test_top_categories_and_brands_match_pandas(envs, level, metric, event_type, category):
-    """'Which category has the most purchases' ranks whole categories, not the category of the top item."""
-    for safe, frames in envs.values():
-        result = top_items(safe, TopItemsRequest(metric=metric, event_type=event_type, category=category,
-                                                 level=level, limit=3))
-        items = frames["items"].set_index("item_id")
-        ev = frames["events"].dropna(subset=["item_id"])
-        kind = event_type or ("purchase" if metric == "revenue" else None)
-        if kind:
-            ev = ev[ev["event_type"] == kind]
-        if category:
-            ev = ev[ev["item_id"].map(items["category"]) == category]
-        ev = ev.assign(group=ev["item_id"].map(items[level]).fillna("(none)"))
-        grouped = ev.groupby("group")
-        expect = pd.DataFrame({"items": grouped["item_id"].nunique(), "event_count": grouped.size(),
-                               "unique_users": grouped["user_id"].nunique(), "revenue": grouped["value"].sum()})
-        key = {"events": "event_count", "unique_users": "unique_users", "revenue": "revenue"}[metric]
-        expect = expect.sort_values([key], ascending=False, kind="stable")
-        got = result.table
-        assert list(got.columns) == [level, "items", "event_count", "unique_users", "revenue"]
-        assert len(got) == min(3, len(expect))
-        np.testing.assert_allclose(got[key].astype(float), expect[key].head(len(got)).astype(float), rtol=1e-6)
-        for row in got.itertuples():
-            name = getattr(row, level)
-            assert [row.items, row.event_count, row.unique_users] == expect.loc[name, ["items", "event_count",
-                                                                                  "unique_users"]].tolist()
-            assert row.revenue == pytest.approx(expect.loc[name, "revenue"], abs=0.006)
-        plural = {"category": "categories", "brand": "brands"}[level]
-        assert result.summary.startswith(f"Top {len(got)} {plural} by {metric.replace('_', ' ')}")
-        assert f": #1 {got.iloc[0][level]} with " in result.summary
-        assert result.chart_spec["data"][0]["y"] == [str(v) for v in got[level]]  # the bars are named by the group
-
-
 @pytest.mark.parametrize("metric,event_type", [("events", "view"), ("revenue", None), ("unique_users", None)])
 def test_top_items_summary_totals_every_matching_item(envs, metric, event_type):
     """'How many users viewed an item' is answered by a ranking's summary: totals over all items, not the top rows."""

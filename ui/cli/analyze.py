@@ -108,15 +108,14 @@ def top_items_cmd(
     metric: Annotated[str, typer.Option(help="events | unique_users | revenue")] = "events",
     event_type: Annotated[str | None, typer.Option(help="Only this event type; all (the default) counts every type.")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 10,
-    level: Annotated[str, typer.Option(help="item | category | brand: rank single items or whole categories or brands.")] = "item",
+    limit: Annotated[int, typer.Option(help="Items to show.")] = 10,
     start: Start = None, end: End = None, as_json: Json = False,
 ) -> None:
-    """The leading items, categories or brands."""
+    """The leading items."""
     from warehouse.analytics import TopItemsRequest, top_items
 
     _run("top_items", TopItemsRequest, top_items, as_json, metric=metric, event_type=event_type,
-         category=category, limit=limit, level=level, start=start, end=end)
+         category=category, limit=limit, start=start, end=end)
 
 
 @app.command("segments")

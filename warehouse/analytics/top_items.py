@@ -19,9 +19,7 @@ class TopItemsRequest(DateRange):
     event_type: EventFilter = Field(
         None, description="The event type counted (purchase for purchases); all = every type (revenue: purchase).")
     category: str | None = Field(None, max_length=100, description="Only items of this category.")
-    limit: int = Field(10, ge=1, le=100, description="How many rows.")
-    level: Literal["item", "category", "brand"] = Field(
-        "item", description="Rank single items, or whole categories or brands.")
+    limit: int = Field(10, ge=1, le=100, description="How many items.")
 
 
 def _from_where(request: TopItemsRequest) -> str:
@@ -38,13 +36,9 @@ def _from_where(request: TopItemsRequest) -> str:
 def compile_top_items(request: TopItemsRequest) -> str:
     """The SQL answering ``request``."""
     key = _ORDER[request.metric]
-    measures = ("COUNT(*) AS event_count, COUNT(DISTINCT e.user_id) AS unique_users, "
-                "COALESCE(SUM(e.value), 0) AS revenue")
-    if request.level != "item":  # a category's or brand's events are its items' events
-        group = f"i.{request.level}"
-        return (f"SELECT COALESCE({group}, '(none)') AS {request.level}, COUNT(DISTINCT e.item_id) AS items, "
-                f"{measures} {_from_where(request)} GROUP BY 1 ORDER BY {key} DESC, 1 LIMIT {request.limit}")
-    return (f"SELECT e.item_id, i.title, i.category, i.brand, {measures} {_from_where(request)} "
+    return (f"SELECT e.item_id, i.title, i.category, i.brand, COUNT(*) AS event_count, "
+            f"COUNT(DISTINCT e.user_id) AS unique_users, COALESCE(SUM(e.value), 0) AS revenue "
+            f"{_from_where(request)} "
             f"GROUP BY e.item_id, i.title, i.category, i.brand ORDER BY {key} DESC, e.item_id LIMIT {request.limit}")
 
 
@@ -60,18 +54,14 @@ def top_items(safe: SafeSql, request: TopItemsRequest, *, user_scope: str | None
     frame["revenue"] = frame["revenue"].astype(float).round(2)
     sqls = [sql]
     key = _ORDER[request.metric]
-    plural = {"item": "items", "category": "categories", "brand": "brands"}[request.level]
     if frame.empty:
         summary = f"No item events match ({request.describe()})."
-        labels: list[str] = []
     else:
         top = frame.iloc[0]
-        labels = ([f"{i} {t or ''}".strip() for i, t in zip(frame["item_id"], frame["title"])]
-                  if request.level == "item" else [str(v) for v in frame[request.level]])
-        summary = (f"Top {len(frame)} {plural} by {request.metric.replace('_', ' ')}"
+        summary = (f"Top {len(frame)} items by {request.metric.replace('_', ' ')}"
                    + (f" ({request.event_type})" if request.event_type else "")
                    + (f" in {request.category}" if request.category else "")
-                   + f", {request.describe()}: #1 {labels[0]} with {top[key]:,}.")
+                   + f", {request.describe()}: #1 {top['item_id']} {top['title'] or ''} with {top[key]:,}.")
         # "How many users favorited an item" is a total, not a ranking: the ranking says it too.
         totals_frame, totals_sql = run(safe, compile_top_items_totals(request), user_scope)
         sqls.append(totals_sql)
@@ -79,5 +69,7 @@ def top_items(safe: SafeSql, request: TopItemsRequest, *, user_scope: str | None
         summary += (f" Over all {int(totals['items']):,} items with such events: {int(totals['event_count']):,} events "
                     f"by {int(totals['unique_users']):,} distinct users"
                     + (f", revenue {float(totals['revenue']):,.2f}" if request.metric == "revenue" else "") + ".")
-    chart = bar_chart(f"top {plural} by {request.metric}", labels, list(frame[key]), horizontal=True)
+    chart = bar_chart(f"top items by {request.metric}",
+                      [f"{i} {t or ''}".strip() for i, t in zip(frame["item_id"], frame["title"])],
+                      list(frame[key]), horizontal=True)
     return Result("top_items", frame, sqls, summary, chart)
