@@ -32,9 +32,14 @@ class TrendRequest(DateRange):
         None, description="Split into one series per value of this dimension.")
 
 
+def _counted(request: TrendRequest) -> str | None:
+    """The event type a trend counts: the one asked for, purchases for revenue, else None (every type)."""
+    return request.event_type or ("purchase" if request.metric == "revenue" else None)
+
+
 def _conditions(request: TrendRequest) -> list[str]:
     """The event filter of a trend: its event type (revenue: purchases) and date range."""
-    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    event_type = _counted(request)
     conditions = request.conditions("e.ts")
     if event_type:
         conditions.insert(0, f"e.event_type = {lit(event_type)}")
@@ -72,7 +77,7 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
     frame, sql = run(safe, compile_trend(request), user_scope)
     sqls = [sql]
     # Named in full: measured, the model called a count over every event type "purchases".
-    event_type = request.event_type or ("purchase" if request.metric == "revenue" else None)
+    event_type = _counted(request)
     what = f"{request.metric.replace('_', ' ')}" + (f" of {event_type}" if event_type else " of every event type")
     if frame.empty:
         summary = f"No {what} in {request.describe()}."
