@@ -121,7 +121,8 @@ def result_budget(settings: Settings) -> tuple[int, int]:
     return rows, chars
 
 
-def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None):
+def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None,
+                    layer=None):
     """What ``tools.build_tools`` needs, from the settings."""
     from tools import ToolDeps
 
@@ -129,7 +130,22 @@ def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None
     rows, chars = result_budget(settings)
     return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
                     settings=settings, reviews=reviews, models=open_model_registry(settings),
-                    text_rows=rows, text_chars=chars)
+                    layer=layer or open_semantic_layer(settings, readonly), text_rows=rows, text_chars=chars)
+
+
+def semantic_layer_path(settings: Settings):
+    """The operator's layer file: the setting, else ``semantic.yaml`` in the data dir when it exists."""
+    if settings.semantic_layer is not None:
+        return settings.semantic_layer
+    default = settings.data_dir / "semantic.yaml"
+    return default if default.exists() else None
+
+
+def open_semantic_layer(settings: Settings, readonly=None):
+    """The semantic layer of the warehouse, extended by the operator's file (``warehouse.semantic``)."""
+    from warehouse.semantic import build_layer
+
+    return build_layer(readonly or open_readonly_warehouse(settings), semantic_layer_path(settings))
 
 
 def open_model_registry(settings: Settings):
@@ -189,8 +205,9 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         model = build_chat_model(settings)
     if readonly is None:
         readonly = open_readonly_warehouse(settings)
+    layer = open_semantic_layer(settings, readonly)
     if tools_for_scope is None:
-        tools_for_scope = _tools_for_scope(settings, readonly)
+        tools_for_scope = _tools_for_scope(settings, readonly, layer)
     if checkpointer is None:
         checkpointer = open_checkpointer(settings)
     limits = Limits(
@@ -210,11 +227,12 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         schema_summary=context.schema_summary,
         max_steps=limits.max_steps,
         row_limit=result_budget(settings)[0],
+        layer=layer.describe(),
     )
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 
 
-def _tools_for_scope(settings: Settings, readonly):
+def _tools_for_scope(settings: Settings, readonly, layer):
     """Every registered tool (``tools.build_tools``), built once per user scope (``None``: unscoped)."""
     import logging
 
@@ -230,8 +248,8 @@ def _tools_for_scope(settings: Settings, readonly):
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            cache[user_scope] = build_tools(
-                build_tool_deps(settings, readonly=readonly, user_scope=user_scope, reviews=reviews))
+            cache[user_scope] = build_tools(build_tool_deps(
+                settings, readonly=readonly, user_scope=user_scope, reviews=reviews, layer=layer))
         return cache[user_scope]
 
     return tools_for

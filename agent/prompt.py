@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from string import Template
@@ -92,13 +91,6 @@ def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
     return "\n\n".join(lines) if lines else "(none)"
 
 
-def _days_before(day: str, days: int) -> str:
-    try:
-        return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
-    except ValueError:  # no events yet
-        return day
-
-
 CONTEXT_HEADING = "## The data"
 """How ``prompts/context.md`` starts: what follows it in a system prompt is derived from the data."""
 
@@ -118,18 +110,17 @@ def system_prompt(
     schema_summary: str,
     max_steps: int,
     row_limit: int,
+    layer: str = "",
 ) -> str:
     """The system prompt: static rules and examples first (prefix-cacheable), then the data context."""
     static = render("system.md") + "\n" + render("examples.md", examples=render_examples(schemas))
-    last_7_start, last_30_start = _days_before(last_date, 6), _days_before(last_date, 29)
     dynamic = render(
         "context.md",
         dialect=dialect,
         first_date=first_date,
         last_date=last_date,
-        last_7_start=last_7_start,
-        last_30_start=last_30_start,
         schema_summary=schema_summary,
+        layer=layer or "(no semantic layer)",
         max_steps=max_steps,
         row_limit=row_limit,
     )

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     sql_default_limit: int = Field(200, ge=1, le=100_000, description="LIMIT added to a query that has none.")
     sql_max_limit: int = Field(10_000, ge=1, le=1_000_000, description="Largest LIMIT a query may have; also the row cap of a result.")
     max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
+    semantic_layer: Path | None = Field(
+        None, description="YAML file extending the generated semantic layer (measures, dimensions, remove); "
+        "default: semantic.yaml in the data dir when it exists.")
     # --- LLM backends (agent/llm.py) ---
     llm_backend: Literal["local", "vllm", "openai", "fake"] = Field(
         "local", description="Which LLM answers: embedded llama.cpp, vLLM, any OpenAI-compatible URL, or the scripted fake."

@@ -52,6 +52,12 @@ ANALYTICS: tuple[Analytic, ...] = (
 )
 
 
+AGENT_ANALYTICS: tuple[Analytic, ...] = tuple(a for a in ANALYTICS if a.name in {
+    "funnel", "retention", "paths", "user_profile"})
+"""The analytics the agent calls beside ``query``, which says what trend, top_items and segment_breakdown
+say (and more) with one schema: fewer, sharper tools for a small model to choose among."""
+
+
 def analytic_result(analytic: Analytic, safe: SafeSql, request: BaseModel, *, user_scope: str | None = None,
                     text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
     """Run one analytic; (summary plus bounded table text, artifact with table, chart and SQL citations)."""

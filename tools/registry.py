@@ -8,8 +8,9 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from tools.analytics import ANALYTICS, analytic_tool
-from tools.sql import describe_schema_tool, run_sql_tool
+from tools.analytics import AGENT_ANALYTICS, analytic_tool
+from tools.query import query_tool
+from tools.sql import run_sql_tool
 from tools.tabular import TEXT_CHARS, TEXT_ROWS
 from warehouse.safe_sql import SafeSql
 
@@ -29,6 +30,8 @@ class ToolDeps:
     settings: Any = None
     reviews: Any = None
     models: Any = None
+    layer: Any = None
+    """The semantic layer (``warehouse.semantic``); generated from the warehouse when left out."""
     text_rows: int = TEXT_ROWS
     text_chars: int = TEXT_CHARS
 
@@ -38,10 +41,15 @@ def _sql_and_behavior_tools(deps) -> list[BaseTool]:
     scope = getattr(deps, "user_scope", None)
     rows = getattr(deps, "text_rows", TEXT_ROWS)
     chars = getattr(deps, "text_chars", TEXT_CHARS)
+    layer = getattr(deps, "layer", None)
+    if layer is None:
+        from warehouse.semantic import build_layer
+
+        layer = build_layer(deps.readonly)
     return [
-        describe_schema_tool(safe, user_scope=scope),
+        query_tool(safe, layer, user_scope=scope, text_rows=rows, text_chars=chars),
+        *(analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars) for a in AGENT_ANALYTICS),
         run_sql_tool(safe, user_scope=scope, text_rows=rows, text_chars=chars),
-        *(analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars) for a in ANALYTICS),
     ]
 
 

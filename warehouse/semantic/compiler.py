@@ -1,0 +1,228 @@
+"""A query spec compiled to one SQL statement: written for DuckDB, transpiled by sqlglot per dialect."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from warehouse.semantic.layer import TIME_COLUMN, Dimension, LayerError, Measure, SemanticLayer
+from warehouse.semantic.spec import SpecBase, Window
+
+_JOINS = {"users": "LEFT JOIN users AS u ON u.user_id = {a}.user_id",
+          "items": "LEFT JOIN items AS i ON i.item_id = {a}.item_id"}
+_ALIAS = {"users": "u", "items": "i"}
+_TIME_PARTS = {"hour_of_day": "EXTRACT(HOUR FROM {t})", "weekday": "EXTRACT(DOW FROM {t})"}
+
+
+def lit(value: Any) -> str:
+    """A SQL literal: numbers as numbers, everything else a quoted string."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return exp.Literal.string(str(value)).sql()
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def qualify(sql: str, alias: str) -> str:
+    """``sql`` (an expression over one table's columns) with every column qualified by ``alias``."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for column in tree.find_all(exp.Column):
+        column.set("table", exp.to_identifier(alias))
+    return tree.sql("duckdb")
+
+
+def _day(value) -> str:
+    return f"TIMESTAMP {lit(datetime.combine(value, time.min).strftime('%Y-%m-%d %H:%M:%S'))}"
+
+
+class _Select:
+    """The FROM/JOIN/WHERE of one entity's rows, collecting the joins its dimensions and filters need."""
+
+    def __init__(self, layer: SemanticLayer, measure: Measure, alias: str = "b") -> None:
+        self.layer, self.measure, self.alias = layer, measure, alias
+        self.joins: dict[str, str] = {}
+        self.where: list[str] = []
+
+    def expr(self, dim: Dimension, *, label: bool = False) -> str:
+        """The SQL of ``dim`` on this entity's rows (joining users or items when it needs them)."""
+        if not self.layer.applies(self.measure, dim):
+            usable = [d for d, v in self.layer.dimensions.items() if self.layer.applies(self.measure, v)]
+            raise LayerError(f"dimension {dim.name!r} does not apply to measure {self.measure.name!r} "
+                             f"({self.measure.entity} rows); usable: {', '.join(usable)}")
+        if dim.entity == "time":
+            return _TIME_PARTS[dim.column].format(t=f"{self.alias}.{TIME_COLUMN[self.measure.entity]}")
+        if dim.entity == self.measure.entity:
+            return qualify(dim.column, self.alias)
+        key = {"users": "user_id", "items": "item_id"}[dim.entity]
+        if dim.column == key and not label:
+            return f"{self.alias}.{key}"
+        self.joins[dim.entity] = _JOINS[dim.entity].format(a=self.alias)
+        return qualify(dim.label if label else dim.column, _ALIAS[dim.entity])
+
+    def window(self, window: Window) -> None:
+        column = TIME_COLUMN[self.measure.entity]
+        if column is None:
+            if window.start or window.end:
+                raise LayerError(f"measure {self.measure.name!r} has no time; leave the window out")
+            return
+        if window.start:
+            self.where.append(f"{self.alias}.{column} >= {_day(window.start)}")
+        if window.end:
+            self.where.append(f"{self.alias}.{column} < {_day(window.end + timedelta(days=1))}")
+
+    def filter(self, dimension: str, op: str, value: Any) -> None:
+        dim = self.layer.dimension(dimension)
+        target = self.expr(dim, label=op == "contains" and dim.label is not None)
+        values = value if isinstance(value, list) else [value]
+        values = [_known(dim, v) for v in values]
+        if op == "in":
+            self.where.append(f"{target} IN ({', '.join(lit(v) for v in values)})")
+        elif op == "contains":
+            self.where.append(f"LOWER(CAST({target} AS VARCHAR)) LIKE {lit('%' + str(values[0]).lower() + '%')}")
+        else:
+            symbol = {"eq": "=", "ne": "<>", "gte": ">=", "lte": "<="}[op]
+            self.where.append(f"{target} {symbol} {lit(values[0])}")
+
+    def sql_from(self, table: str) -> str:
+        where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
+        return f"FROM {table} AS {self.alias} {' '.join(self.joins.values())}{where}"
+
+
+def _known(dim: Dimension, value: Any) -> Any:
+    """``value`` spelt as the data spells it; LayerError listing the values when the data has no such value."""
+    if isinstance(value, float) and value.is_integer() and dim.entity in {"users", "items"}:
+        value = str(int(value))
+    if not dim.values or not isinstance(value, str):
+        return value
+    for known in dim.values:
+        if known.casefold() == value.casefold():
+            return known
+    raise LayerError(f"{dim.name} has no value {value!r}; its values: {', '.join(dim.values)}")
+
+
+def _filters(select: _Select, spec: SpecBase) -> None:
+    for f in spec.filters:
+        select.filter(f.dimension, f.op, f.value)
+
+
+def _aggregate(measure: Measure, alias: str) -> str:
+    column = qualify(measure.column, alias) if measure.column else None
+    return {"count": "COUNT(*)", "count_distinct": f"COUNT(DISTINCT {column})", "sum": f"SUM({column})",
+            "avg": f"AVG({column})", "median": f"MEDIAN({column})", "min": f"MIN({column})",
+            "max": f"MAX({column})"}[measure.agg]
+
+
+def _grouped(select: _Select, spec: SpecBase) -> tuple[list[str], list[str]]:
+    """(select expressions with their names, group-by expressions) of the spec's grain and dimensions."""
+    named, groups = [], []
+    if spec.grain != "none":
+        column = TIME_COLUMN[select.measure.entity]
+        if column is None:
+            raise LayerError(f"measure {select.measure.name!r} has no time; use grain none")
+        bucket = f"DATE_TRUNC('{spec.grain}', {select.alias}.{column})"
+        named.append(f"CAST({bucket} AS DATE) AS {spec.grain}")
+        groups.append(bucket)
+    for name in spec.dimensions:
+        dim = select.layer.dimension(name)
+        value = select.expr(dim)
+        named.append(f"{value} AS {name}")
+        groups.append(value)
+        if dim.label:
+            named.append(f"MAX({select.expr(dim, label=True)}) AS {name}_{dim.label}")
+    return named, groups
+
+
+def _ordered(spec: SpecBase, names: list[str]) -> str:
+    if spec.grain != "none":
+        return f"ORDER BY {spec.grain}" + "".join(f", {n}" for n in names[1:])
+    if spec.dimensions:
+        return f"ORDER BY value {spec.order.upper()} NULLS LAST, {', '.join(spec.dimensions)} LIMIT {spec.limit}"
+    return ""
+
+
+def compile_spec(layer: SemanticLayer, spec: SpecBase, window: Window, dialect: str = "duckdb") -> str:
+    """The SQL answering ``spec`` over ``window``, in ``dialect`` (columns: grain, dimensions, value[, ...])."""
+    measure = layer.measure(spec.measure)
+    sql = _rate(layer, measure, spec, window) if measure.agg == "rate" else _plain(layer, measure, spec, window)
+    return sqlglot.transpile(sql, read="duckdb", write=_dialect(dialect))[0]
+
+
+def _dialect(name: str) -> str:
+    return {"postgresql": "postgres"}.get(name, name)
+
+
+def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window) -> str:
+    if spec.base_event or spec.target_event:
+        raise LayerError(f"base_event and target_event are for conversion_rate, not {measure.name!r}; leave them out")
+    select = _Select(layer, measure)
+    if measure.where:
+        select.where.append(qualify(measure.where, "b"))
+    select.window(window)
+    _filters(select, spec)
+    named, groups = _grouped(select, spec)
+    group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
+    total = ", COUNT(*) OVER () AS groups" if spec.dimensions and spec.grain == "none" else ""
+    if measure.per:
+        unit = "b.session_id" if measure.per == "session" else "b.user_id"
+        time_col = TIME_COLUMN[measure.entity]
+        per = ("COUNT(*)" if measure.per_agg == "count" else
+               f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0")
+        inner_names = [n.rsplit(" AS ", 1)[1] for n in named]
+        inner = (f"SELECT {''.join(n + ', ' for n in named)}{unit} AS unit, {per} AS x {select.sql_from(measure.entity)} "
+                 f"GROUP BY {', '.join([*groups, unit])}")
+        outer_agg = "AVG(x)" if measure.agg == "avg" else "MEDIAN(x)" if measure.agg == "median" else \
+            {"sum": "SUM(x)", "min": "MIN(x)", "max": "MAX(x)"}.get(measure.agg, "AVG(x)")
+        cols = "".join(f"{n}, " for n in inner_names)
+        outer_group = f" GROUP BY {', '.join(inner_names)}" if inner_names else ""
+        sql = f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total} FROM ({inner}) AS per_unit{outer_group}"
+    else:
+        sql = (f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total} "
+               f"{select.sql_from(measure.entity)}{group_by}")
+    return f"{sql} {_ordered(spec, [n.rsplit(' AS ', 1)[1] for n in named])}".strip()
+
+
+def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window) -> str:
+    base, target = spec.base_event, spec.target_event
+    if not base or not target:
+        raise LayerError("conversion_rate needs base_event and target_event (of users who did base_event, "
+                         "the share who also did target_event)")
+    if spec.grain != "none":
+        raise LayerError("conversion_rate has no grain; ask one window at a time (or use the funnel tool)")
+    for name in spec.dimensions:
+        if layer.dimension(name).entity != "users":
+            raise LayerError(f"conversion_rate groups by user attributes only, not {name!r}")
+    events = layer.measures.get("events") or Measure(name="events", description="", entity="events", agg="count")
+    hit = _Select(layer, events, alias="b")
+    hit.where.append(f"b.event_type = {lit(target)}")
+    if base == "signup":
+        first = _Select(layer, Measure(name="signups", description="", entity="users", agg="count"), alias="b")
+        first.window(window)
+        for f in spec.filters:  # user attributes bound the signups, item attributes the later events
+            on_users = layer.dimension(f.dimension).entity == "users"
+            (first if on_users else hit).filter(f.dimension, f.op, f.value)
+        hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
+        hit.where.append("b.ts >= a.signup_ts")
+        cte = (f"WITH a AS (SELECT b.user_id, b.signup_ts {first.sql_from('users')}), "
+               f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
+    else:
+        _filters(hit, spec)
+        first = _Select(layer, events, alias="b")
+        first.where.append(f"b.event_type = {lit(base)}")
+        first.window(window)
+        _filters(first, spec)
+        hit.window(window)
+        cte = (f"WITH a AS (SELECT DISTINCT b.user_id {first.sql_from('events')}), "
+               f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
+    outer = _Select(layer, events, alias="a")
+    named, groups = [], []
+    for name in spec.dimensions:
+        value = outer.expr(layer.dimension(name))
+        named.append(f"{value} AS {name}")
+        groups.append(value)
+    group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
+    joins = " ".join(outer.joins.values())
+    sql = (f"{cte} SELECT {''.join(n + ', ' for n in named)}COUNT(*) AS base_users, COUNT(t.user_id) AS both_users, "
+           f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value "
+           f"FROM a LEFT JOIN t ON t.user_id = a.user_id {joins}{group_by}")
+    return f"{sql} {_ordered(spec, spec.dimensions)}".strip()

@@ -1,0 +1,153 @@
+"""The layer generated from the canonical schema and what the data holds (event types, filled attributes)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from warehouse.semantic.layer import Dimension, Measure, SemanticLayer, extend, load_overrides
+
+logger = logging.getLogger(__name__)
+
+MAX_LISTED_VALUES = 15
+# Plural noun and "users who ..." phrase per canonical event type; other types get generic names.
+_EVENT_WORDS: dict[str, tuple[str, str, str]] = {
+    "view": ("views", "users_who_viewed", "product or page views"),
+    "search": ("searches", "users_who_searched", "searches"),
+    "add_to_cart": ("add_to_carts", "users_who_added_to_cart", "add-to-cart events"),
+    "remove_from_cart": ("cart_removals", "users_who_removed_from_cart", "remove-from-cart events"),
+    "favorite": ("favorites", "users_who_favorited", "favorite (wishlist) events"),
+    "purchase": ("purchases", "users_who_purchased", "purchase events (one per item bought)"),
+    "review": ("review_events", "users_who_reviewed", "review-writing events"),
+}
+
+
+def _event_measures(event_types: list[str]) -> list[Measure]:
+    out = [
+        Measure(name="events", description="events of every type", entity="events", agg="count"),
+        Measure(name="active_users", description="distinct users with any event", entity="events",
+                agg="count_distinct", column="user_id", synonyms=["users", "visitors"]),
+    ]
+    for event_type in event_types:
+        plural, users, words = _EVENT_WORDS.get(event_type, (f"{event_type}_events", f"users_who_{event_type}",
+                                                             f"{event_type} events"))
+        where = f"event_type = '{event_type}'"
+        out.append(Measure(name=plural, description=f"number of {words}", entity="events", agg="count", where=where))
+        out.append(Measure(name=users, description=f"distinct users with {words}", entity="events",
+                           agg="count_distinct", column="user_id", where=where))
+    return out
+
+
+def _other_measures(has: dict[str, bool]) -> list[Measure]:
+    out: list[Measure] = []
+    if has["purchase_value"]:
+        out.append(Measure(name="revenue", description="revenue: sum of purchase values", entity="events",
+                           agg="sum", column="value", where="event_type = 'purchase'", format="money",
+                           synonyms=["sales", "GMV"]))
+    if has["orders"]:
+        out += [
+            Measure(name="orders", description="number of orders (checkouts)", entity="orders", agg="count"),
+            Measure(name="avg_order_value", description="average order total", entity="orders", agg="avg",
+                    column="total", format="money", synonyms=["AOV", "basket size"]),
+            Measure(name="median_order_value", description="median order total", entity="orders", agg="median",
+                    column="total", format="money"),
+            Measure(name="order_total", description="sum of order totals", entity="orders", agg="sum",
+                    column="total", format="money"),
+        ]
+    if has["users"]:
+        out.append(Measure(name="signups", description="users who signed up (by signup time)", entity="users",
+                           agg="count", synonyms=["new users", "registrations"]))
+    if has["sessions"]:
+        out += [
+            Measure(name="sessions", description="distinct sessions", entity="events", agg="count_distinct",
+                    column="session_id", synonyms=["visits"]),
+            Measure(name="avg_events_per_session", description="mean events per session", entity="events",
+                    agg="avg", per="session", format="number"),
+            Measure(name="median_events_per_session", description="median events per session", entity="events",
+                    agg="median", per="session", format="number"),
+            Measure(name="avg_session_minutes", description="mean session length in minutes (first to last event)",
+                    entity="events", agg="avg", per="session", per_agg="duration_minutes", format="number"),
+            Measure(name="median_session_minutes", description="median session length in minutes",
+                    entity="events", agg="median", per="session", per_agg="duration_minutes", format="number"),
+        ]
+    out += [
+        Measure(name="avg_events_per_user", description="mean events per active user", entity="events",
+                agg="avg", per="user", format="number"),
+        Measure(name="median_events_per_user", description="median events per active user", entity="events",
+                agg="median", per="user", format="number"),
+    ]
+    if has["reviews"]:
+        out += [
+            Measure(name="reviews", description="number of reviews", entity="reviews", agg="count"),
+            Measure(name="avg_rating", description="average review rating (1-5 stars)", entity="reviews",
+                    agg="avg", column="rating", format="number", synonyms=["stars", "score"]),
+        ]
+    out.append(Measure(
+        name="conversion_rate", entity="events", agg="rate", format="ratio",
+        description="share of users who did base_event in the window who also did target_event in it "
+                    "(base_event signup: signed up in the window, target any time after)"))
+    return out
+
+
+def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dimension]:
+    def attr(name: str, entity: str, column: str, description: str, **more: Any) -> Dimension:
+        return Dimension(name=name, entity=entity, column=column, description=description,
+                         values=values.get(name, []), **more)
+
+    out = [attr(n, "users", n, f"the user's {n}") for n in ("country", "device", "channel") if has[f"users.{n}"]]
+    out += [attr(n, "items", n, f"the item's {n}") for n in ("category", "brand") if has[f"items.{n}"]]
+    out += [
+        attr("item", "items", "item_id", "one item (id, shown with its title)", label="title"),
+        attr("user", "users", "user_id", "one user (id)"),
+        attr("event_type", "events", "event_type", "the event's type"),
+        attr("signup_month", "users", "STRFTIME(signup_ts, '%Y-%m')", "the month the user signed up (cohort)"),
+        attr("hour_of_day", "time", "hour_of_day", "hour of the day 0-23"),
+        attr("weekday", "time", "weekday", "day of the week (0 Sunday ... 6 Saturday)"),
+    ]
+    if has["orders"]:
+        out.append(attr("order_status", "orders", "status", "the order's status"))
+    if has["reviews"]:
+        out.append(attr("rating", "reviews", "rating", "the review's star rating"))
+        out.append(attr("review_text", "reviews", "COALESCE(title, '') || ' ' || COALESCE(body, '')",
+                        "the review's title and text (filter with contains)"))
+    return out
+
+
+_VALUE_COLUMNS = {"country": ("users", "country"), "device": ("users", "device"), "channel": ("users", "channel"),
+                  "category": ("items", "category"), "brand": ("items", "brand"),
+                  "order_status": ("orders", "status"), "event_type": ("events", "event_type")}
+
+
+def generate(readonly: Any) -> SemanticLayer:
+    """The layer of the warehouse behind ``readonly`` (a ReadOnlyWarehouse), from its schema and data."""
+    def one(sql: str) -> Any:
+        return readonly.query(sql).rows[0][0]
+
+    event_types = [str(r[0]) for r in readonly.query(
+        "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type").rows]
+    has = {
+        "purchase_value": bool(one("SELECT COUNT(value) FROM events WHERE event_type = 'purchase'")),
+        "orders": bool(one("SELECT COUNT(*) FROM orders")),
+        "users": bool(one("SELECT COUNT(signup_ts) FROM users")),
+        "sessions": bool(one("SELECT COUNT(session_id) FROM events")),
+        "reviews": bool(one("SELECT COUNT(*) FROM reviews")),
+    }
+    values: dict[str, list[str]] = {}
+    for name, (table, column) in _VALUE_COLUMNS.items():
+        rows = readonly.query(f"SELECT {column}, COUNT(*) AS n FROM {table} WHERE {column} IS NOT NULL "
+                              f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT {MAX_LISTED_VALUES + 1}").rows
+        has[f"{table}.{column}"] = bool(rows)
+        if len(rows) <= MAX_LISTED_VALUES:
+            values[name] = [str(r[0]) for r in rows]
+    measures = [*_event_measures(event_types), *_other_measures(has)]
+    return SemanticLayer(measures={m.name: m for m in measures},
+                         dimensions={d.name: d for d in _dimensions(values, has)}, event_types=event_types)
+
+
+def build_layer(readonly: Any, path: Path | None = None) -> SemanticLayer:
+    """The generated layer, extended by the operator's YAML file at ``path`` when given."""
+    layer = generate(readonly)
+    if path is None:
+        return layer
+    return extend(layer, load_overrides(path), str(path))

@@ -1,0 +1,169 @@
+"""The semantic layer: the warehouse as measures and dimensions a question can name.
+
+Generated from the canonical schema and the data (only event types and attributes the data has),
+then extended or overridden by a YAML file the operator edits (``docs/semantic-layer.md``).
+Everything a query can say is here as data; the compiler (``compiler.py``) turns a spec into SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlglot
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from warehouse.errors import WarehouseError
+
+logger = logging.getLogger(__name__)
+
+Entity = Literal["events", "orders", "users", "reviews", "order_items"]
+TIME_COLUMN: dict[str, str | None] = {"events": "ts", "orders": "ts", "users": "signup_ts", "reviews": "ts",
+                                      "order_items": None}
+"""The column a time window bounds, per entity (order_items has none of its own)."""
+JOIN_KEYS: dict[str, tuple[str, ...]] = {"events": ("user_id", "item_id"), "orders": ("user_id",),
+                                         "users": ("user_id",), "reviews": ("user_id", "item_id"),
+                                         "order_items": ("item_id",)}
+"""The keys an entity's rows carry, so a dimension of users or items can join onto it."""
+_NAME = r"^[a-z][a-z0-9_]{0,47}$"
+
+
+class LayerError(WarehouseError):
+    """The semantic layer file is invalid; the message names the entry and the fix."""
+
+
+class Measure(BaseModel):
+    """A number a question asks for: an aggregate over one entity's rows, maybe per session or user first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME)
+    description: str
+    entity: Entity
+    agg: Literal["count", "count_distinct", "sum", "avg", "median", "min", "max", "rate"]
+    column: str | None = Field(None, description="the aggregated column or SQL expression of the entity's row")
+    where: str | None = Field(None, description="SQL condition on the entity's row (alias-free column names)")
+    per: Literal["session", "user"] | None = Field(
+        None, description="first count rows per session or user (column: an expression over the group), then agg")
+    per_agg: Literal["count", "duration_minutes"] = "count"
+    format: Literal["count", "money", "number", "ratio"] = "count"
+    synonyms: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.agg in {"sum", "avg", "min", "max", "count_distinct"} and not self.column and not self.per:
+            raise ValueError(f"measure {self.name!r}: agg {self.agg!r} needs a column")
+        if self.agg == "rate" and self.entity != "events":
+            raise ValueError(f"measure {self.name!r}: a rate is between two behaviors, so its entity is events")
+        for sql in (self.column, self.where):
+            _check_sql(sql, self.name)
+        return self
+
+
+class Dimension(BaseModel):
+    """Something to group or filter by: a column of an entity, joined by its key, or a part of the time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME)
+    description: str
+    entity: Literal["users", "items", "events", "orders", "reviews", "time"]
+    column: str = Field(description="the column, or for entity time one of hour_of_day, weekday, day, week, month")
+    label: str | None = Field(None, description="a more readable column of the same entity shown beside the key")
+    values: list[str] = Field(default_factory=list, description="the known values (filled from the data)")
+    synonyms: list[str] = Field(default_factory=list)
+
+    @field_validator("column")
+    @classmethod
+    def _sql(cls, value: str) -> str:
+        _check_sql(value, "dimension")
+        return value
+
+
+class SemanticLayer(BaseModel):
+    """The measures and dimensions of one warehouse, by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measures: dict[str, Measure]
+    dimensions: dict[str, Dimension]
+    event_types: list[str] = Field(default_factory=list)
+    source: str = "generated from the schema"
+
+    def measure(self, name: str) -> Measure:
+        """The measure called ``name``; LayerError naming the known ones otherwise."""
+        if name not in self.measures:
+            raise LayerError(f"unknown measure {name!r}; known measures: {', '.join(self.measures)}")
+        return self.measures[name]
+
+    def dimension(self, name: str) -> Dimension:
+        """The dimension called ``name``; LayerError naming the known ones otherwise."""
+        if name not in self.dimensions:
+            raise LayerError(f"unknown dimension {name!r}; known dimensions: {', '.join(self.dimensions)}")
+        return self.dimensions[name]
+
+    def applies(self, measure: Measure, dimension: Dimension) -> bool:
+        """Whether ``dimension`` can group ``measure``'s rows (its entity joins onto the measure's)."""
+        if dimension.entity == "time":
+            return TIME_COLUMN[measure.entity] is not None
+        if dimension.entity == measure.entity:
+            return True
+        key = {"users": "user_id", "items": "item_id"}.get(dimension.entity)
+        return key is not None and key in JOIN_KEYS[measure.entity]
+
+    def describe(self) -> str:
+        """The layer as the compact list the agent's prompt and the UI show: what you can ask."""
+        lines = ["Measures:"]
+        lines += [f"- {m.name}: {m.description}" for m in self.measures.values()]
+        lines.append("Dimensions (group by or filter on):")
+        for d in self.dimensions.values():
+            values = f" [{', '.join(d.values)}]" if d.values else ""
+            lines.append(f"- {d.name}: {d.description}{values}")
+        return "\n".join(lines)
+
+
+def _check_sql(sql: str | None, owner: str) -> None:
+    if sql is None:
+        return
+    try:
+        sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise ValueError(f"{owner}: {sql!r} is not a SQL expression ({str(exc).splitlines()[0]})") from None
+
+
+def load_overrides(path: Path) -> dict[str, Any]:
+    """The operator's YAML file as a dict (``measures`` / ``dimensions`` / ``remove``); LayerError when malformed."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise LayerError(f"cannot read the semantic layer file {str(path)!r}: {exc}; fix UBA_SEMANTIC_LAYER") from exc
+    except yaml.YAMLError as exc:
+        raise LayerError(f"the semantic layer file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or set(data) - {"measures", "dimensions", "remove"}:
+        raise LayerError(f"{str(path)!r}: the top level must be a mapping with measures, dimensions and/or remove")
+    return data
+
+
+def extend(layer: SemanticLayer, overrides: dict[str, Any], origin: str) -> SemanticLayer:
+    """``layer`` with the file's entries added or replacing same-named ones, and its ``remove`` names dropped."""
+    measures, dimensions = dict(layer.measures), dict(layer.dimensions)
+    for kind, target, model in (("measures", measures, Measure), ("dimensions", dimensions, Dimension)):
+        entries = overrides.get(kind) or {}
+        if not isinstance(entries, dict):
+            raise LayerError(f"{origin}: {kind} must be a mapping of name -> definition")
+        for name, body in entries.items():
+            try:
+                target[name] = model.model_validate({"name": name, **(body or {})})
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+                raise LayerError(f"{origin}: {kind[:-1]} {name!r} is invalid: {problems}") from None
+    for name in overrides.get("remove") or []:
+        if name not in measures and name not in dimensions:
+            raise LayerError(f"{origin}: remove names {name!r}, which is neither a measure nor a dimension")
+        measures.pop(name, None)
+        dimensions.pop(name, None)
+    if not measures:
+        raise LayerError(f"{origin}: the layer has no measures left; remove fewer")
+    return layer.model_copy(update={"measures": measures, "dimensions": dimensions, "source": origin})

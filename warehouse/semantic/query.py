@@ -1,0 +1,154 @@
+"""Running a query spec: resolve its window against the data, compile, execute read-only, summarise."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from warehouse.analytics._base import Result, bar_chart, line_chart, run
+from warehouse.safe_sql import SafeSql
+from warehouse.semantic.compiler import compile_spec
+from warehouse.semantic.layer import LayerError, Measure, SemanticLayer
+from warehouse.semantic.spec import SpecBase, Window, as_dict
+
+SHOWN = 8
+
+
+def data_span(safe: SafeSql, user_scope: str | None) -> tuple[date, date]:
+    """The first and last day of the (caller's) events: windows are relative to the last."""
+    frame, _ = run(safe, "SELECT MIN(ts) AS first, MAX(ts) AS last FROM events", user_scope)
+    first, last = frame.iloc[0]["first"], frame.iloc[0]["last"]
+    if pd.isna(last):
+        raise LayerError("the warehouse has no events in scope, so there is nothing to measure")
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope: str | None = None) -> Result:
+    """Answer ``spec``: its table (grain, dimensions, value), the SQL that ran, a summary and a chart."""
+    measure = layer.measure(spec.measure)
+    first, last = data_span(safe, user_scope)
+    window = spec.window(last, first)
+    sql = compile_spec(layer, spec, window, safe.dialect)
+    frame, ran = run(safe, sql, user_scope)
+    queries = [ran]
+    previous = None
+    if spec.compare_previous:
+        if window.start is None:
+            raise LayerError("compare_previous needs a window (last_days or start/end)")
+        days = (window.end - window.start).days + 1
+        before = window.shifted(days)
+        prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect), user_scope)
+        queries.append(prev_sql)
+        previous = (before, prev_frame)
+    frame = _merge_previous(frame, previous, spec)
+    summary = _summary(measure, spec, window, frame, previous)
+    return Result("query", frame.drop(columns=["groups"], errors="ignore"), queries, summary,
+                  _chart(measure, spec, frame), details={"spec": as_dict(spec), "window": [
+                      str(window.start or first), str(window.end or last)]})
+
+
+def _keys(spec: SpecBase) -> list[str]:
+    return [*([spec.grain] if spec.grain != "none" else []), *spec.dimensions]
+
+
+def _merge_previous(frame: pd.DataFrame, previous: tuple[Window, pd.DataFrame] | None, spec: SpecBase) -> pd.DataFrame:
+    if previous is None:
+        return frame
+    prev = previous[1][[*_keys(spec), "value"]].rename(columns={"value": "previous"})
+    merged = frame.merge(prev, on=_keys(spec), how="left") if _keys(spec) else frame.assign(
+        previous=prev["previous"].iloc[0] if len(prev) else None)
+    merged["change"] = merged["value"] - merged["previous"]
+    return merged
+
+
+def fmt(measure: Measure, value: Any) -> str:
+    """One value as the answer should say it."""
+    if value is None or pd.isna(value):
+        return "none"
+    if measure.format == "ratio":
+        return f"{100 * float(value):.1f}%"
+    if measure.format == "money":
+        return f"{float(value):,.2f}"
+    if measure.format == "number":
+        return f"{float(value):,.2f}".rstrip("0").rstrip(".")
+    return f"{int(round(float(value))):,}"
+
+
+def _span(window: Window, frame_first: Any = None) -> str:
+    if window.start is None:
+        return "over all data"
+    return f"from {window.start} to {window.end} ({window.label})"
+
+
+def _what(measure: Measure, spec: SpecBase) -> str:
+    what = measure.name.replace("_", " ")
+    if measure.agg == "rate":
+        what = f"share of users who did {spec.base_event} who also did {spec.target_event}"
+    if spec.filters:
+        what += " where " + " and ".join(f"{f.dimension} {f.op} {f.value!r}" for f in spec.filters)
+    return what
+
+
+def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFrame,
+             previous: tuple[Window, pd.DataFrame] | None) -> str:
+    head = f"{_what(measure, spec)}, {_span(window)}"
+    if frame.empty:
+        return f"{head}: no matching rows."
+    if not _keys(spec):
+        row = frame.iloc[0]
+        text = f"{head}: {fmt(measure, row['value'])}"
+        if measure.agg == "rate":
+            text += f" ({int(row['both_users']):,} of {int(row['base_users']):,} users)"
+        if previous is not None:
+            before = previous[0]
+            text += (f". The {(before.end - before.start).days + 1} days before ({before.start} to {before.end}): "
+                     f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}")
+        return text + "."
+    if spec.grain != "none" and not spec.dimensions:
+        top = frame.loc[frame["value"].astype(float).idxmax()]
+        low = frame.loc[frame["value"].astype(float).idxmin()]
+        text = (f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {top[spec.grain]} "
+                f"({fmt(measure, top['value'])}), lowest {low[spec.grain]} ({fmt(measure, low['value'])})")
+        if measure.agg in {"count", "sum"}:
+            text += f"; all {spec.grain}s together {fmt(measure, frame['value'].sum())}"
+        return text + "."
+    keys = _keys(spec)
+    groups = int(frame["groups"].iloc[0]) if "groups" in frame else len(frame)
+    shown = []
+    for _, row in frame.head(SHOWN).iterrows():
+        label = " / ".join(_label(row, k) for k in keys)
+        extra = f" ({int(row['both_users']):,} of {int(row['base_users']):,})" if measure.agg == "rate" else ""
+        prev = f", before {fmt(measure, row['previous'])}" if "previous" in row else ""
+        shown.append(f"{label} {fmt(measure, row['value'])}{extra}{prev}")
+    order = "highest first" if spec.order == "desc" else "lowest first"
+    by = " and ".join(keys)
+    more = f"; {groups - len(shown)} more" if groups > len(shown) else ""
+    return f"{head}, by {by} ({groups} in all, {order}): " + "; ".join(shown) + more + "."
+
+
+def _label(row: pd.Series, key: str) -> str:
+    value = row[key]
+    text = "(none)" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    for column in row.index:
+        if column.startswith(f"{key}_") and column not in {"base_users", "both_users"} and isinstance(row[column], str):
+            text += f" ({row[column]})"
+    return text
+
+
+def _signed(measure: Measure, value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "none"
+    return ("+" if float(value) >= 0 else "-") + fmt(measure, abs(float(value)))
+
+
+def _chart(measure: Measure, spec: SpecBase, frame: pd.DataFrame) -> dict[str, Any] | None:
+    if frame.empty or not _keys(spec):
+        return None
+    title = _what(measure, spec)
+    if spec.grain != "none":
+        series = spec.dimensions[0] if spec.dimensions else None
+        return line_chart(title, frame, spec.grain, "value", series)
+    key = spec.dimensions[0]
+    return bar_chart(title, [str(v) for v in frame[key]], list(frame["value"]), horizontal=True)

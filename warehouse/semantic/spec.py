@@ -1,0 +1,105 @@
+"""The query spec: what a question asks of the layer, as named things. Its enums come from the layer."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from warehouse.semantic.layer import SemanticLayer
+
+Grain = Literal["none", "day", "week", "month"]
+FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte"]
+
+
+class Window(BaseModel):
+    """Resolved inclusive day bounds (None: unbounded) and how to name them."""
+
+    start: date | None
+    end: date | None
+    label: str
+
+    def shifted(self, days: int) -> Window:
+        """The window ``days`` earlier (same length)."""
+        return Window(start=self.start - timedelta(days=days), end=self.end - timedelta(days=days),
+                      label=f"the {days} days before")
+
+
+class SpecBase(BaseModel):
+    """Fields every spec has; ``spec_model`` adds the layer's enums for measure, dimensions and filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    last_days: int | None = Field(
+        None, ge=1, le=3660, description="Window: the N days ending on the data's last day (7 = last week).")
+    start: date | None = Field(None, description="Window start day YYYY-MM-DD (instead of last_days).")
+    end: date | None = Field(None, description="Window end day YYYY-MM-DD, included.")
+    periods_back: int = Field(0, ge=0, le=52, description="Move the window back by whole window lengths "
+                                                           "(1 = the same length just before it).")
+    compare_previous: bool = Field(False, description="Also give the window just before and the change.")
+    grain: Grain = Field("none", description="One row per day, week or month.")
+    base_event: str | None = Field(None, description="conversion_rate only: users who did this ...")
+    target_event: str | None = Field(None, description="conversion_rate only: ... the share who also did this.")
+    order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
+    limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.last_days is not None and (self.start or self.end):
+            raise ValueError("give last_days or start/end, not both")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}; swap them")
+        return self
+
+    def window(self, anchor: date, first: date) -> Window:
+        """The spec's window resolved against the data's first and last day."""
+        if self.last_days is not None:
+            end = anchor - timedelta(days=self.periods_back * self.last_days)
+            start = end - timedelta(days=self.last_days - 1)
+            label = f"last {self.last_days} days" if not self.periods_back else f"{self.last_days} days, " \
+                    f"{self.periods_back} period(s) back"
+            return Window(start=start, end=end, label=label)
+        if self.start or self.end:
+            start, end = self.start or first, self.end or anchor
+            if self.periods_back:
+                days = (end - start).days + 1
+                start, end = start - timedelta(days=days * self.periods_back), end - timedelta(days=days * self.periods_back)
+            return Window(start=start, end=end, label="the dates asked")
+        return Window(start=None, end=None, label="all data")
+
+
+def spec_model(layer: SemanticLayer) -> type[SpecBase]:
+    """The pydantic model of a query spec over ``layer``: measure, dimensions and filters are its enums."""
+    measures = tuple(layer.measures)
+    groupable = tuple(n for n, d in layer.dimensions.items() if n != "review_text")
+    filterable = tuple(layer.dimensions)
+    events = tuple(layer.event_types)
+    filter_model = create_model(
+        "Filter",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="Keep only rows where the dimension matches.",
+        dimension=(Literal[filterable], Field(..., description="The dimension filtered on.")),
+        op=(FilterOp, Field("eq", description="eq, ne, in (list), contains (text), gte, lte.")),
+        value=(Union[str, float, list[str]], Field(..., description="The value (a list for in).")),  # noqa: UP007
+    )
+    doc = ("Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
+           "per day/week/month, filtered, compared with the window before.")
+    return create_model(
+        "QuerySpec",
+        __base__=SpecBase,
+        __doc__=doc,
+        measure=(Literal[measures], Field(..., description="What to count, sum, average or rate.")),
+        dimensions=(list[Literal[groupable]], Field(default_factory=list, max_length=2,
+                                                     description="Group by these (a ranking: highest first).")),
+        filters=(list[filter_model], Field(default_factory=list, max_length=4, description="Row filters.")),
+        base_event=(Literal[(*events, "signup")] | None,
+                    Field(None, description="conversion_rate only: users who did this ...")),
+        target_event=(Literal[events] | None,
+                      Field(None, description="conversion_rate only: ... the share who also did this.")),
+    )
+
+
+def as_dict(spec: BaseModel) -> dict[str, Any]:
+    """A spec as the JSON a thread remembers and a saved report re-runs (defaults left out)."""
+    return spec.model_dump(mode="json", exclude_defaults=True)
