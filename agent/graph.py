@@ -7,6 +7,7 @@ the finish node guarantees an answer whose numbers came from tool results (or sa
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -167,8 +168,14 @@ def build_graph(
         elif limits.answer_hint and len(turn) == 1 and len(request) > 2:
             # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
             # product views?" after user 250's purchases counted every user's views.
-            request.append(HumanMessage(content=prompt.feedback("followup_hint", question=question),
-                                        additional_kwargs={"uba_feedback": True}))
+            # The thread's memory of the last query spec: the follow-up edits that call, so what it does
+            # not change (the measure, the user, the filters) stays. Measured: "and the 7 days before?"
+            # lost the first question's measure when the reminder did not show the call.
+            last = _last_call(state["messages"][:state.get("turn_start", 0)])
+            if last:
+                request.append(HumanMessage(content=prompt.feedback("followup_hint", question=question,
+                                                                    last_call=last),
+                                            additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
@@ -322,6 +329,17 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
     calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
              for c in found]
     return calls, "text"
+
+
+def _last_call(messages: Sequence[BaseMessage]) -> str:
+    """The last successful tool call of the earlier questions as ``name {json args}``, or ''."""
+    ok = {m.tool_call_id for m in messages if isinstance(m, ToolMessage) and m.status != "error"}
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            for call in reversed(message.tool_calls):
+                if call["id"] in ok:
+                    return f"{call['name']} {json.dumps(call.get('args') or {}, ensure_ascii=False, sort_keys=True)}"
+    return ""
 
 
 def _fresh_results(turn: Sequence[BaseMessage]) -> bool:

@@ -242,8 +242,8 @@ def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_anal
         tool_call("run_sql", sql=PURCHASES_SQL),
         "To find the number of purchases, I used the `run_sql` function with a COUNT query.",
         f"There were {facts['purchases']:,} purchases.",
-        "To find it we can use the `trend` function with event_type purchase.",  # no call made
-        "I would use the trend tool.",
+        "To find it we can use the `query` function with measure purchases.",  # no call made
+        "I would use the query tool.",
     ])
     fixed = analyst.ask("How many purchases were there?", thread_id="d1")
     assert fixed.status == "ok" and fixed.text == f"There were {facts['purchases']:,} purchases."
@@ -435,24 +435,25 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     assert not any(m.content == hint for m in model.requests[1])
 
 
-def test_a_later_question_in_a_thread_is_reminded_to_keep_what_it_does_not_change(make_analyst, facts):
-    """Measured: "and how many product views?" after user 250's purchases counted every user's views."""
-    hint = prompt.feedback("followup_hint")
+def test_a_later_question_in_a_thread_is_reminded_of_the_last_call_to_edit_it(make_analyst, facts):
+    """The thread remembers its last query: a follow-up sees that call, so what it does not change stays."""
     analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases.",
-        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} views.",
+        tool_call("query", measure="purchases", last_days=7), f"{facts['purchases']} purchases.",
+        tool_call("query", measure="purchases", last_days=7, periods_back=1), "Counted.",
         tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} 次浏览。",
     ])
-    analyst.ask("How many purchases?", thread_id="t-follow")
-    assert not any(m.content == hint for request in model.requests for m in request)  # nothing earlier
-    analyst.ask("and views?", thread_id="t-follow")
+    analyst.ask("How many purchases in the last week?", thread_id="t-follow")
+    assert not any("The last call was" in str(m.content) for request in model.requests for m in request)
+    analyst.ask("and the 7 days before?", thread_id="t-follow")
     first_step, answer_step = model.requests[2], model.requests[3]
+    hint = prompt.feedback("followup_hint", last_call='query {"last_days": 7, "measure": "purchases"}')
     assert isinstance(first_step[-1], HumanMessage) and first_step[-1].content == hint
-    assert first_step[-2].content == "and views?"
+    assert first_step[-2].content == "and the 7 days before?"
     assert not any(m.content == hint for m in answer_step)  # only before the first call of the question
     analyst.ask("那浏览呢？", thread_id="t-follow")
     chinese = model.requests[4]
-    assert chinese[-1].content == prompt.feedback("followup_hint", question="那浏览呢？") != hint
+    edited = 'query {"last_days": 7, "measure": "purchases", "periods_back": 1}'
+    assert chinese[-1].content == prompt.feedback("followup_hint", question="那浏览呢？", last_call=edited)
     assert not any(m.content == hint for m in chinese)  # sent, never stored
 
 
@@ -493,7 +494,7 @@ def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(
 
 
 def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
-    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("trend", event_type="purchase"),
+    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("query", measure="purchases"),
                                    tool_call("run_sql", sql=VIEWS_SQL), "Counted."])
     answer = analyst.ask("Returned orders, and purchases and views?")
     kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]

@@ -41,7 +41,7 @@ def test_feedback_and_failure_texts_snapshot():
         lines.append(f"[{key}] {prompt.feedback(key, **wanted)}")
     for question in ("How many?", "多少？"):
         lines.append(f"[answer_hint {question}] {prompt.feedback('answer_hint', question=question)}")
-        lines.append(f"[followup_hint {question}] {prompt.feedback('followup_hint', question=question)}")
+        lines.append(f"[followup_hint {question}] {prompt.feedback('followup_hint', question=question, last_call='query {}')}")
         for key, template in prompt._data("feedback.yaml")["failure"]["en"].items():
             wanted = {k: v for k, v in values.items() if f"${k}" in template}
             lines.append(f"[failure.{key} {question}] {prompt.failure(key, question, **wanted)}")
@@ -73,13 +73,15 @@ def test_every_example_fits_the_real_tool_it_calls(analyst_parts):
     assert all(f"Call: {name} " in rendered for name in runner.names if name in EXAMPLE_TOOLS)
 
 
-def test_the_data_context_lists_the_few_values_filters_must_spell(analyst_parts, facts):
-    text = analyst_parts["system_text"]
-    line = next(x for x in text.splitlines() if x.startswith("orders.status values: "))
-    assert sorted(line.split(": ", 1)[1].split(", ")) == sorted(facts["statuses"])
-    assert "users.device values: " in text and "items.category values: " in text
-    # a column with many values is not listed (the prompt stays short)
-    assert ("items.brand values: " in text) == (facts["brands"] <= 15)
+def test_the_prompt_lists_what_you_can_ask_with_the_values_filters_must_spell(analyst_parts, facts):
+    """The semantic layer is the data context: its measures, and each few-valued dimension with its values."""
+    text = analyst_parts["system_text"].split("## What you can ask", 1)[1]
+    line = next(x for x in text.splitlines() if x.startswith("- order_status: "))
+    assert sorted(line.split("[", 1)[1].rstrip("]").split(", ")) == sorted(facts["statuses"])
+    assert "- purchases: " in text and "- revenue: " in text and "- median_events_per_session: " in text
+    assert "- device: " in text and "- category: " in text
+    brand = next(x for x in text.splitlines() if x.startswith("- brand: "))
+    assert ("[" in brand) == (facts["brands"] <= 15)  # a dimension with many values is not listed
 
 
 @pytest.mark.parametrize(("backend", "rows_setting", "rows"), [("local", None, 8), ("vllm", None, 20), ("local", 12, 12)])

@@ -15,7 +15,9 @@ from behavior_data import make_tables  # noqa: E402
 
 from tools import ToolDeps, build_tools  # noqa: E402
 from tools import registry  # noqa: E402
+from tools.analytics import ANALYTICS, analytic_tool  # noqa: E402
 from tools.artifact import ToolArtifact  # noqa: E402
+from tools.sql import describe_schema_tool  # noqa: E402
 
 ANALYTIC_CALLS = {
     "trend": {"metric": "unique_users", "interval": "week", "breakdown": "device"},
@@ -37,26 +39,32 @@ def loaded(request, tmp_path_factory):
     safe.readonly.close()
 
 
-def _tools(safe, user_scope=None):
-    return {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, user_scope=user_scope))}
+def _tools(safe, user_scope=None, **more):
+    """The agent's tools plus every analytic and describe_schema (the CLI's and MCP's too), by name."""
+    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, user_scope=user_scope,
+                                                     **more))}
+    for analytic in ANALYTICS:
+        tools.setdefault(analytic.name, analytic_tool(analytic, safe, user_scope=user_scope, **more))
+    tools["describe_schema"] = describe_schema_tool(safe, user_scope=user_scope)
+    return tools
 
 
 def call(tool, args: dict) -> ToolMessage:
     return tool.invoke({"name": tool.name, "args": args, "id": "call-1", "type": "tool_call"})
 
 
-def test_registry_lists_every_sql_and_behavior_tool(loaded):
+def test_registry_lists_the_query_tool_first_and_the_typed_analytics_it_does_not_cover(loaded):
     safe, _ = loaded
-    names = list(_tools(safe))
-    assert names[:2] == ["describe_schema", "run_sql"]
-    assert set(ANALYTIC_CALLS) <= set(names)
+    names = [t.name for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe))]
+    assert names[:5] == ["query", "funnel", "retention", "paths", "user_profile"] and "run_sql" in names
+    assert not {"trend", "top_items", "segment_breakdown", "describe_schema"} & set(names)
     assert len(names) == len(set(names))
 
 
 def test_duplicate_tool_names_are_rejected(loaded, monkeypatch):
     safe, _ = loaded
     monkeypatch.setattr(registry, "TOOL_FAMILIES", registry.TOOL_FAMILIES + (registry._sql_and_behavior_tools,))
-    with pytest.raises(ValueError, match="duplicate tool name 'describe_schema'"):
+    with pytest.raises(ValueError, match="duplicate tool name 'query'"):
         build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe))
 
 
@@ -241,7 +249,7 @@ def test_user_scope_limits_every_tool_to_one_user(loaded):
 
 def test_a_cut_time_series_shows_its_first_and_latest_periods(loaded):
     safe, _ = loaded
-    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, text_rows=6))}
+    tools = _tools(safe, text_rows=6)
     msg = call(tools["trend"], {"interval": "day"})
     days = ToolArtifact.model_validate(msg.artifact).tables[0].rows
     assert len(days) > 6
