@@ -1,0 +1,187 @@
+"""The semantic layer on real DuckDB and PostgreSQL: every measure shape equals an independent pandas count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from analytics_env import open_loaded
+from behavior_data import make_tables
+
+from warehouse.semantic import LayerError, build_layer, run_query, spec_model
+from warehouse.semantic.layer import extend, load_overrides
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def env(request, tmp_path_factory):
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
+    frames = make_tables(11)
+    reviews = frames["reviews"]
+    reviews["body"] = ["the battery died" if i % 4 == 0 else "fine product" for i in range(len(reviews))]
+    safe, _ = open_loaded(request.param, tmp_path_factory.mktemp(f"sem{request.param}"), cluster, frames)
+    layer = build_layer(safe.readonly)
+    yield safe, frames, layer, spec_model(layer)
+    safe.readonly.close()
+
+
+def _value(env, **spec) -> pd.DataFrame:
+    safe, _, layer, model = env
+    return run_query(safe, layer, model(**spec))
+
+
+def _last_day(frames) -> pd.Timestamp:
+    return frames["events"]["ts"].max().normalize()
+
+
+def _in_last(frame: pd.DataFrame, column: str, last: pd.Timestamp, days: int, back: int = 0) -> pd.DataFrame:
+    end = last - timedelta(days=days * back) + timedelta(days=1)
+    return frame[(frame[column] >= end - timedelta(days=days)) & (frame[column] < end)]
+
+
+def test_a_count_over_the_last_days_and_the_window_before(env):
+    _, frames, _, _ = env
+    events, last = frames["events"], _last_day(frames)
+    result = _value(env, measure="purchases", last_days=7, compare_previous=True)
+    now = (_in_last(events, "ts", last, 7)["event_type"] == "purchase").sum()
+    before = (_in_last(events, "ts", last, 7, back=1)["event_type"] == "purchase").sum()
+    row = result.table.iloc[0]
+    assert (row["value"], row["previous"], row["change"]) == (now, before, now - before)
+    assert f"(last 7 days): {now:,}. The 7 days before" in result.summary
+    assert len(result.queries) == 2 and all("purchase" in q for q in result.queries)
+    shifted = _value(env, measure="purchases", last_days=7, periods_back=1)
+    assert shifted.table.iloc[0]["value"] == before
+
+
+def test_a_dimension_ranked_by_distinct_users(env):
+    _, frames, _, _ = env
+    events = frames["events"].merge(frames["items"], on="item_id", how="left")
+    gold = (events[events["event_type"] == "purchase"].groupby("category")["user_id"].nunique()
+            .sort_values(ascending=False))
+    result = _value(env, measure="users_who_purchased", dimensions=["category"])
+    got = result.table.dropna(subset=["category"]).set_index("category")["value"]
+    assert got.to_dict() == gold.to_dict()
+    assert result.table.iloc[0]["value"] == gold.iloc[0] and str(gold.index[0]) in result.summary
+
+
+def test_revenue_per_month_and_its_highest_month(env):
+    _, frames, _, _ = env
+    purchases = frames["events"][frames["events"]["event_type"] == "purchase"]
+    gold = purchases.groupby(purchases["ts"].dt.to_period("M"))["value"].sum()
+    result = _value(env, measure="revenue", grain="month")
+    got = dict(zip(result.table["month"].astype(str).str[:7], result.table["value"].astype(float)))
+    assert got == pytest.approx({str(k): v for k, v in gold.items()})
+    assert f"highest {gold.idxmax()}" in result.summary.replace("-01 (", " (")
+
+
+def test_conversion_rate_between_two_behaviors_as_a_share_of_users(env):
+    _, frames, _, _ = env
+    events, last = frames["events"], _last_day(frames)
+    window = _in_last(events, "ts", last, 14)
+    viewers = set(window[window["event_type"] == "view"]["user_id"])
+    buyers = set(window[window["event_type"] == "purchase"]["user_id"])
+    result = _value(env, measure="conversion_rate", base_event="view", target_event="purchase", last_days=14)
+    row = result.table.iloc[0]
+    assert (row["base_users"], row["both_users"]) == (len(viewers), len(viewers & buyers))
+    assert row["value"] == pytest.approx(len(viewers & buyers) / len(viewers))
+
+
+def test_signups_in_a_window_and_how_many_later_purchased(env):
+    _, frames, _, _ = env
+    users, events = frames["users"], frames["events"]
+    start, end = users["signup_ts"].min().normalize() + timedelta(days=5), users["signup_ts"].min().normalize() + timedelta(days=20)
+    cohort = users[(users["signup_ts"] >= start) & (users["signup_ts"] < end + timedelta(days=1))]
+    signups = _value(env, measure="signups", start=str(start.date()), end=str(end.date()))
+    assert signups.table.iloc[0]["value"] == len(cohort)
+    merged = events[events["event_type"] == "purchase"].merge(cohort, on="user_id")
+    later = merged[merged["ts"] >= merged["signup_ts"]]["user_id"].nunique()
+    rate = _value(env, measure="conversion_rate", base_event="signup", target_event="purchase",
+                  start=str(start.date()), end=str(end.date()))
+    assert (rate.table.iloc[0]["base_users"], rate.table.iloc[0]["both_users"]) == (len(cohort), later)
+
+
+def test_median_events_per_session_and_per_user(env):
+    _, frames, _, _ = env
+    events = frames["events"]
+    per_session = events.dropna(subset=["session_id"]).groupby("session_id").size()
+    got = _value(env, measure="median_events_per_session").table.iloc[0]["value"]
+    # sessions with no id are one NULL group in SQL; the layer counts them as one unit like GROUP BY does
+    with_null = pd.concat([per_session, pd.Series([events["session_id"].isna().sum()])])
+    assert float(got) in {float(per_session.median()), float(with_null.median())}
+    per_user = events.groupby("user_id").size()
+    assert float(_value(env, measure="avg_events_per_user").table.iloc[0]["value"]) == pytest.approx(per_user.mean())
+
+
+def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
+    _, frames, _, _ = env
+    reviews = frames["reviews"]
+    gold = reviews[reviews["body"].str.contains("battery")]["rating"].mean()
+    result = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "op": "contains",
+                                                         "value": "Battery"}])
+    assert float(result.table.iloc[0]["value"]) == pytest.approx(gold)
+
+
+def test_users_ranked_by_a_measure_and_a_filter_on_a_user_attribute(env):
+    _, frames, _, _ = env
+    events = frames["events"].merge(frames["users"], on="user_id")
+    mobile = events[(events["device"] == "mobile") & (events["event_type"] == "purchase")]
+    gold = mobile.groupby("user_id")["value"].sum().sort_values(ascending=False)
+    result = _value(env, measure="revenue", dimensions=["user"], limit=3,
+                    filters=[{"dimension": "device", "value": "MOBILE"}])  # spelt as the data spells it
+    assert list(result.table["user"]) == list(gold.index[:3])
+    assert "'mobile'" in result.queries[0] and f"({len(gold)} in all" in result.summary
+
+
+def test_the_user_scope_confines_every_measure(env):
+    safe, frames, layer, model = env
+    uid = frames["events"]["user_id"].value_counts().index[0]
+    mine = frames["events"][frames["events"]["user_id"] == uid]
+    scoped = run_query(safe, layer, model(measure="events", dimensions=["user"]), user_scope=uid)
+    assert scoped.table["user"].tolist() == [uid] and scoped.table.iloc[0]["value"] == len(mine)
+
+
+def test_questions_the_layer_cannot_say_get_errors_naming_the_fix(env):
+    safe, _, layer, model = env
+    with pytest.raises(LayerError, match="has no value 'Mars'; its values: "):
+        run_query(safe, layer, model(measure="events", filters=[{"dimension": "country", "value": "Mars"}]))
+    with pytest.raises(LayerError, match="does not apply to measure 'signups'"):
+        run_query(safe, layer, model(measure="signups", dimensions=["category"]))
+    with pytest.raises(LayerError, match="needs base_event and target_event"):
+        run_query(safe, layer, model(measure="conversion_rate"))
+    with pytest.raises(ValueError, match="measure"):
+        model(measure="profit")
+
+
+def test_the_spec_schema_offers_the_layers_names_as_enums(env):
+    _, _, layer, model = env
+    schema = model.model_json_schema()
+    assert set(schema["properties"]["measure"]["enum"]) == set(layer.measures)
+    dims = schema["properties"]["dimensions"]["items"]["enum"]
+    assert "category" in dims and "review_text" not in dims  # text is for filtering, not grouping
+
+
+def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
+    safe, frames, layer, _ = env
+    path = tmp_path / "semantic.yaml"
+    path.write_text("measures:\n  refunded_orders:\n    description: orders refunded\n    entity: orders\n"
+                    "    agg: count\n    where: status = 'refunded'\nremove: [cart_removals]\n", encoding="utf-8")
+    extended = extend(layer, load_overrides(path), str(path))
+    assert "refunded_orders" in extended.measures and "cart_removals" not in extended.measures
+    got = run_query(safe, extended, spec_model(extended)(measure="refunded_orders")).table.iloc[0]["value"]
+    assert got == (frames["orders"]["status"] == "refunded").sum()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("measures: [1, 2]", "measures must be a mapping"),
+    ("measures:\n  bad:\n    description: x\n    entity: events\n    agg: sum\n", "measure 'bad' is invalid: .*needs a column"),
+    ("measures:\n  bad:\n    description: x\n    entity: planets\n    agg: count\n", "measure 'bad' is invalid: entity"),
+    ("remove: [nothing_like_it]\n", "neither a measure nor a dimension"),
+    ("tables: {}\n", "top level must be a mapping"),
+    ("measures: {a: [\n", "not valid YAML"),
+])
+def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, message):
+    _, _, layer, _ = env
+    path = tmp_path / "semantic.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LayerError, match=message):
+        extend(layer, load_overrides(path), str(path))
