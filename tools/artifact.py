@@ -18,9 +18,6 @@ NOTE_PREFIX = "note: "
 call (``tools/sql_hints.py``); the agent then reminds the model to follow it rather than to answer."""
 
 
-CORRECTED_PREFIX = "corrected: "
-"""Starts the line of a tool result saying the query had one clear mistake and what ran instead."""
-
 
 class Table(BaseModel):
     """A result table, complete (not the LLM's truncated view)."""

@@ -7,11 +7,11 @@ import logging
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.artifact import CORRECTED_PREFIX, NOTE_PREFIX, REFUSED, Citation, ToolArtifact
+from tools.artifact import NOTE_PREFIX, REFUSED, Citation, ToolArtifact
 from tools.sql_hints import found_nothing, unmatched
 from tools.tabular import TEXT_CHARS, TEXT_ROWS, table_from_rows, table_text
-from warehouse.errors import Correction, GuardRejected, PolicyRefused, WarehouseError
-from warehouse.safe_sql import SafeSql, SqlRun
+from warehouse.errors import GuardRejected, PolicyRefused, WarehouseError
+from warehouse.safe_sql import SafeSql
 from warehouse.schema import TABLE_MEANINGS
 from warehouse.schema_summary import SchemaSummary, schema_summary
 from warehouse.sql_guard import MAX_SQL_CHARS
@@ -40,37 +40,25 @@ def _tool_error(exc: WarehouseError) -> ToolException:
     return ToolException(f"{REFUSED}{exc}" if isinstance(exc, PolicyRefused) else f"error: {exc}")
 
 
-def _execute(safe: SafeSql, sql: str, *, limit: int | None, user_scope: str | None) -> SqlRun:
-    try:
-        return safe.run(sql, limit=limit, user_scope=user_scope)
-    except WarehouseError as exc:
-        raise _tool_error(exc) from None
-
-
 def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = None,
                    text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
     """Run the query through the guard and the read-only connection; (LLM text, artifact).
 
-    A mistake with exactly one fix (a column on the wrong table, a value spelt differently from the one
-    value that contains it, an item's name where its id belongs) is fixed here and the corrected query
-    run, saying so, instead of costing the model another step. Measured with the embedded model: each
-    such error or empty result took a third LLM call, and some were answered as 0.
+    The SQL that runs is the SQL asked for (with the guard's limit): a mistake with one clear fix (a column
+    on the wrong table, a value spelt differently from the one value containing it) comes back as an error
+    or a note naming the query or value to use, so the repair is a visible retry, never a silent rewrite.
     """
-    correction: Correction | None = None
     try:
         done = safe.run(args.sql, limit=args.limit, user_scope=user_scope)
-    except GuardRejected as exc:  # a policy refusal never carries a correction
-        if exc.correction is None:
+    except GuardRejected as exc:
+        if exc.correction is None or exc.correction.sql in str(exc):
             raise _tool_error(exc) from None
-        correction = exc.correction
-        done = _execute(safe, correction.sql, limit=args.limit, user_scope=user_scope)
+        raise ToolException(f"error: {exc}; run this instead: {exc.correction.sql}") from None
     except WarehouseError as exc:
         raise _tool_error(exc) from None
     notes_after: list[str] = []
-    if correction is None and found_nothing(done.result.rows):
-        notes_after, correction = unmatched(safe, args.sql, user_scope=user_scope)
-        if correction is not None:
-            done = _execute(safe, correction.sql, limit=args.limit, user_scope=user_scope)
+    if found_nothing(done.result.rows):
+        notes_after = unmatched(safe, args.sql, user_scope=user_scope)
     result = done.result
     table = table_from_rows("run_sql", result.columns, result.rows)
     notes = []
@@ -79,11 +67,8 @@ def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = 
     if result.truncated:
         notes.append("result cut at the size cap")
     text = table_text(table, max_rows=text_rows, max_chars=text_chars, note="; ".join(notes))
-    if correction is not None:
-        text += f"\n{CORRECTED_PREFIX}{correction.reason}. Ran: {correction.sql}"
     text += "".join(f"\n{NOTE_PREFIX}{note}" for note in notes_after)
-    detail = f"run_sql, {CORRECTED_PREFIX}{correction.reason}" if correction else "run_sql"
-    citation = Citation(kind="sql", ref=done.sql, detail=detail)
+    citation = Citation(kind="sql", ref=done.sql, detail="run_sql")
     return text, ToolArtifact(tool="run_sql", tables=[table], citations=[citation])
 
 

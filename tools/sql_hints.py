@@ -23,7 +23,7 @@ from sqlalchemy import String, Text
 from sqlglot import exp
 
 from warehouse import PII_COLUMNS
-from warehouse.errors import Correction, WarehouseError
+from warehouse.errors import WarehouseError
 from warehouse.safe_sql import SafeSql
 from warehouse.schema import metadata
 from warehouse.sql_guard import sqlglot_dialect
@@ -104,17 +104,6 @@ def _has_words(column: exp.Column, value: str) -> exp.Expression:
     return exp.and_(*(exp.ILike(this=column.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
 
 
-def _replaced(sql: str, dialect: str, fixes: dict[tuple[str, str], str]) -> str:
-    """``sql`` with each ``column = 'value'`` of ``fixes`` (by ``(column, value)``) given its new value."""
-    root = sqlglot.parse_one(sql, read=dialect)
-    for eq in root.find_all(exp.EQ):
-        for column, literal in ((eq.this, eq.expression), (eq.expression, eq.this)):
-            if (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string
-                    and (column.name, literal.this) in fixes):
-                literal.replace(exp.Literal.string(fixes[(column.name, literal.this)]))
-    return root.sql(dialect=dialect)
-
-
 def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
                  ) -> tuple[list[str], dict[tuple[str, str], str], list[tuple[str, str]]]:
     """Each ``item_id = 'value'`` filter naming no item: (notes, fixes, (problem, value used)); the items
@@ -149,10 +138,10 @@ def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
     return notes, fixes, why
 
 
-def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> tuple[list[str], Correction | None]:
+def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list[str]:
     """For a query that found nothing: a note for each text or id filter whose value no row has, naming
-    values that exist; or, when each such filter has exactly one value that contains it (``'Returned'``
-    for ``'returned'``, an item's name for its id), the query with those values instead."""
+    values that exist, and the one value to use where exactly one contains it (``'returned'`` for
+    ``'Returned'``, an item's id for its name)."""
     notes, fixes, why = _unknown_ids(safe, sql, user_scope)
     dialect = sqlglot_dialect(safe.dialect)
     for table, column, value in text_filters(sql, safe.dialect):
@@ -185,7 +174,6 @@ def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> tupl
         else:
             notes.append(f"{missing}, and no value contains all of its words; check the spelling, "
                          "or filter with ILIKE on a distinctive part of it.")
-    if fixes and not notes:
-        return [], Correction(_replaced(sql, dialect, fixes), "; ".join(f"{m}: used {u}" for m, u in why))
-    # some filters unclear: the model fixes them all, told the value to use where there is one
-    return notes + [f"{m}; use {u}. Run the query again with it." for m, u in why], None
+    # Never run a changed query in the model's name: the SQL that runs is the SQL asked for, and a fix is a
+    # visible retry. The note names the value to use where exactly one value contains it.
+    return notes + [f"{m}; use {u}. Run the query again with it." for m, u in why]

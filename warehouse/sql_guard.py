@@ -9,9 +9,7 @@ a reference the guard takes for a CTE can never resolve to a real table.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import sqlglot
 from sqlglot import exp
@@ -43,37 +41,6 @@ Commit Rollback Use Describe Attach Detach Install Kill TruncateTable LoadData G
 Cache Uncache Refresh Comment Parameter Placeholder SessionParameter Returning Show Export Summarize
 """.split()
 _FORBIDDEN_NODES = tuple(getattr(exp, name) for name in _FORBIDDEN_NODE_NAMES if hasattr(exp, name))
-
-
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _day(node: exp.Expression | None) -> date | None:
-    """The day of a date-only bound: '2026-10-31' or DATE '2026-10-31' (not a timestamp literal)."""
-    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DATE:
-        node = node.this
-    if isinstance(node, exp.Literal) and node.is_string and _DAY.match(node.this):
-        try:
-            return date.fromisoformat(node.this)
-        except ValueError:
-            return None
-    return None
-
-
-def _stamp(node: exp.Expression, timestamps: set[str]) -> str | None:
-    """The lower-cased name of a timestamp column, or None for anything else."""
-    return node.name.lower() if isinstance(node, exp.Column) and node.name.lower() in timestamps else None
-
-
-def _whole_months(root: exp.Expression, timestamps: set[str]) -> None:
-    """``ts < '2026-10-31'`` next to ``ts >= '2026-10-01'`` (measured: how a small model writes "October")
-    becomes ``ts < DATE '2026-11-01'``. A last-day bound without its month's first day is kept."""
-    firsts = {(column, day) for node in root.find_all(exp.GTE)
-              if (column := _stamp(node.this, timestamps)) and (day := _day(node.expression)) and day.day == 1}
-    for node in list(root.find_all(exp.LT)):
-        column, day = _stamp(node.this, timestamps), _day(node.expression)
-        if column and day and (after := day + timedelta(days=1)).day == 1 and (column, day.replace(day=1)) in firsts:
-            node.set("expression", exp.cast(exp.Literal.string(after.isoformat()), exp.DataType.Type.DATE))
 
 
 def sqlglot_dialect(name: str) -> str:
@@ -125,7 +92,6 @@ class SqlGuard:
         root = self._parse(sql)
         ctes = self._rename_ctes(root)
         tables = self._check_nodes(root, ctes)
-        self._whole_days(root, {c.lower() for _, tp in tables for c in tp.timestamps})
         self._rewrite_tables(root, tables, user_scope)
         effective = self._force_limit(root, limit)
         return GuardedSql(
@@ -133,39 +99,6 @@ class SqlGuard:
             tables=tuple(sorted({tp.name for _, tp in tables})),
             limit=effective,
         )
-
-    @staticmethod
-    def _whole_days(root: exp.Expression, timestamps: set[str]) -> None:
-        """A date-only upper bound on a timestamp means the whole day: ``ts BETWEEN '2026-10-01' AND
-        '2026-10-31'`` and ``ts <= '2026-10-31'`` become ``ts < DATE '2026-11-01'`` (as written, they stop
-        at midnight and silently drop the last day's rows). A month written as ``ts >= '2026-10-01' AND
-        ts < '2026-10-31'`` means the whole month: its upper bound becomes ``DATE '2026-11-01'``. A day
-        written as ``ts = DATE '2026-10-31'`` (as written: the events at midnight) means that whole day."""
-        if not timestamps:
-            return
-        _whole_months(root, timestamps)
-        for node in list(root.find_all(exp.EQ)):
-            day = _day(node.expression) if _stamp(node.this, timestamps) else None
-            if day is not None:
-                node.replace(exp.Paren(this=exp.And(
-                    this=exp.GTE(this=node.this.copy(), expression=exp.cast(exp.Literal.string(day.isoformat()),
-                                                                           exp.DataType.Type.DATE)),
-                    expression=exp.LT(this=node.this.copy(), expression=exp.cast(exp.Literal.string(
-                        (day + timedelta(days=1)).isoformat()), exp.DataType.Type.DATE)))))
-        for node in list(root.find_all(exp.Between, exp.LTE)):
-            column = node.this
-            if not _stamp(column, timestamps):
-                continue
-            high = _day(node.args.get("high") if isinstance(node, exp.Between) else node.expression)
-            if high is None:
-                continue
-            before = exp.LT(this=column.copy(), expression=exp.cast(exp.Literal.string(
-                (high + timedelta(days=1)).isoformat()), exp.DataType.Type.DATE))
-            if isinstance(node, exp.Between):
-                after = exp.GTE(this=column.copy(), expression=node.args["low"].copy())
-                node.replace(exp.Paren(this=exp.And(this=after, expression=before)))
-            else:
-                node.replace(before)
 
     def _generate(self, root: exp.Expression) -> str:
         # copy=False: the tree is ours and thrown away; copying it doubled the guard's cost.
@@ -251,8 +184,8 @@ class SqlGuard:
                          if owners else "")
                 raise GuardRejected(
                     f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}",
-                    correction=Correction(retarget[0], f"{retarget[1]} has no column {column.name!r}, so this ran "
-                                          f"on {retarget[2]}") if retarget else None)
+                    correction=Correction(retarget[0], f"{retarget[1]} has no column {column.name!r}, so query "
+                                          f"{retarget[2]} instead") if retarget else None)
         return real
 
     def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> tuple[str, str, str] | None:
