@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -73,3 +74,41 @@ def test_refusals_and_bad_options_exit_cleanly(env):
     bad = subprocess.run([str(UBA), "analyze", "funnel", "--steps", "view"], capture_output=True, text=True,
                          env=environ, timeout=120)
     assert bad.returncode == 2 and "--steps" in bad.stderr
+
+
+def test_layer_show_lists_what_you_can_ask_and_query_runs_a_spec(env, monkeypatch):
+    variables, frames = env
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    shown = runner.invoke(app, ["layer", "show"])
+    assert shown.exit_code == 0 and "- purchases: " in shown.output and "- device: " in shown.output
+    out = runner.invoke(app, ["query", '{"measure": "purchases", "dimensions": ["device"]}', "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    merged = frames["events"].merge(frames["users"], on="user_id", how="left")  # events of unknown users count
+    gold = merged[merged["event_type"] == "purchase"].groupby("device", dropna=False).size()
+    assert {row[0]: row[1] for row in payload["rows"]} == {None if pd.isna(k) else k: v for k, v in gold.items()}
+    assert "GROUP BY" in payload["sql"][0]
+    bad = runner.invoke(app, ["query", '{"measure": "profit"}'])
+    assert bad.exit_code != 0 and "invalid query spec" in bad.output and "measure" in bad.output
+
+
+def test_a_layer_file_is_checked_and_a_broken_one_refused(env, monkeypatch, tmp_path):
+    variables, frames = env
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    good = tmp_path / "semantic.yaml"
+    good.write_text("measures:\n  paid_orders:\n    description: paid orders\n    entity: orders\n"
+                    "    agg: count\n    where: status = 'paid'\n", encoding="utf-8")
+    out = CliRunner().invoke(app, ["layer", "check", str(good)])
+    assert out.exit_code == 0 and "valid" in out.output and "1 from the file ran" in out.output
+    monkeypatch.setenv("UBA_SEMANTIC_LAYER", str(good))
+    out = CliRunner().invoke(app, ["query", '{"measure": "paid_orders"}', "--json"])
+    assert json.loads(out.output)["rows"] == [[int((frames["orders"]["status"] == "paid").sum())]]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("measures:\n  paid_orders:\n    entity: orders\n    agg: count\n", encoding="utf-8")
+    result = subprocess.run([str(UBA), "layer", "check", str(broken)], capture_output=True, text=True,
+                            env={**os.environ, **variables}, timeout=120)
+    assert result.returncode != 0 and "measure 'paid_orders' is invalid" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -42,6 +42,7 @@ def create_app(
     *,
     analyst_factory: Callable[[], Any] | None = None,
     overview_factory: Callable[[], Any] | None = None,
+    layer_factory: Callable[[], str] | None = None,
     web: bool = True,
 ) -> FastAPI:
     """The API (and, with ``web``, the Gradio app under /ui) for ``settings``; nothing heavy is loaded yet."""
@@ -99,7 +100,7 @@ def create_app(
         from ui.web import build_web
 
         blocks, theme, css = build_web(app.state.runs, llm=app.state.llm_label, overview=overview_factory,
-                                       auth=app.state.auth)
+                                       auth=app.state.auth, layer=layer_factory)
 
         def web_login(username: str, password: str) -> bool:
             key = keys.verify(password)

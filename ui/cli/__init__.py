@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ui.cli import analyze, ask, data, evaluate, index, keys, llm, reviews, serve, sql
+from ui.cli import analyze, ask, data, evaluate, index, keys, layer, llm, reviews, serve, sql
 from ui.cli import models, predict, train
 from ui.cli._output import console, fail
 
@@ -24,6 +24,8 @@ app.add_typer(reviews.app, name="reviews")
 app.add_typer(sql.app)  # top-level command: uba sql
 app.add_typer(sql.admin, name="warehouse")
 app.add_typer(analyze.app, name="analyze")
+app.add_typer(layer.app, name="layer")
+app.add_typer(layer.query_app)  # top-level command: uba query
 app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")

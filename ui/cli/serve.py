@@ -15,6 +15,22 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(help="Serve the web app and the HTTP API.")
 
 
+def _layer_snapshot(settings):
+    """The web app's "What you can ask": the semantic layer as the agent's prompt lists it."""
+    from agent.factory import open_readonly_warehouse, open_semantic_layer
+    from warehouse import WarehouseError
+
+    try:
+        readonly = open_readonly_warehouse(settings)
+        try:
+            text = open_semantic_layer(settings, readonly).describe()
+        finally:
+            readonly.close()
+    except WarehouseError as exc:
+        text = f"The semantic layer is unavailable: {exc}"
+    return lambda: text
+
+
 def _overview_snapshot(settings):
     """The data tab's overview, taken once before the analyst opens the warehouse read-only."""
     from agent.factory import open_warehouse
@@ -73,7 +89,8 @@ def serve(
     overrides = {k: v for k, v in {"serve_host": host, "serve_port": port}.items() if v is not None}
     settings = Settings(**overrides)
     try:
-        api = create_app(settings, overview_factory=_overview_snapshot(settings), web=not no_web)
+        api = create_app(settings, overview_factory=_overview_snapshot(settings),
+                         layer_factory=_layer_snapshot(settings), web=not no_web)
     except ValueError as exc:
         fail(str(exc))
     base = f"http://{settings.serve_host}:{settings.serve_port}"

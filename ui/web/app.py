@@ -81,7 +81,15 @@ def _overview_view(overview: Callable[[], Any] | None) -> list[Any]:
     return [summary, counts, mix, chart]
 
 
-def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: Authenticator):
+def _layer_view(layer: Callable[[], str] | None) -> str:
+    if layer is None:
+        return "_No semantic layer is configured._"
+    lines = [f"    {line}" if line.startswith("-") else f"\n**{line}**\n" for line in layer().splitlines()]
+    return safe_markdown("\n".join(lines).replace("    - ", "- "))
+
+
+def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: Authenticator,
+              layer: Callable[[], str] | None = None):
     """The Blocks of the web app, its theme and CSS (for ``gr.mount_gradio_app``)."""
     mode_note = ("dev mode: no API keys (loopback only)" if auth.mode == "none"
                  else "signed in with an API key")
@@ -164,6 +172,10 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
                 mix = gr.Dataframe(label="Events by type", interactive=False)
             mix_chart = gr.Plot(label="Event mix")
             gr.Markdown("_As of when the server started._")
+        with gr.Tab("What you can ask"):
+            gr.Markdown("Every measure can be asked over a time window, per day/week/month, compared with the "
+                        "window before, filtered and ranked by the dimensions.")
+            gr.Markdown(_layer_view(layer), elem_id="uba-layer")
 
         outputs = [chatbot, thread, question, *tables, *charts, citations, sql_box, sql]
         ask_button.click(respond, [question, chatbot, thread], outputs, api_name="ask")

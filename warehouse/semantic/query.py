@@ -42,11 +42,20 @@ def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope
         prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect), user_scope)
         queries.append(prev_sql)
         previous = (before, prev_frame)
-    frame = _merge_previous(frame, previous, spec)
+    frame = _rounded(_merge_previous(frame, previous, spec), measure)
     summary = _summary(measure, spec, window, frame, previous)
     return Result("query", frame.drop(columns=["groups"], errors="ignore"), queries, summary,
                   _chart(measure, spec, frame), details={"spec": as_dict(spec), "window": [
                       str(window.start or first), str(window.end or last)]})
+
+
+def _rounded(frame: pd.DataFrame, measure: Measure) -> pd.DataFrame:
+    """Values as the measure's format shows them (money and statistics to cents, ratios to 4 places)."""
+    digits = {"money": 2, "number": 2, "ratio": 4}.get(measure.format)
+    for column in ("value", "previous", "change"):
+        if column in frame and digits is not None:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float).round(digits)
+    return frame
 
 
 def _keys(spec: SpecBase) -> list[str]:
@@ -85,7 +94,9 @@ def _span(window: Window, frame_first: Any = None) -> str:
 def _what(measure: Measure, spec: SpecBase) -> str:
     what = measure.name.replace("_", " ")
     if measure.agg == "rate":
-        what = f"share of users who did {spec.base_event} who also did {spec.target_event}"
+        base = "signed up" if spec.base_event == "signup" else f"did {spec.base_event}"
+        later = "later did" if spec.base_event == "signup" else "also did"
+        what = f"share of users who {base} who {later} {spec.target_event}"
     if spec.filters:
         what += " where " + " and ".join(f"{f.dimension} {f.op} {f.value!r}" for f in spec.filters)
     return what
@@ -109,8 +120,8 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
     if spec.grain != "none" and not spec.dimensions:
         top = frame.loc[frame["value"].astype(float).idxmax()]
         low = frame.loc[frame["value"].astype(float).idxmin()]
-        text = (f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {top[spec.grain]} "
-                f"({fmt(measure, top['value'])}), lowest {low[spec.grain]} ({fmt(measure, low['value'])})")
+        text = (f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {_label(top, spec.grain)} "
+                f"({fmt(measure, top['value'])}), lowest {_label(low, spec.grain)} ({fmt(measure, low['value'])})")
         if measure.agg in {"count", "sum"}:
             text += f"; all {spec.grain}s together {fmt(measure, frame['value'].sum())}"
         return text + "."
@@ -121,16 +132,29 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
         label = " / ".join(_label(row, k) for k in keys)
         extra = f" ({int(row['both_users']):,} of {int(row['base_users']):,})" if measure.agg == "rate" else ""
         prev = f", before {fmt(measure, row['previous'])}" if "previous" in row else ""
-        shown.append(f"{label} {fmt(measure, row['value'])}{extra}{prev}")
-    order = "highest first" if spec.order == "desc" else "lowest first"
+        shown.append(f"{label}: {fmt(measure, row['value'])}{extra}{prev}")
+    order = "in time order" if spec.grain != "none" else "highest first" if spec.order == "desc" else "lowest first"
     by = " and ".join(keys)
     more = f"; {groups - len(shown)} more" if groups > len(shown) else ""
     return f"{head}, by {by} ({groups} in all, {order}): " + "; ".join(shown) + more + "."
 
 
+_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def period_label(grain: str, value: Any) -> str:
+    """A period as people name it: 2026-10 for a month, the week of 2026-10-19, a day as its date."""
+    day = pd.Timestamp(value).date()
+    return {"month": day.strftime("%Y-%m"), "week": f"the week of {day}"}.get(grain, str(day))
+
+
 def _label(row: pd.Series, key: str) -> str:
     value = row[key]
-    text = "(none)" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "(none)"
+    if key in {"day", "week", "month"}:
+        return period_label(key, value)
+    text = _WEEKDAYS[int(value)] if key == "weekday" else str(value)
     for column in row.index:
         if column.startswith(f"{key}_") and column not in {"base_users", "both_users"} and isinstance(row[column], str):
             text += f" ({row[column]})"
