@@ -33,16 +33,18 @@ def _event_measures(event_types: list[str]) -> list[Measure]:
         plural, users, words = _EVENT_WORDS.get(event_type, (f"{event_type}_events", f"users_who_{event_type}",
                                                              f"{event_type} events"))
         where = f"event_type = '{event_type}'"
-        out.append(Measure(name=plural, description=f"number of {words}", entity="events", agg="count", where=where))
+        out.append(Measure(name=plural, description=f"number of {words}", entity="events", agg="count", where=where,
+                           family="number of events of that type"))
         out.append(Measure(name=users, description=f"distinct users with {words}", entity="events",
-                           agg="count_distinct", column="user_id", where=where))
+                           agg="count_distinct", column="user_id", where=where,
+                           family="distinct users who did it"))
     return out
 
 
 def _other_measures(has: dict[str, bool]) -> list[Measure]:
     out: list[Measure] = []
     if has["purchase_value"]:
-        out.append(Measure(name="revenue", description="revenue: sum of purchase values", entity="events",
+        out.append(Measure(name="revenue", description="sum of purchase values (sales)", entity="events",
                            agg="sum", column="value", where="event_type = 'purchase'", format="money",
                            synonyms=["sales", "GMV"]))
     if has["orders"]:

@@ -50,6 +50,7 @@ class Measure(BaseModel):
     per_agg: Literal["count", "duration_minutes"] = "count"
     format: Literal["count", "money", "number", "ratio"] = "count"
     synonyms: list[str] = Field(default_factory=list)
+    family: str | None = Field(None, description="measures of one family are listed on one line of the prompt")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -116,7 +117,16 @@ class SemanticLayer(BaseModel):
     def describe(self) -> str:
         """The layer as the compact list the agent's prompt and the UI show: what you can ask."""
         lines = ["Measures:"]
-        lines += [f"- {m.name}: {m.description}" for m in self.measures.values()]
+        families: dict[str, list[str]] = {}
+        for m in self.measures.values():
+            if m.family:
+                if m.family not in families:
+                    families[m.family] = []
+                    lines.append(m.family)  # a placeholder, replaced by the family's line below
+                families[m.family].append(m.name)
+            else:
+                lines.append(f"- {m.name}: {m.description}")
+        lines = [f"- {', '.join(families[x])}: {x}" if x in families else x for x in lines]
         lines.append("Dimensions (group by or filter on):")
         for d in self.dimensions.values():
             values = f" [{', '.join(d.values)}]" if d.values else ""
