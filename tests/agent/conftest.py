@@ -34,6 +34,10 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
             "orders": one("SELECT COUNT(*) FROM orders"),
             "statuses": [r[0] for r in conn.execute("SELECT DISTINCT status FROM orders").fetchall()],
             "brands": one("SELECT COUNT(DISTINCT brand) FROM items"),
+            "top_category": conn.execute(
+                "SELECT i.category, COUNT(*) FROM events e JOIN items i USING (item_id) "
+                "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone(),
+            "de_users": one("SELECT COUNT(*) FROM users WHERE country = 'DE'"),
         }
     return url, facts
 

@@ -1,0 +1,37 @@
+"""The agent with the query tool end to end (scripted model, real demo DuckDB): cited numbers, visible retries."""
+
+from __future__ import annotations
+
+from agent.fake_llm import tool_call
+
+
+def test_a_ranking_by_a_dimension_is_answered_from_one_query_with_its_sql(make_analyst, facts):
+    top, count = facts["top_category"]
+    analyst, model = make_analyst([tool_call("query", measure="purchases", dimensions=["category"]),
+                                   f"{top} has the most purchases ({count:,})."])
+    answer = analyst.ask("Which category sells the most units?")
+    assert answer.status == "ok" and answer.text == f"{top} has the most purchases ({count:,})."
+    assert [s.tool for s in answer.trace] == ["query"] and answer.usage.llm_calls == 2
+    assert answer.citations[0].kind == "sql" and "GROUP BY" in answer.citations[0].ref
+    assert answer.charts and answer.tables[0].rows[0][:2] == [top, count]
+
+
+def test_a_value_the_data_lacks_is_an_error_the_model_fixes_in_a_visible_retry(make_analyst, facts):
+    de = facts["de_users"]
+    analyst, model = make_analyst([
+        tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "Germany"}]),
+        tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "DE"}]),
+        f"{de:,} users come from Germany.",
+    ])
+    answer = analyst.ask("How many users are from Germany?")
+    first_error = next(m for m in model.requests[1] if getattr(m, "status", "") == "error")
+    assert "country has no value 'Germany'; its values: " in first_error.content and "DE" in first_error.content
+    assert answer.status == "ok" and [s.ok for s in answer.trace] == [False, True]
+    assert "'DE'" in answer.citations[-1].ref
+
+
+def test_an_answer_with_a_number_no_query_returned_is_not_accepted(make_analyst):
+    analyst, _ = make_analyst([tool_call("query", measure="orders"), "There were 123,456,789 orders.",
+                               "There were 123,456,789 orders."])
+    answer = analyst.ask("How many orders?")
+    assert answer.status != "ok" and "123,456,789" not in answer.text.split("\n")[0]
