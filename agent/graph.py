@@ -265,14 +265,7 @@ def build_graph(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
         )
-        # A result with a note (likely wrong as it stands) that the model was asked to redo gives way to
-        # the same tool's successful rerun. Measured: the model re-ran the October count with the note's
-        # fix and then answered with the first, cut result's number.
-        redone = {m.name for m in results if m.status != "error"}
-        superseded = [ToolMessage(content=prompt.feedback("superseded"), id=m.id, name=m.name,
-                                  tool_call_id=m.tool_call_id)
-                      for m in _latest_results(turn[:-1]) if m.name in redone and _has_note(m)]
-        update: dict[str, Any] = {"messages": [*superseded, *results], "route": "model"}
+        update: dict[str, Any] = {"messages": results, "route": "model"}
         refused = [m for m in results if _text_of(m).startswith(REFUSED)]
         if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
             reason = _text_of(refused[0])[len(REFUSED):]

@@ -487,18 +487,10 @@ def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(
     assert "note: no row has orders.status = 'retour'; its values: " in noted.content and "'returned'" in noted.content
     assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
     assert model.requests[2][-1].content == prompt.feedback("answer_hint")  # the corrected result has no note
-    # the noted result gives way to the corrected one: its numbers are no longer there to be quoted
+    # both results stay as they ran (no rewritten history); the answer's evidence is the corrected run
     results = [m for m in model.requests[2] if isinstance(m, ToolMessage)]
-    assert [m.content for m in results][0] == prompt.feedback("superseded") and "note:" not in results[1].content
-    assert len(answer.tables) == 1 and "'returned'" in answer.citations[0].ref
-
-
-def test_only_the_rerun_asked_for_supersedes_a_noted_result(make_analyst):
-    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("query", measure="purchases"),
-                                   tool_call("run_sql", sql=VIEWS_SQL), "Counted."])
-    answer = analyst.ask("Returned orders, and purchases and views?")
-    kept = [m for m in model.requests[3] if isinstance(m, ToolMessage)]
-    assert "no row has orders.status = 'retour'" in kept[0].content and len(answer.tables) == 3
+    assert "note:" in results[0].content and "note:" not in results[1].content
+    assert "'returned'" in answer.citations[-1].ref
 
 
 def test_a_backends_own_keys_on_a_call_reach_the_next_request_and_memory(make_analyst, facts, tmp_path):
