@@ -31,7 +31,7 @@ def _purchases_per_item() -> list[list]:
 
 
 def _item_counts(table: dict) -> list[list]:
-    item, count = table["columns"].index("item_id"), table["columns"].index("event_count")
+    item, count = table["columns"].index("item"), table["columns"].index("value")
     return [[row[item], int(row[count])] for row in table["rows"]]
 
 
@@ -51,7 +51,7 @@ def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server, sql_tool)
     assert response.object == "chat.completion" and message.role == "assistant"
     answer = response.model_extra["uba"]
     assert message.content == answer["text"] and message.content.startswith("The items bought most often")
-    assert [step["tool"] for step in answer["trace"]] == ["top_items"] and answer["trace"][0]["ok"]
+    assert [step["tool"] for step in answer["trace"]] == ["query"] and answer["trace"][0]["ok"]
     assert _item_counts(answer["tables"][0]) == _purchases_per_item()
     assert answer["charts"][0]["spec"]["data"]
     assert any(c["kind"] == "sql" and "events" in c["ref"] for c in answer["citations"])
@@ -73,7 +73,7 @@ def test_streaming_sends_steps_then_text_then_the_answer(keyed_server, sql_tool)
                 final = extra["uba"]
         elif chunk.usage:
             usage = chunk.usage
-    assert steps == [("step_started", "top_items"), ("step_finished", "top_items")]
+    assert steps == [("step_started", "query"), ("step_finished", "query")]
     assert final is not None and "".join(text) == final["text"]
     assert _item_counts(final["tables"][0]) == _purchases_per_item()
     assert usage is not None and usage.completion_tokens > 0
@@ -183,7 +183,7 @@ def test_metrics_count_requests_llm_calls_tool_calls_and_errors(keyed_server, sq
     httpx.post(f"{keyed_server.url}/v1/ask", json={"question": "no key"})
     assert _metric(keyed_server, 'uba_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}') >= 1
     assert _metric(keyed_server, "uba_llm_calls_total") >= 2
-    assert _metric(keyed_server, 'uba_tool_calls_total{tool="top_items"}') >= 1
+    assert _metric(keyed_server, 'uba_tool_calls_total{tool="query"}') >= 1
     assert _metric(keyed_server, 'uba_errors_total{status="401"}') >= 1
     assert _metric(keyed_server, "uba_http_request_duration_seconds_count") >= 2
 

@@ -51,13 +51,13 @@ def test_gradio_client_gets_the_streamed_answer_with_steps_and_table(web_client,
     roles = [m["role"] for m in chat]
     assert roles[0] == "user" and roles[-1] == "assistant"
     steps = [m for m in chat if m.get("metadata") and m["metadata"].get("title")]
-    assert [s["metadata"]["title"] for s in steps] == ["step 1 · top_items"]
-    assert steps[0]["metadata"]["status"] == "done" and '"event_type": "purchase"' in _text_of(steps[0])
+    assert [s["metadata"]["title"] for s in steps] == ["step 1 · query"]
+    assert steps[0]["metadata"]["status"] == "done" and '"measure": "purchases"' in _text_of(steps[0])
     assert _text_of(chat[-1]).startswith("The items bought most often")
     first_table = panels[0]
     assert first_table["visible"] is True
     headers = first_table["value"]["headers"]
-    item, count = headers.index("item_id"), headers.index("event_count")
+    item, count = headers.index("item"), headers.index("value")
     assert [[r[item], int(r[count])] for r in first_table["value"]["data"]] == _purchases_per_item()
 
 
@@ -96,7 +96,7 @@ def test_browser_example_question_shows_answer_table_and_chart(browser, dev_serv
     assert table.locator("td").count() >= 2
     chart = page.locator(".uba-chart .js-plotly-plot").first
     chart.wait_for(state="visible", timeout=30_000)
-    assert chat.get_by_text("step 1 · trend").count() == 1  # the step is a collapsible entry
+    assert chat.get_by_text("step 1 · query").count() == 1  # the step is a collapsible entry
     # The README's screenshot is refreshed on request only; a test run leaves the checkout as it was.
     shot = SCREENSHOT if os.environ.get("UBA_UPDATE_SCREENSHOT") else tmp_path / "screenshot.png"
     shot.parent.mkdir(exist_ok=True)
