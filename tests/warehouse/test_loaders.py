@@ -162,6 +162,22 @@ def test_amazon_repeated_review_loads_once(warehouse, tmp_path):
     assert report.rows_read == 4 and report.skipped[0].samples[0]["review_id"] == "R0-B000-1393545600"
 
 
+def test_amazon_same_product_reviewed_twice_is_two_reviews(warehouse, tmp_path):
+    """As in All Beauty 2018: repeats of (reviewer, product, time) are duplicates; a later review is not."""
+    first = {"reviewerID": "R1", "asin": "P1", "overall": 5.0, "unixReviewTime": 1500000000, "reviewText": "love it"}
+    later = {**first, "overall": 2.0, "unixReviewTime": 1540000000, "reviewText": "it broke"}
+    other = {**first, "reviewerID": "R2"}
+    records = [first, first, later, other, first, later]
+    report = ingest(warehouse, write(tmp_path / "All_Beauty.json", "".join(json.dumps(r) + "\n" for r in records)),
+                    "amazon-reviews")
+    distinct = {(r["reviewerID"], r["asin"], r["unixReviewTime"]) for r in records}
+    assert report.inserted["reviews"] == report.inserted["events"] == len(distinct) == 3
+    assert report.rows_read == 6 and report.skipped_by_reason() == {"duplicate_key": 3}
+    assert rows(warehouse, "SELECT user_id, rating, body FROM reviews WHERE user_id = 'R1' ORDER BY ts") == [
+        ("R1", 5, "love it"), ("R1", 2, "it broke")
+    ]
+
+
 def test_csv_with_column_and_event_mapping(warehouse, tmp_path):
     path = write(tmp_path / "clicks.csv", "visitor,time,action,sku,cat,amount\n"
                  "u1,2024-05-01 10:00:00,click,i1,shoes,\n"

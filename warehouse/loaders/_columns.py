@@ -124,11 +124,11 @@ def drop_null_keys(chunk: pa.Table, columns: Iterable[str], skipped: Skips, *, l
     """``chunk`` (with a ``line`` column) without rows whose key is empty or a null token; those are skipped."""
     for column in columns:
         values = nullify(chunk[column])
-        chunk = chunk.set_column(chunk.column_names.index(column), column, values)
-        kept, dropped = split(chunk, pc.is_null(values))
+        kept, dropped = split(chunk.set_column(chunk.column_names.index(column), column, values), pc.is_null(values))
+        dropped = chunk.filter(pc.is_null(values))  # as the file spells it (NA, -, ...)
         if dropped.num_rows:
             name = (labels or {}).get(column, column)
-            skipped.append(("null_key", f"no {name} (empty or a null token such as NA, null, -)", dropped))
+            skipped.append(("null_key", f"no {name}: empty or a null token (NA, null, -)", dropped))
         chunk = kept
     return chunk
 

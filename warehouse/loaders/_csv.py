@@ -37,18 +37,24 @@ def first_line(inp: InputFile) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def sniff_delimiter(inp: InputFile) -> str:
-    """The given separator, else the most frequent of ``, ; TAB |`` in the first line, else whitespace or ``,``."""
+def sniff_delimiter(inp: InputFile, *, width: int | None = None) -> str:
+    """The given separator, else the most frequent of ``, ; TAB |`` in the first line, else whitespace or ``,``.
+
+    Whitespace wins over a delimiter when every sampled line splits on runs of blanks into the same
+    number of fields (``width`` when known) and the delimiter does not: a log padded with spaces and tabs.
+    """
     if inp.separator:
         return inp.separator
     line = first_line(inp)
     counts = {d: line.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.get)
-    if counts[best]:
+    lines = [text for text in inp.sample.decode(encoding_of(inp), errors="replace").splitlines()[:20][:-1] if text]
+    spaced = {len(text.split()) for text in lines} or {len(line.split())}  # the sample's last line may be cut
+    whitespace = len(spaced) == 1 and next(iter(spaced)) > 1 and next(iter(spaced)) == (width or next(iter(spaced)))
+    widths = {text.count(best) + 1 for text in lines}
+    if counts[best] and not (whitespace and (len(widths) > 1 or (width is not None and widths != {width}))):
         return best
-    lines = inp.sample.decode(encoding_of(inp), errors="replace").splitlines()[:20]
-    widths = {len(text.split()) for text in lines[:-1] if text.strip()}  # the last may be cut by the sample
-    return "whitespace" if len(widths) == 1 and widths.pop() > 1 else ","
+    return "whitespace" if whitespace else ","
 
 
 def split_line(line: str, delimiter: str) -> list[str]:

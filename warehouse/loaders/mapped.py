@@ -74,7 +74,8 @@ def _chunks(inp: InputFile, spec: SourceMapping) -> Iterator[tuple[int, pa.Table
             columns = columns or _resolve(inp, table.column_names, spec)
             yield line, _select(table, columns, spec)
     else:
-        delimiter = spec.separator or ("\t" if inp.fmt == "tsv" else None) or sniff_delimiter(inp)
+        delimiter = spec.separator or ("\t" if inp.fmt == "tsv" else None) or sniff_delimiter(
+            inp, width=len(spec.names) if spec.names else None)
         header = spec.names or split_line(first_line(inp), delimiter)
         columns = _resolve(inp, header, spec, hint=separator_hint(header))
         batches = csv_batches(inp, names=header, has_header=spec.names is None, delimiter=delimiter,
@@ -105,7 +106,10 @@ def _resolve(inp: InputFile, present: list[str], spec: SourceMapping, *, hint: s
     columns = dict(spec.columns)
     columns.update({t: t for t in TARGETS if t not in columns and t in present and t not in spec.constants})
     inp.column_labels = dict(columns)
-    missing = [t for t in REQUIRED if t not in columns and t not in spec.constants]
+    required = REQUIRED
+    if "session_id" in columns and spec.anonymous == "session":
+        required = tuple(t for t in REQUIRED if t != "user_id")  # a sessions-only log: every visitor is anonymous
+    missing = [t for t in required if t not in columns and t not in spec.constants]
     require_columns(inp, present, [columns.get(t, t) for t in missing] + list(columns.values()), found=present,
                     hint=hint)
     return columns
@@ -120,6 +124,8 @@ def _select(chunk: pa.Table, columns: dict[str, str], spec: SourceMapping) -> pa
         data[target] = column if target in _NATIVE else _as_text(column)
     for target, value in spec.constants.items():
         data[target] = pa.repeat(pa.scalar(value, pa.string()), n)
+    if "user_id" not in data:
+        data["user_id"] = pa.nulls(n, pa.string())
     for target, mapping in spec.values.items():
         if target != "event_type" and target in data:
             data[target] = _mapped_values(_as_text(data[target]), mapping)
@@ -147,7 +153,9 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, span
         if name in chunk.column_names and name != "user_id":
             chunk = chunk.set_column(chunk.column_names.index(name), name, nullify(chunk[name]))
     chunk = _anonymous(chunk, spec)
-    chunk = drop_null_keys(chunk, ["user_id"], skipped, labels={"user_id": "user (and no session_id)"})
+    sessions = spec.anonymous == "session" and "session_id" in chunk.column_names
+    chunk = drop_null_keys(chunk, ["user_id"], skipped, labels={"user_id": "user_id and no session_id" if sessions
+                                                                 else "user_id"})
     events = {"event_id": chunk["_event_id"], "user_id": chunk["user_id"], "ts": chunk["ts"],
               "event_type": chunk["event_type"], "source_event": chunk["source_event"]}
     for name in ("session_id", "item_id"):
@@ -161,6 +169,7 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, span
         tables["items"] = items.filter(pc.is_valid(items["item_id"]))
     if spec.orders:
         tables["_purchases"] = _purchase_rows(inp, chunk, line)
+    skipped = [(reason, detail, dropped.drop_columns(["_event_id"])) for reason, detail, dropped in skipped]
     return Batch(tables=tables, rows=rows, skipped=skipped)
 
 
