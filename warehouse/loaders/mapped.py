@@ -184,10 +184,11 @@ def _event_ids(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, 
 
 def _anonymous(chunk: pa.Table, spec: SourceMapping) -> pa.Table:
     """Rows without a user but with a session become that session's anonymous visitor (``anon-<session>``)."""
-    user = nullify(chunk["user_id"])
-    if spec.anonymous == "session" and "session_id" in chunk.column_names:
-        visitor = pc.binary_join_element_wise(ANONYMOUS_PREFIX, chunk["session_id"], "")
-        user = pc.coalesce(user, visitor)
+    if spec.anonymous != "session" or "session_id" not in chunk.column_names:
+        return chunk
+    visitor = pc.binary_join_element_wise(ANONYMOUS_PREFIX, chunk["session_id"], "")
+    anonymous = pc.and_(pc.is_null(nullify(chunk["user_id"])), pc.is_valid(visitor))
+    user = pc.if_else(anonymous, visitor, chunk["user_id"])  # others keep their spelling for the skip sample
     return chunk.set_column(chunk.column_names.index("user_id"), "user_id", user)
 
 
