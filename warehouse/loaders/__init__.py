@@ -69,8 +69,6 @@ def ingest(
     inp: InputFile = open_input(path, fmt, expect=kind)
     inp.separator = spec.separator
     options = {"spec": spec} if fmt in MAPPED else {}
-    if fmt in MAPPED:
-        key = mapped.key_description(spec, has_event_id=False)
     try:
         return write_batches(warehouse, inp, reader(inp, **options), unique_events=unique_events, key=key,
                              dry_run=dry_run, progress=progress)

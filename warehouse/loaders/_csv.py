@@ -50,9 +50,11 @@ def sniff_delimiter(inp: InputFile, *, width: int | None = None) -> str:
     best = max(counts, key=counts.get)
     lines = [text for text in inp.sample.decode(encoding_of(inp), errors="replace").splitlines()[:20][:-1] if text]
     spaced = {len(text.split()) for text in lines} or {len(line.split())}  # the sample's last line may be cut
-    whitespace = len(spaced) == 1 and next(iter(spaced)) > 1 and next(iter(spaced)) == (width or next(iter(spaced)))
+    (blanks,) = spaced if len(spaced) == 1 else (0,)
+    whitespace = blanks > 1 and blanks == (width or blanks)
     widths = {text.count(best) + 1 for text in lines}
-    if counts[best] and not (whitespace and (len(widths) > 1 or (width is not None and widths != {width}))):
+    fits = len(widths) == 1 and widths == {width or min(widths)}
+    if counts[best] and not (whitespace and not fits):
         return best
     return "whitespace" if whitespace else ","
 

@@ -80,6 +80,8 @@ class _Writer:
 
     def write(self, batch: Batch) -> None:
         self.report.rows_read += batch.rows
+        if batch.key and batch.primary == "events":
+            self.report.key = batch.key  # a mapped source's key is known once its columns are
         for reason, detail, rows in batch.skipped:
             self.report.skip(reason, detail, rows)
         kept: dict[str, pa.Array] = {}

@@ -39,7 +39,7 @@ _NATIVE = ("ts", "value", "price", "quantity", "signup_ts")  # parsed below, wha
 
 def key_description(spec: SourceMapping, has_event_id: bool) -> str:
     """What makes two rows the same event under ``spec`` (for the report and the docs)."""
-    if has_event_id or "event_id" in spec.columns:
+    if has_event_id:
         return "event_id"
     if spec.key:
         return ", ".join(spec.key)
@@ -170,7 +170,7 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, span
     if spec.orders:
         tables["_purchases"] = _purchase_rows(inp, chunk, line)
     skipped = [(reason, detail, dropped.drop_columns(["_event_id"])) for reason, detail, dropped in skipped]
-    return Batch(tables=tables, rows=rows, skipped=skipped)
+    return Batch(tables=tables, rows=rows, skipped=skipped, key=key_description(spec, "event_id" in chunk.column_names))
 
 
 def _event_ids(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, ts: pa.Array) -> pa.Array:
