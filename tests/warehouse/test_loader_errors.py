@@ -126,8 +126,8 @@ def test_bad_files_are_rejected_up_front(loaded_duckdb, tmp_path, fmt, name, con
     ("kwargs", "expected"),
     [
         ({"fmt": "nope"}, "unknown format 'nope'"),
-        ({"fmt": "taobao", "mapping": {"user_id": "x"}}, "--map and --event-map apply to --format csv or parquet"),
-        ({"fmt": "csv", "mapping": {"colour": "x"}}, "--map colour=... names no canonical column"),
+        ({"fmt": "taobao", "mapping": {"user_id": "x"}}, "columns apply to --format csv / tsv / jsonl / parquet"),
+        ({"fmt": "csv", "mapping": {"colour": "x"}}, r"columns \(--map\): 'colour' is not a canonical column"),
         ({"fmt": "csv", "event_map": {"click": "tap"}}, "'tap' is not an event type"),
     ],
 )

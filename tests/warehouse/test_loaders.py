@@ -34,7 +34,8 @@ def rows(warehouse, sql: str) -> list[tuple]:
 
 
 def test_formats_are_listed():
-    assert set(FORMATS) == {"amazon-reviews", "taobao", "retailrocket", "uci-retail", "csv", "parquet"}
+    assert set(FORMATS) == {"amazon-reviews", "taobao", "retailrocket", "uci-retail", "csv", "tsv",
+                            "jsonl", "parquet"}
 
 
 def test_taobao_maps_behaviors_items_and_orders(warehouse, tmp_path):
@@ -68,7 +69,7 @@ def test_ingest_twice_changes_nothing(warehouse, tmp_path):
     second = ingest(warehouse, path, "taobao")
     assert fingerprint(warehouse) == before
     assert set(second.inserted.values()) == {0}
-    assert second.present["events"] == first.inserted["events"] == len(TAOBAO_ROWS)
+    assert second.already_present["events"] == first.inserted["events"] == len(TAOBAO_ROWS)
 
 
 def test_a_grown_file_adds_only_its_new_lines(warehouse, tmp_path):
@@ -76,7 +77,7 @@ def test_a_grown_file_adds_only_its_new_lines(warehouse, tmp_path):
     ingest(warehouse, path, "taobao")
     write(path, taobao_csv())
     report = ingest(warehouse, path, "taobao")
-    assert report.inserted["events"] == 2 and report.present["events"] == 4
+    assert report.inserted["events"] == 2 and report.already_present["events"] == 4
     assert rows(warehouse, "SELECT COUNT(*) FROM events") == [(len(TAOBAO_ROWS),)]
 
 
@@ -98,10 +99,11 @@ def test_retailrocket_events_and_transactions(warehouse, tmp_path):
 
 def test_uci_retail_messy_csv(warehouse, tmp_path):
     report = ingest(warehouse, write(tmp_path / "retail.csv", UCI_CSV), "uci-retail")
-    assert report.skipped == {
-        "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)": 1,
-        "stock adjustment: quantity <= 0 on a sale invoice": 1,
-    }
+    assert [(g.reason, g.detail, g.rows, [s["invoice"] for s in g.samples]) for g in report.skipped] == [
+        ("bad_value", "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)", 1, ["A563185"]),
+        ("out_of_range", "stock adjustment: quantity <= 0 on a sale invoice", 1, ["536380"]),
+    ]
+    assert report.skipped[1].samples[0]["line"] == "6"
     assert rows(warehouse, "SELECT order_id, user_id, ts, total, status FROM orders ORDER BY 1") == [
         ("536365", "17850", datetime(2010, 12, 1, 8, 26), pytest.approx(6 * 2.55 + 2 * 3.39, abs=1e-4), "completed"),
         ("536366", "guest-536366", datetime(2010, 12, 1, 8, 28), pytest.approx(11.1, abs=1e-4), "completed"),
@@ -123,7 +125,7 @@ def test_uci_lines_shared_by_two_extracts_load_once(warehouse, tmp_path):
     lines = UCI_CSV.splitlines()
     ingest(warehouse, write(tmp_path / "a.csv", "\n".join(lines[:3]) + "\n"), "uci-retail")
     report = ingest(warehouse, write(tmp_path / "b.csv", "\n".join([lines[0], *lines[2:5]]) + "\n"), "uci-retail")
-    assert report.present["events"] == 1 and report.inserted["events"] == 2
+    assert report.already_present["events"] == 1 and report.inserted["events"] == 2
     assert rows(warehouse, "SELECT COUNT(*) FROM events") == [(4,)]
     assert rows(warehouse, "SELECT COUNT(*) FROM order_items") == [(4,)]
 
@@ -141,9 +143,9 @@ def test_amazon_2014_layout(warehouse, tmp_path):
 def test_amazon_2018_layout(warehouse, tmp_path):
     ingest(warehouse, write(tmp_path / "Books_5.json", amazon_2018()), "amazon-reviews")
     assert rows(warehouse, "SELECT review_id, user_id, item_id, ts, rating, title, body, helpful_votes FROM reviews ORDER BY 1") == [
-        ("U1-A1", "U1", "A1", datetime(2016, 9, 13), 4, "ok", "good", 1234),
-        ("U1-A2", "U1", "A2", datetime(2017, 1, 2), 5, None, None, 7),
-        ("U2-A1", "U2", "A1", datetime(2017, 1, 2), 2, "meh", "meh", 0),
+        ("U1-A1-1473724800", "U1", "A1", datetime(2016, 9, 13), 4, "ok", "good", 1234),
+        ("U1-A2-1483315200", "U1", "A2", datetime(2017, 1, 2), 5, None, None, 7),
+        ("U2-A1-1483315200", "U2", "A1", datetime(2017, 1, 2), 2, "meh", "meh", 0),
     ]
     assert rows(warehouse, "SELECT user_id, item_id, value FROM events ORDER BY 1, 2") == [
         ("U1", "A1", 4.0), ("U1", "A2", 5.0), ("U2", "A1", 2.0)
@@ -154,6 +156,26 @@ def test_amazon_repeated_review_loads_once(warehouse, tmp_path):
     text_ = amazon_2014(2)
     report = ingest(warehouse, write(tmp_path / "r.json", text_ + text_), "amazon-reviews")
     assert report.inserted["reviews"] == report.inserted["events"] == 2
+    assert [(g.reason, g.rows, g.detail) for g in report.skipped] == [
+        ("duplicate_key", 2, "same reviewer, product and review time as an earlier row")
+    ]
+    assert report.rows_read == 4 and report.skipped[0].samples[0]["review_id"] == "R0-B000-1393545600"
+
+
+def test_amazon_same_product_reviewed_twice_is_two_reviews(warehouse, tmp_path):
+    """As in All Beauty 2018: repeats of (reviewer, product, time) are duplicates; a later review is not."""
+    first = {"reviewerID": "R1", "asin": "P1", "overall": 5.0, "unixReviewTime": 1500000000, "reviewText": "love it"}
+    later = {**first, "overall": 2.0, "unixReviewTime": 1540000000, "reviewText": "it broke"}
+    other = {**first, "reviewerID": "R2"}
+    records = [first, first, later, other, first, later]
+    report = ingest(warehouse, write(tmp_path / "All_Beauty.json", "".join(json.dumps(r) + "\n" for r in records)),
+                    "amazon-reviews")
+    distinct = {(r["reviewerID"], r["asin"], r["unixReviewTime"]) for r in records}
+    assert report.inserted["reviews"] == report.inserted["events"] == len(distinct) == 3
+    assert report.rows_read == 6 and report.skipped_by_reason() == {"duplicate_key": 3}
+    assert rows(warehouse, "SELECT user_id, rating, body FROM reviews WHERE user_id = 'R1' ORDER BY ts") == [
+        ("R1", 5, "love it"), ("R1", 2, "it broke")
+    ]
 
 
 def test_csv_with_column_and_event_mapping(warehouse, tmp_path):

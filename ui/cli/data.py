@@ -95,37 +95,95 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return pairs
 
 
+def _value_maps(values: list[str] | None) -> dict[str, dict[str, str]]:
+    maps: dict[str, dict[str, str]] = {}
+    for value in values or []:
+        column, sep, pair = value.partition(":")
+        if not sep or "=" not in pair:
+            raise typer.BadParameter(f"--value-map {value!r} is not COLUMN:FROM=TO; write e.g. --value-map country:UK=GB")
+        maps.setdefault(column.strip(), {}).update(_pairs([pair], "--value-map"))
+    return maps
+
+
 @app.command("ingest")
 def ingest_cmd(
-    path: Annotated[Path, typer.Argument(help="The file to load: .csv, .json(.gz), .parquet.")],
+    path: Annotated[Path, typer.Argument(help="The file to load: .csv, .tsv, .txt, .json(l)(.gz), .parquet.")],
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f", help="amazon-reviews, taobao, retailrocket, uci-retail, csv or parquet."),
+        typer.Option("--format", "-f",
+                     help="amazon-reviews, taobao, retailrocket, uci-retail, or a mapped csv, tsv, jsonl, parquet."),
     ],
+    mapping_file: Annotated[
+        Path | None, typer.Option("--mapping", help="A YAML mapping file (see docs/ingest.md); flags override it.")
+    ] = None,
     maps: Annotated[
-        list[str] | None, typer.Option("--map", help="csv/parquet: canonical=column, e.g. --map user_id=visitor.")
+        list[str] | None, typer.Option("--map", help="Rename: canonical=column, e.g. --map user_id=visitor.")
+    ] = None,
+    consts: Annotated[
+        list[str] | None, typer.Option("--const", help="A constant column, e.g. --const event_type=view.")
     ] = None,
     event_maps: Annotated[
-        list[str] | None, typer.Option("--event-map", help="csv/parquet: name=event_type, e.g. --event-map click=view.")
+        list[str] | None, typer.Option("--event-map", help="name=event_type, e.g. --event-map click=view.")
     ] = None,
+    value_maps: Annotated[
+        list[str] | None, typer.Option("--value-map", help="column:from=to, e.g. --value-map country:UK=GB.")
+    ] = None,
+    sep: Annotated[
+        str | None, typer.Option("--sep", help="Separator: ',', ';', tab, '|' or whitespace (sniffed if absent).")
+    ] = None,
+    ts_format: Annotated[
+        str | None,
+        typer.Option("--ts-format", help="iso, yyyymmdd, unix_s, unix_ms, unix_us, unix_ns or a strftime pattern."),
+    ] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", help="Columns that identify one event; repeats are skipped.")
+    ] = None,
+    orders: Annotated[bool, typer.Option("--orders", help="Build orders from purchase rows.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the first mapped rows and the report; write nothing.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Load one file into the warehouse: all of it or nothing; re-running it changes nothing."""
-    from warehouse.loaders import ingest
+    from warehouse.loaders import SourceMapping, ingest, load_mapping
 
-    mapping, event_map = _pairs(maps, "--map"), _pairs(event_maps, "--event-map")
+    values = _value_maps(value_maps)
+    if event_maps:
+        values.setdefault("event_type", {}).update(_pairs(event_maps, "--event-map"))
+    spec = (load_mapping(mapping_file) if mapping_file else SourceMapping()).merged(
+        columns=_pairs(maps, "--map"), constants=_pairs(consts, "--const"), values=values, separator=sep,
+        ts_format=ts_format, key=key, orders=orders,
+    )
     warehouse = _warehouse()
     try:
-        report = ingest(warehouse, path, fmt, mapping=mapping, event_map=event_map, progress=not as_json)
+        report = ingest(warehouse, path, fmt, spec=spec, dry_run=dry_run, progress=not as_json)
     finally:
         warehouse.dispose()
     if as_json:
         print_json({"warehouse": warehouse.url, **report.to_dict()})
         return
-    console.print(f"{report.path} ({report.fmt}) into {warehouse.url}: {report.rows_read:,} rows read")
+    _print_report(report, warehouse.url)
+
+
+def _print_report(report, url: str) -> None:
+    if report.preview:
+        columns = list(report.preview[0])
+        print_table(f"first {len(report.preview)} mapped rows", columns,
+                    [[row.get(c) for c in columns] for row in report.preview])
+    verb = "would load" if report.dry_run else "into"
+    console.print(f"{report.path} ({report.format}) {verb} {url}: {report.rows_read:,} rows read, "
+                  f"{report.rows_skipped:,} skipped; duplicate key: {report.key}")
     print_table("rows per table", ["table", "inserted", "already present"], [
-        [name, f"{report.inserted[name]:,}", f"{report.present[name]:,}"] for name in report.inserted
+        [name, f"{report.inserted[name]:,}", f"{report.already_present[name]:,}"] for name in report.inserted
     ])
     if report.skipped:
-        print_table("rows skipped", ["reason", "rows"], [[k, f"{v:,}"] for k, v in report.skipped.items()])
+        print_table("rows skipped", ["reason", "detail", "rows", "sample"], [
+            [g.reason, g.detail, f"{g.rows:,}", "; ".join(_sample_text(s) for s in g.samples)] for g in report.skipped
+        ])
+    if report.dry_run:
+        console.print("dry run: nothing was written")
     console.print(f"done in {report.elapsed_s:.1f} s ({report.rows_per_s:,.0f} rows/s)")
+
+
+def _sample_text(sample: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sample.items())

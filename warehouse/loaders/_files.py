@@ -29,6 +29,7 @@ class InputFile:
     sample: bytes
     kind: str  # 'text' or 'parquet'
     column_labels: dict[str, str] = field(default_factory=dict)  # canonical name -> the file's, for messages
+    separator: str | None = None  # given by the user; sniffed when None
     consumed: int | None = None  # set by readers that track progress themselves (Parquet)
     _raw: BinaryIO | pa.NativeFile | None = field(default=None, repr=False)
 

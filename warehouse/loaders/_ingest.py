@@ -6,11 +6,9 @@ import io
 import itertools
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -20,7 +18,8 @@ from tqdm import tqdm
 from warehouse.connection import Warehouse
 from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
-from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
+from warehouse.loaders.report import PREVIEW_ROWS, IngestReport, SkipReason, as_text_rows
+from warehouse.schema import ANALYTIC_INDEXES, metadata
 
 logger = logging.getLogger(__name__)
 
@@ -38,42 +37,16 @@ _PROBE_BATCH = 50_000
 
 @dataclass
 class Batch:
-    """Canonical rows mapped from one chunk of input, with the input rows it consumed."""
+    """Canonical rows mapped from one chunk of input, with the input rows it consumed and those it skipped.
+
+    ``primary`` is the table holding one row per input row: its duplicate keys are reported as skipped.
+    """
 
     tables: dict[str, pa.Table]
     rows: int
-    skipped: Counter = field(default_factory=Counter)
-
-
-@dataclass
-class IngestReport:
-    """What one ingest did: input rows read, rows written per table, rows skipped and why, time."""
-
-    path: str
-    fmt: str
-    rows_read: int = 0
-    inserted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
-    present: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
-    skipped: Counter = field(default_factory=Counter)
-    elapsed_s: float = 0.0
-
-    @property
-    def rows_per_s(self) -> float:
-        """Input rows read per second of the whole ingest."""
-        return self.rows_read / self.elapsed_s if self.elapsed_s else 0.0
-
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
-        return {
-            "path": self.path,
-            "format": self.fmt,
-            "rows_read": self.rows_read,
-            "inserted": self.inserted,
-            "already_present": self.present,
-            "skipped": dict(self.skipped),
-            "elapsed_s": round(self.elapsed_s, 3),
-            "rows_per_s": round(self.rows_per_s),
-        }
+    skipped: list[tuple[SkipReason, str, pa.Table]] = field(default_factory=list)
+    primary: str = "events"
+    key: str = ""  # what the primary table's duplicates share, when not the report's key
 
 
 class _Writer:
@@ -87,6 +60,7 @@ class _Writer:
         # needs no look-ups: the common first load of a big file skips them entirely.
         self.unique_events = unique_events
         self.probe_events = not unique_events or _has_rows(conn, "events")
+        self.written: dict[str, list[pa.Array]] = {}  # keys each primary table got from this ingest
         self.rebuild: list[Index] = []
         if warehouse.dialect == "postgresql" and not self.probe_events:
             # Into an empty events table, building its indexes once at the end is about 3x faster
@@ -106,26 +80,43 @@ class _Writer:
 
     def write(self, batch: Batch) -> None:
         self.report.rows_read += batch.rows
-        self.report.skipped.update(batch.skipped)
+        if batch.key and batch.primary == "events":
+            self.report.key = batch.key  # a mapped source's key is known once its columns are
+        for reason, detail, rows in batch.skipped:
+            self.report.skip(reason, detail, rows)
         kept: dict[str, pa.Array] = {}
         for name in sorted(batch.tables, key=lambda n: n == "order_items"):
             table = batch.tables[name]
             if name in KEYS:
-                table = self._new_rows(name, table)
+                table = self._new_rows(name, table, primary=name == batch.primary, key=batch.key)
                 kept[name] = table[KEYS[name]]
             elif name == "order_items":
                 table = _follow(table, kept)
+            if self.report.dry_run and name == batch.primary and len(self.report.preview) < PREVIEW_ROWS:
+                self.report.preview.extend(as_text_rows(table.slice(0, PREVIEW_ROWS - len(self.report.preview))))
             self.report.inserted[name] += self.warehouse.bulk_insert(self.conn, name, table)
 
-    def _new_rows(self, name: str, table: pa.Table) -> pa.Table:
+    def _new_rows(self, name: str, table: pa.Table, *, primary: bool, key: str) -> pa.Table:
+        detail = f"same {key or self.report.key or KEYS[name]} as an earlier row"
         key = KEYS[name]
         if name != "events" or not self.unique_events:
-            table = _first_per_key(table, key)
+            table, repeated = _first_per_key(table, key)
+            if primary:
+                self.report.skip("duplicate_key", detail, repeated)
         if name != "events" or self.probe_events:
             existing = _existing_keys(self.warehouse, self.conn, name, key, table[key])
+            if primary and len(existing) and self.written.get(name):
+                # Keys this ingest wrote from an earlier chunk are duplicates within the file, not old rows.
+                written = pa.concat_arrays(self.written[name]).cast(table[key].type)
+                ours = pc.is_in(table[key], value_set=written)
+                self.report.skip("duplicate_key", detail, table.filter(ours))
+                table = table.filter(pc.invert(ours))
+                existing = existing.filter(pc.invert(pc.is_in(existing, value_set=written)))
             if len(existing):
-                self.report.present[name] += len(existing)
+                self.report.already_present[name] += len(existing)
                 table = table.filter(pc.invert(pc.is_in(table[key], value_set=existing)))
+        if primary:
+            self.written.setdefault(name, []).append(table[key].combine_chunks())
         return table
 
 
@@ -137,12 +128,14 @@ def _follow(order_items: pa.Table, kept: dict[str, pa.Array]) -> pa.Table:
     return order_items.filter(pc.is_in(order_items["order_id"], value_set=kept["orders"]))
 
 
-def _first_per_key(table: pa.Table, key: str) -> pa.Table:
-    """Keep the first row of each key (input order)."""
+def _first_per_key(table: pa.Table, key: str) -> tuple[pa.Table, pa.Table]:
+    """The first row of each key (input order), and the later rows repeating a key."""
     unique = pc.unique(table[key])
     if len(unique) == table.num_rows:
-        return table
-    return table.take(pc.index_in(unique, value_set=table[key]))  # index_in answers a key's first position
+        return table, table.slice(0, 0)
+    first = pc.index_in(unique, value_set=table[key])  # index_in answers a key's first position
+    is_first = pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pc.cast(first, pa.int64()))
+    return table.filter(is_first), table.filter(pc.invert(is_first))
 
 
 def _has_rows(conn: Connection, name: str) -> bool:
@@ -205,25 +198,40 @@ def write_batches(
     batches: Iterable[Batch],
     *,
     unique_events: bool,
+    key: str = "",
+    dry_run: bool = False,
     progress: bool = False,
 ) -> IngestReport:
-    """Write every batch in one transaction: all rows or, on any error, none."""
-    report = IngestReport(path=str(inp.path), fmt=inp.fmt)
+    """Write every batch in one transaction: all rows or, on any error, none (``dry_run``: none either way)."""
+    report = IngestReport(path=str(inp.path), format=inp.fmt, key=key, dry_run=dry_run)
     started = time.perf_counter()
     batches = iter(batches)
-    with warehouse.begin() as conn:
-        writer = _Writer(warehouse, conn, report, unique_events=unique_events)
-        first = next(batches, None)  # the file's layout is checked before the progress bar appears
-        if first is None:
-            raise inp.fail("the file holds no rows", f"give a file with {inp.fmt} data")
-        bar = tqdm(total=inp.size, unit="B", unit_scale=True, desc=f"ingest {inp.path.name}", disable=not progress)
-        with bar:
-            for batch in itertools.chain([first], batches):
-                writer.write(batch)
-                bar.update(max(0, inp.position() - bar.n))
-                bar.set_postfix(rows=f"{report.rows_read:,}", refresh=False)
-            bar.update(max(0, inp.size - bar.n))
-        writer.finish()
+    with warehouse.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            _write_all(warehouse, conn, inp, batches, report, unique_events=unique_events, progress=progress)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
     report.elapsed_s = time.perf_counter() - started
     logger.info("ingested %s: %s", inp.path, report.to_dict())
     return report
+
+
+def _write_all(warehouse, conn, inp, batches, report, *, unique_events: bool, progress: bool) -> None:
+    writer = _Writer(warehouse, conn, report, unique_events=unique_events)
+    first = next(batches, None)  # the file's layout is checked before the progress bar appears
+    if first is None:
+        raise inp.fail("the file holds no rows", f"give a file with {inp.fmt} data")
+    bar = tqdm(total=inp.size, unit="B", unit_scale=True, desc=f"ingest {inp.path.name}", disable=not progress)
+    with bar:
+        for batch in itertools.chain([first], batches):
+            writer.write(batch)
+            bar.update(max(0, inp.position() - bar.n))
+            bar.set_postfix(rows=f"{report.rows_read:,}", refresh=False)
+        bar.update(max(0, inp.size - bar.n))
+    writer.finish()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import json
-import zlib
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 
 from warehouse.loaders._columns import first_index
 from warehouse.loaders._files import InputFile
+from warehouse.loaders._jsonl import check_first_line, tables
 from warehouse.loaders._ids import content_ids
 from warehouse.loaders._ingest import Batch
 
@@ -30,80 +27,15 @@ SCHEMA = pa.schema(
         ("vote", pa.string()),  # 2018: "1,234"
     ]
 )
-_PARSE = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
+KEY = "reviewer, product and review time"
+"""A reviewer may review the same product again later: only the same time too makes a duplicate."""
 
 
 def read(inp: InputFile) -> Iterator[Batch]:
     """A review, a ``review`` event (value = rating), the reviewer and the product per line."""
-    if not inp.text_sample().lstrip().startswith("{"):
-        raise inp.fail(
-            "this is not JSON lines (the first line does not start with '{')", "give a reviews_*.json(.gz) file", line=1
-        )
-    line = 1
-    for block in _blocks(inp):
-        table = _parse(inp, block, line)
+    check_first_line(inp, "a reviews_*.json(.gz) file")
+    for line, table in tables(inp, SCHEMA, block_bytes=BLOCK_BYTES):
         yield _batch(inp, table, line)
-        line += block.count(b"\n")
-
-
-def _blocks(inp: InputFile) -> Iterator[bytes]:
-    """Whole lines, about BLOCK_BYTES at a time."""
-    stream = inp.open()
-    carry = b""
-    while chunk := _read(inp, stream):
-        chunk = carry + chunk
-        cut = chunk.rfind(b"\n") + 1
-        carry = chunk[cut:]
-        if cut:
-            yield chunk[:cut]
-    if carry.strip():
-        yield carry + b"\n"
-
-
-def _read(inp: InputFile, stream) -> bytes:
-    try:
-        return stream.read(BLOCK_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise inp.corrupt(exc) from exc
-
-
-def _parse(inp: InputFile, block: bytes, line: int) -> pa.Table:
-    try:
-        return pajson.read_json(io.BytesIO(block), parse_options=_PARSE)
-    except pa.ArrowInvalid:
-        return _parse_slowly(inp, block, line)
-
-
-def _parse_slowly(inp: InputFile, block: bytes, line: int) -> pa.Table:
-    """Line by line, for blocks with odd types (a numeric vote) or to name the line that breaks."""
-    rows = []
-    for offset, raw in enumerate(block.splitlines()):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            python_dict = raw.lstrip().startswith(b"{'")
-            hint = " (Python dict syntax: convert it with ast.literal_eval first)" if python_dict else ""
-            raise inp.fail(f"not valid JSON: {exc.msg}{hint}", "fix or remove that line", line=line + offset) from exc
-        if not isinstance(record, dict):
-            raise inp.fail("the line is not a JSON object", "give one review object per line", line=line + offset)
-        try:
-            rows.append({field.name: _coerce(record.get(field.name), field.type) for field in SCHEMA})
-        except (TypeError, ValueError) as exc:
-            problem = f"a field has an unexpected type ({exc})"
-            raise inp.fail(problem, "fix or remove that line", line=line + offset) from exc
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
-
-
-def _coerce(value, kind: pa.DataType):
-    if value is None:
-        return None
-    if pa.types.is_string(kind):
-        return str(value)
-    if pa.types.is_list(kind):
-        return [int(v) for v in value]
-    return float(value) if pa.types.is_floating(kind) else int(value)
 
 
 def _batch(inp: InputFile, table: pa.Table, line: int) -> Batch:
@@ -112,7 +44,8 @@ def _batch(inp: InputFile, table: pa.Table, line: int) -> Batch:
         if index is not None:
             raise inp.fail("the field is missing", f"every review needs {column!r}", line=line + index, column=column)
     ts = _timestamps(inp, table, line)
-    review_id = pc.binary_join_element_wise(table["reviewerID"], table["asin"], "-")
+    seconds = pc.cast(pc.divide(pc.cast(ts, pa.int64()), 1_000_000), pa.string())
+    review_id = pc.binary_join_element_wise(table["reviewerID"], table["asin"], seconds, "-")
     rating = pc.cast(pc.round(table["overall"]), pa.int32())
     reviews = pa.table(
         {
@@ -146,6 +79,7 @@ def _batch(inp: InputFile, table: pa.Table, line: int) -> Batch:
             "events": events,
         },
         rows=table.num_rows,
+        primary="reviews",
     )
 
 

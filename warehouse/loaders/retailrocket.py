@@ -7,11 +7,20 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.loaders._columns import first_index, not_empty, require_columns, unix_timestamp
+from warehouse.loaders._columns import (
+    drop_null_keys,
+    first_index,
+    not_empty,
+    nullify,
+    require_columns,
+    unix_timestamp,
+    with_lines,
+)
 from warehouse.loaders._csv import csv_batches, first_line, sniff_delimiter, split_line
 from warehouse.loaders._files import InputFile
 from warehouse.loaders._ids import line_ids
 from warehouse.loaders._ingest import Batch
+from warehouse.loaders._timestamps import drop_outside
 
 COLUMNS = ["timestamp", "visitorid", "event", "itemid", "transactionid"]
 EVENTS = {"view": "view", "addtocart": "add_to_cart", "transaction": "purchase"}
@@ -32,8 +41,9 @@ def read(inp: InputFile) -> Iterator[Batch]:
 
 
 def _batch(inp: InputFile, line: int, chunk: pa.Table) -> tuple[Batch, pa.Table]:
-    for column in ("visitorid", "event", "itemid"):
-        not_empty(inp, chunk, column, line)
+    rows = chunk.num_rows
+    skipped: list = []
+    not_empty(inp, chunk, "event", line)
     ts = unix_timestamp(inp, chunk, "timestamp", line, unit="ms")
     event = pc.utf8_trim_whitespace(chunk["event"])
     codes = pc.index_in(event, value_set=pa.array(list(EVENTS)))
@@ -46,26 +56,34 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> tuple[Batch, pa.Table]
             line=line + bad,
             column="event",
         )
+    source = chunk.select(COLUMNS)
+    chunk = with_lines(source, line).append_column("ts", ts).append_column("event_name", event)
+    chunk = chunk.append_column("event_id", line_ids(inp.source_key, line, rows))
+    chunk = chunk.append_column("event_type", pa.array(list(EVENTS.values())).take(codes))
+    chunk = drop_null_keys(chunk, ["visitorid", "itemid"], skipped)
+    chunk = drop_outside(chunk, "ts", skipped, "timestamp before 1990 or after now")
     events = pa.table(
         {
-            "event_id": line_ids(inp.source_key, line, chunk.num_rows),
+            "event_id": chunk["event_id"],
             "user_id": chunk["visitorid"],
-            "ts": ts,
-            "event_type": pa.array(list(EVENTS.values())).take(codes),
+            "ts": chunk["ts"],
+            "event_type": chunk["event_type"],
             "item_id": chunk["itemid"],
-            "source_event": event,
+            "source_event": chunk["event_name"],
         }
     )
-    has_order = pc.and_(pc.equal(event, "transaction"), pc.is_valid(chunk["transactionid"]))
+    order_id = nullify(chunk["transactionid"])
+    has_order = pc.and_(pc.equal(chunk["event_name"], "transaction"), pc.is_valid(order_id))
     bought = pa.table(
-        {"order_id": chunk["transactionid"], "user_id": chunk["visitorid"], "ts": ts, "item_id": chunk["itemid"]}
+        {"order_id": order_id, "user_id": chunk["visitorid"], "ts": chunk["ts"], "item_id": chunk["itemid"]}
     ).filter(has_order)
     tables = {
         "users": pa.table({"user_id": pc.unique(chunk["visitorid"])}),
         "items": pa.table({"item_id": pc.unique(chunk["itemid"])}),
         "events": events,
     }
-    return Batch(tables=tables, rows=chunk.num_rows), bought
+    samples = [(reason, detail, dropped.select(["line", *COLUMNS])) for reason, detail, dropped in skipped]
+    return Batch(tables=tables, rows=rows, skipped=samples), bought
 
 
 def _orders(bought: pa.Table) -> Batch:

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.loaders._columns import first_index, not_empty, unix_timestamp
+from warehouse.loaders._columns import drop_null_keys, first_index, not_empty, unix_timestamp, with_lines
 from warehouse.loaders._csv import csv_batches, first_line, sniff_delimiter, split_line
 from warehouse.loaders._files import InputFile
 from warehouse.loaders._ids import line_ids
 from warehouse.loaders._ingest import Batch
+from warehouse.loaders._timestamps import drop_outside
 
 COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]  # as Tianchi documents them
 BEHAVIORS = {"pv": "view", "cart": "add_to_cart", "fav": "favorite", "buy": "purchase"}
@@ -36,8 +37,9 @@ def read(inp: InputFile) -> Iterator[Batch]:
 
 
 def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
-    for column in ("user_id", "item_id", "behavior_type"):
-        not_empty(inp, chunk, column, line)
+    rows = chunk.num_rows
+    skipped: list = []
+    not_empty(inp, chunk, "behavior_type", line)
     ts = unix_timestamp(inp, chunk, "timestamp", line, unit="s")
     behavior = pc.utf8_trim_whitespace(chunk["behavior_type"])
     codes = pc.index_in(behavior, value_set=pa.array(list(BEHAVIORS)))
@@ -49,13 +51,18 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
             line=line + bad,
             column="behavior_type",
         )
-    event_ids = line_ids(inp.source_key, line, chunk.num_rows)
+    chunk = with_lines(chunk, line).append_column("ts", ts)
+    chunk = chunk.append_column("event_id", line_ids(inp.source_key, line, rows))
+    chunk = chunk.append_column("event_type", pa.array(list(BEHAVIORS.values())).take(codes))
+    chunk = drop_null_keys(chunk, ["user_id", "item_id"], skipped)
+    chunk = drop_outside(chunk, "ts", skipped, "timestamp before 1990 or after now")
+    behavior = pc.utf8_trim_whitespace(chunk["behavior_type"])
     events = pa.table(
         {
-            "event_id": event_ids,
+            "event_id": chunk["event_id"],
             "user_id": chunk["user_id"],
-            "ts": ts,
-            "event_type": pa.array(list(BEHAVIORS.values())).take(codes),
+            "ts": chunk["ts"],
+            "event_type": chunk["event_type"],
             "item_id": chunk["item_id"],
             "source_event": behavior,
         }
@@ -79,5 +86,6 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table) -> Batch:
             "orders": orders,
             "order_items": order_items,
         },
-        rows=chunk.num_rows,
+        rows=rows,
+        skipped=[(reason, detail, dropped.select(["line", *COLUMNS])) for reason, detail, dropped in skipped],
     )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.loaders._columns import require_columns
-from warehouse.loaders._csv import csv_batches, first_line, sniff_delimiter, split_line
+from warehouse.loaders._columns import NULL_TOKENS, require_columns
+from warehouse.loaders._csv import csv_batches, first_line, separator_hint, sniff_delimiter, split_line
 from warehouse.loaders._files import InputFile
 from warehouse.loaders._ids import content_ids
 from warehouse.loaders._ingest import Batch
@@ -24,16 +23,20 @@ _ALIASES = {
     "customerid": "customer_id", "country": "country",
 }  # fmt: skip
 REQUIRED = ["invoice", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id"]
-_MISSING_CUSTOMER = {"", "na", "nan", "null", "none"}
+_MISSING_CUSTOMER = set(NULL_TOKENS)
 GUEST_PREFIX = "guest-"
+_LABELS = {"invoice": "InvoiceNo", "stock_code": "StockCode", "quantity": "Quantity", "invoice_date": "InvoiceDate",
+           "unit_price": "UnitPrice", "customer_id": "CustomerID", "description": "Description", "country": "Country"}
+KEY = "invoice, stock code, quantity, price, customer and time (identical lines stay distinct)"
 
 
 def read(inp: InputFile) -> Iterator[Batch]:
     """Orders per invoice (``C…`` invoices cancelled), a purchase or cancellation event per line, users, items."""
     delimiter = sniff_delimiter(inp)
     header = split_line(first_line(inp), delimiter)
-    names = [_ALIASES.get(re.sub(r"[^a-z]", "", h.lower()), f"_extra{i}") for i, h in enumerate(header)]
-    require_columns(inp, names, REQUIRED)
+    names = [_ALIASES.get(re.sub(r"[^a-z]", "", h.lower()), h) for h in header]
+    inp.column_labels = {**_LABELS, **{name: h for name, h in zip(names, header, strict=True)}}
+    require_columns(inp, names, REQUIRED, found=header, hint=separator_hint(header))
     # The largest public file has 541,909 lines: it is read whole, so orders aggregate over all of it.
     chunks = [chunk.to_pandas() for _, chunk in csv_batches(inp, names=names, has_header=True, delimiter=delimiter)]
     frame = pd.concat(chunks, ignore_index=True)
@@ -43,19 +46,20 @@ def read(inp: InputFile) -> Iterator[Batch]:
 
 def _batch(inp: InputFile, frame: pd.DataFrame) -> Batch:
     rows = len(frame)
-    skipped: Counter = Counter()
+    skipped: list = []
     frame["invoice"] = frame["invoice"].fillna("").str.strip()
     kind = frame["invoice"].str.extract(r"^(C?)\d+$", expand=False)
     other = kind.isna()
     if other.any():
-        skipped["not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)"] += int(other.sum())
+        skipped.append(("bad_value", "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)",
+                        _sample(frame[other])))
         frame, kind = frame[~other], kind[~other]
     frame = frame.assign(cancelled=kind.eq("C"))
     frame["quantity"] = _numbers(inp, frame, "quantity", integer=True)
     frame["unit_price"] = _numbers(inp, frame, "unit_price")
     adjustment = ~frame["cancelled"] & (frame["quantity"] <= 0)
     if adjustment.any():
-        skipped["stock adjustment: quantity <= 0 on a sale invoice"] += int(adjustment.sum())
+        skipped.append(("out_of_range", "stock adjustment: quantity <= 0 on a sale invoice", _sample(frame[adjustment])))
         frame = frame[~adjustment]
     frame["ts"] = parse_invoice_dates(inp, frame["invoice_date"], frame["line"])
     stock = frame["stock_code"].str.strip()
@@ -119,7 +123,7 @@ def _numbers(inp: InputFile, frame: pd.DataFrame, column: str, *, integer: bool 
         value = frame.at[first, column]
         problem = "the value is empty" if not value else f"{value!r} is not a {'whole number' if integer else 'number'}"
         line = int(frame.at[first, "line"])
-        raise inp.fail(problem, "fix or remove that row", line=line, column=_header_name(column))
+        raise inp.fail(problem, "fix or remove that row", line=line, column=column)
     return values.astype("int64") if integer else values.astype("float64")
 
 
@@ -139,8 +143,10 @@ def _items(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"title": grouped["title"].first(), "price": grouped["price"].median()}).reset_index()
 
 
-def _header_name(column: str) -> str:
-    return {"quantity": "Quantity", "unit_price": "UnitPrice", "invoice_date": "InvoiceDate"}.get(column, column)
+def _sample(frame: pd.DataFrame) -> pa.Table:
+    """Skipped lines as the file spells them, for the report's sample."""
+    columns = ["line", *(c for c in _LABELS if c in frame)]
+    return pa.Table.from_pandas(frame[columns].astype(str), preserve_index=False)
 
 
 def _table(frame: pd.DataFrame) -> pa.Table:
