@@ -78,7 +78,9 @@ def test_the_prompt_lists_what_you_can_ask_with_the_values_filters_must_spell(an
     text = analyst_parts["system_text"].split("## What you can ask", 1)[1]
     line = next(x for x in text.splitlines() if x.startswith("- order_status: "))
     assert sorted(line.split("[", 1)[1].rstrip("]").split(", ")) == sorted(facts["statuses"])
-    assert "- purchases: " in text and "- revenue: " in text and "- median_events_per_session: " in text
+    measures = {name for line in text.split("Dimensions", 1)[0].splitlines() if line.startswith("- ")
+                for name in line[2:].split(":", 1)[0].split(", ")}
+    assert {"purchases", "users_who_purchased", "revenue", "median_events_per_session"} <= measures
     assert "- device: " in text and "- category: " in text
     brand = next(x for x in text.splitlines() if x.startswith("- brand: "))
     assert ("[" in brand) == (facts["brands"] <= 15)  # a dimension with many values is not listed

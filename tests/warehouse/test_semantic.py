@@ -83,7 +83,7 @@ def test_conversion_rate_between_two_behaviors_as_a_share_of_users(env):
     result = _value(env, measure="conversion_rate", base_event="view", target_event="purchase", last_days=14)
     row = result.table.iloc[0]
     assert (row["base_users"], row["both_users"]) == (len(viewers), len(viewers & buyers))
-    assert row["value"] == pytest.approx(len(viewers & buyers) / len(viewers))
+    assert row["value"] == round(len(viewers & buyers) / len(viewers), 4)  # a ratio to 4 places
 
 
 def test_signups_in_a_window_and_how_many_later_purchased(env):
@@ -109,7 +109,7 @@ def test_median_events_per_session_and_per_user(env):
     with_null = pd.concat([per_session, pd.Series([events["session_id"].isna().sum()])])
     assert float(got) in {float(per_session.median()), float(with_null.median())}
     per_user = events.groupby("user_id").size()
-    assert float(_value(env, measure="avg_events_per_user").table.iloc[0]["value"]) == pytest.approx(per_user.mean())
+    assert float(_value(env, measure="avg_events_per_user").table.iloc[0]["value"]) == round(per_user.mean(), 2)
 
 
 def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
@@ -118,7 +118,7 @@ def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
     gold = reviews[reviews["body"].str.contains("battery")]["rating"].mean()
     result = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "op": "contains",
                                                          "value": "Battery"}])
-    assert float(result.table.iloc[0]["value"]) == pytest.approx(gold)
+    assert float(result.table.iloc[0]["value"]) == round(gold, 2)
 
 
 def test_users_ranked_by_a_measure_and_a_filter_on_a_user_attribute(env):
