@@ -226,6 +226,19 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
         lines.append(f"Reviews per {stats.grain}{more}: " + ", ".join(
             f"{p} {n}" + (f" (avg {a:.2f})" if a is not None else "") for p, n, a in shown
         ) + ".")
+    tables = []
+    if stats.sentiment:
+        scored = sum(stats.sentiment.values())
+        lines.append("Sentiment of the review texts: " + ", ".join(
+            f"{label} {n} ({n / scored:.0%})" for label, n in stats.sentiment.items()) + ".")
+        shown = stats.sentiment_over_time[-_STATS_PERIODS_SHOWN:]
+        if shown:
+            lines.append(f"Share negative per {stats.grain}: " + ", ".join(f"{p} {neg:.0%}" for p, _, neg, _ in shown) + ".")
+        tables.append(Table(title="sentiment", columns=["sentiment", "reviews"],
+                            rows=[[label, n] for label, n in stats.sentiment.items()], total_rows=3))
+        tables.append(Table(title=f"sentiment per {stats.grain}",
+                            columns=[stats.grain, "scored_reviews", "share_negative", "average_score"],
+                            rows=[list(r) for r in stats.sentiment_over_time], total_rows=len(stats.sentiment_over_time)))
     ratings = Table(title="rating distribution", columns=["rating", "reviews"],
                     rows=[[s, n] for s, n in stats.ratings.items()], total_rows=5)
     periods = Table(title=f"reviews per {stats.grain}", columns=[stats.grain, "reviews", "average_rating"],
@@ -236,7 +249,7 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
         "layout": {"title": {"text": f"reviews per {stats.grain}"}, "yaxis": {"title": {"text": "reviews"}}},
     })
     citations = [Citation(kind="sql", ref=sql, detail="review_stats") for sql in stats.sql]
-    return "\n".join(lines), ToolArtifact(tool="review_stats", tables=[ratings, periods], charts=[chart],
+    return "\n".join(lines), ToolArtifact(tool="review_stats", tables=[ratings, periods, *tables], charts=[chart],
                                           citations=citations)
 
 
@@ -273,6 +286,9 @@ def build_review_tools(deps) -> list[BaseTool]:
         catalogue = (lambda: item_titles(warehouse)) if warehouse is not None else None
         tools.append(search_reviews_tool(index, user_scope=user_scope, catalogue=catalogue,
                                          text_chars=getattr(deps, "text_chars", None)))
+        from tools.review_themes import review_themes_tool
+
+        tools.append(review_themes_tool(index))
     if warehouse is not None:
         tools.append(review_stats_tool(warehouse))
     return tools
