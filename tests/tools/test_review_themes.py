@@ -9,7 +9,6 @@ from sklearn.metrics import adjusted_rand_score
 
 from tests.vectorstore.conftest import embedder, load_reviews, review_rows, review_warehouse  # noqa: F401 (fixtures)
 from tools.review_themes import review_themes_tool
-from tools.reviews import build_review_tools
 from vectorstore import ReviewFilter, ReviewIndex, index_reviews
 from vectorstore.themes import review_themes
 
@@ -112,10 +111,3 @@ def test_too_few_reviews_and_bad_arguments_are_told_to_the_model(themed):
     bad = _call(review_themes_tool(index), {"min_rating": 4, "max_rating": 2})
     assert bad.status == "error" and "exceeds max_rating" in bad.content
 
-
-def test_review_tools_include_themes(themed):
-    from types import SimpleNamespace
-
-    warehouse, index, _ = themed
-    names = [t.name for t in build_review_tools(SimpleNamespace(reviews=index, readonly=warehouse))]
-    assert names == ["search_reviews", "review_themes", "review_stats"]
