@@ -6,28 +6,20 @@ class-based TF-IDF), not from the LLM. Quotes are delimited and defanged as in `
 
 from __future__ import annotations
 
-from datetime import date
-
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tools.artifact import Chart, Citation, Table, ToolArtifact
-from tools.reviews import DATA_NOTE, _attr, _cut, _filters_text
-from vectorstore import BadFilter, ReviewFilter, VectorStoreError, defang_markup
+from tools.reviews import DATA_NOTE, ReviewFilterArgs, _attr, _cut, _filters_text
+from vectorstore import BadFilter, VectorStoreError, defang_markup
 from vectorstore.themes import MAX_THEMES, ThemeReport, review_themes
 
 QUOTE_CHARS_FOR_LLM = 160
 
 
-class ReviewThemesArgs(BaseModel):
+class ReviewThemesArgs(ReviewFilterArgs):
     """Arguments of ``review_themes``."""
 
-    item: str | None = Field(None, max_length=200, description="Only reviews of this item_id.")
-    category: str | None = Field(None, max_length=200, description="Only reviews of items in this category.")
-    min_rating: int | None = Field(None, ge=1, le=5, description="Lowest star rating to include (1-5).")
-    max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5); 2 for complaints.")
-    since: date | None = Field(None, description="Only reviews on or after this date (YYYY-MM-DD).")
-    until: date | None = Field(None, description="Only reviews on or before this date (YYYY-MM-DD).")
     k: int | None = Field(None, ge=2, le=MAX_THEMES, description="How many themes; default: chosen from the number of reviews.")
 
 
@@ -68,11 +60,10 @@ def review_themes_tool(index) -> BaseTool:
     """The ``review_themes`` tool over ``index`` (a ReviewIndex)."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
-        args = ReviewThemesArgs(**kwargs).model_dump()
+        parsed = ReviewThemesArgs(**kwargs)
+        args = parsed.model_dump()
         try:
-            flt = ReviewFilter(item=args["item"], category=args["category"], min_rating=args["min_rating"],
-                               max_rating=args["max_rating"], since=args["since"], until=args["until"])
-            report = review_themes(index, flt, k=args["k"])
+            report = review_themes(index, parsed.review_filter(), k=args["k"])
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
         except VectorStoreError as exc:

@@ -56,8 +56,8 @@ class SearchReviewsArgs(BaseModel):
     k: int = Field(8, ge=1, le=20, description="How many reviews to return.")
 
 
-class ReviewStatsArgs(BaseModel):
-    """Arguments of ``review_stats``."""
+class ReviewFilterArgs(BaseModel):
+    """The review filters shared by ``review_stats`` and ``review_themes``."""
 
     item: str | None = Field(None, max_length=200, description="Only reviews of this item_id.")
     category: str | None = Field(None, max_length=200, description="Only reviews of items in this category.")
@@ -65,6 +65,16 @@ class ReviewStatsArgs(BaseModel):
     max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5).")
     since: date | None = Field(None, description="Only reviews on or after this date (YYYY-MM-DD).")
     until: date | None = Field(None, description="Only reviews on or before this date (YYYY-MM-DD).")
+
+    def review_filter(self) -> ReviewFilter:
+        """The same filters for the engines (raises BadFilter on contradictory bounds)."""
+        return ReviewFilter(item=self.item, category=self.category, min_rating=self.min_rating,
+                            max_rating=self.max_rating, since=self.since, until=self.until)
+
+
+class ReviewStatsArgs(ReviewFilterArgs):
+    """Arguments of ``review_stats``."""
+
     grain: Literal["day", "week", "month", "year"] = Field("month", description="Period of the counts over time.")
 
 
@@ -257,10 +267,10 @@ def review_stats_tool(warehouse) -> BaseTool:
     """The ``review_stats`` tool over ``warehouse`` (a Warehouse or a read-only executor)."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
-        args = ReviewStatsArgs(**kwargs).model_dump()
+        parsed = ReviewStatsArgs(**kwargs)
+        args = parsed.model_dump()
         try:
-            flt = ReviewFilter(item=args["item"], category=args["category"], min_rating=args["min_rating"],
-                               max_rating=args["max_rating"], since=args["since"], until=args["until"])
+            flt = parsed.review_filter()
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
         stats = review_stats(warehouse, flt, grain=args["grain"])
