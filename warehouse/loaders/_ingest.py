@@ -19,8 +19,8 @@ from warehouse.connection import Warehouse
 from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
 from warehouse.loaders.report import PREVIEW_ROWS, IngestReport, SkipReason, as_text_rows
-from warehouse.schema import ANALYTIC_INDEXES, metadata
 from warehouse.redaction import Redactor, redact_table
+from warehouse.schema import ANALYTIC_INDEXES, metadata
 
 logger = logging.getLogger(__name__)
 
