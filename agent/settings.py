@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         "or the warehouse's PostgreSQL database when the warehouse is PostgreSQL.",
     )
     # --- review index (vectorstore/) ---
+    review_keep_pii: bool = Field(
+        False, description="Store review titles and bodies as read at ingest; default: e-mail addresses, phone numbers, "
+        "links, card/IBAN/IP numbers replaced by placeholders. The review index and quotes are redacted either way.",
+    )
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (`chroma run`); default: a Chroma directory in the data dir."
     )

@@ -56,8 +56,8 @@ class SearchReviewsArgs(BaseModel):
     k: int = Field(8, ge=1, le=20, description="How many reviews to return.")
 
 
-class ReviewStatsArgs(BaseModel):
-    """Arguments of ``review_stats``."""
+class ReviewFilterArgs(BaseModel):
+    """The review filters shared by ``review_stats`` and ``review_themes``."""
 
     item: str | None = Field(None, max_length=200, description="Only reviews of this item_id.")
     category: str | None = Field(None, max_length=200, description="Only reviews of items in this category.")
@@ -65,6 +65,16 @@ class ReviewStatsArgs(BaseModel):
     max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5).")
     since: date | None = Field(None, description="Only reviews on or after this date (YYYY-MM-DD).")
     until: date | None = Field(None, description="Only reviews on or before this date (YYYY-MM-DD).")
+
+    def review_filter(self) -> ReviewFilter:
+        """The same filters for the engines (raises BadFilter on contradictory bounds)."""
+        return ReviewFilter(item=self.item, category=self.category, min_rating=self.min_rating,
+                            max_rating=self.max_rating, since=self.since, until=self.until)
+
+
+class ReviewStatsArgs(ReviewFilterArgs):
+    """Arguments of ``review_stats``."""
+
     grain: Literal["day", "week", "month", "year"] = Field("month", description="Period of the counts over time.")
 
 
@@ -226,6 +236,19 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
         lines.append(f"Reviews per {stats.grain}{more}: " + ", ".join(
             f"{p} {n}" + (f" (avg {a:.2f})" if a is not None else "") for p, n, a in shown
         ) + ".")
+    tables = []
+    if stats.sentiment:
+        scored = sum(stats.sentiment.values())
+        lines.append("Sentiment of the review texts: " + ", ".join(
+            f"{label} {n} ({n / scored:.0%})" for label, n in stats.sentiment.items()) + ".")
+        shown = stats.sentiment_over_time[-_STATS_PERIODS_SHOWN:]
+        if shown:
+            lines.append(f"Share negative per {stats.grain}: " + ", ".join(f"{p} {neg:.0%}" for p, _, neg, _ in shown) + ".")
+        tables.append(Table(title="sentiment", columns=["sentiment", "reviews"],
+                            rows=[[label, n] for label, n in stats.sentiment.items()], total_rows=3))
+        tables.append(Table(title=f"sentiment per {stats.grain}",
+                            columns=[stats.grain, "scored_reviews", "share_negative", "average_score"],
+                            rows=[list(r) for r in stats.sentiment_over_time], total_rows=len(stats.sentiment_over_time)))
     ratings = Table(title="rating distribution", columns=["rating", "reviews"],
                     rows=[[s, n] for s, n in stats.ratings.items()], total_rows=5)
     periods = Table(title=f"reviews per {stats.grain}", columns=[stats.grain, "reviews", "average_rating"],
@@ -236,7 +259,7 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
         "layout": {"title": {"text": f"reviews per {stats.grain}"}, "yaxis": {"title": {"text": "reviews"}}},
     })
     citations = [Citation(kind="sql", ref=sql, detail="review_stats") for sql in stats.sql]
-    return "\n".join(lines), ToolArtifact(tool="review_stats", tables=[ratings, periods], charts=[chart],
+    return "\n".join(lines), ToolArtifact(tool="review_stats", tables=[ratings, periods, *tables], charts=[chart],
                                           citations=citations)
 
 
@@ -244,10 +267,10 @@ def review_stats_tool(warehouse) -> BaseTool:
     """The ``review_stats`` tool over ``warehouse`` (a Warehouse or a read-only executor)."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
-        args = ReviewStatsArgs(**kwargs).model_dump()
+        parsed = ReviewStatsArgs(**kwargs)
+        args = parsed.model_dump()
         try:
-            flt = ReviewFilter(item=args["item"], category=args["category"], min_rating=args["min_rating"],
-                               max_rating=args["max_rating"], since=args["since"], until=args["until"])
+            flt = parsed.review_filter()
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
         stats = review_stats(warehouse, flt, grain=args["grain"])
@@ -273,6 +296,9 @@ def build_review_tools(deps) -> list[BaseTool]:
         catalogue = (lambda: item_titles(warehouse)) if warehouse is not None else None
         tools.append(search_reviews_tool(index, user_scope=user_scope, catalogue=catalogue,
                                          text_chars=getattr(deps, "text_chars", None)))
+        from tools.review_themes import review_themes_tool
+
+        tools.append(review_themes_tool(index))
     if warehouse is not None:
         tools.append(review_stats_tool(warehouse))
     return tools

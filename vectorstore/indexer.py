@@ -13,6 +13,7 @@ from sqlalchemy import select
 from vectorstore.keyword import KeywordIndex
 from vectorstore.normalization import DEFAULT_MAX_CHARS, review_document, text_hash
 from vectorstore.store import ReviewIndex, row_digest
+from warehouse.redaction import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,14 @@ def index_reviews(
     batch_size: int = 256,
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
+    redactor: Redactor | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the ``reviews`` table: embed new and changed texts, drop deleted ids."""
+    """Bring the index in line with the ``reviews`` table: embed new and changed texts, drop deleted ids.
+
+    What is indexed (and so quoted) has personal identifiers replaced (``redactor``, default
+    ``Redactor()``), whether or not the warehouse kept them at ingest.
+    """
+    redactor = redactor or Redactor()
     started = time.perf_counter()
     report = IndexReport(location=index.location)
     stored = {review_id: meta for review_id, meta, _ in index.stored()}
@@ -112,7 +119,7 @@ def index_reviews(
     for row in _review_rows(warehouse):
         review_id = str(row.review_id)
         seen.add(review_id)
-        document = review_document(row.title, row.body, max_chars)
+        document = review_document(redactor.redact_text(row.title), redactor.redact_text(row.body), max_chars)
         meta = _metadata(row, document)
         old = stored.get(review_id)
         if old is None or old.get("text_hash") != meta["text_hash"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -9,6 +10,8 @@ from typing import Literal
 from sqlalchemy import Select, and_, func, select
 
 from vectorstore.search import ReviewFilter
+
+logger = logging.getLogger(__name__)
 
 Grain = Literal["day", "week", "month", "year"]
 
@@ -23,6 +26,10 @@ class ReviewStats:
     over_time: list[tuple[str, int, float | None]]
     grain: str
     sql: list[str] = field(default_factory=list)
+    sentiment: dict[str, int] = field(default_factory=dict)
+    """Reviews per sentiment (negative, neutral, positive) from ``review_sentiment``; empty before it is scored."""
+    sentiment_over_time: list[tuple[str, int, float, float]] = field(default_factory=list)
+    """(period, scored reviews, share negative, average score from -1 to 1) per period."""
 
     def to_dict(self) -> dict:
         """Plain dict for JSON output."""
@@ -97,10 +104,50 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
         (p.date().isoformat() if hasattr(p, "date") else str(p), int(n), round(float(a), 3) if a is not None else None)
         for p, n, a in reversed(period_rows)
     ]
-    return ReviewStats(
+    stats = ReviewStats(
         total=rated + unrated, average_rating=average, ratings=ratings, over_time=over_time, grain=grain,
         sql=sql,
     )
+    _add_sentiment(stats, dialect, run, flt, grain, max_periods)
+    return stats
+
+
+def _add_sentiment(stats: ReviewStats, dialect, run, flt: ReviewFilter, grain: Grain, max_periods: int) -> None:
+    """Sentiment counts and per-period shares for the same filter, when the reviews have been scored."""
+    from sqlalchemy import case
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from warehouse.errors import WarehouseError
+    from warehouse.review_sentiment import SENTIMENTS, review_sentiment
+    from warehouse.schema import reviews
+
+    scored = review_sentiment
+    ids = _filtered(select(reviews.c.review_id).select_from(reviews), flt)
+    by_sentiment = (select(scored.c.sentiment, func.count().label("n")).where(scored.c.review_id.in_(ids))
+                    .group_by(scored.c.sentiment).order_by(scored.c.sentiment))
+    period = func.date_trunc(grain, reviews.c.ts).label("period")
+    negative = func.avg(case((scored.c.sentiment == "negative", 1.0), else_=0.0))
+    by_period = (
+        select(period, func.count().label("n"), negative.label("negative"), func.avg(scored.c.score).label("score"))
+        .select_from(reviews.join(scored, scored.c.review_id == reviews.c.review_id))
+        .where(reviews.c.review_id.in_(ids), reviews.c.ts.is_not(None))
+        .group_by(period).order_by(period.desc()).limit(max_periods)
+    )
+    sql = [str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for q in (by_sentiment, by_period)]
+    try:
+        counts, periods = run(sql[0]), run(sql[1])
+    except (WarehouseError, SQLAlchemyError) as exc:  # no review_sentiment table: reviews not scored yet
+        logger.debug("no review sentiment: %s", exc)
+        return
+    found = {str(label): int(n) for label, n in counts}
+    if not found:
+        return
+    stats.sentiment = {label: found.get(label, 0) for label in SENTIMENTS}
+    stats.sentiment_over_time = [
+        (p.date().isoformat() if hasattr(p, "date") else str(p), int(n), round(float(neg), 4), round(float(sc), 4))
+        for p, n, neg, sc in reversed(periods)
+    ]
+    stats.sql += sql
 
 
 def item_titles(warehouse) -> list[tuple[str, str]]:

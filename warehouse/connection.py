@@ -16,9 +16,12 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from warehouse.errors import ConnectionFailed
 from warehouse.event_steps import steps_metadata
+from warehouse.review_sentiment import SENTIMENT_TABLE, review_sentiment
 from warehouse.schema import ANALYTIC_INDEXES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)
+_WRITABLE: tuple[str, ...] = (*TABLE_NAMES, SENTIMENT_TABLE)
+"""Tables ``bulk_insert`` writes: the canonical ones and the derived review sentiment."""
 
 _COPY_CHUNK_ROWS = 200_000
 
@@ -85,8 +88,8 @@ class Warehouse:
 
     def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> int:
         """Append ``data`` (columns named as in the schema) to ``table`` inside ``conn``'s transaction."""
-        if table not in TABLE_NAMES:
-            raise ValueError(f"unknown table {table!r}; expected one of {TABLE_NAMES}")
+        if table not in _WRITABLE:
+            raise ValueError(f"unknown table {table!r}; expected one of {_WRITABLE}")
         if data.num_rows == 0:
             return 0
         columns = ", ".join(data.column_names)
@@ -101,7 +104,7 @@ class Warehouse:
             self._copy_postgres(conn, table, columns, data)
         else:
             rows = data.to_pylist()
-            conn.execute(metadata.tables[table].insert(), rows)
+            conn.execute((metadata.tables.get(table) if table in TABLE_NAMES else review_sentiment).insert(), rows)
         return data.num_rows
 
     @staticmethod

@@ -147,7 +147,7 @@ def test_review_stats_run_on_the_read_only_connection(review_warehouse):
 def test_build_review_tools_uses_what_the_deps_carry(review_warehouse, embedder, tmp_path):
     index = ReviewIndex.open(tmp_path / "reviews", embedder=embedder)
     names = [t.name for t in build_review_tools(SimpleNamespace(reviews=index, warehouse=review_warehouse, user_scope=None))]
-    assert names == ["search_reviews", "review_stats"]
+    assert names == ["search_reviews", "review_themes", "review_stats"]
     assert [t.name for t in build_review_tools(SimpleNamespace(warehouse=review_warehouse))] == ["review_stats"]
 
 

@@ -145,6 +145,7 @@ def ingest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Load one file into the warehouse: all of it or nothing; re-running it changes nothing."""
+    from agent.settings import Settings
     from warehouse.loaders import SourceMapping, ingest, load_mapping
 
     values = _value_maps(value_maps)
@@ -156,7 +157,8 @@ def ingest_cmd(
     )
     warehouse = _warehouse()
     try:
-        report = ingest(warehouse, path, fmt, spec=spec, dry_run=dry_run, progress=not as_json)
+        report = ingest(warehouse, path, fmt, spec=spec, dry_run=dry_run, progress=not as_json,
+                        keep_review_pii=Settings().review_keep_pii)
     finally:
         warehouse.dispose()
     if as_json:

@@ -14,6 +14,7 @@ from warehouse.loaders._files import InputFile, open_input
 from warehouse.loaders._ingest import Batch, write_batches
 from warehouse.loaders.mapping import SideTable, SourceMapping, load_mapping
 from warehouse.loaders.report import IngestReport, SkipGroup
+from warehouse.redaction import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def ingest(
     event_map: MappingOf[str, str] | None = None,
     dry_run: bool = False,
     progress: bool = False,
+    keep_review_pii: bool = False,
 ) -> IngestReport:
     """Load one file of format ``fmt`` into the warehouse atomically and idempotently.
 
@@ -55,6 +57,8 @@ def ingest(
     first mapped rows. Rows repeating a key are skipped and reported. ``spec`` (a mapping file's
     content) applies to the mapped formats; ``mapping`` (canonical column -> file column) and
     ``event_map`` (source event name -> event type) are shorthands merged into it.
+    Review titles and bodies are stored with e-mail addresses, phone numbers, links, card, IBAN and IP
+    numbers replaced by placeholders (``warehouse.redaction``) unless ``keep_review_pii``.
     """
     if fmt not in _LOADERS:
         raise IngestError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -70,8 +74,9 @@ def ingest(
     inp.separator = spec.separator
     options = {"spec": spec} if fmt in MAPPED else {}
     try:
+        redactor = None if keep_review_pii else Redactor()
         return write_batches(warehouse, inp, reader(inp, **options), unique_events=unique_events, key=key,
-                             dry_run=dry_run, progress=progress)
+                             dry_run=dry_run, progress=progress, redactor=redactor)
     finally:
         inp.close()
 

@@ -19,6 +19,7 @@ from warehouse.connection import Warehouse
 from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
 from warehouse.loaders.report import PREVIEW_ROWS, IngestReport, SkipReason, as_text_rows
+from warehouse.redaction import Redactor, redact_table
 from warehouse.schema import ANALYTIC_INDEXES, metadata
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,10 @@ class Batch:
 class _Writer:
     """Writes batches inside one open transaction, skipping keys the warehouse already holds."""
 
-    def __init__(self, warehouse: Warehouse, conn: Connection, report: IngestReport, *, unique_events: bool) -> None:
+    def __init__(self, warehouse: Warehouse, conn: Connection, report: IngestReport, *, unique_events: bool,
+                 redactor: Redactor | None = None) -> None:
         self.warehouse = warehouse
+        self.redactor = redactor
         self.conn = conn
         self.report = report
         # Line-derived event ids are distinct within a file, so a table empty at the start
@@ -92,6 +95,8 @@ class _Writer:
                 kept[name] = table[KEYS[name]]
             elif name == "order_items":
                 table = _follow(table, kept)
+            if name == "reviews" and self.redactor is not None:
+                table = redact_table(table, self.redactor)
             if self.report.dry_run and name == batch.primary and len(self.report.preview) < PREVIEW_ROWS:
                 self.report.preview.extend(as_text_rows(table.slice(0, PREVIEW_ROWS - len(self.report.preview))))
             self.report.inserted[name] += self.warehouse.bulk_insert(self.conn, name, table)
@@ -201,15 +206,20 @@ def write_batches(
     key: str = "",
     dry_run: bool = False,
     progress: bool = False,
+    redactor: Redactor | None = None,
 ) -> IngestReport:
-    """Write every batch in one transaction: all rows or, on any error, none (``dry_run``: none either way)."""
+    """Write every batch in one transaction: all rows or, on any error, none (``dry_run``: none either way).
+
+    ``redactor``: review titles and bodies are stored with personal identifiers replaced (None: as read).
+    """
     report = IngestReport(path=str(inp.path), format=inp.fmt, key=key, dry_run=dry_run)
     started = time.perf_counter()
     batches = iter(batches)
     with warehouse.engine.connect() as conn:
         transaction = conn.begin()
         try:
-            _write_all(warehouse, conn, inp, batches, report, unique_events=unique_events, progress=progress)
+            _write_all(warehouse, conn, inp, batches, report, unique_events=unique_events, progress=progress,
+                       redactor=redactor)
         except BaseException:
             transaction.rollback()
             raise
@@ -222,8 +232,9 @@ def write_batches(
     return report
 
 
-def _write_all(warehouse, conn, inp, batches, report, *, unique_events: bool, progress: bool) -> None:
-    writer = _Writer(warehouse, conn, report, unique_events=unique_events)
+def _write_all(warehouse, conn, inp, batches, report, *, unique_events: bool, progress: bool,
+               redactor: Redactor | None = None) -> None:
+    writer = _Writer(warehouse, conn, report, unique_events=unique_events, redactor=redactor)
     first = next(batches, None)  # the file's layout is checked before the progress bar appears
     if first is None:
         raise inp.fail("the file holds no rows", f"give a file with {inp.fmt} data")
