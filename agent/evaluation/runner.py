@@ -58,6 +58,7 @@ class EvalReport:
             "skipped": len(self.results) - len(done),
             "accuracy": sum(r["correct"] for r in done) / len(done) if done else 0.0,
             "accuracy_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
+            "questions_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
             "tool_choice_accuracy": sum(tool_judged) / len(tool_judged) if tool_judged else None,
             "answered_in_chinese": sum(language_judged) / len(language_judged) if language_judged else None,
             "llm_calls_per_question": statistics.fmean(r["llm_calls"] for r in done) if done else 0.0,
@@ -98,7 +99,8 @@ def _oracle_script(question: EvalQuestion) -> list:
         start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage)
                     and not m.additional_kwargs.get("uba_feedback"))
         result = "\n".join(str(m.content) for m in messages[start:] if isinstance(m, ToolMessage))
-        return Template(question.oracle_answer).substitute(result=result)
+        text = Template(question.oracle_answer).substitute(result=result)
+        return text or "The scripted model has no answer for this question."  # a set without oracle calls
 
     return [*(tool_call(c.tool, **c.args) for c in question.oracle), answer]
 
@@ -119,8 +121,9 @@ def run_eval(
     run_id = uuid.uuid4().hex[:8]
     report.warm_up_s = analyst.warm_up()  # model load and system prompt: a server start's cost, not a question's
     for question in questions:
-        result: dict[str, Any] = {"id": question.id, "kind": question.kind, "question": question.question,
-                                  "single_tool": len(question.oracle) == 1 and not question.refuse}
+        result: dict[str, Any] = {"id": question.id, "kind": question.kind, "split": question.split,
+                                  "question": question.question, "thread": question.thread,
+                                  "single_tool": question.single_step}
         missing = sorted({c.tool for c in question.oracle} - tools) if oracle is not None else []
         if missing:
             result.update(status="skipped", correct=False, tool_ok=None, answer=f"tools not installed: {missing}")
