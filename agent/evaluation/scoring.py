@@ -23,6 +23,8 @@ _ABSENT = re.compile(
     r"cannot|can't|missing|none)\b|没有|不包含|缺少|无法|不存在|未记录|无",
     re.IGNORECASE,
 )
+_ABOUT_DATA = re.compile(r"\b(data|dataset|column|field|table|schema|warehouse|track|record(?:ed|s)?)\b|数据|字段|记录",
+                         re.IGNORECASE)
 
 
 def _matches_number(gold: float | int, answer_numbers: list[float], tolerance: float) -> bool:
@@ -56,10 +58,13 @@ def is_refusal(answer: Answer) -> bool:
 
 
 def is_abstention(question: EvalQuestion, answer: Answer) -> bool:
-    """The answer says the data has no such thing and gives no number (numbers of the question excepted)."""
+    """The answer says the data has no such thing (a negation, and the data or the missing thing named) and
+    gives no number (numbers of the question excepted)."""
     asked = {number_value(x) for x in numbers_in(question.question)}
     given = [number_value(x) for x in numbers_in(answer.text)]
-    return bool(_ABSENT.search(answer.text)) and all(n in asked for n in given)
+    words = [w for w in re.split(r"\W+", question.lacks or "") if len(w) > 2 or re.search(r"[\u4e00-\u9fff]", w)]
+    names_it = bool(_ABOUT_DATA.search(answer.text)) or any(w.lower() in answer.text.lower() for w in words)
+    return bool(_ABSENT.search(answer.text)) and names_it and all(n in asked for n in given)
 
 
 def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_review_ids: set[str] | None) -> dict:

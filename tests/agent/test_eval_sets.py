@@ -138,6 +138,9 @@ def test_an_unanswerable_question_wants_a_no_and_no_number():
     assert score(q, Answer(text="The data has no age column, so I cannot tell."), None, None)["correct"]
     assert not score(q, Answer(text="The average buyer is 34 years old."), None, None)["correct"]
     assert not score(q, Answer(text="There is no age, but the average order is 62.59."), None, None)["correct"]
+    assert not score(q, Answer(text="I have no answer for this question."), None, None)["correct"]
+    zh = _q(kind="chinese", question="我们用户的平均年龄是多少？", lacks="年龄")
+    assert score(zh, Answer(text="数据中没有年龄字段，无法回答。"), None, None)["correct"]
 
 
 def test_a_multi_step_answer_needs_the_predictor_and_the_right_user():
@@ -194,3 +197,26 @@ def test_the_overlap_check_catches_a_paraphrase_and_passes_a_different_question(
     assert overlaps(["How many purchases per week?"], [("x", "How many purchases were there per week?")])
     assert overlaps(["浏览次数最多的商品是哪些？"], [("x", "浏览次数最多的商品是哪个？")])
     assert not overlaps(["How many purchases per week?"], [("x", "Which country has the highest average order value?")])
+
+
+def test_uba_eval_runs_one_split_of_a_named_set_and_reports_per_class(demo_url, tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    monkeypatch.setenv("UBA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("UBA_WAREHOUSE_URL", demo_url)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", "--backend", "fake", "--set", "analyst", "--split", "test",
+                                      "--kinds", "refusal,unanswerable", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    expected = [q for q in ANALYST if q.split == "test" and q.kind in ("refusal", "unanswerable")]
+    assert summary["answered"] == len(expected)
+    assert summary["questions_by_kind"] == dict(Counter(q.kind for q in expected))
+    assert summary["data_intact"] is True
+    assert summary["accuracy_by_kind"] == {"refusal": 0.0, "unanswerable": 0.0}  # "no answer" is neither
+    bad = CliRunner().invoke(app, ["eval", "--backend", "fake", "--set", "regression", "--split", "test"])
+    assert bad.exit_code != 0 and "no dev/test split" in bad.output
