@@ -76,7 +76,8 @@ class EvalReport:
         return {"summary": self.summary(), "results": self.results}
 
 
-def _gold(readonly: ReadOnlyWarehouse, sql: str | None) -> tuple | None:
+def gold_row(readonly: ReadOnlyWarehouse, sql: str | None) -> tuple | None:
+    """The first row of a gold query (DuckDB SQL, transpiled for the warehouse's engine); ``None`` without one."""
     if sql is None:
         return None
     if readonly.dialect != "duckdb":
@@ -132,12 +133,12 @@ def run_eval(
         if oracle is not None:
             oracle.script[:] = _oracle_script(question)
         thread = f"eval-{run_id}-{question.thread}" if question.thread else None
-        gold_row = _gold(readonly, question.gold_sql)
+        gold = gold_row(readonly, question.gold_sql)
         review_ids = ({str(r[0]) for r in readonly.query(question.review_ids_sql).rows}
                       if question.review_ids_sql else None)
         answer = analyst.ask(question.question, thread_id=thread)
-        result.update(score(question, answer, gold_row, review_ids))
-        result.update(answer=answer.text, gold=[str(v) for v in gold_row] if gold_row else None,
+        result.update(score(question, answer, gold, review_ids))
+        result.update(answer=answer.text, gold=[str(v) for v in gold] if gold else None,
                       calls=[{"tool": s.tool, "args": s.args, "ok": s.ok, "error": s.error} for s in answer.trace])
         report.results.append(result)
         if on_result is not None:
