@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--split", default=None, choices=["dev", "test"])
     parser.add_argument("--kinds", default=None, help="comma-separated question kinds (classes)")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--per-class", type=int, default=None, help="only the first N questions of each class")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
@@ -34,7 +35,8 @@ def main() -> None:
 
     settings = Settings(llm_backend=args.backend)
     questions = select(load_questions(args.question_set), split=args.split,
-                       kinds=set(args.kinds.split(",")) if args.kinds else None, limit=args.limit)
+                       kinds=set(args.kinds.split(",")) if args.kinds else None, limit=args.limit,
+                       per_class=args.per_class)
     analyst, readonly, oracle = build_evaluation(settings)
     started = time.perf_counter()
     # What the agent logged during a question (answers sent back as ungrounded, failed model calls)

@@ -151,13 +151,16 @@ def assign_splits(questions: Sequence[EvalQuestion], dev_share: float = DEV_SHAR
 
 
 def select(questions: Sequence[EvalQuestion], *, split: str | None = None, kinds: set[str] | None = None,
-           limit: int | None = None) -> list[EvalQuestion]:
-    """The questions of one split and some kinds, at most ``limit``, never a follow-up without its first question."""
+           limit: int | None = None, per_class: int | None = None) -> list[EvalQuestion]:
+    """The questions of one split and some kinds, the first ``per_class`` of each class, at most ``limit``,
+    never a follow-up without its first question."""
     if split not in (None, "dev", "test"):
         raise ValueError(f"unknown split {split!r}; use dev or test")
     if split is not None and any(q.split is None for q in questions):
         raise ValueError(f"this set has no dev/test split; run it without --split (split={split!r})")
     chosen = [q for q in questions if (split is None or q.split == split) and (not kinds or q.kind in kinds)]
+    if per_class is not None:
+        chosen = [q for q in chosen if [p.kind for p in chosen[: chosen.index(q)]].count(q.kind) < per_class]
     if limit is not None:
         chosen = chosen[:limit]
     asked = {q.id for q in chosen}

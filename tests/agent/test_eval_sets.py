@@ -81,6 +81,8 @@ def test_selecting_a_split_keeps_follow_ups_with_their_first_question():
     assert all(q.followup_of in asked for q in test if q.followup_of)
     cut = select(ANALYST, kinds={"followup"}, limit=3)
     assert [q.id for q in cut] == [q.id for q in cut if q.followup_of is None or q.followup_of in {c.id for c in cut}]
+    few = select(ANALYST, split="test", per_class=2)
+    assert Counter(q.kind for q in few) == {k: 2 for k in {q.kind for q in ANALYST}}
     with pytest.raises(ValueError, match="no dev/test split"):
         select(load_questions("regression"), split="test")
 

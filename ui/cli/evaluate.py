@@ -22,6 +22,7 @@ def eval_cmd(
     split: Annotated[str | None, typer.Option("--split", help="dev or test (analyst sets); default: both.")] = None,
     kinds: Annotated[str | None, typer.Option("--kinds", help="Only these kinds (classes), comma-separated.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many questions.")] = None,
+    per_class: Annotated[int | None, typer.Option("--per-class", min=1, help="Only the first N of each class.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="JSON report path (default: <data dir>/eval/).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -33,7 +34,8 @@ def eval_cmd(
     settings = Settings(**({"llm_backend": backend} if backend else {}))
     wanted = {k.strip() for k in kinds.split(",")} if kinds else None
     try:
-        selected = select(load_questions(questions or question_set), split=split, kinds=wanted, limit=limit)
+        selected = select(load_questions(questions or question_set), split=split, kinds=wanted, limit=limit,
+                          per_class=per_class)
     except ValueError as exc:
         fail(str(exc))
     if not selected:
