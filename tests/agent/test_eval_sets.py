@@ -180,19 +180,11 @@ def _example_questions() -> list[str]:
     return [e["question"] for e in yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))]
 
 
-@pytest.mark.parametrize("questions", [ANALYST, TAOBAO], ids=["analyst", "analyst-taobao"])
-def test_no_prompt_example_paraphrases_an_analyst_question(questions):
+@pytest.mark.parametrize("questions", [ANALYST, TAOBAO, load_questions("regression")],
+                         ids=["analyst", "analyst-taobao", "regression"])
+def test_no_prompt_example_paraphrases_an_eval_question(questions):
     found = overlaps(_example_questions(), [(q.id, q.question) for q in questions])
-    assert not found, f"prompt examples overlap eval questions: {found}"
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "known overlap: prompts/examples.yaml paraphrases regression questions reviews-x200-complaints, "
-    "funnel-cart-to-purchase-october, zh-top-item and predict-next-user-250; the regression set scores "
-    "these with their answers in the prompt. Remove this marker once the examples no longer overlap."))
-def test_no_prompt_example_paraphrases_a_regression_question():
-    found = overlaps(_example_questions(), [(q.id, q.question) for q in load_questions("regression")])
-    assert not found, f"prompt examples overlap eval questions: {found}"
+    assert not found, f"prompt examples overlap eval questions (example, question id, similarity): {found}"
 
 
 def test_the_overlap_check_catches_a_paraphrase_and_passes_a_different_question():
