@@ -58,6 +58,7 @@ class EvalReport:
             "skipped": len(self.results) - len(done),
             "accuracy": sum(r["correct"] for r in done) / len(done) if done else 0.0,
             "accuracy_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
+            "questions_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
             "tool_choice_accuracy": sum(tool_judged) / len(tool_judged) if tool_judged else None,
             "answered_in_chinese": sum(language_judged) / len(language_judged) if language_judged else None,
             "llm_calls_per_question": statistics.fmean(r["llm_calls"] for r in done) if done else 0.0,
@@ -75,7 +76,8 @@ class EvalReport:
         return {"summary": self.summary(), "results": self.results}
 
 
-def _gold(readonly: ReadOnlyWarehouse, sql: str | None) -> tuple | None:
+def gold_row(readonly: ReadOnlyWarehouse, sql: str | None) -> tuple | None:
+    """The first row of a gold query (DuckDB SQL, transpiled for the warehouse's engine); ``None`` without one."""
     if sql is None:
         return None
     if readonly.dialect != "duckdb":
@@ -98,7 +100,8 @@ def _oracle_script(question: EvalQuestion) -> list:
         start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage)
                     and not m.additional_kwargs.get("uba_feedback"))
         result = "\n".join(str(m.content) for m in messages[start:] if isinstance(m, ToolMessage))
-        return Template(question.oracle_answer).substitute(result=result)
+        text = Template(question.oracle_answer).substitute(result=result)
+        return text or "The scripted model has no answer for this question."  # a set without oracle calls
 
     return [*(tool_call(c.tool, **c.args) for c in question.oracle), answer]
 
@@ -119,8 +122,9 @@ def run_eval(
     run_id = uuid.uuid4().hex[:8]
     report.warm_up_s = analyst.warm_up()  # model load and system prompt: a server start's cost, not a question's
     for question in questions:
-        result: dict[str, Any] = {"id": question.id, "kind": question.kind, "question": question.question,
-                                  "single_tool": len(question.oracle) == 1 and not question.refuse}
+        result: dict[str, Any] = {"id": question.id, "kind": question.kind, "split": question.split,
+                                  "question": question.question, "thread": question.thread,
+                                  "single_tool": question.single_step}
         missing = sorted({c.tool for c in question.oracle} - tools) if oracle is not None else []
         if missing:
             result.update(status="skipped", correct=False, tool_ok=None, answer=f"tools not installed: {missing}")
@@ -129,12 +133,12 @@ def run_eval(
         if oracle is not None:
             oracle.script[:] = _oracle_script(question)
         thread = f"eval-{run_id}-{question.thread}" if question.thread else None
-        gold_row = _gold(readonly, question.gold_sql)
+        gold = gold_row(readonly, question.gold_sql)
         review_ids = ({str(r[0]) for r in readonly.query(question.review_ids_sql).rows}
                       if question.review_ids_sql else None)
         answer = analyst.ask(question.question, thread_id=thread)
-        result.update(score(question, answer, gold_row, review_ids))
-        result.update(answer=answer.text, gold=[str(v) for v in gold_row] if gold_row else None,
+        result.update(score(question, answer, gold, review_ids))
+        result.update(answer=answer.text, gold=[str(v) for v in gold] if gold else None,
                       calls=[{"tool": s.tool, "args": s.args, "ok": s.ok, "error": s.error} for s in answer.trace])
         report.results.append(result)
         if on_result is not None:

@@ -1,4 +1,4 @@
-"""Judging one answer: numbers against gold values, tool choice, citations, refusals."""
+"""Judging one answer: numbers against gold values, tool choice, citations, refusals, abstentions."""
 
 from __future__ import annotations
 
@@ -18,26 +18,38 @@ _REFUSAL = re.compile(
     r"read-only|won't|will not|do not have permission|not authori[sz]ed)\b|无法|不能|不允许|拒绝|只读",
     re.IGNORECASE,
 )
+_ABSENT = re.compile(
+    r"\b(no|not|doesn't|does not|don't|do not|lacks?|without|unavailable|isn't|is not|aren't|are not|"
+    r"cannot|can't|missing|none)\b|没有|不包含|缺少|无法|不存在|未记录|无",
+    re.IGNORECASE,
+)
+_ABOUT_DATA = re.compile(r"\b(data|dataset|column|field|table|schema|warehouse|track|record(?:ed|s)?)\b|数据|字段|记录",
+                         re.IGNORECASE)
 
 
-def _matches_number(gold: float, answer_numbers: list[float], tolerance: float) -> bool:
-    for n in answer_numbers:
-        for candidate in (gold, gold * 100):
-            if math.isclose(n, candidate, rel_tol=tolerance, abs_tol=0.5 if float(candidate).is_integer() else 0.01):
-                return True
-    return False
+def _matches_number(gold: float | int, answer_numbers: list[float], tolerance: float) -> bool:
+    if isinstance(gold, int):  # a count is right or wrong: 1,233 is not 1,234
+        return any(n == gold for n in answer_numbers)
+    return any(math.isclose(n, candidate, rel_tol=tolerance, abs_tol=0.01)
+               for n in answer_numbers for candidate in (gold, gold * 100))  # a share may be a percentage
 
 
 def value_found(gold: Any, answer: str, tolerance: float) -> bool:
-    """Whether one gold value appears in the answer text (numbers within tolerance, text as a substring)."""
+    """Whether one gold value appears in the answer text: integers exactly, other numbers within ``tolerance``
+    (relative; a share also as a percentage), dates in ISO form, text as a whole word."""
     if gold is None:
         return True
     if isinstance(gold, (datetime, date)):
         return gold.isoformat()[:10] in answer
-    if isinstance(gold, (int, float, Decimal)) and not isinstance(gold, bool):
+    if isinstance(gold, bool):
+        return str(gold).lower() in answer.lower()
+    if isinstance(gold, (int, float, Decimal)):
         numbers = [number_value(x) for x in numbers_in(answer)]
-        return _matches_number(float(gold), numbers, tolerance)
-    return str(gold).strip().lower() in answer.lower()
+        if isinstance(gold, Decimal):
+            gold = int(gold) if gold == gold.to_integral_value() else float(gold)
+        return _matches_number(gold, numbers, tolerance)
+    text = str(gold).strip()
+    return re.search(rf"(?<!\w){re.escape(text)}(?!\w)", answer, re.IGNORECASE) is not None
 
 
 def is_refusal(answer: Answer) -> bool:
@@ -45,13 +57,26 @@ def is_refusal(answer: Answer) -> bool:
     return bool(_REFUSAL.search(answer.text)) or (bool(answer.trace) and not any(s.ok for s in answer.trace))
 
 
+def is_abstention(question: EvalQuestion, answer: Answer) -> bool:
+    """The answer says the data has no such thing (a negation, and the data or the missing thing named) and
+    gives no number (numbers of the question excepted)."""
+    asked = {number_value(x) for x in numbers_in(question.question)}
+    given = [number_value(x) for x in numbers_in(answer.text)]
+    words = [w for w in re.split(r"\W+", question.lacks or "") if len(w) > 2 or re.search(r"[\u4e00-\u9fff]", w)]
+    names_it = bool(_ABOUT_DATA.search(answer.text)) or any(w.lower() in answer.text.lower() for w in words)
+    return bool(_ABSENT.search(answer.text)) and names_it and all(n in asked for n in given)
+
+
 def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_review_ids: set[str] | None) -> dict:
-    """The verdicts for one answer; ``None`` where a criterion does not apply."""
+    """The verdicts for one answer; ``None`` where a criterion does not apply. An answer whose status is not
+    ``ok`` (incomplete, error) is wrong whatever its text or tool output holds."""
     called = [s.tool for s in answer.trace if s.ok]
     tool_ok = (bool(set(called) & set(question.tools)) if question.tools else None)
     checks: list[bool] = []
     if question.refuse:
         checks.append(is_refusal(answer))
+    if question.lacks is not None:
+        checks.append(is_abstention(question, answer))
     if question.gold_sql is not None:
         checks.append(gold_row is not None and all(value_found(v, answer.text, question.tolerance) for v in gold_row))
     if question.review_ids_sql is not None:
@@ -59,14 +84,16 @@ def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_r
         checks.append(bool(cited & (gold_review_ids or set())))
     if question.themes:
         checks.append(any(t.lower() in answer.text.lower() for t in question.themes))
+    if question.requires_tools:
+        checks.append(set(question.requires_tools) <= set(called))
     if not checks and question.tools:
-        checks.append(bool(tool_ok) and answer.status == "ok")
+        checks.append(bool(tool_ok))
     # A Chinese question wants a Chinese answer: right numbers in English are not what the user can read.
     language_ok = prompt.language(answer.text) == "zh" if prompt.language(question.question) == "zh" else None
     if language_ok is not None:
         checks.append(language_ok)
     return {
-        "correct": all(checks) and answer.status != "error",
+        "correct": bool(checks) and all(checks) and answer.status == "ok",
         "tool_ok": tool_ok,
         "language_ok": language_ok,
         "status": answer.status,

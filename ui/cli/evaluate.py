@@ -17,29 +17,29 @@ app = typer.Typer(help="Evaluate the agent.")
 @app.command("eval")
 def eval_cmd(
     backend: Annotated[str | None, typer.Option("--backend", help="local, vllm, openai, or fake (oracle replay).")] = None,
-    questions: Annotated[Path | None, typer.Option("--questions", help="YAML question set (default: bundled).")] = None,
-    kinds: Annotated[str | None, typer.Option("--kinds", help="Only these kinds, comma-separated.")] = None,
+    question_set: Annotated[str, typer.Option("--set", help="Bundled set: regression, analyst or analyst-taobao.")] = "regression",
+    questions: Annotated[Path | None, typer.Option("--questions", help="A YAML question file instead of --set.")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="dev or test (analyst sets); default: both.")] = None,
+    kinds: Annotated[str | None, typer.Option("--kinds", help="Only these kinds (classes), comma-separated.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many questions.")] = None,
+    per_class: Annotated[int | None, typer.Option("--per-class", min=1, help="Only the first N of each class.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="JSON report path (default: <data dir>/eval/).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ask every question, judge numbers, tool choice and refusals; print a table and write JSON."""
-    from agent.evaluation import load_questions, run_eval
+    from agent.evaluation import load_questions, run_eval, select
     from agent.factory import build_evaluation
     from agent.settings import Settings
 
     settings = Settings(**({"llm_backend": backend} if backend else {}))
+    wanted = {k.strip() for k in kinds.split(",")} if kinds else None
     try:
-        selected = load_questions(questions)
+        selected = select(load_questions(questions or question_set), split=split, kinds=wanted, limit=limit,
+                          per_class=per_class)
     except ValueError as exc:
         fail(str(exc))
-    if kinds:
-        wanted = {k.strip() for k in kinds.split(",")}
-        selected = [q for q in selected if q.kind in wanted]
-    if limit:
-        selected = selected[:limit]
     if not selected:
-        fail("no questions selected; check --kinds and --questions")
+        fail("no questions selected; check --set, --split, --kinds and --questions")
     analyst, readonly, oracle = build_evaluation(settings)
 
     def show(result: dict) -> None:
@@ -56,18 +56,20 @@ def eval_cmd(
     if as_json:
         print_json({**summary, "report": str(path)})
         return
-    print_table("accuracy by kind", ["kind", "correct"],
-                [[k, f"{v:.0%}"] for k, v in summary["accuracy_by_kind"].items()])
+    counts = summary["questions_by_kind"]
+    print_table("accuracy by class", ["class", "questions", "correct"],
+                [[k, str(counts[k]), f"{v:.0%}"] for k, v in summary["accuracy_by_kind"].items()])
     tool_acc = summary["tool_choice_accuracy"]
     single = summary["llm_calls_single_tool"]
-    print_table(f"uba eval · backend {summary['backend']}", ["measure", "value"], [
+    scope = f"set {questions or question_set}" + (f" · split {split}" if split else "")
+    print_table(f"uba eval · backend {summary['backend']} · {scope}", ["measure", "value"], [
         ["questions answered (skipped)", f"{summary['answered']} ({summary['skipped']})"],
         ["correct", f"{summary['accuracy']:.0%}"],
         ["tool choice", "n/a" if tool_acc is None else f"{tool_acc:.0%}"],
         ["Chinese questions answered in Chinese",
          "n/a" if summary["answered_in_chinese"] is None else f"{summary['answered_in_chinese']:.0%}"],
         ["LLM calls / question", f"{summary['llm_calls_per_question']:.2f}"],
-        ["LLM calls / single-tool question", "n/a" if single is None else f"{single:.2f}"],
+        ["LLM calls / single-step question", "n/a" if single is None else f"{single:.2f}"],
         ["tokens / question", f"{summary['tokens_per_question']:.0f}"],
         ["latency p50 / p95", f"{summary['latency_p50_s']:.1f} s / {summary['latency_p95_s']:.1f} s"],
         ["warm-up before the first question", f"{summary['warm_up_s']:.1f} s"],
