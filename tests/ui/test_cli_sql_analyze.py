@@ -82,7 +82,7 @@ def test_layer_show_lists_what_you_can_ask_and_query_runs_a_spec(env, monkeypatc
         monkeypatch.setenv(key, value)
     runner = CliRunner()
     shown = runner.invoke(app, ["layer", "show"])
-    assert shown.exit_code == 0 and "- purchases: " in shown.output and "- device: " in shown.output
+    assert shown.exit_code == 0 and " purchases, " in shown.output and "- device: " in shown.output
     out = runner.invoke(app, ["query", '{"measure": "purchases", "dimensions": ["device"]}', "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
