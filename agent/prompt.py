@@ -73,9 +73,9 @@ def failure(key: str, question: str, **variables: Any) -> str:
     return substitute(_data("feedback.yaml")["failure"][lang][key], variables, source=f"failure.{lang}.{key}")
 
 
-def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
-    """The few-shot examples whose tool exists and whose arguments validate, one formatter for all."""
-    lines = []
+def examples(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]:
+    """The few-shot examples (question, tool, args) whose tool exists and whose arguments validate."""
+    kept = []
     for example in _data("examples.yaml"):
         tool, args = example["tool"], example["args"]
         if tool not in schemas:
@@ -87,7 +87,13 @@ def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
             except ValidationError as exc:
                 logger.warning("few-shot example for %r left out: %s", tool, exc.errors()[0]["msg"])
                 continue
-        lines.append(f"Q: {example['question']}\nCall: {tool} {json.dumps(args, ensure_ascii=False)}")
+        kept.append({"question": example["question"], "tool": tool, "args": args})
+    return kept
+
+
+def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
+    """The few-shot examples whose tool exists and whose arguments validate, one formatter for all."""
+    lines = [f"Q: {e['question']}\nCall: {e['tool']} {json.dumps(e['args'], ensure_ascii=False)}" for e in examples(schemas)]
     return "\n\n".join(lines) if lines else "(none)"
 
 

@@ -71,7 +71,8 @@ def call_key(call: ToolCall) -> str:
     return call["name"] + json.dumps(call.get("args") or {}, sort_keys=True, default=str)
 
 
-def _problems(exc: ValidationError) -> str:
+def argument_problems(exc: ValidationError) -> str:
+    """The first few problems of invalid tool arguments, each naming the field and the value given."""
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
@@ -108,7 +109,7 @@ class ToolRunner:
             try:
                 schema.model_validate(call.get("args") or {})
             except ValidationError as exc:
-                return prompt.feedback("invalid_args", name=name, problems=_problems(exc))
+                return prompt.feedback("invalid_args", name=name, problems=argument_problems(exc))
         return None
 
     def run(
@@ -134,7 +135,7 @@ class ToolRunner:
                 message = ToolMessage(content=prompt.feedback("repeated_call", name=name), name=name,
                                       tool_call_id=call["id"], status="error", additional_kwargs={"uba_repeat": True})
             else:
-                message = self._execute(call)
+                message = self.execute(call)
             ok = message.status != "error"
             write({"kind": "step_finished", "step": step, "tool": name, "args": args, "ok": ok,
                    "duration_ms": (time.perf_counter() - t0) * 1000, "source": source,
@@ -142,7 +143,8 @@ class ToolRunner:
             messages.append(message)
         return messages, bool(calls) and len(invalid) == len(calls), " | ".join(invalid)[:300]
 
-    def _execute(self, call: ToolCall) -> ToolMessage:
+    def execute(self, call: ToolCall) -> ToolMessage:
+        """Run one valid call; its ToolMessage (status 'error' for an expected failure), artifact as plain data."""
         tool = self.tools[call["name"]]
         try:
             result = tool.invoke({**call, "type": "tool_call"})

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from agent.settings import Settings
 from ui.api import ask, chat
+from ui.api.audit import AuditLog
 from ui.api.auth import Authenticator, resolve_mode
 from ui.api.errors import install_handlers
 from ui.api.keys import API_DB_NAME, KeyStore
@@ -37,6 +38,19 @@ def llm_label(settings: Settings) -> str:
     return describe_model(settings)
 
 
+def build_runs(settings: Settings, analyst_factory: Callable[[], Any], metrics: Metrics) -> Runs:
+    """The question runner of one process (threads, rate limit, timeout, concurrency from the settings)."""
+    return Runs(
+        analyst_factory,
+        threads=ThreadStore(api_db_path(settings)),
+        metrics=metrics,
+        rate=RateLimiter(settings.api_rate_per_min),
+        max_message_chars=settings.api_max_message_chars,
+        timeout_s=settings.api_question_timeout_s,
+        concurrency=settings.api_concurrency,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -44,8 +58,10 @@ def create_app(
     overview_factory: Callable[[], Any] | None = None,
     layer_factory: Callable[[], str] | None = None,
     web: bool = True,
+    mcp: bool = True,
 ) -> FastAPI:
-    """The API (and, with ``web``, the Gradio app under /ui) for ``settings``; nothing heavy is loaded yet."""
+    """The API (and, with ``web``, the Gradio app under /ui; with ``mcp``, MCP at /mcp) for ``settings``;
+    nothing heavy is loaded yet."""
     if analyst_factory is None:
         from agent.factory import build_analyst
 
@@ -60,7 +76,8 @@ def create_app(
         version="0.1.0",
         description=(
             "Ask questions about user behavior; answers cite the SQL, reviews and models behind them. "
-            "`/v1/chat/completions` speaks the OpenAI protocol; `/v1/ask` returns the Answer JSON. "
+            "`/v1/chat/completions` speaks the OpenAI protocol; `/v1/ask` returns the Answer JSON; "
+            "`/mcp` serves the Model Context Protocol (streamable HTTP). "
             "Send `Authorization: Bearer <key>` (keys come from `uba keys create`)."
         ),
     )
@@ -70,17 +87,15 @@ def create_app(
     app.state.auth = Authenticator(keys, mode)
     app.state.llm_label = llm_label(settings)
     app.state.model_name = f"uba/{settings.llm_backend}:{settings.llm_model}"
-    app.state.runs = Runs(
-        analyst_factory,
-        threads=ThreadStore(api_db_path(settings)),
-        metrics=metrics,
-        rate=RateLimiter(settings.api_rate_per_min),
-        max_message_chars=settings.api_max_message_chars,
-        timeout_s=settings.api_question_timeout_s,
-        concurrency=settings.api_concurrency,
-    )
+    app.state.runs = build_runs(settings, analyst_factory, metrics)
     app.include_router(chat.router)
     app.include_router(ask.router)
+    if mcp:
+        from ui.mcp import McpService, mount_http
+
+        app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)))
+        mount_http(app, app.state.mcp, app.state.auth, host=settings.serve_host, port=settings.serve_port,
+                   max_body_bytes=settings.api_max_body_bytes)
 
     @app.get("/health", tags=["ops"], summary="Liveness and what answers")
     async def health() -> dict[str, Any]:

@@ -36,6 +36,8 @@ class Metrics:
         self.llm_tokens = Counter("uba_llm_tokens", "LLM tokens", ["kind"], registry=r)
         self.tool_calls = Counter("uba_tool_calls", "Tool calls made by the agent", ["tool"], registry=r)
         self.errors = Counter("uba_errors", "Errors answered, by HTTP status", ["status"], registry=r)
+        self.mcp_calls = Counter("uba_mcp_calls", "MCP tool calls and resource reads, by name and outcome",
+                                 ["action", "outcome"], registry=r)
         self.cancelled = Counter("uba_runs_cancelled", "Runs cancelled because the client went away", registry=r)
 
     def record_answer(self, usage: dict, trace: list[dict]) -> None:

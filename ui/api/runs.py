@@ -85,7 +85,8 @@ class Runs:
         """True once the analyst was built."""
         return self._analyst is not None
 
-    async def _get_analyst(self) -> Any:
+    async def get_analyst(self) -> Any:
+        """The analyst, built in a worker thread on first use (503 when the LLM is unavailable)."""
         if self._analyst is not None:
             return self._analyst
         return await asyncio.get_running_loop().run_in_executor(self._workers, lambda: self.analyst)
@@ -141,7 +142,7 @@ class Runs:
         ``timing`` receives ``queue_s`` (waiting for a worker) and ``analyst_s`` (the analyst's run).
         """
         timing = {} if timing is None else timing
-        analyst = await self._get_analyst()
+        analyst = await self.get_analyst()
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s
@@ -189,7 +190,7 @@ class Runs:
                      timing: dict[str, float] | None = None) -> AsyncIterator[Any]:
         """The analyst's streaming events; the last one is FinalAnswer. Closing the iterator cancels the run."""
         timing = {} if timing is None else timing
-        analyst = await self._get_analyst()
+        analyst = await self.get_analyst()
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s

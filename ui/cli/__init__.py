@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ui.cli import analyze, ask, data, evaluate, index, keys, layer, llm, reviews, serve, sql
-from ui.cli import models, predict, train
+from ui.cli import mcp, models, predict, train
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -18,6 +18,7 @@ app.add_typer(ask.app)  # top-level commands: uba ask, uba chat
 app.add_typer(evaluate.app)  # top-level command: uba eval
 app.add_typer(keys.app, name="keys")
 app.add_typer(serve.app, name="serve")
+app.add_typer(mcp.app, name="mcp")
 app.add_typer(llm.app, name="llm")
 app.add_typer(index.app, name="index")
 app.add_typer(reviews.app, name="reviews")

@@ -80,7 +80,7 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (UBA_SERVE_PORT).")] = None,
     no_web: Annotated[bool, typer.Option("--no-web", help="Serve only the HTTP API.")] = False,
 ) -> None:
-    """Run the web app (/ui/) and the HTTP API (/v1/..., /docs, /metrics) until Ctrl-C."""
+    """Run the web app (/ui/), the HTTP API (/v1/..., /docs, /metrics) and MCP (/mcp) until Ctrl-C."""
     import uvicorn
 
     from agent.settings import Settings
@@ -108,6 +108,7 @@ def serve(
         console.print(f"web app:  {base}/ui/", highlight=False, soft_wrap=True)
     console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False,
                   soft_wrap=True)
+    console.print(f"MCP:      {base}/mcp (streamable HTTP; the same key as the API)", highlight=False, soft_wrap=True)
     threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
     config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=30, lifespan="on")
