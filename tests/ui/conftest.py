@@ -210,3 +210,23 @@ def _require_sql_tool(server: Server, headers: dict[str, str]) -> None:
 def sql_tool(servers: dict[str, Server]) -> None:
     """Skips tool-backed tests, with the reason, while the tool package lacks run_sql."""
     _require_sql_tool(servers["keyed"], servers["keyed"].headers())
+
+
+@pytest.fixture(scope="session")
+def mcp_demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo shop (DuckDB file), tiny next/churn/forecast models and an indexed review store: a data dir
+    on which every one of the agent's tools has something to answer. Copy it before serving from it."""
+    from agent.factory import open_review_index, open_warehouse
+    from agent.settings import Settings
+    from tests.predictor.trained_env import build_env
+    from vectorstore import index_reviews
+
+    root = tmp_path_factory.mktemp("uba-mcp-demo")
+    build_env(root)
+    settings = Settings(data_dir=root)
+    warehouse = open_warehouse(settings, create=False)
+    try:
+        index_reviews(warehouse, open_review_index(settings))
+    finally:
+        warehouse.dispose()
+    return root
