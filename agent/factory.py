@@ -232,6 +232,30 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 
 
+def build_analyst_and_tools(settings: Settings):
+    """(analyst factory, tools for a user scope) sharing one read-only connection and one tool list per scope.
+
+    Both are lazy; the tools need no model, so a surface that serves them alone (MCP) works without an LLM.
+    """
+    import threading
+
+    lock = threading.Lock()
+    parts: dict = {}
+
+    def tools_for_scope(user_scope: str | None):
+        with lock:
+            if "tools" not in parts:
+                readonly = parts["readonly"] = open_readonly_warehouse(settings)
+                parts["tools"] = _tools_for_scope(settings, readonly, open_semantic_layer(settings, readonly))
+            return parts["tools"](user_scope)
+
+    def analyst_factory():
+        tools_for_scope(None)
+        return build_analyst(settings, readonly=parts["readonly"], tools_for_scope=tools_for_scope)
+
+    return analyst_factory, tools_for_scope
+
+
 def _tools_for_scope(settings: Settings, readonly, layer):
     """Every registered tool (``tools.build_tools``), built once per user scope (``None``: unscoped)."""
     import logging

@@ -62,11 +62,11 @@ def create_app(
 ) -> FastAPI:
     """The API (and, with ``web``, the Gradio app under /ui; with ``mcp``, MCP at /mcp) for ``settings``;
     nothing heavy is loaded yet."""
+    tools_for_scope = None
     if analyst_factory is None:
-        from agent.factory import build_analyst
+        from agent.factory import build_analyst_and_tools
 
-        def analyst_factory() -> Any:
-            return build_analyst(settings)
+        analyst_factory, tools_for_scope = build_analyst_and_tools(settings)
 
     keys = KeyStore(api_db_path(settings))
     mode = resolve_mode(settings.api_auth, settings.serve_host, keys)
@@ -93,7 +93,7 @@ def create_app(
     if mcp:
         from ui.mcp import McpService, mount_http
 
-        app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)))
+        app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)), tools_for_scope=tools_for_scope)
         mount_http(app, app.state.mcp, app.state.auth, host=settings.serve_host, port=settings.serve_port,
                    max_body_bytes=settings.api_max_body_bytes)
 

@@ -20,12 +20,14 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent import prompt
+from agent.analyst import ToolsForScope
 from agent.tool_runner import ToolRunner, argument_problems
 from ui.api.audit import AuditLog
 from ui.api.auth import Caller
 from ui.api.errors import ApiError
 from ui.api.runs import Runs
 from ui.mcp.results import answer_result, error_result, tool_result
+from warehouse import WarehouseError
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +77,17 @@ class _Outcome(Exception):
 class McpService:
     """The MCP surface of one process: the analyst (through ``runs``), its limits and the audit log.
 
-    ``local_caller``: who a stdio connection runs as (the HTTP transport puts each request's Caller in
-    its scope instead); ``None`` refuses connections that bring no caller.
+    ``tools_for_scope``: the analyst's own tool list per user scope, shared with it (then listing and
+    calling tools needs no model); ``None``: asked of the analyst. ``local_caller``: who a stdio connection
+    runs as (the HTTP transport puts each request's Caller in its scope instead); ``None`` refuses
+    connections that bring no caller.
     """
 
-    def __init__(self, runs: Runs, audit: AuditLog, *, local_caller: Caller | None = None) -> None:
+    def __init__(self, runs: Runs, audit: AuditLog, *, tools_for_scope: ToolsForScope | None = None,
+                 local_caller: Caller | None = None) -> None:
         self.runs = runs
         self.audit = audit
+        self.tools_for_scope = tools_for_scope
         self.local_caller = local_caller
         self._runners: dict[str | None, ToolRunner] = {}
 
@@ -101,11 +107,17 @@ class McpService:
     async def runner(self, user_scope: str | None) -> ToolRunner:
         """The agent's tools for ``user_scope`` (built by the analyst's own ``tools_for_scope``)."""
         if user_scope not in self._runners:
+            build = self.tools_for_scope
+            if build is None:
+                try:
+                    build = (await self.runs.get_analyst()).tools_for_scope
+                except ApiError as exc:
+                    raise _mcp_error(exc) from None
             try:
-                analyst = await self.runs.get_analyst()
-            except ApiError as exc:
-                raise _mcp_error(exc) from None
-            tools = await anyio.to_thread.run_sync(analyst.tools_for_scope, user_scope)
+                tools = await anyio.to_thread.run_sync(build, user_scope)
+            except (WarehouseError, OSError) as exc:
+                raise MCPError(UNAVAILABLE, f"the warehouse cannot be read ({exc}); build it first "
+                                            "(uba data demo or uba data load) and retry") from None
             self._runners[user_scope] = ToolRunner(tools)
         return self._runners[user_scope]
 
