@@ -65,6 +65,13 @@ def _mcp_error(exc: ApiError) -> MCPError:
     return MCPError(code, exc.message, data)
 
 
+INVALID_PREFIX = "invalid arguments for "
+
+
+def _invalid(name: str, exc: ValidationError) -> types.CallToolResult:
+    return error_result(f"{INVALID_PREFIX}{name}: {argument_problems(exc)}; fix them as the tool's inputSchema says")
+
+
 class _Outcome(Exception):
     """Ends a call with an MCP error and the audit outcome it is recorded as."""
 
@@ -146,8 +153,8 @@ class McpService:
             result = await (self._ask(caller, args) if params.name == ASK_TOOL
                             else self._tool(caller, params.name, args))
             if result.is_error:
-                outcome, detail = "invalid" if result.content[0].text.startswith("invalid") else "error", \
-                    result.content[0].text
+                detail = result.content[0].text
+                outcome = "invalid" if detail.startswith(INVALID_PREFIX) else "error"
             return result
         except _Outcome as exc:
             outcome, detail = exc.outcome, exc.error.message
@@ -167,8 +174,7 @@ class McpService:
             try:
                 schema.model_validate(args)
             except ValidationError as exc:
-                return error_result(f"invalid arguments for {name}: {argument_problems(exc)}; "
-                                    "fix them as the tool's inputSchema says")
+                return _invalid(name, exc)
         call = {"name": name, "args": args, "id": f"mcp-{uuid.uuid4().hex}", "type": "tool_call"}
         try:
             with anyio.fail_after(self.runs.timeout_s):
@@ -183,8 +189,7 @@ class McpService:
             ask = AskArgs.model_validate(args)
         except ValidationError as exc:
             self._admit(caller)
-            return error_result(f"invalid arguments for ask: {argument_problems(exc)}; "
-                                "fix them as the tool's inputSchema says")
+            return _invalid(ASK_TOOL, exc)
         try:
             thread_id = self.runs.admit(caller, ask.question, ask.thread_id)
             answer = await self.runs.answer(caller, ask.question, thread_id, surface="mcp")
