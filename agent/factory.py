@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from agent.settings import Settings
 from warehouse import Warehouse
 
@@ -232,28 +236,51 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
     return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
 
 
-def build_analyst_and_tools(settings: Settings):
-    """(analyst factory, tools for a user scope) sharing one read-only connection and one tool list per scope.
+@dataclass(frozen=True)
+class AnalystParts:
+    """The lazily built parts one process serves: they share one read-only connection and one tool list
+    per scope. The tools and the layer need no model, so a surface serving them alone (MCP) needs no LLM."""
 
-    Both are lazy; the tools need no model, so a surface that serves them alone (MCP) works without an LLM.
-    """
+    analyst: Callable[[], Any]
+    """Builds the Analyst (loads the model) over the shared tools."""
+    tools_for_scope: Callable[[str | None], list]
+    """The agent's tools for a user scope (``None``: unscoped)."""
+    layer: Callable[[], Any]
+    """The semantic layer the tools query."""
+    schema_text: Callable[[str | None], str]
+    """The allow-listed schema, event types and date range as a user scope sees them."""
+
+
+def build_analyst_parts(settings: Settings) -> AnalystParts:
+    """The analyst, its tools per scope and its semantic layer, wired from the settings on first use."""
     import threading
 
     lock = threading.Lock()
     parts: dict = {}
 
-    def tools_for_scope(user_scope: str | None):
+    def opened() -> dict:
         with lock:
             if "tools" not in parts:
-                readonly = parts["readonly"] = open_readonly_warehouse(settings)
-                parts["tools"] = _tools_for_scope(settings, readonly, open_semantic_layer(settings, readonly))
-            return parts["tools"](user_scope)
+                readonly = open_readonly_warehouse(settings)
+                layer = open_semantic_layer(settings, readonly)
+                parts.update(readonly=readonly, layer=layer, tools=_tools_for_scope(settings, readonly, layer))
+            return parts
 
-    def analyst_factory():
-        tools_for_scope(None)
-        return build_analyst(settings, readonly=parts["readonly"], tools_for_scope=tools_for_scope)
+    def tools_for_scope(user_scope: str | None):
+        tools = opened()["tools"]
+        with lock:
+            return tools(user_scope)
 
-    return analyst_factory, tools_for_scope
+    def analyst():
+        return build_analyst(settings, readonly=opened()["readonly"], tools_for_scope=tools_for_scope)
+
+    def schema_text(user_scope: str | None) -> str:
+        from tools.sql import describe_schema_result
+
+        return describe_schema_result(open_safe_sql(settings, opened()["readonly"]), user_scope=user_scope)[0]
+
+    return AnalystParts(analyst=analyst, tools_for_scope=tools_for_scope, layer=lambda: opened()["layer"],
+                        schema_text=schema_text)
 
 
 def _tools_for_scope(settings: Settings, readonly, layer):

@@ -49,7 +49,6 @@ class Facts:
     reviews: dict[str, int]
     emails: dict[str, str]
     total_events: int
-    top_purchased: list[list]
 
     @classmethod
     def of(cls, data_dir: Path) -> Facts:
@@ -58,8 +57,6 @@ class Facts:
             def per_user(sql: str) -> dict[str, int]:
                 return {str(u): int(n) for u, n in con.execute(sql).fetchall()}
 
-            top = con.execute("SELECT item_id, COUNT(*) AS n FROM events WHERE event_type = 'purchase' "
-                              "GROUP BY item_id ORDER BY n DESC, item_id LIMIT 5").fetchall()
             return cls(
                 events=per_user("SELECT user_id, COUNT(*) FROM events GROUP BY user_id"),
                 purchases=per_user("SELECT user_id, COUNT(*) FROM events WHERE event_type = 'purchase' GROUP BY 1"),
@@ -67,7 +64,6 @@ class Facts:
                 reviews=per_user("SELECT user_id, COUNT(*) FROM reviews GROUP BY user_id"),
                 emails={str(u): e for u, e in con.execute("SELECT user_id, email FROM users").fetchall()},
                 total_events=con.execute("SELECT COUNT(*) FROM events").fetchone()[0],
-                top_purchased=[[i, int(n)] for i, n in top],
             )
         finally:
             con.close()
@@ -79,11 +75,16 @@ class Facts:
         return both[0], both[1]
 
 
+ASK_ALL_USERS = "How many events do all users have?"
+"""Answered by the scripted model's rules with run_sql: events per user."""
+
+
 def call_args(scoped: str) -> dict[str, dict]:
     """Valid arguments for every tool uba serves (a new tool must be added here to be called)."""
     return {
         "describe_schema": {},
         "run_sql": {"sql": "SELECT COUNT(*) AS n FROM events"},
+        "query": {"measure": "events"},
         "trend": {"metric": "events", "interval": "week"},
         "funnel": {"steps": ["view", "add_to_cart", "purchase"]},
         "retention": {"cohort_by": "first_event", "period": "week"},
@@ -96,7 +97,7 @@ def call_args(scoped: str) -> dict[str, dict]:
         "predict_next": {"user_id": scoped, "k": 3},
         "churn_risk": {"user_id": scoped},
         "forecast": {"metric": "purchases", "horizon": 7},
-        "ask": {"question": "Which items sell the most?"},
+        "ask": {"question": ASK_ALL_USERS},
     }
 
 
@@ -147,18 +148,28 @@ async def assert_confined(session: ClientSession, facts: Facts, scoped: str, oth
     emails = rows(await call("run_sql", {"sql": "SELECT user_id, email FROM users"}))
     assert [r[0] for r in emails] == [scoped] and emails[0][1] != facts.emails[scoped]  # one row, masked
 
-    trend = await call("trend", {"metric": "events", "interval": "week"})
-    assert sum(column(trend, "value")) == facts.events[scoped]
-    top = await call("top_items", {"metric": "events", "event_type": "purchase", "limit": 50})
-    assert sum(column(top, "event_count")) == facts.purchases[scoped]
+    assert rows(await call("query", {"measure": "events"})) == [[facts.events[scoped]]]
+    by_user = await call("query", {"measure": "orders", "dimensions": ["user"], "limit": 200})
+    assert rows(by_user) == [[scoped, facts.orders[scoped]]]
+    filtered = await call("query", {"measure": "events", "filters": [{"dimension": "user", "value": other}]})
+    assert rows(filtered) in ([], [[0]], [[None]])
+
+    names = {tool.name for tool in (await session.list_tools()).tools}
+    if "trend" in names:
+        trend = await call("trend", {"metric": "events", "interval": "week"})
+        assert sum(column(trend, "value")) == facts.events[scoped]
+    if "top_items" in names:
+        top = await call("top_items", {"metric": "events", "event_type": "purchase", "limit": 50})
+        assert sum(column(top, "event_count")) == facts.purchases[scoped]
     funnel = await call("funnel", {"steps": ["view", "purchase"]})
     assert column(funnel, "users")[0] == 1
     retention = await call("retention", {"cohort_by": "first_event", "period": "week"})
     assert sum(column(retention, "cohort_size")) == 1
     paths = await call("paths", {"event_type": "view"})
     assert sum(column(paths, "occurrences")) <= facts.events[scoped]
-    segments = await call("segment_breakdown", {"dimension": "device"})
-    assert sum(column(segments, "users")) == 1 and sum(column(segments, "events")) == facts.events[scoped]
+    if "segment_breakdown" in names:
+        segments = await call("segment_breakdown", {"dimension": "device"})
+        assert sum(column(segments, "users")) == 1 and sum(column(segments, "events")) == facts.events[scoped]
     assert "not found" in error_text(await call("user_profile", {"user_id": other}))
     assert not (await call("user_profile", {"user_id": scoped})).is_error
     hits = await call("search_reviews", {"query": "quality", "k": 20})
@@ -170,9 +181,11 @@ async def assert_confined(session: ClientSession, facts: Facts, scoped: str, oth
     assert "may only ask about user" in error_text(await call("churn_risk", {"top_n": 10}))
     assert "may only ask about user" in error_text(await call("churn_risk", {"user_id": other}))
     assert "scoped to one user" in error_text(await call("forecast", {"metric": "purchases"}))
-    schema = (await call("describe_schema", {})).content[-1].text
-    assert f"{facts.total_events:,}" not in schema
+    if "describe_schema" in names:
+        assert f"{facts.total_events:,}" not in (await call("describe_schema", {})).content[-1].text
+    schema = (await session.read_resource("uba://schema")).contents[0].text
+    assert "events.event_type values" in schema and f"{facts.total_events:,}" not in schema
 
-    answer = await call("ask", {"question": "Which items sell the most?"})
-    assert sum(column(answer, "event_count")) == facts.purchases[scoped]
+    answer = await call("ask", {"question": ASK_ALL_USERS})
+    assert rows(answer) == [[scoped, facts.events[scoped]]]
     return tried

@@ -62,11 +62,12 @@ def create_app(
 ) -> FastAPI:
     """The API (and, with ``web``, the Gradio app under /ui; with ``mcp``, MCP at /mcp) for ``settings``;
     nothing heavy is loaded yet."""
-    tools_for_scope = None
+    parts = None
     if analyst_factory is None:
-        from agent.factory import build_analyst_and_tools
+        from agent.factory import build_analyst_parts
 
-        analyst_factory, tools_for_scope = build_analyst_and_tools(settings)
+        parts = build_analyst_parts(settings)
+        analyst_factory = parts.analyst
 
     keys = KeyStore(api_db_path(settings))
     mode = resolve_mode(settings.api_auth, settings.serve_host, keys)
@@ -93,7 +94,7 @@ def create_app(
     if mcp:
         from ui.mcp import McpService, mount_http
 
-        app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)), tools_for_scope=tools_for_scope)
+        app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)), parts=parts)
         mount_http(app, app.state.mcp, app.state.auth, host=settings.serve_host, port=settings.serve_port,
                    max_body_bytes=settings.api_max_body_bytes)
 

@@ -25,7 +25,7 @@ def mcp(
         return
     import anyio
 
-    from agent.factory import build_analyst_and_tools
+    from agent.factory import build_analyst_parts
     from agent.settings import Settings
     from ui.api.app import api_db_path, build_runs
     from ui.api.audit import AuditLog
@@ -36,9 +36,9 @@ def mcp(
     settings = Settings()
     if user_scope is not None and not user_scope.strip():
         raise typer.BadParameter("--user-scope is empty; pass the end user's id, e.g. --user-scope 4711")
-    analyst_factory, tools_for_scope = build_analyst_and_tools(settings)
-    service = McpService(build_runs(settings, analyst_factory, Metrics()), AuditLog(api_db_path(settings)),
-                         tools_for_scope=tools_for_scope, local_caller=Caller(owner=LOCAL_OWNER, user_scope=user_scope))
+    parts = build_analyst_parts(settings)
+    service = McpService(build_runs(settings, parts.analyst, Metrics()), AuditLog(api_db_path(settings)),
+                         parts=parts, local_caller=Caller(owner=LOCAL_OWNER, user_scope=user_scope))
     err_console.print(f"uba MCP server on stdio (data dir {settings.data_dir}, user scope "
                       f"{user_scope or 'all users'}); stdout carries only the protocol.", highlight=False)
     anyio.run(serve_stdio, service)

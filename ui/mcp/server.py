@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent import prompt
-from agent.analyst import ToolsForScope
+from agent.factory import AnalystParts
 from agent.tool_runner import ToolRunner, argument_problems
 from ui.api.audit import AuditLog
 from ui.api.auth import Caller
@@ -36,6 +36,7 @@ CALLER_KEY = "uba_caller"
 """Where the HTTP transport's authentication puts the request's Caller (``scope["state"]``)."""
 
 SCHEMA_URI = "uba://schema"
+LAYER_URI = "uba://semantic-layer"
 EXAMPLES_URI = "uba://examples"
 
 # Implementation-defined JSON-RPC server errors (-32000 to -32099) for the API's refusals.
@@ -84,17 +85,17 @@ class _Outcome(Exception):
 class McpService:
     """The MCP surface of one process: the analyst (through ``runs``), its limits and the audit log.
 
-    ``tools_for_scope``: the analyst's own tool list per user scope, shared with it (then listing and
-    calling tools needs no model); ``None``: asked of the analyst. ``local_caller``: who a stdio connection
-    runs as (the HTTP transport puts each request's Caller in its scope instead); ``None`` refuses
-    connections that bring no caller.
+    ``parts``: the analyst's own tools per user scope and its semantic layer, shared with it (then listing
+    and calling tools needs no model); ``None``: the tools are asked of the analyst and there is no layer
+    resource. ``local_caller``: who a stdio connection runs as (the HTTP transport puts each request's
+    Caller in its scope instead); ``None`` refuses connections that bring no caller.
     """
 
-    def __init__(self, runs: Runs, audit: AuditLog, *, tools_for_scope: ToolsForScope | None = None,
+    def __init__(self, runs: Runs, audit: AuditLog, *, parts: AnalystParts | None = None,
                  local_caller: Caller | None = None) -> None:
         self.runs = runs
         self.audit = audit
-        self.tools_for_scope = tools_for_scope
+        self.parts = parts
         self.local_caller = local_caller
         self._runners: dict[str | None, ToolRunner] = {}
 
@@ -114,7 +115,7 @@ class McpService:
     async def runner(self, user_scope: str | None) -> ToolRunner:
         """The agent's tools for ``user_scope`` (built by the analyst's own ``tools_for_scope``)."""
         if user_scope not in self._runners:
-            build = self.tools_for_scope
+            build = self.parts.tools_for_scope if self.parts is not None else None
             if build is None:
                 try:
                     build = (await self.runs.get_analyst()).tools_for_scope
@@ -205,6 +206,9 @@ class McpService:
                            description="Tables, columns, event types and date range the tools and SQL may use."),
             types.Resource(uri=EXAMPLES_URI, name="examples", mime_type="application/json",
                            description="Example questions, each with the tool call that answers it."),
+            *([types.Resource(uri=LAYER_URI, name="semantic-layer", mime_type="text/plain",
+                              description="The measures and dimensions the query tool takes.")]
+              if self.parts is not None else []),
         ])
 
     async def read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
@@ -217,14 +221,15 @@ class McpService:
             self._admit(caller)
             runner = await self.runner(caller.user_scope)
             if uri == SCHEMA_URI:
-                text, mime = await self._schema_text(runner), "text/plain"
+                text, mime = await self._schema_text(caller, runner), "text/plain"
             elif uri == EXAMPLES_URI:
                 schemas = {name: runner.schema(name) for name in runner.names}
                 text = json.dumps({"examples": prompt.examples(schemas)}, ensure_ascii=False, indent=1)
                 mime = "application/json"
+            elif uri == LAYER_URI and self.parts is not None:
+                text, mime = (await anyio.to_thread.run_sync(self.parts.layer)).describe(), "text/plain"
             else:
-                raise _Outcome("unknown", MCPError(types.INVALID_PARAMS, f"no resource {uri!r}; the resources are "
-                                                                         f"{SCHEMA_URI} and {EXAMPLES_URI}"))
+                raise _Outcome("unknown", MCPError(types.INVALID_PARAMS, f"no resource {uri!r}; see resources/list"))
             return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
         except _Outcome as exc:
             outcome, detail = exc.outcome, exc.error.message
@@ -232,9 +237,11 @@ class McpService:
         finally:
             self._record(caller, transport, f"resource:{uri}", {}, outcome, detail, started)
 
-    async def _schema_text(self, runner: ToolRunner) -> str:
+    async def _schema_text(self, caller: Caller, runner: ToolRunner) -> str:
+        if self.parts is not None:
+            return await anyio.to_thread.run_sync(self.parts.schema_text, caller.user_scope)
         if "describe_schema" not in runner.tools:
-            raise _Outcome("error", MCPError(types.INTERNAL_ERROR, "the describe_schema tool is not installed"))
+            raise _Outcome("error", MCPError(types.INTERNAL_ERROR, "the schema is not available on this server"))
         call = {"name": "describe_schema", "args": {}, "id": f"mcp-{uuid.uuid4().hex}", "type": "tool_call"}
         message = await anyio.to_thread.run_sync(runner.execute, call)
         if message.status == "error":
