@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.stdio import stdio_server
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.routing import Route
@@ -65,17 +65,36 @@ def _security(host: str, port: int) -> TransportSecuritySettings:
                                      allowed_origins=[f"http://{h}" for h in hosts])
 
 
+class _Sessions:
+    """The streamable HTTP endpoint; a new SDK session manager for each run of the app's lifespan (a
+    manager runs once, an app may be started again, as the tests' clients do)."""
+
+    def __init__(self, server, **options) -> None:
+        self.server = server
+        self.options = options
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    def new(self) -> StreamableHTTPSessionManager:
+        self.manager = StreamableHTTPSessionManager(app=self.server, **self.options)
+        return self.manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.manager is None:
+            raise RuntimeError("the MCP endpoint was called before the app's lifespan started")
+        await self.manager.handle_request(scope, receive, send)
+
+
 def mount_http(app, service: McpService, auth: Authenticator, *, host: str, port: int, max_body_bytes: int) -> None:
     """Serve MCP over streamable HTTP at ``/mcp`` on the FastAPI ``app``, its sessions run by the app's lifespan."""
-    manager = StreamableHTTPSessionManager(app=service.server(), security_settings=_security(host, port),
-                                           max_request_body_size=max_body_bytes)
-    app.router.routes.append(Route(MCP_PATH, endpoint=KeyAuth(StreamableHTTPASGIApp(manager), auth),
+    sessions = _Sessions(service.server(), security_settings=_security(host, port),
+                         max_request_body_size=max_body_bytes)
+    app.router.routes.append(Route(MCP_PATH, endpoint=KeyAuth(sessions, auth),
                                    methods=["GET", "POST", "DELETE"], include_in_schema=False))
     previous = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(asgi_app):
-        async with manager.run(), previous(asgi_app) as state:
+        async with sessions.new().run(), previous(asgi_app) as state:
             yield state
 
     app.router.lifespan_context = lifespan
