@@ -94,6 +94,7 @@ def call_args(scoped: str) -> dict[str, dict]:
         "user_profile": {"user_id": scoped},
         "search_reviews": {"query": "arrived broken", "k": 3},
         "review_stats": {},
+        "review_themes": {},
         "predict_next": {"user_id": scoped, "k": 3},
         "churn_risk": {"user_id": scoped},
         "forecast": {"metric": "purchases", "horizon": 7},
@@ -176,6 +177,12 @@ async def assert_confined(session: ClientSession, facts: Facts, scoped: str, oth
     assert set(column(hits, "user_id")) <= {scoped, None}
     stats = await call("review_stats", {})
     assert not stats.is_error and "user_id" not in json.dumps(stats.structured_content["tables"])
+    if "review_themes" in names:
+        themes = await call("review_themes", {})
+        assert not themes.is_error, themes.content[0].text
+        for table in themes.structured_content["tables"]:
+            if "user_id" in table["columns"]:
+                assert {r[table["columns"].index("user_id")] for r in table["rows"]} <= {scoped, None}
     assert "may only ask about user" in error_text(await call("predict_next", {"user_id": other}))
     assert not (await call("predict_next", {"user_id": scoped})).is_error
     assert "may only ask about user" in error_text(await call("churn_risk", {"top_n": 10}))
