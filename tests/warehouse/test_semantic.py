@@ -154,10 +154,11 @@ def test_questions_the_layer_cannot_say_get_errors_naming_the_fix(env):
 
 def test_the_spec_schema_offers_the_layers_names_as_enums(env):
     _, _, layer, model = env
-    schema = model.model_json_schema()
-    assert set(schema["properties"]["measure"]["enum"]) == set(layer.measures)
-    dims = schema["properties"]["dimensions"]["items"]["enum"]
+    defs = model.model_json_schema()["$defs"]
+    assert defs["Measure"]["enum"] == list(layer.measures)  # in the layer's order, every time
+    dims = defs["GroupDimension"]["enum"]
     assert "category" in dims and "review_text" not in dims  # text is for filtering, not grouping
+    assert "review_text" in defs["FilterDimension"]["enum"]
 
 
 def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):

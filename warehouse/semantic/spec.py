@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -69,17 +70,24 @@ class SpecBase(BaseModel):
         return Window(start=None, end=None, label="all data")
 
 
+def _names(title: str, values) -> type[StrEnum]:
+    """An enum of names in the layer's order. Not ``Literal``: typing caches a Literal by its set of values,
+    so another layer's Literal with the same names in another order would give this schema that order."""
+    return StrEnum(title, [(v, v) for v in values])
+
+
 def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     """The pydantic model of a query spec over ``layer``: measure, dimensions and filters are its enums."""
-    measures = tuple(layer.measures)
-    groupable = tuple(n for n, d in layer.dimensions.items() if n != "review_text")
-    filterable = tuple(layer.dimensions)
-    events = tuple(layer.event_types)
+    measures = _names("Measure", layer.measures)
+    groupable = _names("GroupDimension", [n for n in layer.dimensions if n != "review_text"])
+    filterable = _names("FilterDimension", layer.dimensions)
+    events = _names("EventType", layer.event_types)
+    base_events = _names("BaseEvent", [*layer.event_types, "signup"])
     filter_model = create_model(
         "Filter",
         __config__=ConfigDict(extra="forbid"),
         __doc__="Keep only rows where the dimension matches.",
-        dimension=(Literal[filterable], Field(..., description="The dimension filtered on.")),
+        dimension=(filterable, Field(..., description="The dimension filtered on.")),
         op=(FilterOp, Field("eq", description="eq, ne, in (list), contains (text), gte, lte.")),
         value=(Union[str, float, list[str]], Field(..., description="The value (a list for in).")),  # noqa: UP007
     )
@@ -89,13 +97,13 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         "QuerySpec",
         __base__=SpecBase,
         __doc__=doc,
-        measure=(Literal[measures], Field(..., description="What to count, sum, average or rate.")),
-        dimensions=(list[Literal[groupable]], Field(default_factory=list, max_length=2,
+        measure=(measures, Field(..., description="What to count, sum, average or rate.")),
+        dimensions=(list[groupable], Field(default_factory=list, max_length=2,
                                                      description="Group by these (a ranking: highest first).")),
         filters=(list[filter_model], Field(default_factory=list, max_length=4, description="Row filters.")),
-        base_event=(Literal[(*events, "signup")] | None,
+        base_event=(base_events | None,
                     Field(None, description="conversion_rate only: users who did this ...")),
-        target_event=(Literal[events] | None,
+        target_event=(events | None,
                       Field(None, description="conversion_rate only: ... the share who also did this.")),
     )
 
