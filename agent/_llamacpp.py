@@ -286,7 +286,8 @@ class LlamaCppChat(BaseChatModel):
         with _RUN_LOCKS[id(llama)]:
             # The static prefix is warm-up, not this call's work: it is in place before the clock starts,
             # and so is the wait for another call to finish.
-            prefix = max((p for p in self._prefixes.values() if prompt_tokens[: len(p)] == p), key=len, default=[])
+            known = [p for p in list(self._prefixes.values()) if prompt_tokens[: len(p)] == p]
+            prefix = max(known, key=len, default=[])
             self._restore_prefix(llama, prefix)
             deadline = time.monotonic() + self.timeout_s
             started = time.perf_counter()
