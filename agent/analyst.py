@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -47,6 +48,8 @@ class Analyst:
         self.tools_for_scope = tools_for_scope
         self._checkpointer = checkpointer
         self._graphs: dict[str | None, Any] = {}
+        self._warm_lock = threading.Lock()
+        self._warm_s: float | None = None
 
     def _graph(self, user_scope: str | None):
         if user_scope not in self._graphs:
@@ -56,19 +59,37 @@ class Analyst:
             )
         return self._graphs[user_scope]
 
+    @property
+    def warmed(self) -> bool:
+        """True once the model is loaded and the static prompt is in its cache (see ``warm_up``)."""
+        return self._warm_s is not None
+
     def warm_up(self) -> float:
-        """Load the model and evaluate the system prompt into its cache (in-process models); seconds taken."""
+        """Load the model and put the static prompt prefix into its cache (in-process models: from the
+        state saved on disk when there is one); seconds taken. Done once: a later or concurrent call
+        waits for the first to finish and returns its time; after a failure the next call tries again."""
         from langchain_core.messages import SystemMessage
 
         from agent.tool_runner import agent_schemas
 
-        started = time.perf_counter()
-        prefill = getattr(self.model, "prefill", None)  # servers (vLLM) cache prefixes on their own
-        if callable(prefill):
-            tools = agent_schemas(list(self.tools_for_scope(None)))
-            tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
-            logger.info("system prompt cached: %d tokens in %.1f s", tokens, time.perf_counter() - started)
-        return time.perf_counter() - started
+        with self._warm_lock:
+            if self._warm_s is None:
+                started = time.perf_counter()
+                prefill = getattr(self.model, "prefill", None)  # servers (vLLM) cache prefixes on their own
+                if callable(prefill):
+                    tools = agent_schemas(list(self.tools_for_scope(None)))
+                    tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
+                    logger.info("static prompt prefix in the cache: %d tokens in %.1f s", tokens,
+                                time.perf_counter() - started)
+                self._warm_s = time.perf_counter() - started
+            return self._warm_s
+
+    def _wait_until_warm(self) -> None:
+        """Before a question's clock starts: the warm-up is not the question's work."""
+        try:
+            self.warm_up()
+        except Exception as exc:  # noqa: BLE001 - the question's own model call reports it as an answer
+            logger.warning("warm-up failed: %s: %s", type(exc).__name__, exc)
 
     def ask(self, question: str, thread_id: str | None = None, user_scope: str | None = None) -> Answer:
         """Answer one question (a follow-up when ``thread_id`` names an earlier conversation)."""
@@ -86,6 +107,7 @@ class Analyst:
         if not question or not question.strip():
             raise ValueError("question is empty; ask something about the data, e.g. 'purchases per week'")
         thread_id = thread_id or uuid.uuid4().hex
+        self._wait_until_warm()
         # A scoped conversation lives in its own namespace: a scope can never read another's thread.
         config = {"configurable": {"thread_id": thread_id if user_scope is None else f"{user_scope}:{thread_id}"}}
         started = time.perf_counter()

@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agent._vllm_server import ServeOptions, model_family
 from agent._weights import BUNDLED_MODELS
-from agent.errors import LLMUnavailableError
+from agent.errors import LLMError, LLMUnavailableError
 from agent.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,13 @@ def _local(settings: Settings) -> BaseChatModel:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         timeout_s=settings.llm_timeout_s,
+        prompt_state_dir=prompt_state_dir(settings),
     )
+
+
+def prompt_state_dir(settings: Settings) -> Path:
+    """Where the embedded model's static prompt prefix states are saved (``uba llm status`` lists them)."""
+    return settings.data_dir / "llm" / "prompt-state"
 
 
 def _fake(settings: Settings) -> BaseChatModel:
@@ -120,6 +126,37 @@ def describe_model(settings: Settings) -> str:
         return "fake · scripted test model"
     engine = "vLLM" if backend == "vllm" else "OpenAI-compatible"
     return f"{backend} · {settings.llm_model} ({engine} at {base_url(settings) or 'api.openai.com'})"
+
+
+def embedded_status(settings: Settings, *, self_test: bool = True) -> dict[str, Any]:
+    """The embedded runtime as ``uba llm status`` shows it: the library and its compiled CPU features,
+    this CPU's flags, the model file, saved prompt states and (``self_test``) prefill/decode tokens/s."""
+    from agent import _llama_runtime as rt
+
+    out: dict[str, Any] = {"cpu": rt.cpu_model(), "cpu_flags": rt.cpu_flags()}
+    try:
+        out.update(rt.runtime())
+    except ImportError:
+        out["runtime"] = None
+        out["problem"] = "llama-cpp-python is not installed; install the embedded model with: make local-llm"
+        return out
+    from agent._weights import resolve_gguf
+
+    try:
+        path = resolve_gguf(settings.llm_model, settings.data_dir)
+    except LLMError as exc:
+        out["model"] = None
+        out["problem"] = str(exc)
+        return out
+    out["model"] = {"path": str(path), "bytes": path.stat().st_size}
+    states = sorted(prompt_state_dir(settings).glob("*.state"))
+    out["prompt_states"] = [{"path": str(p), "bytes": p.stat().st_size} for p in states]
+    if self_test:
+        from agent._llamacpp import load_llama
+
+        llama = load_llama(path, settings.llm_max_model_len, settings.llm_threads or os.cpu_count())
+        out["self_test"] = rt.self_test(llama)
+    return out
 
 
 # --- weights and the managed vLLM server (used by ``uba llm``) ---------------------------------

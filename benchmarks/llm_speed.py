@@ -3,13 +3,24 @@
 Run: ``nice -n 10 .venv/bin/python benchmarks/llm_speed.py --backend local --runs 3``
 (``--backend vllm`` needs ``uba llm serve --engine vllm`` running; settings come from UBA_*).
 A tool-call line measures one required call with a realistic tool schema.
+
+``--answers`` (local backend, demo data in UBA_DATA_DIR) adds the runtime's compiled CPU features and
+self-test, the agent's static prompt prefix in tokens, a cold ``uba ask`` in a fresh process without
+and with the saved prefix state, and a warm answer in this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -58,12 +69,70 @@ def tool_call_once(model, run: int) -> float:
     return time.perf_counter() - started
 
 
+QUESTION = "How many purchases were there in October 2026?"
+
+
+def cold_ask(data_dir: Path) -> dict[str, float | str]:
+    """``uba ask`` in a fresh process: wall seconds, the answer's status and how the prefix got in place."""
+    env = {**os.environ, "UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "local", "UBA_LOG_LEVEL": "INFO"}
+    started = time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).with_name("uba")), "ask", "--json", QUESTION], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - started
+    answer = json.loads(done.stdout) if done.returncode == 0 else {"status": f"exit {done.returncode}", "usage": {}}
+    prefix = re.search(r"prompt prefix of (\d+) tokens (loaded|evaluated)[^\n]* in ([\d.]+) s", done.stderr)
+    return {"wall_s": wall, "status": answer["status"], "llm_s": answer["usage"].get("latency_ms", 0) / 1000,
+            "prefix": f"{prefix.group(2)} ({prefix.group(1)} tokens, {prefix.group(3)} s)" if prefix else "?"}
+
+
+def answers(settings: Settings) -> None:
+    """The runtime, the static prompt and cold / warm answers on the demo data."""
+    from agent import _llama_runtime as rt
+    from agent._llamacpp import load_llama
+    from agent._weights import resolve_gguf
+    from agent.factory import build_analyst
+    from agent.tool_runner import agent_schemas
+    from langchain_core.messages import SystemMessage
+
+    gguf = resolve_gguf(settings.llm_model, settings.data_dir)
+    print(f"CPU: {rt.cpu_model()} ({os.cpu_count()} cores), flags: {' '.join(rt.cpu_flags())}")
+    print(f"runtime: {rt.runtime()['runtime']}; compiled: {rt.system_info()}")
+    test = rt.self_test(load_llama(gguf, settings.llm_max_model_len, settings.llm_threads or os.cpu_count()))
+    print(f"self-test: prefill {test['prefill_tok_s']:.1f} tok/s, decode {test['decode_tok_s']:.1f} tok/s")
+    with tempfile.TemporaryDirectory() as tmp:  # the same data, an empty prompt-state directory
+        data = Path(tmp)
+        for entry in settings.data_dir.resolve().iterdir():
+            if entry.name not in {"llm", "memory.sqlite", "api.sqlite"}:
+                (data / entry.name).symlink_to(entry)
+        (data / "llm").mkdir()
+        (data / "llm" / gguf.name).symlink_to(gguf.resolve())
+        without, with_state = cold_ask(data), cold_ask(data)
+    analyst = build_analyst(settings)
+    model = analyst.model
+    tools = agent_schemas(list(analyst.tools_for_scope(None)))
+    prefix = model.static_prefix([SystemMessage(content=analyst.system_text)], tools)
+    analyst.ask(QUESTION)
+    started = time.perf_counter()
+    warm = analyst.ask(QUESTION)
+    warm_s = time.perf_counter() - started
+    print(f"static prompt prefix (system prompt + {len(tools)} tool schemas): {len(prefix)} tokens")
+    print("| answer | wall s | status | prefix |")
+    print("|---|---:|---|---|")
+    print(f"| cold `uba ask`, no saved state | {without['wall_s']:.1f} | {without['status']} | {without['prefix']} |")
+    print(f"| cold `uba ask`, saved state | {with_state['wall_s']:.1f} | {with_state['status']} | "
+          f"{with_state['prefix']} |")
+    print(f"| warm answer (same process, second ask) | {warm_s:.1f} | {warm.status} | cached |")
+    print(f"| ratio cold without / with saved state | {without['wall_s'] / with_state['wall_s']:.1f}x | | |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", default=None, help="local | vllm | openai (default: UBA_LLM_BACKEND)")
     parser.add_argument("--model", default=None, help="UBA_LLM_MODEL override")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--answers", action="store_true", help="also cold and warm answers on the demo data (local)")
+    parser.add_argument("--no-stream", action="store_true", help="skip the streamed-completion table")
     args = parser.parse_args()
     overrides = {"llm_max_tokens": args.max_tokens, "llm_temperature": 0.0, "llm_timeout_s": 600}
     if args.backend:
@@ -71,6 +140,10 @@ def main() -> None:
     if args.model:
         overrides["llm_model"] = args.model
     settings = Settings(**overrides)
+    if args.answers:
+        answers(Settings(**{k: v for k, v in overrides.items() if k != "llm_max_tokens"}))
+    if args.no_stream:
+        return
     loading = time.perf_counter()
     model = build_chat_model(settings)
     stream_once(model, -1)  # warm-up: loads the model / warms the server

@@ -98,12 +98,14 @@ def create_app(
         mount_http(app, app.state.mcp, app.state.auth, host=settings.serve_host, port=settings.serve_port,
                    max_body_bytes=settings.api_max_body_bytes)
 
-    @app.get("/health", tags=["ops"], summary="Liveness and what answers")
+    @app.get("/health", tags=["ops"], summary="Liveness, readiness and what answers")
     async def health() -> dict[str, Any]:
-        """Always cheap: never loads the model."""
+        """Always cheap: never loads the model. ``model``: ``warming`` until the model is loaded and its
+        static prompt cached (questions sent meanwhile wait, outside their timeout), then ``ready``;
+        ``failed`` names the problem in ``analyst_error``."""
         runs = app.state.runs
-        return {"status": "ok", "llm": app.state.llm_label, "auth": mode, "analyst_loaded": runs.loaded,
-                "analyst_error": runs.build_error}
+        return {"status": "ok", "model": runs.state, "llm": app.state.llm_label, "auth": mode,
+                "analyst_loaded": runs.loaded, "analyst_error": runs.build_error}
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:

@@ -55,9 +55,10 @@ class Metrics:
 
 
 def server_timing(timing: dict[str, float], started: float) -> str:
-    """A ``Server-Timing`` header: waiting for a worker, the analyst's run, the whole request (ms)."""
+    """A ``Server-Timing`` header: waiting for the model's warm-up and for a worker, the analyst's run, the
+    whole request (ms)."""
     total = (time.perf_counter() - started) * 1000
-    return (f"queue;dur={timing.get('queue_s', 0) * 1000:.1f}, analyst;dur={timing.get('analyst_s', 0) * 1000:.1f}, "
+    return (f"warm;dur={timing.get('warm_s', 0) * 1000:.1f}, queue;dur={timing.get('queue_s', 0) * 1000:.1f}, analyst;dur={timing.get('analyst_s', 0) * 1000:.1f}, "
             f"total;dur={total:.1f}")
 
 

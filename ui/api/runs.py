@@ -85,8 +85,45 @@ class Runs:
         """True once the analyst was built."""
         return self._analyst is not None
 
+<<<<<<< HEAD
     async def get_analyst(self) -> Any:
         """The analyst, built in a worker thread on first use (503 when the LLM is unavailable)."""
+=======
+    @property
+    def state(self) -> str:
+        """``ready`` (model loaded, static prompt cached), ``warming`` (not yet) or ``failed`` (see build_error)."""
+        if self.build_error:
+            return "failed"
+        analyst = self._analyst
+        return "ready" if analyst is not None and getattr(analyst, "warmed", True) else "warming"
+
+    def warm(self) -> None:
+        """Build the analyst and warm its model up (``uba serve`` runs this in the background at start)."""
+        analyst = self.analyst
+        warm_up = getattr(analyst, "warm_up", None)
+        if callable(warm_up):
+            try:
+                warm_up()
+            except Exception as exc:
+                self.build_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self.build_error = None
+
+    async def _ready_analyst(self, timing: dict[str, float]) -> Any:
+        """The built, warmed-up analyst; a question arriving during the warm-up waits here, before its
+        own clock starts (``timing["warm_s"]``: how long it waited)."""
+        waited = time.perf_counter()
+        analyst = await self._get_analyst()
+        if not getattr(analyst, "warmed", True):
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.warm)
+            except Exception as exc:  # noqa: BLE001 - the question's own model call reports it (a 503)
+                logger.warning("warm-up failed: %s: %s", type(exc).__name__, exc)
+        timing["warm_s"] = time.perf_counter() - waited
+        return analyst
+
+    async def _get_analyst(self) -> Any:
+>>>>>>> llm-runtime
         if self._analyst is not None:
             return self._analyst
         return await asyncio.get_running_loop().run_in_executor(self._workers, lambda: self.analyst)
@@ -142,7 +179,11 @@ class Runs:
         ``timing`` receives ``queue_s`` (waiting for a worker) and ``analyst_s`` (the analyst's run).
         """
         timing = {} if timing is None else timing
+<<<<<<< HEAD
         analyst = await self.get_analyst()
+=======
+        analyst = await self._ready_analyst(timing)
+>>>>>>> llm-runtime
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s
@@ -190,7 +231,11 @@ class Runs:
                      timing: dict[str, float] | None = None) -> AsyncIterator[Any]:
         """The analyst's streaming events; the last one is FinalAnswer. Closing the iterator cancels the run."""
         timing = {} if timing is None else timing
+<<<<<<< HEAD
         analyst = await self.get_analyst()
+=======
+        analyst = await self._ready_analyst(timing)
+>>>>>>> llm-runtime
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s

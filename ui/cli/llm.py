@@ -10,7 +10,7 @@ import typer
 
 from ui.cli._output import console, fail, print_json
 
-app = typer.Typer(no_args_is_help=True, help="Language-model weights and the vLLM server.")
+app = typer.Typer(no_args_is_help=True, help="Language-model weights, the embedded runtime and the vLLM server.")
 
 ModelOption = Annotated[
     str | None,
@@ -99,21 +99,60 @@ def serve_cmd(
 
 
 @app.command("status")
-def status_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Which backend answers, and the managed vLLM server's state."""
-    from agent.llm import describe_model, server_status
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    self_test: Annotated[bool, typer.Option("--self-test/--no-self-test",
+                                            help="Measure prefill and decode speed (local backend, ~10 s).")] = True,
+) -> None:
+    """Which backend answers; the embedded runtime's build, this CPU, the model file and their speed;
+    the managed vLLM server's state."""
+    from agent.errors import AgentError
+    from agent.llm import describe_model, embedded_status, server_status
 
     settings = _settings()
     state = server_status(settings)
+    embedded = None
+    if settings.llm_backend == "local":
+        try:
+            embedded = embedded_status(settings, self_test=self_test)
+        except AgentError as exc:
+            fail(str(exc))
     if as_json:
-        print_json({"backend": describe_model(settings), "server": state})
+        print_json({"backend": describe_model(settings), "embedded": embedded, "server": state})
         return
-    console.print(f"backend: {describe_model(settings)}")
+    console.print(f"backend: {describe_model(settings)}", highlight=False)
+    if embedded is not None:
+        _print_embedded(embedded)
     if not state.get("running"):
         console.print("managed vLLM server: not running")
         return
     health = "healthy" if state.get("healthy") else "not healthy yet"
     console.print(f"managed vLLM server: pid {state['pid']}, {state['url']}, model {state['model']}, {health}")
+
+
+def _print_embedded(info: dict) -> None:
+    console.print(f"CPU: {info['cpu']}; flags: {' '.join(info['cpu_flags']) or 'unknown'}", highlight=False,
+                  soft_wrap=True)
+    if info.get("runtime") is None:
+        console.print(f"[yellow]{info['problem']}[/]", highlight=False)
+        return
+    console.print(f"runtime: {info['runtime']} ({info['library']})", highlight=False, soft_wrap=True)
+    console.print(f"compiled for: {info['system_info']}", highlight=False, soft_wrap=True)
+    if info["not_portable"]:
+        console.print(f"[yellow]not portable: built with {', '.join(info['not_portable'])}; it may crash on other "
+                      "CPUs (rebuild with: make clean && make local-llm)[/]", highlight=False, soft_wrap=True)
+    else:
+        console.print("portable: no AVX-512 or AMX code compiled in (runs on any x86-64 CPU with AVX2)")
+    if info.get("model") is None:
+        console.print(f"[yellow]{info['problem']}[/]", highlight=False)
+        return
+    console.print(f"model file: {info['model']['path']} ({info['model']['bytes'] / 1e6:,.0f} MB)", highlight=False)
+    for state in info["prompt_states"]:
+        console.print(f"saved prompt state: {state['path']} ({state['bytes'] / 1e6:,.0f} MB)", highlight=False)
+    if "self_test" in info:
+        t = info["self_test"]
+        console.print(f"self-test: prefill {t['prefill_tok_s']:.1f} tokens/s ({t['prompt_tokens']} tokens), "
+                      f"decode {t['decode_tok_s']:.1f} tokens/s ({t['gen_tokens']} tokens)", highlight=False)
 
 
 @app.command("stop")

@@ -62,12 +62,14 @@ def _overview_snapshot(settings):
 
 
 def _warm(app) -> None:
-    """Build the analyst (load the model) in the background so the first question does not wait for it."""
+    """Build the analyst (load the model, its static prompt) in the background; /health says ``warming``
+    until then and questions sent meanwhile wait for it."""
     from ui.api.errors import ApiError
 
     try:
-        app.state.runs.analyst.warm_up()  # the property builds and caches it; then the prompt cache
+        app.state.runs.warm()
         logger.info("analyst ready")
+        console.print("model: ready", highlight=False)
     except ApiError as exc:
         logger.warning("the analyst could not be built yet: %s", exc.message)
     except Exception:
@@ -109,6 +111,8 @@ def serve(
     console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False,
                   soft_wrap=True)
     console.print(f"MCP:      {base}/mcp (streamable HTTP; the same key as the API)", highlight=False, soft_wrap=True)
+    console.print("model: warming up (questions sent now wait for it; /health says when it is ready)",
+                  highlight=False)
     threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
     config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=30, lifespan="on")

@@ -81,6 +81,19 @@ def _overview_view(overview: Callable[[], Any] | None) -> list[Any]:
     return [summary, counts, mix, chart]
 
 
+_MODEL_STATE = {
+    "warming": "⏳ The model is warming up (loading, reading its instructions); a question asked now waits for it.",
+    "ready": "✓ The model is ready.",
+    "failed": "✗ The model could not be started: {error}",
+}
+
+
+def model_state_line(runs: Any) -> str:
+    """The status line under the header: warming, ready or failed (with the reason)."""
+    state = runs.state
+    return _MODEL_STATE[state].format(error=safe_markdown(str(runs.build_error or "")))
+
+
 def _layer_view(layer: Callable[[], str] | None) -> str:
     if layer is None:
         return "_No semantic layer is configured._"
@@ -148,6 +161,13 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
             "every number comes from a cited query, quote or model.",
             elem_id="uba-header",
         )
+        model_state = gr.Markdown(model_state_line(runs), elem_id="uba-model-state")
+        poll = gr.Timer(2.0)
+
+        def refresh_state() -> list[Any]:
+            return [model_state_line(runs), gr.Timer(active=runs.state != "ready")]
+
+        poll.tick(refresh_state, None, [model_state, poll], api_name=False, queue=False)
         thread = gr.State(None)
         with gr.Tab("Ask"):
             chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="uba-chat", sanitize_html=True,
@@ -187,6 +207,7 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
         overview_outputs = [summary, counts, mix, mix_chart]
         data_tab.select(lambda: _overview_view(overview), None, overview_outputs, api_name="overview")
         blocks.load(lambda: _overview_view(overview), None, overview_outputs, api_name=False)
+        blocks.load(refresh_state, None, [model_state, poll], api_name=False, queue=False)
 
     theme = gr.themes.Default(primary_hue="indigo")
     return blocks, theme, _CSS
