@@ -85,10 +85,6 @@ class Runs:
         """True once the analyst was built."""
         return self._analyst is not None
 
-<<<<<<< HEAD
-    async def get_analyst(self) -> Any:
-        """The analyst, built in a worker thread on first use (503 when the LLM is unavailable)."""
-=======
     @property
     def state(self) -> str:
         """``ready`` (model loaded, static prompt cached), ``warming`` (not yet) or ``failed`` (see build_error)."""
@@ -113,7 +109,7 @@ class Runs:
         """The built, warmed-up analyst; a question arriving during the warm-up waits here, before its
         own clock starts (``timing["warm_s"]``: how long it waited)."""
         waited = time.perf_counter()
-        analyst = await self._get_analyst()
+        analyst = await self.get_analyst()
         if not getattr(analyst, "warmed", True):
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self.warm)
@@ -122,8 +118,8 @@ class Runs:
         timing["warm_s"] = time.perf_counter() - waited
         return analyst
 
-    async def _get_analyst(self) -> Any:
->>>>>>> llm-runtime
+    async def get_analyst(self) -> Any:
+        """The analyst, built in a worker thread on first use (503 when the LLM is unavailable)."""
         if self._analyst is not None:
             return self._analyst
         return await asyncio.get_running_loop().run_in_executor(self._workers, lambda: self.analyst)
@@ -179,11 +175,7 @@ class Runs:
         ``timing`` receives ``queue_s`` (waiting for a worker) and ``analyst_s`` (the analyst's run).
         """
         timing = {} if timing is None else timing
-<<<<<<< HEAD
-        analyst = await self.get_analyst()
-=======
         analyst = await self._ready_analyst(timing)
->>>>>>> llm-runtime
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s
@@ -231,11 +223,7 @@ class Runs:
                      timing: dict[str, float] | None = None) -> AsyncIterator[Any]:
         """The analyst's streaming events; the last one is FinalAnswer. Closing the iterator cancels the run."""
         timing = {} if timing is None else timing
-<<<<<<< HEAD
-        analyst = await self.get_analyst()
-=======
         analyst = await self._ready_analyst(timing)
->>>>>>> llm-runtime
         with self.guard.hold(thread_id):
             self.metrics.in_flight.inc()
             deadline = time.monotonic() + self.timeout_s
