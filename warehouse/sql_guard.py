@@ -68,6 +68,7 @@ class SqlGuard:
         default_limit: int = DEFAULT_LIMIT,
         max_limit: int = MAX_LIMIT,
         schema: str | None = None,
+        view_schema: str | None = None,
     ) -> None:
         if not 1 <= default_limit <= max_limit:
             raise ValueError(f"default_limit {default_limit!r} must be between 1 and max_limit {max_limit!r}")
@@ -76,8 +77,10 @@ class SqlGuard:
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.schema = schema or _DEFAULT_SCHEMAS.get(self.dialect, "public")
+        # Where the rewritten query reads: the engine wall's views (PostgreSQL) when the connection has them.
+        self.view_schema = view_schema or self.schema
         self._scope_filters = {
-            name: sqlglot.parse_one(tp.scope_filter.format(schema=self.schema), read="postgres")
+            name: sqlglot.parse_one(tp.scope_filter.format(schema=self.view_schema), read="postgres")
             for name, tp in self.policy.tables.items()
             if tp.scope_filter
         }
@@ -88,7 +91,23 @@ class SqlGuard:
         }
 
     def check(self, sql: str, *, limit: int | None = None, user_scope: str | None = None) -> GuardedSql:
-        """The safe form of ``sql``, or :class:`GuardRejected` with a reason the author can act on."""
+        """The safe form of ``sql``, or :class:`GuardRejected` with a reason the author can act on.
+
+        Fails closed: any error inside the guard (a parse tree it does not expect, a tree too deep to
+        walk) is a refusal, never an exception that escapes or a query that runs unchecked.
+        """
+        try:
+            return self._check(sql, limit=limit, user_scope=user_scope)
+        except GuardRejected:
+            raise
+        except RecursionError:
+            raise GuardRejected("query is nested too deeply; simplify it") from None
+        except Exception as exc:  # noqa: BLE001 - fail closed: whatever broke the check refuses the query
+            logger.warning("guard refused a query it could not check (%s: %s): %.200s", type(exc).__name__, exc, sql)
+            raise PolicyRefused(f"the guard could not check this query ({type(exc).__name__}); "
+                                "rewrite it as one plain SELECT over the allow-listed tables") from None
+
+    def _check(self, sql: str, *, limit: int | None, user_scope: str | None) -> GuardedSql:
         root = self._parse(sql)
         ctes = self._rename_ctes(root)
         tables = self._check_nodes(root, ctes)
@@ -268,7 +287,7 @@ class SqlGuard:
     def _rewrite_tables(self, root: exp.Expression, tables: list[tuple[exp.Table, TablePolicy]], user_scope: str | None) -> None:
         # Built with constructors rather than exp.select(...): the builders deep-copy every argument.
         for node, policy in tables:
-            source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.schema))
+            source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.view_schema))
             inner = exp.Select(
                 expressions=[self._projected(policy, col) for col in policy.columns],
                 from_=exp.From(this=source),

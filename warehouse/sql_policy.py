@@ -13,6 +13,21 @@ from warehouse.schema import PII_COLUMNS, metadata
 EMAIL_MASK = "LEFT({col}, 1) || '***@' || SPLIT_PART({col}, '@', 2)"
 """``users.email`` as the guard exposes it: ``a***@example.com`` (initial and domain only)."""
 
+EMAIL_IN_TEXT = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+PHONE_IN_TEXT = r"(\+[0-9]{1,3}[ .-]?)?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,5}"
+"""Contact details inside free text (review titles and bodies), in a syntax both RE2 (DuckDB), POSIX
+(PostgreSQL) and Python read alike; a scoped caller sees them as ``[email]`` / ``[phone]``."""
+
+TEXT_PII_COLUMNS: frozenset[tuple[str, str]] = frozenset({("reviews", "title"), ("reviews", "body")})
+"""Free-text columns whose contact details are masked for a scoped caller."""
+
+
+def text_pii_mask(column: str) -> str:
+    """SQL masking e-mail addresses and phone numbers inside ``column`` (same syntax on DuckDB and PostgreSQL)."""
+    return (f"regexp_replace(regexp_replace({column}, '{EMAIL_IN_TEXT}', '[email]', 'g'), "
+            f"'{PHONE_IN_TEXT}', '[phone]', 'g')")
+
+
 # Row filters for a query scoped to one end user; ``:user`` becomes the quoted user id.
 USER_SCOPE_FILTERS: dict[str, str] = {
     "users": "user_id = :user",

@@ -1,0 +1,192 @@
+"""DuckDB's half of the engine wall: the reader only ever opens a masked copy, a scoped reader only its user's rows.
+
+DuckDB has no grants, so confinement is physical. The read-only connection opens a *reader copy*
+of the warehouse (``<name>.reader-<stamp>.duckdb`` beside it): only allow-listed tables and
+columns, ``users.email`` already masked when written (so no raw address is in the file at all).
+A scoped caller gets an in-memory database holding only that user's rows (review text with
+contact details masked), built from the reader copy, which is then detached. Every connection
+is locked before any query runs: external access off, no allowed directories, no temp
+directory (nothing spills, nothing can be written), a memory limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from warehouse.errors import ConnectionFailed
+from warehouse.sql_policy import TEXT_PII_COLUMNS, USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
+
+logger = logging.getLogger(__name__)
+
+SCOPE_CACHE = 4
+"""Scoped in-memory databases kept open (least recently used dropped first)."""
+
+
+_OPEN_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def lock(conn, memory_limit_mb: int) -> None:
+    """Finish a reader connection before its first query: in this order (external access off freezes the
+    directories), then the configuration locked so no statement can undo it."""
+    for setting, value in (("temp_directory", ""), ("max_temp_directory_size", "0B"),
+                           ("memory_limit", f"{memory_limit_mb}MB"), ("allowed_directories", []),
+                           ("enable_external_access", False), ("lock_configuration", True)):
+        conn.execute(f"SET {setting} = ?", [value])
+
+
+def _stamp(path: Path) -> str:
+    """Changes whenever the warehouse file (or its write-ahead log) does."""
+    parts = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        if candidate.exists():
+            st = candidate.stat()
+            parts.append(f"{candidate.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _projection(policy: SqlPolicy, table: str, present: list[str], *, scoped: bool) -> str:
+    tp = policy.table(table)
+    cols = []
+    for col in (c for c in tp.columns if c in present):
+        expr = f'"{col}"'
+        if col in tp.masked:
+            expr = tp.masked[col].format(col=expr)
+        elif scoped and (table, col) in TEXT_PII_COLUMNS:
+            expr = text_pii_mask(expr)
+        cols.append(f'{expr} AS "{col}"')
+    return ", ".join(cols)
+
+
+def _source_columns(conn, catalog: str) -> dict[str, list[str]]:
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
+        "ORDER BY table_name, column_index", [catalog]).fetchall()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table.lower(), []).append(column)
+    return found
+
+
+class DuckDbWall:
+    """The reader copy of one warehouse file and the scoped databases cut from it."""
+
+    def __init__(self, warehouse_path: str, *, memory_limit_mb: int, policy: SqlPolicy | None = None) -> None:
+        self.source = Path(warehouse_path).resolve()
+        if not self.source.exists():
+            raise ConnectionFailed(f"no DuckDB warehouse at {str(self.source)!r}; build it first (uba data demo)")
+        self.policy = policy or SqlPolicy.canonical()
+        self.memory_limit_mb = max(64, memory_limit_mb)
+        self._lock = threading.Lock()
+        self._stamp: str | None = None
+        self._reader = None
+        self._scopes: OrderedDict[str, object] = OrderedDict()
+
+    def reader_path(self, stamp: str) -> Path:
+        """Where the reader copy for this version of the warehouse lives."""
+        return self.source.with_name(f"{self.source.stem}.reader-{stamp}.duckdb")
+
+    # -- the reader copy ------------------------------------------------------------------------
+    def _build(self, target: Path) -> None:
+        import duckdb
+
+        partial = target.with_name(target.name + f".{os.getpid()}.{threading.get_ident()}.part")
+        partial.unlink(missing_ok=True)
+        try:
+            with duckdb.connect(str(partial)) as conn:
+                conn.execute(f"ATTACH '{_quoted(self.source)}' AS src (READ_ONLY)")
+                present = _source_columns(conn, "src")
+                for name in self.policy.tables:
+                    if name in present:
+                        conn.execute(f'CREATE TABLE main."{name}" AS SELECT '
+                                     f'{_projection(self.policy, name, present[name], scoped=False)} FROM src.main."{name}"')
+                conn.execute("DETACH src")
+                conn.execute("CHECKPOINT")
+            os.replace(partial, target)
+        except duckdb.Error as exc:
+            partial.unlink(missing_ok=True)
+            raise ConnectionFailed(f"cannot read {str(self.source)!r} to build its reader copy: {exc}; "
+                                   "close any writer of the warehouse and retry") from None
+        for old in self.source.parent.glob(f"{self.source.stem}.reader-*.duckdb"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        logger.info("reader copy of %s written to %s", self.source, target)
+
+    def reader(self):
+        """The locked, read-only connection to the current reader copy (rebuilt when the warehouse changed)."""
+        import duckdb
+
+        stamp = _stamp(self.source)
+        with self._lock:
+            if stamp == self._stamp and self._reader is not None:
+                return self._reader
+            target = self.reader_path(stamp)
+            if not target.exists():
+                try:
+                    self._build(target)
+                except ConnectionFailed:
+                    if self._reader is not None:  # a writer holds the file: keep serving the last copy
+                        logger.warning("warehouse %s changed but is busy; reading the previous copy", self.source)
+                        return self._reader
+                    raise
+            reader = duckdb.connect(str(target), read_only=True, config=_OPEN_CONFIG)
+            lock(reader, self.memory_limit_mb // 2)
+            self._reader = reader
+            self._stamp = stamp
+            self._scopes.clear()
+            return self._reader
+
+    # -- scoped databases -------------------------------------------------------------------------
+    def scoped(self, user_scope: str):
+        """A locked in-memory database holding only ``user_scope``'s rows (and the item catalogue)."""
+        import duckdb
+
+        self.reader()
+        with self._lock:
+            key = f"{self._stamp}\x00{user_scope}"
+            if key in self._scopes:
+                self._scopes.move_to_end(key)
+                return self._scopes[key]
+            conn = duckdb.connect(":memory:", config=_OPEN_CONFIG)
+            try:
+                conn.execute(f"ATTACH '{_quoted(self.reader_path(self._stamp))}' AS src (READ_ONLY)")
+                present = _source_columns(conn, "src")
+                for name in self.policy.tables:
+                    if name not in present:
+                        continue
+                    where = USER_SCOPE_FILTERS.get(name)
+                    params: list[str] = []
+                    sql = (f'CREATE TABLE main."{name}" AS SELECT '
+                           f'{_projection(self.policy, name, present[name], scoped=True)} FROM src.main."{name}"')
+                    if where:
+                        params = [user_scope] * where.count(":user")
+                        sql += " WHERE " + where.format(schema="src.main").replace(":user", "?")
+                    conn.execute(sql, params)
+                conn.execute("DETACH src")
+                lock(conn, self.memory_limit_mb // (2 * SCOPE_CACHE))
+            except Exception:
+                conn.close()
+                raise
+            self._scopes[key] = conn
+            while len(self._scopes) > SCOPE_CACHE:
+                self._scopes.popitem(last=False)
+            return conn
+
+    def close(self) -> None:
+        """Release the reader copy and every scoped database."""
+        with self._lock:
+            for conn in self._scopes.values():
+                conn.close()
+            self._scopes.clear()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            self._stamp = None
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
