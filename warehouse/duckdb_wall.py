@@ -32,7 +32,14 @@ _OPEN_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extension
 
 def lock(conn, memory_limit_mb: int) -> None:
     """Finish a reader connection before its first query: in this order (external access off freezes the
-    directories), then the configuration locked so no statement can undo it."""
+    directories), then the configuration locked so no statement can undo it. A reader copy this process
+    already opened (DuckDB shares one instance per file) is locked already."""
+    external, locked = conn.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')").fetchone()
+    if locked:
+        if external:
+            raise ConnectionFailed("a reader copy is open in this process with file access on; restart the process")
+        return
     for setting, value in (("temp_directory", ""), ("max_temp_directory_size", "0B"),
                            ("memory_limit", f"{memory_limit_mb}MB"), ("allowed_directories", []),
                            ("enable_external_access", False), ("lock_configuration", True)):

@@ -146,18 +146,22 @@ class ReadOnlyWarehouse:
         import psycopg
 
         start = time.perf_counter()
-        with self._pg_connect(user_scope) as conn:
+        conn = self._pg_connect(user_scope)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, prepare=True)  # a prepared statement is exactly one statement
+                columns = [d.name for d in cursor.description or []]
+                rows, truncated = self._fetch(cursor)
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+        except psycopg.Error as exc:  # a lost connection too (e.g. the backend was terminated)
+            raise QueryFailed(_first_line(exc)) from None
+        finally:
             try:
-                with conn.cursor() as cursor:
-                    cursor.execute(sql, prepare=True)  # a prepared statement is exactly one statement
-                    columns = [d.name for d in cursor.description or []]
-                    rows, truncated = self._fetch(cursor)
-            except psycopg.errors.QueryCanceled:
-                raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
-            except psycopg.Error as exc:
-                raise QueryFailed(_first_line(exc)) from None
-            finally:
                 conn.rollback()
+                conn.close()
+            except psycopg.Error:
+                logger.warning("read-only connection was lost before its rollback")
         return QueryResult(columns, rows, truncated, time.perf_counter() - start)
 
     # -- shared ----------------------------------------------------------------------------------

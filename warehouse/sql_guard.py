@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 10_000
 MAX_SQL_CHARS = 20_000
+MAX_GROWTH = 1_000
+"""Largest literal size of a string-growth function (repeat, lpad/rpad, format widths)."""
 
 _SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql"}
 _DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main"}
@@ -233,6 +235,7 @@ class SqlGuard:
         return sql, tables[0].name, fits[0]
 
     def _check_function(self, node: exp.Func) -> None:
+        self._check_growth(node)
         if isinstance(node, exp.Anonymous):
             name = node.name.lower()
             if name in ALLOWED_ANONYMOUS_FUNCTIONS:
@@ -243,6 +246,26 @@ class SqlGuard:
                 return
             name = node.sql_name().lower()
         raise GuardRejected(f"function {name!r} is not allowed; use plain SQL expressions and aggregates")
+
+    @staticmethod
+    def _check_growth(node: exp.Func) -> None:
+        """Functions whose output can be far larger than their input take small literal sizes only (measured:
+        ``string_agg(repeat('x', 100000000), '')`` peaked at 7.1 GB before the timeout could stop it)."""
+        size, name = None, None
+        if isinstance(node, exp.Repeat):
+            size, name = node.args.get("times"), "repeat"
+        elif isinstance(node, exp.Pad):
+            size, name = node.expression, "lpad/rpad"
+        elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("printf", "format")):
+            pattern = node.this if isinstance(node, exp.Format) else (node.expressions or [None])[0]
+            if not (isinstance(pattern, exp.Literal) and pattern.is_string) or re.search(r"\d{4,}", pattern.this):
+                raise GuardRejected(f"format patterns must be literal text with widths under {MAX_GROWTH}")
+            return
+        if name is None:
+            return
+        if not (isinstance(size, exp.Literal) and size.is_int and int(size.this) <= MAX_GROWTH):
+            raise GuardRejected(f"{name} takes a literal size of at most {MAX_GROWTH:,}; "
+                                f"got {size.sql() if size is not None else 'none'}")
 
     def _resolve_table(self, node: exp.Table, ctes: dict[int, dict[str, str]]) -> TablePolicy | None:
         if not isinstance(node.this, exp.Identifier):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,14 @@ PHONE_IN_TEXT = r"(\+[0-9]{1,3}[ .-]?)?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-
 
 TEXT_PII_COLUMNS: frozenset[tuple[str, str]] = frozenset({("reviews", "title"), ("reviews", "body")})
 """Free-text columns whose contact details are masked for a scoped caller."""
+
+
+_EMAIL_RE, _PHONE_RE = re.compile(EMAIL_IN_TEXT), re.compile(PHONE_IN_TEXT)
+
+
+def mask_text_pii(text: str) -> str:
+    """``text`` with e-mail addresses and phone numbers replaced (what a scoped caller sees of free text)."""
+    return _PHONE_RE.sub("[phone]", _EMAIL_RE.sub("[email]", text))
 
 
 def text_pii_mask(column: str) -> str:
