@@ -3,8 +3,8 @@
 DuckDB has no grants, so confinement is physical. The read-only connection opens a *reader copy*
 of the warehouse (``<name>.reader-<stamp>.duckdb`` beside it): only allow-listed tables and
 columns, ``users.email`` already masked when written (so no raw address is in the file at all).
-A scoped caller gets an in-memory database holding only that user's rows (review text with
-contact details masked), built from the reader copy, which is then detached. Every connection
+A scoped caller gets a private read-only database holding only that user's rows (review text
+with contact details masked), cut from the reader copy, which is detached before it is opened. Every connection
 is locked before any query runs: external access off, no allowed directories, no temp
 directory (nothing spills, nothing can be written), a memory limit.
 """
@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -91,7 +93,7 @@ class DuckDbWall:
         self._lock = threading.Lock()
         self._stamp: str | None = None
         self._reader = None
-        self._scopes: OrderedDict[str, object] = OrderedDict()
+        self._scopes: OrderedDict[str, tuple[object, Path]] = OrderedDict()
 
     def reader_path(self, stamp: str) -> Path:
         """Where the reader copy for this version of the warehouse lives."""
@@ -144,12 +146,14 @@ class DuckDbWall:
             lock(reader, self.memory_limit_mb // 2)
             self._reader = reader
             self._stamp = stamp
+            for conn, folder in self._scopes.values():
+                _drop(conn, folder)
             self._scopes.clear()
             return self._reader
 
     # -- scoped databases -------------------------------------------------------------------------
     def scoped(self, user_scope: str):
-        """A locked in-memory database holding only ``user_scope``'s rows (and the item catalogue)."""
+        """A locked, read-only database holding only ``user_scope``'s rows (and the item catalogue)."""
         import duckdb
 
         self.reader()
@@ -157,42 +161,48 @@ class DuckDbWall:
             key = f"{self._stamp}\x00{user_scope}"
             if key in self._scopes:
                 self._scopes.move_to_end(key)
-                return self._scopes[key]
-            conn = duckdb.connect(":memory:", config=_OPEN_CONFIG)
+                return self._scopes[key][0]
+            folder = Path(tempfile.mkdtemp(prefix="uba-scope-"))  # private (0700), removed with the scope
+            path = folder / "scope.duckdb"
             try:
-                conn.execute(f"ATTACH '{_quoted(self.reader_path(self._stamp))}' AS src (READ_ONLY)")
-                present = _source_columns(conn, "src")
-                for name in self.policy.tables:
-                    if name not in present:
-                        continue
-                    where = USER_SCOPE_FILTERS.get(name)
-                    params: list[str] = []
-                    sql = (f'CREATE TABLE main."{name}" AS SELECT '
-                           f'{_projection(self.policy, name, present[name], scoped=True)} FROM src.main."{name}"')
-                    if where:
-                        params = [user_scope] * where.count(":user")
-                        sql += " WHERE " + where.format(schema="src.main").replace(":user", "?")
-                    conn.execute(sql, params)
-                conn.execute("DETACH src")
+                with duckdb.connect(str(path), config=_OPEN_CONFIG) as build:
+                    build.execute(f"ATTACH '{_quoted(self.reader_path(self._stamp))}' AS src (READ_ONLY)")
+                    present = _source_columns(build, "src")
+                    for name in (n for n in self.policy.tables if n in present):
+                        where = USER_SCOPE_FILTERS.get(name)
+                        sql = (f'CREATE TABLE main."{name}" AS SELECT '
+                               f'{_projection(self.policy, name, present[name], scoped=True)} FROM src.main."{name}"')
+                        if where:
+                            sql += " WHERE " + where.format(schema="src.main").replace(":user", "?")
+                        build.execute(sql, [user_scope] * (where or "").count(":user"))
+                    build.execute("DETACH src")
+                conn = duckdb.connect(str(path), read_only=True, config=_OPEN_CONFIG)
                 lock(conn, self.memory_limit_mb // (2 * SCOPE_CACHE))
-            except Exception:
-                conn.close()
-                raise
-            self._scopes[key] = conn
+            except duckdb.Error as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise ConnectionFailed(f"cannot cut the rows of user {user_scope!r} from the reader copy: {exc}") from None
+            self._scopes[key] = (conn, folder)
             while len(self._scopes) > SCOPE_CACHE:
-                self._scopes.popitem(last=False)
+                _drop(*self._scopes.popitem(last=False)[1])
             return conn
 
     def close(self) -> None:
         """Release the reader copy and every scoped database."""
         with self._lock:
-            for conn in self._scopes.values():
-                conn.close()
+            for conn, folder in self._scopes.values():
+                _drop(conn, folder, close=True)
             self._scopes.clear()
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
             self._stamp = None
+
+
+def _drop(conn, folder: Path, *, close: bool = False) -> None:
+    """Forget a scoped database; unless ``close``, a query still running on it keeps its open file."""
+    if close:
+        conn.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _quoted(path: Path) -> str:
