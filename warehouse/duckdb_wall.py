@@ -21,7 +21,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from warehouse.errors import ConnectionFailed
-from warehouse.sql_policy import TEXT_PII_COLUMNS, USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
+from warehouse.sql_policy import USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +56,6 @@ def _stamp(path: Path) -> str:
             st = candidate.stat()
             parts.append(f"{candidate.name}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-def _projection(policy: SqlPolicy, table: str, present: list[str], *, scoped: bool) -> str:
-    tp = policy.table(table)
-    cols = []
-    for col in (c for c in tp.columns if c in present):
-        expr = f'"{col}"'
-        if col in tp.masked:
-            expr = tp.masked[col].format(col=expr)
-        elif scoped and (table, col) in TEXT_PII_COLUMNS:
-            expr = text_pii_mask(expr)
-        cols.append(f'{expr} AS "{col}"')
-    return ", ".join(cols)
 
 
 def _source_columns(conn, catalog: str) -> dict[str, list[str]]:
@@ -112,7 +99,7 @@ class DuckDbWall:
                 for name in self.policy.tables:
                     if name in present:
                         conn.execute(f'CREATE TABLE main."{name}" AS SELECT '
-                                     f'{_projection(self.policy, name, present[name], scoped=False)} FROM src.main."{name}"')
+                                     f'{self.policy.wall_columns(name, present[name])} FROM src.main."{name}"')
                 conn.execute("DETACH src")
                 conn.execute("CHECKPOINT")
             os.replace(partial, target)
@@ -171,7 +158,7 @@ class DuckDbWall:
                     for name in (n for n in self.policy.tables if n in present):
                         where = USER_SCOPE_FILTERS.get(name)
                         sql = (f'CREATE TABLE main."{name}" AS SELECT '
-                               f'{_projection(self.policy, name, present[name], scoped=True)} FROM src.main."{name}"')
+                               f'{self.policy.wall_columns(name, present[name], text=text_pii_mask)} FROM src.main."{name}"')
                         if where:
                             sql += " WHERE " + where.format(schema="src.main").replace(":user", "?")
                         build.execute(sql, [user_scope] * (where or "").count(":user"))

@@ -15,7 +15,7 @@ import logging
 from sqlalchemy.engine import make_url
 
 from warehouse.errors import ConnectionFailed
-from warehouse.sql_policy import TEXT_PII_COLUMNS, USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
+from warehouse.sql_policy import USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +49,10 @@ def scope_options(user_scope: str | None) -> str:
 
 def view_sql(policy: SqlPolicy, table: str, present: list[str]) -> str:
     """``CREATE OR REPLACE VIEW`` for ``table``: its allow-listed columns, PII masked, rows of the scope only."""
-    tp = policy.table(table)
-    cols = []
-    for col in (c for c in tp.columns if c in present):
-        ident = f'"{col}"'
-        if col in tp.masked:
-            expr = tp.masked[col].format(col=ident)
-        elif (table, col) in TEXT_PII_COLUMNS:
-            expr = f"CASE WHEN {_SCOPE} IS NULL THEN {ident} ELSE {text_pii_mask(ident)} END"
-        else:
-            expr = ident
-        cols.append(f"{expr} AS {ident}")
+    columns = policy.wall_columns(
+        table, present, text=lambda ident: f"CASE WHEN {_SCOPE} IS NULL THEN {ident} ELSE {text_pii_mask(ident)} END")
     sql = (f'CREATE OR REPLACE VIEW {VIEW_SCHEMA}."{table}" WITH (security_barrier) AS '
-           f'SELECT {", ".join(cols)} FROM public."{table}"')
+           f'SELECT {columns} FROM public."{table}"')
     where = USER_SCOPE_FILTERS.get(table)
     if where:
         sql += f" WHERE {_SCOPE} IS NULL OR (" + where.format(schema="public").replace(":user", _SCOPE) + ")"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import DateTime
@@ -89,6 +89,20 @@ class SqlPolicy:
     def table(self, name: str) -> TablePolicy | None:
         """The policy of ``name`` (case-insensitive), or None when not allow-listed."""
         return self.tables.get(name.lower())
+
+    def wall_columns(self, table: str, present: Iterable[str], *, text: Callable[[str], str] | None = None) -> str:
+        """The SELECT list an engine wall reads ``table`` through: allow-listed columns that exist, PII masked,
+        free-text columns passed through ``text`` (a SQL wrapper) when given."""
+        tp, present = self.tables[table.lower()], set(present)
+        cols = []
+        for col in (c for c in tp.columns if c in present):
+            expr = ident = f'"{col}"'
+            if col in tp.masked:
+                expr = tp.masked[col].format(col=ident)
+            elif text is not None and (tp.name, col) in TEXT_PII_COLUMNS:
+                expr = text(ident)
+            cols.append(f"{expr} AS {ident}")
+        return ", ".join(cols)
 
 
 # Function allow-list: sqlglot expression classes (by class name) known to be pure computations.
