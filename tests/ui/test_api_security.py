@@ -94,7 +94,8 @@ def test_memory_keys_never_collide(a, b):
     assert thread_key(a[2], owner=a[0], user_scope=a[1]) != thread_key(b[2], owner=b[0], user_scope=b[1])
 
 
-@pytest.mark.parametrize("question", ["rows from a series", "the far future trend", "nested abs"])
+@pytest.mark.parametrize("question", ["rows from a series", "the far future trend", "a spec to the end of time",
+                                      "nested abs"])
 def test_a_refused_or_invalid_tool_call_is_an_answer_not_a_model_outage(data_dir, question):
     with _client(data_dir) as client:
         response = client.post("/v1/ask", json={"question": question})
