@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from agent import prompt
 from agent.answer import Answer, AnswerToken, Event, FinalAnswer, StepFinished, StepStarted, TraceStep, Usage
 from agent.graph import Limits, build_graph
+from agent.memory import thread_key
 from tools.artifact import ToolArtifact
 
 logger = logging.getLogger(__name__)
@@ -91,25 +92,26 @@ class Analyst:
         except Exception as exc:  # noqa: BLE001 - the question's own model call reports it as an answer
             logger.warning("warm-up failed: %s: %s", type(exc).__name__, exc)
 
-    def ask(self, question: str, thread_id: str | None = None, user_scope: str | None = None) -> Answer:
+    def ask(self, question: str, thread_id: str | None = None, user_scope: str | None = None, *,
+            owner: str | None = None) -> Answer:
         """Answer one question (a follow-up when ``thread_id`` names an earlier conversation)."""
         final = None
-        for event in self.stream(question, thread_id=thread_id, user_scope=user_scope):
+        for event in self.stream(question, thread_id=thread_id, user_scope=user_scope, owner=owner):
             if isinstance(event, FinalAnswer):
                 final = event.answer
         assert final is not None
         return final
 
     def stream(
-        self, question: str, thread_id: str | None = None, user_scope: str | None = None
+        self, question: str, thread_id: str | None = None, user_scope: str | None = None, *, owner: str | None = None
     ) -> Iterator[Event]:
         """Step events while tools run, then the answer's tokens, then the FinalAnswer."""
         if not question or not question.strip():
             raise ValueError("question is empty; ask something about the data, e.g. 'purchases per week'")
         thread_id = thread_id or uuid.uuid4().hex
         self._wait_until_warm()
-        # A scoped conversation lives in its own namespace: a scope can never read another's thread.
-        config = {"configurable": {"thread_id": thread_id if user_scope is None else f"{user_scope}:{thread_id}"}}
+        # Each (owner, scope) has its own namespace: no thread id reaches another caller's conversation.
+        config = {"configurable": {"thread_id": thread_key(thread_id, owner=owner, user_scope=user_scope)}}
         started = time.perf_counter()
         usage = Usage()
         trace: list[TraceStep] = []
@@ -168,9 +170,9 @@ class Analyst:
         """``ask`` for async callers."""
         return await asyncio.to_thread(self.ask, question, thread_id, user_scope)
 
-    def history(self, thread_id: str, user_scope: str | None = None) -> list[tuple[str, str]]:
+    def history(self, thread_id: str, user_scope: str | None = None, *, owner: str | None = None) -> list[tuple[str, str]]:
         """The (question, answer) pairs of a thread, oldest first."""
-        config = {"configurable": {"thread_id": thread_id if user_scope is None else f"{user_scope}:{thread_id}"}}
+        config = {"configurable": {"thread_id": thread_key(thread_id, owner=owner, user_scope=user_scope)}}
         messages = self._graph(user_scope).get_state(config).values.get("messages", [])
         pairs, question = [], None
         for m in messages:

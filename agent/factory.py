@@ -105,7 +105,7 @@ def open_safe_sql(settings: Settings, readonly=None):
 
     readonly = readonly or open_readonly_warehouse(settings)
     guard = SqlGuard(readonly.dialect, default_limit=min(settings.sql_default_limit, settings.sql_max_limit),
-                     max_limit=settings.sql_max_limit)
+                     max_limit=settings.sql_max_limit, view_schema=readonly.view_schema)
     return SafeSql(readonly, guard)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -15,6 +16,15 @@ logger = logging.getLogger(__name__)
 
 class MemoryUrlError(AgentError, ValueError):
     """The memory URL is not one uba can open."""
+
+
+def thread_key(thread_id: str, *, owner: str | None = None, user_scope: str | None = None) -> str:
+    """The checkpointer key of a conversation: an unambiguous encoding of (owner, user scope, thread id).
+
+    A JSON array, so no choice of ids can make two callers' keys equal (``"5:x"`` + ``"y"`` and
+    ``"5"`` + ``"x:y"`` stay apart, and so do an unscoped caller's thread and a scoped one's).
+    """
+    return json.dumps([owner, user_scope, thread_id], separators=(",", ":"))
 
 
 def open_checkpointer(url: str) -> BaseCheckpointSaver:

@@ -15,13 +15,15 @@ import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date
+from dataclasses import replace
 from typing import Literal
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from tools.artifact import Chart, Citation, Table, ToolArtifact
+from warehouse.analytics import Day
+from warehouse.sql_policy import mask_text_pii
 from vectorstore import (
     BadFilter,
     ReviewFilter,
@@ -51,8 +53,8 @@ class SearchReviewsArgs(BaseModel):
     category: str | None = Field(None, max_length=200, description="Only reviews of items in this category (items.category).")
     min_rating: int | None = Field(None, ge=1, le=5, description="Lowest star rating to include (1-5).")
     max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5).")
-    since: date | None = Field(None, description="Only reviews written on or after this date (YYYY-MM-DD).")
-    until: date | None = Field(None, description="Only reviews written on or before this date (YYYY-MM-DD).")
+    since: Day | None = Field(None, description="Only reviews written on or after this date (YYYY-MM-DD).")
+    until: Day | None = Field(None, description="Only reviews written on or before this date (YYYY-MM-DD).")
     k: int = Field(8, ge=1, le=20, description="How many reviews to return.")
 
 
@@ -63,8 +65,8 @@ class ReviewFilterArgs(BaseModel):
     category: str | None = Field(None, max_length=200, description="Only reviews of items in this category.")
     min_rating: int | None = Field(None, ge=1, le=5, description="Lowest star rating to include (1-5).")
     max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5).")
-    since: date | None = Field(None, description="Only reviews on or after this date (YYYY-MM-DD).")
-    until: date | None = Field(None, description="Only reviews on or before this date (YYYY-MM-DD).")
+    since: Day | None = Field(None, description="Only reviews on or after this date (YYYY-MM-DD).")
+    until: Day | None = Field(None, description="Only reviews on or before this date (YYYY-MM-DD).")
 
     def review_filter(self) -> ReviewFilter:
         """The same filters for the engines (raises BadFilter on contradictory bounds)."""
@@ -212,6 +214,8 @@ def search_reviews_tool(index, *, user_scope: str | None = None,
             raise ToolException(f"error: the review index is unavailable: {exc}") from None
         if not hits and index.count() == 0:
             raise ToolException("error: the review index is empty; reviews have not been indexed (uba index reviews)")
+        if user_scope is not None:  # another customer's contact details never reach a scoped caller
+            hits = [replace(h, snippet=mask_text_pii(h.snippet)) for h in hits]
         return search_text_and_artifact(hits, args, user_scope, note, text_chars)
 
     return StructuredTool.from_function(
@@ -263,8 +267,8 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
                                           citations=citations)
 
 
-def review_stats_tool(warehouse) -> BaseTool:
-    """The ``review_stats`` tool over ``warehouse`` (a Warehouse or a read-only executor)."""
+def review_stats_tool(warehouse, *, user_scope: str | None = None) -> BaseTool:
+    """The ``review_stats`` tool over ``warehouse`` (a Warehouse or a read-only executor); a scope counts its own reviews."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
         parsed = ReviewStatsArgs(**kwargs)
@@ -273,7 +277,7 @@ def review_stats_tool(warehouse) -> BaseTool:
             flt = parsed.review_filter()
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
-        stats = review_stats(warehouse, flt, grain=args["grain"])
+        stats = review_stats(warehouse, flt, grain=args["grain"], user_scope=user_scope)
         return stats_text_and_artifact(stats, args)
 
     return StructuredTool.from_function(
@@ -300,5 +304,5 @@ def build_review_tools(deps) -> list[BaseTool]:
 
         tools.append(review_themes_tool(index))
     if warehouse is not None:
-        tools.append(review_stats_tool(warehouse))
+        tools.append(review_stats_tool(warehouse, user_scope=user_scope))
     return tools

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Literal
 
@@ -58,14 +58,14 @@ def _filtered(query: Select, flt: ReviewFilter) -> Select:
     return query.where(and_(*conditions)) if conditions else query
 
 
-def _runner(warehouse):
+def _runner(warehouse, user_scope: str | None = None):
     """(dialect, run) for a ``Warehouse`` (SQLAlchemy engine) or a read-only executor with ``query(sql)``."""
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     if hasattr(warehouse, "query"):
         dialect = make_url(warehouse.url).get_dialect()()
-        return dialect, lambda sql: warehouse.query(sql).rows
+        return dialect, lambda sql: warehouse.query(sql, user_scope=user_scope).rows
 
     def run(sql: str):
         with warehouse.engine.connect() as conn:
@@ -74,8 +74,15 @@ def _runner(warehouse):
     return warehouse.engine.dialect, run
 
 
-def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain = "month", max_periods: int = 120) -> ReviewStats:
-    """Rating distribution and review counts per ``grain`` for the reviews passing ``flt``."""
+def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain = "month", max_periods: int = 120,
+                 user_scope: str | None = None) -> ReviewStats:
+    """Rating distribution and review counts per ``grain`` for the reviews passing ``flt``.
+
+    ``user_scope``: only that user's reviews count, filtered here and (on a read-only executor) by the
+    engine's scoped connection too.
+    """
+    if user_scope is not None:
+        flt = replace(flt, user=user_scope)
     from warehouse.schema import reviews
 
     if grain not in ("day", "week", "month", "year"):
@@ -88,7 +95,7 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
     )
     by_period = by_period.where(reviews.c.ts.is_not(None)).group_by(period).order_by(period.desc()).limit(max_periods)
     # The SQL is rendered once with literal values, so what runs is exactly what the citation shows.
-    dialect, run = _runner(warehouse)
+    dialect, run = _runner(warehouse, user_scope)
     sql = [str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for q in (by_rating, by_period)]
     rating_rows, period_rows = run(sql[0]), run(sql[1])
     ratings = {star: 0 for star in range(1, 6)}

@@ -1,9 +1,10 @@
-"""Read-only execution, the second wall behind the SQL guard: locked-down connections, timeouts, caps.
+"""Read-only execution, the engine wall behind the SQL guard: it holds for any SQL, guarded or not.
 
-DuckDB: the file opened ``read_only`` with external access off and configuration locked; a timer
-thread interrupts a query past the timeout. PostgreSQL: a SELECT-only role whose sessions default
-to read-only transactions with a ``statement_timeout``; every query runs in a transaction that is
-rolled back.
+DuckDB: a masked reader copy (or, for a scoped caller, an in-memory database of that user's rows),
+locked before the first query: external access off, no directories, no temp spill, a memory limit;
+a timer thread interrupts a query past the timeout (see :mod:`warehouse.duckdb_wall`).
+PostgreSQL: a SELECT-only role that reads masking, scoping views, one statement per connection
+under a ``statement_timeout`` it cannot change, rolled back (see :mod:`warehouse.pg_wall`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from warehouse.duckdb_wall import DuckDbWall
 from warehouse.errors import ConnectionFailed, QueryFailed, QueryTimeout
+from warehouse.pg_wall import READONLY_ROLE, VIEW_SCHEMA, grant_readonly, scope_options
+
+__all__ = ["READONLY_ROLE", "QueryResult", "ReadOnlyWarehouse", "grant_readonly"]
 
 logger = logging.getLogger(__name__)
 
-READONLY_ROLE = "uba_reader"
+DEFAULT_MEMORY_MB = 2048
 _FETCH_BATCH = 1_000
 
 
@@ -38,19 +43,22 @@ class QueryResult:
 class ReadOnlyWarehouse:
     """Runs SQL that can only read: one engine-specific connection per query, timeout and caps applied."""
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0, max_rows: int = 10_000, max_bytes: int = 16_000_000) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 10.0, max_rows: int = 10_000, max_bytes: int = 16_000_000,
+                 memory_limit_mb: int = DEFAULT_MEMORY_MB) -> None:
         self.url = make_url(url)
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        self.memory_limit_mb = memory_limit_mb
         backend = self.url.get_backend_name()
+        self._wall: DuckDbWall | None = None
         if backend == "duckdb":
             self.dialect = "duckdb"
-            self._db = self._open_duckdb()
+            self.view_schema = "main"
+            self._open_duckdb()
         elif backend == "postgresql":
             self.dialect = "postgresql"
-            self._db = None
-            self._check_postgres()
+            self.view_schema = self._check_postgres()
         else:
             raise ConnectionFailed(
                 f"read-only execution supports duckdb and postgresql, not {backend!r}; "
@@ -58,29 +66,25 @@ class ReadOnlyWarehouse:
             )
 
     # -- DuckDB ------------------------------------------------------------------------------
-    def _open_duckdb(self):
+    def _open_duckdb(self) -> None:
         import duckdb
 
         path = self.url.database
         if not path or path == ":memory:":
             raise ConnectionFailed("a read-only DuckDB warehouse needs a file; set UBA_WAREHOUSE_URL to duckdb:///path")
-        config = {
-            "enable_external_access": False,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "lock_configuration": True,
-        }
+        self._wall = DuckDbWall(path, memory_limit_mb=self.memory_limit_mb)
         try:
-            return duckdb.connect(path, read_only=True, config=config)
+            self._wall.reader()
         except duckdb.Error as exc:
             raise ConnectionFailed(
                 f"cannot open {path!r} read-only: {exc}; build it first (uba data demo) and close writers"
             ) from exc
 
-    def _run_duckdb(self, sql: str) -> QueryResult:
+    def _run_duckdb(self, sql: str, user_scope: str | None) -> QueryResult:
         import duckdb
 
-        cursor = self._db.cursor()
+        conn = self._wall.reader() if user_scope is None else self._wall.scoped(user_scope)
+        cursor = conn.cursor()
         timer = threading.Timer(self.timeout_s, cursor.interrupt)
         timer.daemon = True
         start = time.perf_counter()
@@ -101,7 +105,7 @@ class ReadOnlyWarehouse:
         return QueryResult(columns, rows, truncated, time.perf_counter() - start)
 
     # -- PostgreSQL ----------------------------------------------------------------------------
-    def _pg_connect(self):
+    def _pg_connect(self, user_scope: str | None = None):
         import psycopg
 
         params = {
@@ -110,7 +114,8 @@ class ReadOnlyWarehouse:
             "user": self.url.username,
             "password": self.url.password,
             "dbname": self.url.database,
-            "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout_s * 1000)}",
+            "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout_s * 1000)}"
+                       + scope_options(user_scope),
             "connect_timeout": max(1, int(self.timeout_s)),
         }
         try:
@@ -121,29 +126,42 @@ class ReadOnlyWarehouse:
                 "run `uba warehouse grant-readonly` or set UBA_READONLY_URL"
             ) from None
 
-    def _check_postgres(self) -> None:
+    def _check_postgres(self) -> str:
+        """The schema queries read: the wall's views when the role has them, else (an old grant) public."""
         with self._pg_connect() as conn:
-            superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
-        if superuser and superuser[0]:
+            superuser, views = conn.execute(
+                "SELECT rolsuper, has_schema_privilege(current_user, %s, 'USAGE') "
+                "FROM pg_roles, pg_namespace WHERE rolname = current_user AND nspname = %s",
+                (VIEW_SCHEMA, VIEW_SCHEMA)).fetchone() or (None, False)
+        if superuser:
             logger.warning("read-only connection uses superuser %r; create %r with `uba warehouse grant-readonly`",
                            self.url.username, READONLY_ROLE)
+        if not views:
+            logger.warning("no %s views for %r: the database is no wall for masking and scope; "
+                           "run `uba warehouse grant-readonly`", VIEW_SCHEMA, self.url.username)
+            return "public"
+        return VIEW_SCHEMA
 
-    def _run_postgres(self, sql: str) -> QueryResult:
+    def _run_postgres(self, sql: str, user_scope: str | None) -> QueryResult:
         import psycopg
 
         start = time.perf_counter()
-        with self._pg_connect() as conn:
+        conn = self._pg_connect(user_scope)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, prepare=True)  # a prepared statement is exactly one statement
+                columns = [d.name for d in cursor.description or []]
+                rows, truncated = self._fetch(cursor)
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+        except psycopg.Error as exc:  # a lost connection too (e.g. the backend was terminated)
+            raise QueryFailed(_first_line(exc)) from None
+        finally:
             try:
-                with conn.cursor() as cursor:
-                    cursor.execute(sql)
-                    columns = [d.name for d in cursor.description or []]
-                    rows, truncated = self._fetch(cursor)
-            except psycopg.errors.QueryCanceled:
-                raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
-            except psycopg.Error as exc:
-                raise QueryFailed(_first_line(exc)) from None
-            finally:
                 conn.rollback()
+                conn.close()
+            except psycopg.Error:
+                logger.warning("read-only connection was lost before its rollback")
         return QueryResult(columns, rows, truncated, time.perf_counter() - start)
 
     # -- shared ----------------------------------------------------------------------------------
@@ -160,52 +178,17 @@ class ReadOnlyWarehouse:
                     return rows, True
                 rows.append(tuple(row))
 
-    def query(self, sql: str) -> QueryResult:
-        """Run ``sql`` on the read-only connection; :class:`QueryTimeout` / :class:`QueryFailed` on failure."""
-        logger.debug("read-only query: %s", sql)
+    def query(self, sql: str, *, user_scope: str | None = None) -> QueryResult:
+        """Run ``sql`` read-only, confined to ``user_scope``'s rows when given; QueryTimeout / QueryFailed on failure."""
+        logger.debug("read-only query (scope %r): %s", user_scope, sql)
         if self.dialect == "duckdb":
-            return self._run_duckdb(sql)
-        return self._run_postgres(sql)
+            return self._run_duckdb(sql, user_scope)
+        return self._run_postgres(sql, user_scope)
 
     def close(self) -> None:
-        """Release the DuckDB file (PostgreSQL connections are per query)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: float = 10.0,
-                   tables: tuple[str, ...] | None = None) -> str:
-    """Create (or refresh) a PostgreSQL role that can only SELECT the canonical tables; its URL."""
-    import psycopg
-    from psycopg import sql as pgsql
-
-    from warehouse.event_steps import STEPS_TABLE
-    from warehouse.schema import TABLE_NAMES
-
-    url = make_url(admin_url)
-    if url.get_backend_name() != "postgresql":
-        raise ConnectionFailed(f"grant-readonly is for PostgreSQL warehouses, not {url.get_backend_name()!r}; "
-                               "DuckDB is opened read-only by file mode")
-    tables = tables or (*TABLE_NAMES, STEPS_TABLE)
-    ident = pgsql.Identifier(role)
-    conninfo = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
-    with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        if not exists:
-            conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(ident))
-        conn.execute(pgsql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
-        conn.execute(pgsql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(ident, pgsql.Literal(f"{int(timeout_s * 1000)}ms")))
-        conn.execute(pgsql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(pgsql.Identifier(url.database), ident))
-        conn.execute(pgsql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-        conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
-        conn.execute(pgsql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
-        for table in tables:
-            if table == STEPS_TABLE and conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is None:
-                continue  # a warehouse loaded before the step index existed: paths use the window query
-            conn.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(pgsql.Identifier("public", table), ident))
-    logger.info("read-only role %r may SELECT %s in %r", role, ", ".join(tables), url.database)
-    return url.set(username=role, password=None).render_as_string(hide_password=False)
+        """Release the DuckDB reader copy (PostgreSQL connections are per query)."""
+        if self._wall is not None:
+            self._wall.close()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -29,7 +29,7 @@ class SafeSql:
 
     def __init__(self, readonly: ReadOnlyWarehouse, guard: SqlGuard | None = None) -> None:
         self.readonly = readonly
-        self.guard = guard or SqlGuard(readonly.dialect, max_limit=readonly.max_rows)
+        self.guard = guard or SqlGuard(readonly.dialect, max_limit=readonly.max_rows, view_schema=readonly.view_schema)
 
     @property
     def dialect(self) -> str:
@@ -39,4 +39,4 @@ class SafeSql:
     def run(self, sql: str, *, limit: int | None = None, user_scope: str | None = None) -> SqlRun:
         """Check ``sql``, then execute the regenerated statement read-only."""
         guarded = self.guard.check(sql, limit=limit, user_scope=user_scope)
-        return SqlRun(guarded, self.readonly.query(guarded.sql))
+        return SqlRun(guarded, self.readonly.query(guarded.sql, user_scope=user_scope))

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 10_000
 MAX_SQL_CHARS = 20_000
+MAX_GROWTH = 1_000
+"""Largest literal size of a string-growth function (repeat, lpad/rpad, format widths)."""
 
 _SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql"}
 _DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main"}
@@ -68,6 +70,7 @@ class SqlGuard:
         default_limit: int = DEFAULT_LIMIT,
         max_limit: int = MAX_LIMIT,
         schema: str | None = None,
+        view_schema: str | None = None,
     ) -> None:
         if not 1 <= default_limit <= max_limit:
             raise ValueError(f"default_limit {default_limit!r} must be between 1 and max_limit {max_limit!r}")
@@ -76,8 +79,10 @@ class SqlGuard:
         self.default_limit = default_limit
         self.max_limit = max_limit
         self.schema = schema or _DEFAULT_SCHEMAS.get(self.dialect, "public")
+        # Where the rewritten query reads: the engine wall's views (PostgreSQL) when the connection has them.
+        self.view_schema = view_schema or self.schema
         self._scope_filters = {
-            name: sqlglot.parse_one(tp.scope_filter.format(schema=self.schema), read="postgres")
+            name: sqlglot.parse_one(tp.scope_filter.format(schema=self.view_schema), read="postgres")
             for name, tp in self.policy.tables.items()
             if tp.scope_filter
         }
@@ -88,7 +93,23 @@ class SqlGuard:
         }
 
     def check(self, sql: str, *, limit: int | None = None, user_scope: str | None = None) -> GuardedSql:
-        """The safe form of ``sql``, or :class:`GuardRejected` with a reason the author can act on."""
+        """The safe form of ``sql``, or :class:`GuardRejected` with a reason the author can act on.
+
+        Fails closed: any error inside the guard (a parse tree it does not expect, a tree too deep to
+        walk) is a refusal, never an exception that escapes or a query that runs unchecked.
+        """
+        try:
+            return self._check(sql, limit=limit, user_scope=user_scope)
+        except GuardRejected:
+            raise
+        except RecursionError:
+            raise GuardRejected("query is nested too deeply; simplify it") from None
+        except Exception as exc:  # noqa: BLE001 - fail closed: whatever broke the check refuses the query
+            logger.warning("guard refused a query it could not check (%s: %s): %.200s", type(exc).__name__, exc, sql)
+            raise PolicyRefused(f"the guard could not check this query ({type(exc).__name__}); "
+                                "rewrite it as one plain SELECT over the allow-listed tables") from None
+
+    def _check(self, sql: str, *, limit: int | None, user_scope: str | None) -> GuardedSql:
         root = self._parse(sql)
         ctes = self._rename_ctes(root)
         tables = self._check_nodes(root, ctes)
@@ -214,6 +235,7 @@ class SqlGuard:
         return sql, tables[0].name, fits[0]
 
     def _check_function(self, node: exp.Func) -> None:
+        self._check_growth(node)
         if isinstance(node, exp.Anonymous):
             name = node.name.lower()
             if name in ALLOWED_ANONYMOUS_FUNCTIONS:
@@ -224,6 +246,26 @@ class SqlGuard:
                 return
             name = node.sql_name().lower()
         raise GuardRejected(f"function {name!r} is not allowed; use plain SQL expressions and aggregates")
+
+    @staticmethod
+    def _check_growth(node: exp.Func) -> None:
+        """Functions whose output can be far larger than their input take small literal sizes only (measured:
+        ``string_agg(repeat('x', 100000000), '')`` peaked at 7.1 GB before the timeout could stop it)."""
+        size, name = None, None
+        if isinstance(node, exp.Repeat):
+            size, name = node.args.get("times"), "repeat"
+        elif isinstance(node, exp.Pad):
+            size, name = node.expression, "lpad/rpad"
+        elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("printf", "format")):
+            pattern = node.this if isinstance(node, exp.Format) else (node.expressions or [None])[0]
+            if not (isinstance(pattern, exp.Literal) and pattern.is_string) or re.search(r"\d{4,}", pattern.this):
+                raise GuardRejected(f"format patterns must be literal text with widths under {MAX_GROWTH}")
+            return
+        if name is None:
+            return
+        if not (isinstance(size, exp.Literal) and size.is_int and int(size.this) <= MAX_GROWTH):
+            raise GuardRejected(f"{name} takes a literal size of at most {MAX_GROWTH:,}; "
+                                f"got {size.sql() if size is not None else 'none'}")
 
     def _resolve_table(self, node: exp.Table, ctes: dict[int, dict[str, str]]) -> TablePolicy | None:
         if not isinstance(node.this, exp.Identifier):
@@ -268,7 +310,7 @@ class SqlGuard:
     def _rewrite_tables(self, root: exp.Expression, tables: list[tuple[exp.Table, TablePolicy]], user_scope: str | None) -> None:
         # Built with constructors rather than exp.select(...): the builders deep-copy every argument.
         for node, policy in tables:
-            source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.schema))
+            source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.view_schema))
             inner = exp.Select(
                 expressions=[self._projected(policy, col) for col in policy.columns],
                 from_=exp.From(this=source),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import DateTime
@@ -12,6 +13,29 @@ from warehouse.schema import PII_COLUMNS, metadata
 
 EMAIL_MASK = "LEFT({col}, 1) || '***@' || SPLIT_PART({col}, '@', 2)"
 """``users.email`` as the guard exposes it: ``a***@example.com`` (initial and domain only)."""
+
+EMAIL_IN_TEXT = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+PHONE_IN_TEXT = r"(\+[0-9]{1,3}[ .-]?)?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,5}"
+"""Contact details inside free text (review titles and bodies), in a syntax both RE2 (DuckDB), POSIX
+(PostgreSQL) and Python read alike; a scoped caller sees them as ``[email]`` / ``[phone]``."""
+
+TEXT_PII_COLUMNS: frozenset[tuple[str, str]] = frozenset({("reviews", "title"), ("reviews", "body")})
+"""Free-text columns whose contact details are masked for a scoped caller."""
+
+
+_EMAIL_RE, _PHONE_RE = re.compile(EMAIL_IN_TEXT), re.compile(PHONE_IN_TEXT)
+
+
+def mask_text_pii(text: str) -> str:
+    """``text`` with e-mail addresses and phone numbers replaced (what a scoped caller sees of free text)."""
+    return _PHONE_RE.sub("[phone]", _EMAIL_RE.sub("[email]", text))
+
+
+def text_pii_mask(column: str) -> str:
+    """SQL masking e-mail addresses and phone numbers inside ``column`` (same syntax on DuckDB and PostgreSQL)."""
+    return (f"regexp_replace(regexp_replace({column}, '{EMAIL_IN_TEXT}', '[email]', 'g'), "
+            f"'{PHONE_IN_TEXT}', '[phone]', 'g')")
+
 
 # Row filters for a query scoped to one end user; ``:user`` becomes the quoted user id.
 USER_SCOPE_FILTERS: dict[str, str] = {
@@ -65,6 +89,20 @@ class SqlPolicy:
     def table(self, name: str) -> TablePolicy | None:
         """The policy of ``name`` (case-insensitive), or None when not allow-listed."""
         return self.tables.get(name.lower())
+
+    def wall_columns(self, table: str, present: Iterable[str], *, text: Callable[[str], str] | None = None) -> str:
+        """The SELECT list an engine wall reads ``table`` through: allow-listed columns that exist, PII masked,
+        free-text columns passed through ``text`` (a SQL wrapper) when given."""
+        tp, present = self.tables[table.lower()], set(present)
+        cols = []
+        for col in (c for c in tp.columns if c in present):
+            expr = ident = f'"{col}"'
+            if col in tp.masked:
+                expr = tp.masked[col].format(col=ident)
+            elif text is not None and (tp.name, col) in TEXT_PII_COLUMNS:
+                expr = text(ident)
+            cols.append(f"{expr} AS {ident}")
+        return ", ".join(cols)
 
 
 # Function allow-list: sqlglot expression classes (by class name) known to be pure computations.

@@ -112,3 +112,15 @@ def test_a_layer_file_is_checked_and_a_broken_one_refused(env, monkeypatch, tmp_
                             env={**os.environ, **variables}, timeout=120)
     assert result.returncode != 0 and "measure 'paid_orders' is invalid" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM ROWS FROM (generate_series(1, 2))",
+                                 "SELECT " + "abs(" * 500 + "1" + ")" * 500,
+                                 "SELECT length(string_agg(repeat('x', 100000000), '')) FROM generate_series(1, 30)"])
+def test_a_query_the_guard_cannot_check_is_a_clean_refusal(env, sql):
+    """Measured: these printed a Python traceback (AttributeError, RecursionError) or ran past the timeout."""
+    variables, _ = env
+    done = subprocess.run([str(UBA), "sql", sql], capture_output=True, text=True, env={**os.environ, **variables},
+                          timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip()

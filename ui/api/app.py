@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from agent.settings import Settings
 from ui.api import ask, chat
 from ui.api.audit import AuditLog
-from ui.api.auth import Authenticator, resolve_mode
+from ui.api.auth import Authenticator
 from ui.api.errors import install_handlers
 from ui.api.keys import API_DB_NAME, KeyStore
 from ui.api.limits import BodySizeLimit, RateLimiter
@@ -70,7 +70,7 @@ def create_app(
         analyst_factory = parts.analyst
 
     keys = KeyStore(api_db_path(settings))
-    mode = resolve_mode(settings.api_auth, settings.serve_host, keys)
+    auth = Authenticator(keys, settings.api_auth, settings.serve_host)
     metrics = Metrics()
     app = FastAPI(
         title="uba — the User Behavior Analyst",
@@ -85,7 +85,7 @@ def create_app(
     install_handlers(app)
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.auth = Authenticator(keys, mode)
+    app.state.auth = auth
     app.state.llm_label = llm_label(settings)
     app.state.model_name = f"uba/{settings.llm_backend}:{settings.llm_model}"
     app.state.runs = build_runs(settings, analyst_factory, metrics)
@@ -104,7 +104,7 @@ def create_app(
         static prompt cached (questions sent meanwhile wait, outside their timeout), then ``ready``;
         ``failed`` names the problem in ``analyst_error``."""
         runs = app.state.runs
-        return {"status": "ok", "model": runs.state, "llm": app.state.llm_label, "auth": mode,
+        return {"status": "ok", "model": runs.state, "llm": app.state.llm_label, "auth": auth.mode,
                 "analyst_loaded": runs.loaded, "analyst_error": runs.build_error}
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
@@ -130,7 +130,7 @@ def create_app(
 
         app = gr.mount_gradio_app(app, blocks, path=WEB_PATH, theme=theme, css=css, footer_links=["api"],
                                   show_error=True, enable_monitoring=False, mcp_server=False, ssr_mode=False,
-                                  auth=web_login if mode == "keys" else None,
+                                  auth=web_login if auth.mode == "keys" else None,
                                   auth_message="Sign in with an API key: its id (from `uba keys list`) and the key.")
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)

@@ -39,8 +39,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def resolve_mode(setting: Literal["auto", "keys", "none"], host: str, keys: KeyStore) -> AuthMode:
-    """Decide whether keys are required; ``none`` is refused on a non-loopback host."""
+AuthSetting = Literal["auto", "keys", "none"]
+
+
+def resolve_mode(setting: AuthSetting, host: str, keys: KeyStore) -> AuthMode:
+    """Whether keys are required now; ``none`` is refused on a non-loopback host.
+
+    ``auto`` is dev mode only while the host is loopback and the key store holds no active key:
+    the first ``uba keys create`` turns keys on for the next request, without a restart.
+    """
     if setting == "none" and not is_loopback(host):
         raise ValueError(
             f"UBA_API_AUTH='none' is only allowed on a loopback host, not {host!r}; "
@@ -59,24 +66,32 @@ def _token(request: Request) -> str | None:
 
 
 class Authenticator:
-    """Turns a request into a Caller or a 401."""
+    """Turns a request into a Caller or a 401, deciding from the key store as it is at that request."""
 
-    def __init__(self, keys: KeyStore, mode: AuthMode) -> None:
+    def __init__(self, keys: KeyStore, setting: AuthSetting, host: str) -> None:
+        resolve_mode(setting, host, keys)  # refuse an impossible setting at start-up
         self.keys = keys
-        self.mode = mode
+        self.setting = setting
+        self.host = host
+
+    @property
+    def mode(self) -> AuthMode:
+        """``keys`` or ``none`` as of now (a key created while the server runs counts at once)."""
+        return resolve_mode(self.setting, self.host, self.keys)
 
     def caller(self, request: Request) -> Caller:
         """The request's Caller; 401 with a clear message when the key is missing or wrong."""
         token = _token(request)
+        mode = self.mode
         if token is None:
-            if self.mode == "none":
+            if mode == "none":
                 return DEV_CALLER
             raise ApiError(
                 401,
                 "missing API key; send 'Authorization: Bearer <key>' (create one with `uba keys create`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if self.mode == "none" and not token.startswith("uba_"):
+        if mode == "none" and not token.startswith("uba_"):
             return DEV_CALLER  # OpenAI clients insist on sending some key; dev mode ignores foreign ones
         key = self.keys.verify(token)
         if key is None:

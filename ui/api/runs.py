@@ -183,7 +183,8 @@ class Runs:
                 async with self._slot(timing):
                     started = time.perf_counter()
                     call = asyncio.get_running_loop().run_in_executor(
-                        self._workers, partial(analyst.ask, question, thread_id=thread_id, user_scope=caller.user_scope))
+                        self._workers, partial(analyst.ask, question, thread_id=thread_id, user_scope=caller.user_scope,
+                                              owner=caller.owner))
                     answer = await asyncio.wait_for(call, max(deadline - time.monotonic(), 0.001))
                     timing["analyst_s"] = time.perf_counter() - started
             except TimeoutError:
@@ -235,7 +236,7 @@ class Runs:
                     started = time.perf_counter()
                     loop = asyncio.get_running_loop()
                     queue: asyncio.Queue = asyncio.Queue()
-                    kwargs = {"thread_id": thread_id, "user_scope": caller.user_scope}
+                    kwargs = {"thread_id": thread_id, "user_scope": caller.user_scope, "owner": caller.owner}
                     loop.run_in_executor(self._workers, self._produce, analyst, question, kwargs, loop, queue, stop)
                     while True:
                         try:

@@ -33,8 +33,11 @@ _CSS = """
 
 
 def _web_caller(auth: Authenticator, request: gr.Request | None) -> Caller:
-    if auth.mode == "none" or request is None or not request.username:
-        return Caller(owner="web")
+    if request is None or not request.username:
+        if auth.mode == "none":
+            return Caller(owner="web")
+        # Keys were created after this page was served without a sign-in: fail closed.
+        raise gr.Error("API keys are in use now; restart `uba serve` and sign in with a key")
     key = auth.keys.get(request.username)
     if key is None or not key.active:
         raise gr.Error("this key was revoked; reload the page and sign in with another key")

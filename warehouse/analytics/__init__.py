@@ -1,6 +1,6 @@
 """Typed behavior analytics: validated requests compiled to SQL for DuckDB and PostgreSQL, run read-only."""
 
-from warehouse.analytics._base import AnalyticsError, Result, UnknownUser
+from warehouse.analytics._base import AnalyticsError, Day, Result, UnknownUser
 from warehouse.analytics.funnel import FunnelRequest, funnel
 from warehouse.analytics.paths import PathsRequest, paths
 from warehouse.analytics.retention import RetentionRequest, retention
@@ -10,6 +10,7 @@ from warehouse.analytics.trend import TrendRequest, trend
 from warehouse.analytics.user_profile import UserProfileRequest, user_profile
 
 __all__ = [
+    "Day",
     "AnalyticsError",
     "FunnelRequest",
     "PathsRequest",

@@ -32,6 +32,19 @@ EventFilter = Annotated[
     WithJsonSchema({"type": "string", "enum": [*get_args(EventType), ALL_EVENTS]}),
 ]
 """An event-type filter: one type, or ``"all"`` (or left out, or null) for every type; validated to the type or None."""
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def _in_bounds(value: date | None) -> date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"date {value.isoformat()!r} is outside {FIRST_DAY} .. {LAST_DAY}; "
+                         "give a day within the data (or leave it out for all data)")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_in_bounds)]
+"""A calendar day in a range every engine and Python's date arithmetic can hold (9999-12-31 overflowed)."""
+
 UserDimension = Literal["country", "device", "channel"]
 RESULT_ROWS = 10_000
 
@@ -78,8 +91,8 @@ class DateRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: date | None = Field(None, description="First day included (YYYY-MM-DD); default: all data.")
-    end: date | None = Field(None, description="Last day included (YYYY-MM-DD); default: all data.")
+    start: Day | None = Field(None, description="First day included (YYYY-MM-DD); default: all data.")
+    end: Day | None = Field(None, description="Last day included (YYYY-MM-DD); default: all data.")
 
     @model_validator(mode="after")
     def _ordered(self):

@@ -53,9 +53,11 @@ def compile_retention(request: RetentionRequest) -> str:
             f"LEFT JOIN ret AS r ON r.cohort = s.cohort ORDER BY 1, 3")
 
 
-def _horizon(safe: SafeSql, request: RetentionRequest) -> tuple[pd.Timestamp | None, str]:
-    """The last period bucket the data covers (the data's last event; every user's, not one scope's), and its SQL."""
-    done = safe.run(f"SELECT CAST(DATE_TRUNC('{request.period}', MAX(ts)) AS DATE) AS last FROM events", limit=1)
+def _horizon(safe: SafeSql, request: RetentionRequest, user_scope: str | None) -> tuple[pd.Timestamp | None, str]:
+    """The last period bucket the caller's data covers (a scoped caller's own last event: no other user's
+    activity, not even its date, reaches a scope), and its SQL."""
+    done = safe.run(f"SELECT CAST(DATE_TRUNC('{request.period}', MAX(ts)) AS DATE) AS last FROM events", limit=1,
+                    user_scope=user_scope)
     last = done.result.rows[0][0] if done.result.rows else None
     return (pd.Timestamp(last) if last is not None else None), done.sql
 
@@ -72,7 +74,7 @@ def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | Non
     counts.columns = period_cols
     shares = counts.div(sizes, axis=0).round(4)
     # A period after the data's last event has not happened yet: empty, not 0% retained.
-    horizon, horizon_sql = _horizon(safe, request)
+    horizon, horizon_sql = _horizon(safe, request, user_scope)
     step = pd.Timedelta(days=7 if request.period == "week" else 1)
     if horizon is not None:
         for k, col in enumerate(period_cols):

@@ -8,6 +8,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from warehouse.analytics._base import Day
 from warehouse.semantic.layer import SemanticLayer
 
 Grain = Literal["none", "day", "week", "month"]
@@ -34,8 +35,8 @@ class SpecBase(BaseModel):
 
     last_days: int | None = Field(
         None, ge=1, le=3660, description="Window: the N days ending on the data's last day (7 = last week).")
-    start: date | None = Field(None, description="Window start day YYYY-MM-DD (instead of last_days).")
-    end: date | None = Field(None, description="Window end day YYYY-MM-DD, included.")
+    start: Day | None = Field(None, description="Window start day YYYY-MM-DD (instead of last_days).")
+    end: Day | None = Field(None, description="Window end day YYYY-MM-DD, included.")
     periods_back: int = Field(0, ge=0, le=52, description="Move the window back by whole window lengths "
                                                            "(1 = the same length just before it).")
     compare_previous: bool = Field(False, description="Also give the window just before and the change.")
