@@ -86,6 +86,18 @@ def test_conversion_rate_between_two_behaviors_as_a_share_of_users(env):
     assert row["value"] == round(len(viewers & buyers) / len(viewers), 4)  # a ratio to 4 places
 
 
+def test_a_rate_of_users_who_went_on_to_do_the_target_after_their_first_base_event(env):
+    _, frames, _, _ = env
+    events = frames["events"]
+    first = events[events["event_type"] == "search"].groupby("user_id")["ts"].min()
+    buys = events[events["event_type"] == "purchase"].merge(first.rename("t0"), on="user_id")
+    later = buys[buys["ts"] >= buys["t0"]]["user_id"].nunique()
+    result = _value(env, measure="conversion_rate", base_event="search", target_event="purchase", target_after=True)
+    assert (result.table.iloc[0]["base_users"], result.table.iloc[0]["both_users"]) == (len(first), later)
+    anytime = _value(env, measure="conversion_rate", base_event="search", target_event="purchase")
+    assert anytime.table.iloc[0]["both_users"] >= later
+
+
 def test_signups_in_a_window_and_how_many_later_purchased(env):
     _, frames, _, _ = env
     users, events = frames["users"], frames["events"]

@@ -212,7 +212,10 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         first.window(window)
         _filters(first, spec)
         hit.window(window)
-        cte = (f"WITH a AS (SELECT DISTINCT b.user_id {first.sql_from('events')}), "
+        if spec.target_after:  # "went on to": the target at or after the user's first base event
+            hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
+            hit.where.append("b.ts >= a.t0")
+        cte = (f"WITH a AS (SELECT b.user_id, MIN(b.ts) AS t0 {first.sql_from('events')} GROUP BY b.user_id), "
                f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
     outer = _Select(layer, events, alias="a")
     named, groups = [], []

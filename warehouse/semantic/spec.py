@@ -43,6 +43,8 @@ class SpecBase(BaseModel):
     grain: Grain = Field("none", description="One row per day, week or month.")
     base_event: str | None = Field(None, description="conversion_rate only: users who did this ...")
     target_event: str | None = Field(None, description="conversion_rate only: ... the share who also did this.")
+    target_after: bool = Field(False, description="conversion_rate only: count target_event only at or after "
+                                                  "the user's first base_event (went on to).")
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
 
