@@ -131,6 +131,9 @@ def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
     result = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "op": "contains",
                                                          "value": "Battery"}])
     assert float(result.table.iloc[0]["value"]) == round(gold, 2)
+    # a text dimension's filter matches words when no operator is given (its values are not a list)
+    plain = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "value": "battery"}])
+    assert float(plain.table.iloc[0]["value"]) == round(gold, 2)
 
 
 def test_users_ranked_by_a_measure_and_a_filter_on_a_user_attribute(env):

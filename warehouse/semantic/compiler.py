@@ -101,9 +101,14 @@ def _known(dim: Dimension, value: Any) -> Any:
     raise LayerError(f"{dim.name} has no value {value!r}; its values: {', '.join(dim.values)}")
 
 
+def _op(layer: SemanticLayer, f: Any) -> str:
+    """A filter's operator; left out, a text dimension's is contains (its values are words), others' eq."""
+    return f.op or ("contains" if layer.dimension(f.dimension).text else "eq")
+
+
 def _filters(select: _Select, spec: SpecBase) -> None:
     for f in spec.filters:
-        select.filter(f.dimension, f.op, f.value)
+        select.filter(f.dimension, _op(select.layer, f), f.value)
 
 
 def _aggregate(measure: Measure, alias: str) -> str:
@@ -200,7 +205,7 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         first.window(window)
         for f in spec.filters:  # user attributes bound the signups, item attributes the later events
             on_users = layer.dimension(f.dimension).entity == "users"
-            (first if on_users else hit).filter(f.dimension, f.op, f.value)
+            (first if on_users else hit).filter(f.dimension, _op(layer, f), f.value)
         hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
         hit.where.append("b.ts >= a.signup_ts")
         cte = (f"WITH a AS (SELECT b.user_id, b.signup_ts {first.sql_from('users')}), "

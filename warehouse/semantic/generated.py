@@ -112,7 +112,7 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
     if has["reviews"]:
         out.append(attr("rating", "reviews", "rating", "the review's star rating"))
         out.append(attr("review_text", "reviews", "COALESCE(title, '') || ' ' || COALESCE(body, '')",
-                        "the review's title and text (filter with contains)"))
+                        "the review's title and text (a filter matches reviews containing it)", text=True))
     return out
 
 

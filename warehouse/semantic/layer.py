@@ -74,6 +74,7 @@ class Dimension(BaseModel):
     column: str = Field(description="the column, or for entity time one of hour_of_day, weekday, day, week, month")
     label: str | None = Field(None, description="a more readable column of the same entity shown beside the key")
     values: list[str] = Field(default_factory=list, description="the known values (filled from the data)")
+    text: bool = Field(False, description="free text: a filter matches rows containing its words (op contains)")
     synonyms: list[str] = Field(default_factory=list)
 
     @field_validator("column")

@@ -98,7 +98,7 @@ def _what(measure: Measure, spec: SpecBase) -> str:
         later = "later did" if spec.base_event == "signup" else "also did"
         what = f"share of users who {base} who {later} {spec.target_event}"
     if spec.filters:
-        what += " where " + " and ".join(f"{f.dimension} {f.op} {f.value!r}" for f in spec.filters)
+        what += " where " + " and ".join(f"{f.dimension} {f.op or 'matches'} {f.value!r}" for f in spec.filters)
     return what
 
 

@@ -91,7 +91,8 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         __config__=ConfigDict(extra="forbid"),
         __doc__="Keep only rows where the dimension matches.",
         dimension=(filterable, Field(..., description="The dimension filtered on.")),
-        op=(FilterOp, Field("eq", description="eq, ne, in (list), contains (text), gte, lte.")),
+        op=(FilterOp | None, Field(None, description="eq, ne, in (list), contains, gte, lte; default: contains "
+                                                     "for a text dimension, else eq.")),
         value=(Union[str, float, list[str]], Field(..., description="The value (a list for in).")),  # noqa: UP007
     )
     doc = ("Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
