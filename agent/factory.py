@@ -71,6 +71,7 @@ def open_readonly_warehouse(settings: Settings):
         timeout_s=settings.query_timeout_s,
         max_rows=settings.sql_max_limit,
         max_bytes=settings.max_result_bytes,
+        memory_limit_mb=settings.query_memory_mb,
     )
 
 

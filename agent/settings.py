@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     query_timeout_s: float = Field(10.0, gt=0, le=3600, description="Seconds one query may run before it is stopped (every engine).")
     sql_default_limit: int = Field(200, ge=1, le=100_000, description="LIMIT added to a query that has none.")
     sql_max_limit: int = Field(10_000, ge=1, le=1_000_000, description="Largest LIMIT a query may have; also the row cap of a result.")
+    query_memory_mb: int = Field(
+        2048, ge=64, le=1_048_576,
+        description="Memory budget in MB that the read-only queries share (DuckDB memory_limit, split across "
+        "the reader's connections; PostgreSQL work_mem is fixed on the reader role).")
     max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
     semantic_layer: Path | None = Field(
         None, description="YAML file extending the generated semantic layer (measures, dimensions, remove); "
