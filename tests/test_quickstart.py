@@ -36,9 +36,10 @@ def tour_commands() -> list[list[str]]:
             for old, new in SHRINK.items():
                 line = line.replace(old, new)
             for part in filter(None, (p.strip() for p in line.split("&&"))):
+                if not part.startswith(".venv/bin/uba "):  # curl and other shell lines are for the reader
+                    continue
                 argv = shlex.split(part)
-                if argv and argv[0] == ".venv/bin/uba":
-                    commands.append([str(UBA), *argv[1:]])
+                commands.append([str(UBA), *argv[1:]])
     return commands
 
 
