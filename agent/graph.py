@@ -169,8 +169,8 @@ def build_graph(
             # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
             # product views?" after user 250's purchases counted every user's views.
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does
-            # not change (the measure, the user, the filters) stays. Measured: "and the 7 days before?"
-            # lost the first question's measure when the reminder did not show the call.
+            # not change (the measure, the user, the filters) stays; a follow-up that changes only the window
+            # ("and the 7 days before?") otherwise loses the first question's measure (issue class 9).
             last = _last_call(state["messages"][:state.get("turn_start", 0)])
             if last:
                 request.append(HumanMessage(content=prompt.feedback("followup_hint", question=question,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from warehouse.errors import IngestError
+from warehouse.yaml_file import read_mapping
 from warehouse.schema import EVENT_TYPES
 
 EVENT_TARGETS = ("event_id", "user_id", "session_id", "ts", "event_type", "item_id", "value", "order_id", "quantity")
@@ -137,14 +137,7 @@ def build(data: dict, where: str) -> SourceMapping:
 def load_mapping(path: Path | str) -> SourceMapping:
     """Read a YAML mapping file; side-table paths are relative to the file's folder."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise IngestError(f"mapping file {str(path)!r} cannot be read ({exc.strerror}); check the path") from None
-    except yaml.YAMLError as exc:
-        raise IngestError(f"mapping file {str(path)!r} is not valid YAML ({exc}); fix its syntax") from None
-    if not isinstance(data, dict):
-        raise IngestError(f"mapping file {str(path)!r} must hold a YAML mapping (columns:, constants:, ...)")
+    data = read_mapping(path, IngestError, "mapping file")
     for side in ("users", "items"):
         if isinstance(data.get(side), dict) and "path" in data[side]:
             data[side]["path"] = str(path.parent / data[side]["path"])

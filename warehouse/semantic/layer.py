@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlglot
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from warehouse.errors import WarehouseError
+from warehouse.yaml_file import read_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -146,13 +146,8 @@ def _check_sql(sql: str | None, owner: str) -> None:
 
 def load_overrides(path: Path) -> dict[str, Any]:
     """The operator's YAML file as a dict (``measures`` / ``dimensions`` / ``remove``); LayerError when malformed."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise LayerError(f"cannot read the semantic layer file {str(path)!r}: {exc}; fix UBA_SEMANTIC_LAYER") from exc
-    except yaml.YAMLError as exc:
-        raise LayerError(f"the semantic layer file {str(path)!r} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or set(data) - {"measures", "dimensions", "remove"}:
+    data = read_mapping(path, LayerError, "the semantic layer file")
+    if set(data) - {"measures", "dimensions", "remove"}:
         raise LayerError(f"{str(path)!r}: the top level must be a mapping with measures, dimensions and/or remove")
     return data
 

@@ -85,7 +85,7 @@ def fmt(measure: Measure, value: Any) -> str:
     return f"{int(round(float(value))):,}"
 
 
-def _span(window: Window, frame_first: Any = None) -> str:
+def _span(window: Window) -> str:
     if window.start is None:
         return "over all data"
     return f"from {window.start} to {window.end} ({window.label})"
