@@ -60,6 +60,12 @@ def call_schema(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A reply that may not call a tool (``tool_choice="none"``) with the tool schemas still in the prompt:
+# it may not open like a call. Measured: asked for the answer after repeating a call, the embedded
+# model wrote the same ``<tool_call>`` again as text.
+TEXT_ONLY_GRAMMAR = f"root ::= uba-text\n{_TEXT_RULE}"
+
+
 def tool_grammar(tools: list[dict[str, Any]], *, allow_text: bool) -> str:
     """GBNF for ``<tool_call>\\n{json}\\n</tool_call>`` over ``tools``, or free text when ``allow_text``."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf

@@ -29,7 +29,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from agent._grammar import tool_grammar
+from agent._grammar import TEXT_ONLY_GRAMMAR, tool_grammar
 from agent._llama_decode import decode_ids
 from agent._prompt_state import PrefixStates, common_prefix
 from agent.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
@@ -296,6 +296,10 @@ class LlamaCppChat(BaseChatModel):
             try:
                 with contextlib.closing(tokens):
                     for token in tokens:
+                        if not ids:
+                            logger.info("first generated token %.2f s into the call (%d prompt tokens, %d of "
+                                        "them from the prefix cache)", time.perf_counter() - started,
+                                        len(prompt_tokens), len(prefix))
                         ids.append(token)
                         held += decoder.decode(llama.detokenize([token], special=True))
                         hits = [held.find(s) for s in stops if s in held]
@@ -357,7 +361,9 @@ class LlamaCppChat(BaseChatModel):
                tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
         prompt_tokens, callable_tools, forced = self._prepare(messages, tools, tool_choice)
         if not callable_tools:
-            text, info = self._decode(prompt_tokens, None, stop)
+            # Tools in the prompt but none callable: the first token may not open a call.
+            grammar = TEXT_ONLY_GRAMMAR if tools else None
+            text, info = self._decode(prompt_tokens, grammar, stop, release=(lambda ids: True) if tools else None)
             return self._message(text, callable_tools, info)
         text, info = self._call_or_text(prompt_tokens, callable_tools, forced, stop)
         if not text.lstrip().startswith(_OPEN.strip()):

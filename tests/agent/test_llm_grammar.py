@@ -83,3 +83,14 @@ def test_a_call_is_replayed_as_the_models_tokens_only_while_it_is_unchanged() ->
     assert chat._own_tokens(edited) is None and other_model._own_tokens(message) is None
     assert chat._own_tokens(with_text) is None
     assert chat._own_tokens(AIMessage(content="", tool_calls=calls)) is None
+
+
+def test_text_only_grammar_compiles_and_cannot_open_a_call() -> None:
+    pytest.importorskip("llama_cpp", reason="grammar compilation needs the local-llm extra")
+    from llama_cpp import LlamaGrammar
+
+    from agent._grammar import TEXT_ONLY_GRAMMAR
+
+    LlamaGrammar.from_string(TEXT_ONLY_GRAMMAR, verbose=False)
+    first = TEXT_ONLY_GRAMMAR.split("uba-text ::= ", 1)[1].split(" ", 1)[0]
+    assert first.startswith("[^") and "<" in first and "{" in first

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
@@ -79,6 +79,21 @@ def test_auto_mode_calls_then_answers_from_the_tool_result(chat) -> None:
     # conversion..." and, depending on the cache's history, never came to the items)
     final = bound.invoke([SYSTEM, question, reply, result, HumanMessage("Answer the question from the tool result.")])
     assert not final.tool_calls and ("X200" in final.content or "412" in final.content)
+
+
+def test_no_tool_choice_answers_in_text_even_after_a_repeated_call(chat) -> None:
+    question = HumanMessage("Which 5 items were purchased most?")
+    bound = chat.bind_tools(TOOLS)
+    reply = bound.invoke([SYSTEM, question])
+    result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412", tool_call_id=reply.tool_calls[0]["id"])
+    # the same call again, and the agent's error for it: the next reply may not call anything
+    again = AIMessage(content="", tool_calls=[{**reply.tool_calls[0], "id": "again"}])
+    error = ToolMessage("top_items was already called with these arguments; its result is above.",
+                        tool_call_id="again", status="error")
+    final = chat.bind_tools(TOOLS, tool_choice="none").invoke(
+        [SYSTEM, question, reply, result, again, error, HumanMessage("Answer the question from the tool result.")])
+    assert not final.tool_calls and not final.content.lstrip().startswith("<")
+    assert "X200" in final.content or "412" in final.content
 
 
 def test_streaming_text_and_a_timeout_is_a_clear_error(chat) -> None:

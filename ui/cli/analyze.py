@@ -37,9 +37,9 @@ def _run(name: str, request_cls, fn, as_json: bool, **fields) -> None:
         return
     rows = [[cell(v) for v in row] for row in result.table.itertuples(index=False, name=None)]
     print_table(name, [str(c) for c in result.table.columns], rows)
-    console.print(result.summary, highlight=False)
+    console.print(result.summary, highlight=False, markup=False)
     console.print("SQL that ran:", style="bold")
-    console.print(result.sql, highlight=False, soft_wrap=True)
+    console.print(result.sql, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("trend")

@@ -7,6 +7,7 @@ import threading
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ui.cli._output import console, fail, print_json, print_table
 
@@ -29,15 +30,16 @@ def _analyst(backend: str | None):
 
 def _print_answer(answer: Any, *, with_text: bool = True) -> None:
     if with_text:
-        console.print(answer.text, highlight=False)
+        console.print(answer.text, highlight=False, markup=False)
     for table in answer.tables:
         shown = table.rows[:20]
         title = table.title if len(shown) == table.total_rows else f"{table.title} (showing {len(shown)} of {table.total_rows:,})"
         print_table(title, table.columns, shown)
     for chart in answer.charts:
-        console.print(f"[dim]chart: {chart.title} (open the web UI to view)[/]")
+        console.print(f"[dim]chart: {escape(chart.title)} (open the web UI to view)[/]")
     for citation in answer.citations:
-        console.print(f"[dim]source ({citation.kind}): {citation.ref}{' — ' + citation.detail if citation.detail else ''}[/]",
+        detail = f" — {citation.detail}" if citation.detail else ""
+        console.print(f"[dim]source ({citation.kind}): {escape(citation.ref + detail)}[/]",
                       highlight=False)
     if answer.status != "ok":
         console.print(f"[yellow]status: {answer.status}[/]")
@@ -91,12 +93,12 @@ def chat_cmd(thread: _Thread = None, backend: _Backend = None) -> None:
         console.print("[bold]uba>[/] ", end="")
         for event in analyst.stream(question, thread_id=thread_id):
             if isinstance(event, StepStarted):
-                console.print(f"[dim]… {event.tool}({', '.join(f'{k}={v!r}' for k, v in event.args.items())})[/]",
+                console.print(f"[dim]… {event.tool}({escape(', '.join(f'{k}={v!r}' for k, v in event.args.items()))})[/]",
                               highlight=False)
             elif isinstance(event, StepFinished) and not event.ok:
-                console.print(f"[dim]  ✗ {event.tool}: {(event.error or '')[:120]}[/]", highlight=False)
+                console.print(f"[dim]  ✗ {event.tool}: {escape((event.error or '')[:120])}[/]", highlight=False)
             elif isinstance(event, AnswerToken):
-                console.print(event.text, end="", highlight=False)
+                console.print(event.text, end="", highlight=False, markup=False)
             elif isinstance(event, FinalAnswer):
                 console.print()
                 thread_id = event.answer.thread_id

@@ -32,7 +32,7 @@ def show_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the lay
         print_json(layer.model_dump(mode="json"))
         return
     console.print(f"semantic layer: {layer.source}", style="bold")
-    console.print(layer.describe(), highlight=False, soft_wrap=True)
+    console.print(layer.describe(), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("check")
