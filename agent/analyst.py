@@ -42,8 +42,10 @@ class Analyst:
         *,
         limits: Limits = Limits(),
         checkpointer: Checkpointer = None,
+        linker: Callable[[str], str] | None = None,
     ) -> None:
         self.model = model
+        self.linker = linker
         self.limits = limits
         self.system_text = system_text
         self.tools_for_scope = tools_for_scope
@@ -56,7 +58,8 @@ class Analyst:
         if user_scope not in self._graphs:
             tools = list(self.tools_for_scope(user_scope))
             self._graphs[user_scope] = build_graph(
-                self.model, tools, self.system_text, limits=self.limits, checkpointer=self._checkpointer
+                self.model, tools, self.system_text, limits=self.limits, checkpointer=self._checkpointer,
+                linker=self.linker,
             )
         return self._graphs[user_scope]
 

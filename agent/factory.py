@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agent.settings import Settings
 from warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
 
 
 def open_warehouse(settings: Settings, *, create: bool = True) -> Warehouse:
@@ -234,7 +237,40 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         row_limit=result_budget(settings)[0],
         layer=layer.describe(),
     )
-    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer)
+    linker = schema_linker(settings, layer) if settings.agent_schema_linking else None
+    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer, linker=linker)
+
+
+def schema_linker(settings: Settings, layer) -> Callable[[str], str]:
+    """Question -> the layer's nearest entries as prompt lines (``warehouse.semantic.linking``). Embeddings
+    come from the review embedder; when it cannot load, linking goes on by name words alone (logged once)."""
+    from warehouse.semantic.linking import Linker
+
+    embedder = build_embedder(settings)
+    state: dict[str, Any] = {}
+
+    def embed(texts: list[str]):
+        if "failed" in state:
+            raise RuntimeError(state["failed"])
+        try:
+            return embedder.embed(texts)
+        except Exception as exc:  # noqa: BLE001 - linking is a hint; the question goes on without embeddings
+            state["failed"] = f"{type(exc).__name__}: {exc}"
+            logger.warning("schema linking without embeddings: the embedder did not load (%s)", state["failed"])
+            raise
+
+    linker = Linker(layer, embed)
+    lexical = Linker(layer)
+
+    def link(question: str) -> str:
+        if "failed" not in state:
+            try:
+                return linker.link(question).describe()
+            except Exception:  # noqa: BLE001 - logged in embed; fall back to name words
+                pass
+        return lexical.link(question).describe()
+
+    return link
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -126,8 +126,10 @@ def build_graph(
     *,
     limits: Limits = Limits(),
     checkpointer: Checkpointer = None,
+    linker: Callable[[str], str] | None = None,
 ):
-    """Compile the agent graph for one tool set (one user scope)."""
+    """Compile the agent graph for one tool set (one user scope). ``linker``: a question -> the lines of
+    the semantic layer closest to it (``warehouse.semantic.linking``), shown beside its first call."""
     runner = ToolRunner(tools)
     schemas = agent_schemas(tools)
     bound = model.bind_tools(schemas) if tools else model
@@ -165,17 +167,23 @@ def build_graph(
             key = "note_hint" if _noted(turn) else "answer_hint"
             request.append(HumanMessage(content=prompt.feedback(key, question=question),
                                         additional_kwargs={"uba_feedback": True}))
-        elif limits.answer_hint and len(turn) == 1 and len(request) > 2:
+        elif len(turn) == 1:
+            hints = []
+            # Schema linking: the layer's entries nearest the question, next to it, where a small model
+            # attends (the whole layer is far up in the system prompt). The model still chooses.
+            links = linker(question) if linker is not None else ""
+            if links:
+                hints.append(prompt.feedback("linking_hint", question=question, links=links))
             # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
             # product views?" after user 250's purchases counted every user's views.
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does
             # not change (the measure, the user, the filters) stays; a follow-up that changes only the window
             # ("and the 7 days before?") otherwise loses the first question's measure (issue class 9).
-            last = _last_call(state["messages"][:state.get("turn_start", 0)])
-            if last:
-                request.append(HumanMessage(content=prompt.feedback("followup_hint", question=question,
-                                                                    last_call=last),
-                                            additional_kwargs={"uba_feedback": True}))
+            last = _last_call(state["messages"][:state.get("turn_start", 0)]) if len(request) > 2 else ""
+            if limits.answer_hint and last:
+                hints.append(prompt.feedback("followup_hint", question=question, last_call=last))
+            if hints:
+                request.append(HumanMessage(content="\n\n".join(hints), additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         t0 = time.perf_counter()
@@ -264,6 +272,7 @@ def build_graph(
         results, all_invalid, problems = runner.run(
             last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
+            evidence=_conversation_text(state["messages"]),
         )
         update: dict[str, Any] = {"messages": results, "route": "model"}
         refused = [m for m in results if _text_of(m).startswith(REFUSED)]
@@ -371,6 +380,13 @@ def _echoes(text: str, question: str) -> bool:
     def words(s: str) -> str:
         return "".join(ch for ch in s.casefold() if ch.isalnum())
     return bool(words(question)) and words(text) == words(question)
+
+
+def _conversation_text(messages: Sequence[BaseMessage]) -> str:
+    """What the user wrote and the tools returned in this thread: where the ids of a call must appear."""
+    return "\n".join(_text_of(m) for m in messages
+                     if (isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
+                     or (isinstance(m, ToolMessage) and m.status != "error"))
 
 
 def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:

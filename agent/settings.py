@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         description="After tool results, remind the model to answer briefly from them (or call the tool that is "
         "still missing); before a later question's first call in a thread, to keep what it does not change.",
     )
+    agent_schema_linking: bool = Field(
+        True,
+        description="Before a question's first call, show the model the semantic layer's measures, dimensions, "
+        "grain and values nearest the question (sentence embeddings with the review embedder, plus name words).",
+    )
     agent_result_rows: int | None = Field(
         None, gt=0, le=200,
         description="Most table rows of one tool result the model reads (the Answer keeps every row); default: 8 on "

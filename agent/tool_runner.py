@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -81,6 +82,11 @@ def argument_problems(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _mentioned(value: str, text: str) -> bool:
+    """``value`` occurs in ``text`` as a whole token (case-insensitive): 77 in "user 77", not in "1779"."""
+    return re.search(rf"(?<![\w-]){re.escape(value.strip())}(?![\w-])", text, flags=re.IGNORECASE) is not None
+
+
 class ToolRunner:
     """The tools one graph may call, by name, duplicates rejected."""
 
@@ -99,25 +105,34 @@ class ToolRunner:
         schema = self.tools[name].args_schema
         return schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
 
-    def _check(self, call: ToolCall) -> str | None:
-        """The error text for an unknown tool or invalid arguments, or None when the call is valid."""
+    def _check(self, call: ToolCall, evidence: str | None = None) -> str | None:
+        """The error text for an unknown tool, invalid arguments or, when ``evidence`` (the conversation's
+        text) is given, ids the arguments' ``grounded_values()`` name that appear nowhere in it; None
+        when the call is valid."""
         name = call["name"]
         if name not in self.tools:
             return prompt.feedback("unknown_tool", name=repr(name), tools=", ".join(sorted(self.tools)) or "(none)")
         schema = self.schema(name)
         if schema is not None:
             try:
-                schema.model_validate(call.get("args") or {})
+                args = schema.model_validate(call.get("args") or {})
             except ValidationError as exc:
                 return prompt.feedback("invalid_args", name=name, problems=argument_problems(exc))
+            grounded = getattr(args, "grounded_values", None)
+            if evidence is not None and callable(grounded):
+                missing = [v for v in grounded() if not _mentioned(v, evidence)]
+                if missing:
+                    return prompt.feedback("ungrounded_args", name=name, values=", ".join(map(repr, missing)))
         return None
 
     def run(
-        self, calls: Sequence[ToolCall], *, source: str, first_step: int, done: set[str] = frozenset()
+        self, calls: Sequence[ToolCall], *, source: str, first_step: int, done: set[str] = frozenset(),
+        evidence: str | None = None,
     ) -> tuple[list[ToolMessage], bool, str]:
         """Execute ``calls`` in order; returns the tool messages, whether every call was invalid, the problems.
 
         A call identical to one in ``done`` (already answered) is not run again: the model is told so.
+        ``evidence``: the conversation's text, where ids in the arguments must appear (see ``_check``).
         """
         write = get_stream_writer()
         messages: list[ToolMessage] = []
@@ -127,7 +142,7 @@ class ToolRunner:
             name, args = call["name"], dict(call.get("args") or {})
             write({"kind": "step_started", "step": step, "tool": name, "args": args})
             t0 = time.perf_counter()
-            error = self._check(call)
+            error = self._check(call, evidence)
             if error is not None:
                 invalid.append(error)
                 message = ToolMessage(content=error, name=name, tool_call_id=call["id"], status="error")

@@ -43,6 +43,10 @@ class PredictNextArgs(BaseModel):
     user_id: str = Field(min_length=1, max_length=200, description="The user's id, exactly as stored.")
     k: int = Field(5, ge=1, le=20, description="How many likely next items to return.")
 
+    def grounded_values(self) -> list[str]:
+        """The user id must come from the question or an earlier result (``agent.tool_runner``)."""
+        return [self.user_id]
+
 
 class ChurnRiskArgs(BaseModel):
     """Arguments of ``churn_risk``."""
@@ -52,6 +56,10 @@ class ChurnRiskArgs(BaseModel):
         None, description="Rank only users with this attribute equal to segment_value.")
     segment_value: str | None = Field(None, max_length=100, description="The attribute value, e.g. 'US' or 'mobile'.")
     top_n: int = Field(10, ge=1, le=50, description="How many highest-risk users to list.")
+
+    def grounded_values(self) -> list[str]:
+        """A user id, when given, must come from the question or an earlier result."""
+        return [self.user_id] if self.user_id else []
 
 
 class ForecastArgs(BaseModel):

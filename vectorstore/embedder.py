@@ -64,7 +64,9 @@ class Embedder:
     def _load(self):
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # "Loading weights: 100%|..." on stderr is noise in a CLI or a log
         device = self._device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

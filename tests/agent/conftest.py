@@ -78,12 +78,12 @@ def make_analyst(analyst_parts: dict, tmp_path: Path) -> Iterator[Callable[..., 
 
     savers = []
 
-    def make(script: list, *, memory: Path | None = None, **limits):
+    def make(script: list, *, memory: Path | None = None, linker=None, **limits):
         model = ScriptedChatModel(script=list(script))
         saver = open_checkpointer(f"sqlite:///{memory or tmp_path / 'memory.sqlite'}")
         savers.append(saver)
         analyst = Analyst(model, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
-                          limits=Limits(**limits), checkpointer=saver)
+                          limits=Limits(**limits), checkpointer=saver, linker=linker)
         return analyst, model
 
     yield make

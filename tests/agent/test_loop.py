@@ -507,3 +507,42 @@ def test_a_backends_own_keys_on_a_call_reach_the_next_request_and_memory(make_an
     analyst.ask("hi", thread_id="t-1")
     again = [m for m in model.requests[0] if isinstance(m, AIMessage) and m.tool_calls]
     assert again and again[0].additional_kwargs["uba_llama_tokens"]["ids"] == [1, 2, 3]
+
+
+def test_the_layer_entries_nearest_the_question_are_shown_beside_its_first_call_only(make_analyst, facts):
+    links = "measures: purchases (number of purchase events)"
+    analyst, model = make_analyst([tool_call("query", measure="purchases"), f"{facts['purchases']} purchases.",
+                                   tool_call("query", measure="views"), f"{facts['views']} views."],
+                                  linker=lambda question: links if "purchase" in question else "")
+    analyst.ask("How many purchases?", thread_id="t-link")
+    first, answer_step = model.requests[0], model.requests[1]
+    hint = prompt.feedback("linking_hint", links=links)
+    assert first[-1].content == hint and first[-2].content == "How many purchases?"
+    assert not any(m.content == hint for m in answer_step)
+    analyst.ask("and views?", thread_id="t-link")  # no links for it: only the follow-up hint
+    later = model.requests[2]
+    assert later[-1].content.startswith(prompt.feedback("followup_hint", last_call="X").split("X")[0])
+    assert not any(m.content == hint for m in later)  # sent, never stored
+
+
+def test_an_id_nobody_gave_is_sent_back_and_the_call_with_a_found_id_runs(make_analyst, demo_url):
+    import duckdb
+
+    with duckdb.connect(demo_url.removeprefix("duckdb:///"), read_only=True) as con:
+        top = con.execute("SELECT user_id FROM events WHERE event_type = 'purchase' "
+                          "GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1").fetchone()[0]
+    analyst, model = make_analyst([
+        tool_call("user_profile", user_id="77777"),  # a guess: the question names no user
+        tool_call("query", measure="purchases", dimensions=["user"], limit=1),
+        tool_call("user_profile", user_id=str(top)),
+        f"Our top buyer is user {top}.",
+    ])
+    answer = analyst.ask("Who is our top buyer, and where are they from?")
+    error = model.requests[1][-1]
+    assert isinstance(error, ToolMessage) and error.status == "error"
+    assert "'77777'" in error.content and "appear nowhere" in error.content
+    assert [(s.tool, s.ok) for s in answer.trace] == [("user_profile", False), ("query", True), ("user_profile", True)]
+    assert answer.status == "ok"
+    # an id the question gives is grounded
+    analyst, _ = make_analyst([tool_call("user_profile", user_id=str(top)), f"User {top}."])
+    assert analyst.ask(f"Show me user {top}").trace[0].ok

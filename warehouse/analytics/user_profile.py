@@ -16,6 +16,10 @@ class UserProfileRequest(BaseModel):
     user_id: str = Field(..., min_length=1, max_length=200, description="The user's id, exactly as stored.")
     recent: int = Field(20, ge=1, le=200, description="How many of the latest events to list.")
 
+    def grounded_values(self) -> list[str]:
+        """The user id must come from the question or an earlier result (``agent.tool_runner``)."""
+        return [self.user_id]
+
 
 def compile_user_profile(request: UserProfileRequest) -> list[str]:
     """The queries: attributes, events by type, orders, reviews, recent timeline."""
@@ -56,8 +60,8 @@ def user_profile(safe: SafeSql, request: UserProfileRequest, *, user_scope: str 
         "avg_rating": None if reviews["avg_rating"].isna().iloc[0] else round(float(reviews["avg_rating"].iloc[0]), 2),
     }
     mix = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no events"
-    summary = (f"User {request.user_id}: {info.get('country') or 'unknown country'}, {info.get('device') or '?'} via "
-               f"{info.get('channel') or '?'}, signed up {info.get('signup_ts') or 'unknown'}; {details['events']} events "
+    summary = (f"User {request.user_id}: country {info.get('country') or 'unknown'}, device {info.get('device') or 'unknown'}, "
+               f"channel {info.get('channel') or 'unknown'}, signed up {info.get('signup_ts') or 'unknown'}; {details['events']} events "
                f"({mix}) from {details['first_seen']} to {details['last_seen']}; {details['orders']} orders totalling "
                f"{details['total_spent']:,.2f}; {details['reviews']} reviews.")
     chart = bar_chart(f"events of {request.user_id} by type", list(counts), list(counts.values()))

@@ -88,7 +88,10 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
     out.append(Measure(
         name="conversion_rate", entity="events", agg="rate", format="ratio",
         description="share of users who did base_event in the window who also did target_event in it "
-                    "(base_event signup: signed up in the window, target any time after)"))
+                    "(base_event signup: signed up in the window, target any time after)",
+        synonyms=["what share of users who did one thing also did another",
+                  "percentage of users who did something that went on to do something else",
+                  "of the users who did this, how many also did that"]))
     return out
 
 
@@ -100,8 +103,9 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
     out = [attr(n, "users", n, f"the user's {n}") for n in ("country", "device", "channel") if has[f"users.{n}"]]
     out += [attr(n, "items", n, f"the item's {n}") for n in ("category", "brand") if has[f"items.{n}"]]
     out += [
-        attr("item", "items", "item_id", "one item (id, shown with its title)", label="title"),
-        attr("user", "users", "user_id", "one user (id)"),
+        attr("item", "items", "item_id", "one item (id, shown with its title)", label="title",
+             synonyms=["product"]),
+        attr("user", "users", "user_id", "one user (id)", synonyms=["customer", "shopper", "buyer", "spender"]),
         attr("event_type", "events", "event_type", "the event's type"),
         attr("signup_month", "users", "STRFTIME(signup_ts, '%Y-%m')", "the month the user signed up (cohort)"),
         attr("hour_of_day", "time", "hour_of_day", "hour of the day 0-23"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -47,6 +47,19 @@ class SpecBase(BaseModel):
                                                   "the user's first base_event (went on to).")
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
+
+    def grounded_values(self) -> list[str]:
+        """Values that must come from the conversation (the question or an earlier result): ids filtered
+        on (a dimension whose column is a key, e.g. user or item). A model that writes an id nobody gave
+        is guessing; the agent sends such a call back (``agent.tool_runner``)."""
+        keys = type(self).id_dimensions
+        out = []
+        for f in getattr(self, "filters", []):
+            if str(f.dimension) in keys:
+                out += [str(v) for v in (f.value if isinstance(f.value, list) else [f.value])]
+        return out
+
+    id_dimensions: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
     def _window(self):
@@ -97,7 +110,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     )
     doc = ("Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
            "per day/week/month, filtered, compared with the window before.")
-    return create_model(
+    model = create_model(
         "QuerySpec",
         __base__=SpecBase,
         __doc__=doc,
@@ -110,6 +123,8 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         target_event=(events | None,
                       Field(None, description="conversion_rate only: ... the share who also did this.")),
     )
+    model.id_dimensions = frozenset(n for n, d in layer.dimensions.items() if d.column.endswith("_id"))
+    return model
 
 
 def as_dict(spec: BaseModel) -> dict[str, Any]:
