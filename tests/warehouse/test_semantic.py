@@ -112,6 +112,41 @@ def test_signups_in_a_window_and_how_many_later_purchased(env):
     assert (rate.table.iloc[0]["base_users"], rate.table.iloc[0]["both_users"]) == (len(cohort), later)
 
 
+def test_cohort_fractions_active_in_the_period_right_after(env):
+    """Users active in one window who were active again in the next (same length; after a whole calendar
+    month, the next month), and a signup week's share active the week after."""
+    _, frames, _, _ = env
+    events, users = frames["events"], frames["users"]
+    last = _last_day(frames)
+    week = _in_last(events, "ts", last, 7, back=1)  # the 7 days before the last 7
+    again = set(_in_last(events, "ts", last, 7)["user_id"])
+    result = _value(env, measure="conversion_rate", base_event="active", target_event="active", last_days=7,
+                    periods_back=1, target_window="next")
+    row = result.table.iloc[0]
+    assert (row["base_users"], row["both_users"]) == (week["user_id"].nunique(), len(set(week["user_id"]) & again))
+    assert "the period after" in result.summary
+    month = (last - pd.offsets.MonthBegin(1)).normalize()  # the month the last day falls in
+    start = (month - pd.offsets.MonthBegin(1)).normalize()
+    end = month - timedelta(days=1)
+    base = events[(events["ts"] >= start) & (events["ts"] < month)]
+    nxt = events[(events["ts"] >= month) & (events["ts"] < month + pd.offsets.MonthBegin(1))]
+    monthly = _value(env, measure="conversion_rate", base_event="active", target_event="active",
+                     start=str(start.date()), end=str(end.date()), target_window="next").table.iloc[0]
+    assert monthly["both_users"] == len(set(base["user_id"]) & set(nxt["user_id"]))
+    first = users["signup_ts"].min().normalize()
+    cohort = users[(users["signup_ts"] >= first) & (users["signup_ts"] < first + timedelta(days=7))]
+    later = events[(events["ts"] >= first + timedelta(days=7)) & (events["ts"] < first + timedelta(days=14))]
+    signup = _value(env, measure="conversion_rate", base_event="signup", target_event="active",
+                    start=str(first.date()), end=str((first + timedelta(days=6)).date()),
+                    target_window="next").table.iloc[0]
+    assert (signup["base_users"], signup["both_users"]) == (len(cohort), len(set(cohort["user_id"]) & set(later["user_id"])))
+
+
+def test_the_period_after_an_open_window_is_refused_naming_the_fix(env):
+    with pytest.raises(Exception, match="bounded window"):
+        _value(env, measure="conversion_rate", base_event="active", target_event="active", target_window="next")
+
+
 def test_median_events_per_session_and_per_user(env):
     _, frames, _, _ = env
     events = frames["events"]

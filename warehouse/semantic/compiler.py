@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlglot
@@ -187,6 +187,23 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     return f"{sql} {_ordered(spec, [n.rsplit(' AS ', 1)[1] for n in named])}".strip()
 
 
+def next_window(window: Window) -> Window:
+    """The period right after ``window``: the next calendar month after a whole month, else the same
+    number of days; LayerError for an open window (there is no "after" to it)."""
+    if window.start is None or window.end is None:
+        raise LayerError("target_window next needs a bounded window: give last_days or start and end")
+    after = window.end + timedelta(days=1)
+    if window.start.day == 1 and after.day == 1 and (after.year, after.month) == _month_after(window.start):
+        end = date(*_month_after(after), 1) - timedelta(days=1)
+        return Window(start=after, end=end, label="the next month")
+    days = (window.end - window.start).days + 1
+    return Window(start=after, end=window.end + timedelta(days=days), label=f"the {days} days after")
+
+
+def _month_after(day: date) -> tuple[int, int]:
+    return (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+
+
 def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window) -> str:
     base, target = spec.base_event, spec.target_event
     if not base or not target:
@@ -199,7 +216,9 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
             raise LayerError(f"conversion_rate groups by user attributes only, not {name!r}")
     events = layer.measures.get("events") or Measure(name="events", description="", entity="events", agg="count")
     hit = _Select(layer, events, alias="b")
-    hit.where.append(f"b.event_type = {lit(target)}")
+    if target != "active":  # active: any event
+        hit.where.append(f"b.event_type = {lit(target)}")
+    later = next_window(window) if spec.target_window == "next" else None
     if base == "signup":
         first = _Select(layer, Measure(name="signups", description="", entity="users", agg="count"), alias="b")
         first.window(window)
@@ -208,15 +227,18 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
             (first if on_users else hit).filter(f.dimension, _op(layer, f), f.value)
         hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
         hit.where.append("b.ts >= a.signup_ts")
+        if later is not None:
+            hit.window(later)
         cte = (f"WITH a AS (SELECT b.user_id, b.signup_ts {first.sql_from('users')}), "
                f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
     else:
         _filters(hit, spec)
         first = _Select(layer, events, alias="b")
-        first.where.append(f"b.event_type = {lit(base)}")
+        if base != "active":
+            first.where.append(f"b.event_type = {lit(base)}")
         first.window(window)
         _filters(first, spec)
-        hit.window(window)
+        hit.window(later or window)
         if spec.target_after:  # "went on to": the target at or after the user's first base event
             hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
             hit.where.append("b.ts >= a.t0")

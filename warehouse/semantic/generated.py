@@ -88,10 +88,12 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
     out.append(Measure(
         name="conversion_rate", entity="events", agg="rate", format="ratio",
         description="share of users who did base_event in the window who also did target_event in it "
-                    "(base_event signup: signed up in the window, target any time after)",
+                    "(base_event signup: signed up in the window, target any time after; active: any event; "
+                    "target_window next: the target in the period right after, e.g. back the next week)",
         synonyms=["what share of users who did one thing also did another",
                   "percentage of users who did something that went on to do something else",
-                  "of the users who did this, how many also did that"]))
+                  "of the users who did this, how many also did that",
+                  "share of a cohort active again in the following week or month"]))
     return out
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from warehouse.analytics._base import Result, bar_chart, line_chart, run
 from warehouse.safe_sql import SafeSql
-from warehouse.semantic.compiler import compile_spec
+from warehouse.semantic.compiler import compile_spec, next_window
 from warehouse.semantic.layer import LayerError, Measure, SemanticLayer
 from warehouse.semantic.spec import SpecBase, Window, as_dict
 
@@ -94,9 +94,14 @@ def _span(window: Window) -> str:
 def _what(measure: Measure, spec: SpecBase) -> str:
     what = measure.name.replace("_", " ")
     if measure.agg == "rate":
-        base = "signed up" if spec.base_event == "signup" else f"did {spec.base_event}"
-        later = "later did" if spec.base_event == "signup" else "also did"
-        what = f"share of users who {base} who {later} {spec.target_event}"
+        def did(event: str | None) -> str:
+            return "were active" if event == "active" else "signed up" if event == "signup" else f"did {event}"
+
+        later = "later" if spec.base_event == "signup" else "also"
+        target = "were active" if spec.target_event == "active" else f"did {spec.target_event}"
+        what = f"share of users who {did(spec.base_event)} who {later} {target}"
+        if spec.target_window == "next":
+            what = f"share of users who {did(spec.base_event)} who {target} in the period right after"
     if spec.filters:
         what += " where " + " and ".join(f"{f.dimension} {f.op or 'matches'} {f.value!r}" for f in spec.filters)
     return what
@@ -105,6 +110,9 @@ def _what(measure: Measure, spec: SpecBase) -> str:
 def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFrame,
              previous: tuple[Window, pd.DataFrame] | None) -> str:
     head = f"{_what(measure, spec)}, {_span(window)}"
+    if measure.agg == "rate" and spec.target_window == "next":
+        after = next_window(window)
+        head += f" (the period after: {after.start} to {after.end})"
     if frame.empty:
         return f"{head}: no matching rows."
     if not _keys(spec):

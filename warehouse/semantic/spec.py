@@ -45,6 +45,9 @@ class SpecBase(BaseModel):
     target_event: str | None = Field(None, description="conversion_rate only: ... the share who also did this.")
     target_after: bool = Field(False, description="conversion_rate only: count target_event only at or after "
                                                   "the user's first base_event (went on to).")
+    target_window: Literal["same", "next"] = Field(
+        "same", description="conversion_rate only: next = count target_event in the period right after the window "
+                            "(same length; after a calendar month, the next month): came back the next week.")
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
 
@@ -97,8 +100,8 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     measures = _names("Measure", layer.measures)
     groupable = _names("GroupDimension", [n for n in layer.dimensions if n != "review_text"])
     filterable = _names("FilterDimension", layer.dimensions)
-    events = _names("EventType", layer.event_types)
-    base_events = _names("BaseEvent", [*layer.event_types, "signup"])
+    events = _names("EventType", [*layer.event_types, "active"])
+    base_events = _names("BaseEvent", [*layer.event_types, "active", "signup"])
     filter_model = create_model(
         "Filter",
         __config__=ConfigDict(extra="forbid"),
@@ -119,9 +122,10 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
                                                      description="Group by these (a ranking: highest first).")),
         filters=(list[filter_model], Field(default_factory=list, max_length=4, description="Row filters.")),
         base_event=(base_events | None,
-                    Field(None, description="conversion_rate only: users who did this ...")),
+                    Field(None, description="conversion_rate only: users who did this (active: any event) ...")),
         target_event=(events | None,
-                      Field(None, description="conversion_rate only: ... the share who also did this.")),
+                      Field(None, description="conversion_rate only: ... the share who also did this (active: any "
+                                              "event).")),
     )
     model.id_dimensions = frozenset(n for n, d in layer.dimensions.items() if d.column.endswith("_id"))
     return model
