@@ -182,6 +182,10 @@ def test_mapping_file_with_side_tables_and_json_lines(warehouse, tmp_path):
     ]
     assert [(g.reason, g.rows) for g in report.skipped] == [("duplicate_key", 1), ("null_key", 1)]
     assert report.skipped[0].detail == "same people.tsv: id as an earlier row"
+    # every input row of every file is accounted for: 3 people rows = 2 users + 1 duplicate
+    assert report.rows_read == 3 and report.side_rows_read == {"users: people.tsv": 3, "items: items.parquet": 2}
+    assert report.side_rows_read["users: people.tsv"] == report.inserted["users"] + 1
+    assert report.rows_read == report.inserted["events"] + 1  # the NA visitor, skipped as null_key
 
 
 @pytest.mark.parametrize(("yaml_text", "expected"), [

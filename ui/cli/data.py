@@ -173,7 +173,8 @@ def _print_report(report, url: str) -> None:
         print_table(f"first {len(report.preview)} mapped rows", columns,
                     [[row.get(c) for c in columns] for row in report.preview])
     verb = "would load" if report.dry_run else "into"
-    console.print(f"{report.path} ({report.format}) {verb} {url}: {report.rows_read:,} rows read, "
+    sides = "".join(f", {n:,} rows of {name}" for name, n in report.side_rows_read.items())
+    console.print(f"{report.path} ({report.format}) {verb} {url}: {report.rows_read:,} rows read{sides}, "
                   f"{report.rows_skipped:,} skipped; duplicate key: {report.key}")
     print_table("rows per table", ["table", "inserted", "already present"], [
         [name, f"{report.inserted[name]:,}", f"{report.already_present[name]:,}"] for name in report.inserted

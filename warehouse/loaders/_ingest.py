@@ -48,6 +48,7 @@ class Batch:
     skipped: list[tuple[SkipReason, str, pa.Table]] = field(default_factory=list)
     primary: str = "events"
     key: str = ""  # what the primary table's duplicates share, when not the report's key
+    side: str = ""  # the side-table file the rows came from (counted apart from the main file's rows)
 
 
 class _Writer:
@@ -82,7 +83,10 @@ class _Writer:
             refresh_event_steps(self.conn)
 
     def write(self, batch: Batch) -> None:
-        self.report.rows_read += batch.rows
+        if batch.side:
+            self.report.side_rows_read[batch.side] = self.report.side_rows_read.get(batch.side, 0) + batch.rows
+        else:
+            self.report.rows_read += batch.rows
         if batch.key and batch.primary == "events":
             self.report.key = batch.key  # a mapped source's key is known once its columns are
         for reason, detail, rows in batch.skipped:

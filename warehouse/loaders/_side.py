@@ -67,5 +67,5 @@ def _batch(inp: InputFile, name: str, line: int, chunk: pa.Table, columns: dict[
     if "signup_ts" in table.column_names:
         stamps = parse(inp, table["signup_ts"], line, fmt=None, name=columns["signup_ts"])
         table = table.set_column(table.column_names.index("signup_ts"), "signup_ts", stamps)
-    return Batch(tables={name: table.drop_columns(["line"])}, rows=0, skipped=skipped, primary=name,
-                 key=f"{inp.path.name}: {columns[key]}")
+    return Batch(tables={name: table.drop_columns(["line"])}, rows=chunk.num_rows, skipped=skipped, primary=name,
+                 key=f"{inp.path.name}: {columns[key]}", side=f"{name}: {inp.path.name}")

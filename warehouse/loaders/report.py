@@ -36,6 +36,8 @@ class IngestReport(BaseModel):
     dry_run: bool = False
     key: str = Field("", description="what makes two input rows the same record (the duplicate key)")
     rows_read: int = 0
+    side_rows_read: dict[str, int] = Field(
+        default_factory=dict, description="input rows of each side-table file (users, items), by file name")
     inserted: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     already_present: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     skipped: list[SkipGroup] = Field(default_factory=list)
