@@ -89,9 +89,11 @@ class Settings(BaseSettings):
         "still missing); before a later question's first call in a thread, to keep what it does not change.",
     )
     agent_schema_linking: bool = Field(
-        True,
+        False,
         description="Before a question's first call, show the model the semantic layer's measures, dimensions, "
-        "grain and values nearest the question (sentence embeddings with the review embedder, plus name words).",
+        "grain and values nearest the question (sentence embeddings with the review embedder, plus name words). "
+        "Off by default: with the embedded 1.5B model it did not raise the dev split and it pulled refusals "
+        "and user lookups toward data queries (docs/evaluation.md).",
     )
     agent_result_rows: int | None = Field(
         None, gt=0, le=200,
