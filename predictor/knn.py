@@ -60,7 +60,7 @@ def _pair_counts(train: Sequences, n_items: int, window: int) -> list[sparse.csr
         dst = [s[d:] for s in train.items if len(s) > d]
         rows = np.concatenate(src) if src else np.empty(0, dtype=np.int64)
         cols = np.concatenate(dst) if dst else np.empty(0, dtype=np.int64)
-        keep = (rows > NO_ITEM) & (cols > NO_ITEM) & (rows != cols)
+        keep = (rows > NO_ITEM) & (cols > NO_ITEM)
         out.append(sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
                                      shape=(n_items, n_items), dtype=np.float32))
     return out
