@@ -72,7 +72,7 @@ def main() -> None:
     t0 = time.monotonic()
     selection = select_next_model(train, valid, vocab.n_items, trained)
     select_s = time.monotonic() - t0
-    score_test(selection, test, ks=(20,))
+    score_test(selection, test, ks=(10, 20))
     base = selection.candidate("transitions").test["MRR@20"]
     print()
     print(f"Protocol: YOOCHOOSE 100k (session-rec), train {len(train):,} sessions, {len(test.target_items):,} "
@@ -82,12 +82,15 @@ def main() -> None:
                                              f"{trained.best_epoch} of {len(trained.epochs)} ({trained.stopped_by})"
                                              if trained else ""))
     print(f"Serves: {selection.winner} ({selection.reason})")
-    print("| model | valid NDCG@10 | test HR@20 | test MRR@20 | MRR@20 vs transitions | detail |")
-    print("|---|---|---|---|---|---|")
+    nd_base = selection.candidate("transitions").test["NDCG@10"]
+    print("| model | valid NDCG@10 | test HR@20 | test MRR@20 | MRR@20 vs transitions | test NDCG@10 | NDCG@10 vs "
+          "transitions | detail |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in selection.candidates:
         mark = " (serves)" if c.name == selection.winner else ""
         print(f"| {c.name}{mark} | {c.valid['NDCG@10']:.4f} | {c.test['HR@20']:.4f} | {c.test['MRR@20']:.4f} | "
-              f"{c.test['MRR@20'] / base:.2f}x | {c.detail} |")
+              f"{c.test['MRR@20'] / base:.2f}x | {c.test['NDCG@10']:.4f} | {c.test['NDCG@10'] / nd_base:.2f}x | "
+              f"{c.detail} |")
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: Tr
     ranked = sorted(candidates, key=lambda cand: -cand.valid["NDCG@10"])
     best, second = ranked[0], ranked[1]
     reason = (f"highest validation NDCG@10 ({best.valid['NDCG@10']:.4f} vs {second.name} "
-              f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} held-out second-to-last events")
+              f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} validation events")
     return Selection(candidates, best.name, reason, knn, transitions, weight, trials)
 
 
