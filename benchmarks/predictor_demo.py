@@ -2,7 +2,8 @@
 
 Churn: out-of-time AUC / Brier / reliability (fit before end-28d, label 14d; evaluate before
 end-14d, label the last 14d). Forecast: rolling-origin MASE against seasonal naive. Next action:
-leave-one-out full-ranking HR@10 against popularity/transitions, and predict_next latency.
+leave-one-out full-ranking HR@10 / NDCG@10 of every candidate of ``uba train next`` (chosen on
+validation), and predict_next latency.
 Run: ``nice -n 10 .venv/bin/python benchmarks/predictor_demo.py --users 10000 --days 90``.
 """
 
@@ -101,8 +102,11 @@ def main() -> None:
         next_s = time.perf_counter() - t0
         n = nxt.metrics
         print(f"\nNext action ({nxt.protocol}; best epoch {n['best_epoch']} of {n['epochs']}, {n['stopped_by']}):")
-        _table(["model", "HR@10", "NDCG@10"], [[k, f"{n[k]['HR@10']:.4f}", f"{n[k]['NDCG@10']:.4f}"]
-                                              for k in ("sasrec", "transitions", "popularity")])
+        print(f"serves: {n['serving']} ({n['serving_reason']})")
+        base = n["transitions"]["NDCG@10"]
+        _table(["model", "valid NDCG@10", "test HR@10", "test NDCG@10", "NDCG@10 vs transitions", "detail"],
+               [[r["model"] + (" (serves)" if r["serves"] else ""), f"{r['valid_NDCG@10']:.4f}", f"{r['test_HR@10']:.4f}",
+                 f"{r['test_NDCG@10']:.4f}", f"{r['test_NDCG@10'] / base:.2f}x", r["detail"]] for r in n["candidates"]])
         print(f"next event type accuracy: {n['sasrec']['type_accuracy']:.4f} "
               f"(always the most common type: {n['type_majority_accuracy']:.4f})")
         model = NextModel.load(registry.latest("next"))
@@ -112,7 +116,7 @@ def main() -> None:
             t1 = time.perf_counter()
             predict_next(query, model, user, 10)
             lat.append((time.perf_counter() - t1) * 1000)
-        cost.append(["next action: SASRec-CE training (incl. data load, baselines, test)", f"{next_s:.1f} s",
+        cost.append(["next action: all candidates (incl. data load, SASRec-CE, kNN tuning, test)", f"{next_s:.1f} s",
                      f"predict_next p50 {np.median(lat):.1f} ms/user (SQL + model)"])
     print("\nCost (CPU):")
     _table(["step", "wall time", "inference"], cost)

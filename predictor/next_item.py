@@ -1,10 +1,10 @@
-"""Next item and next action from warehouse events: train SASRec-CE + baselines, save, load, predict."""
+"""Next item and next action from warehouse events: train the candidates, serve the best, save, load, predict."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +12,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from predictor.baselines import Popularity, Transitions
+from predictor.baselines import Popularity
+from predictor.candidates import blend_scorer, neighbour_probabilities, sasrec_probabilities, score_test, select_next_model
 from predictor.errors import ModelCorrupt, NotEnoughData, UnknownUser
 from predictor.registry import ModelRegistry, ModelVersion
 from predictor.sasrec import SASRec, SASRecConfig, TrainedSASRec, config_dict, train_sasrec
+from predictor.knn import SequentialKNN, load_neighbours, save_neighbours
 from predictor.sequences import NO_ITEM, PAD, Sequences, Vocabulary, leave_one_out
 from predictor.source import Query, events_frame, user_exists
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL = ("leave-one-out per user (last event = test, second to last = validation, rest = training); "
-            "HR@10/NDCG@10 over the FULL item ranking; next event type accuracy")
+            "HR@10/NDCG@10 over the FULL item ranking; next event type accuracy; the candidate with the best "
+            "validation NDCG@10 serves")
 _FILE = "model.pt"
+_NEIGHBOURS = "neighbours.npz"
+_RECENT = 50
+"""Most recent events read per prediction (the kNN's longest history setting)."""
+_OCCLUDED = 10
+"""Most recent item events whose removal is tried when explaining a SASRec or blend prediction."""
 
 
 def sequences_from_events(frame: pd.DataFrame, vocab: Vocabulary | None = None) -> tuple[Sequences, Vocabulary]:
@@ -50,7 +58,8 @@ def sequences_from_events(frame: pd.DataFrame, vocab: Vocabulary | None = None) 
 
 def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | None = None, *,
                progress: bool = True) -> ModelVersion:
-    """Train on every event in the warehouse, evaluate on held-out last events, save a new version."""
+    """Train every candidate on the warehouse's events, serve the best on validation, save a new version."""
+    config = config or SASRecConfig()
     frame = events_frame(query)
     seqs, vocab = sequences_from_events(frame)
     if sum(len(s) >= 4 for s in seqs.items) < 2:
@@ -58,53 +67,101 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
                             "(load data with `uba data demo` or `uba data load`)")
     split = leave_one_out(seqs)
     trained = train_sasrec(split.train, split.valid, vocab, config, progress=progress)
-    metrics: dict[str, Any] = {"sasrec": trained.evaluate(split.test)}
-    for name, baseline in (("popularity", Popularity.fit(split.train, vocab.n_items)),
-                           ("transitions", Transitions.fit(split.train, vocab.n_items))):
-        metrics[name] = baseline.evaluate(split.test)
+    selection = select_next_model(split.train, split.valid, vocab.n_items, trained,
+                                  exclude_seen=config.exclude_seen, seed=config.seed)
+    score_test(selection, split.test, exclude_seen=config.exclude_seen)
+    metrics: dict[str, Any] = {c.name: c.test for c in selection.candidates}
+    metrics["sasrec"] = trained.evaluate(split.test)
     train_types = np.concatenate(split.train.types) if len(split.train) else np.empty(0, dtype=np.int64)
     majority = int(np.bincount(train_types).argmax()) if train_types.size else 0
     metrics["type_majority_accuracy"] = float(np.mean(split.test.target_types == majority))
-    metrics.update(best_epoch=trained.best_epoch, epochs=len(trained.epochs), stopped_by=trained.stopped_by,
+    metrics.update(serving=selection.winner, serving_reason=selection.reason, candidates=selection.table(),
+                   knn_config=asdict(selection.knn.config), blend_knn_weight=selection.blend_weight,
+                   best_epoch=trained.best_epoch, epochs=len(trained.epochs), stopped_by=trained.stopped_by,
                    train_seconds=round(trained.train_seconds, 2), users=len(seqs), items=vocab.n_items - 2)
+    logger.info("next-item model: %s serves (%s)", selection.winner, selection.reason)
     popularity = Popularity.fit(seqs, vocab.n_items).counts
+    neighbours = selection.transitions if selection.winner == "transitions" else selection.knn
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / _FILE
+        path, npz = Path(tmp) / _FILE, Path(tmp) / _NEIGHBOURS
         torch.save({"state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
                     "config": config_dict(trained.config), "items": vocab.items,
                     "event_types": vocab.event_types, "popularity": popularity.tolist()}, path)
-        return registry.save("next", {_FILE: path}, fingerprint=split.train.fingerprint(), metrics=metrics,
-                             protocol=PROTOCOL, config=config_dict(trained.config))
+        save_neighbours(neighbours, npz)
+        return registry.save("next", {_FILE: path, _NEIGHBOURS: npz}, fingerprint=split.train.fingerprint(),
+                             metrics=metrics, protocol=PROTOCOL,
+                             config={**config_dict(trained.config), "serving": selection.winner})
 
 
 @dataclass
 class NextModel:
-    """A loaded next-item model and the registry version it came from."""
+    """A loaded next-item model: SASRec (also the next-event-type head), the serving scorer, its version."""
 
     trained: TrainedSASRec
     popularity: np.ndarray
     version: ModelVersion
+    serving: str = "sasrec"
+    neighbours: SequentialKNN | None = None
+    blend_weight: float | None = None
 
     @classmethod
     def load(cls, version: ModelVersion) -> NextModel:
         """Load a saved version; :class:`ModelCorrupt` when its file is damaged or unreadable."""
         path = version.file(_FILE)
+        serving = str(version.metrics.get("serving", "sasrec"))
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
             config = SASRecConfig(**{**blob["config"], "device": "auto"})  # trained on a GPU, served anywhere
             vocab = Vocabulary(list(blob["items"]), list(blob["event_types"]))
             model = SASRec(vocab.n_items, vocab.n_types, config)
             model.load_state_dict(blob["state_dict"])
+            neighbours = load_neighbours(version.file(_NEIGHBOURS)) if _NEIGHBOURS in version.files else None
         except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
             raise ModelCorrupt(f"cannot load {version.label} from {str(path)!r} ({exc}); "
                                "retrain with `uba train next`") from exc
+        if serving in ("knn", "transitions", "blend") and neighbours is None:
+            raise ModelCorrupt(f"{version.label} serves {serving!r} but has no {_NEIGHBOURS}; retrain with `uba train next`")
         model.to(config.resolved_device()).eval()
-        return cls(TrainedSASRec(model, vocab, config), np.asarray(blob["popularity"]), version)
+        return cls(TrainedSASRec(model, vocab, config), np.asarray(blob["popularity"]), version, serving,
+                   neighbours, version.metrics.get("blend_knn_weight"))
+
+    def item_scores(self, histories: list[np.ndarray], types: list[np.ndarray]) -> torch.Tensor:
+        """(users, items) scores of the serving model, each row summing to one over real items."""
+        if self.serving in ("knn", "transitions"):
+            return neighbour_probabilities(self.neighbours, histories)
+        if self.serving == "blend":
+            return blend_scorer(self.neighbours, self.trained, float(self.blend_weight))(histories, types)
+        if self.serving == "popularity":
+            row = torch.as_tensor(self.popularity / (self.popularity.sum() or 1.0), dtype=torch.float32)
+            return row.expand(len(histories), -1).clone()
+        return sasrec_probabilities(self.trained, histories, types)
+
+    def drivers(self, history: np.ndarray, types: np.ndarray, item: int, top: int = 3) -> list[tuple[int, float]]:
+        """The recent items behind ``item``'s score and each one's share of the credit.
+
+        Neighbour models: each recent item's exact term in the score. SASRec and the blend: how much
+        the score drops when that one event is left out of the history (occlusion).
+        """
+        if self.serving in ("knn", "transitions"):
+            return self.neighbours.explain(history, item, top)
+        if self.serving == "popularity" or not len(history):
+            return []
+        positions = range(max(0, len(history) - self.trained.config.max_len), len(history))
+        keep = [p for p in positions if history[p] > NO_ITEM][-_OCCLUDED:]
+        variants = [history, *(np.delete(history, p) for p in keep)]
+        kinds = [types, *(np.delete(types, p) for p in keep)]
+        scored = self.item_scores(variants, kinds)[:, item].numpy()
+        credit: dict[int, float] = {}
+        for p, drop in zip(keep, scored[0] - scored[1:], strict=True):
+            if drop > 0:
+                credit[int(history[p])] = credit.get(int(history[p]), 0.0) + float(drop)
+        total = sum(credit.values())
+        return [(i, c / total) for i, c in sorted(credit.items(), key=lambda kv: -kv[1])[:top]] if total else []
 
 
 @dataclass
 class NextPrediction:
-    """Top-k next items and next-event-type probabilities for one user."""
+    """Top-k next items (with the recent items behind each) and next-event-type probabilities for one user."""
 
     user_id: str
     items: list[tuple[str, float]]
@@ -113,12 +170,14 @@ class NextPrediction:
     cold_start: bool
     model: str
     notes: list[str] = field(default_factory=list)
+    serving: str = "sasrec"
+    drivers: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 def predict_next(query: Query, model: NextModel, user_id: str, k: int = 10) -> NextPrediction:
     """Predict what ``user_id`` does next from their latest events; popularity for a user with no history."""
     vocab, cfg = model.trained.vocab, model.trained.config
-    recent = events_frame(query, user_id=user_id, last=cfg.max_len)
+    recent = events_frame(query, user_id=user_id, last=max(cfg.max_len, _RECENT))
     if recent.empty and not user_exists(query, user_id):
         raise UnknownUser(f"unknown user {user_id!r}: no such user in the warehouse; check the id (user_profile)")
     seqs, _ = sequences_from_events(recent.assign(user_id=user_id), vocab)
@@ -132,14 +191,17 @@ def predict_next(query: Query, model: NextModel, user_id: str, k: int = 10) -> N
         total = model.popularity.sum() or 1.0
         items = [(vocab.items[i], float(model.popularity[i] / total)) for i in order if i not in (PAD, NO_ITEM)]
         notes.append("cold start: the user has no usable history, so these are the most popular items")
-        return NextPrediction(user_id, items, [], len(recent), True, label, notes)
-    scores, type_logits = model.trained.score_histories(seqs.items, seqs.types)
-    scores[:, [PAD, NO_ITEM]] = -torch.inf
-    type_logits[:, PAD] = -torch.inf
-    probs = torch.softmax(scores[0].float(), 0)
+        return NextPrediction(user_id, items, [], len(recent), True, label, notes, "popularity")
+    history, types = seqs.items[0], seqs.types[0]
+    probs = model.item_scores([history], [types])[0].float()
+    probs[[PAD, NO_ITEM]] = 0.0
     top = torch.topk(probs, min(k, vocab.n_items - 2))
     items = [(vocab.items[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
-    type_probs = torch.softmax(type_logits[0].float(), 0)
+    drivers = {vocab.items[i]: [(vocab.items[j], share) for j, share in model.drivers(history, types, i)]
+               for i in top.indices.tolist()}
+    _, type_logits = model.trained.score_histories([history[-cfg.max_len:]], [types[-cfg.max_len:]])
+    type_logits[:, PAD] = -torch.inf
+    type_probs = torch.softmax(type_logits[0].float().cpu(), 0)
     kinds = sorted(((vocab.event_types[i], float(type_probs[i])) for i in range(1, vocab.n_types)),
                    key=lambda kv: -kv[1])
-    return NextPrediction(user_id, items, kinds, len(seqs.items[0]), False, label, notes)
+    return NextPrediction(user_id, items, kinds, len(history), False, label, notes, model.serving, drivers)

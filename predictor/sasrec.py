@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from predictor.ranking import RankingMetrics, evaluate_full_ranking
-from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences, Vocabulary, left_pad
+from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences, Vocabulary, left_pad, subsample
 
 logger = logging.getLogger(__name__)
 
@@ -198,15 +198,6 @@ def _length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generat
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _subsample(held: HeldOut, n: int | None, rng: np.random.Generator) -> HeldOut:
-    """A fixed random subset of ``n`` validation users (all when ``n`` is None or larger)."""
-    if n is None or len(held.users) <= n:
-        return held
-    keep = np.sort(rng.choice(len(held.users), size=n, replace=False))
-    return HeldOut([held.users[i] for i in keep], [held.histories[i] for i in keep],
-                   [held.history_types[i] for i in keep], held.target_items[keep], held.target_types[keep])
-
-
 def train_sasrec(
     train: Sequences,
     valid: HeldOut,
@@ -229,7 +220,7 @@ def train_sasrec(
         raise ValueError("no user has two or more training events; the next-item model needs sequences")
     lengths = (targets != PAD).sum(1)
     trained = TrainedSASRec(model, vocab, config)
-    valid = _subsample(valid, config.valid_users, rng)
+    valid = subsample(valid, config.valid_users, rng)
     use_types = vocab.n_types > 2
     best_score, best_state, bad_epochs = -1.0, copy.deepcopy(model.state_dict()), 0
     started, cpu_started = time.monotonic(), time.process_time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -125,6 +126,15 @@ def leave_one_out(seqs: Sequences, min_history: int = 1) -> LeaveOneOut:
     )
 
 
+def subsample(held: HeldOut, n: int | None, rng: np.random.Generator) -> HeldOut:
+    """A fixed random subset of ``n`` held-out users (all when ``n`` is None or larger)."""
+    if n is None or len(held.users) <= n:
+        return held
+    keep = np.sort(rng.choice(len(held.users), size=n, replace=False))
+    return HeldOut([held.users[i] for i in keep], [held.histories[i] for i in keep],
+                   [held.history_types[i] for i in keep], held.target_items[keep], held.target_types[keep])
+
+
 def left_pad(rows: Sequence[np.ndarray], length: int) -> np.ndarray:
     """The last ``length`` values of each row, right-aligned in a zero-padded (rows, length) array."""
     out = np.zeros((len(rows), length), dtype=np.int64)
@@ -133,3 +143,39 @@ def left_pad(rows: Sequence[np.ndarray], length: int) -> np.ndarray:
         if len(tail):
             out[i, length - len(tail) :] = tail
     return out
+
+
+SEQUENCE_FORMATS = ("pairs", "user-per-line")
+
+
+def read_sequence_file(path, fmt: str = "pairs", max_users: int | None = None) -> tuple[Sequences, Vocabulary]:
+    """Chronological item sequences from a public benchmark file, in the file's user order.
+
+    ``pairs``: ``user item`` per line, oldest first within a user (BERT4Rec / SASRec files);
+    ``user-per-line``: ``user item item ...`` per line (S3-Rec, ICLRec, RecBole-style files).
+    """
+    if fmt not in SEQUENCE_FORMATS:
+        raise ValueError(f"unknown sequence format {fmt!r}; use one of {SEQUENCE_FORMATS}")
+    users: list[str] = []
+    rows: list[list[str]] = []
+    index: dict[str, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if fmt == "pairs" and len(parts) != 2:
+                raise ValueError(f"{str(path)!r} line {line_no}: expected 'user item' for --format pairs, got "
+                                 f"{len(parts)} fields; use --format user-per-line for 'user item item ...'")
+            user = parts[0]
+            if fmt == "pairs" and user in index:
+                rows[index[user]].append(parts[1])
+                continue
+            if max_users is not None and len(users) >= max_users:
+                continue
+            index[user] = len(users)
+            users.append(user)
+            rows.append(parts[1:])
+    vocab = Vocabulary.build(itertools.chain.from_iterable(rows), ["interaction"])
+    items = [np.fromiter((vocab.item_index(i) for i in row), dtype=np.int64, count=len(row)) for row in rows]
+    return Sequences(users, items, [np.ones(len(s), dtype=np.int64) for s in items]), vocab

@@ -112,18 +112,27 @@ class PredictionTools:
         query = _query(self.safe, self.scope)
         version, model = self._load("next", NextModel.load)
         pred = predict_next(query, model, args.user_id, args.k)
-        titles = _titles(query, [i for i, _ in pred.items])
+        because = {i: d for i, d in pred.drivers.items() if d}
+        titles = _titles(query, [i for i, _ in pred.items] + [j for d in because.values() for j, _ in d])
         items = pd.DataFrame({"rank": range(1, len(pred.items) + 1), "item_id": [i for i, _ in pred.items],
                               "title": [titles.get(i) for i, _ in pred.items],
-                              "probability": [round(p, 4) for _, p in pred.items]})
+                              "probability" if pred.serving == "sasrec" else "score": [round(p, 4) for _, p in pred.items],
+                              "because_of": [", ".join(f"{j} {_pct(s)}" for j, s in pred.drivers.get(i, []))
+                                             for i, _ in pred.items]})
         kinds = pd.DataFrame(pred.event_types, columns=["next_event_type", "probability"]).round(4)
-        test = version.metrics.get("sasrec", {})
-        quality = (f"test HR@10 {test.get('HR@10', 0):.3f} vs popularity "
-                   f"{version.metrics.get('popularity', {}).get('HR@10', 0):.3f}") if test else "no test metrics"
+        serving = version.metrics.get("serving", "sasrec")
+        test = version.metrics.get(serving, {})
+        quality = (f"{serving} serves, chosen on validation; test NDCG@10 {test.get('NDCG@10', 0):.3f}, "
+                   f"HR@10 {test.get('HR@10', 0):.3f} vs transitions "
+                   f"{version.metrics.get('transitions', {}).get('HR@10', 0):.3f}") if test else "no test metrics"
         head = f"Model {version.label} ({quality}); user {args.user_id!r}, {pred.history_events} recent events used."
         lines = [head, *pred.notes]
         lines.append("Next items: " + ", ".join(f"{i}{' (' + str(titles[i]) + ')' if titles.get(i) else ''} {_pct(p)}"
                                                  for i, p in pred.items))
+        if because:
+            lines.append("Because of recent items (share of the score): " + "; ".join(
+                f"{i} <- " + ", ".join(f"{j}{' (' + str(titles[j]) + ')' if titles.get(j) else ''} {_pct(s)}"
+                                       for j, s in d) for i, d in because.items()))
         if pred.event_types:
             lines.append("Next action: " + ", ".join(f"{t} {_pct(p)}" for t, p in pred.event_types[:4]))
         tables = [table_from_frame(f"next items for user {args.user_id}", items)]
@@ -131,8 +140,8 @@ class PredictionTools:
             tables.append(table_from_frame(f"next action for user {args.user_id}", kinds))
         artifact = ToolArtifact(
             tool="predict_next", tables=tables,
-            charts=[_bar(f"next-item probability, user {args.user_id}", items["item_id"].tolist(),
-                         items["probability"].tolist(), "probability")],
+            charts=[_bar(f"next-item {items.columns[3]}, user {args.user_id}", items["item_id"].tolist(),
+                         items.iloc[:, 3].tolist(), items.columns[3])],
             citations=[Citation(kind="model", ref=version.label, detail=f"predict_next {args.model_dump()}")])
         return "\n".join(lines), artifact
 

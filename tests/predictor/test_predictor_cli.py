@@ -56,3 +56,16 @@ def test_missing_model_and_unknown_user_exit_cleanly(tmp_path, data_dir, monkeyp
     (empty / "warehouse.duckdb").symlink_to(data_dir / "warehouse.duckdb")
     missing = _run(["predict", "churn"], empty, monkeypatch)
     assert missing.exit_code == 2 and "uba train churn" in missing.output
+
+
+def test_train_next_prints_the_candidates_and_records_which_serves(data_dir, monkeypatch):
+    trained = _run(["train", "next", "--max-epochs", "1", "--hidden", "16"], data_dir, monkeypatch)
+    assert trained.exit_code == 0, trained.output
+    assert "next-item candidates" in trained.output and "serving" in trained.output
+    listed = json.loads(_run(["models", "list", "--json"], data_dir, monkeypatch).stdout)
+    meta = max((v for v in listed if v["name"] == "next"), key=lambda v: v["version"])["metrics"]
+    rows = {r["model"]: r for r in meta["candidates"]}
+    assert set(rows) == {"popularity", "transitions", "knn", "sasrec", "blend"}
+    assert [m for m, r in rows.items() if r["serves"]] == [meta["serving"]]
+    assert rows[meta["serving"]]["valid_NDCG@10"] == max(r["valid_NDCG@10"] for r in rows.values())
+    assert meta["serving"] in trained.output.split("serving")[1]

@@ -53,6 +53,21 @@ def test_predict_next_text_artifact_and_citation(env):
     assert "Next action:" in msg.content
 
 
+def test_predict_next_names_the_serving_model_and_the_recent_items_behind_each_item(env):
+    built, safe = env
+    user = _active_user(safe)
+    msg = call(_tools(safe, built.registry)["predict_next"], {"user_id": user, "k": 3})
+    serving = built.versions["next"].metrics["serving"]
+    assert f"{serving} serves, chosen on validation" in msg.content
+    table = msg.artifact.tables[0]
+    drivers = [row[table.columns.index("because_of")] for row in table.rows]
+    history = {str(r[0]) for r in safe.run(f"SELECT e.item_id FROM events AS e WHERE e.user_id = '{user}' "
+                                            "AND e.item_id IS NOT NULL", limit=10_000).result.rows}
+    named = [part.split(" ")[0] for cell in drivers if cell for part in cell.split(", ")]
+    assert named and set(named) <= history  # every driver is an item this user actually touched
+    assert "Because of recent items" in msg.content
+
+
 def test_unknown_user_and_missing_model_are_messages_not_crashes(env, tmp_path):
     built, safe = env
     msg = call(_tools(safe, built.registry)["predict_next"], {"user_id": "nobody-42"})

@@ -14,7 +14,9 @@ app = typer.Typer(no_args_is_help=True, help="Inspect trained model versions.")
 def _headline(version) -> str:
     m = version.metrics
     if version.name == "next" and "sasrec" in m:
-        return f"HR@10 {m['sasrec']['HR@10']:.4f} (popularity {m['popularity']['HR@10']:.4f})"
+        serving = m.get("serving", "sasrec")
+        return (f"{serving} NDCG@10 {m[serving]['NDCG@10']:.4f} HR@10 {m[serving]['HR@10']:.4f} "
+                f"(transitions NDCG@10 {m['transitions']['NDCG@10']:.4f})")
     if version.name in ("churn", "purchase") and "auc" in m:
         return f"AUC {m['auc']} Brier {m['brier']}"
     if version.name == "forecast":

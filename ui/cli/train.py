@@ -49,7 +49,7 @@ def next_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     as_json: AsJson = False,
 ) -> None:
-    """SASRec-CE next item + next event type, with popularity and transition baselines."""
+    """Next item + next event type: train popularity, transitions, item-kNN, SASRec-CE and a blend; serve the best on validation."""
     from predictor import SASRecConfig, train_next
 
     warehouse, query, registry, runtime = _context()
@@ -58,12 +58,18 @@ def next_cmd(
     version = _run(lambda: train_next(query, registry, config))
     warehouse.dispose()
     m = version.metrics
-    rows = [[name, f"{m[name]['HR@10']:.4f}", f"{m[name]['NDCG@10']:.4f}"] for name in ("sasrec", "transitions", "popularity")]
-    rows.append(["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f}",
-                 f"(majority type {m.get('type_majority_accuracy', 0):.4f})"])
-    rows.append(["training", f"{m['train_seconds']} s", f"best epoch {m['best_epoch']} of {m['epochs']}"])
-    _report(version, as_json, [[r[0], f"HR@10 {r[1]}  NDCG@10 {r[2]}" if i < 3 else f"{r[1]} {r[2]}"]
-                               for i, r in enumerate(rows)])
+    if as_json:
+        print_json(version.to_dict())
+        return
+    print_table("next-item candidates (chosen by validation NDCG@10; test = each user's last event)",
+                ["model", "valid NDCG@10", "valid HR@10", "test NDCG@10", "test HR@10", "serves", "detail"],
+                [[r["model"], f"{r['valid_NDCG@10']:.4f}", f"{r['valid_HR@10']:.4f}", f"{r['test_NDCG@10']:.4f}",
+                  f"{r['test_HR@10']:.4f}", "yes" if r["serves"] else "", r["detail"]] for r in m["candidates"]])
+    rows = [["serving", f"{m['serving']}: {m['serving_reason']}"],
+            ["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f} (majority type "
+                                         f"{m.get('type_majority_accuracy', 0):.4f})"],
+            ["SASRec training", f"{m['train_seconds']} s, best epoch {m['best_epoch']} of {m['epochs']}"]]
+    _report(version, False, rows)
 
 
 @app.command("churn")
