@@ -9,6 +9,7 @@ a reference the guard takes for a CTE can never resolve to a real table.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import sqlglot

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.fake_llm import ScriptedChatModel
+from fake_llm import ScriptedChatModel
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from warehouse.analytics._base import DateRange, EventFilter, Result, lit, line_chart, run, where
+from warehouse.analytics._base import DateRange, EventFilter, Result, line_chart, lit, run, where
 from warehouse.safe_sql import SafeSql
 
 _SEGMENT = {
