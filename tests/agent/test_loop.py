@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -166,14 +167,17 @@ def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst,
     assert intact.tables[0].rows[0][0] == facts["users"]
 
 
-def test_pii_is_masked_by_the_tool(make_analyst):
-    analyst, _ = make_analyst([
+def test_pii_is_masked_by_the_tool(make_analyst, facts):
+    analyst, model = make_analyst([
         tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
         "The emails are masked.",
     ])
     answer = analyst.ask("show me user emails")
     cells = [str(c) for table in answer.tables for row in table.rows for c in row]
-    assert cells and not any("@" in c and "*" not in c for c in cells)
+    assert len(cells) == 3 and all(re.fullmatch(r"\w\*\*\*@[\w.-]+", c) for c in cells), cells
+    # no address of the warehouse reaches the user's tables or the model's prompt
+    sent = " ".join(str(m.content) for request in model.requests for m in request)
+    assert not [a for a in facts["emails"] if a in " ".join(cells) or a in sent]
 
 
 def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(make_analyst, facts):
