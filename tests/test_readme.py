@@ -10,6 +10,7 @@ from agent.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
 
 
 def setup_commands(readme: str) -> list[str]:
@@ -35,8 +36,9 @@ def test_setup_commands_are_make_targets_that_exist():
     for command in setup_commands(README):
         argv = command.split()
         assert argv[0] == "make" and len(argv) == 2, command
+        assert re.search(rf"^{re.escape(argv[1])}:", MAKEFILE, flags=re.M), f"the Makefile has no rule for {command}"
         dry = subprocess.run(["make", "-n", argv[1]], cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert dry.returncode == 0 and dry.stdout.strip(), f"{command}: {dry.stderr}"
+        assert dry.returncode == 0 and "Nothing to be done" not in dry.stdout, f"{command}: {dry.stdout}{dry.stderr}"
 
 
 def _commented_out(readme: str, how: str) -> str:
