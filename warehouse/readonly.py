@@ -86,7 +86,10 @@ class ReadOnlyWarehouse:
     def _run_duckdb(self, sql: str, user_scope: str | None) -> QueryResult:
         import duckdb
 
-        conn = self._wall.reader() if user_scope is None else self._wall.scoped(user_scope)
+        wall = self._wall
+        if wall is None:
+            raise ConnectionFailed(f"{self.url.database!r} is not open as a DuckDB warehouse")
+        conn = wall.reader() if user_scope is None else wall.scoped(user_scope)
         cursor = conn.cursor()
         timer = threading.Timer(self.timeout_s, cursor.interrupt)
         timer.daemon = True
@@ -111,7 +114,7 @@ class ReadOnlyWarehouse:
     def _pg_connect(self, user_scope: str | None = None):
         import psycopg
 
-        params = {
+        params: dict[str, Any] = {
             "host": self.url.host,
             "port": self.url.port,
             "user": self.url.username,
