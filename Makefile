@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test bench clean local-llm vllm-env test-vllm test-live
+.PHONY: install demo lint test bench clean local-llm vllm-env test-vllm test-live
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,7 +82,12 @@ demo: $(LLM_STAMP)
 	@# Last: serves the web app and the HTTP API in the foreground and prints the URL (Ctrl-C stops it).
 	$(BIN)/uba serve
 
-test: $(STAMP)
+# Lint (ruff) and the typed core (mypy, files listed in pyproject.toml): seconds, so they run first.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	@# The web app's browser test drives Debian's Chromium; installed here when missing and root (as in CI).
 	if [ "$$(id -u)" = 0 ]; then command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium); fi
 	$(BIN)/python -m pytest -q -m "not vllm and not live_llm"

@@ -145,8 +145,6 @@ class Analyst:
                                        duration_ms=chunk["duration_ms"], error=chunk["error"])
             answer = self._answer(state)
             status = state.get("outcome", "ok")
-        except AssertionError:
-            raise
         except Exception as exc:  # noqa: BLE001 - the service boundary: always an answer, never a traceback
             logger.exception("question failed: %r", question[:200])
             answer = Answer(text=prompt.failure("llm_error", question, detail=f"{type(exc).__name__}: {exc}"[:300]))

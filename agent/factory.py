@@ -191,7 +191,7 @@ def build_evaluation(settings: Settings):
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from agent.fake_llm import ScriptedChatModel
+    from fake_llm import ScriptedChatModel
 
     readonly = open_readonly_warehouse(settings)
     oracle = ScriptedChatModel() if settings.llm_backend == "fake" else None

@@ -100,10 +100,10 @@ def prompt_state_dir(settings: Settings) -> Path:
 
 
 def _fake(settings: Settings) -> BaseChatModel:
-    from agent.fake_llm import ScriptedChatModel
+    from fake_llm import ScriptedChatModel
 
     if settings.llm_fake_rules is not None:  # a server needs a fake that never runs out
-        from agent.fake_rules import RuleChatModel, load_rules
+        from fake_llm import RuleChatModel, load_rules
 
         return RuleChatModel(rules=load_rules(settings.llm_fake_rules))
     return ScriptedChatModel()

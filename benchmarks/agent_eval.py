@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
-    from agent.evaluation import load_questions, run_eval, select
     from agent.factory import build_evaluation
     from agent.settings import Settings
+    from evaluation import load_questions, run_eval, select
 
     settings = Settings(llm_backend=args.backend)
     questions = select(load_questions(args.question_set), split=args.split,

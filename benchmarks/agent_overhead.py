@@ -15,11 +15,10 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from agent.fake_llm import ScriptedChatModel, tool_call
 from agent.tool_runner import agent_schemas
+from fake_llm import ScriptedChatModel, tool_call
 
 SQL = "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC"
 

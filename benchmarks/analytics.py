@@ -39,8 +39,8 @@ from warehouse.analytics import (  # noqa: E402
     trend,
     user_profile,
 )
-from warehouse.analytics.funnel import compile_funnel  # noqa: E402
 from warehouse.analytics._base import run  # noqa: E402
+from warehouse.analytics.funnel import compile_funnel  # noqa: E402
 from warehouse.analytics.paths import compile_paths  # noqa: E402
 from warehouse.analytics.retention import compile_retention  # noqa: E402
 from warehouse.analytics.segment_breakdown import compile_segments  # noqa: E402

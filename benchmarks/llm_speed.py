@@ -97,12 +97,13 @@ def cold_ask(data_dir: Path) -> dict[str, float | str]:
 
 def answers(settings: Settings) -> None:
     """The runtime, the static prompt and cold / warm answers on the demo data."""
+    from langchain_core.messages import SystemMessage
+
     from agent import _llama_runtime as rt
     from agent._llamacpp import load_llama
     from agent._weights import resolve_gguf
     from agent.factory import build_analyst
     from agent.tool_runner import agent_schemas
-    from langchain_core.messages import SystemMessage
 
     gguf = resolve_gguf(settings.llm_model, settings.data_dir)
     print(f"CPU: {rt.cpu_model()} ({os.cpu_count()} cores), flags: {' '.join(rt.cpu_flags())}")

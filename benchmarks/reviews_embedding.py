@@ -150,9 +150,9 @@ def main() -> None:
                    [""] * len(quality_rows), [{}] * len(quality_rows))
     print(f"start: load average {os.getloadavg()[0]:.1f}", flush=True)
     embedders, qualities = [], []
-    for label, max_tokens, quantize, batch, threads, *order in configs:
+    for label, max_tokens, quantize, batch, threads, *_order in configs:
         embedder = Embedder(max_tokens=max_tokens, quantize=quantize, batch_size=batch, threads=threads, device="cpu")
-        embedder.model
+        _ = embedder.model  # load before timing
         embedders.append(embedder)
         quality = None
         if not args.skip_quality:
@@ -168,7 +168,7 @@ def main() -> None:
     speeds: list[list[tuple[float, float]]] = [[] for _ in configs]
     loads = []
     for round_ in range(0 if args.skip_speed else args.rounds):
-        for n, ((label, _, _, _, threads, *order), embedder) in enumerate(zip(configs, embedders)):
+        for n, ((_, _, _, _, threads, *order), embedder) in enumerate(zip(configs, embedders)):
             torch.set_num_threads(threads)
             longest_first = order[0] if order else True
             speeds[n].append((speed(embedder, speed_docs, longest_first), speed(embedder, demo_docs, longest_first)))

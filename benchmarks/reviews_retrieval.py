@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -86,7 +85,7 @@ def make_embedder(args, cache_dir: Path | None):
     from vectorstore import Embedder
 
     embedder = Embedder(max_tokens=args.max_tokens, threads=args.threads, quantize=args.quantize, device="cpu")
-    embedder.model  # load outside the timed run
+    _ = embedder.model  # load outside the timed run
     if cache_dir is not None:
         cache = VectorCache(cache_dir, embedder.fingerprint())
         live = embedder.embed
@@ -182,7 +181,7 @@ def quality(runs, label: str) -> None:
           ["ranking", "tuning MRR", "test R@1", "test R@10", "test MRR", "all R@1", "all R@10", "all MRR"], rows)
 
 
-def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.default_rng(7)):
+def latency(index, queries: list[tuple[str, str]], n: int = 200, seed: int = 7):
     """Rows (step, p50 ms, p95 ms, queries) for hybrid search end to end, filtered, and the vector step alone.
 
     ``queries`` are (summary, item id) pairs; the narrow filter is the query review's own item.
@@ -190,6 +189,7 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, rng=np.random.d
     from vectorstore import search_reviews
     from vectorstore.search import ReviewFilter, _vector_hits
 
+    rng = np.random.default_rng(seed)
     sample = [queries[i] for i in rng.choice(len(queries), min(n, len(queries)), replace=False)]
     matrix, ids, items, ratings, dates = [], [], [], [], []
     offset = 0
@@ -278,7 +278,7 @@ def latency_table(rows, n: int) -> None:
           ["reviews", "step", "p50", "p95", "queries", "ratio (p50)"], out)
 
 
-def synthesize(index, target: int, rng=np.random.default_rng(11)) -> float:
+def synthesize(index, target: int, seed: int = 11) -> float:
     """Grow the index to ``target`` rows with perturbed copies of the real reviews; seconds taken.
 
     Copy c of review r: r's vector plus Gaussian noise (sigma 0.02 per dimension, renormalized,
@@ -287,6 +287,7 @@ def synthesize(index, target: int, rng=np.random.default_rng(11)) -> float:
     """
     from vectorstore.store import row_digest
 
+    rng = np.random.default_rng(seed)
     base = index.collection.get(include=["embeddings", "documents", "metadatas"])
     n = len(base["ids"])
     vectors = np.asarray(base["embeddings"], np.float32)

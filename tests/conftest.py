@@ -183,7 +183,7 @@ def _no_unplanned_llm_calls(request: pytest.FixtureRequest, monkeypatch: pytest.
             if self._llm_type.endswith("fake"):  # the scripted and the rule-driven fake models
                 return _original(self, *args, **kwargs)
             pytest.fail(
-                f"unplanned real LLM call to {type(self).__name__}; script it with agent.fake_llm.ScriptedChatModel "
+                f"unplanned real LLM call to {type(self).__name__}; script it with fake_llm.ScriptedChatModel "
                 "or mark the test @pytest.mark.real_llm"
             )
 

@@ -26,7 +26,7 @@ from predictor import (
 )
 from predictor.forecast import MAX_HORIZON, metric_series
 from predictor.source import sql_literal
-from tools.artifact import Chart, Citation, Table, ToolArtifact
+from tools.artifact import Chart, Citation, ToolArtifact
 from tools.sql import _validation_text
 from tools.tabular import table_from_frame, table_text
 from warehouse.errors import WarehouseError

@@ -22,8 +22,6 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from tools.artifact import Chart, Citation, Table, ToolArtifact
-from warehouse.analytics import Day
-from warehouse.sql_policy import mask_text_pii
 from vectorstore import (
     BadFilter,
     ReviewFilter,
@@ -35,6 +33,8 @@ from vectorstore import (
     review_stats,
     search_reviews,
 )
+from warehouse.analytics import Day
+from warehouse.sql_policy import mask_text_pii
 
 logger = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = 
     if found_nothing(done.result.rows):
         notes_after = unmatched(safe, args.sql, user_scope=user_scope)
     result = done.result
-    rows = result.rows
+    rows: list = result.rows
     untrusted = bool(UNTRUSTED_TABLES & set(done.guarded.tables))
     if untrusted:  # review text is customer data: defanged (and, for a scoped caller, contact details masked)
         rows = [[_quoted_cell(v, user_scope) for v in row] for row in rows]

@@ -16,6 +16,7 @@ runs them as the whole day or month (``warehouse/sql_guard.py``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import sqlglot
@@ -43,7 +44,7 @@ def _text_columns() -> dict[str, set[str]]:
     }
 
 
-def found_nothing(rows: list[list[Any]]) -> bool:
+def found_nothing(rows: Sequence[Sequence[Any]]) -> bool:
     """An empty result, or one row of zeros and NULLs (``COUNT(*)`` over no matching rows)."""
     if not rows:
         return True
@@ -98,7 +99,7 @@ def _exists(safe: SafeSql, table: str, column: str, value: str, user_scope: str 
     return bool(_values(safe, query.sql(dialect=sqlglot_dialect(safe.dialect)), user_scope))
 
 
-def _has_words(column: exp.Column, value: str) -> exp.Expression:
+def _has_words(column: exp.Column, value: str) -> exp.Condition:
     """``column`` contains every word of ``value`` (case-insensitive)."""
     words = [w for w in value.split() if w] or [value]
     return exp.and_(*(exp.ILike(this=column.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -60,7 +60,7 @@ def _metadata(row, document: str) -> dict:
         "user": row.user_id,
         "rating": int(row.rating) if row.rating is not None else None,
         "date": date_key(ts),
-        "ts": int((ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).timestamp()) if ts else None,
+        "ts": int((ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()) if ts else None,
         "text_hash": text_hash(document),
     }
     # Chroma metadata cannot hold NULL; a missing key fails range filters just as NULL fails SQL's.

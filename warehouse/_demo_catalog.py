@@ -143,9 +143,9 @@ def build_catalog(n_items: int, rng: np.random.Generator) -> Catalog:
     for i in np.flatnonzero(bad):
         options = CATEGORIES[category[i]].defects
         defect[i] = options[rng.integers(len(options))]
-    for i, feature in featured_at.items():
-        rank[i] = feature[4]
-        mean_rating[i] = feature[5]
+    for at, feature in featured_at.items():
+        rank[at] = feature[4]
+        mean_rating[at] = feature[5]
     popularity = 1.0 / (rank.astype(float) + 5.0)
     popularity /= popularity.sum()
     return Catalog(titles, nouns, np.array(category, dtype=np.int16), brands, np.array(prices), popularity,

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -94,7 +95,7 @@ class Warehouse:
             return 0
         columns = ", ".join(data.column_names)
         if self.dialect == "duckdb":
-            raw = conn.connection.dbapi_connection
+            raw: Any = conn.connection.dbapi_connection  # duckdb / psycopg, untyped by SQLAlchemy
             raw.register("_uba_stage", data)
             try:
                 raw.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _uba_stage")
@@ -104,12 +105,12 @@ class Warehouse:
             self._copy_postgres(conn, table, columns, data)
         else:
             rows = data.to_pylist()
-            conn.execute((metadata.tables.get(table) if table in TABLE_NAMES else review_sentiment).insert(), rows)
+            conn.execute((metadata.tables[table] if table in TABLE_NAMES else review_sentiment).insert(), rows)
         return data.num_rows
 
     @staticmethod
     def _copy_postgres(conn: Connection, table: str, columns: str, data: pa.Table) -> None:
-        raw = conn.connection.dbapi_connection
+        raw: Any = conn.connection.dbapi_connection  # duckdb / psycopg, untyped by SQLAlchemy
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
             for batch in data.to_batches(max_chunksize=_COPY_CHUNK_ROWS):

@@ -19,9 +19,13 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from warehouse.errors import ConnectionFailed
 from warehouse.sql_policy import USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ SCOPE_CACHE = 4
 """Scoped in-memory databases kept open (least recently used dropped first)."""
 
 
-_OPEN_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+_OPEN_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def lock(conn, memory_limit_mb: int) -> None:
@@ -79,7 +83,7 @@ class DuckDbWall:
         self.memory_limit_mb = max(64, memory_limit_mb)
         self._lock = threading.Lock()
         self._stamp: str | None = None
-        self._reader = None
+        self._reader: duckdb.DuckDBPyConnection | None = None
         self._scopes: OrderedDict[str, tuple[object, Path]] = OrderedDict()
 
     def reader_path(self, stamp: str) -> Path:
@@ -145,7 +149,8 @@ class DuckDbWall:
 
         self.reader()
         with self._lock:
-            key = f"{self._stamp}\x00{user_scope}"
+            stamp = self._stamp or ""  # set by reader()
+            key = f"{stamp}\x00{user_scope}"
             if key in self._scopes:
                 self._scopes.move_to_end(key)
                 return self._scopes[key][0]
@@ -153,7 +158,7 @@ class DuckDbWall:
             path = folder / "scope.duckdb"
             try:
                 with duckdb.connect(str(path), config=_OPEN_CONFIG) as build:
-                    build.execute(f"ATTACH '{_quoted(self.reader_path(self._stamp))}' AS src (READ_ONLY)")
+                    build.execute(f"ATTACH '{_quoted(self.reader_path(stamp))}' AS src (READ_ONLY)")
                     present = _source_columns(build, "src")
                     for name in (n for n in self.policy.tables if n in present):
                         where = USER_SCOPE_FILTERS.get(name)

@@ -11,6 +11,7 @@ revoked, so is the view of other sessions and the right to signal them; the role
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -70,10 +71,12 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
     if url.get_backend_name() != "postgresql":
         raise ConnectionFailed(f"grant-readonly is for PostgreSQL warehouses, not {url.get_backend_name()!r}; "
                                "DuckDB is opened read-only by file mode")
+    if not url.database:
+        raise ConnectionFailed(f"{url.render_as_string()!r} names no database; add /DBNAME to the warehouse URL")
     policy = SqlPolicy.canonical()
     wanted = tables or tuple(policy.tables)
     ident = pgsql.Identifier(role)
-    conninfo = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
+    conninfo: dict[str, Any] = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
     with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
         run = conn.execute
         if not run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
@@ -110,9 +113,8 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
         for view in _REVOKED_VIEWS:
             run(f"REVOKE SELECT ON {view} FROM PUBLIC")
         run("REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC")
-        admin_is_super = run("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
-        if not admin_is_super:
-            run(pgsql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO {}").format(
-                pgsql.Identifier(url.username)))
+        admin = run("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+        if not (admin and admin[0]):
+            run(pgsql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO CURRENT_USER"))
     logger.info("read-only role %r may SELECT the views %s.{%s} in %r", role, VIEW_SCHEMA, ", ".join(granted), url.database)
     return url.set(username=role, password=None).render_as_string(hide_password=False)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from warehouse.duckdb_wall import DuckDbWall
 from warehouse.errors import ConnectionFailed, QueryFailed, QueryTimeout
 from warehouse.pg_wall import READONLY_ROLE, VIEW_SCHEMA, grant_readonly, scope_options
+from warehouse.sql_policy import SqlPolicy
 
 __all__ = ["READONLY_ROLE", "QueryResult", "ReadOnlyWarehouse", "grant_readonly"]
 
@@ -44,8 +45,10 @@ class ReadOnlyWarehouse:
     """Runs SQL that can only read: one engine-specific connection per query, timeout and caps applied."""
 
     def __init__(self, url: str, *, timeout_s: float = 10.0, max_rows: int = 10_000, max_bytes: int = 16_000_000,
-                 memory_limit_mb: int = DEFAULT_MEMORY_MB) -> None:
+                 memory_limit_mb: int = DEFAULT_MEMORY_MB, policy: SqlPolicy | None = None) -> None:
+        """``policy``: the tables and columns a DuckDB reader copy holds (default: the canonical schema)."""
         self.url = make_url(url)
+        self.policy = policy
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self.max_bytes = max_bytes
@@ -72,7 +75,7 @@ class ReadOnlyWarehouse:
         path = self.url.database
         if not path or path == ":memory:":
             raise ConnectionFailed("a read-only DuckDB warehouse needs a file; set UBA_WAREHOUSE_URL to duckdb:///path")
-        self._wall = DuckDbWall(path, memory_limit_mb=self.memory_limit_mb)
+        self._wall = DuckDbWall(path, memory_limit_mb=self.memory_limit_mb, policy=self.policy)
         try:
             self._wall.reader()
         except duckdb.Error as exc:
@@ -83,7 +86,10 @@ class ReadOnlyWarehouse:
     def _run_duckdb(self, sql: str, user_scope: str | None) -> QueryResult:
         import duckdb
 
-        conn = self._wall.reader() if user_scope is None else self._wall.scoped(user_scope)
+        wall = self._wall
+        if wall is None:
+            raise ConnectionFailed(f"{self.url.database!r} is not open as a DuckDB warehouse")
+        conn = wall.reader() if user_scope is None else wall.scoped(user_scope)
         cursor = conn.cursor()
         timer = threading.Timer(self.timeout_s, cursor.interrupt)
         timer.daemon = True
@@ -108,7 +114,7 @@ class ReadOnlyWarehouse:
     def _pg_connect(self, user_scope: str | None = None):
         import psycopg
 
-        params = {
+        params: dict[str, Any] = {
             "host": self.url.host,
             "port": self.url.port,
             "user": self.url.username,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ def _replace(text: str, spans: list) -> Redaction:
     return Redaction(result.text, found)
 
 
-_ANONYMIZER = None
+_ANONYMIZER: Any = None  # presidio_anonymizer.AnonymizerEngine, built on first use
 
 
 def _build_recognizers(entities: tuple[str, ...]) -> list:
@@ -148,7 +150,7 @@ def _build_recognizers(entities: tuple[str, ...]) -> list:
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline(pattern_text).fqdn)
 
-    built = {
+    built: dict[str, Callable[[], Any]] = {
         "EMAIL_ADDRESS": OfflineEmailRecognizer,
         "PHONE_NUMBER": lambda: PhoneRecognizer(supported_regions=PHONE_REGIONS),
         "URL": UrlRecognizer,

@@ -122,6 +122,7 @@ ANALYTIC_INDEXES: tuple[Index, ...] = (
 # An Index on a table's columns attaches itself to that table, so metadata.create_all would build
 # these on DuckDB too; detach them: only create_schema's row-store branch creates them.
 for _index in ANALYTIC_INDEXES:
-    _index.table.indexes.discard(_index)
+    if _index.table is not None:
+        _index.table.indexes.discard(_index)
 
 TABLE_NAMES: tuple[str, ...] = tuple(metadata.tables)

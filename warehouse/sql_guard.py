@@ -9,6 +9,7 @@ a reference the guard takes for a CTE can never resolve to a real table.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -290,7 +291,7 @@ class SqlGuard:
         return policy
 
     @staticmethod
-    def _cte_for(node: exp.Expression, name: str, ctes: dict[int, dict[str, str]]) -> str | None:
+    def _cte_for(node: exp.Expr, name: str, ctes: dict[int, dict[str, str]]) -> str | None:
         # Inside CTE i of a WITH, only CTEs 0..i-1 are visible (0..n with RECURSIVE); elsewhere all of them.
         child, parent, skip = node, node.parent, None
         while parent is not None:

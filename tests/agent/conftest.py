@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.fake_llm import ScriptedChatModel
+from fake_llm import ScriptedChatModel
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +38,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
                 "SELECT i.category, COUNT(*) FROM events e JOIN items i USING (item_id) "
                 "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone(),
             "de_users": one("SELECT COUNT(*) FROM users WHERE country = 'DE'"),
+            "emails": {r[0] for r in conn.execute("SELECT email FROM users").fetchall()},
         }
     return url, facts
 

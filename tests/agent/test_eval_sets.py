@@ -13,12 +13,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.analyst import Analyst
 from agent.answer import Answer, TraceStep
-from agent.evaluation import assign_splits, load_questions, run_eval, select
-from agent.evaluation.overlap import overlaps
-from agent.evaluation.runner import gold_row
-from agent.evaluation.scoring import score
-from agent.evaluation.suite import DEV_SHARE, EvalQuestion
-from agent.fake_llm import ScriptedChatModel
+from evaluation import assign_splits, load_questions, run_eval, select
+from evaluation.overlap import overlaps
+from evaluation.runner import gold_row
+from evaluation.scoring import score
+from evaluation.suite import DEV_SHARE, EvalQuestion
+from fake_llm import ScriptedChatModel
 from tests.conftest import shared_data
 from warehouse.readonly import ReadOnlyWarehouse
 

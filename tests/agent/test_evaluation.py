@@ -9,9 +9,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.analyst import Analyst
 from agent.answer import Answer, TraceStep
-from agent.evaluation import load_questions, run_eval
-from agent.evaluation.scoring import is_refusal, score, value_found
-from agent.fake_llm import ScriptedChatModel
+from evaluation import load_questions, run_eval
+from evaluation.scoring import is_refusal, score, value_found
+from fake_llm import ScriptedChatModel
 
 QUESTIONS = load_questions()
 

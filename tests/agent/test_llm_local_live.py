@@ -166,8 +166,8 @@ SMOKE_QUESTIONS = ("trend-active-users-last-day", "funnel-search-to-view", "top-
 
 
 def test_embedded_model_answers_demo_questions_end_to_end(local_settings, eval_demo_url: str, tmp_path: Path) -> None:
-    from agent.evaluation import load_questions, run_eval
     from agent.factory import build_evaluation, open_review_index, open_warehouse
+    from evaluation import load_questions, run_eval
     from vectorstore import index_reviews
 
     (tmp_path / "llm").symlink_to((local_settings.data_dir / "llm").resolve())

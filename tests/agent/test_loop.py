@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
-
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
 from agent import prompt
-from agent.fake_llm import ScriptedChatModel, tool_call, tool_calls
+from agent.answer import AnswerToken, FinalAnswer, StepFinished, StepStarted
+from fake_llm import ScriptedChatModel, ScriptExhausted, tool_call, tool_calls
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
 VIEWS_SQL = "SELECT COUNT(*) AS views FROM events WHERE event_type = 'view'"
@@ -73,7 +73,7 @@ def test_a_follow_up_in_the_same_thread_sees_the_earlier_turn_and_survives_a_res
 
 def test_a_tool_call_written_as_text_is_executed(make_analyst, facts):
     analyst, model = make_analyst([
-        'I will query.\n```json\n{"name": "run_sql", "arguments": {"sql": "%s"}}\n```' % PURCHASES_SQL,
+        f'I will query.\n```json\n{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}\n```',
         f"{facts['purchases']} purchases.",
     ])
     answer = analyst.ask("How many purchases?")
@@ -112,6 +112,17 @@ def test_unknown_tool_then_invalid_again_ends_with_a_clear_answer(make_analyst):
     assert "run_sql" in model.requests[1][-1].content  # the error lists the real tools
     assert answer.status == "incomplete" and "calling tools incorrectly" in answer.text
     assert model.remaining == 0
+
+
+def test_a_script_that_runs_out_fails_the_test_instead_of_becoming_an_answer(make_analyst):
+    # The agent turns a model's failure into an error answer; a test's short script must not pass as one.
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL)])
+    with pytest.raises(ScriptExhausted, match="called 2 times"):
+        analyst.ask("How many purchases?")
+    analyst, model = make_analyst([])
+    with pytest.raises(ScriptExhausted, match="called 1 times"):
+        list(analyst.stream("How many purchases?"))
+    assert len(model.requests) == 1
 
 
 def test_step_limit_reached_gives_a_graceful_answer_with_the_evidence(make_analyst, facts):
@@ -156,14 +167,17 @@ def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst,
     assert intact.tables[0].rows[0][0] == facts["users"]
 
 
-def test_pii_is_masked_by_the_tool(make_analyst):
-    analyst, _ = make_analyst([
+def test_pii_is_masked_by_the_tool(make_analyst, facts):
+    analyst, model = make_analyst([
         tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
         "The emails are masked.",
     ])
     answer = analyst.ask("show me user emails")
     cells = [str(c) for table in answer.tables for row in table.rows for c in row]
-    assert cells and not any("@" in c and "*" not in c for c in cells)
+    assert len(cells) == 3 and all(re.fullmatch(r"\w\*\*\*@[\w.-]+", c) for c in cells), cells
+    # no address of the warehouse reaches the user's tables or the model's prompt
+    sent = " ".join(str(m.content) for request in model.requests for m in request)
+    assert not [a for a in facts["emails"] if a in " ".join(cells) or a in sent]
 
 
 def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(make_analyst, facts):

@@ -89,7 +89,7 @@ def test_the_prompt_lists_what_you_can_ask_with_the_values_filters_must_spell(an
 @pytest.mark.parametrize(("backend", "rows_setting", "rows"), [("local", None, 8), ("vllm", None, 20), ("local", 12, 12)])
 def test_the_model_reads_a_tool_result_within_the_backends_budget(demo_settings, backend, rows_setting, rows):
     from agent.factory import build_analyst
-    from agent.fake_llm import ScriptedChatModel
+    from fake_llm import ScriptedChatModel
 
     settings = demo_settings.model_copy(update={"llm_backend": backend, "agent_result_rows": rows_setting})
     analyst = build_analyst(settings, model=ScriptedChatModel(), checkpointer=False)

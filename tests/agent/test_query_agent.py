@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.fake_llm import tool_call
+from fake_llm import tool_call
 
 
 def test_a_ranking_by_a_dimension_is_answered_from_one_query_with_its_sql(make_analyst, facts):

@@ -75,7 +75,7 @@ def test_planted_complaints_come_back_as_named_counted_quoted_themes(themed):
     assert sorted(r[2] for r in table.rows) == [PER_TOPIC] * 3  # each planted topic is one whole theme
     assert [r[3] for r in table.rows] == [pytest.approx(1 / 3, abs=1e-4)] * 3
     named = set()
-    for label, keywords, count, share, avg, quoted in table.rows:
+    for label, _keywords, _count, _share, avg, quoted in table.rows:
         ids = quoted.split(", ")
         assert len(ids) == 3
         topics = {topic_of[i] for i in ids}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from langchain_core.messages import ToolMessage
 
@@ -13,8 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warehouse"))
 from analytics_env import open_loaded  # noqa: E402
 from behavior_data import make_tables  # noqa: E402
 
-from tools import ToolDeps, build_tools  # noqa: E402
-from tools import registry  # noqa: E402
+from tools import (  # noqa: E402
+    ToolDeps,
+    build_tools,
+    registry,  # noqa: E402
+)
 from tools.analytics import ANALYTICS, analytic_tool  # noqa: E402
 from tools.artifact import ToolArtifact  # noqa: E402
 from tools.sql import describe_schema_tool  # noqa: E402

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import PrivateAttr
 
-from agent.fake_rules import RuleChatModel, load_rules
 from agent.settings import Settings
+from fake_llm import RuleChatModel, load_rules
 from tests.ui.conftest import RULES, build_small_warehouse
 from ui.api import create_app
 

@@ -11,7 +11,7 @@ import pytest
 from mcp import MCPError
 
 from tests.ui.conftest import UBA, server_env
-from tests.ui.mcp_client import Facts, assert_confined, call_args, column, error_text, rows, stdio_session
+from tests.ui.mcp_client import Facts, assert_confined, call_args, error_text, rows, stdio_session
 
 pytestmark = pytest.mark.slow
 

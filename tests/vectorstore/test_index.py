@@ -72,17 +72,23 @@ FILTERS = [
 def _sql_ids(warehouse, f: dict) -> set[str]:
     where, params = ["1=1"], {}
     if "item" in f:
-        where.append("r.item_id = :item"); params["item"] = f["item"]
+        where.append("r.item_id = :item")
+        params["item"] = f["item"]
     if "category" in f:
-        where.append("i.category = :category"); params["category"] = f["category"]
+        where.append("i.category = :category")
+        params["category"] = f["category"]
     if "min_rating" in f:
-        where.append("r.rating >= :lo"); params["lo"] = f["min_rating"]
+        where.append("r.rating >= :lo")
+        params["lo"] = f["min_rating"]
     if "max_rating" in f:
-        where.append("r.rating <= :hi"); params["hi"] = f["max_rating"]
+        where.append("r.rating <= :hi")
+        params["hi"] = f["max_rating"]
     if "since" in f:
-        where.append("CAST(r.ts AS DATE) >= :since"); params["since"] = f["since"]
+        where.append("CAST(r.ts AS DATE) >= :since")
+        params["since"] = f["since"]
     if "until" in f:
-        where.append("CAST(r.ts AS DATE) <= :until"); params["until"] = f["until"]
+        where.append("CAST(r.ts AS DATE) <= :until")
+        params["until"] = f["until"]
     sql = f"SELECT r.review_id FROM reviews r LEFT JOIN items i ON i.item_id = r.item_id WHERE {' AND '.join(where)}"
     with warehouse.engine.connect() as conn:
         return {row[0] for row in conn.execute(text(sql), params)}

@@ -15,9 +15,6 @@ from pydantic import ValidationError
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import loaded_envs  # noqa: E402
 
-from warehouse.analytics._base import run  # noqa: E402
-from warehouse.analytics.paths import compile_paths  # noqa: E402
-
 from warehouse.analytics import (  # noqa: E402
     FunnelRequest,
     PathsRequest,
@@ -35,6 +32,8 @@ from warehouse.analytics import (  # noqa: E402
     trend,
     user_profile,
 )
+from warehouse.analytics._base import run  # noqa: E402
+from warehouse.analytics.paths import compile_paths  # noqa: E402
 
 SEEDS = (11, 12, 13)
 

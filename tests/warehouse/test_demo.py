@@ -187,7 +187,7 @@ NEGATIVE = re.compile(r"\b(terrible|disappoint\w*|waste|avoid|broke|cheap|poor|l
 
 
 def test_reviews_follow_the_item_and_the_rating(shop: dict[str, pd.DataFrame]) -> None:
-    reviews, events, items = shop["reviews"], shop["events"], shop["items"]
+    reviews, events = shop["reviews"], shop["events"]
     assert len(reviews) > 100 and reviews["rating"].between(1, 5).all()
     assert reviews["body"].nunique() > 0.8 * len(reviews), "review texts are varied"
     review_events = events[events.event_type == "review"][["user_id", "item_id", "ts"]]

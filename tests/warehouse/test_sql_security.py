@@ -246,6 +246,16 @@ def test_pg_sleep_is_stopped_by_the_statement_timeout_even_without_the_guard(env
     assert time.perf_counter() - started < TIMEOUT_S + 4
 
 
+def test_a_literal_format_pattern_runs_and_a_wide_one_is_refused(env):
+    kind, safe, _, frames = env
+    fn = "printf" if kind == "duckdb" else "format"
+    user = frames["users"].sort_values("user_id").iloc[0]
+    run = safe.run(f"SELECT {fn}('%s:%s', user_id, country) AS label FROM users WHERE user_id = '{user.user_id}'")
+    assert [tuple(r) for r in run.result.rows] == [(f"{user.user_id}:{user.country}",)]
+    with pytest.raises(GuardRejected, match="widths under"):
+        safe.run(f"SELECT {fn}('%100000000s', user_id) FROM users")
+
+
 def test_row_cap_and_forced_limit(env):
     _, safe, _, frames = env
     assert len(safe.run("SELECT * FROM events").result.rows) == 200

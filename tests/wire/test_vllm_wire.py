@@ -101,8 +101,8 @@ def test_streaming_yields_tokens_and_usage(vllm_settings) -> None:
 
 
 def test_agent_answers_a_demo_question_through_vllm(vllm_settings, eval_demo_url: str, tmp_path: Path) -> None:
-    from agent.evaluation import load_questions, run_eval
     from agent.factory import build_evaluation
+    from evaluation import load_questions, run_eval
 
     settings = vllm_settings.model_copy(update={"warehouse_url": eval_demo_url, "data_dir": tmp_path})
     question = [q for q in load_questions() if q.id == "trend-views-last-7-days"]

@@ -8,8 +8,23 @@ import sys
 
 import typer
 
-from ui.cli import analyze, ask, data, evaluate, index, keys, layer, llm, reviews, serve, sql
-from ui.cli import mcp, models, predict, train
+from ui.cli import (
+    analyze,
+    ask,
+    data,
+    evaluate,
+    index,
+    keys,
+    layer,
+    llm,
+    mcp,
+    models,
+    predict,
+    reviews,
+    serve,
+    sql,
+    train,
+)
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")

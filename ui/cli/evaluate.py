@@ -27,9 +27,9 @@ def eval_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ask every question, judge numbers, tool choice and refusals; print a table and write JSON."""
-    from agent.evaluation import load_questions, run_eval, select
     from agent.factory import build_evaluation
     from agent.settings import Settings
+    from evaluation import load_questions, run_eval, select
 
     settings = Settings(**({"llm_backend": backend} if backend else {}))
     wanted = {k.strip() for k in kinds.split(",")} if kinds else None

@@ -43,7 +43,7 @@ def check_cmd(path: Annotated[Path, typer.Argument(help="A semantic layer YAML f
     from warehouse.semantic.layer import load_overrides
 
     _, readonly, layer = _open(path)
-    names = list((load_overrides(path).get("measures") or {}))
+    names = list(load_overrides(path).get("measures") or {})
     model = spec_model(layer)
     try:
         for name in names:

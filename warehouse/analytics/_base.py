@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
@@ -24,13 +24,16 @@ def _all_is_none(value: Any) -> Any:
     return None if value == ALL_EVENTS else value
 
 
-EventFilter = Annotated[
-    Literal[(*get_args(EventType), ALL_EVENTS)] | None,  # one Literal: a bad value gets one error naming them all
-    AfterValidator(_all_is_none),
-    # The schema a caller (and a tool-calling model) sees offers "all", not null. Measured: offered null, the
-    # embedded model wrote "event_type": null for "how many purchases in October" and counted every event.
-    WithJsonSchema({"type": "string", "enum": [*get_args(EventType), ALL_EVENTS]}),
-]
+if TYPE_CHECKING:  # a Literal built from EventType at run time is beyond a static checker
+    EventFilter = str | None
+else:
+    EventFilter = Annotated[
+        Literal[(*get_args(EventType), ALL_EVENTS)] | None,  # one Literal: a bad value gets one error naming them all
+        AfterValidator(_all_is_none),
+        # The schema a caller (and a tool-calling model) sees offers "all", not null. Measured: offered null, the
+        # embedded model wrote "event_type": null for "how many purchases in October" and counted every event.
+        WithJsonSchema({"type": "string", "enum": [*get_args(EventType), ALL_EVENTS]}),
+    ]
 """An event-type filter: one type, or ``"all"`` (or left out, or null) for every type; validated to the type or None."""
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 

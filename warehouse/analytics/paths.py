@@ -34,7 +34,7 @@ def compile_paths(request: PathsRequest, *, steps: bool = False) -> str:
     Steps follow each anchor through the whole history; the date range selects the anchors. With
     ``steps`` the neighbours come from the step index, else from a window over ``events``.
     """
-    scope = "session" if request.within_session else "user"
+    scope: Literal["session", "user"] = "session" if request.within_session else "user"
     depth = range(1, request.depth + 1)
     filler = lit(END if request.direction == "next" else START)
     cols = ", ".join(f"COALESCE(s.step_{k}, {filler}) AS step_{k}" for k in depth)
@@ -83,7 +83,7 @@ def paths(safe: SafeSql, request: PathsRequest, *, user_scope: str | None = None
     frame["occurrences"] = frame["occurrences"].astype(int)
     frame["share"] = (frame["occurrences"] / anchors).round(4) if anchors else 0.0
     frame = frame.drop(columns="anchors")
-    scope = "session" if request.within_session else "user"
+    scope: Literal["session", "user"] = "session" if request.within_session else "user"
     if frame.empty:
         summary = f"No {request.event_type} events in {request.describe()}."
     else:

@@ -13,7 +13,6 @@ from pydantic import Field
 from warehouse.analytics._base import DateRange, EventType, Result, heatmap, lit, run, where
 from warehouse.safe_sql import SafeSql
 
-
 _ADJ = {"day": "daily", "week": "weekly"}
 
 

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from warehouse.analytics._base import DateRange, EventFilter, Result, lit, line_chart, run, where
+from warehouse.analytics._base import DateRange, EventFilter, Result, line_chart, lit, run, where
 from warehouse.safe_sql import SafeSql
 
-_SEGMENT = {
+_SEGMENT: dict[str | None, tuple[str, str | None]] = {
     "country": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.country"),
     "device": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.device"),
     "channel": ("LEFT JOIN users AS u ON u.user_id = e.user_id", "u.channel"),

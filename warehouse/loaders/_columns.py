@@ -44,7 +44,7 @@ def not_empty(inp: InputFile, table: pa.Table, column: str, first_line: int, *, 
     if col.null_count == 0:
         return
     index = first_index(pc.is_null(col))
-    raise inp.fail("the value is empty", f"every row needs a {label or column}", line=first_line + index, column=column)
+    raise inp.fail("the value is empty", f"every row needs a {label or column}", line=first_line + (index or 0), column=column)
 
 
 def to_int(

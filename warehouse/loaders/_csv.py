@@ -47,7 +47,7 @@ def sniff_delimiter(inp: InputFile, *, width: int | None = None) -> str:
         return inp.separator
     line = first_line(inp)
     counts = {d: line.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     lines = [text for text in inp.sample.decode(encoding_of(inp), errors="replace").splitlines()[:20][:-1] if text]
     spaced = {len(text.split()) for text in lines} or {len(line.split())}  # the sample's last line may be cut
     (blanks,) = spaced if len(spaced) == 1 else (0,)

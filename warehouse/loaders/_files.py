@@ -6,7 +6,7 @@ import gzip
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import pyarrow as pa
 
@@ -47,7 +47,7 @@ class InputFile:
         """A fresh binary stream of the (decompressed) content."""
         self.close()
         self._raw = self.path.open("rb")
-        return gzip.GzipFile(fileobj=self._raw) if self.compressed else self._raw
+        return cast(BinaryIO, gzip.GzipFile(fileobj=self._raw)) if self.compressed else self._raw
 
     def open_native(self) -> pa.NativeFile:
         """A fresh pyarrow stream of the (decompressed) content, for pyarrow's readers."""

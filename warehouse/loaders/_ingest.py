@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -71,7 +72,8 @@ class _Writer:
             # than maintaining them row by row; PostgreSQL's DDL is transactional, so a failure
             # still leaves everything as it was.
             present = {ix["name"] for ix in inspect(conn).get_indexes("events")}
-            self.rebuild = [ix for ix in ANALYTIC_INDEXES if ix.table.name == "events" and ix.name in present]
+            self.rebuild = [ix for ix in ANALYTIC_INDEXES if ix.table is not None and ix.table.name == "events"
+                            and ix.name in present]
             for index in self.rebuild:
                 index.drop(conn)
 
@@ -158,13 +160,13 @@ def _existing_keys(warehouse: Warehouse, conn: Connection, name: str, key: str, 
     if len(values) == 0:
         return pa.array([], type=values.type)
     if warehouse.dialect == "duckdb":
-        raw = conn.connection.dbapi_connection
+        raw: Any = conn.connection.dbapi_connection  # duckdb / psycopg, untyped by SQLAlchemy
         raw.register("_uba_keys", pa.table({"k": values}))
         try:
-            found = raw.sql(f"SELECT k FROM _uba_keys WHERE k IN (SELECT {key} FROM {name})").fetchnumpy()["k"]
+            hits = raw.sql(f"SELECT k FROM _uba_keys WHERE k IN (SELECT {key} FROM {name})").fetchnumpy()["k"]
         finally:
             raw.unregister("_uba_keys")
-        return pa.array(found, type=values.type)
+        return pa.array(hits, type=values.type)
     if warehouse.dialect == "postgresql":
         return _existing_keys_postgres(conn, name, key, values)
     found: list = []
@@ -180,7 +182,7 @@ def _existing_keys_postgres(conn: Connection, name: str, key: str, values: pa.Ch
     """COPY the keys into a temporary table and semi-join there: no per-key round trips or parameters."""
     kind = "bigint" if pa.types.is_integer(values.type) else "text"
     stage = f"_uba_keys_{kind}"
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection  # duckdb / psycopg, untyped by SQLAlchemy
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (k {kind}) ON COMMIT DROP")
         cur.execute(f"TRUNCATE {stage}")

@@ -115,7 +115,8 @@ class DaySpan:
 
     def check(self) -> None:
         """Raise when at least ``ONE_DAY_MIN_ROWS`` rows all fall within 24 hours."""
-        if self.rows >= ONE_DAY_MIN_ROWS and self.high - self.low < timedelta(days=1):
+        if (self.rows >= ONE_DAY_MIN_ROWS and self.low is not None and self.high is not None
+                and self.high - self.low < timedelta(days=1)):
             raise self.inp.fail(
                 f"all {self.rows:,} timestamps fall within one day ({self.low:%Y-%m-%d}; first value {self.sample!r}):"
                 " the time format looks misread",

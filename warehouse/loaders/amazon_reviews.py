@@ -9,9 +9,9 @@ import pyarrow.compute as pc
 
 from warehouse.loaders._columns import first_index
 from warehouse.loaders._files import InputFile
-from warehouse.loaders._jsonl import check_first_line, tables
 from warehouse.loaders._ids import content_ids
 from warehouse.loaders._ingest import Batch
+from warehouse.loaders._jsonl import check_first_line, tables
 
 BLOCK_BYTES = 8 * 1024 * 1024
 SCHEMA = pa.schema(

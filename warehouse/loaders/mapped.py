@@ -106,7 +106,7 @@ def _resolve(inp: InputFile, present: list[str], spec: SourceMapping, *, hint: s
     columns = dict(spec.columns)
     columns.update({t: t for t in TARGETS if t not in columns and t in present and t not in spec.constants})
     inp.column_labels = dict(columns)
-    required = REQUIRED
+    required: tuple[str, ...] = REQUIRED
     if "session_id" in columns and spec.anonymous == "session":
         required = tuple(t for t in REQUIRED if t != "user_id")  # a sessions-only log: every visitor is anonymous
     missing = [t for t in required if t not in columns and t not in spec.constants]

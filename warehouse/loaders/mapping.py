@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from warehouse.errors import IngestError
-from warehouse.yaml_file import read_mapping
 from warehouse.schema import EVENT_TYPES
+from warehouse.yaml_file import read_mapping
 
 EVENT_TARGETS = ("event_id", "user_id", "session_id", "ts", "event_type", "item_id", "value", "order_id", "quantity")
 ITEM_TARGETS = ("title", "category", "brand", "price")

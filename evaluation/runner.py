@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
 from agent.analyst import Analyst
-from agent.evaluation.scoring import score
-from agent.evaluation.suite import EvalQuestion
-from agent.fake_llm import ScriptedChatModel, tool_call
+from evaluation.scoring import score
+from evaluation.suite import EvalQuestion
+from fake_llm import ScriptedChatModel, tool_call
 from warehouse.readonly import ReadOnlyWarehouse
 from warehouse.schema import TABLE_NAMES
 from warehouse.sql_guard import sqlglot_dialect

@@ -10,8 +10,8 @@ from typing import Any
 
 from agent import prompt
 from agent.answer import Answer
-from agent.evaluation.suite import EvalQuestion
 from agent.grounding import number_value, numbers_in
+from evaluation.suite import EvalQuestion
 
 _REFUSAL = re.compile(
     r"\b(can(?:not|'t)|unable|not (?:allowed|able|permitted|possible)|refuse|only (?:read|analy[sz]e)|"

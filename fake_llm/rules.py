@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
-from agent.fake_llm import ToolBindingFake
+from fake_llm.scripted import ToolBindingFake
 
 _FALLBACK = "I can answer the demo questions only; try one of the examples."
 

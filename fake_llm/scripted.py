@@ -21,8 +21,12 @@ from pydantic import Field
 Reply = AIMessage | str | BaseException | Callable[[list[BaseMessage]], "AIMessage | str"]
 
 
-class ScriptExhausted(AssertionError):
-    """The scripted model was called more often than its script allows."""
+class ScriptExhausted(BaseException):
+    """The scripted model was called more often than its script allows.
+
+    A ``BaseException`` (as pytest's own failures are): the agent turns any ``Exception`` from a model
+    into an error answer, and this one must reach the test instead.
+    """
 
 
 def tool_call(name: str, /, **args: Any) -> AIMessage:

@@ -86,7 +86,7 @@ def _read(path: Path | str | None) -> tuple[str, str]:
         path = "regression"
     if isinstance(path, str) and path in SETS:
         file = SETS[path]
-        return resources.files("agent.evaluation").joinpath(file).read_text(encoding="utf-8"), f"the bundled {file}"
+        return resources.files("evaluation").joinpath(file).read_text(encoding="utf-8"), f"the bundled {file}"
     if isinstance(path, str) and not path.endswith((".yaml", ".yml")):
         raise ValueError(f"unknown question set {path!r}; use one of {sorted(SETS)} or a path to a YAML file")
     try:
