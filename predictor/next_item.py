@@ -13,11 +13,17 @@ import pandas as pd
 import torch
 
 from predictor.baselines import Popularity
-from predictor.candidates import blend_scorer, neighbour_probabilities, sasrec_probabilities, score_test, select_next_model
+from predictor.candidates import (
+    blend_scorer,
+    neighbour_probabilities,
+    sasrec_probabilities,
+    score_test,
+    select_next_model,
+)
 from predictor.errors import ModelCorrupt, NotEnoughData, UnknownUser
+from predictor.knn import SequentialKNN, load_neighbours, save_neighbours
 from predictor.registry import ModelRegistry, ModelVersion
 from predictor.sasrec import SASRec, SASRecConfig, TrainedSASRec, config_dict, train_sasrec
-from predictor.knn import SequentialKNN, load_neighbours, save_neighbours
 from predictor.sequences import NO_ITEM, PAD, Sequences, Vocabulary, leave_one_out
 from predictor.source import Query, events_frame, user_exists
 
