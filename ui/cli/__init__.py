@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ui.cli import analyze, ask, data, evaluate, index, keys, layer, llm, reviews, serve, sql
-from ui.cli import mcp, models, predict, train
+from ui.cli import mcp, models, predict, train, watch
 from ui.cli._output import console, fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="uba: the User Behavior Analyst.")
@@ -30,6 +30,7 @@ app.add_typer(layer.query_app)  # top-level command: uba query
 app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
+app.add_typer(watch.app, name="watch")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
