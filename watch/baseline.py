@@ -1,9 +1,9 @@
 """The seasonal robust baseline: the band a point of a daily or hourly series is expected to fall in.
 
 On the square-root scale (where a count's noise hardly depends on its level) the last weeks are split
-into a weekly level (each week's median), a trend (Theil-Sen slope of those levels) and a phase effect
-(weekday, or hour of the week: the median deviation from the week's level). The expected point is the
-last level moved on by the trend plus its phase's effect; the band's half-width is ``z`` robust standard
+by median polish into a level per week and an effect per phase (weekday, or hour of the week), with a
+trend (Theil-Sen slope of the levels). The expected point is the last level moved on by the trend plus
+its phase's effect; the band's half-width is ``z`` robust standard
 deviations of what is left (1.4826 x its median absolute deviation). Medians keep one earlier anomaly
 from moving the band.
 """
@@ -54,6 +54,16 @@ def _theil_sen(levels: np.ndarray) -> float:
     return float(np.median(pairs)) if pairs else 0.0
 
 
+def _median_polish(rows: np.ndarray, sweeps: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(week levels, phase effects) of a weeks x phases table by Tukey's median polish: one odd point moves
+    neither its week's level (taken after the phase effects are removed) nor its phase's effect."""
+    levels, phase = np.zeros(rows.shape[0]), np.zeros(rows.shape[1])
+    for _ in range(sweeps):
+        levels = np.median(rows - phase, axis=1)
+        phase = np.median(rows - levels[:, None], axis=0)
+    return levels, phase
+
+
 def band(history: np.ndarray, grain: Grain, z: float = DEFAULT_Z) -> Band:
     """The band of the point right after ``history``; ValueError with fewer than three weeks of history."""
     season = SEASON[grain]
@@ -63,8 +73,7 @@ def band(history: np.ndarray, grain: Grain, z: float = DEFAULT_Z) -> Band:
                          f"{MIN_SEASONS * season} (three weeks)")
     # On the square-root scale a count's noise is about the same at every level (night hours and peak days).
     rows = np.sqrt(np.maximum(np.asarray(history[-weeks * season:], dtype=float), 0.0)).reshape(weeks, season)
-    levels = np.median(rows, axis=1)
-    phase = np.median(rows - levels[:, None], axis=0)
+    levels, phase = _median_polish(rows)
     residuals = rows - levels[:, None] - phase
     spread = max(1.4826 * float(np.median(np.abs(residuals))), SPREAD_FLOOR)
     # A week's median sits mid-week; the next point starts the week after the last one.
