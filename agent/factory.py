@@ -286,6 +286,8 @@ class AnalystParts:
     """The semantic layer the tools query."""
     schema_text: Callable[[str | None], str]
     """The allow-listed schema, event types and date range as a user scope sees them."""
+    readonly: Callable[[], Any] = lambda: None
+    """The shared read-only connection."""
 
 
 def build_analyst_parts(settings: Settings) -> AnalystParts:
@@ -317,7 +319,7 @@ def build_analyst_parts(settings: Settings) -> AnalystParts:
         return describe_schema_result(open_safe_sql(settings, opened()["readonly"]), user_scope=user_scope)[0]
 
     return AnalystParts(analyst=analyst, tools_for_scope=tools_for_scope, layer=lambda: opened()["layer"],
-                        schema_text=schema_text)
+                        schema_text=schema_text, readonly=lambda: opened()["readonly"])
 
 
 def _tools_for_scope(settings: Settings, readonly, layer):
@@ -341,3 +343,23 @@ def _tools_for_scope(settings: Settings, readonly, layer):
         return cache[user_scope]
 
     return tools_for
+
+
+def build_watch(settings: Settings, parts: AnalystParts | None = None):
+    """Saved reports and alerts (``watch``) over the analyst's tools and layer: the same engines, no model."""
+    from watch import Watch, WatchDeps, WatchStore
+    from watch.delivery import WebhookSender
+
+    parts = parts or build_analyst_parts(settings)
+    readonly = {}
+
+    def safe_sql():
+        if "safe" not in readonly:
+            readonly["safe"] = open_safe_sql(settings, parts.readonly())
+        return readonly["safe"]
+
+    sender = WebhookSender(retries=settings.watch_webhook_retries, backoff_s=settings.watch_webhook_backoff_s)
+    ui_url = f"http://{settings.serve_host}:{settings.serve_port}/ui/"
+    return Watch(WatchDeps(store=WatchStore.in_data_dir(settings.data_dir), tools_for_scope=parts.tools_for_scope,
+                           safe_sql=safe_sql, layer=parts.layer, sender=sender, z=settings.watch_anomaly_z,
+                           ui_url=ui_url))

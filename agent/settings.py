@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     api_rate_per_min: int = Field(60, gt=0, description="Questions per minute per key (or per dev-mode caller) unless the key sets its own.")
     api_question_timeout_s: float = Field(300.0, gt=0, description="Seconds one question may run before the API answers 503.")
     api_concurrency: int = Field(8, gt=0, le=256, description="Questions answered at once by `uba serve`; more wait in line.")
+    # --- watching: saved reports and alerts (watch/) ---
+    watch_scheduler: bool = Field(True, description="`uba serve` runs saved reports and alerts on their schedules.")
+    watch_anomaly_z: float = Field(
+        4.0, gt=0, le=20, description="Alert band half-width in robust standard deviations around the seasonal "
+        "median (docs/watch.md measures precision, recall and false alarms per value).")
+    watch_webhook_retries: int = Field(4, ge=0, le=10, description="Retries of a failed webhook delivery.")
+    watch_webhook_backoff_s: float = Field(
+        2.0, gt=0, le=300, description="Seconds before the first webhook retry; each later wait doubles.")
     # --- predictor (predictor/, tools/predictions.py) ---
     predictor_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the next-item model trains and predicts: auto = CUDA when present."

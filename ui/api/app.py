@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from agent.settings import Settings
-from ui.api import ask, chat
+from ui.api import ask, chat, watch
 from ui.api.audit import AuditLog
 from ui.api.auth import Authenticator
 from ui.api.errors import install_handlers
@@ -62,10 +62,10 @@ def create_app(
 ) -> FastAPI:
     """The API (and, with ``web``, the Gradio app under /ui; with ``mcp``, MCP at /mcp) for ``settings``;
     nothing heavy is loaded yet."""
+    from agent.factory import build_analyst_parts, build_watch
+
     parts = None
     if analyst_factory is None:
-        from agent.factory import build_analyst_parts
-
         parts = build_analyst_parts(settings)
         analyst_factory = parts.analyst
 
@@ -89,8 +89,10 @@ def create_app(
     app.state.llm_label = llm_label(settings)
     app.state.model_name = f"uba/{settings.llm_backend}:{settings.llm_model}"
     app.state.runs = build_runs(settings, analyst_factory, metrics)
+    app.state.watch = build_watch(settings, parts)
     app.include_router(chat.router)
     app.include_router(ask.router)
+    app.include_router(watch.router)
     if mcp:
         from ui.mcp import McpService, mount_http
 
@@ -118,7 +120,7 @@ def create_app(
         from ui.web import build_web
 
         blocks, theme, css = build_web(app.state.runs, llm=app.state.llm_label, overview=overview_factory,
-                                       auth=app.state.auth, layer=layer_factory)
+                                       auth=app.state.auth, layer=layer_factory, watch=app.state.watch)
 
         def web_login(username: str, password: str) -> bool:
             key = keys.verify(password)

@@ -24,6 +24,7 @@ from ui.cli import (
     serve,
     sql,
     train,
+    watch,
 )
 from ui.cli._output import console, fail
 
@@ -45,6 +46,7 @@ app.add_typer(layer.query_app)  # top-level command: uba query
 app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
 app.add_typer(predict.app, name="predict")
+app.add_typer(watch.app, name="watch")
 
 _OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",

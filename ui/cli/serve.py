@@ -114,6 +114,14 @@ def serve(
     console.print("model: warming up (questions sent now wait for it; /health says when it is ready)",
                   highlight=False)
     threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
+    scheduler = None
+    if settings.watch_scheduler:
+        from watch import WatchScheduler
+
+        scheduler = WatchScheduler(api.state.watch)
+        scheduler.start()
+        console.print(f"reports:  {len(scheduler.next_runs())} scheduled (`uba watch list`; GET {base}/v1/watch)",
+                      highlight=False, soft_wrap=True)
     config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=30, lifespan="on")
     server = uvicorn.Server(config)
@@ -121,6 +129,9 @@ def serve(
         server.run()  # SIGINT/SIGTERM: stop accepting, finish running requests, then exit
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it already handled once the graceful shutdown is done
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
     if not server.started:
         fail(f"could not listen on {settings.serve_host}:{settings.serve_port}; is the port in use? "
              "Pick another with --port or UBA_SERVE_PORT")

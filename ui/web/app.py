@@ -15,6 +15,7 @@ from ui.api.auth import Authenticator, Caller
 from ui.api.errors import ApiError
 from ui.web.evidence import citations_markdown, figures, sql_text, step_message, table_frames
 from ui.web.markdown import safe_markdown
+from ui.web.reports import reports_tab, save_row
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def _layer_view(layer: Callable[[], str] | None) -> str:
 
 
 def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: Authenticator,
-              layer: Callable[[], str] | None = None):
+              layer: Callable[[], str] | None = None, watch: Any = None):
     """The Blocks of the web app, its theme and CSS (for ``gr.mount_gradio_app``)."""
     mode_note = ("dev mode: no API keys (loopback only)" if auth.mode == "none"
                  else "signed in with an API key")
@@ -188,6 +189,8 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
             citations = gr.Markdown(visible=False, elem_id="uba-citations", sanitize_html=True)
             with gr.Accordion("SQL behind the numbers", open=False, visible=False) as sql_box:
                 sql = gr.Code(language="sql", interactive=False, elem_id="uba-sql")
+            if watch is not None:
+                save_row(watch, runs, lambda r: _web_caller(auth, r), thread)
         with gr.Tab("Data") as data_tab:
             summary = gr.Markdown(elem_id="uba-overview")
             with gr.Row():
@@ -195,6 +198,8 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
                 mix = gr.Dataframe(label="Events by type", interactive=False)
             mix_chart = gr.Plot(label="Event mix")
             gr.Markdown("_As of when the server started._")
+        if watch is not None:
+            reports_tab(watch, auth, lambda r: _web_caller(auth, r))
         with gr.Tab("What you can ask"):
             gr.Markdown("Every measure can be asked over a time window, per day/week/month, compared with the "
                         "window before, filtered and ranked by the dimensions.")
