@@ -8,7 +8,13 @@ of a table, however it is reached (views, subqueries, joins). The reader databas
 ``<db>_uba_reader`` holds views over the warehouse; ``users`` and ``reviews`` come from copies in
 ``<db>_uba_private`` (e-mails masked when written; reviews also kept with contact details masked,
 which a scoped caller reads instead). The raw ``users`` and ``reviews`` are filtered to no rows for
-every reader; a scoped session's filters keep only its user's rows everywhere. On a server the same
+every reader; a scoped session's filters keep only its user's rows everywhere.
+
+What ``readonly=1`` still lets through in chdb (measured: the scalar ``file()`` reads any local
+file, ``merge()`` reads a table past its row filter, ``INTO OUTFILE`` writes, several statements run
+in one call, ``system`` tables show the directory) is refused before a query runs, on the engine's
+own parse tree (``EXPLAIN AST``): exactly one SELECT with no output clause, table functions from a
+short allow-list, no ``system`` table, none of the functions that read outside the tables. On a server the same
 limits come from the read-only user's settings profile (``scripts/clickhouse_readonly.sql``).
 """
 
@@ -31,6 +37,15 @@ _SYSTEM_HIDDEN = ("system.processes", "system.query_log", "system.query_thread_l
                   "system.query_views_log", "system.session_log", "system.part_log")
 """What other sessions ran (their SQL, their scope) is filtered out of every reader's view."""
 SCOPE_CACHE = 4
+TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
+                             "values"})
+"""Table functions a reader may use: they make rows, they read nothing."""
+DENIED_FUNCTIONS = frozenset("""
+file getserversetting getmergetreesetting getmacro filesystemavailable filesystemcapacity filesystemunreserved
+hascolumnintable joinget joingetornull gettypeserializationstreams getoskernelversion hostname fqdn serveruuid
+tcpport getclienthttpheader currentprofiles enabledprofiles defaultprofiles currentroles enabledroles defaultroles
+""".split())
+"""Scalar functions that read outside the warehouse tables or describe the host (plus every ``dict*``)."""
 
 
 def _quote(value: str) -> str:
@@ -173,9 +188,55 @@ class ChdbWall:
 
     def execute(self, sql: str, user_scope: str | None):
         """Run ``sql`` in the session of ``user_scope``: its column names and a cursor to fetch from."""
-        cursor = self.session(user_scope).cursor()
+        session = self.session(user_scope)
+        check_ast(str(session.query("EXPLAIN AST " + sql, "TSVRaw")))
+        cursor = session.cursor()
         cursor.execute(sql)
         return [d[0] for d in cursor.description or []], cursor
+
+
+class RefusedByWall(Exception):
+    """The engine's parse of a query shows something a reader may not do."""
+
+
+def _node(line: str) -> tuple[int, str, str, int]:
+    """(depth, kind, name, children) of one ``EXPLAIN AST`` line."""
+    depth = len(line) - len(line.lstrip(" "))
+    parts = line.strip().split(" ")
+    children = int(parts[-1].rstrip(")")) if len(parts) >= 3 and parts[-2] == "(children" else 0
+    return depth, parts[0], parts[1] if len(parts) > 1 else "", children
+
+
+def check_ast(dump: str) -> None:
+    """Refuse unless ``dump`` (``EXPLAIN AST`` output) is one complete SELECT tree that reads only tables."""
+    lines = [line for line in dump.split("\n") if line.strip()]
+    nodes = [_node(line) for line in lines]
+    if not nodes or nodes[0][1] != "SelectWithUnionQuery":
+        raise RefusedByWall("only one SELECT statement may run on the read-only connection")
+    position = 0
+
+    def subtree(parent: str) -> None:
+        nonlocal position
+        depth, kind, name, children = nodes[position]
+        position += 1
+        lowered = name.lower()
+        if parent == "TableExpression" and kind == "Function" and lowered not in TABLE_FUNCTIONS:
+            raise RefusedByWall(f"table function {name!r} is not allowed on the read-only connection")
+        if kind == "Function" and (lowered in DENIED_FUNCTIONS or lowered.startswith("dict")):
+            raise RefusedByWall(f"function {name!r} is not allowed on the read-only connection")
+        if kind == "TableIdentifier" and lowered.split(".")[0] == "system":
+            raise RefusedByWall(f"system table {name!r} is not readable on the read-only connection")
+        for _ in range(children):
+            if position >= len(nodes) or nodes[position][0] <= depth:
+                raise RefusedByWall("the query's parse tree is not one statement")
+            subtree(kind)
+
+    subtree("")
+    if position != len(nodes):
+        raise RefusedByWall("found more than one statement; send exactly one SELECT")
+    root_children = [kind for depth, kind, _, _ in nodes if depth == nodes[0][0] + 1]
+    if root_children != ["ExpressionList"]:
+        raise RefusedByWall("SELECT ... INTO OUTFILE, FORMAT and SETTINGS clauses are not allowed on the read-only connection")
 
 
 class ServerReader:
