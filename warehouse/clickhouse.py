@@ -8,8 +8,10 @@ Two URL forms reach the same engine:
 * ``clickhouse://user:password@host:8123/db`` (``?secure=true`` for TLS): a ClickHouse server or
   cluster through ``clickhouse-connect`` (its SQLAlchemy dialect for writes, its client for reads).
 
-ClickHouse has no transactions: a failed load can leave the rows it had appended (load again
-after fixing the source; ingestion truncates the tables it replaces).
+ClickHouse has no transactions, so a load's all-or-nothing comes from an undo snapshot: before the
+first write inside a SQLAlchemy transaction, every warehouse table's parts are attached (hard links,
+no copy) to a ``_uba_undo_<table>``; a rollback puts them back, a commit drops them. It assumes one
+writer at a time, as the loaders do.
 """
 
 from __future__ import annotations
@@ -88,6 +90,52 @@ def _identifier(name: str, raw: str) -> str:
     return name
 
 
+UNDO_PREFIX = "_uba_undo_"
+_SNAPSHOT = "uba_undo_tables"
+
+
+def _run(conn: Connection, statements: list[str]) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for sql in statements:
+            cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def _tables(conn: Connection) -> list[str]:
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'")
+        return [row[0] for row in cursor.fetchall() if not row[0].startswith(UNDO_PREFIX)]
+    finally:
+        cursor.close()
+
+
+def snapshot(conn: Connection) -> None:
+    """Before the transaction's first write: keep every table's current parts in an undo table."""
+    if _SNAPSHOT in conn.info or not conn.in_transaction():
+        return
+    names = _tables(conn)
+    _run(conn, [sql for name in names for sql in (
+        f"DROP TABLE IF EXISTS `{UNDO_PREFIX}{name}`", f"CREATE TABLE `{UNDO_PREFIX}{name}` AS `{name}`",
+        f"ALTER TABLE `{UNDO_PREFIX}{name}` ATTACH PARTITION ALL FROM `{name}`")])
+    conn.info[_SNAPSHOT] = names
+
+
+def _finish(conn: Connection, *, restore: bool) -> None:
+    names = conn.info.pop(_SNAPSHOT, None)
+    if names is None:
+        return
+    statements = []
+    if restore:
+        statements += [f"TRUNCATE TABLE IF EXISTS `{name}`" for name in _tables(conn) if name not in names]
+        statements += [sql for name in names for sql in (
+            f"TRUNCATE TABLE `{name}`", f"ALTER TABLE `{name}` ATTACH PARTITION ALL FROM `{UNDO_PREFIX}{name}`")]
+    statements += [f"DROP TABLE IF EXISTS `{UNDO_PREFIX}{name}`" for name in names]
+    _run(conn, statements)
+
+
 def open_engine(target: ClickHouseUrl) -> Engine:
     """A SQLAlchemy engine on the target's database (created on chdb when missing)."""
     if target.kind == "chdb":
@@ -97,6 +145,8 @@ def open_engine(target: ClickHouseUrl) -> Engine:
     except Exception as exc:  # noqa: BLE001 - a missing driver or a bad URL, translated once
         raise ConnectionFailed(f"cannot open ClickHouse at {target.path or target.url!s}: {exc}; "
                                "install chdb and chdb-sqlalchemy (in-process) or clickhouse-connect (server)") from None
+    event.listen(engine, "commit", lambda conn: _finish(conn, restore=False))
+    event.listen(engine, "rollback", lambda conn: _finish(conn, restore=True))
     if target.kind == "chdb":
         database = target.database
 
@@ -106,6 +156,9 @@ def open_engine(target: ClickHouseUrl) -> Engine:
             try:
                 cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
                 cursor.execute(f"USE `{database}`")
+                cursor.execute("SET aggregate_functions_null_for_empty = 1")  # MIN/MAX/SUM of nothing: NULL
+                # monthly partitions: a source spanning decades (reviews since 1998) loads in one block
+                cursor.execute("SET max_partitions_per_insert_block = 10000")
             finally:
                 cursor.close()
     return engine
@@ -137,6 +190,7 @@ def create_table_sql(table: Table) -> str:
 
 def create_tables(conn: Connection, tables: list[Table]) -> None:
     """Create the tables that are missing."""
+    snapshot(conn)
     raw = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:
@@ -148,6 +202,7 @@ def create_tables(conn: Connection, tables: list[Table]) -> None:
 
 def truncate(conn: Connection, tables: list[str]) -> None:
     """Empty tables (ClickHouse's DELETE needs a WHERE and rewrites parts; TRUNCATE drops them)."""
+    snapshot(conn)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         for name in tables:
@@ -158,6 +213,7 @@ def truncate(conn: Connection, tables: list[str]) -> None:
 
 def bulk_insert(conn: Connection, kind: str, table: str, data: pa.Table) -> None:
     """Append an Arrow table: through a Parquet file on chdb, ``insert_arrow`` on a server."""
+    snapshot(conn)
     raw = conn.connection.dbapi_connection
     columns = ", ".join(f"`{c}`" for c in data.column_names)
     if kind == "server":
@@ -175,9 +231,30 @@ def bulk_insert(conn: Connection, kind: str, table: str, data: pa.Table) -> None
 
 def insert_parquet(raw, table: str, columns: str, path: str) -> None:
     """``INSERT ... SELECT`` from a Parquet file the process can read (chdb reads local files directly)."""
-    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
     cursor = raw.cursor()
     try:
-        cursor.execute(f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM file('{quoted}', Parquet)")
+        cursor.execute(f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM file({_file_literal(path)}, Parquet)")
     finally:
         cursor.close()
+
+
+def existing_keys(conn: Connection, table: str, key: str, values) -> pa.Array:
+    """The subset of ``values`` already stored as ``table.key``: the keys go in as a Parquet file, not SQL text."""
+    handle, name = tempfile.mkstemp(prefix="uba-keys-", suffix=".parquet")
+    os.close(handle)
+    try:
+        pq.write_table(pa.table({"k": values}), name)
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SELECT k FROM file({_file_literal(name)}, Parquet) WHERE k IN (SELECT `{key}` FROM `{table}`)")
+            found = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+    finally:
+        os.unlink(name)
+    return pa.array(found, type=values.type)
+
+
+def _file_literal(path: str) -> str:
+    """A local path as a ClickHouse string literal (backslash escapes)."""
+    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"

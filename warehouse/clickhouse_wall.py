@@ -157,6 +157,7 @@ class ChdbWall:
             "max_result_rows": str(self.max_rows + 1),
             "result_overflow_mode": "break",
             "join_use_nulls": "1",
+            "aggregate_functions_null_for_empty": "1",
             "additional_table_filters": filters,
             "readonly": "1",
         }
