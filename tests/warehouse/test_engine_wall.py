@@ -283,7 +283,11 @@ def leaks(rows, frames, scope: str | None, warehouse: str) -> list[str]:
 @pytest.mark.parametrize(("engine", "attack", "guard"), CASES)
 def test_attack_is_contained(envs, engine, attack, guard):
     safe, admin_url, frames, scope, tmp = envs(engine)
-    warehouse = {"duckdb": make_url(admin_url).database, "chdb": ClickHouseUrl.parse(admin_url).path}.get(engine, "/nonexistent")
+    warehouse = "/nonexistent"
+    if engine == "duckdb":
+        warehouse = make_url(admin_url).database
+    elif engine == "chdb":
+        warehouse = ClickHouseUrl.parse(admin_url).path
     if attack.writes and attack.writes.startswith("TEMP/"):
         Path(warehouse + ".tmp").mkdir(exist_ok=True)  # the directory that once let COPY write raw e-mails
     database = ClickHouseUrl.parse(admin_url).database if engine == "chdb" else ""
