@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engines import ENGINES, new_chdb_url
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -128,19 +129,11 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
     pg_cluster.drop_database(url)
 
 
-_CHDB_DATABASES = itertools.count()
-
-
 @pytest.fixture(scope="session")
 def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's one chdb directory (a process holds one); each test warehouse is a database in it."""
     pytest.importorskip("chdb", reason="ClickHouse tests need the chdb package (pip install -e '.[dev]')")
     return tmp_path_factory.mktemp("chdb")
-
-
-def new_chdb_url(root: Path) -> str:
-    """URL of a fresh, empty database in the session's chdb directory."""
-    return f"chdb://{root}?database=uba_test_{next(_CHDB_DATABASES)}"
 
 
 @pytest.fixture
@@ -153,10 +146,6 @@ def chdb_url(chdb_root: Path) -> str:
 def duckdb_url(tmp_path: Path) -> str:
     """URL of a fresh DuckDB file."""
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-
-
-ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "chdb"]
-"""The engines every warehouse test runs on."""
 
 
 @pytest.fixture(params=ENGINES)

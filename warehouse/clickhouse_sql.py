@@ -16,6 +16,11 @@ READ_DIALECT = "duckdb"
 and the model write everywhere; sqlglot transpiles it."""
 
 
+def written_dialect(engine: str) -> str:
+    """The dialect callers write SQL in for an engine: DuckDB's syntax on ClickHouse, the engine's own elsewhere."""
+    return READ_DIALECT if engine == "clickhouse" else engine
+
+
 def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from behavior_data import load, make_tables
-from conftest import new_chdb_url
+from engines import new_chdb_url
 
 from warehouse import Warehouse
 from warehouse.readonly import ReadOnlyWarehouse, grant_readonly

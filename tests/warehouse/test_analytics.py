@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import loaded_envs  # noqa: E402
-from conftest import ENGINES  # noqa: E402
+from engines import ENGINES  # noqa: E402
 
 from warehouse.analytics import (  # noqa: E402
     FunnelRequest,

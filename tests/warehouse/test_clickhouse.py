@@ -72,11 +72,11 @@ def test_a_scoped_query_on_a_server_is_refused_not_run_unscoped():
         reader.execute("SELECT 1", "u001")
 
 
-def test_the_server_setup_is_valid_clickhouse_and_grants_only_the_reader_views():
+def test_the_server_setup_is_valid_clickhouse_and_grants_only_the_reader_views(chdb_root):
     present = {"users": ["user_id", "signup_ts", "country", "device", "channel", "email"],
                "events": ["event_id", "user_id", "ts", "event_type"], "review_sentiment": ["review_id"]}
     statements = readonly_setup_sql("shop", present, password="pw", timeout_s=5, memory_limit_mb=512, max_rows=99)
-    conn = chdb.connect(":memory:")
+    conn = chdb.connect(str(chdb_root))  # the process's one chdb engine; EXPLAIN AST only parses
     try:
         for sql in statements:  # ClickHouse's own parser: every statement is well-formed
             assert str(conn.query("EXPLAIN AST " + sql, "TSVRaw")).strip()

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import SERVER_FIXTURES, open_loaded  # noqa: E402
-from conftest import ENGINES  # noqa: E402
+from engines import ENGINES  # noqa: E402
 from behavior_data import make_tables  # noqa: E402
 
 from warehouse.clickhouse import ClickHouseUrl  # noqa: E402
