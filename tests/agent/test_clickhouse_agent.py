@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.fake_llm import ScriptedChatModel, tool_call
+from fake_llm import ScriptedChatModel, tool_call
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
 TOP_CATEGORY_SQL = ("SELECT i.category, COUNT(*) AS n FROM events e JOIN items i USING (item_id) "
