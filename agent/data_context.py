@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warehouse import PII_COLUMNS
+from warehouse.clickhouse_sql import written_dialect
 from warehouse.readonly import ReadOnlyWarehouse
 from warehouse.schema import TABLE_MEANINGS, TABLE_NAMES, metadata
 
@@ -43,7 +44,7 @@ def data_context(readonly: ReadOnlyWarehouse) -> DataContext:
         "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type"
     ).rows
     return DataContext(
-        dialect=readonly.dialect,
+        dialect=written_dialect(readonly.dialect),  # ClickHouse: the guard reads DuckDB's syntax
         first_date=first.date().isoformat() if first else "(no events)",
         last_date=last.date().isoformat() if last else "(no events)",
         schema_summary=_summary(counts, [str(row[0]) for row in mix]),

@@ -82,7 +82,8 @@ open_readonly = open_readonly_warehouse
 
 
 def resolved_readonly_url(settings: Settings) -> str:
-    """``readonly_url``, else the warehouse URL (PostgreSQL: as the SELECT-only role, no password)."""
+    """``readonly_url``, else the warehouse URL (PostgreSQL: as the SELECT-only role, no password; a ClickHouse
+    server: as that user, on the reader database ``<db>_uba_reader``)."""
     from sqlalchemy.engine import make_url
 
     if settings.readonly_url:
@@ -91,15 +92,24 @@ def resolved_readonly_url(settings: Settings) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         return parsed.set(username=settings.readonly_role, password=None).render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "clickhouse":
+        reader = parsed.set(username=settings.readonly_role, database=f"{parsed.database or 'default'}_uba_reader")
+        return reader._replace(password=None).render_as_string(hide_password=False)  # set(password=None) keeps it
     return url
 
 
 def grant_readonly_role(settings: Settings) -> str:
-    """Create or refresh the SELECT-only PostgreSQL role with the warehouse URL's (admin) user; its URL."""
+    """Create or refresh the SELECT-only role (PostgreSQL) or user (a ClickHouse server) with the warehouse
+    URL's (admin) user; its URL."""
     from warehouse.readonly import grant_readonly
 
-    return grant_readonly(settings.resolved_warehouse_url(), role=settings.readonly_role,
-                          timeout_s=settings.query_timeout_s)
+    url = settings.resolved_warehouse_url()
+    if url.startswith("clickhouse"):
+        from warehouse.clickhouse_grants import grant_readonly_clickhouse
+
+        return grant_readonly_clickhouse(url, user=settings.readonly_role, timeout_s=settings.query_timeout_s,
+                                         memory_limit_mb=settings.query_memory_mb, max_rows=settings.sql_max_limit)
+    return grant_readonly(url, role=settings.readonly_role, timeout_s=settings.query_timeout_s)
 
 
 def open_safe_sql(settings: Settings, readonly=None):

@@ -17,22 +17,26 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".uba"), description="Where the warehouse, index, models and memory live.")
     warehouse_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the behavior warehouse; default: a DuckDB file in the data dir.",
+        description="URL of the behavior warehouse: duckdb:///file, postgresql+psycopg://..., chdb:///dir[?database=name] "
+        "(ClickHouse in process) or clickhouse://user:pass@host:8123/db (a ClickHouse server); default: a DuckDB file in "
+        "the data dir.",
     )
     # --- safe SQL and analytics (warehouse/sql_guard.py, warehouse/readonly.py) ---
     readonly_url: str | None = Field(
         None,
-        description="URL of the read-only connection; default: the warehouse URL (DuckDB opened read-only) "
-        "or, on PostgreSQL, that URL as the role `readonly_role`.",
+        description="URL of the read-only connection; default: the warehouse URL (DuckDB and chdb opened read-only) "
+        "or, on PostgreSQL and a ClickHouse server, that URL as the role/user `readonly_role` (ClickHouse: on the "
+        "database <db>_uba_reader).",
     )
-    readonly_role: str = Field("uba_reader", min_length=1, description="PostgreSQL role that may only SELECT (created by `uba warehouse grant-readonly`).")
+    readonly_role: str = Field("uba_reader", min_length=1, description="PostgreSQL role or ClickHouse user that may only SELECT (created by `uba warehouse grant-readonly`).")
     query_timeout_s: float = Field(10.0, gt=0, le=3600, description="Seconds one query may run before it is stopped (every engine).")
     sql_default_limit: int = Field(200, ge=1, le=100_000, description="LIMIT added to a query that has none.")
     sql_max_limit: int = Field(10_000, ge=1, le=1_000_000, description="Largest LIMIT a query may have; also the row cap of a result.")
     query_memory_mb: int = Field(
         2048, ge=64, le=1_048_576,
         description="Memory budget in MB that the read-only queries share (DuckDB memory_limit, split across "
-        "the reader's connections; PostgreSQL work_mem is fixed on the reader role).")
+        "the reader's connections; PostgreSQL work_mem is fixed on the reader role; ClickHouse max_memory_usage "
+        "per query).")
     max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
     semantic_layer: Path | None = Field(
         None, description="YAML file extending the generated semantic layer (measures, dimensions, remove); "

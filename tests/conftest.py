@@ -1,4 +1,4 @@
-"""Shared fixtures: a real DuckDB file and a throwaway PostgreSQL 15 cluster started by the test run."""
+"""Shared fixtures: a real DuckDB file, a throwaway PostgreSQL 15 cluster and a chdb directory (ClickHouse in process)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engines import ENGINES, new_chdb_url
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -128,18 +129,29 @@ def pg_url(pg_cluster: PostgresCluster) -> Iterator[str]:
     pg_cluster.drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's one chdb directory (a process holds one); each test warehouse is a database in it."""
+    pytest.importorskip("chdb", reason="ClickHouse tests need the chdb package (pip install -e '.[dev]')")
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def chdb_url(chdb_root: Path) -> str:
+    """URL of a fresh chdb (ClickHouse) warehouse."""
+    return new_chdb_url(chdb_root)
+
+
 @pytest.fixture
 def duckdb_url(tmp_path: Path) -> str:
     """URL of a fresh DuckDB file."""
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 def warehouse_url(request: pytest.FixtureRequest) -> str:
-    """A fresh warehouse URL on each engine: DuckDB and PostgreSQL."""
-    if request.param == "duckdb":
-        return request.getfixturevalue("duckdb_url")
-    return request.getfixturevalue("pg_url")
+    """A fresh warehouse URL on each engine: DuckDB, PostgreSQL and ClickHouse (chdb)."""
+    return request.getfixturevalue({"duckdb": "duckdb_url", "postgres": "pg_url", "chdb": "chdb_url"}[request.param])
 
 
 @pytest.fixture

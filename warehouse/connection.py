@@ -1,4 +1,4 @@
-"""Opening a warehouse (DuckDB file by default, PostgreSQL or any SQLAlchemy URL) and bulk loading it."""
+"""Opening a warehouse (DuckDB file by default, PostgreSQL, ClickHouse or any SQLAlchemy URL) and bulk loading it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from warehouse import clickhouse
 from warehouse.errors import ConnectionFailed
 from warehouse.event_steps import steps_metadata
 from warehouse.review_sentiment import SENTIMENT_TABLE, review_sentiment
@@ -30,8 +31,9 @@ _COPY_CHUNK_ROWS = 200_000
 class Warehouse:
     """A behavior warehouse: the canonical tables on one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clickhouse_target: clickhouse.ClickHouseUrl | None = None) -> None:
         self.engine = engine
+        self.clickhouse = clickhouse_target
 
     @classmethod
     def open(cls, url: str) -> Warehouse:
@@ -43,6 +45,8 @@ class Warehouse:
                 f"warehouse URL {url!r} is not a SQLAlchemy URL; use e.g. "
                 "'duckdb:///path/warehouse.duckdb' or 'postgresql+psycopg://user@host/db'"
             ) from exc
+        if parsed.get_backend_name() in clickhouse.SCHEMES:
+            return cls._open_clickhouse(url)
         if parsed.drivername.startswith("postgresql") and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.drivername == "duckdb" and parsed.database not in (None, "", ":memory:"):
@@ -62,10 +66,23 @@ class Warehouse:
             ) from exc
         return cls(engine)
 
+    @classmethod
+    def _open_clickhouse(cls, url: str) -> Warehouse:
+        target = clickhouse.ClickHouseUrl.parse(url)
+        engine = clickhouse.open_engine(target)
+        try:
+            with engine.connect():
+                pass
+        except Exception as exc:  # noqa: BLE001 - the drivers raise their own types; translated once here
+            engine.dispose()
+            raise ConnectionFailed(f"cannot connect to ClickHouse at {url!r}: {str(exc).splitlines()[0][:300]}; "
+                                   "check UBA_WAREHOUSE_URL and that the server (or the chdb directory) is reachable") from None
+        return cls(engine, target)
+
     @property
     def dialect(self) -> str:
-        """The SQLAlchemy dialect name: ``duckdb``, ``postgresql``, ..."""
-        return self.engine.dialect.name
+        """The dialect name: ``duckdb``, ``postgresql``, ``clickhouse`` (chdb or a server), ..."""
+        return "clickhouse" if self.clickhouse is not None else self.engine.dialect.name
 
     @property
     def url(self) -> str:
@@ -74,6 +91,10 @@ class Warehouse:
 
     def create_schema(self) -> None:
         """Create the canonical tables (and, on row stores, their indexes) if missing."""
+        if self.clickhouse is not None:
+            with self.engine.begin() as conn:
+                clickhouse.create_tables(conn, [*metadata.tables.values(), *steps_metadata.tables.values()])
+            return
         metadata.create_all(self.engine)
         steps_metadata.create_all(self.engine)
         if self.dialect != "duckdb":
@@ -103,6 +124,10 @@ class Warehouse:
                 raw.unregister("_uba_stage")
         elif self.dialect == "postgresql":
             self._copy_postgres(conn, table, columns, data)
+        elif self.clickhouse is not None:
+            if table == SENTIMENT_TABLE:
+                clickhouse.create_tables(conn, [review_sentiment])
+            clickhouse.bulk_insert(conn, self.clickhouse.kind, table, data)
         else:
             rows = data.to_pylist()
             conn.execute((metadata.tables[table] if table in TABLE_NAMES else review_sentiment).insert(), rows)

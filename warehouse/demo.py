@@ -22,6 +22,7 @@ from warehouse._demo_users import CHANNELS, COUNTRIES, DAY, DEVICES, Users, buil
 from warehouse.connection import Warehouse
 from warehouse.errors import WarehouseError
 from warehouse.event_steps import refresh_event_steps
+from warehouse.clickhouse import truncate as clickhouse_truncate
 from warehouse.schema import ANALYTIC_INDEXES, EVENT_TYPES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)
@@ -253,6 +254,9 @@ def _clear_or_refuse(warehouse: Warehouse, conn: Connection, replace: bool) -> N
     logger.info("deleting the existing rows of %s", ", ".join(filled))
     if warehouse.dialect == "postgresql":  # transactional there, and far faster than DELETE
         conn.execute(text(f"TRUNCATE {', '.join(TABLE_NAMES)}"))
+        return
+    if warehouse.dialect == "clickhouse":  # DELETE needs a WHERE there; the undo snapshot makes this revocable
+        clickhouse_truncate(conn, list(TABLE_NAMES))
         return
     for name in TABLE_NAMES:
         conn.execute(metadata.tables[name].delete())

@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, text
 
+from warehouse.clickhouse import CLICKHOUSE_DIALECTS, create_tables, truncate
 from warehouse.schema import events
 
 logger = logging.getLogger(__name__)
@@ -49,21 +50,31 @@ ORDER = "ORDER BY ts, event_id"
 WINDOWS = {"session": f"(PARTITION BY user_id, session_id {ORDER})", "user": f"(PARTITION BY user_id {ORDER})"}
 
 
-def window_step(scope: Scope, direction: Direction, k: int, *, alias: str = "") -> str:
-    """``LEAD``/``LAG`` of the event type over ``scope``: what the table stores, computed on the fly."""
+def window_step(scope: Scope, direction: Direction, k: int, *, alias: str = "", nullable: str = "{}") -> str:
+    """``LEAD``/``LAG`` of the event type over ``scope``: what the table stores, computed on the fly.
+
+    ``nullable`` wraps the event type so that no neighbour is NULL (ClickHouse: ``toNullable({})``, else
+    its non-nullable column's default, the empty string, would stand for "no next event")."""
     prefix = f"{alias}." if alias else ""
     partition = f"{prefix}user_id, {prefix}session_id" if scope == "session" else f"{prefix}user_id"
     fn = "LEAD" if direction == "next" else "LAG"
-    return f"{fn}({prefix}event_type, {k}) OVER (PARTITION BY {partition} ORDER BY {prefix}ts, {prefix}event_id)"
+    return (f"{fn}({nullable.format(prefix + 'event_type')}, {k}) "
+            f"OVER (PARTITION BY {partition} ORDER BY {prefix}ts, {prefix}event_id)")
 
 
 def refresh_event_steps(conn: Connection) -> int:
     """Rebuild the step index from ``events`` inside ``conn``'s transaction; the rows written."""
     started = time.perf_counter()
-    event_steps.create(conn, checkfirst=True)
-    conn.execute(text(f"DELETE FROM {STEPS_TABLE}"))
+    nullable = "{}"
+    if conn.dialect.name in CLICKHOUSE_DIALECTS:
+        create_tables(conn, [event_steps])
+        truncate(conn, [STEPS_TABLE])
+        nullable = "toNullable({})"
+    else:
+        event_steps.create(conn, checkfirst=True)
+        conn.execute(text(f"DELETE FROM {STEPS_TABLE}"))
     steps = ", ".join(
-        f"{window_step(scope, direction, k)} AS {step_column(scope, direction, k)}"
+        f"{window_step(scope, direction, k, nullable=nullable)} AS {step_column(scope, direction, k)}"
         for scope in ("session", "user") for direction in ("next", "previous") for k in range(1, MAX_DEPTH + 1)
     )
     keys = ", ".join(KEY_COLUMNS)

@@ -5,6 +5,8 @@ locked before the first query: external access off, no directories, no temp spil
 a timer thread interrupts a query past the timeout (see :mod:`warehouse.duckdb_wall`).
 PostgreSQL: a SELECT-only role that reads masking, scoping views, one statement per connection
 under a ``statement_timeout`` it cannot change, rolled back (see :mod:`warehouse.pg_wall`).
+ClickHouse: ``readonly=1`` sessions with fixed limits and per-table row filters over masked copies
+and views (chdb), or a read-only user and settings profile (a server); see :mod:`warehouse.clickhouse_wall`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from warehouse.clickhouse import SCHEMES as CLICKHOUSE_SCHEMES
+from warehouse.clickhouse import ClickHouseUrl
+from warehouse.clickhouse_wall import ChdbWall, ServerReader
 from warehouse.duckdb_wall import DuckDbWall
 from warehouse.errors import ConnectionFailed, QueryFailed, QueryTimeout
 from warehouse.pg_wall import READONLY_ROLE, VIEW_SCHEMA, grant_readonly, scope_options
@@ -54,8 +59,11 @@ class ReadOnlyWarehouse:
         self.max_bytes = max_bytes
         self.memory_limit_mb = memory_limit_mb
         backend = self.url.get_backend_name()
-        self._wall: DuckDbWall | None = None
-        if backend == "duckdb":
+        self._wall: DuckDbWall | ChdbWall | ServerReader | None = None
+        if backend in CLICKHOUSE_SCHEMES:
+            self.dialect = "clickhouse"
+            self._open_clickhouse(url)
+        elif backend == "duckdb":
             self.dialect = "duckdb"
             self.view_schema = "main"
             self._open_duckdb()
@@ -64,9 +72,29 @@ class ReadOnlyWarehouse:
             self.view_schema = self._check_postgres()
         else:
             raise ConnectionFailed(
-                f"read-only execution supports duckdb and postgresql, not {backend!r}; "
-                "set UBA_WAREHOUSE_URL to a DuckDB file or a PostgreSQL database"
+                f"read-only execution supports duckdb, postgresql and clickhouse (chdb), not {backend!r}; "
+                "set UBA_WAREHOUSE_URL to a DuckDB file, a PostgreSQL database or a ClickHouse URL"
             )
+
+    # -- ClickHouse ----------------------------------------------------------------------------
+    def _open_clickhouse(self, url: str) -> None:
+        target = ClickHouseUrl.parse(url)
+        wall_class = ChdbWall if target.kind == "chdb" else ServerReader
+        self._wall = wall_class(target, timeout_s=self.timeout_s, max_rows=self.max_rows,
+                                memory_limit_mb=self.memory_limit_mb)
+        self.view_schema = self._wall.reader_database
+
+    def _run_clickhouse(self, sql: str, user_scope: str | None) -> QueryResult:
+        start = time.perf_counter()
+        try:
+            columns, cursor = self._wall.execute(sql, user_scope)
+            rows, truncated = self._fetch(cursor)
+        except Exception as exc:  # noqa: BLE001 - chdb raises RuntimeError/ChdbError, the server client its own
+            message = _first_line(exc)
+            if "TIMEOUT_EXCEEDED" in message or "Timeout exceeded" in message:
+                raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+            raise QueryFailed(message) from None
+        return QueryResult(columns, rows, truncated, time.perf_counter() - start)
 
     # -- DuckDB ------------------------------------------------------------------------------
     def _open_duckdb(self) -> None:
@@ -189,10 +217,12 @@ class ReadOnlyWarehouse:
         logger.debug("read-only query (scope %r): %s", user_scope, sql)
         if self.dialect == "duckdb":
             return self._run_duckdb(sql, user_scope)
+        if self.dialect == "clickhouse":
+            return self._run_clickhouse(sql, user_scope)
         return self._run_postgres(sql, user_scope)
 
     def close(self) -> None:
-        """Release the DuckDB reader copy (PostgreSQL connections are per query)."""
+        """Release the DuckDB reader copy or the chdb sessions (PostgreSQL connections are per query)."""
         if self._wall is not None:
             self._wall.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from warehouse.clickhouse_sql import written_dialect
 from warehouse.readonly import QueryResult, ReadOnlyWarehouse
 from warehouse.sql_guard import GuardedSql, SqlGuard
 
@@ -33,8 +34,9 @@ class SafeSql:
 
     @property
     def dialect(self) -> str:
-        """The SQLAlchemy dialect name of the warehouse."""
-        return self.readonly.dialect
+        """The dialect SQL sent here is written in: the warehouse's (``duckdb``, ``postgresql``), or on ClickHouse
+        DuckDB's syntax, which the guard transpiles."""
+        return written_dialect(self.readonly.dialect)
 
     def run(self, sql: str, *, limit: int | None = None, user_scope: str | None = None) -> SqlRun:
         """Check ``sql``, then execute the regenerated statement read-only."""

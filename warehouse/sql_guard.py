@@ -16,6 +16,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from warehouse.clickhouse_sql import READ_DIALECT as CLICKHOUSE_READ
+from warehouse.clickhouse_sql import to_clickhouse
 from warehouse.errors import Correction, GuardRejected, PolicyRefused
 from warehouse.event_steps import STEPS_TABLE
 from warehouse.schema import events
@@ -35,8 +37,9 @@ MAX_SQL_CHARS = 20_000
 MAX_GROWTH = 1_000
 """Largest literal size of a string-growth function (repeat, lpad/rpad, format widths)."""
 
-_SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql"}
-_DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main"}
+_SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql",
+                     "clickhouse": "clickhouse"}
+_DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main", "clickhouse": "default"}
 
 _FORBIDDEN_NODE_NAMES = """
 Insert Update Delete Merge Create Drop Alter Command Copy Into Lock Set SetItem Pragma Transaction
@@ -76,6 +79,8 @@ class SqlGuard:
         if not 1 <= default_limit <= max_limit:
             raise ValueError(f"default_limit {default_limit!r} must be between 1 and max_limit {max_limit!r}")
         self.dialect = sqlglot_dialect(dialect)
+        # ClickHouse reads the SQL every other engine reads (DuckDB's syntax) and runs it transpiled.
+        self.read_dialect = CLICKHOUSE_READ if self.dialect == "clickhouse" else self.dialect
         self.policy = policy or SqlPolicy.canonical()
         self.default_limit = default_limit
         self.max_limit = max_limit
@@ -124,6 +129,8 @@ class SqlGuard:
 
     def _generate(self, root: exp.Expression) -> str:
         # copy=False: the tree is ours and thrown away; copying it doubled the guard's cost.
+        if self.dialect == "clickhouse":
+            root = to_clickhouse(root)
         return sqlglot.Dialect.get_or_raise(self.dialect).generate(root, copy=False, comments=False)
 
     # -- parsing -------------------------------------------------------------------------------
@@ -133,7 +140,7 @@ class SqlGuard:
         if len(sql) > MAX_SQL_CHARS:
             raise GuardRejected(f"query is {len(sql)} characters; keep it under {MAX_SQL_CHARS}")
         try:
-            statements = [s for s in sqlglot.parse(sql, read=self.dialect) if s is not None]
+            statements = [s for s in sqlglot.parse(sql, read=self.read_dialect) if s is not None]
         except (ParseError, TokenError) as exc:
             first = str(exc).splitlines()[0][:200]
             raise GuardRejected(f"could not parse the SQL ({first}); send one plain SELECT") from None

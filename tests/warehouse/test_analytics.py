@@ -1,4 +1,4 @@
-"""Each analytic equals an independent pandas computation on generated data, on DuckDB and PostgreSQL."""
+"""Each analytic equals an independent pandas computation on generated data, on DuckDB, PostgreSQL and chdb."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import loaded_envs  # noqa: E402
+from engines import ENGINES  # noqa: E402
 
 from warehouse.analytics import (  # noqa: E402
     FunnelRequest,
@@ -38,7 +39,7 @@ from warehouse.analytics.paths import compile_paths  # noqa: E402
 SEEDS = (11, 12, 13)
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=ENGINES)
 def envs(request, tmp_path_factory):
     built = loaded_envs(request.param, tmp_path_factory, request, SEEDS)
     yield built

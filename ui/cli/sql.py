@@ -46,7 +46,7 @@ def sql_cmd(
 
 @admin.command("grant-readonly")
 def grant_readonly_cmd() -> None:
-    """Create or refresh the SELECT-only PostgreSQL role that every query runs as."""
+    """Create or refresh the SELECT-only PostgreSQL role or ClickHouse server user that every query runs as."""
     from agent.factory import grant_readonly_role
     from agent.settings import Settings
 

@@ -21,6 +21,7 @@ from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
 from warehouse.loaders.report import PREVIEW_ROWS, IngestReport, SkipReason, as_text_rows
 from warehouse.redaction import Redactor, redact_table
+from warehouse.clickhouse import existing_keys as existing_keys_clickhouse
 from warehouse.schema import ANALYTIC_INDEXES, metadata
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,8 @@ def _existing_keys(warehouse: Warehouse, conn: Connection, name: str, key: str, 
         return pa.array(hits, type=values.type)
     if warehouse.dialect == "postgresql":
         return _existing_keys_postgres(conn, name, key, values)
+    if warehouse.dialect == "clickhouse":
+        return existing_keys_clickhouse(conn, name, key, values)
     found: list = []
     python_values = values.to_pylist()
     column = metadata.tables[name].c[key]

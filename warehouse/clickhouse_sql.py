@@ -1,0 +1,65 @@
+"""SQL for ClickHouse from the portable (DuckDB/PostgreSQL) SQL the analytics, masks and the model write.
+
+sqlglot's ClickHouse generator keeps a few functions ClickHouse does not have (``split_part``,
+``regexp_replace(..., 'g')``, ``extract(epoch ...)``, ``percentile_cont ... within group``), and ClickHouse's ``lead``/``lag`` over a non-nullable column give
+its default (``''``) where the others give NULL. This rewrite fixes those on the parse tree
+before the guard generates the SQL that runs; everything else is sqlglot's own transpilation.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+READ_DIALECT = "duckdb"
+"""The syntax the guard reads for a ClickHouse warehouse: the one the analytics, the semantic layer
+and the model write everywhere; sqlglot transpiles it."""
+
+
+def written_dialect(engine: str) -> str:
+    """The dialect callers write SQL in for an engine: DuckDB's syntax on ClickHouse, the engine's own elsewhere."""
+    return READ_DIALECT if engine == "clickhouse" else engine
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
+        return _call("toFloat64", node.expression)  # seconds, fractional; a DateTime64 difference too
+    if (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont)
+            and isinstance(node.expression, exp.Order) and len(node.expression.expressions) == 1):
+        # PERCENTILE_CONT interpolates between the two nearest values, as quantileExactInclusive does
+        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.this.this],
+                                    params=[node.expression.expressions[0].this])
+    if isinstance(node, exp.SplitPart) and node.args.get("delimiter") is not None:
+        index = node.args.get("part_index") or exp.Literal.number(1)
+        return _call("arrayElement", _call("splitByString", node.args["delimiter"], node.this), index)
+    if isinstance(node, exp.RegexpReplace):
+        modifiers = node.args.get("modifiers")
+        every = isinstance(modifiers, exp.Literal) and "g" in modifiers.this
+        if modifiers is not None and not every:
+            return node  # other flags: left for ClickHouse to refuse with its own message
+        replacement = node.args.get("replacement") or exp.Literal.string("")
+        return _call("replaceRegexpAll" if every else "replaceRegexpOne", node.this, node.expression, replacement)
+    if isinstance(node, (exp.Lead, exp.Lag)) and node.args.get("default") is None:
+        node.set("this", _call("toNullable", node.this))
+    return node
+
+
+def to_clickhouse(tree: exp.Expression) -> exp.Expression:
+    """``tree`` with the functions ClickHouse lacks rewritten in place (returned for chaining)."""
+    for node in list(tree.find_all(exp.SplitPart, exp.RegexpReplace, exp.Lead, exp.Lag, exp.Extract, exp.WithinGroup)):
+        new = _rewrite(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def clickhouse_sql(sql: str, *, read: str = READ_DIALECT) -> str:
+    """One portable SQL expression or statement as ClickHouse SQL."""
+    return to_clickhouse(sqlglot.parse_one(sql, read=read)).sql("clickhouse")
