@@ -19,10 +19,10 @@ from warehouse._demo_catalog import CATEGORIES, Catalog, build_catalog, item_cou
 from warehouse._demo_events import CART, PURCHASE, REMOVE, REVIEW, Batch, simulate
 from warehouse._demo_reviews import compose
 from warehouse._demo_users import CHANNELS, COUNTRIES, DAY, DEVICES, Users, build_users
+from warehouse.clickhouse import truncate as clickhouse_truncate
 from warehouse.connection import Warehouse
 from warehouse.errors import WarehouseError
 from warehouse.event_steps import refresh_event_steps
-from warehouse.clickhouse import truncate as clickhouse_truncate
 from warehouse.schema import ANALYTIC_INDEXES, EVENT_TYPES, TABLE_NAMES, metadata
 
 logger = logging.getLogger(__name__)

@@ -86,8 +86,11 @@ class ReadOnlyWarehouse:
 
     def _run_clickhouse(self, sql: str, user_scope: str | None) -> QueryResult:
         start = time.perf_counter()
+        wall = self._wall
+        if wall is None or isinstance(wall, DuckDbWall):
+            raise ConnectionFailed(f"{self.url.database!r} is not open as a ClickHouse warehouse")
         try:
-            columns, cursor = self._wall.execute(sql, user_scope)
+            columns, cursor = wall.execute(sql, user_scope)
             rows, truncated = self._fetch(cursor)
         except Exception as exc:  # noqa: BLE001 - chdb raises RuntimeError/ChdbError, the server client its own
             message = _first_line(exc)
@@ -115,7 +118,7 @@ class ReadOnlyWarehouse:
         import duckdb
 
         wall = self._wall
-        if wall is None:
+        if not isinstance(wall, DuckDbWall):
             raise ConnectionFailed(f"{self.url.database!r} is not open as a DuckDB warehouse")
         conn = wall.reader() if user_scope is None else wall.scoped(user_scope)
         cursor = conn.cursor()

@@ -11,7 +11,6 @@ from warehouse import Warehouse
 from warehouse.readonly import ReadOnlyWarehouse, grant_readonly
 from warehouse.safe_sql import SafeSql
 
-
 SERVER_FIXTURES = {"postgres": "pg_cluster", "chdb": "chdb_root"}
 """The session fixture each engine's warehouses live in (none for DuckDB files)."""
 

@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_env import SERVER_FIXTURES, open_loaded  # noqa: E402
-from engines import ENGINES  # noqa: E402
 from behavior_data import make_tables  # noqa: E402
+from engines import ENGINES  # noqa: E402
 
 from warehouse.clickhouse import ClickHouseUrl  # noqa: E402
 from warehouse.errors import GuardRejected, QueryFailed  # noqa: E402

@@ -136,9 +136,8 @@ def run_cmd(
 @app.command("remove")
 def remove_cmd(report_id: Annotated[str, typer.Argument(help="The id from `uba watch list`.")]) -> None:
     """Delete a report or alert and its runs; `uba serve` stops scheduling it within a minute."""
-    from watch import UnknownReport, WatchStore
-
     from agent.settings import Settings
+    from watch import UnknownReport, WatchStore
 
     try:
         report = WatchStore.in_data_dir(Settings().data_dir).remove(report_id)

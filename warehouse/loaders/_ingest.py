@@ -16,12 +16,12 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Index, inspect, select
 from tqdm import tqdm
 
+from warehouse.clickhouse import existing_keys as existing_keys_clickhouse
 from warehouse.connection import Warehouse
 from warehouse.event_steps import refresh_event_steps
 from warehouse.loaders._files import InputFile
 from warehouse.loaders.report import PREVIEW_ROWS, IngestReport, SkipReason, as_text_rows
 from warehouse.redaction import Redactor, redact_table
-from warehouse.clickhouse import existing_keys as existing_keys_clickhouse
 from warehouse.schema import ANALYTIC_INDEXES, metadata
 
 logger = logging.getLogger(__name__)
