@@ -252,35 +252,12 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
 
 
 def schema_linker(settings: Settings, layer) -> Callable[[str], str]:
-    """Question -> the layer's nearest entries as prompt lines (``warehouse.semantic.linking``). Embeddings
-    come from the review embedder; when it cannot load, linking goes on by name words alone (logged once)."""
+    """Question -> the layer's nearest entries as prompt lines (``warehouse.semantic.linking``), with the
+    review embedder's vectors (by name words alone when it cannot load)."""
     from warehouse.semantic.linking import Linker
 
-    embedder = build_embedder(settings)
-    state: dict[str, Any] = {}
-
-    def embed(texts: list[str]):
-        if "failed" in state:
-            raise RuntimeError(state["failed"])
-        try:
-            return embedder.embed(texts)
-        except Exception as exc:  # noqa: BLE001 - linking is a hint; the question goes on without embeddings
-            state["failed"] = f"{type(exc).__name__}: {exc}"
-            logger.warning("schema linking without embeddings: the embedder did not load (%s)", state["failed"])
-            raise
-
-    linker = Linker(layer, embed)
-    lexical = Linker(layer)
-
-    def link(question: str) -> str:
-        if "failed" not in state:
-            try:
-                return linker.link(question).describe()
-            except Exception:  # noqa: BLE001 - logged in embed; fall back to name words
-                pass
-        return lexical.link(question).describe()
-
-    return link
+    linker = Linker(layer, build_embedder(settings).embed)
+    return lambda question: linker.link(question).describe()
 
 
 @dataclass(frozen=True)

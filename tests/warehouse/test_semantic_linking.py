@@ -71,3 +71,12 @@ def test_id_filters_are_the_values_a_call_must_find_in_the_conversation(layer):
                                                {"dimension": "device", "value": "mobile"}])
     assert spec.grounded_values() == ["77"]
     assert model(measure="purchases").grounded_values() == []
+
+
+def test_an_embedder_that_fails_leaves_linking_to_name_words(layer):
+    def broken(texts):
+        raise OSError("no model files")
+
+    linker = Linker(layer, broken)
+    assert linker.link("median events per session").measures[0].name == "median_events_per_session"
+    assert linker._embed is None  # not tried again on every question

@@ -9,6 +9,7 @@ names. The agent shows the top entries next to the question; the model still cho
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warehouse.semantic.layer import Dimension, Measure, SemanticLayer
+
+logger = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], np.ndarray]
 """Texts -> unit-length vectors, one row per text."""
@@ -133,7 +136,12 @@ class Linker:
         asked = words(text)
         vector = None
         if self._embed is not None and asked:
-            vector = self._embed([text])[0]
+            try:
+                vector = self._embed([text])[0]
+            except Exception as exc:  # noqa: BLE001 - linking is a hint: go on by name words alone
+                logger.warning("schema linking without embeddings: the embedder failed (%s: %s)",
+                               type(exc).__name__, exc)
+                self._embed = None
         found: dict[str, list] = {}
         for kind in ("measures", "dimensions"):
             entries = self._entries[kind]
