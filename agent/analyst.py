@@ -43,9 +43,11 @@ class Analyst:
         limits: Limits = Limits(),
         checkpointer: Checkpointer = None,
         linker: Callable[[str], str] | None = None,
+        demonstrations: Callable[[str], str] | None = None,
     ) -> None:
         self.model = model
         self.linker = linker
+        self.demonstrations = demonstrations
         self.limits = limits
         self.system_text = system_text
         self.tools_for_scope = tools_for_scope
@@ -60,6 +62,7 @@ class Analyst:
             self._graphs[user_scope] = build_graph(
                 self.model, tools, self.system_text, limits=self.limits, checkpointer=self._checkpointer,
                 linker=self.linker,
+                demonstrations=self.demonstrations,
             )
         return self._graphs[user_scope]
 

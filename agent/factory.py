@@ -248,7 +248,11 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         layer=layer.describe(),
     )
     linker = schema_linker(settings, layer) if settings.agent_schema_linking else None
-    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer, linker=linker)
+    shown = (demonstrations(settings, layer, {name: runner.schema(name) for name in runner.names},
+                            last_day=context.last_date)
+             if settings.agent_demonstrations else None)
+    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer, linker=linker,
+                   demonstrations=shown)
 
 
 def schema_linker(settings: Settings, layer) -> Callable[[str], str]:
@@ -258,6 +262,36 @@ def schema_linker(settings: Settings, layer) -> Callable[[str], str]:
 
     linker = Linker(layer, build_embedder(settings).embed)
     return lambda question: linker.link(question).describe()
+
+
+def demonstrations(settings: Settings, layer, schemas: dict, *, last_day: str | None = None) -> Callable[[str], str]:
+    """Question -> the nearest demonstrations as prompt lines (``warehouse.semantic.demonstrations``): the
+    layer's generated ``query`` calls and ``prompts/demonstrations.yaml``, kept where the tool exists and the
+    arguments validate, matched with the review embedder's vectors (none shown when it cannot load)."""
+    from pydantic import ValidationError
+
+    from agent import prompt
+    from agent.tool_runner import REPLY_TOOL
+    from warehouse.semantic.demonstrations import Demonstration, demonstration_index
+
+    schemas = {**schemas, REPLY_TOOL: None}
+    extra = [Demonstration(d["question"], d["tool"], d["args"]) for d in prompt.demonstrations(schemas)]
+
+    def accepts(d: Demonstration) -> bool:
+        if d.tool not in schemas:
+            return False
+        try:
+            schemas[d.tool] is None or schemas[d.tool].model_validate(d.args)
+        except ValidationError:
+            return False
+        return True
+
+    from datetime import date
+
+    index = demonstration_index(layer, extra, build_embedder(settings).embed, accepts=accepts,
+                                last_day=date.fromisoformat(last_day[:10]) if last_day else None,
+                                k=settings.agent_demonstrations)
+    return index.describe
 
 
 @dataclass(frozen=True)

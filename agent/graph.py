@@ -127,9 +127,12 @@ def build_graph(
     limits: Limits = Limits(),
     checkpointer: Checkpointer = None,
     linker: Callable[[str], str] | None = None,
+    demonstrations: Callable[[str], str] | None = None,
 ):
     """Compile the agent graph for one tool set (one user scope). ``linker``: a question -> the lines of
-    the semantic layer closest to it (``warehouse.semantic.linking``), shown beside its first call."""
+    the semantic layer closest to it (``warehouse.semantic.linking``); ``demonstrations``: a question -> the
+    nearest example questions with their calls (``warehouse.semantic.demonstrations``); both shown beside
+    its first call."""
     runner = ToolRunner(tools)
     schemas = agent_schemas(tools)
     bound = model.bind_tools(schemas) if tools else model
@@ -174,6 +177,11 @@ def build_graph(
             links = linker(question) if linker is not None else ""
             if links:
                 hints.append(prompt.feedback("linking_hint", question=question, links=links))
+            # Demonstrations: a small model copies the shape of a call it is shown far better than it
+            # composes one from the layer's list; the values and the window stay the question's.
+            shown = demonstrations(question) if demonstrations is not None else ""
+            if shown:
+                hints.append(prompt.feedback("demonstration_hint", question=question, demonstrations=shown))
             # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
             # product views?" after user 250's purchases counted every user's views.
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does

@@ -73,10 +73,10 @@ def failure(key: str, question: str, **variables: Any) -> str:
     return substitute(_data("feedback.yaml")["failure"][lang][key], variables, source=f"failure.{lang}.{key}")
 
 
-def examples(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]:
-    """The few-shot examples (question, tool, args) whose tool exists and whose arguments validate."""
+def _validated(file: str, schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]:
+    """The entries (question, tool, args) of a prompt YAML file whose tool exists and whose arguments validate."""
     kept = []
-    for example in _data("examples.yaml"):
+    for example in _data(file):
         tool, args = example["tool"], example["args"]
         if tool not in schemas:
             continue
@@ -85,10 +85,20 @@ def examples(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]
             try:
                 schema.model_validate(args)
             except ValidationError as exc:
-                logger.warning("few-shot example for %r left out: %s", tool, exc.errors()[0]["msg"])
+                logger.warning("%s entry for %r left out: %s", file, tool, exc.errors()[0]["msg"])
                 continue
         kept.append({"question": example["question"], "tool": tool, "args": args})
     return kept
+
+
+def examples(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]:
+    """The few-shot examples (question, tool, args) whose tool exists and whose arguments validate."""
+    return _validated("examples.yaml", schemas)
+
+
+def demonstrations(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str, Any]]:
+    """The retrieved-only demonstrations of ``prompts/demonstrations.yaml`` that fit these tools."""
+    return _validated("demonstrations.yaml", schemas)
 
 
 def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         description="After tool results, remind the model to answer briefly from them (or call the tool that is "
         "still missing); before a later question's first call in a thread, to keep what it does not change.",
     )
+    agent_demonstrations: int = Field(
+        3,
+        ge=0,
+        le=8,
+        description="Before a question's first call, show the model this many demonstrations (a short question "
+        "and its call) nearest the question: generated from the semantic layer for `query`, from "
+        "prompts/demonstrations.yaml for the other tools (sentence embeddings with the review embedder). 0: none.",
+    )
     agent_schema_linking: bool = Field(
         False,
         description="Before a question's first call, show the model the semantic layer's measures, dimensions, "

@@ -189,7 +189,9 @@ def test_the_scripted_runner_asks_a_follow_up_in_the_thread_of_its_first_questio
 
 
 def _example_questions() -> list[str]:
-    return [e["question"] for e in yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))]
+    """The static few-shot examples and the retrieved demonstrations of the other tools."""
+    return [e["question"] for file in (EXAMPLES, EXAMPLES.with_name("demonstrations.yaml"))
+            for e in yaml.safe_load(file.read_text(encoding="utf-8"))]
 
 
 @pytest.mark.parametrize("questions", [ANALYST, TAOBAO, load_questions("regression")],

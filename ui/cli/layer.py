@@ -37,10 +37,14 @@ def show_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print the lay
 
 @app.command("check")
 def check_cmd(path: Annotated[Path, typer.Argument(help="A semantic layer YAML file.", exists=True)]) -> None:
-    """Validate a layer file against this warehouse: every entry parses and each new measure runs."""
+    """Validate a layer file against this warehouse: every entry parses, each new measure runs and each
+    example's query call validates and runs."""
+    from pydantic import ValidationError
+
+    from warehouse.errors import WarehouseError
     from warehouse.safe_sql import SafeSql
     from warehouse.semantic import run_query, spec_model
-    from warehouse.semantic.layer import load_overrides
+    from warehouse.semantic.layer import LayerError, load_overrides
 
     _, readonly, layer = _open(path)
     names = list(load_overrides(path).get("measures") or {})
@@ -49,10 +53,18 @@ def check_cmd(path: Annotated[Path, typer.Argument(help="A semantic layer YAML f
         for name in names:
             if layer.measures[name].agg != "rate":
                 run_query(SafeSql(readonly), layer, model(measure=name))
+        for i, example in enumerate(layer.examples, 1):
+            if example.tool != "query":
+                continue
+            try:
+                run_query(SafeSql(readonly), layer, model(**example.args))
+            except (ValidationError, WarehouseError) as exc:
+                raise LayerError(f"{path}: example {i} ({example.question!r}) does not run: "
+                                 f"{str(exc).splitlines()[0]}") from None
     finally:
         readonly.close()
     console.print(f"{path}: valid; {len(layer.measures)} measures, {len(layer.dimensions)} dimensions "
-                  f"({len(names)} from the file ran)")
+                  f"({len(names)} from the file ran), {len(layer.examples)} examples")
 
 
 @query_app.command("query")

@@ -84,6 +84,16 @@ class Dimension(BaseModel):
         return value
 
 
+class Example(BaseModel):
+    """A question of the operator's with the call that answers it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=3)
+    tool: str = "query"
+    args: dict[str, Any]
+
+
 class SemanticLayer(BaseModel):
     """The measures and dimensions of one warehouse, by name."""
 
@@ -93,6 +103,9 @@ class SemanticLayer(BaseModel):
     dimensions: dict[str, Dimension]
     event_types: list[str] = Field(default_factory=list)
     source: str = "generated from the schema"
+    examples: list[Example] = Field(default_factory=list)
+    """The operator's own questions with their calls (the layer file's ``examples``), shown like the
+    generated demonstrations (``demonstrations.py``)."""
 
     def measure(self, name: str) -> Measure:
         """The measure called ``name``; LayerError naming the known ones otherwise."""
@@ -147,8 +160,9 @@ def _check_sql(sql: str | None, owner: str) -> None:
 def load_overrides(path: Path) -> dict[str, Any]:
     """The operator's YAML file as a dict (``measures`` / ``dimensions`` / ``remove``); LayerError when malformed."""
     data = read_mapping(path, LayerError, "the semantic layer file")
-    if set(data) - {"measures", "dimensions", "remove"}:
-        raise LayerError(f"{str(path)!r}: the top level must be a mapping with measures, dimensions and/or remove")
+    if set(data) - {"measures", "dimensions", "remove", "examples"}:
+        raise LayerError(f"{str(path)!r}: the top level must be a mapping with measures, dimensions, remove "
+                         "and/or examples")
     return data
 
 
@@ -172,4 +186,15 @@ def extend(layer: SemanticLayer, overrides: dict[str, Any], origin: str) -> Sema
         dimensions.pop(name, None)
     if not measures:
         raise LayerError(f"{origin}: the layer has no measures left; remove fewer")
-    return layer.model_copy(update={"measures": measures, "dimensions": dimensions, "source": origin})
+    examples = list(layer.examples)
+    if not isinstance(overrides.get("examples") or [], list):
+        raise LayerError(f"{origin}: examples must be a list of {{question, tool, args}}")
+    for i, body in enumerate(overrides.get("examples") or []):
+        try:
+            examples.append(Example.model_validate(body))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'example'}: {e['msg']}" for e in exc.errors())
+            raise LayerError(f"{origin}: example {i + 1} is invalid: {problems} "
+                             "(each example is {question: ..., tool: query, args: {...}})") from None
+    return layer.model_copy(update={"measures": measures, "dimensions": dimensions, "source": origin,
+                                    "examples": examples})
