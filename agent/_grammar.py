@@ -48,10 +48,12 @@ def call_schema(tool: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of ``{"name": <tool>, "arguments": {...}}`` for one OpenAI-format tool."""
     function = tool["function"]
     params = _loosen(inline_refs(function.get("parameters") or {"type": "object", "properties": {}}))
-    params.setdefault("type", "object")
-    params.setdefault("properties", {})
-    # Closed objects: extra keys are where small models run away.
-    params.setdefault("additionalProperties", False)
+    # Closed objects: extra keys are where small models run away. (Parameters given as variants,
+    # anyOf, are closed variant by variant.)
+    for variant in params.get("anyOf") or [params]:
+        variant.setdefault("type", "object")
+        variant.setdefault("properties", {})
+        variant.setdefault("additionalProperties", False)
     return {
         "type": "object",
         "properties": {"name": {"const": function["name"]}, "arguments": params},

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -134,6 +134,8 @@ class LlamaCppChat(BaseChatModel):
     stop_words: list[str] = Field(default_factory=lambda: ["<|im_end|>", "<|endoftext|>"])
     prompt_state_dir: Path | None = None
     """Where the static prompt prefix's state is saved for the next process; None: kept in memory only."""
+    grounded_decoding: ClassVar[bool] = True
+    """Takes ``decode_tools``: the schemas one step's grammar is built from (``agent.grounded_args``)."""
     _formatter: Any = PrivateAttr(default=None)
     _prefixes: dict[str, list[int]] = PrivateAttr(default_factory=dict)
 
@@ -358,8 +360,13 @@ class LlamaCppChat(BaseChatModel):
                             release=None if forced else is_text, until=_CLOSE.strip())
 
     def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
-               tools: list[dict[str, Any]] | None, tool_choice: Any) -> AIMessage:
+               tools: list[dict[str, Any]] | None, tool_choice: Any,
+               decode_tools: list[dict[str, Any]] | None = None) -> AIMessage:
+        """``decode_tools``: narrower schemas of the same tools for the grammar (the prompt shows ``tools``)."""
         prompt_tokens, callable_tools, forced = self._prepare(messages, tools, tool_choice)
+        if decode_tools is not None and callable_tools:
+            names = {t["function"]["name"] for t in callable_tools}
+            callable_tools = [t for t in decode_tools if t["function"]["name"] in names] or callable_tools
         if not callable_tools:
             # Tools in the prompt but none callable: the first token may not open a call.
             grammar = TEXT_ONLY_GRAMMAR if tools else None
@@ -387,7 +394,8 @@ class LlamaCppChat(BaseChatModel):
         tool_choice: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, stop, tools, tool_choice))])
+        return ChatResult(generations=[ChatGeneration(
+            message=self._reply(messages, stop, tools, tool_choice, kwargs.get("decode_tools")))])
 
     def _stream(
         self,
@@ -400,7 +408,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         # With tools bound the reply may turn into a call, so it arrives whole; plain text streams.
         if tools and tool_choice != "none":
-            final = self._reply(messages, stop, tools, tool_choice)
+            final = self._reply(messages, stop, tools, tool_choice, kwargs.get("decode_tools"))
             yield ChatGenerationChunk(message=AIMessageChunk(
                 content=final.content,
                 tool_call_chunks=[

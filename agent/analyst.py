@@ -88,6 +88,8 @@ class Analyst:
                     tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
                     logger.info("static prompt prefix in the cache: %d tokens in %.1f s", tokens,
                                 time.perf_counter() - started)
+                if self.demonstrations is not None:  # embeds the demonstrations (seconds) before a question
+                    self.demonstrations("warm up")
                 self._warm_s = time.perf_counter() - started
             return self._warm_s
 

@@ -31,6 +31,7 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import Checkpointer
 
 from agent import prompt
+from agent.grounded_args import grounded_tools
 from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
@@ -141,6 +142,10 @@ def build_graph(
     answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
     system = SystemMessage(content=system_text)
     context = prompt.context_part(system_text)
+    # A model decoding under a grammar gets each step's schemas narrowed to the values the conversation
+    # names (agent.grounded_args); the prompt keeps the full schemas (one cacheable prefix).
+    grounded = bool(tools) and getattr(model, "grounded_decoding", False)
+    models = {name: runner.schema(name) for name in runner.names}
 
     def start(state: AgentState) -> dict[str, Any]:
         messages = state["messages"]
@@ -177,11 +182,6 @@ def build_graph(
             links = linker(question) if linker is not None else ""
             if links:
                 hints.append(prompt.feedback("linking_hint", question=question, links=links))
-            # Demonstrations: a small model copies the shape of a call it is shown far better than it
-            # composes one from the layer's list; the values and the window stay the question's.
-            shown = demonstrations(question) if demonstrations is not None else ""
-            if shown:
-                hints.append(prompt.feedback("demonstration_hint", question=question, demonstrations=shown))
             # A question after earlier ones in the thread may be a follow-up. Measured: "and how many
             # product views?" after user 250's purchases counted every user's views.
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does
@@ -190,13 +190,23 @@ def build_graph(
             last = _last_call(state["messages"][:state.get("turn_start", 0)]) if len(request) > 2 else ""
             if limits.answer_hint and last:
                 hints.append(prompt.feedback("followup_hint", question=question, last_call=last))
+            # Demonstrations: a small model copies the shape of a call it is shown far better than it
+            # composes one from the layer's list; the values and the window stay the question's. After
+            # an earlier call in the thread that call is the one to edit (measured: "How about
+            # September?" copied a demonstration's measure instead of the last call's).
+            shown = demonstrations(question) if demonstrations is not None and not last else ""
+            if shown:
+                hints.append(prompt.feedback("demonstration_hint", question=question, demonstrations=shown))
             if hints:
                 request.append(HumanMessage(content="\n\n".join(hints), additional_kwargs={"uba_feedback": True}))
         # The last step, or a repeated call: ask for the answer from what the tools already returned.
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
+        options: dict[str, Any] = {}
+        if grounded and not force:
+            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), question)
         t0 = time.perf_counter()
         try:
-            reply = (answer_only if force else bound if has_results else must_call).invoke(request)
+            reply = (answer_only if force else bound if has_results else must_call).invoke(request, **options)
         except Exception as exc:  # noqa: BLE001 - any model/transport failure becomes a clear answer
             logger.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000, "prompt": 0, "completion": 0})

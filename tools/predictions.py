@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
@@ -43,6 +43,9 @@ class PredictNextArgs(BaseModel):
     user_id: str = Field(min_length=1, max_length=200, description="The user's id, exactly as stored.")
     k: int = Field(5, ge=1, le=20, description="How many likely next items to return.")
 
+    id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
+    """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
+
     def grounded_values(self) -> list[str]:
         """The user id must come from the question or an earlier result (``agent.tool_runner``)."""
         return [self.user_id]
@@ -56,6 +59,9 @@ class ChurnRiskArgs(BaseModel):
         None, description="Rank only users with this attribute equal to segment_value.")
     segment_value: str | None = Field(None, max_length=100, description="The attribute value, e.g. 'US' or 'mobile'.")
     top_n: int = Field(10, ge=1, le=50, description="How many highest-risk users to list.")
+
+    id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
+    """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
 
     def grounded_values(self) -> list[str]:
         """A user id, when given, must come from the question or an earlier result."""

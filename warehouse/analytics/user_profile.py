@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from warehouse.analytics._base import Result, UnknownUser, bar_chart, lit, run
@@ -15,6 +17,9 @@ class UserProfileRequest(BaseModel):
 
     user_id: str = Field(..., min_length=1, max_length=200, description="The user's id, exactly as stored.")
     recent: int = Field(20, ge=1, le=200, description="How many of the latest events to list.")
+
+    id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
+    """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
 
     def grounded_values(self) -> list[str]:
         """The user id must come from the question or an earlier result (``agent.tool_runner``)."""

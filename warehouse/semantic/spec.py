@@ -63,6 +63,11 @@ class SpecBase(BaseModel):
         return out
 
     id_dimensions: ClassVar[frozenset[str]] = frozenset()
+    filter_dimensions: ClassVar[dict[str, tuple[str, list[str]]]] = {}
+    measure_dimensions: ClassVar[dict[str, list[str]]] = {}
+    """Per measure: the dimensions that apply to it (group by or filter on)."""
+    """Per filterable dimension: its kind (id, text, number or listed) and its listed values
+    (``agent.grounded_args``)."""
 
     @model_validator(mode="after")
     def _window(self):
@@ -128,6 +133,11 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
                                               "event).")),
     )
     model.id_dimensions = frozenset(n for n, d in layer.dimensions.items() if d.column.endswith("_id"))
+    model.filter_dimensions = {
+        n: ("id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
+            list(d.values)) for n, d in layer.dimensions.items()}
+    model.measure_dimensions = {m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)]
+                                for m in layer.measures.values()}
     return model
 
 

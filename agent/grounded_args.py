@@ -1,0 +1,182 @@
+"""Grounded decoding: each step's argument schemas narrowed to the values the conversation names.
+
+Measured on the dev split with the embedded 1.5B model: a third of the wrong answers came from a filter
+nobody asked for (``brand = 'Apple'`` on "the best-selling brand", ``hour_of_day = 12`` on "which
+hour", ``user = '77'`` on "which customer"), because the schema let it write any string where a value
+goes. A model decoding under a grammar can only write what the grammar allows, so the schema the
+grammar is built from (not the one in the prompt, which stays the cacheable prefix) allows, per step:
+
+- an id argument (``user_id``, a filter on a key dimension): the id-like tokens of the conversation
+  (the question, earlier questions, the tools' results), and no such tool call at all when there is
+  none (find the user first);
+- a filter on a dimension with listed values: the listed values the conversation names;
+  on free text (review text): the question's words; on a number (hour of day, weekday): the question's
+  numbers; on another dimension: the question's names, quoted phrases and numbers;
+- no ``filters`` at all when no dimension has a value named.
+
+The args models say which fields these are (``id_fields``, ``filter_dimensions``); the tool runner's
+check (``agent.tool_runner``) still sends back an ungrounded id from any backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from agent._grammar import inline_refs
+
+_ID_TOKEN = re.compile(r"(?<![\w.-])[A-Za-z_]*\d[\w-]*(?![\w-])(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))")
+_NOT_ID = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?|(?:19|20)\d{2}|\d)$")
+"""A date, a month, a year or a single digit is not an id."""
+_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+_STOP = frozenset(
+    "a an and any are as at be been by can could did do does each for from had has have how i in is it its many "
+    "me most much my no not of on or our per s so than that the their them then there these they this those to "
+    "us was we were what when where which who whom why will with would you your all also ever more less".split())
+_UNIT = r"(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))"
+_NUMBER = r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])" + _UNIT
+_CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
+"""Month and weekday names (their first three letters): a date word is a window, not a value."""
+MAX_CHOICES = 200
+"""At most this many values per argument (the most recent first): a grammar stays small and fast."""
+
+
+def id_tokens(text: str) -> list[str]:
+    """Id-like tokens of ``text`` (with a digit: 4711, u00042, A-17), the last mentioned first, distinct."""
+    found = [t for t in dict.fromkeys(reversed(_ID_TOKEN.findall(text))) if not _NOT_ID.match(t)]
+    return found[:MAX_CHOICES]
+
+
+def named_values(values: list[str], text: str) -> list[str]:
+    """The listed ``values`` that ``text`` names as whole words (short upper-case codes only in their case:
+    "US", not "us")."""
+    out = []
+    for value in values:
+        short = len(value) <= 3 and value.isupper()
+        if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
+            out.append(value)
+    return out
+
+
+def question_words(question: str) -> list[str]:
+    """The question's content words, and each pair of adjacent ones, as it writes them."""
+    words = [w for w in _WORD.findall(question) if w.lower() not in _STOP and len(w) > 1]
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return list(dict.fromkeys([*words, *pairs]))[:MAX_CHOICES]
+
+
+def question_tokens(question: str) -> list[str]:
+    """What in the question can be a value of a dimension without listed values: a quoted phrase, a
+    capitalised word that does not open a sentence (a name: Acme), a number."""
+    quoted = re.findall(r"[\"“'‘]([^\"”'’]{1,60})[\"”'’]", question)
+    names = [m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w&-]*)", question.strip())
+             if m.group(1).lower()[:3] not in _CALENDAR]
+    return list(dict.fromkeys([*quoted, *names, *question_numbers(question)]))[:MAX_CHOICES]
+
+
+def question_numbers(question: str) -> list[str]:
+    """The question's numbers that are not a length of time (30 in "the last 30 days") or a share."""
+    return re.findall(_NUMBER, question)
+
+
+def _choice(values: list[str], list_too: bool) -> dict[str, Any]:
+    one = {"type": "string", "enum": values}
+    return {"anyOf": [one, {"type": "array", "items": one, "maxItems": 8}]} if list_too else one
+
+
+def _narrow_filters(spec: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
+                    question: str) -> dict[str, Any] | None:
+    """The ``filters`` property allowing, per dimension, only the values the conversation names; None
+    when no dimension has one."""
+    items = spec.get("items") or {}
+    op = (items.get("properties") or {}).get("op", {"type": "string"})
+    variants = []
+    for name, (kind, listed) in dimensions.items():
+        values = (id_tokens(evidence) if kind == "id" else question_words(question) if kind == "text"
+                  else question_numbers(question) if kind == "number"
+                  else named_values(listed, evidence) if listed else question_tokens(question))
+        if values:
+            variants.append({
+                "type": "object",
+                "properties": {"dimension": {"const": name}, "op": op, "value": _choice(values, kind != "text")},
+                "required": ["dimension", "value"], "additionalProperties": False,
+            })
+    if not variants:
+        return None
+    return {**{k: v for k, v in spec.items() if k not in {"items", "default"}}, "type": "array",
+            "items": variants[0] if len(variants) == 1 else {"anyOf": variants}}
+
+
+def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, question: str) -> dict[str, Any] | None:
+    """``parameters`` (a tool's JSON schema) narrowed for one step; None when the tool cannot be called
+    yet (a required id that the conversation does not name). With ``measure_dimensions`` (a query spec)
+    the schema is one variant per group of measures sharing the dimensions that apply to them, so a
+    dimension is only offered with a measure it can group or filter."""
+    id_fields: tuple[str, ...] = getattr(model, "id_fields", ())
+    dimensions: Mapping[str, tuple[str, list[str]]] | None = getattr(model, "filter_dimensions", None)
+    if not id_fields and not dimensions:
+        return parameters
+    out = copy.deepcopy(inline_refs(parameters))
+    properties: dict[str, Any] = out.setdefault("properties", {})
+    required = set(out.get("required", []))
+    ids = id_tokens(evidence)
+    for field in id_fields:
+        if field not in properties:
+            continue
+        if ids:
+            properties[field] = {"type": "string", "enum": ids, "description": properties[field].get("description", "")}
+        elif field in required:
+            return None
+        else:
+            del properties[field]
+    if not dimensions or "filters" not in properties:
+        return out
+    applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for measure in (properties.get("measure") or {}).get("enum", []) if applies else []:
+        groups.setdefault(tuple(applies.get(measure, dimensions)), []).append(measure)
+    if not groups:
+        return _with_filters(out, dimensions, evidence, question)
+    variants = []
+    for usable, measures in groups.items():
+        variant = copy.deepcopy(out)
+        props = variant["properties"]
+        props["measure"] = {**props["measure"], "enum": measures}
+        items = (props.get("dimensions") or {}).get("items") or {}
+        if "enum" in items:
+            items["enum"] = [d for d in items["enum"] if d in usable]
+            if not items["enum"]:
+                del props["dimensions"]
+        variants.append(_with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence,
+                                      question))
+    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
+                  question: str) -> dict[str, Any]:
+    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question)
+    if narrowed is None:
+        del schema["properties"]["filters"]
+    else:
+        schema["properties"]["filters"] = narrowed
+    return schema
+
+
+def grounded_tools(tools: list[dict[str, Any]], models: Mapping[str, Any], evidence: str,
+                   question: str) -> list[dict[str, Any]]:
+    """OpenAI-format ``tools`` with each one's parameters narrowed for this step (``grounded_parameters``);
+    a tool that cannot be called yet is left out. ``models``: tool name -> its args model (or None)."""
+    out = []
+    for tool in tools:
+        function = tool["function"]
+        model = models.get(function["name"])
+        parameters = function.get("parameters")
+        if model is None or parameters is None:
+            out.append(tool)
+            continue
+        narrowed = grounded_parameters(parameters, model, evidence, question)
+        if narrowed is not None:
+            out.append({**tool, "function": {**function, "parameters": narrowed}})
+    return out
