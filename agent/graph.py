@@ -203,7 +203,9 @@ def build_graph(
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         options: dict[str, Any] = {}
         if grounded and not force:
-            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), question)
+            asked = "\n".join(_text_of(m) for m in state["messages"]
+                              if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
+            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), asked)
         t0 = time.perf_counter()
         try:
             reply = (answer_only if force else bound if has_results else must_call).invoke(request, **options)

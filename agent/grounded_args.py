@@ -12,7 +12,9 @@ grammar is built from (not the one in the prompt, which stays the cacheable pref
 - a filter on a dimension with listed values: the listed values the conversation names;
   on free text (review text): the question's words; on a number (hour of day, weekday): the question's
   numbers; on another dimension: the question's names, quoted phrases and numbers;
-- no ``filters`` at all when no dimension has a value named.
+- no ``filters`` at all when no dimension has a value named;
+- the window: only the windows the question names (``warehouse.semantic.windows``), required when it
+  names one, none when it names no time (all data).
 
 The args models say which fields these are (``id_fields``, ``filter_dimensions``); the tool runner's
 check (``agent.tool_runner``) still sends back an ungrounded id from any backend.
@@ -131,6 +133,8 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
             return None
         else:
             del properties[field]
+    _narrow_window(properties, required, getattr(model, "window_choices", None), question)
+    out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
@@ -154,6 +158,30 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
+def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: Any, question: str) -> None:
+    """The window fields (``last_days``, ``start``/``end``) allowing only the windows the question names,
+    and one of them required when it names only one kind; none when it names no time."""
+    if not callable(choices_of) or "last_days" not in properties:
+        return
+    choices = choices_of(question)
+    if choices is None:
+        return
+    for name, values in (("last_days", choices.last_days), ("start", [a for a, _ in choices.spans]),
+                         ("end", [b for _, b in choices.spans])):
+        if name not in properties:
+            continue
+        if not values:
+            del properties[name]
+            continue
+        kind = "integer" if name == "last_days" else "string"
+        properties[name] = {"type": kind, "enum": list(dict.fromkeys(values)),
+                            "description": properties[name].get("description", "")}
+    if choices.last_days and not choices.spans:
+        required.add("last_days")
+    elif choices.spans and not choices.last_days:
+        required.update({"start", "end"})
+
+
 def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
                   question: str) -> dict[str, Any]:
     narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question)
@@ -167,7 +195,9 @@ def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, li
 def grounded_tools(tools: list[dict[str, Any]], models: Mapping[str, Any], evidence: str,
                    question: str) -> list[dict[str, Any]]:
     """OpenAI-format ``tools`` with each one's parameters narrowed for this step (``grounded_parameters``);
-    a tool that cannot be called yet is left out. ``models``: tool name -> its args model (or None)."""
+    a tool that cannot be called yet is left out. ``models``: tool name -> its args model (or None);
+    ``evidence``: the thread's questions and tool results; ``question``: the thread's questions (a
+    follow-up keeps the windows and words of the questions before it)."""
     out = []
     for tool in tools:
         function = tool["function"]

@@ -67,6 +67,21 @@ def test_required_tool_choice_gives_a_valid_call(chat) -> None:
     assert reply.usage_metadata["output_tokens"] > 0
 
 
+def test_the_grammar_follows_the_steps_narrowed_schemas_not_the_prompts(chat) -> None:
+    """``decode_tools`` (agent.grounded_args): the prompt shows the full schemas, the reply obeys the
+    narrowed ones: with only ``favorite`` allowed, a question about views cannot be written as views."""
+    tools = [convert_to_openai_tool(t) for t in TOOLS]
+    narrowed = [{**t, "function": {**t["function"], "parameters": {
+        **t["function"]["parameters"], "properties": {**t["function"]["parameters"]["properties"],
+                                                       "event_type": {"type": "string", "enum": ["favorite"]}}}}}
+        if t["function"]["name"] == "top_items" else t for t in tools]
+    question = [SYSTEM, HumanMessage("Which 3 items were viewed most?")]
+    free = chat.bind_tools(TOOLS, tool_choice="any").invoke(question)
+    held = chat.bind_tools(TOOLS, tool_choice="any").invoke(question, decode_tools=narrowed)
+    assert free.tool_calls[0]["args"]["event_type"] == "view"
+    assert held.tool_calls[0]["name"] != "top_items" or held.tool_calls[0]["args"]["event_type"] == "favorite"
+
+
 def test_auto_mode_calls_then_answers_from_the_tool_result(chat) -> None:
     question = HumanMessage("Which 5 items were purchased most?")
     bound = chat.bind_tools(TOOLS)

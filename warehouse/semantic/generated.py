@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from warehouse.semantic.layer import Dimension, Measure, SemanticLayer, extend, load_overrides
 
 logger = logging.getLogger(__name__)
@@ -149,8 +151,10 @@ def generate(readonly: Any) -> SemanticLayer:
         if len(rows) <= MAX_LISTED_VALUES:
             values[name] = [str(r[0]) for r in rows]
     measures = [*_event_measures(event_types), *_other_measures(has)]
+    last = one("SELECT MAX(ts) FROM events")
     return SemanticLayer(measures={m.name: m for m in measures},
-                         dimensions={d.name: d for d in _dimensions(values, has)}, event_types=event_types)
+                         dimensions={d.name: d for d in _dimensions(values, has)}, event_types=event_types,
+                         last_day=pd.Timestamp(last).date() if last is not None else None)
 
 
 def build_layer(readonly: Any, path: Path | None = None) -> SemanticLayer:

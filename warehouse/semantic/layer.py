@@ -8,6 +8,7 @@ Everything a query can say is here as data; the compiler (``compiler.py``) turns
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +104,8 @@ class SemanticLayer(BaseModel):
     dimensions: dict[str, Dimension]
     event_types: list[str] = Field(default_factory=list)
     source: str = "generated from the schema"
+    last_day: date | None = None
+    """The data's last event day when the layer was built (what "October" and "last week" refer to)."""
     examples: list[Example] = Field(default_factory=list)
     """The operator's own questions with their calls (the layer file's ``examples``), shown like the
     generated demonstrations (``demonstrations.py``)."""

@@ -137,13 +137,16 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
     groups = int(frame["groups"].iloc[0]) if "groups" in frame else len(frame)
     shown = []
     for _, row in frame.head(SHOWN).iterrows():
-        label = " / ".join(_label(row, k) for k in keys)
+        # A bare number as a label reads as a value: "user 2280: 102", not "2280: 102" (measured: the
+        # embedded model reported the count of remaining rows as the top user's id).
+        label = " / ".join(f"{k.replace('_', ' ')} {text}" if (text := _label(row, k)).isdigit() else text
+                           for k in keys)
         extra = f" ({int(row['both_users']):,} of {int(row['base_users']):,})" if measure.agg == "rate" else ""
         prev = f", before {fmt(measure, row['previous'])}" if "previous" in row else ""
         shown.append(f"{label}: {fmt(measure, row['value'])}{extra}{prev}")
     order = "in time order" if spec.grain != "none" else "highest first" if spec.order == "desc" else "lowest first"
     by = " and ".join(keys)
-    more = f"; {groups - len(shown)} more" if groups > len(shown) else ""
+    more = "; the others are in the table" if groups > len(shown) else ""
     return f"{head}, by {by} ({groups} in all, {order}): " + "; ".join(shown) + more + "."
 
 

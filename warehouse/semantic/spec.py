@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from warehouse.analytics._base import Day
 from warehouse.semantic.layer import SemanticLayer
+from warehouse.semantic.windows import WindowChoices, window_choices
 
 Grain = Literal["none", "day", "week", "month"]
 FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte"]
@@ -64,10 +65,16 @@ class SpecBase(BaseModel):
 
     id_dimensions: ClassVar[frozenset[str]] = frozenset()
     filter_dimensions: ClassVar[dict[str, tuple[str, list[str]]]] = {}
-    measure_dimensions: ClassVar[dict[str, list[str]]] = {}
-    """Per measure: the dimensions that apply to it (group by or filter on)."""
     """Per filterable dimension: its kind (id, text, number or listed) and its listed values
     (``agent.grounded_args``)."""
+    measure_dimensions: ClassVar[dict[str, list[str]]] = {}
+    """Per measure: the dimensions that apply to it (group by or filter on)."""
+    last_day: ClassVar[date | None] = None
+
+    @classmethod
+    def window_choices(cls, question: str) -> WindowChoices | None:
+        """The windows the question names (``windows.window_choices``) against the data's last day."""
+        return window_choices(question, cls.last_day)
 
     @model_validator(mode="after")
     def _window(self):
@@ -136,6 +143,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.filter_dimensions = {
         n: ("id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
             list(d.values)) for n, d in layer.dimensions.items()}
+    model.last_day = layer.last_day
     model.measure_dimensions = {m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)]
                                 for m in layer.measures.values()}
     return model

@@ -1,0 +1,106 @@
+"""Grounded decoding on the real tools over a real DuckDB layer: the schema a step's grammar is built
+from allows only ids and values the conversation names, and dimensions that apply to the measure."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jsonschema
+import pytest
+
+from agent._grammar import call_schema, tool_grammar
+from agent.grounded_args import grounded_tools, id_tokens, question_numbers, question_tokens
+from agent.tool_runner import ToolRunner, agent_schemas
+
+
+@pytest.fixture(scope="module")
+def parts(analyst_parts):
+    tools = analyst_parts["tools_for_scope"](None)
+    runner = ToolRunner(tools)
+    return agent_schemas(tools), {n: runner.schema(n) for n in runner.names}
+
+
+def _allowed(parts, question: str, evidence: str | None = None):
+    schemas, models = parts
+    tools = {t["function"]["name"]: t for t in grounded_tools(schemas, models, evidence or question, question)}
+
+    def ok(name: str, args: dict) -> bool:
+        if name not in tools:
+            return False
+        try:
+            jsonschema.validate({"name": name, "arguments": args}, call_schema(tools[name]))
+        except jsonschema.ValidationError:
+            return False
+        return True
+
+    return ok
+
+
+def test_a_filter_value_nobody_named_cannot_be_written(parts):
+    ok = _allowed(parts, "Which brand has the most purchases?")
+    assert ok("query", {"measure": "purchases", "dimensions": ["brand"]})
+    assert not ok("query", {"measure": "purchases", "dimensions": ["brand"],
+                            "filters": [{"dimension": "brand", "value": "Apple"}]})
+    named = _allowed(parts, "How many purchases of Acme in the US on mobile?")
+    assert not named("query", {"measure": "purchases", "filters": [{"dimension": "country", "value": "DE"}]})
+    assert named("query", {"measure": "purchases", "filters": [{"dimension": "device", "value": "mobile"},
+                                                                {"dimension": "country", "value": "US"}]})
+    assert named("query", {"measure": "purchases", "filters": [{"dimension": "brand", "value": "Acme"}]})
+    assert not named("query", {"measure": "purchases", "filters": [{"dimension": "device", "value": "desktop"}]})
+
+
+def test_an_id_comes_from_the_conversation_and_a_tool_needing_one_waits_for_it(parts):
+    first = _allowed(parts, "Which customer has the most orders? What will they do next?")
+    assert not first("user_profile", {"user_id": "77"})
+    assert not first("query", {"measure": "orders", "dimensions": ["user"],
+                               "filters": [{"dimension": "user", "value": "77"}]})
+    assert first("query", {"measure": "orders", "dimensions": ["user"], "limit": 1})
+    # after the ranking returned user 2280, the predictor can be called for that user and no other
+    later = _allowed(parts, "Which customer has the most orders? What will they do next?",
+                     "Which customer has the most orders?\norders by user: 2280 (102), 311 (97)")
+    assert later("user_profile", {"user_id": "2280"}) and not later("user_profile", {"user_id": "77"})
+
+
+def test_a_dimension_is_offered_only_with_a_measure_it_applies_to(parts):
+    ok = _allowed(parts, "Average rating of reviews that mention the battery, and revenue by battery?")
+    assert ok("query", {"measure": "avg_rating", "filters": [{"dimension": "review_text", "value": "battery"}]})
+    assert not ok("query", {"measure": "revenue", "filters": [{"dimension": "review_text", "value": "battery"}]})
+    assert not ok("query", {"measure": "signups", "dimensions": ["category"]})  # users have no item
+    assert ok("query", {"measure": "purchases", "dimensions": ["category"]})
+
+
+def test_the_narrowed_schemas_compile_to_a_grammar(parts):
+    schemas, models = parts
+    question = "Compare buyers from email and social, and user 4711's favorite category?"
+    grammar = tool_grammar(grounded_tools(schemas, models, question, question), allow_text=False)
+    assert '\\"email\\"' in grammar and '\\"4711\\"' in grammar
+
+
+def test_lengths_of_time_dates_and_calendar_words_are_not_values():
+    assert id_tokens("user 4711 in the last 30 days, since 2026-10-01, in 2025") == ["4711"]
+    assert question_numbers("top 5 items over 14 days, 20% off") == ["5"]
+    assert question_tokens("Sales of Acme in October, on Monday?") == ["Acme"]
+
+
+def test_the_graph_gives_a_grammar_model_each_steps_narrowed_schemas(analyst_parts, tmp_path):
+    from langchain_core.messages import AIMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.analyst import Analyst
+    from fake_llm import ScriptedChatModel
+
+    class GrammarModel(ScriptedChatModel):
+        grounded_decoding: ClassVar[bool] = True
+
+    call = AIMessage(content="", tool_calls=[{"name": "query", "args": {"measure": "orders", "dimensions": ["user"],
+                                                                         "limit": 1}, "id": "c1"}])
+    model = GrammarModel(script=[call, AIMessage(content="The top customer placed the most orders.")])
+    analyst = Analyst(model, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
+                      checkpointer=InMemorySaver())
+    analyst.ask("Which customer has the most orders? What will they do next?")
+    first, second = (kw.get("decode_tools") for kw in model.request_kwargs[:2])
+    names = [t["function"]["name"] for t in first]
+    assert "query" in names and "user_profile" not in names  # no id yet
+    assert "user_profile" in [t["function"]["name"] for t in second]  # the ranking's ids are in the conversation
+    # the prompt still shows every tool with its full schema (one cacheable prefix)
+    assert "user_profile" in [t["function"]["name"] for t in model.request_kwargs[0]["tools"]]
