@@ -114,8 +114,9 @@ def _narrow_filters(spec: dict[str, Any], dimensions: Mapping[str, tuple[str, li
 def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, question: str) -> dict[str, Any] | None:
     """``parameters`` (a tool's JSON schema) narrowed for one step; None when the tool cannot be called
     yet (a required id that the conversation does not name). With ``measure_dimensions`` (a query spec)
-    the schema is one variant per group of measures sharing the dimensions that apply to them, so a
-    dimension is only offered with a measure it can group or filter."""
+    the schema is one variant per group of measures sharing the dimensions that apply to them and the
+    fields that mean something for them (``only_for``: a rate's events), so a dimension or a field is
+    only offered with a measure it applies to."""
     id_fields: tuple[str, ...] = getattr(model, "id_fields", ())
     dimensions: Mapping[str, tuple[str, list[str]]] | None = getattr(model, "filter_dimensions", None)
     if not id_fields and not dimensions:
@@ -138,15 +139,19 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
     if not dimensions or "filters" not in properties:
         return out
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
-    groups: dict[tuple[str, ...], list[str]] = {}
+    only_for: Mapping[str, list[str]] = getattr(model, "only_for", None) or {}
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for measure in (properties.get("measure") or {}).get("enum", []) if applies else []:
-        groups.setdefault(tuple(applies.get(measure, dimensions)), []).append(measure)
+        fields = tuple(f for f, measures in only_for.items() if measure in measures)
+        groups.setdefault((tuple(applies.get(measure, dimensions)), fields), []).append(measure)
     if not groups:
         return _with_filters(out, dimensions, evidence, question)
     variants = []
-    for usable, measures in groups.items():
+    for (usable, fields), measures in groups.items():
         variant = copy.deepcopy(out)
         props = variant["properties"]
+        for field in set(only_for) - set(fields):  # a rate's events only with a rate
+            props.pop(field, None)
         props["measure"] = {**props["measure"], "enum": measures}
         items = (props.get("dimensions") or {}).get("items") or {}
         if "enum" in items:

@@ -67,6 +67,19 @@ def test_a_dimension_is_offered_only_with_a_measure_it_applies_to(parts):
     assert not ok("query", {"measure": "revenue", "filters": [{"dimension": "review_text", "value": "battery"}]})
     assert not ok("query", {"measure": "signups", "dimensions": ["category"]})  # users have no item
     assert ok("query", {"measure": "purchases", "dimensions": ["category"]})
+    # a rate's events go with a rate only
+    assert ok("query", {"measure": "conversion_rate", "base_event": "view", "target_event": "purchase"})
+    assert not ok("query", {"measure": "users_who_viewed", "base_event": "view", "target_event": "purchase"})
+
+
+def test_the_window_is_the_one_the_question_names(parts):
+    ok = _allowed(parts, "Who was the top spender over the last 30 days?")
+    assert ok("query", {"measure": "revenue", "dimensions": ["user"], "last_days": 30})
+    assert not ok("query", {"measure": "revenue", "dimensions": ["user"]})  # named, so required
+    assert not ok("query", {"measure": "revenue", "dimensions": ["user"], "last_days": 7})
+    october = _allowed(parts, "Revenue in October?")
+    assert not october("query", {"measure": "revenue", "start": "2026-09-01", "end": "2026-09-30"})
+    assert not _allowed(parts, "Which brand sells best?")("query", {"measure": "purchases", "last_days": 30})
 
 
 def test_the_narrowed_schemas_compile_to_a_grammar(parts):

@@ -123,7 +123,10 @@ class SemanticLayer(BaseModel):
         return self.dimensions[name]
 
     def applies(self, measure: Measure, dimension: Dimension) -> bool:
-        """Whether ``dimension`` can group ``measure``'s rows (its entity joins onto the measure's)."""
+        """Whether ``dimension`` can group ``measure``'s rows (its entity joins onto the measure's). A rate
+        between two behaviors names its event types itself: the event type is no dimension of it."""
+        if measure.agg == "rate" and dimension.entity == "events" and dimension.column == "event_type":
+            return False
         if dimension.entity == "time":
             return TIME_COLUMN[measure.entity] is not None
         if dimension.entity == measure.entity:

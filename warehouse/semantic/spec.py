@@ -70,6 +70,8 @@ class SpecBase(BaseModel):
     measure_dimensions: ClassVar[dict[str, list[str]]] = {}
     """Per measure: the dimensions that apply to it (group by or filter on)."""
     last_day: ClassVar[date | None] = None
+    only_for: ClassVar[dict[str, list[str]]] = {}
+    """Fields that mean something only for some measures (a rate's events): field -> those measures."""
 
     @classmethod
     def window_choices(cls, question: str) -> WindowChoices | None:
@@ -144,6 +146,8 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         n: ("id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
             list(d.values)) for n, d in layer.dimensions.items()}
     model.last_day = layer.last_day
+    rates = [m.name for m in layer.measures.values() if m.agg == "rate"]
+    model.only_for = {name: rates for name in ("base_event", "target_event", "target_after", "target_window")}
     model.measure_dimensions = {m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)]
                                 for m in layer.measures.values()}
     return model
