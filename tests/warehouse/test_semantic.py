@@ -236,3 +236,13 @@ def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, messa
     path.write_text(text, encoding="utf-8")
     with pytest.raises(LayerError, match=message):
         extend(layer, load_overrides(path), str(path))
+
+
+def test_a_text_filter_matches_every_form_of_each_word(env):
+    _, frames, _, _ = env
+    died = int(frames["reviews"]["body"].str.contains("battery died").sum())
+    assert died > 0
+    for asked in ("battery died", "Batteries DIED"):  # each word by its stem: batteries -> battery
+        result = _value(env, measure="reviews", filters=[{"dimension": "review_text", "value": asked}])
+        assert result.table.iloc[0]["value"] == died, asked
+        assert "LIKE '%battery%'" in result.queries[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from warehouse.semantic.layer import TIME_COLUMN, Dimension, LayerError, Measure, SemanticLayer
+from warehouse.semantic.linking import stem
 from warehouse.semantic.spec import SpecBase, Window
 
 _JOINS = {"users": "LEFT JOIN users AS u ON u.user_id = {a}.user_id",
@@ -78,6 +80,10 @@ class _Select:
         values = [_known(dim, v) for v in values]
         if op == "in":
             self.where.append(f"{target} IN ({', '.join(lit(v) for v in values)})")
+        elif op == "contains" and dim.text:
+            # Free text mentions a word in its forms: each word by its stem (leaking, leaks -> leak).
+            stems = [stem(w) for w in re.findall(r"\w+", str(values[0]).lower())] or [str(values[0]).lower()]
+            self.where.extend(f"LOWER(CAST({target} AS VARCHAR)) LIKE {lit('%' + stem + '%')}" for stem in stems)
         elif op == "contains":
             self.where.append(f"LOWER(CAST({target} AS VARCHAR)) LIKE {lit('%' + str(values[0]).lower() + '%')}")
         else:

@@ -30,7 +30,8 @@ _STOP = frozenset("a an and any by did do does each for from had has have how in
                   "the their them they to was were what which who with".split())
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """A rough stem of a lower-case word: purchases, purchased, purchase -> purchas; leaking -> leak."""
     for suffix, keep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("ing", ""), ("ed", ""),
                          ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -41,7 +42,7 @@ def _stem(word: str) -> str:
 
 def words(text: str) -> set[str]:
     """Content words of ``text``, lower-cased and roughly stemmed (purchases, purchased, purchase -> purchas)."""
-    return {_stem(w) for w in _WORD.findall(text.lower().replace("_", " ")) if w not in _STOP}
+    return {stem(w) for w in _WORD.findall(text.lower().replace("_", " ")) if w not in _STOP}
 
 
 @dataclass(frozen=True)
