@@ -97,9 +97,8 @@ def test_browser_example_question_shows_answer_table_and_chart(browser, dev_serv
     chart = page.locator(".uba-chart .js-plotly-plot").first
     chart.wait_for(state="visible", timeout=30_000)
     assert chat.get_by_text("step 1 · query").count() == 1  # the step is a collapsible entry
-    # The README's screenshot is refreshed on request only; a test run leaves the checkout as it was.
-    shot = SCREENSHOT if os.environ.get("UBA_UPDATE_SCREENSHOT") else tmp_path / "screenshot.png"
-    shot.parent.mkdir(exist_ok=True)
+    # The README's screenshot is the real model's (test_web_real_model_live.py); this one stays in tmp.
+    shot = tmp_path / "screenshot.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     assert outside == [], f"the page fetched from outside the machine: {outside}"

@@ -50,11 +50,12 @@ def real_server(tmp_path_factory):
 
 
 def _weekly_purchases(data_dir: Path) -> set[int]:
+    """Each week's purchases (weeks start on Monday) and all weeks together."""
     db = data_dir / "warehouse.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql("SELECT COUNT(*) FROM events WHERE event_type = 'purchase' "
                        "GROUP BY DATE_TRUNC('week', ts)").fetchall()
-    return {int(r[0]) for r in rows}
+    return {int(r[0]) for r in rows} | {sum(int(r[0]) for r in rows)}
 
 
 def test_the_web_app_answers_the_example_with_the_real_model(real_server, tmp_path):
