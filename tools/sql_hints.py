@@ -6,11 +6,8 @@ query comes back empty or all zero, each ``column = 'text'`` filter on a text co
 a value that no row has gets a note with the values that contain it (or the column's values when
 they are few), so the model can fix the filter instead of reporting 0.
 
-When each such value has exactly one value that contains it (``'Returned'`` for ``'returned'``, an
-item's name where its id belongs), ``run_sql`` runs the query with those values instead and says so.
-
-Day bounds that cut off a day (``ts < DATE '2026-10-31'`` for October) need no note: the SQL guard
-runs them as the whole day or month (``warehouse/sql_guard.py``).
+When exactly one value contains it (``'Returned'`` for ``'returned'``, an item's id for its name),
+the note names that value. The query is never changed in the model's name: the fix is its next call.
 """
 
 from __future__ import annotations
