@@ -83,6 +83,7 @@ def test_the_window_is_the_one_the_question_names(parts):
 
 
 def test_the_narrowed_schemas_compile_to_a_grammar(parts):
+    pytest.importorskip("llama_cpp", reason="grammar compilation needs the local-llm extra")
     schemas, models = parts
     question = "Compare buyers from email and social, and user 4711's favorite category?"
     grammar = tool_grammar(grounded_tools(schemas, models, question, question), allow_text=False)
