@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
     min_group_users: int = Field(
         0, ge=0, le=1_000_000,
-        description="Breakdowns over users (the query tool): a row computed from fewer distinct users than this "
+        description="Breakdowns over users (the query, funnel and retention tools): a row computed from fewer distinct users than this "
         "has its value suppressed and the answer says so; 0 = off. For unscoped callers (the operator's keys).")
     min_group_users_scoped: int = Field(
         5, ge=0, le=1_000_000,

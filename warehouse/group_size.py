@@ -39,20 +39,23 @@ class GroupFloor:
         caller = exp.Literal.string(self.caller).sql()
         return f"COUNT(DISTINCT CASE WHEN {column} <> {caller} THEN {column} END)"
 
+    def too_small(self, users: pd.Series, *, counts_caller: bool = False) -> pd.Series:
+        """Which groups of ``users`` (distinct users per row) fall under the floor. ``counts_caller``: the counts
+        include the scoped caller (an analytic counting in pandas: every row a scope sees is its own)."""
+        users = pd.to_numeric(users, errors="coerce").fillna(0)
+        if counts_caller and self.caller is not None:
+            users = (users - 1).clip(lower=0)
+        if not self.on:
+            return pd.Series(False, index=users.index)
+        return (users > 0) & (users < self.min_users)
+
     def apply(self, frame: pd.DataFrame, values: list[str]) -> tuple[pd.DataFrame, int]:
         """``frame`` with ``values`` emptied on rows from too few users and the helper column dropped;
         (frame, rows suppressed). A frame without the helper column is returned as it is."""
         if GROUP_USERS not in frame:
             return frame, 0
-        users = pd.to_numeric(frame[GROUP_USERS], errors="coerce").fillna(0)
-        small = (users > 0) & (users < self.min_users)
-        frame = frame.drop(columns=[GROUP_USERS])
-        if self.on and small.any():
-            columns = [c for c in values if c in frame]
-            frame[columns] = frame[columns].apply(pd.to_numeric, errors="coerce").astype(float)
-            frame.loc[small.to_numpy(), columns] = float("nan")
-            frame[SUPPRESSED] = small.to_numpy()
-        return frame, int(small.sum()) if self.on else 0
+        small = self.too_small(frame[GROUP_USERS])
+        return suppress(frame.drop(columns=[GROUP_USERS]), small, values), int(small.sum())
 
     def note(self, suppressed: int, rows: int) -> str:
         """The sentence a summary ends with when rows were suppressed."""
@@ -61,6 +64,18 @@ class GroupFloor:
         which = "the only row was" if rows == 1 else f"{suppressed} of {rows} rows were"
         return (f" Suppressed: {which} computed from fewer than {self.min_users} users (the minimum group size "
                 "for breakdowns over users), so their values are not shown.")
+
+
+def suppress(frame: pd.DataFrame, small: pd.Series, values: list[str]) -> pd.DataFrame:
+    """``frame`` with ``values`` emptied (NaN) on the ``small`` rows and a ``suppressed`` column, when any is small."""
+    if not small.any():
+        return frame
+    frame = frame.copy()
+    columns = [c for c in values if c in frame]
+    frame[columns] = frame[columns].apply(pd.to_numeric, errors="coerce").astype(float)
+    frame.loc[small.to_numpy(), columns] = float("nan")
+    frame[SUPPRESSED] = small.to_numpy()
+    return frame
 
 
 def is_suppressed(row: pd.Series) -> bool:

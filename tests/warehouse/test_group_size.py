@@ -86,3 +86,47 @@ def test_a_scoped_callers_own_rows_are_not_suppressed(env):
     mine = frames["events"][frames["events"]["user_id"] == uid]
     result = run_query(safe, layer, model(measure="events", grain="month"), user_scope=uid, min_group_users=5)
     assert result.table["value"].sum() == len(mine) and "suppressed" not in result.table.columns
+
+
+def test_a_funnel_segment_of_three_users_is_suppressed(env):
+    from warehouse.analytics import FunnelRequest, funnel
+
+    safe, frames, _, _ = env
+    request = FunnelRequest(steps=["view", "purchase"], breakdown="country")
+    open_ = funnel(safe, request)
+    hidden = funnel(safe, request, min_group_users=5)
+    nz = hidden.table[hidden.table["segment"] == "NZ"]
+    assert len(nz) == 2 and nz["suppressed"].all() and nz["users"].isna().all() and nz["conversion"].isna().all()
+    others = hidden.table[hidden.table["segment"] != "NZ"]
+    entered = open_.table[open_.table["step"] == 1].set_index("segment")["users"]
+    assert all(entered[s] >= 5 for s in others["segment"])  # every shown segment had at least 5 users
+    assert others["users"].tolist() == open_.table[open_.table["segment"] != "NZ"]["users"].tolist()
+    assert "Suppressed: 1 of" in hidden.summary
+
+
+def test_retention_cohorts_below_the_floor_are_suppressed_and_left_out_of_the_pooled_share(env):
+    from warehouse.analytics import RetentionRequest, retention
+
+    safe, frames, _, _ = env
+    request = RetentionRequest(period="week", periods=3)
+    full = retention(safe, request)
+    smallest = int(full.table["cohort_size"].min())
+    hidden = retention(safe, request, min_group_users=smallest + 1)
+    small = full.table["cohort_size"] <= smallest
+    assert hidden.table.loc[small.to_numpy(), "suppressed"].all()
+    assert hidden.table.loc[small.to_numpy(), ["cohort_size", "period_0"]].isna().all().all()
+    kept = hidden.table.loc[~small.to_numpy(), "cohort_size"].astype(int).tolist()
+    assert kept == full.table.loc[~small.to_numpy(), "cohort_size"].tolist()
+    assert f"({sum(kept):,} users" in hidden.summary and f"{int(small.sum())} of {len(full.table)} rows" in hidden.summary
+
+
+def test_the_agents_tools_take_the_floor_from_their_dependencies(env):
+    from tools import ToolDeps, build_tools
+
+    safe, _, layer, _ = env
+    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, layer=layer,
+                                                     min_group_users=5))}
+    text = tools["funnel"].invoke({"steps": ["view", "purchase"], "breakdown": "country"})
+    assert "computed from fewer than 5 users" in text
+    text = tools["query"].invoke({"measure": "active_users", "dimensions": ["country"]})
+    assert "NZ: suppressed" in text
