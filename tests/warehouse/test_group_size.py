@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from analytics_env import SERVER_FIXTURES, open_loaded
+from analytics_env import layer_env
 from behavior_data import make_tables
 from engines import ENGINES
 
-from warehouse.semantic import build_layer, run_query, spec_model
+from warehouse.semantic import run_query
 
 
 def _three_in_nz(seed: int) -> dict[str, pd.DataFrame]:
@@ -23,12 +23,8 @@ def _three_in_nz(seed: int) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module", params=ENGINES)
 def env(request, tmp_path_factory):
-    server = request.getfixturevalue(SERVER_FIXTURES[request.param]) if request.param in SERVER_FIXTURES else None
-    frames = _three_in_nz(7)
-    safe, _ = open_loaded(request.param, tmp_path_factory.mktemp(f"k{request.param}"), server, frames)
-    layer = build_layer(safe.readonly)
-    yield safe, frames, layer, spec_model(layer)
-    safe.readonly.close()
+    with layer_env(request.param, tmp_path_factory.mktemp(f"k{request.param}"), request, _three_in_nz(7)) as env:
+        yield env
 
 
 def _by_country(frames) -> pd.DataFrame:

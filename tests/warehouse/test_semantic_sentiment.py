@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_env import SERVER_FIXTURES, open_loaded
+from analytics_env import layer_env, open_loaded
 from behavior_data import make_tables
 from engines import ENGINES
 
-from warehouse.semantic import build_layer, run_query, spec_model
+from warehouse.semantic import build_layer, run_query
 
 SENTIMENT_MEASURES = {"avg_sentiment", "negative_review_share", "positive_review_share", "negative_reviews"}
 
@@ -33,12 +33,8 @@ def _with_sentiment(seed: int) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module", params=ENGINES)
 def env(request, tmp_path_factory):
-    server = request.getfixturevalue(SERVER_FIXTURES[request.param]) if request.param in SERVER_FIXTURES else None
-    frames = _with_sentiment(5)
-    safe, _ = open_loaded(request.param, tmp_path_factory.mktemp(f"sent{request.param}"), server, frames)
-    layer = build_layer(safe.readonly)
-    yield safe, frames, layer, spec_model(layer)
-    safe.readonly.close()
+    with layer_env(request.param, tmp_path_factory.mktemp(f"sent{request.param}"), request, _with_sentiment(5)) as env:
+        yield env
 
 
 def _scored(frames) -> pd.DataFrame:
