@@ -126,3 +126,14 @@ def test_the_agents_tools_take_the_floor_from_their_dependencies(env):
     assert "computed from fewer than 5 users" in text
     text = tools["query"].invoke({"measure": "active_users", "dimensions": ["country"]})
     assert "NZ: suppressed" in text
+
+
+def test_a_comparison_with_the_window_before_suppresses_both_windows(env):
+    safe, frames, layer, model = env
+    spec = model(measure="events", dimensions=["country"], last_days=20, compare_previous=True)
+    open_ = run_query(safe, layer, spec)
+    hidden = run_query(safe, layer, spec, min_group_users=5)
+    nz = _row(hidden, "NZ")
+    assert pd.isna(nz["value"]) and pd.isna(nz["previous"]) and pd.isna(nz["change"])
+    de, de_open = _row(hidden, "DE"), _row(open_, "DE")
+    assert (de["value"], de["previous"], de["change"]) == (de_open["value"], de_open["previous"], de_open["change"])
