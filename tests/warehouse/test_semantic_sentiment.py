@@ -100,3 +100,21 @@ def test_a_warehouse_never_scored_has_no_sentiment_measures(tmp_path):
     finally:
         safe.readonly.close()
     assert not SENTIMENT_MEASURES & set(layer.measures) and "avg_rating" in layer.measures
+
+
+def test_every_demonstrated_sentiment_call_runs(env):
+    from datetime import date
+
+    from warehouse.semantic.demonstrations import layer_demonstrations
+
+    safe, _, layer, model = env
+    demos = [d for d in layer_demonstrations(layer, date(2026, 4, 10)) if d.args["measure"] in SENTIMENT_MEASURES]
+    assert {d.args["measure"] for d in demos} == SENTIMENT_MEASURES
+    assert any("of reviews that mention" in d.question for d in demos)
+    ran = 0
+    for d in demos:
+        if "<" in str(d.args):  # a slot for a word or an id, filled from a question
+            continue
+        assert run_query(safe, layer, model(**d.args)).summary, d
+        ran += 1
+    assert ran > 40
