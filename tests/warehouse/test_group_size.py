@@ -49,7 +49,8 @@ def test_a_group_of_three_users_is_suppressed_at_five_and_shown_at_zero(env):
     big = [c for c, n in events.groupby("country")["user_id"].nunique().items() if n >= 5]
     assert {c: int(_row(hidden, c)["value"]) for c in big} == {c: int(gold[c]) for c in big}
     assert not hidden.table[hidden.table["country"].isin(big)]["suppressed"].any()
-    assert "NZ: suppressed" in hidden.summary
+    assert "NZ: suppressed" in hidden.summary and hidden.summary.index("NZ: suppressed") > hidden.summary.index("(none)")
+    assert hidden.table.iloc[-1]["country"] == "NZ"  # listed last: its place in the ranking would hint at its value
     assert f"1 of {len(hidden.table)} rows were computed from fewer than 5 users" in hidden.summary
     assert str(gold["NZ"]) not in hidden.summary.split("NZ: ")[1].split(";")[0]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse.analytics._base import Result, bar_chart, line_chart, run
-from warehouse.group_size import GroupFloor, is_suppressed
+from warehouse.group_size import SUPPRESSED, GroupFloor, is_suppressed
 from warehouse.safe_sql import SafeSql
 from warehouse.semantic.compiler import compile_spec, next_window
 from warehouse.semantic.layer import LayerError, Measure, SemanticLayer
@@ -41,6 +41,8 @@ def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope
     window = spec.window(last, first)
     frame, ran = run(safe, compile_spec(layer, spec, window, safe.dialect, floor), user_scope)
     frame, suppressed = floor.apply(frame, _COUNTS)
+    if suppressed and spec.grain == "none" and spec.dimensions:  # a ranked place would hint at the value
+        frame = frame.sort_values(SUPPRESSED, kind="stable").reset_index(drop=True)
     queries = [ran]
     previous = None
     if spec.compare_previous:
