@@ -148,7 +148,13 @@ def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None
     rows, chars = result_budget(settings)
     return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
                     settings=settings, reviews=reviews, models=open_model_registry(settings),
-                    layer=layer or open_semantic_layer(settings, readonly), text_rows=rows, text_chars=chars)
+                    layer=layer or open_semantic_layer(settings, readonly), text_rows=rows, text_chars=chars,
+                    min_group_users=min_group_users(settings, user_scope))
+
+
+def min_group_users(settings: Settings, user_scope: str | None) -> int:
+    """The minimum group size of breakdowns over users for a caller: the scoped one for an end user's key."""
+    return settings.min_group_users_scoped if user_scope is not None else settings.min_group_users
 
 
 def semantic_layer_path(settings: Settings):

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         "the reader's connections; PostgreSQL work_mem is fixed on the reader role; ClickHouse max_memory_usage "
         "per query).")
     max_result_bytes: int = Field(16_000_000, ge=1_000, description="Byte cap of one query result (rows past it are dropped).")
+    min_group_users: int = Field(
+        0, ge=0, le=1_000_000,
+        description="Breakdowns over users (the query, funnel and retention tools): a row computed from fewer distinct users than this "
+        "has its value suppressed and the answer says so; 0 = off. For unscoped callers (the operator's keys).")
+    min_group_users_scoped: int = Field(
+        5, ge=0, le=1_000_000,
+        description="The same minimum for a key scoped to one end user; that user's own rows do not count towards "
+        "it (seeing your own data discloses nobody else). 0 = off.")
     semantic_layer: Path | None = Field(
         None, description="YAML file extending the generated semantic layer (measures, dimensions, remove); "
         "default: semantic.yaml in the data dir when it exists.")

@@ -29,6 +29,8 @@ class Analytic:
     description: str
     time_ordered: bool = False
     """Rows are periods in time order: a cut table shows its first and its latest rows."""
+    groups_users: bool = False
+    """Its rows are groups of users (cohorts, segments): it takes the minimum group size."""
 
 
 ANALYTICS: tuple[Analytic, ...] = (
@@ -36,10 +38,11 @@ ANALYTICS: tuple[Analytic, ...] = (
              "Chart how event counts, unique users or revenue change over time, per day, week or month, optionally "
              "by segment; its summary gives the range's total and distinct users.", time_ordered=True),
     Analytic("funnel", an.FunnelRequest, an.funnel,
-             "Measure ordered conversion through 2-6 event steps within a time window, with median time per step."),
+             "Measure ordered conversion through 2-6 event steps within a time window, with median time per step.",
+             groups_users=True),
     Analytic("retention", an.RetentionRequest, an.retention,
              "Build a cohort retention table of users returning in the days or weeks after signup or first event.",
-             time_ordered=True),
+             time_ordered=True, groups_users=True),
     Analytic("paths", an.PathsRequest, an.paths,
              "Find the most common next or previous events around an event."),
     Analytic("top_items", an.TopItemsRequest, an.top_items,
@@ -59,10 +62,12 @@ say (and more) with one schema: fewer, sharper tools for a small model to choose
 
 
 def analytic_result(analytic: Analytic, safe: SafeSql, request: BaseModel, *, user_scope: str | None = None,
-                    text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
+                    text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS,
+                    min_group_users: int = 0) -> tuple[str, ToolArtifact]:
     """Run one analytic; (summary plus bounded table text, artifact with table, chart and SQL citations)."""
+    floor = {"min_group_users": min_group_users} if analytic.groups_users else {}
     try:
-        result = analytic.run(safe, request, user_scope=user_scope)
+        result = analytic.run(safe, request, user_scope=user_scope, **floor)
     except WarehouseError as exc:
         raise ToolException(f"error: {exc}") from None
     table = table_from_frame(analytic.name, result.table)
@@ -75,12 +80,12 @@ def analytic_result(analytic: Analytic, safe: SafeSql, request: BaseModel, *, us
 
 
 def analytic_tool(analytic: Analytic, safe: SafeSql, *, user_scope: str | None = None,
-                  text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> BaseTool:
+                  text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS, min_group_users: int = 0) -> BaseTool:
     """The LangChain tool for ``analytic``."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
         return analytic_result(analytic, safe, analytic.request(**kwargs), user_scope=user_scope,
-                               text_rows=text_rows, text_chars=text_chars)
+                               text_rows=text_rows, text_chars=text_chars, min_group_users=min_group_users)
 
     return StructuredTool.from_function(
         func=run,

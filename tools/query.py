@@ -22,10 +22,11 @@ DESCRIPTION = ("Compute a measure (counts, distinct users, revenue, order value,
 
 
 def query_result(safe: SafeSql, layer: SemanticLayer, spec, *, user_scope: str | None = None,
-                 text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
+                 text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS,
+                 min_group_users: int = 0) -> tuple[str, ToolArtifact]:
     """Run one spec; (summary plus bounded table text, artifact with table, chart and the SQL as citations)."""
     try:
-        result = run_query(safe, layer, spec, user_scope=user_scope)
+        result = run_query(safe, layer, spec, user_scope=user_scope, min_group_users=min_group_users)
     except WarehouseError as exc:
         raise ToolException(f"error: {exc}") from None
     table = table_from_frame("query", result.table)
@@ -39,13 +40,14 @@ def query_result(safe: SafeSql, layer: SemanticLayer, spec, *, user_scope: str |
 
 
 def query_tool(safe: SafeSql, layer: SemanticLayer, *, user_scope: str | None = None,
-               text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> BaseTool:
-    """The LangChain tool: arguments validated by the layer's spec model, compiled and run read-only."""
+               text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS, min_group_users: int = 0) -> BaseTool:
+    """The LangChain tool: arguments validated by the layer's spec model, compiled and run read-only;
+    rows from fewer than ``min_group_users`` users suppressed."""
     model = spec_model(layer)
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
         return query_result(safe, layer, model(**kwargs), user_scope=user_scope,
-                            text_rows=text_rows, text_chars=text_chars)
+                            text_rows=text_rows, text_chars=text_chars, min_group_users=min_group_users)
 
     return StructuredTool.from_function(
         func=run, name="query", description=DESCRIPTION, args_schema=model,

@@ -34,6 +34,8 @@ class ToolDeps:
     """The semantic layer (``warehouse.semantic``); generated from the warehouse when left out."""
     text_rows: int = TEXT_ROWS
     text_chars: int = TEXT_CHARS
+    min_group_users: int = 0
+    """Breakdowns over users: a value from fewer users than this is suppressed (0: never)."""
 
 
 def _sql_and_behavior_tools(deps) -> list[BaseTool]:
@@ -42,13 +44,15 @@ def _sql_and_behavior_tools(deps) -> list[BaseTool]:
     rows = getattr(deps, "text_rows", TEXT_ROWS)
     chars = getattr(deps, "text_chars", TEXT_CHARS)
     layer = getattr(deps, "layer", None)
+    floor = getattr(deps, "min_group_users", 0)
     if layer is None:
         from warehouse.semantic import build_layer
 
         layer = build_layer(deps.readonly)
     return [
-        query_tool(safe, layer, user_scope=scope, text_rows=rows, text_chars=chars),
-        *(analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars) for a in AGENT_ANALYTICS),
+        query_tool(safe, layer, user_scope=scope, text_rows=rows, text_chars=chars, min_group_users=floor),
+        *(analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars, min_group_users=floor)
+          for a in AGENT_ANALYTICS),
         run_sql_tool(safe, user_scope=scope, text_rows=rows, text_chars=chars),
     ]
 

@@ -141,7 +141,9 @@ class ChdbWall:
         user = _quote(user_scope)
         schema = f"`{self.database}`"
         for name, condition in USER_SCOPE_FILTERS.items():
-            where = condition.format(schema=schema).replace(":user", user)
+            # The raw reviews table is hidden from readers: a filter reading it reads the scope's masked copy.
+            where = condition.format(schema=schema).replace(f"{schema}.reviews", f"`{self.private}`.reviews_masked")
+            where = where.replace(":user", user)
             key = {"users": "users", "reviews": "reviews_masked"}.get(name)
             out[f"{self.private}.{key}" if key else f"{self.database}.{name}"] = where
         out[f"{self.private}.reviews"] = "0"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from warehouse.event_steps import STEPS_TABLE
 from warehouse.safe_sql import SafeSql
 from warehouse.schema import metadata
+from warehouse.sql_policy import DERIVED_TABLES
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ def schema_summary(safe: SafeSql, *, user_scope: str | None = None) -> SchemaSum
     """Summarise the guard's allow-list and the data behind it (scoped to one user when asked)."""
     columns: dict[str, list[tuple[str, str, str]]] = {}
     for name, policy in safe.guard.policy.tables.items():
-        if name == STEPS_TABLE:
-            continue  # derived for the paths analytic; the canonical tables say the same
+        if name in DERIVED_TABLES:
+            continue  # derived (paths' step index, review sentiment); the canonical tables say the same
         table = metadata.tables.get(name)
         notes = []
         for col in policy.columns:

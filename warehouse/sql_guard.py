@@ -19,12 +19,12 @@ from sqlglot.errors import ParseError, TokenError
 from warehouse.clickhouse_sql import READ_DIALECT as CLICKHOUSE_READ
 from warehouse.clickhouse_sql import to_clickhouse
 from warehouse.errors import Correction, GuardRejected, PolicyRefused
-from warehouse.event_steps import STEPS_TABLE
 from warehouse.schema import events
 from warehouse.sql_policy import (
     ALLOWED_ANONYMOUS_FUNCTIONS,
     ALLOWED_FUNCTION_CLASSES,
     ALLOWED_TABLE_FUNCTIONS,
+    DERIVED_TABLES,
     SqlPolicy,
     TablePolicy,
 )
@@ -204,7 +204,7 @@ class SqlGuard:
                 known = sorted({c for _, tp in real for c in tp.columns})
                 # Measured: the model put events' columns on users/orders; name the tables that have it.
                 owners = [tp.name for tp in self.policy.tables.values()
-                          if column.name.lower() in {c.lower() for c in tp.columns} and tp.name != STEPS_TABLE]
+                          if column.name.lower() in {c.lower() for c in tp.columns} and tp.name not in DERIVED_TABLES]
                 # Measured: told only where it lives, the model dropped the filter or repeated the query.
                 retarget = self._retargeted(root, columns)
                 where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
@@ -231,7 +231,7 @@ class SqlGuard:
             return None
         wanted = {c.name.lower() for c in columns if not isinstance(c.this, exp.Star)}
         fits = [tp.name for tp in self.policy.tables.values()
-                if tp.name != STEPS_TABLE and tp.name.lower() != tables[0].name.lower()
+                if tp.name not in DERIVED_TABLES and tp.name.lower() != tables[0].name.lower()
                 and wanted <= {c.lower() for c in tp.columns}]
         if len(fits) > 1 and events.name in fits:
             fits = [events.name]  # columns several tables share (user_id, ts): activity lives in the event log

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import DateTime
 
 from warehouse.event_steps import STEPS_TABLE, event_steps
+from warehouse.review_sentiment import SENTIMENT_TABLE, review_sentiment
 from warehouse.schema import PII_COLUMNS, metadata
 
 EMAIL_MASK = "LEFT({col}, 1) || '***@' || SPLIT_PART({col}, '@', 2)"
@@ -18,6 +19,10 @@ EMAIL_IN_TEXT = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 PHONE_IN_TEXT = r"(\+[0-9]{1,3}[ .-]?)?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,5}"
 """Contact details inside free text (review titles and bodies), in a syntax both RE2 (DuckDB), POSIX
 (PostgreSQL) and Python read alike; a scoped caller sees them as ``[email]`` / ``[phone]``."""
+
+DERIVED_TABLES: frozenset[str] = frozenset({STEPS_TABLE, SENTIMENT_TABLE})
+"""Tables computed from the canonical ones (the step index, review sentiment): queryable, but never offered as
+where a canonical column lives, and left out of the schema the model reads (the semantic layer exposes them)."""
 
 TEXT_PII_COLUMNS: frozenset[tuple[str, str]] = frozenset({("reviews", "title"), ("reviews", "body")})
 """Free-text columns whose contact details are masked for a scoped caller."""
@@ -45,6 +50,7 @@ USER_SCOPE_FILTERS: dict[str, str] = {
     "reviews": "user_id = :user",
     STEPS_TABLE: "user_id = :user",
     "order_items": "order_id IN (SELECT order_id FROM {schema}.orders WHERE user_id = :user)",
+    SENTIMENT_TABLE: "review_id IN (SELECT review_id FROM {schema}.reviews WHERE user_id = :user)",
 }
 
 
@@ -68,9 +74,10 @@ class SqlPolicy:
 
     @classmethod
     def canonical(cls) -> SqlPolicy:
-        """The canonical behavior tables and the step index, every column, ``users.email`` masked, user scopes defined."""
+        """The canonical behavior tables, the step index and the review sentiment, every column, ``users.email``
+        masked, user scopes defined."""
         tables = {}
-        for name, table in [*metadata.tables.items(), (STEPS_TABLE, event_steps)]:
+        for name, table in [*metadata.tables.items(), (STEPS_TABLE, event_steps), (SENTIMENT_TABLE, review_sentiment)]:
             masked = {col: EMAIL_MASK for (tab, col) in PII_COLUMNS if tab == name}
             tables[name] = TablePolicy(
                 name=name,

@@ -35,3 +35,23 @@ def test_an_answer_with_a_number_no_query_returned_is_not_accepted(make_analyst)
                                "There were 123,456,789 orders."])
     answer = analyst.ask("How many orders?")
     assert answer.status != "ok" and "123,456,789" not in answer.text.split("\n")[0]
+
+
+def test_a_breakdown_over_too_few_users_is_suppressed_and_the_answer_can_say_so(demo_settings, facts):
+    from agent.factory import build_analyst
+    from fake_llm import ScriptedChatModel
+
+    settings = demo_settings.model_copy(update={"min_group_users": 5})
+    script = [tool_call("query", measure="purchases", dimensions=["user"], limit=3),
+              "Purchases per user are suppressed: each comes from fewer than 5 users."]
+    model = ScriptedChatModel(script=list(script))
+    answer = build_analyst(settings, model=model, checkpointer=False).ask("Purchases of the top 3 buyers?")
+    seen = next(m for m in model.requests[1] if getattr(m, "type", "") == "tool").content
+    assert "Suppressed: 3 of 3 rows were computed from fewer than 5 users" in seen
+    assert answer.status == "ok" and answer.text == script[1]
+    table = answer.tables[0]
+    assert table.columns[-1] == "suppressed" and all(row[-1] is True for row in table.rows)
+    assert all(row[table.columns.index("value")] is None for row in table.rows)  # no number shown, just the ids
+    # the operator's default (0) shows the same breakdown
+    shown = build_analyst(demo_settings, model=ScriptedChatModel(script=[script[0], "ok"]), checkpointer=False)
+    assert "suppressed" not in shown.ask("Purchases of the top 3 buyers?").tables[0].columns

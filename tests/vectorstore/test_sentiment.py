@@ -89,7 +89,21 @@ def test_enough_rated_reviews_train_the_classifier_which_is_saved_and_grouped_by
     assert stats.sentiment == {k: counted.get(k, 0) for k in ("negative", "neutral", "positive")}
     assert sum(n for _, n, _, _ in stats.sentiment_over_time) == sum(counted.values())
     assert any("review_sentiment" in sql for sql in stats.sql)
+    with warehouse.engine.connect() as conn:
+        own = dict(conn.execute(text(
+            "SELECT s.sentiment, COUNT(*) FROM review_sentiment s JOIN reviews r USING (review_id) "
+            "WHERE r.user_id = 'u1' GROUP BY 1")).all())
     warehouse.dispose()
+
+    from warehouse.readonly import ReadOnlyWarehouse
+
+    readonly = ReadOnlyWarehouse(duckdb_url)  # what the agent's review_stats reads: the same counts
+    try:
+        assert review_stats(readonly, ReviewFilter(item="i-mic", since="2024-03-01")).sentiment == stats.sentiment
+        assert review_stats(readonly, user_scope="u1").sentiment == {k: own.get(k, 0) for k in
+                                                                      ("negative", "neutral", "positive")}
+    finally:
+        readonly.close()
 
 
 def test_stats_have_no_sentiment_before_any_scoring(review_warehouse):

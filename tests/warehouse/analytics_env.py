@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from behavior_data import load, make_tables
@@ -39,3 +41,17 @@ def loaded_envs(kind: str, tmp_factory, request, seeds) -> dict[int, tuple[SafeS
         safe, _ = open_loaded(kind, tmp_factory.mktemp(f"{kind}{seed}"), cluster, frames)
         envs[seed] = (safe, frames)
     return envs
+
+
+@contextmanager
+def layer_env(kind: str, tmp: Path, request, frames) -> Iterator[tuple]:
+    """(safe runner, frames, semantic layer, spec model) over ``frames`` loaded into a fresh ``kind`` warehouse."""
+    from warehouse.semantic import build_layer, spec_model
+
+    server = request.getfixturevalue(SERVER_FIXTURES[kind]) if kind in SERVER_FIXTURES else None
+    safe, _ = open_loaded(kind, tmp, server, frames)
+    try:
+        layer = build_layer(safe.readonly)
+        yield safe, frames, layer, spec_model(layer)
+    finally:
+        safe.readonly.close()

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.event_steps import refresh_event_steps
+from warehouse.review_sentiment import SENTIMENT_TABLE, sentiment_metadata
 
 EVENT_TYPES = ["view", "search", "add_to_cart", "remove_from_cart", "favorite", "purchase", "review"]
 START = datetime(2026, 3, 2)
@@ -81,6 +82,8 @@ def make_tables(seed: int, *, users: int = 60, items: int = 15, events: int = 15
 def load(warehouse, frames: dict[str, pd.DataFrame], *, steps: bool = True) -> None:
     """Bulk-load the frames into a warehouse with the canonical tables (and the step index unless not ``steps``)."""
     warehouse.create_schema()
+    if SENTIMENT_TABLE in frames and warehouse.clickhouse is None:  # ClickHouse creates it on the first insert
+        sentiment_metadata.create_all(warehouse.engine, checkfirst=True)
     with warehouse.begin() as conn:
         for name, frame in frames.items():
             warehouse.bulk_insert(conn, name, pa.Table.from_pandas(frame, preserve_index=False))

@@ -88,6 +88,8 @@ def test_the_server_setup_is_valid_clickhouse_and_grants_only_the_reader_views(c
     grants = [s for s in statements if s.startswith("GRANT")]
     assert grants == ["GRANT SELECT ON `shop_uba_reader`.* TO `uba_reader`"]
     views = [s for s in statements if "VIEW" in s]
-    assert len(views) == 2 and all("SQL SECURITY DEFINER" in v for v in views)  # no view of review_sentiment
+    # users, events and the review sentiment the semantic layer's sentiment measures read
+    assert len(views) == 3 and all("SQL SECURITY DEFINER" in v for v in views)
+    assert any("`review_sentiment`" in v for v in views)
     users_view = next(v for v in views if "`users`" in v)
     assert "'***@'" in users_view and "splitByString('@'" in users_view

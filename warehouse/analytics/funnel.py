@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from warehouse.analytics._base import DateRange, EventType, Result, UserDimension, bar_chart, lit, run, where
+from warehouse.group_size import GroupFloor, suppress
 from warehouse.safe_sql import SafeSql
 
 
@@ -47,8 +48,11 @@ def compile_funnel(request: FunnelRequest) -> str:
     return "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(parts) + " ORDER BY 1, 2"
 
 
-def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = None) -> Result:
-    """Run a funnel; rows are ([segment,] step, event_type, users, conversion, step_conversion, median_seconds)."""
+def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = None,
+           min_group_users: int = 0) -> Result:
+    """Run a funnel; rows are ([segment,] step, event_type, users, conversion, step_conversion, median_seconds).
+
+    ``min_group_users``: a segment fewer users entered is suppressed (``warehouse.group_size``)."""
     frame, sql = run(safe, compile_funnel(request), user_scope)
     frame["step"] = frame["step"].astype(int)
     frame["users"] = frame["users"].astype(int)
@@ -59,10 +63,19 @@ def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = No
     frame["conversion"] = (frame["users"] / first.where(first > 0)).round(4)
     frame["step_conversion"] = (frame["users"] / prev.where(prev > 0)).round(4)
     frame["median_seconds"] = frame["median_seconds"].astype(float).round(1)
+    floor = GroupFloor(min_group_users, user_scope)
+    small = floor.too_small(first, counts_caller=True)
+    summary = _summary(request, frame)
+    if small.any():
+        segments = frame.loc[small, "segment"].nunique()
+        if not request.breakdown:
+            summary = f"Funnel {' → '.join(request.steps)} within {request.window_hours} h: suppressed."
+        summary += floor.note(segments, frame["segment"].nunique())
+        frame = suppress(frame, small, ["users", "conversion", "step_conversion", "median_seconds"])
     if not request.breakdown:
         frame = frame.drop(columns="segment")
-    summary = _summary(request, frame)
     overall = frame if not request.breakdown else frame.groupby(["step", "event_type"], as_index=False)["users"].sum()
+    # a breakdown's chart shows totals over every segment: a suppressed segment is in them, not shown alone
     chart = bar_chart(f"funnel ({request.window_hours} h window)",
                       [f"{s}. {t}" for s, t in zip(overall["step"], overall["event_type"])], list(overall["users"]))
     return Result("funnel", frame, [sql], summary, chart)

@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from warehouse.analytics._base import DateRange, EventType, Result, heatmap, lit, run, where
+from warehouse.group_size import GroupFloor, suppress
 from warehouse.safe_sql import SafeSql
 
 _ADJ = {"day": "daily", "week": "weekly"}
@@ -61,8 +62,11 @@ def _horizon(safe: SafeSql, request: RetentionRequest, user_scope: str | None) -
     return (pd.Timestamp(last) if last is not None else None), done.sql
 
 
-def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | None = None) -> Result:
-    """Run a retention analysis; rows are (cohort, cohort_size, period_0..period_N) as shares of the cohort."""
+def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | None = None,
+              min_group_users: int = 0) -> Result:
+    """Run a retention analysis; rows are (cohort, cohort_size, period_0..period_N) as shares of the cohort.
+
+    ``min_group_users``: a cohort of fewer users is suppressed and left out of the pooled figure."""
     long, sql = run(safe, compile_retention(request), user_scope)
     period_cols = [f"period_{k}" for k in range(request.periods + 1)]
     sizes = long.groupby("cohort", sort=True)["cohort_size"].first().astype(int)
@@ -81,9 +85,15 @@ def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | Non
             shares[col] = shares[col].astype("float64").mask(future)
     frame = pd.concat([sizes.rename("cohort_size"), shares], axis=1).reset_index()
     frame = frame[["cohort", "cohort_size", *period_cols]]
+    floor = GroupFloor(min_group_users, user_scope)
+    small = floor.too_small(frame["cohort_size"], counts_caller=True)
+    shown = ~small.to_numpy()
     if frame.empty:
         summary = f"No cohorts in {request.describe()}."
+    elif not shown.any():
+        summary = f"{len(frame)} {_ADJ[request.period]} cohorts by {request.cohort_by.replace('_', ' ')}: suppressed."
     else:
+        sizes, counts, shares = sizes[shown], counts[shown], shares[shown]
         seen = shares["period_1"].notna()
         size = int(sizes[seen].sum())
         p1 = (counts.loc[seen, "period_1"].sum() / size) if size else None
@@ -92,6 +102,8 @@ def retention(safe: SafeSql, request: RetentionRequest, *, user_scope: str | Non
                   else f"no cohort is old enough to have a next {request.period} yet")
         summary = (f"{len(frame)} {_ADJ[request.period]} cohorts by {request.cohort_by.replace('_', ' ')} "
                    f"({int(sizes.sum()):,} users, {request.describe()}); {pooled}.")
+    summary += floor.note(int(small.sum()), len(frame))
+    frame = suppress(frame, small, ["cohort_size", *period_cols])
     chart = heatmap(f"retention by {request.period}", period_cols, [str(c) for c in frame["cohort"]],
                     frame[period_cols].values.tolist())
     return Result("retention", frame, [sql, horizon_sql], summary, chart)

@@ -9,7 +9,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from warehouse.semantic.layer import TIME_COLUMN, Dimension, LayerError, Measure, SemanticLayer
+from warehouse.group_size import GROUP_USERS, GroupFloor
+from warehouse.semantic.layer import TIME_COLUMN, Dimension, LayerError, Measure, SemanticLayer, entity_rows, same_rows
 from warehouse.semantic.linking import stem
 from warehouse.semantic.spec import SpecBase, Window
 
@@ -54,7 +55,7 @@ class _Select:
                              f"({self.measure.entity} rows); usable: {', '.join(usable)}")
         if dim.entity == "time":
             return _TIME_PARTS[dim.column].format(t=f"{self.alias}.{TIME_COLUMN[self.measure.entity]}")
-        if dim.entity == self.measure.entity:
+        if same_rows(dim.entity, self.measure.entity):
             return qualify(dim.column, self.alias)
         key = {"users": "user_id", "items": "item_id"}[dim.entity]
         if dim.column == key and not label:
@@ -90,9 +91,9 @@ class _Select:
             symbol = {"eq": "=", "ne": "<>", "gte": ">=", "lte": "<="}[op]
             self.where.append(f"{target} {symbol} {lit(values[0])}")
 
-    def sql_from(self, table: str) -> str:
+    def sql_from(self, entity: str) -> str:
         where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
-        return f"FROM {table} AS {self.alias} {' '.join(self.joins.values())}{where}"
+        return f"FROM {entity_rows(entity)} AS {self.alias} {' '.join(self.joins.values())}{where}"
 
 
 def _known(dim: Dimension, value: Any) -> Any:
@@ -152,10 +153,14 @@ def _ordered(spec: SpecBase, names: list[str]) -> str:
     return ""
 
 
-def compile_spec(layer: SemanticLayer, spec: SpecBase, window: Window, dialect: str = "duckdb") -> str:
-    """The SQL answering ``spec`` over ``window``, in ``dialect`` (columns: grain, dimensions, value[, ...])."""
+def compile_spec(layer: SemanticLayer, spec: SpecBase, window: Window, dialect: str = "duckdb",
+                 floor: GroupFloor | None = None) -> str:
+    """The SQL answering ``spec`` over ``window``, in ``dialect`` (columns: grain, dimensions, value[, ...]);
+    with a ``floor`` that is on, also the distinct users behind each row (``group_users``)."""
     measure = layer.measure(spec.measure)
-    sql = _rate(layer, measure, spec, window) if measure.agg == "rate" else _plain(layer, measure, spec, window)
+    floor = floor if floor is not None and floor.on else None
+    sql = (_rate(layer, measure, spec, window, floor) if measure.agg == "rate"
+           else _plain(layer, measure, spec, window, floor))
     return sqlglot.transpile(sql, read="duckdb", write=_dialect(dialect))[0]
 
 
@@ -163,7 +168,17 @@ def _dialect(name: str) -> str:
     return {"postgresql": "postgres"}.get(name, name)
 
 
-def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window) -> str:
+def _row_users(select: _Select, floor: GroupFloor | None) -> str:
+    """``, <distinct users> AS group_users`` of the entity's rows (order lines: their orders' users), or nothing."""
+    if floor is None:
+        return ""
+    if select.measure.entity == "order_items":
+        select.joins["orders"] = f"LEFT JOIN orders AS o ON o.order_id = {select.alias}.order_id"
+        return f", {floor.users_sql('o.user_id')} AS {GROUP_USERS}"
+    return f", {floor.users_sql(f'{select.alias}.user_id')} AS {GROUP_USERS}"
+
+
+def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window, floor: GroupFloor | None) -> str:
     if spec.base_event or spec.target_event:
         raise LayerError(f"base_event and target_event are for conversion_rate, not {measure.name!r}; leave them out")
     select = _Select(layer, measure)
@@ -180,15 +195,19 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
         per = ("COUNT(*)" if measure.per_agg == "count" else
                f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0")
         inner_names = [n.rsplit(" AS ", 1)[1] for n in named]
-        inner = (f"SELECT {''.join(n + ', ' for n in named)}{unit} AS unit, {per} AS x {select.sql_from(measure.entity)} "
-                 f"GROUP BY {', '.join([*groups, unit])}")
+        unit_user = ", MIN(b.user_id) AS unit_user" if floor is not None else ""
+        inner = (f"SELECT {''.join(n + ', ' for n in named)}{unit} AS unit, {per} AS x{unit_user} "
+                 f"{select.sql_from(measure.entity)} GROUP BY {', '.join([*groups, unit])}")
         outer_agg = "AVG(x)" if measure.agg == "avg" else "MEDIAN(x)" if measure.agg == "median" else \
             {"sum": "SUM(x)", "min": "MIN(x)", "max": "MAX(x)"}.get(measure.agg, "AVG(x)")
         cols = "".join(f"{n}, " for n in inner_names)
         outer_group = f" GROUP BY {', '.join(inner_names)}" if inner_names else ""
-        sql = f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total} FROM ({inner}) AS per_unit{outer_group}"
+        users = f", {floor.users_sql('unit_user')} AS {GROUP_USERS}" if floor is not None else ""
+        sql = (f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total}{users} "
+               f"FROM ({inner}) AS per_unit{outer_group}")
     else:
-        sql = (f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total} "
+        users = _row_users(select, floor)
+        sql = (f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total}{users} "
                f"{select.sql_from(measure.entity)}{group_by}")
     return f"{sql} {_ordered(spec, [n.rsplit(' AS ', 1)[1] for n in named])}".strip()
 
@@ -210,7 +229,7 @@ def _month_after(day: date) -> tuple[int, int]:
     return (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
 
 
-def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window) -> str:
+def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window, floor: GroupFloor | None) -> str:
     base, target = spec.base_event, spec.target_event
     if not base or not target:
         raise LayerError("conversion_rate needs base_event and target_event (of users who did base_event, "
@@ -258,7 +277,8 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         groups.append(value)
     group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
     joins = " ".join(outer.joins.values())
+    users = f", {floor.users_sql('a.user_id')} AS {GROUP_USERS}" if floor is not None else ""
     sql = (f"{cte} SELECT {''.join(n + ', ' for n in named)}COUNT(*) AS base_users, COUNT(t.user_id) AS both_users, "
-           f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value "
+           f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value{users} "
            f"FROM a LEFT JOIN t ON t.user_id = a.user_id {joins}{group_by}")
     return f"{sql} {_ordered(spec, spec.dimensions)}".strip()

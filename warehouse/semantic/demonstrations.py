@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from warehouse.semantic.layer import Dimension, Measure, SemanticLayer
+from warehouse.semantic.layer import ENTITY_ROWS, Dimension, Measure, SemanticLayer
 from warehouse.semantic.linking import _WINDOW, Embed, words
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def _measure_demonstrations(layer: SemanticLayer, m: Measure, last_day: date | N
                         filters=[{"dimension": d.name, "op": "in", "value": [first, pair]}])
     for d in layer.dimensions.values():
         if d.text and layer.applies(m, d):
-            yield q(f"What is the {noun} of {m.entity} that mention {TEXT_PLACEHOLDER}?",
+            rows = ENTITY_ROWS.get(m.entity, (m.entity, ""))[0]  # scored reviews are reviews
+            yield q(f"What is the {noun} of {rows} that mention {TEXT_PLACEHOLDER}?",
                     filters=[{"dimension": d.name, "op": "contains", "value": TEXT_PLACEHOLDER}])
 
 

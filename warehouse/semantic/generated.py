@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from warehouse.errors import WarehouseError
+from warehouse.review_sentiment import SENTIMENT_TABLE
 from warehouse.semantic.layer import Dimension, Measure, SemanticLayer, extend, load_overrides
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,22 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
             Measure(name="avg_rating", description="average review rating (1-5 stars)", entity="reviews",
                     agg="avg", column="rating", format="number", synonyms=["stars", "score"]),
         ]
+    if has["review_sentiment"]:
+        scored = "reviews scored by the review indexer (uba index reviews)"
+        out += [
+            Measure(name="avg_sentiment", description=f"average review sentiment from -1 (negative) to 1 (positive), "
+                    f"of {scored}", entity="review_sentiment", agg="avg", column="score", format="number",
+                    synonyms=["sentiment", "tone of reviews"]),
+            Measure(name="negative_review_share", description="share of scored reviews whose sentiment is negative",
+                    entity="review_sentiment", agg="avg",
+                    column="CASE WHEN sentiment = 'negative' THEN 1.0 ELSE 0.0 END", format="ratio",
+                    synonyms=["complaint rate", "share of negative reviews"]),
+            Measure(name="positive_review_share", description="share of scored reviews whose sentiment is positive",
+                    entity="review_sentiment", agg="avg",
+                    column="CASE WHEN sentiment = 'positive' THEN 1.0 ELSE 0.0 END", format="ratio"),
+            Measure(name="negative_reviews", description="number of reviews whose sentiment is negative",
+                    entity="review_sentiment", agg="count", where="sentiment = 'negative'", synonyms=["complaints"]),
+        ]
     out.append(Measure(
         name="conversion_rate", entity="events", agg="rate", format="ratio",
         description="share of users who did base_event in the window who also did target_event in it "
@@ -129,6 +147,15 @@ _VALUE_COLUMNS = {"country": ("users", "country"), "device": ("users", "device")
                   "order_status": ("orders", "status"), "event_type": ("events", "event_type")}
 
 
+def _has_sentiment(readonly: Any) -> bool:
+    """Whether reviews have been scored: the indexer writes ``review_sentiment``, a warehouse may not have it yet."""
+    try:
+        return bool(readonly.query(f"SELECT COUNT(*) FROM {SENTIMENT_TABLE}").rows[0][0])
+    except WarehouseError as exc:
+        logger.debug("no review sentiment measures: %s", exc)
+        return False
+
+
 def generate(readonly: Any) -> SemanticLayer:
     """The layer of the warehouse behind ``readonly`` (a ReadOnlyWarehouse), from its schema and data."""
     def one(sql: str) -> Any:
@@ -142,6 +169,7 @@ def generate(readonly: Any) -> SemanticLayer:
         "users": bool(one("SELECT COUNT(signup_ts) FROM users")),
         "sessions": bool(one("SELECT COUNT(session_id) FROM events")),
         "reviews": bool(one("SELECT COUNT(*) FROM reviews")),
+        "review_sentiment": _has_sentiment(readonly),
     }
     values: dict[str, list[str]] = {}
     for name, (table, column) in _VALUE_COLUMNS.items():

@@ -20,14 +20,33 @@ from warehouse.yaml_file import read_mapping
 
 logger = logging.getLogger(__name__)
 
-Entity = Literal["events", "orders", "users", "reviews", "order_items"]
+Entity = Literal["events", "orders", "users", "reviews", "order_items", "review_sentiment"]
 TIME_COLUMN: dict[str, str | None] = {"events": "ts", "orders": "ts", "users": "signup_ts", "reviews": "ts",
-                                      "order_items": None}
+                                      "order_items": None, "review_sentiment": "ts"}
 """The column a time window bounds, per entity (order_items has none of its own)."""
 JOIN_KEYS: dict[str, tuple[str, ...]] = {"events": ("user_id", "item_id"), "orders": ("user_id",),
                                          "users": ("user_id",), "reviews": ("user_id", "item_id"),
-                                         "order_items": ("item_id",)}
+                                         "order_items": ("item_id",), "review_sentiment": ("user_id", "item_id")}
 """The keys an entity's rows carry, so a dimension of users or items can join onto it."""
+ENTITY_ROWS: dict[str, tuple[str, str]] = {
+    "review_sentiment": ("reviews", "(SELECT r.review_id, r.user_id, r.item_id, r.ts, r.rating, r.title, r.body, "
+                                    "s.sentiment, s.score FROM reviews AS r "
+                                    "JOIN review_sentiment AS s ON s.review_id = r.review_id)"),
+}
+"""Entities whose rows are another entity's rows with more columns: (that entity, the SQL of the rows).
+Scored reviews are the reviews the indexer scored, with their ``sentiment`` and ``score``."""
+
+
+def entity_rows(entity: str) -> str:
+    """What a query on ``entity`` reads FROM: its table, or the SQL of its rows."""
+    return ENTITY_ROWS[entity][1] if entity in ENTITY_ROWS else entity
+
+
+def same_rows(dimension_entity: str, measure_entity: str) -> bool:
+    """Whether a dimension of ``dimension_entity`` is a column of ``measure_entity``'s rows (no join needed)."""
+    return dimension_entity == measure_entity or ENTITY_ROWS.get(measure_entity, ("",))[0] == dimension_entity
+
+
 _NAME = r"^[a-z][a-z0-9_]{0,47}$"
 
 
@@ -129,7 +148,7 @@ class SemanticLayer(BaseModel):
             return False
         if dimension.entity == "time":
             return TIME_COLUMN[measure.entity] is not None
-        if dimension.entity == measure.entity:
+        if same_rows(dimension.entity, measure.entity):
             return True
         key = {"users": "user_id", "items": "item_id"}.get(dimension.entity)
         return key is not None and key in JOIN_KEYS[measure.entity]

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from warehouse.analytics._base import Result, bar_chart, line_chart, run
+from warehouse.group_size import SUPPRESSED, GroupFloor, is_suppressed
 from warehouse.safe_sql import SafeSql
 from warehouse.semantic.compiler import compile_spec, next_window
 from warehouse.semantic.layer import LayerError, Measure, SemanticLayer
@@ -25,13 +26,23 @@ def data_span(safe: SafeSql, user_scope: str | None) -> tuple[date, date]:
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
 
 
-def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope: str | None = None) -> Result:
-    """Answer ``spec``: its table (grain, dimensions, value), the SQL that ran, a summary and a chart."""
+_COUNTS = ["value", "base_users", "both_users", "units"]
+"""The columns a suppressed row loses: its value and the counts it was computed from."""
+
+
+def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope: str | None = None,
+              min_group_users: int = 0) -> Result:
+    """Answer ``spec``: its table (grain, dimensions, value), the SQL that ran, a summary and a chart.
+
+    ``min_group_users`` > 0: a row computed from fewer users than that is suppressed (``warehouse.group_size``)."""
     measure = layer.measure(spec.measure)
+    floor = GroupFloor(min_group_users, user_scope)
     first, last = data_span(safe, user_scope)
     window = spec.window(last, first)
-    sql = compile_spec(layer, spec, window, safe.dialect)
-    frame, ran = run(safe, sql, user_scope)
+    frame, ran = run(safe, compile_spec(layer, spec, window, safe.dialect, floor), user_scope)
+    frame, suppressed = floor.apply(frame, _COUNTS)
+    if suppressed and spec.grain == "none" and spec.dimensions:  # a ranked place would hint at the value
+        frame = frame.sort_values(SUPPRESSED, kind="stable").reset_index(drop=True)
     queries = [ran]
     previous = None
     if spec.compare_previous:
@@ -39,11 +50,12 @@ def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope
             raise LayerError("compare_previous needs a window (last_days or start/end)")
         days = (window.end - window.start).days + 1
         before = window.shifted(days)
-        prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect), user_scope)
+        prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect, floor), user_scope)
+        prev_frame, _ = floor.apply(prev_frame, _COUNTS)
         queries.append(prev_sql)
         previous = (before, prev_frame)
     frame = _rounded(_merge_previous(frame, previous, spec), measure)
-    summary = _summary(measure, spec, window, frame, previous)
+    summary = _summary(measure, spec, window, frame, previous) + floor.note(suppressed, len(frame))
     return Result("query", frame.drop(columns=["groups"], errors="ignore"), queries, summary,
                   _chart(measure, spec, frame), details={"spec": as_dict(spec), "window": [
                       str(window.start or first), str(window.end or last)]})
@@ -117,6 +129,8 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
         return f"{head}: no matching rows."
     if not _keys(spec):
         row = frame.iloc[0]
+        if is_suppressed(row):
+            return f"{head}: suppressed."
         text = f"{head}: {fmt(measure, row['value'])}"
         if measure.agg == "rate":
             text += f" ({int(row['both_users']):,} of {int(row['base_users']):,} users)"
@@ -125,7 +139,7 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
             text += (f". The {(before.end - before.start).days + 1} days before ({before.start} to {before.end}): "
                      f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}")
         return text + "."
-    if spec.grain != "none" and not spec.dimensions:
+    if spec.grain != "none" and not spec.dimensions and frame["value"].notna().any():
         top = frame.loc[frame["value"].astype(float).idxmax()]
         low = frame.loc[frame["value"].astype(float).idxmin()]
         text = (f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {_label(top, spec.grain)} "
@@ -141,6 +155,9 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
         # embedded model reported the count of remaining rows as the top user's id).
         label = " / ".join(f"{k.replace('_', ' ')} {text}" if (text := _label(row, k)).isdigit() else text
                            for k in keys)
+        if is_suppressed(row):
+            shown.append(f"{label}: suppressed")
+            continue
         extra = f" ({int(row['both_users']):,} of {int(row['base_users']):,})" if measure.agg == "rate" else ""
         prev = f", before {fmt(measure, row['previous'])}" if "previous" in row else ""
         shown.append(f"{label}: {fmt(measure, row['value'])}{extra}{prev}")
