@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -160,12 +161,14 @@ def _cpu_s() -> float:
 
 
 def run_child(*args: str) -> dict:
-    """One child's measurement plus its peak MiB; ``error`` holds the last stderr line of a failed run."""
+    """One child's measurement plus its peak MiB; ``error`` holds a failed run's exception line (SQLAlchemy
+    ends its tracebacks with a link, not the cause)."""
     done = subprocess.run([sys.executable, __file__, "--child", json.dumps(args)], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0 or not done.stdout.strip():
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        return {"error": lines[-1][:300]}
+        raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception|Failed)\b", line)]
+        return {"error": (raised or lines)[-1][:300], "exit_status": done.returncode}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
