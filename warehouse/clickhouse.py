@@ -20,6 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,6 +63,8 @@ class ClickHouseUrl:
         url = make_url(raw)
         scheme = url.get_backend_name()
         database = url.query.get("database")
+        if isinstance(database, tuple):
+            raise ConnectionFailed(f"URL {raw!r} gives database= {len(database)} times; give it once")
         if scheme == "chdb":
             if url.host or url.username or url.port:
                 raise ConnectionFailed(f"chdb URL {raw!r} names a host or user; chdb runs in this process: "
@@ -76,12 +79,26 @@ class ClickHouseUrl:
             return cls("server", _identifier(url.database or "default", raw), url=url)
         raise ConnectionFailed(f"{raw!r} is not a ClickHouse URL; use chdb:///path or clickhouse://host/db")
 
+    @property
+    def directory(self) -> str:
+        """The chdb directory; only a ``chdb://`` target has one."""
+        if self.path is None:
+            raise TypeError(f"a {self.kind} target has no chdb directory")
+        return self.path
+
+    @property
+    def server(self) -> URL:
+        """The server's URL; only a ``clickhouse://`` target has one."""
+        if self.url is None:
+            raise TypeError(f"a {self.kind} target has no server URL")
+        return self.url
+
     def sqlalchemy_url(self) -> URL:
         """The SQLAlchemy URL of the writer: chdb-sqlalchemy's ``chdb``, or clickhouse-connect's ``clickhousedb``."""
         if self.kind == "chdb":
-            return URL.create("chdb", database=self.path)
-        query = {k: v for k, v in self.url.query.items() if k != "database"}
-        return self.url.set(drivername="clickhousedb", database=self.database, query=query)
+            return URL.create("chdb", database=self.directory)
+        query = {k: v for k, v in self.server.query.items() if k != "database"}
+        return self.server.set(drivername="clickhousedb", database=self.database, query=query)
 
 
 def _identifier(name: str, raw: str) -> str:
@@ -94,8 +111,16 @@ UNDO_PREFIX = "_uba_undo_"
 _SNAPSHOT = "uba_undo_tables"
 
 
+def dbapi(conn: Connection) -> Any:
+    """The chdb / clickhouse-connect DB-API connection under ``conn`` (untyped by SQLAlchemy and the drivers)."""
+    raw: Any = conn.connection.dbapi_connection
+    if raw is None:
+        raise ConnectionFailed("the ClickHouse connection was closed; open a new one from the warehouse")
+    return raw
+
+
 def _run(conn: Connection, statements: list[str]) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = dbapi(conn).cursor()
     try:
         for sql in statements:
             cursor.execute(sql)
@@ -104,7 +129,7 @@ def _run(conn: Connection, statements: list[str]) -> None:
 
 
 def _tables(conn: Connection) -> list[str]:
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = dbapi(conn).cursor()
     try:
         cursor.execute("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'")
         return [row[0] for row in cursor.fetchall() if not row[0].startswith(UNDO_PREFIX)]
@@ -139,7 +164,7 @@ def _finish(conn: Connection, *, restore: bool) -> None:
 def open_engine(target: ClickHouseUrl) -> Engine:
     """A SQLAlchemy engine on the target's database (created on chdb when missing)."""
     if target.kind == "chdb":
-        Path(target.path).mkdir(parents=True, exist_ok=True)
+        Path(target.directory).mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(target.sqlalchemy_url())
     except Exception as exc:  # noqa: BLE001 - a missing driver or a bad URL, translated once
@@ -191,7 +216,7 @@ def create_table_sql(table: Table) -> str:
 def create_tables(conn: Connection, tables: list[Table]) -> None:
     """Create the tables that are missing."""
     snapshot(conn)
-    raw = conn.connection.dbapi_connection
+    raw = dbapi(conn)
     cursor = raw.cursor()
     try:
         for table in tables:
@@ -203,7 +228,7 @@ def create_tables(conn: Connection, tables: list[Table]) -> None:
 def truncate(conn: Connection, tables: list[str]) -> None:
     """Empty tables (ClickHouse's DELETE needs a WHERE and rewrites parts; TRUNCATE drops them)."""
     snapshot(conn)
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = dbapi(conn).cursor()
     try:
         for name in tables:
             cursor.execute(f"TRUNCATE TABLE IF EXISTS `{name}`")
@@ -214,7 +239,7 @@ def truncate(conn: Connection, tables: list[str]) -> None:
 def bulk_insert(conn: Connection, kind: str, table: str, data: pa.Table) -> None:
     """Append an Arrow table: through a Parquet file on chdb, ``insert_arrow`` on a server."""
     snapshot(conn)
-    raw = conn.connection.dbapi_connection
+    raw = dbapi(conn)
     columns = ", ".join(f"`{c}`" for c in data.column_names)
     if kind == "server":
         client = getattr(raw, "client", None) or raw.connection.client
@@ -244,7 +269,7 @@ def existing_keys(conn: Connection, table: str, key: str, values) -> pa.Array:
     os.close(handle)
     try:
         pq.write_table(pa.table({"k": values}), name)
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = dbapi(conn).cursor()
         try:
             cursor.execute(f"SELECT k FROM file({_file_literal(name)}, Parquet) WHERE k IN (SELECT `{key}` FROM `{table}`)")
             found = [row[0] for row in cursor.fetchall()]

@@ -61,7 +61,7 @@ def grant_readonly_clickhouse(admin_url: str, *, user: str = READER_USER, passwo
     target = ClickHouseUrl.parse(admin_url)
     if target.kind != "server":
         raise ConnectionFailed("grant-readonly is for a ClickHouse server; chdb's wall is built by the reader itself")
-    url = target.url
+    url = target.server
     client = clickhouse_connect.get_client(host=url.host, port=url.port or 8123, username=url.username or "default",
                                            password=url.password or "", database=target.database)
     present: dict[str, list[str]] = {}

@@ -21,11 +21,11 @@ def written_dialect(engine: str) -> str:
     return READ_DIALECT if engine == "clickhouse" else engine
 
 
-def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
         return _call("toFloat64", node.expression)  # seconds, fractional; a DateTime64 difference too
     if (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont)
@@ -48,7 +48,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def to_clickhouse(tree: exp.Expression) -> exp.Expression:
+def to_clickhouse(tree: exp.Expr) -> exp.Expr:
     """``tree`` with the functions ClickHouse lacks rewritten in place (returned for chaining)."""
     for node in list(tree.find_all(exp.SplitPart, exp.RegexpReplace, exp.Lead, exp.Lag, exp.Extract, exp.WithinGroup)):
         new = _rewrite(node)

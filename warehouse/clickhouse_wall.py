@@ -23,11 +23,16 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from warehouse.clickhouse import ClickHouseUrl
 from warehouse.clickhouse_sql import clickhouse_sql
 from warehouse.errors import ConnectionFailed
 from warehouse.sql_policy import USER_SCOPE_FILTERS, SqlPolicy, text_pii_mask
+
+if TYPE_CHECKING:  # chdb itself is imported when a reader opens, not with this module
+    import clickhouse_connect.driver
+    from chdb.state.sqlitelike import Connection as ChdbConnection
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +72,9 @@ class ChdbWall:
         self.reader_database = READER.format(db=target.database)
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
-        self._sessions: dict[str | None, object] = {}
+        self._sessions: dict[str | None, ChdbConnection] = {}
         try:
-            self._admin = chdb.connect(target.path)
+            self._admin: ChdbConnection = chdb.connect(target.directory)
         except Exception as exc:  # noqa: BLE001 - chdb raises RuntimeError / ChdbError
             raise ConnectionFailed(f"cannot open the chdb warehouse {target.path!r}: {exc}; "
                                    "one process holds one chdb directory: close other warehouses first") from None
@@ -163,9 +168,9 @@ class ChdbWall:
             "additional_table_filters": filters,
             "readonly": "1",
         }
-        return f"{self.target.path}?" + "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in settings.items())
+        return f"{self.target.directory}?" + "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in settings.items())
 
-    def session(self, user_scope: str | None):
+    def session(self, user_scope: str | None) -> ChdbConnection:
         """A locked read-only chdb connection for ``user_scope`` (cached; rebuilt when the warehouse changed)."""
         import chdb
 
@@ -253,11 +258,11 @@ class ServerReader:
     def __init__(self, target: ClickHouseUrl, *, timeout_s: float, max_rows: int, memory_limit_mb: int) -> None:
         self.target, self.timeout_s, self.max_rows = target, timeout_s, max_rows
         self.reader_database = target.database
-        self._client = None
+        self._client: clickhouse_connect.driver.Client | None = None
 
     def client_arguments(self) -> dict:
         """What ``clickhouse_connect.get_client`` is called with (no settings: a readonly=1 user may send none)."""
-        url = self.target.url
+        url = self.target.server
         secure = str(url.query.get("secure", "false")).lower() in ("1", "true", "yes")
         return {"host": url.host, "port": url.port or (8443 if secure else 8123), "username": url.username or "default",
                 "password": url.password or "", "database": self.target.database, "secure": secure,

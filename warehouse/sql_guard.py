@@ -127,7 +127,7 @@ class SqlGuard:
             limit=effective,
         )
 
-    def _generate(self, root: exp.Expression) -> str:
+    def _generate(self, root: exp.Expr) -> str:
         # copy=False: the tree is ours and thrown away; copying it doubled the guard's cost.
         if self.dialect == "clickhouse":
             root = to_clickhouse(root)

@@ -26,6 +26,7 @@ from warehouse.schema import metadata  # noqa: E402
     ("chdb:///", "names no directory"),
     ("chdb:///tmp/x?database=drop;table", "letters, digits"),
     ("clickhouse:///db", "names no host"),
+    ("chdb:///tmp/x?database=a&database=b", "database= 2 times"),
 ])
 def test_a_bad_url_names_the_fix(url, problem):
     with pytest.raises(ConnectionFailed, match=problem):

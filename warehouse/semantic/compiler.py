@@ -61,7 +61,7 @@ class _Select:
         if dim.column == key and not label:
             return f"{self.alias}.{key}"
         self.joins[dim.entity] = _JOINS[dim.entity].format(a=self.alias)
-        return qualify(dim.label if label else dim.column, _ALIAS[dim.entity])
+        return qualify(dim.label if label and dim.label is not None else dim.column, _ALIAS[dim.entity])
 
     def window(self, window: Window) -> None:
         column = TIME_COLUMN[self.measure.entity]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -191,19 +191,29 @@ def load_overrides(path: Path) -> dict[str, Any]:
     return data
 
 
+_Entry = TypeVar("_Entry", Measure, Dimension)
+
+
+def _entries(current: dict[str, _Entry], model: type[_Entry], overrides: dict[str, Any], kind: str,
+             origin: str) -> dict[str, _Entry]:
+    """``current`` with the file's ``kind`` entries validated and added or replacing same-named ones."""
+    out = dict(current)
+    entries = overrides.get(kind) or {}
+    if not isinstance(entries, dict):
+        raise LayerError(f"{origin}: {kind} must be a mapping of name -> definition")
+    for name, body in entries.items():
+        try:
+            out[name] = model.model_validate({"name": name, **(body or {})})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+            raise LayerError(f"{origin}: {kind[:-1]} {name!r} is invalid: {problems}") from None
+    return out
+
+
 def extend(layer: SemanticLayer, overrides: dict[str, Any], origin: str) -> SemanticLayer:
     """``layer`` with the file's entries added or replacing same-named ones, and its ``remove`` names dropped."""
-    measures, dimensions = dict(layer.measures), dict(layer.dimensions)
-    for kind, target, model in (("measures", measures, Measure), ("dimensions", dimensions, Dimension)):
-        entries = overrides.get(kind) or {}
-        if not isinstance(entries, dict):
-            raise LayerError(f"{origin}: {kind} must be a mapping of name -> definition")
-        for name, body in entries.items():
-            try:
-                target[name] = model.model_validate({"name": name, **(body or {})})
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
-                raise LayerError(f"{origin}: {kind[:-1]} {name!r} is invalid: {problems}") from None
+    measures = _entries(layer.measures, Measure, overrides, "measures", origin)
+    dimensions = _entries(layer.dimensions, Dimension, overrides, "dimensions", origin)
     for name in overrides.get("remove") or []:
         if name not in measures and name not in dimensions:
             raise LayerError(f"{origin}: remove names {name!r}, which is neither a measure nor a dimension")

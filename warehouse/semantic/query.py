@@ -46,9 +46,8 @@ def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope
     queries = [ran]
     previous = None
     if spec.compare_previous:
-        if window.start is None:
-            raise LayerError("compare_previous needs a window (last_days or start/end)")
-        days = (window.end - window.start).days + 1
+        start, end = window.bounds("compare_previous")
+        days = (end - start).days + 1
         before = window.shifted(days)
         prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect, floor), user_scope)
         prev_frame, _ = floor.apply(prev_frame, _COUNTS)
@@ -135,8 +134,8 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
         if measure.agg == "rate":
             text += f" ({int(row['both_users']):,} of {int(row['base_users']):,} users)"
         if previous is not None:
-            before = previous[0]
-            text += (f". The {(before.end - before.start).days + 1} days before ({before.start} to {before.end}): "
+            start, end = previous[0].bounds("compare_previous")
+            text += (f". The {(end - start).days + 1} days before ({start} to {end}): "
                      f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}")
         return text + "."
     if spec.grain != "none" and not spec.dimensions and frame["value"].notna().any():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from enum import StrEnum
+from enum import EnumType, StrEnum
 from typing import Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from warehouse.analytics._base import Day
-from warehouse.semantic.layer import SemanticLayer
+from warehouse.semantic.layer import LayerError, SemanticLayer
 from warehouse.semantic.windows import WindowChoices, window_choices
 
 Grain = Literal["none", "day", "week", "month"]
@@ -23,14 +23,32 @@ class Window(BaseModel):
     end: date | None
     label: str
 
+    def bounds(self, needed_by: str) -> tuple[date, date]:
+        """(start, end) of a bounded window; LayerError naming what needs one for "all data"."""
+        if self.start is None or self.end is None:
+            raise LayerError(f"{needed_by} needs a window (last_days or start/end)")
+        return self.start, self.end
+
     def shifted(self, days: int) -> Window:
         """The window ``days`` earlier (same length)."""
-        return Window(start=self.start - timedelta(days=days), end=self.end - timedelta(days=days),
+        start, end = self.bounds("a shifted window")
+        return Window(start=start - timedelta(days=days), end=end - timedelta(days=days),
                       label=f"the {days} days before")
 
 
+class FilterBase(BaseModel):
+    """A row filter; ``spec_model`` narrows ``dimension`` to the layer's dimensions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dimension: str = Field(..., description="The dimension filtered on.")
+    op: FilterOp | None = Field(None, description="eq, ne, in (list), contains, gte, lte; default: contains "
+                                                  "for a text dimension, else eq.")
+    value: Union[str, float, list[str]] = Field(..., description="The value (a list for in).")  # noqa: UP007
+
+
 class SpecBase(BaseModel):
-    """Fields every spec has; ``spec_model`` adds the layer's enums for measure, dimensions and filters."""
+    """Fields every spec has; ``spec_model`` narrows measure, dimensions, filters and events to the layer's enums."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +69,11 @@ class SpecBase(BaseModel):
                             "(same length; after a calendar month, the next month): came back the next week.")
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
+    # Last, in this order: the layer's model redefines them with its enums and keeps their places.
+    measure: str = Field(..., description="What to count, sum, average or rate.")
+    dimensions: list[str] = Field(default_factory=list, max_length=2,
+                                  description="Group by these (a ranking: highest first).")
+    filters: list[FilterBase] = Field(default_factory=list, max_length=4, description="Row filters.")
 
     def grounded_values(self) -> list[str]:
         """Values that must come from the conversation (the question or an earlier result): ids filtered
@@ -58,7 +81,7 @@ class SpecBase(BaseModel):
         is guessing; the agent sends such a call back (``agent.tool_runner``)."""
         keys = type(self).id_dimensions
         out = []
-        for f in getattr(self, "filters", []):
+        for f in self.filters:
             if str(f.dimension) in keys:
                 out += [str(v) for v in (f.value if isinstance(f.value, list) else [f.value])]
         return out
@@ -106,24 +129,26 @@ class SpecBase(BaseModel):
 def _names(title: str, values) -> type[StrEnum]:
     """An enum of names in the layer's order. Not ``Literal``: typing caches a Literal by its set of values,
     so another layer's Literal with the same names in another order would give this schema that order."""
-    return StrEnum(title, [(v, v) for v in values])
+    make: EnumType = StrEnum  # through the metaclass: mypy reads ``StrEnum(title, ...)`` as a member lookup
+    names = make(title, [(v, v) for v in values])
+    assert issubclass(names, StrEnum)
+    return names
 
 
 def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     """The pydantic model of a query spec over ``layer``: measure, dimensions and filters are its enums."""
-    measures = _names("Measure", layer.measures)
-    groupable = _names("GroupDimension", [n for n in layer.dimensions if n != "review_text"])
-    filterable = _names("FilterDimension", layer.dimensions)
-    events = _names("EventType", [*layer.event_types, "active"])
-    base_events = _names("BaseEvent", [*layer.event_types, "active", "signup"])
-    filter_model = create_model(
+    # Classes made at run time, used inside the field types given to create_model: typed Any, since a
+    # static checker cannot treat a variable as a type (``list[groupable]``, ``events | None``).
+    measures: Any = _names("Measure", layer.measures)
+    groupable: Any = _names("GroupDimension", [n for n in layer.dimensions if n != "review_text"])
+    filterable: Any = _names("FilterDimension", layer.dimensions)
+    events: Any = _names("EventType", [*layer.event_types, "active"])
+    base_events: Any = _names("BaseEvent", [*layer.event_types, "active", "signup"])
+    filter_model: Any = create_model(
         "Filter",
-        __config__=ConfigDict(extra="forbid"),
+        __base__=FilterBase,
         __doc__="Keep only rows where the dimension matches.",
         dimension=(filterable, Field(..., description="The dimension filtered on.")),
-        op=(FilterOp | None, Field(None, description="eq, ne, in (list), contains, gte, lte; default: contains "
-                                                     "for a text dimension, else eq.")),
-        value=(Union[str, float, list[str]], Field(..., description="The value (a list for in).")),  # noqa: UP007
     )
     doc = ("Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
            "per day/week/month, filtered, compared with the window before.")
@@ -133,7 +158,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         __doc__=doc,
         measure=(measures, Field(..., description="What to count, sum, average or rate.")),
         dimensions=(list[groupable], Field(default_factory=list, max_length=2,
-                                                     description="Group by these (a ranking: highest first).")),
+                                           description="Group by these (a ranking: highest first).")),
         filters=(list[filter_model], Field(default_factory=list, max_length=4, description="Row filters.")),
         base_event=(base_events | None,
                     Field(None, description="conversion_rate only: users who did this (active: any event) ...")),
