@@ -1,7 +1,7 @@
 """SQL for ClickHouse from the portable (DuckDB/PostgreSQL) SQL the analytics, masks and the model write.
 
 sqlglot's ClickHouse generator keeps a few functions ClickHouse does not have (``split_part``,
-``regexp_replace(..., 'g')``, ``extract(epoch ...)``, ``percentile_cont ... within group``), and ClickHouse's ``lead``/``lag`` over a non-nullable column give
+``regexp_replace(..., 'g')``, ``extract(epoch ...)``, ``extract(dow ...)``, ``percentile_cont ... within group``), and ClickHouse's ``lead``/``lag`` over a non-nullable column give
 its default (``''``) where the others give NULL. This rewrite fixes those on the parse tree
 before the guard generates the SQL that runs; everything else is sqlglot's own transpilation.
 """
@@ -28,6 +28,9 @@ def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
 def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
         return _call("toFloat64", node.expression)  # seconds, fractional; a DateTime64 difference too
+    if isinstance(node, exp.Extract) and node.this.name.upper() in {"DOW", "DAYOFWEEK"}:
+        # toDayOfWeek is Monday 1 ... Sunday 7; modulo 7 it is DuckDB's and PostgreSQL's 0 Sunday ... 6 Saturday
+        return exp.Paren(this=exp.Mod(this=_call("toDayOfWeek", node.expression), expression=exp.Literal.number(7)))
     if (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont)
             and isinstance(node.expression, exp.Order) and len(node.expression.expressions) == 1):
         # PERCENTILE_CONT interpolates between the two nearest values, as quantileExactInclusive does

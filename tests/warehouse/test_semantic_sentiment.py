@@ -70,6 +70,14 @@ def test_negative_share_per_month_and_brand_equals_pandas(env):
     assert "%" in result.summary  # a share is said as a percentage
 
 
+def test_average_sentiment_per_weekday_numbers_sunday_0_on_every_engine(env):
+    safe, frames, layer, model = env
+    rows = _scored(frames)
+    gold = rows.groupby((rows["ts"].dt.dayofweek + 1) % 7)["score"].mean().round(2)  # pandas: Monday 0
+    result = run_query(safe, layer, model(measure="avg_sentiment", dimensions=["weekday"]))
+    assert {int(float(k)): v for k, v in _by(result, "weekday").items()} == pytest.approx(gold.to_dict())
+
+
 def test_negative_review_counts_per_item_in_a_window_with_a_rating_filter(env):
     safe, frames, layer, model = env
     rows = _scored(frames)
