@@ -205,7 +205,8 @@ def build_graph(
         if grounded and not force:
             asked = "\n".join(_text_of(m) for m in state["messages"]
                               if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
-            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), asked)
+            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), asked,
+                                                    question)
         t0 = time.perf_counter()
         try:
             reply = (answer_only if force else bound if has_results else must_call).invoke(request, **options)
@@ -227,6 +228,8 @@ def build_graph(
         if direct and not calls:  # the model answered through ``reply``: its text is the reply
             return {**update, **_judge_text(str((direct[0].get("args") or {}).get("text") or "").strip(),
                                             state, question)}
+        if calls and force and source == "text":
+            calls = []  # asked for the answer: a call written as text is judged as text (sent back once)
         if calls and force:
             if state.get("force_answer"):
                 return {**update, **_stop("repeated", question)}

@@ -14,7 +14,11 @@ grammar is built from (not the one in the prompt, which stays the cacheable pref
   numbers; on another dimension: the question's names, quoted phrases and numbers;
 - no ``filters`` at all when no dimension has a value named;
 - the window: only the windows the question names (``warehouse.semantic.windows``), required when it
-  names one, none when it names no time (all data).
+  names one, none when it names no time (all data);
+- the shape (``warehouse.semantic.shape``): the window before only when the question compares (required
+  when it names it: "compared with the 30 days before", two adjacent months), a window moved back only
+  for "the 7 days before that", a grain only when it names one (any for a trend), and only the dimensions
+  it names (grouped by in a ranking), any when a ranking names none, none when it neither names nor ranks.
 
 The args models say which fields these are (``id_fields``, ``filter_dimensions``); the tool runner's
 check (``agent.tool_runner``) still sends back an ungrounded id from any backend.
@@ -25,9 +29,12 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from agent._grammar import inline_refs
+from warehouse.semantic.shape import named_values
 
 _ID_TOKEN = re.compile(r"(?<![\w.-])[A-Za-z_]*\d[\w-]*(?![\w-])(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))")
 _NOT_ID = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?|(?:19|20)\d{2}|\d)$")
@@ -49,17 +56,6 @@ def id_tokens(text: str) -> list[str]:
     """Id-like tokens of ``text`` (with a digit: 4711, u00042, A-17), the last mentioned first, distinct."""
     found = [t for t in dict.fromkeys(reversed(_ID_TOKEN.findall(text))) if not _NOT_ID.match(t)]
     return found[:MAX_CHOICES]
-
-
-def named_values(values: list[str], text: str) -> list[str]:
-    """The listed ``values`` that ``text`` names as whole words (short upper-case codes only in their case:
-    "US", not "us")."""
-    out = []
-    for value in values:
-        short = len(value) <= 3 and value.isupper()
-        if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
-            out.append(value)
-    return out
 
 
 def question_words(question: str) -> list[str]:
@@ -111,7 +107,8 @@ def _narrow_filters(spec: dict[str, Any], dimensions: Mapping[str, tuple[str, li
             "items": variants[0] if len(variants) == 1 else {"anyOf": variants}}
 
 
-def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, question: str) -> dict[str, Any] | None:
+def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, question: str,
+                        latest: str | None = None) -> dict[str, Any] | None:
     """``parameters`` (a tool's JSON schema) narrowed for one step; None when the tool cannot be called
     yet (a required id that the conversation does not name). With ``measure_dimensions`` (a query spec)
     the schema is one variant per group of measures sharing the dimensions that apply to them and the
@@ -134,7 +131,11 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
             return None
         else:
             del properties[field]
-    _narrow_window(properties, required, getattr(model, "window_choices", None), question)
+    shape_of = getattr(model, "shape_choices", None)
+    shape = shape_of(question, question if latest is None else latest) if callable(shape_of) else None
+    shape = _narrow_window(properties, required, getattr(model, "window_choices", None), question, latest, shape)
+    if shape is not None:
+        _narrow_shape(properties, required, shape)
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
@@ -155,22 +156,33 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
         props["measure"] = {**props["measure"], "enum": measures}
         items = (props.get("dimensions") or {}).get("items") or {}
         if "enum" in items:
-            items["enum"] = [d for d in items["enum"] if d in usable]
+            named = shape.dimensions if shape is not None else None
+            items["enum"] = [d for d in items["enum"] if d in usable and (named is None or d in named)]
             if not items["enum"]:
                 del props["dimensions"]
+            elif shape is not None and shape.grouped:
+                props["dimensions"]["minItems"] = 1
+                variant["required"] = sorted({*variant.get("required", []), "dimensions"})
         variants.append(_with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence,
                                       question))
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
-def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: Any, question: str) -> None:
+def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: Any, question: str,
+                   latest: str | None, shape: Any) -> Any:
     """The window fields (``last_days``, ``start``/``end``) allowing only the windows the question names,
-    and one of them required when it names only one kind; none when it names no time."""
+    and one of them required when it names only one kind; none when it names no time. Two adjacent
+    windows the last question compares ("October compared with September") are the later one and the
+    window before; returns ``shape``, then asking for the window before."""
     if not callable(choices_of) or "last_days" not in properties:
-        return
+        return shape
     choices = choices_of(question)
     if choices is None:
-        return
+        return shape
+    last = choices if latest is None or latest == question else choices_of(latest)
+    if shape is not None and shape.compare is not False and last is not None and _adjacent(last.spans):
+        choices = replace(choices, spans=[max(last.spans, key=lambda span: span[1])])
+        shape = replace(shape, compare=True)
     for name, values in (("last_days", choices.last_days), ("start", [a for a, _ in choices.spans]),
                          ("end", [b for _, b in choices.spans])):
         if name not in properties:
@@ -185,6 +197,36 @@ def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: A
         required.add("last_days")
     elif choices.spans and not choices.last_days:
         required.update({"start", "end"})
+    return shape
+
+
+def _adjacent(spans: list[tuple[str, str]]) -> bool:
+    """Two windows, one just before the other (a day apart)."""
+    if len(spans) != 2:
+        return False
+    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    return (date.fromisoformat(b_start) - date.fromisoformat(a_end)).days == 1
+
+
+def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any) -> None:
+    """``compare_previous``, ``periods_back`` and ``grain`` as the question's shape allows them."""
+    def only(name: str, values: list[Any], kind: str) -> None:
+        if name in properties:
+            properties[name] = {"type": kind, "enum": values, "description": properties[name].get("description", "")}
+            required.add(name)
+
+    if shape.compare is False:
+        properties.pop("compare_previous", None)
+    elif shape.compare is True:
+        only("compare_previous", [True], "boolean")
+    if shape.periods_back:
+        only("periods_back", [1], "integer")
+    else:
+        properties.pop("periods_back", None)
+    if shape.grains == []:
+        properties.pop("grain", None)
+    elif shape.grains is not None:
+        only("grain", list(shape.grains), "string")
 
 
 def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
@@ -198,11 +240,12 @@ def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, li
 
 
 def grounded_tools(tools: list[dict[str, Any]], models: Mapping[str, Any], evidence: str,
-                   question: str) -> list[dict[str, Any]]:
+                   question: str, latest: str | None = None) -> list[dict[str, Any]]:
     """OpenAI-format ``tools`` with each one's parameters narrowed for this step (``grounded_parameters``);
     a tool that cannot be called yet is left out. ``models``: tool name -> its args model (or None);
     ``evidence``: the thread's questions and tool results; ``question``: the thread's questions (a
-    follow-up keeps the windows and words of the questions before it)."""
+    follow-up keeps the windows and words of the questions before it); ``latest``: its last question
+    (whether it asks for the window before, or moves the window back)."""
     out = []
     for tool in tools:
         function = tool["function"]
@@ -211,7 +254,7 @@ def grounded_tools(tools: list[dict[str, Any]], models: Mapping[str, Any], evide
         if model is None or parameters is None:
             out.append(tool)
             continue
-        narrowed = grounded_parameters(parameters, model, evidence, question)
+        narrowed = grounded_parameters(parameters, model, evidence, question, latest)
         if narrowed is not None:
             out.append({**tool, "function": {**function, "parameters": narrowed}})
     return out

@@ -20,9 +20,9 @@ def parts(analyst_parts):
     return agent_schemas(tools), {n: runner.schema(n) for n in runner.names}
 
 
-def _allowed(parts, question: str, evidence: str | None = None):
+def _allowed(parts, question: str, evidence: str | None = None, latest: str | None = None):
     schemas, models = parts
-    tools = {t["function"]["name"]: t for t in grounded_tools(schemas, models, evidence or question, question)}
+    tools = {t["function"]["name"]: t for t in grounded_tools(schemas, models, evidence or question, question, latest)}
 
     def ok(name: str, args: dict) -> bool:
         if name not in tools:
@@ -118,3 +118,32 @@ def test_the_graph_gives_a_grammar_model_each_steps_narrowed_schemas(analyst_par
     assert "user_profile" in [t["function"]["name"] for t in second]  # the ranking's ids are in the conversation
     # the prompt still shows every tool with its full schema (one cacheable prefix)
     assert "user_profile" in [t["function"]["name"] for t in model.request_kwargs[0]["tools"]]
+
+
+def test_the_shape_comes_from_the_question(parts):
+    compared = _allowed(parts, "Sign-ups in the last 14 days against the 14 days prior?")
+    assert compared("query", {"measure": "signups", "last_days": 14, "compare_previous": True})
+    assert not compared("query", {"measure": "signups", "last_days": 14})
+    months = _allowed(parts, "Were there more orders in September than in August?")
+    assert months("query", {"measure": "orders", "start": "2026-09-01", "end": "2026-09-30", "compare_previous": True})
+    assert not months("query", {"measure": "orders", "start": "2026-08-01", "end": "2026-08-31"})
+    single = _allowed(parts, "How many orders in the last 14 days?")
+    assert not single("query", {"measure": "orders", "last_days": 14, "grain": "day"})
+    assert not single("query", {"measure": "orders", "last_days": 14, "compare_previous": True})
+    assert not single("query", {"measure": "orders", "last_days": 14, "dimensions": ["brand"]})
+    weekly = _allowed(parts, "Orders per week in the last 28 days")
+    assert weekly("query", {"measure": "orders", "last_days": 28, "grain": "week"})
+    assert not weekly("query", {"measure": "orders", "last_days": 28, "grain": "day"})
+
+
+def test_a_ranking_groups_by_the_dimension_it_names_and_a_follow_up_moves_the_window_back(parts):
+    ranked = _allowed(parts, "Which brand had the most purchases in the last 14 days?")
+    assert ranked("query", {"measure": "purchases", "last_days": 14, "dimensions": ["brand"]})
+    assert not ranked("query", {"measure": "purchases", "last_days": 14})
+    assert not ranked("query", {"measure": "purchases", "last_days": 14, "dimensions": ["item"]})
+    question = "How many sign-ups in the last 14 days?\nWhat about the 14 days before that?"
+    back = _allowed(parts, question, question, "What about the 14 days before that?")
+    assert back("query", {"measure": "signups", "last_days": 14, "periods_back": 1})
+    assert not back("query", {"measure": "signups", "last_days": 14})
+    first = _allowed(parts, "How many sign-ups in the last 14 days?")
+    assert not first("query", {"measure": "signups", "last_days": 14, "periods_back": 1})

@@ -130,8 +130,9 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
         attr("user", "users", "user_id", "one user (id)", synonyms=["customer", "shopper", "buyer", "spender"]),
         attr("event_type", "events", "event_type", "the event's type"),
         attr("signup_month", "users", "STRFTIME(signup_ts, '%Y-%m')", "the month the user signed up (cohort)"),
-        attr("hour_of_day", "time", "hour_of_day", "hour of the day 0-23"),
-        attr("weekday", "time", "weekday", "day of the week (0 Sunday ... 6 Saturday)"),
+        attr("hour_of_day", "time", "hour_of_day", "hour of the day 0-23", synonyms=["hour", "time of day"]),
+        attr("weekday", "time", "weekday", "day of the week (0 Sunday ... 6 Saturday)",
+             synonyms=["day of the week", "weekday"]),
     ]
     if has["orders"]:
         out.append(attr("order_status", "orders", "status", "the order's status"))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from warehouse.analytics._base import Day
 from warehouse.semantic.layer import LayerError, SemanticLayer
+from warehouse.semantic.shape import ShapeChoices, shape_choices
 from warehouse.semantic.windows import WindowChoices, window_choices
 
 Grain = Literal["none", "day", "week", "month"]
@@ -95,11 +96,23 @@ class SpecBase(BaseModel):
     last_day: ClassVar[date | None] = None
     only_for: ClassVar[dict[str, list[str]]] = {}
     """Fields that mean something only for some measures (a rate's events): field -> those measures."""
+    dimension_words: ClassVar[dict[str, list[str]]] = {}
+    """Per dimension: the words that name it (its name, its column, its synonyms)."""
+    measure_words: ClassVar[list[str]] = []
+    people: ClassVar[str | None] = None
+    """The users' key dimension ("who wrote the most reviews")."""
 
     @classmethod
     def window_choices(cls, question: str) -> WindowChoices | None:
         """The windows the question names (``windows.window_choices``) against the data's last day."""
         return window_choices(question, cls.last_day)
+
+    @classmethod
+    def shape_choices(cls, question: str, latest: str) -> ShapeChoices:
+        """What the thread's questions (``latest`` the last) say of comparison, grain and grouping
+        (``shape.shape_choices``)."""
+        listed = {n: values for n, (kind, values) in cls.filter_dimensions.items() if kind == "listed"}
+        return shape_choices(question, latest, cls.dimension_words, cls.measure_words, listed, cls.people)
 
     @model_validator(mode="after")
     def _window(self):
@@ -175,6 +188,13 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.only_for = {name: rates for name in ("base_event", "target_event", "target_after", "target_window")}
     model.measure_dimensions = {m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)]
                                 for m in layer.measures.values()}
+    model.dimension_words = {
+        n: list(dict.fromkeys([n.replace("_", " "), *([d.column.replace("_", " ")] if d.column.isidentifier() else []),
+                               *d.synonyms])) for n, d in layer.dimensions.items()}
+    model.measure_words = list(dict.fromkeys(
+        w for m in layer.measures.values()
+        for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)))
+    model.people = next((n for n, d in layer.dimensions.items() if d.entity == "users" and d.column == "user_id"), None)
     return model
 
 

@@ -1,0 +1,168 @@
+"""What a question says of a query's shape besides its window: a comparison with the window before, a
+window moved back, a time grain, the dimensions it groups by.
+
+"How did revenue in the last 30 days compare with the 30 days before?" asks for ``compare_previous``;
+"and the 7 days before that?" moves the last window back (``periods_back``); "per week", "which month",
+"daily", "trend" ask for a grain, and a question naming none wants one number; "which category",
+"by country", "who", two named values of one dimension ("desktop and mobile") name the dimensions to group
+by, and a ranking that names none ("what sells best?") leaves the choice open. The agent narrows the
+embedded model's grammar to these choices (``agent.grounded_args``) the way it narrows the window
+(``warehouse.semantic.windows``): the shape comes from the question, the model chooses within it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from warehouse.semantic.linking import stem
+
+_UNIT = r"(?:\d+\s+|(?:one|two|three|four|five|six|seven|ten|fourteen|thirty)\s+)?(?:days?|weeks?|months?|period|fortnight)"
+_COMPARE = re.compile(
+    r"\b(?:compared?|comparing|comparison|vs\.?|versus|against|relative\s+to|than|change[ds]?|changing|go(?:ne)?\s+"
+    r"(?:up|down)|went\s+(?:up|down)|grow(?:n|th)?|grew|increased?|decreased?|drop(?:ped)?|rise|rose|fell|fall(?:en)?|"
+    r"over\s+the\s+(?:previous|prior))\b|环比|相比|比较|对比|增长|下降|变化", re.IGNORECASE)
+_BEFORE = r"(?:before|prior|previous|preceding|earlier)"
+_PREVIOUS = re.compile(
+    rf"\b(?:{_UNIT})\s+{_BEFORE}\b|\b(?:the\s+)?{_BEFORE}\s+(?:{_UNIT})\b|\b(?:week|month)\s+over\s+(?:week|month)\b|"
+    r"之前|前一|上一|上个", re.IGNORECASE)
+"""The window just before another: "the 30 days before", "the previous week", "week over week"."""
+_MOVED_BACK = re.compile(rf"\b(?:{_UNIT})\s+{_BEFORE}(?:\s+(?:that|it|this|then))?\b|之前|前一", re.IGNORECASE)
+_SUPERLATIVE = (r"\b(?:best|worst|busiest|quietest|slowest|strongest|weakest|peak|top|biggest|highest[\w-]*|"
+                r"lowest[\w-]*|most[\w-]*)\s+(?:[\w-]+\s+)?")
+"""A superlative before a grain ("the highest-revenue day", "our best week") asks for that grain."""
+_GRAINS = {
+    "day": re.compile(_SUPERLATIVE + r"day\b(?!\s+of)|\b(?:daily|day\s+by\s+day|(?:per|each|every|by|a|which|what|busiest|best|worst)\s+day"
+                      r"(?!\s+of\s+(?:the\s+)?week)(?!s?\s+(?:ago|before))|on\s+which\s+day(?!\s+of))\b|每天|每日|按天|按日|哪天|哪一天",
+                      re.IGNORECASE),
+    "week": re.compile(_SUPERLATIVE + r"week\b(?!\s+of)|\b(?:weekly|week\s+(?:by|over)\s+week|(?:per|each|every|by|a|which|what|busiest|best|worst)"
+                       r"\s+week(?!\s+of\b))\b|每周|按周|哪周|哪一周", re.IGNORECASE),
+    "month": re.compile(_SUPERLATIVE + r"month\b|\b(?:monthly|month\s+(?:by|over)\s+month|(?:per|each|every|by|a|which|what|busiest|best|"
+                        r"worst)\s+month)\b|每月|按月|哪个月|哪一个月", re.IGNORECASE),
+}
+_ANY_GRAIN = re.compile(r"\b(?:trends?|trending|over\s+time|time\s+series|timeline|evolv\w*|history)\b|趋势|走势",
+                        re.IGNORECASE)
+_RANKING = re.compile(
+    r"\b(?:which|top|most|best|worst|highest|lowest|(?<!at\s)least|rank\w*|breakdown|break\s+down|split|"
+    r"segment\w*|leading|biggest|largest|smallest|by|per|each|every|across|among|between)\b|哪|最|排名|排行|各|按",
+    re.IGNORECASE)
+"""A ranking or breakdown: a dimension its words name is grouped by; with none named, the model chooses."""
+_HEAD_CUES = {"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "every": 1, "across": 2, "among": 2}
+"""Words after which a ranking names what it ranks, and how many other words may come between."""
+_WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwhoever\b|谁", re.IGNORECASE)
+"""A question about a person ("Who wrote the most reviews?", "find whoever spent most"), not the relative
+"who" of "users who searched"."""
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ShapeChoices:
+    """The shape a question allows. ``compare``: True when it asks for the window before beside its own,
+    None when it may (a change, a comparison), False when it does not; ``periods_back``: it asks for a
+    window moved back; ``grains``: the grains it names, None for any (a trend); ``dimensions``: the ones it
+    names, None for any (a ranking naming none), [] for none."""
+
+    compare: bool | None = False
+    periods_back: bool = False
+    grains: list[str] | None = None
+    dimensions: list[str] | None = None
+    grouped: bool = False
+    """The named dimensions are to be grouped by (a ranking naming them, or two values of one)."""
+
+
+def _stems(text: str) -> list[str]:
+    return [stem(t) for t in _TOKEN.findall(text.lower().replace("_", " "))]
+
+
+def _contains(haystack: list[str], phrase: list[str]) -> int:
+    """Where ``phrase`` (stems) occurs in ``haystack`` (stems), or -1."""
+    n = len(phrase)
+    return next((i for i in range(len(haystack) - n + 1) if phrase and haystack[i:i + n] == phrase), -1)
+
+
+def _strip(haystack: list[str], phrases: list[list[str]]) -> list[str]:
+    """``haystack`` with every occurrence of the phrases (longest first) blanked out."""
+    out = list(haystack)
+    for phrase in sorted(phrases, key=len, reverse=True):
+        while (i := _contains(out, phrase)) >= 0:
+            out[i:i + len(phrase)] = [""] * len(phrase)
+    return out
+
+
+def named_values(values: list[str], text: str) -> list[str]:
+    """The listed ``values`` that ``text`` names as whole words (short upper-case codes only in their case:
+    "US", not "us")."""
+    out = []
+    for value in values:
+        short = len(value) <= 3 and value.isupper()
+        if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
+            out.append(value)
+    return out
+
+
+def _occurrences(stems: list[str], dimension_words: Mapping[str, list[str]]) -> list[tuple[int, int, str]]:
+    """Where each dimension's words occur: (first token, last token, dimension), in question order."""
+    found = []
+    for name, words in dimension_words.items():
+        for phrase in (_stems(w) for w in words):
+            n = len(phrase)
+            found += [(i, i + n - 1, name) for i in range(len(stems) - n + 1) if phrase and stems[i:i + n] == phrase]
+    return sorted(set(found))
+
+
+def _heads(raw: list[str], found: list[tuple[int, int, str]]) -> list[str]:
+    """The dimensions a ranking's question words point at ("which acquisition channel", "top brands",
+    "what category"): the first dimension words after the cue; of a compound ("product category") the last."""
+    heads = []
+    for c, token in enumerate(raw):
+        reach = _HEAD_CUES.get(token)
+        if reach is None:
+            continue
+        after = [o for o in found if c < o[0] <= c + 1 + reach]
+        if not after:
+            continue
+        run = after[0]
+        while (more := [o for o in found if o[0] == run[1] + 1]):
+            run = more[0]
+        heads.append(run[2])
+    return list(dict.fromkeys(heads))
+
+
+def named_dimensions(question: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
+                     listed: Mapping[str, list[str]], people: str | None = None) -> tuple[list[str], list[str]]:
+    """The dimensions ``question`` names, by words and by values. By words: the head of a ranking's
+    question words ("which shopper", "what category") or "who" for ``people`` (the users' key dimension);
+    else a dimension's words (name, column, synonyms) outside a measure's words ("users" in "active
+    users" is the measure) and not modifying the next word ("product" in "product category"). By values:
+    a dimension two of whose listed values it names ("desktop and mobile")."""
+    raw = [t for t in _TOKEN.findall(question.lower().replace("_", " "))]
+    heads = _heads(raw, _occurrences([stem(t) for t in raw], dimension_words))
+    if people and _WHO.search(question) and people not in heads:
+        heads.append(people)
+    if heads:
+        by_word = heads
+    else:
+        found = _occurrences(_strip(_stems(question), [_stems(w) for w in measure_words]), dimension_words)
+        starts = {o[0] for o in found}
+        by_word = list(dict.fromkeys(name for first, last, name in found if last + 1 not in starts))
+    by_values = [name for name, values in listed.items() if len(named_values(values, question)) >= 2]
+    return by_word, by_values
+
+
+def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
+                  listed: Mapping[str, list[str]], people: str | None = None) -> ShapeChoices:
+    """The shape ``question`` (the thread's questions) allows; ``latest`` (its last question) alone decides
+    whether the window before is asked for or the window moves back, since those change one call."""
+    compare_named = bool(_COMPARE.search(question))
+    before = bool(_PREVIOUS.search(latest))
+    compare: bool | None = True if (_COMPARE.search(latest) and before) else None if compare_named else False
+    moved = compare is not True and bool(_MOVED_BACK.search(latest))
+    grains = None if _ANY_GRAIN.search(question) else [g for g, pattern in _GRAINS.items() if pattern.search(question)]
+    by_word, by_values = named_dimensions(question, dimension_words, measure_words, listed, people)
+    ranking = bool(_RANKING.search(question) or _WHO.search(question))
+    # A dimension's word outside a ranking ("US customers") is not a grouping; two of its values are.
+    named = list(dict.fromkeys([*(by_word if ranking else []), *by_values]))
+    dimensions: list[str] | None = None if ranking and not named else named
+    return ShapeChoices(compare=compare, periods_back=moved, grains=grains, dimensions=dimensions,
+                        grouped=bool(named) and (ranking or bool(by_values)))
