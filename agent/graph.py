@@ -31,8 +31,9 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import Checkpointer
 
 from agent import prompt
-from agent.grounded_args import grounded_tools
+from agent.grounded_args import grounded_parameters, grounded_tools
 from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
+from agent.requests import refusal
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
 from tools.artifact import NOTE_PREFIX, REFUSED
@@ -140,6 +141,8 @@ def build_graph(
     # Same tools in the prompt (same cacheable prefix), but the reply must be a call / must be text.
     must_call = model.bind_tools(schemas, tool_choice="required") if tools and limits.first_step == "tool" else bound
     answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
+    named = {t.name: model.bind_tools(schemas, tool_choice=t.name) for t in tools
+             if getattr(runner.schema(t.name), "asked_for", None) is not None}
     system = SystemMessage(content=system_text)
     context = prompt.context_part(system_text)
     # A model decoding under a grammar gets each step's schemas narrowed to the values the conversation
@@ -165,6 +168,13 @@ def build_graph(
         request = [system, *_window(state["messages"], limits.history_turns)]
         turn = state["messages"][state.get("turn_start", 0):]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
+        # A request to change the data or for personal data is refused before any model call
+        # (agent.requests): a small model asked one answered something else.
+        refused = refusal(question) if len(turn) == 1 else None
+        if refused:
+            final = AIMessage(content=prompt.failure(refused, question), id=str(uuid.uuid4()),
+                              additional_kwargs={"uba_final": True})
+            return {"messages": [final], "route": "finish", "outcome": "ok"}
         if limits.answer_hint and _fresh_results(turn):
             # Measured: with the rules 5k tokens back, the embedded model narrated its method
             # (100-400 tokens, 15-60 s on a CPU). A reminder next to the result keeps answers short.
@@ -207,9 +217,14 @@ def build_graph(
                               if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
             options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), asked,
                                                     question)
+        # A question asking for what a tool not yet run gives (a prediction for the user a ranking
+        # found): after the results, that tool's call is the next step, once (tools.predictions).
+        pending = None if force or not has_results else _pending(
+            question, turn, options.get("decode_tools") or schemas, models, _conversation_text(state["messages"]))
+        step = (answer_only if force else named[pending] if pending else bound if has_results else must_call)
         t0 = time.perf_counter()
         try:
-            reply = (answer_only if force else bound if has_results else must_call).invoke(request, **options)
+            reply = step.invoke(request, **options)
         except Exception as exc:  # noqa: BLE001 - any model/transport failure becomes a clear answer
             logger.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000, "prompt": 0, "completion": 0})
@@ -337,6 +352,21 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def _pending(question: str, turn: Sequence[BaseMessage], schemas: list[dict[str, Any]], models: dict[str, Any],
+             evidence: str) -> str | None:
+    """The tool the question asks for (its args model's ``asked_for``) that has not run this turn and can
+    run now (an id it needs is in the conversation), or None."""
+    ran = {m.name for m in turn if isinstance(m, ToolMessage)}
+    for tool in schemas:
+        name = tool["function"]["name"]
+        asked = getattr(models.get(name), "asked_for", None)
+        if asked is None or name in ran or not asked.search(question):
+            continue
+        if grounded_parameters(tool["function"].get("parameters") or {}, models[name], evidence, question) is not None:
+            return name
+    return None
 
 
 def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> tuple[list[dict[str, Any]], str]:

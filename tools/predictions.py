@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import ClassVar, Literal
 
 import pandas as pd
@@ -45,6 +46,12 @@ class PredictNextArgs(BaseModel):
 
     id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
     """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
+    asked_for: ClassVar[re.Pattern[str]] = re.compile(
+        r"\b(?:do|does|doing|buy|view|purchase|click)\s+next\b|\bnext\s+(?:action|step|thing|move|purchase|item|event|"
+        r"click)s?\b|\b(?:likely|going|expected)\s+to\s+(?:do|buy|view|purchase)\b|"
+        r"\bpredict\w*\b(?!.*\b(?:revenue|sales|active\s+users|next\s+(?:week|month))\b)|下一步|接下来", re.IGNORECASE)
+    """A question asking for a user's next actions: after the step that found the user, this call is next
+    (``agent.graph``)."""
 
     def grounded_values(self) -> list[str]:
         """The user id must come from the question or an earlier result (``agent.tool_runner``)."""
@@ -62,6 +69,10 @@ class ChurnRiskArgs(BaseModel):
 
     id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
     """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
+    asked_for: ClassVar[re.Pattern[str]] = re.compile(
+        r"\bchurn\s+(?:risk|probability|score)|\b(?:at|high)[\s-]risk\b|\brisk\s+of\s+churn|\b(?:likely|going|about)\s+to\s+"
+        r"(?:churn|leave|quit|stop)\b|\bwill\s+(?:churn|leave)\b|流失风险|可能流失", re.IGNORECASE)
+    """A question asking who will churn: after the step that found the users, this call is next."""
 
     def grounded_values(self) -> list[str]:
         """A user id, when given, must come from the question or an earlier result."""
@@ -74,6 +85,11 @@ class ForecastArgs(BaseModel):
     metric: Literal["purchases", "revenue", "active_users"] = Field(description="The metric to forecast.")
     horizon: int = Field(7, ge=1, le=28, description="How many periods ahead (at most 28 days or 8 weeks).")
     grain: Literal["day", "week"] = Field("day", description="Daily or weekly (Monday-started) periods.")
+
+    asked_for: ClassVar[re.Pattern[str]] = re.compile(
+        r"\bforecast\w*|\bproject(?:ed|ion)s?\b|\b(?:predict\w*|expect\w*)\b.*\bnext\s+(?:week|month|\d+\s+days)\b|"
+        r"预测.*(?:收入|销量|购买|活跃)", re.IGNORECASE)
+    """A question asking for a metric's future: after the steps before it, this call is next."""
 
 
 def _query(safe: SafeSql, scope: str | None):

@@ -1,0 +1,74 @@
+"""Requests refused before any model call (agent/requests.py), and the step a question still asks for
+after the results (a prediction for the user a ranking found), over the real demo warehouse and tools."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.requests import refusal
+from fake_llm import tool_call
+
+
+@pytest.mark.parametrize("question", [
+    "Delete all reviews with one star.",
+    "Please update the price of item P0001 to 10",
+    "Could you insert a row for user 7?",
+    "Change every rating below 3 stars to 3 stars.",
+    "Add a test order of 20 dollars for user 9.",
+    "Create a table called top_buyers with our 50 best customers.",
+    "Clean up the events table, it has too many rows.",
+    "把所有差评都删掉。",
+])
+def test_a_request_to_change_data_is_refused(question):
+    assert refusal(question) == "change"
+
+
+@pytest.mark.parametrize("question", [
+    "List the email addresses of our top buyers.",
+    "What's the e-mail address of user 12?",
+    "Send me the emails of customers from Germany.",
+])
+def test_a_request_for_personal_data_is_refused(question):
+    assert refusal(question) == "personal_data"
+
+
+@pytest.mark.parametrize("question", [
+    "How did the number of orders change in October?",
+    "How many users removed items from their cart?",
+    "Add a breakdown by country.",
+    "Drop the brand filter and show the top items.",
+    "Create a chart of weekly revenue.",
+    "How many buyers came from the email channel?",
+    "Which customers changed their device?",
+    "有多少用户从购物车删除了商品？",
+    "来自电子邮件渠道的用户有多少？",
+])
+def test_a_question_that_only_mentions_a_change_is_answered(question):
+    assert refusal(question) is None
+
+
+def test_a_refused_request_costs_no_model_call_and_says_why(make_analyst):
+    analyst, model = make_analyst([])
+    answer = analyst.ask("Delete every review with one star.")
+    assert answer.status == "ok" and not model.requests and answer.usage.llm_calls == 0
+    assert "only read" in answer.text and not answer.trace
+    chinese = analyst.ask("请删除用户4711的所有订单")
+    assert "不会修改数据" in chinese.text and not model.requests
+
+
+def test_after_the_ranking_the_prediction_the_question_asks_for_is_the_next_call(make_analyst):
+    def predict_for_the_top_user(messages):
+        top = re.search(r"user (\d+):", messages[-2].content).group(1)  # the ranking's first row
+        return tool_call("predict_next", user_id=top)
+
+    analyst, model = make_analyst([
+        tool_call("query", measure="orders", dimensions=["user"], limit=3),
+        predict_for_the_top_user,
+        "They will most likely view an item.",
+    ])
+    answer = analyst.ask("Which customer placed the most orders, and what will they do next?")
+    assert model.request_kwargs[1].get("tool_choice") == "predict_next"
+    assert [s.tool for s in answer.trace] == ["query", "predict_next"]
+    assert model.request_kwargs[2].get("tool_choice") != "predict_next"  # once: then the answer
