@@ -135,7 +135,8 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
     shape = shape_of(question, question if latest is None else latest) if callable(shape_of) else None
     shape = _narrow_window(properties, required, getattr(model, "window_choices", None), question, latest, shape)
     if shape is not None:
-        _narrow_shape(properties, required, shape)
+        _narrow_shape(properties, required, shape, getattr(model, "share_measures", None) or {},
+                      getattr(model, "only_for", None) or {})
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
@@ -208,8 +209,17 @@ def _adjacent(spans: list[tuple[str, str]]) -> bool:
     return (date.fromisoformat(b_start) - date.fromisoformat(a_end)).days == 1
 
 
-def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any) -> None:
-    """``compare_previous``, ``periods_back`` and ``grain`` as the question's shape allows them."""
+def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, shares: Mapping[str, bool],
+                  only_for: Mapping[str, list[str]]) -> None:
+    """``compare_previous``, ``periods_back``, ``grain`` and the measures as the question's shape allows
+    them: only shares when it asks for one, no rate between behaviors when it asks for none."""
+    measure = properties.get("measure") or {}
+    if shares and "enum" in measure and shape.shares is not None:
+        rates = {m for measures in only_for.values() for m in measures}
+        kept = [m for m in measure["enum"]
+                if (shares.get(m, False) if shape.shares else m not in rates)]
+        if kept:
+            properties["measure"] = {**measure, "enum": kept}
     def only(name: str, values: list[Any], kind: str) -> None:
         if name in properties:
             properties[name] = {"type": kind, "enum": values, "description": properties[name].get("description", "")}

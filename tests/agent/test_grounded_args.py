@@ -65,11 +65,14 @@ def test_a_dimension_is_offered_only_with_a_measure_it_applies_to(parts):
     ok = _allowed(parts, "Average rating of reviews that mention the battery, and revenue by battery?")
     assert ok("query", {"measure": "avg_rating", "filters": [{"dimension": "review_text", "value": "battery"}]})
     assert not ok("query", {"measure": "revenue", "filters": [{"dimension": "review_text", "value": "battery"}]})
-    assert not ok("query", {"measure": "signups", "dimensions": ["category"]})  # users have no item
-    assert ok("query", {"measure": "purchases", "dimensions": ["category"]})
+    ranked = _allowed(parts, "Which category has the most purchases, and which the most sign-ups?")
+    assert not ranked("query", {"measure": "signups", "dimensions": ["category"]})  # users have no item
+    assert ranked("query", {"measure": "purchases", "dimensions": ["category"]})
     # a rate's events go with a rate only
-    assert ok("query", {"measure": "conversion_rate", "base_event": "view", "target_event": "purchase"})
-    assert not ok("query", {"measure": "users_who_viewed", "base_event": "view", "target_event": "purchase"})
+    rate = _allowed(parts, "Of the users who viewed, how many went on to purchase?")
+    assert rate("query", {"measure": "conversion_rate", "base_event": "view", "target_event": "purchase"})
+    assert rate("query", {"measure": "users_who_viewed"})
+    assert not rate("query", {"measure": "users_who_viewed", "base_event": "view", "target_event": "purchase"})
 
 
 def test_the_window_is_the_one_the_question_names(parts):
@@ -147,3 +150,14 @@ def test_a_ranking_groups_by_the_dimension_it_names_and_a_follow_up_moves_the_wi
     assert not back("query", {"measure": "signups", "last_days": 14})
     first = _allowed(parts, "How many sign-ups in the last 14 days?")
     assert not first("query", {"measure": "signups", "last_days": 14, "periods_back": 1})
+
+
+def test_a_share_question_gets_share_measures_and_a_count_no_rate(parts):
+    share = _allowed(parts, "What fraction of users who viewed an item in the last 14 days added one to cart?")
+    assert share("query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view",
+                           "target_event": "add_to_cart"})
+    assert not share("query", {"measure": "users_who_added_to_cart", "last_days": 14})
+    count = _allowed(parts, "How many users added something to cart in the last 14 days?")
+    assert count("query", {"measure": "users_who_added_to_cart", "last_days": 14})
+    assert not count("query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view",
+                               "target_event": "add_to_cart"})

@@ -72,3 +72,14 @@ def test_a_relative_who_is_no_question_about_people_and_short_codes_keep_their_c
     # "in" is a word here, not India's code; two codes name the country dimension
     assert named_dimensions("Views in the US and DE", WORDS, MEASURES, LISTED, "user") == ([], ["country"])
     assert named_dimensions("Views in the US in October", WORDS, MEASURES, LISTED, "user") == ([], [])
+
+
+@pytest.mark.parametrize(("question", "shares"), [
+    ("What fraction of cart adders bought something?", True),
+    ("Give the favorites-to-purchase conversion for September", True),
+    ("How many of the searchers came back the next week?", None),
+    ("How many purchases in the last 7 days?", False),
+    ("By what percent did orders grow from August to September?", False),
+])
+def test_a_share_is_asked_for_allowed_or_not(question, shares):
+    assert shape(question).shares is shares

@@ -1,11 +1,13 @@
 """What a question says of a query's shape besides its window: a comparison with the window before, a
-window moved back, a time grain, the dimensions it groups by.
+window moved back, a time grain, the dimensions it groups by, whether it asks for a share.
 
 "How did revenue in the last 30 days compare with the 30 days before?" asks for ``compare_previous``;
 "and the 7 days before that?" moves the last window back (``periods_back``); "per week", "which month",
 "daily", "trend" ask for a grain, and a question naming none wants one number; "which category",
 "by country", "who", two named values of one dimension ("desktop and mobile") name the dimensions to group
-by, and a ranking that names none ("what sells best?") leaves the choice open. The agent narrows the
+by, and a ranking that names none ("what sells best?") leaves the choice open; "what share of", "as a
+percentage", "conversion" ask for a share measure, "how many of those went on to" allows one, and a
+question with neither wants no rate. The agent narrows the
 embedded model's grammar to these choices (``agent.grounded_args``) the way it narrows the window
 (``warehouse.semantic.windows``): the shape comes from the question, the model chooses within it.
 """
@@ -53,6 +55,14 @@ _HEAD_CUES = {"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "ev
 _WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwhoever\b|谁", re.IGNORECASE)
 """A question about a person ("Who wrote the most reviews?", "find whoever spent most"), not the relative
 "who" of "users who searched"."""
+_SHARE = re.compile(
+    r"\b(?:share|percent(?:age)?|fraction|proportion|ratio|rate)\s+of\b|(?<!by\s)\bwhat\s+(?:share|percent(?:age)?|"
+    r"fraction|proportion)\b|\bas\s+an?\s+(?:share|percentage|fraction|rate)\b|\bconver(?:sion|t\w*)\b|"
+    r"\b(?:return|repeat|retention)\s+rate\b|%\s+of\b|比例|占比|转化率|百分比", re.IGNORECASE)
+"""A share of users or rows asked for: only measures that are shares (a rate between two behaviors, a ratio)."""
+_SUBSET = re.compile(r"\bhow\s+many\s+of\b|\bof\s+(?:the|those|these|all)\s+(?:\w+\s+){0,2}who\b|\bwho\s+also\b|"
+                     r"\bwent\s+on\s+to\b|\bcame\s+back\b|\bagain\b|其中|之后|后来", re.IGNORECASE)
+"""Users of one behavior counted by another ("how many of those went on to buy"): a rate may say it."""
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -69,6 +79,9 @@ class ShapeChoices:
     dimensions: list[str] | None = None
     grouped: bool = False
     """The named dimensions are to be grouped by (a ranking naming them, or two values of one)."""
+    shares: bool | None = False
+    """True: it asks for a share (only share measures); None: it may (a rate between behaviors can say it);
+    False: it asks for no share (no rate measures)."""
 
 
 def _stems(text: str) -> list[str]:
@@ -164,5 +177,6 @@ def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list
     # A dimension's word outside a ranking ("US customers") is not a grouping; two of its values are.
     named = list(dict.fromkeys([*(by_word if ranking else []), *by_values]))
     dimensions: list[str] | None = None if ranking and not named else named
+    shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
     return ShapeChoices(compare=compare, periods_back=moved, grains=grains, dimensions=dimensions,
-                        grouped=bool(named) and (ranking or bool(by_values)))
+                        grouped=bool(named) and (ranking or bool(by_values)), shares=shares)

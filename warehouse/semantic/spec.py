@@ -101,6 +101,8 @@ class SpecBase(BaseModel):
     measure_words: ClassVar[list[str]] = []
     people: ClassVar[str | None] = None
     """The users' key dimension ("who wrote the most reviews")."""
+    share_measures: ClassVar[dict[str, bool]] = {}
+    """Per measure: True for a share (a rate, a ratio), False for a rate's opposite (a count, a sum ...)."""
 
     @classmethod
     def window_choices(cls, question: str) -> WindowChoices | None:
@@ -194,6 +196,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.measure_words = list(dict.fromkeys(
         w for m in layer.measures.values()
         for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)))
+    model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
     model.people = next((n for n, d in layer.dimensions.items() if d.entity == "users" and d.column == "user_id"), None)
     return model
 
