@@ -61,6 +61,7 @@ def test_a_grain_only_when_named_any_for_a_trend(question, grains):
     ("How many users who purchased came back?", [], False),
     ("Do mobile users buy more than desktop users?", ["device"], True),
     ("Purchases from the US in the last week", [], False),
+    ("What device does user 77 use, and from what country?", ["device", "country"], True),
 ])
 def test_the_dimensions_a_question_groups_by(question, dimensions, grouped):
     got = shape(question)
@@ -68,10 +69,10 @@ def test_the_dimensions_a_question_groups_by(question, dimensions, grouped):
 
 
 def test_a_relative_who_is_no_question_about_people_and_short_codes_keep_their_case():
-    assert named_dimensions("Share of users who purchased in the US", WORDS, MEASURES, LISTED, "user") == ([], [])
+    assert named_dimensions("Share of users who purchased in the US", WORDS, MEASURES, LISTED, "user") == ([], [], [])
     # "in" is a word here, not India's code; two codes name the country dimension
-    assert named_dimensions("Views in the US and DE", WORDS, MEASURES, LISTED, "user") == ([], ["country"])
-    assert named_dimensions("Views in the US in October", WORDS, MEASURES, LISTED, "user") == ([], [])
+    assert named_dimensions("Views in the US and DE", WORDS, MEASURES, LISTED, "user") == ([], [], ["country"])
+    assert named_dimensions("Views in the US in October", WORDS, MEASURES, LISTED, "user") == ([], [], [])
 
 
 @pytest.mark.parametrize(("question", "shares"), [

@@ -143,24 +143,21 @@ def _heads(raw: list[str], found: list[tuple[int, int, str]]) -> list[str]:
 
 
 def named_dimensions(question: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
-                     listed: Mapping[str, list[str]], people: str | None = None) -> tuple[list[str], list[str]]:
-    """The dimensions ``question`` names, by words and by values. By words: the head of a ranking's
-    question words ("which shopper", "what category") or "who" for ``people`` (the users' key dimension);
-    else a dimension's words (name, column, synonyms) outside a measure's words ("users" in "active
-    users" is the measure) and not modifying the next word ("product" in "product category"). By values:
-    a dimension two of whose listed values it names ("desktop and mobile")."""
-    raw = [t for t in _TOKEN.findall(question.lower().replace("_", " "))]
+                     listed: Mapping[str, list[str]], people: str | None = None) -> tuple[list[str], list[str], list[str]]:
+    """The dimensions ``question`` names: as what it asks about (the head of its question words:
+    "which shopper", "what category", or "who" for ``people``, the users' key dimension); by a word (name,
+    column, synonym) elsewhere, outside a measure's words ("users" in "active users" is the measure) and
+    not modifying the next word ("product" in "product category"); by two of their listed values
+    ("desktop and mobile")."""
+    raw = _TOKEN.findall(question.lower().replace("_", " "))
     heads = _heads(raw, _occurrences([stem(t) for t in raw], dimension_words))
     if people and _WHO.search(question) and people not in heads:
         heads.append(people)
-    if heads:
-        by_word = heads
-    else:
-        found = _occurrences(_strip(_stems(question), [_stems(w) for w in measure_words]), dimension_words)
-        starts = {o[0] for o in found}
-        by_word = list(dict.fromkeys(name for first, last, name in found if last + 1 not in starts))
+    found = _occurrences(_strip(_stems(question), [_stems(w) for w in measure_words]), dimension_words)
+    starts = {o[0] for o in found}
+    words = [n for n in dict.fromkeys(name for first, last, name in found if last + 1 not in starts) if n not in heads]
     by_values = [name for name, values in listed.items() if len(named_values(values, question)) >= 2]
-    return by_word, by_values
+    return heads, words, by_values
 
 
 def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
@@ -172,10 +169,11 @@ def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list
     compare: bool | None = True if (_COMPARE.search(latest) and before) else None if compare_named else False
     moved = compare is not True and bool(_MOVED_BACK.search(latest))
     grains = None if _ANY_GRAIN.search(question) else [g for g, pattern in _GRAINS.items() if pattern.search(question)]
-    by_word, by_values = named_dimensions(question, dimension_words, measure_words, listed, people)
-    ranking = bool(_RANKING.search(question) or _WHO.search(question))
-    # A dimension's word outside a ranking ("US customers") is not a grouping; two of its values are.
-    named = list(dict.fromkeys([*(by_word if ranking else []), *by_values]))
+    heads, words, by_values = named_dimensions(question, dimension_words, measure_words, listed, people)
+    ranking = bool(_RANKING.search(question) or heads)
+    # What a question asks about is grouped by, and two values of one dimension are; a dimension's word
+    # elsewhere only in a ranking ("the most purchases by brand"), not in "US customers".
+    named = list(dict.fromkeys([*heads, *(words if ranking and not heads else []), *by_values]))
     dimensions: list[str] | None = None if ranking and not named else named
     shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
     return ShapeChoices(compare=compare, periods_back=moved, grains=grains, dimensions=dimensions,
