@@ -136,7 +136,7 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
     shape = _narrow_window(properties, required, getattr(model, "window_choices", None), question, latest, shape)
     if shape is not None:
         _narrow_shape(properties, required, shape, getattr(model, "share_measures", None) or {},
-                      getattr(model, "only_for", None) or {})
+                      getattr(model, "only_for", None) or {}, question if latest is None else latest)
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
@@ -161,6 +161,8 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
             items["enum"] = [d for d in items["enum"] if d in usable and (named is None or d in named)]
             if not items["enum"]:
                 del props["dimensions"]
+                for field in ("order", "limit"):  # they order and cut groups: none without a dimension
+                    props.pop(field, None)
             elif shape is not None and shape.grouped:
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
@@ -210,7 +212,7 @@ def _adjacent(spans: list[tuple[str, str]]) -> bool:
 
 
 def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, shares: Mapping[str, bool],
-                  only_for: Mapping[str, list[str]]) -> None:
+                  only_for: Mapping[str, list[str]], question: str) -> None:
     """``compare_previous``, ``periods_back``, ``grain`` and the measures as the question's shape allows
     them: only shares when it asks for one, no rate between behaviors when it asks for none."""
     measure = properties.get("measure") or {}
@@ -225,6 +227,11 @@ def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, sh
             properties[name] = {"type": kind, "enum": values, "description": properties[name].get("description", "")}
             required.add(name)
 
+    if "limit" in properties:  # a grammar does not bound a number: the usual sizes and the question's own
+        sizes = {1, 3, 5, 10, 20, 50, 100, 200} | {int(n) for n in question_numbers(question) if n.isdigit()
+                                                  and 1 <= int(n) <= 200}
+        properties["limit"] = {"type": "integer", "enum": sorted(sizes),
+                               "description": properties["limit"].get("description", "")}
     if shape.compare is False:
         properties.pop("compare_previous", None)
     elif shape.compare is True:

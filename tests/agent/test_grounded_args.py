@@ -161,3 +161,13 @@ def test_a_share_question_gets_share_measures_and_a_count_no_rate(parts):
     assert count("query", {"measure": "users_who_added_to_cart", "last_days": 14})
     assert not count("query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view",
                                "target_event": "add_to_cart"})
+
+
+def test_a_row_limit_is_a_usual_size_or_the_questions_and_only_with_groups(parts):
+    top = _allowed(parts, "Top 7 brands by purchases")
+    assert top("query", {"measure": "purchases", "dimensions": ["brand"], "limit": 7})
+    assert top("query", {"measure": "purchases", "dimensions": ["brand"], "limit": 10})
+    assert not top("query", {"measure": "purchases", "dimensions": ["brand"], "limit": 1000})
+    total = _allowed(parts, "How many purchases in the last 14 days?")
+    assert total("query", {"measure": "purchases", "last_days": 14})
+    assert not total("query", {"measure": "purchases", "last_days": 14, "limit": 5})
