@@ -50,7 +50,7 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
     if has["purchase_value"]:
         out.append(Measure(name="revenue", description="sum of purchase values (sales)", entity="events",
                            agg="sum", column="value", where="event_type = 'purchase'", format="money",
-                           synonyms=["sales", "GMV"]))
+                           synonyms=["sales", "GMV", "spend", "amount spent"]))
     if has["orders"]:
         out += [
             Measure(name="orders", description="number of orders (checkouts)", entity="orders", agg="count"),

@@ -136,7 +136,8 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
         if previous is not None:
             start, end = previous[0].bounds("compare_previous")
             text += (f". The {(end - start).days + 1} days before ({start} to {end}): "
-                     f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}")
+                     f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}"
+                     f"{_relative(measure, row['change'], row['previous'])}")
         return text + "."
     if spec.grain != "none" and not spec.dimensions and frame["value"].notna().any():
         top = frame.loc[frame["value"].astype(float).idxmax()]
@@ -188,10 +189,21 @@ def _label(row: pd.Series, key: str) -> str:
     return text
 
 
+def _relative(measure: Measure, change: Any, previous: Any) -> str:
+    """`` (+35.1%)``: the change as a share of the window before; none for a share (its change is in points)."""
+    if measure.format == "ratio" or change is None or previous is None or pd.isna(change) or pd.isna(previous) \
+            or float(previous) == 0:
+        return ""
+    return f" ({100 * float(change) / abs(float(previous)):+.1f}%)"
+
+
 def _signed(measure: Measure, value: Any) -> str:
     if value is None or pd.isna(value):
         return "none"
-    return ("+" if float(value) >= 0 else "-") + fmt(measure, abs(float(value)))
+    sign = "+" if float(value) >= 0 else "-"
+    if measure.format == "ratio":  # a share's change is in percentage points, not a percentage of itself
+        return f"{sign}{100 * abs(float(value)):.1f} percentage points"
+    return sign + fmt(measure, abs(float(value)))
 
 
 def _chart(measure: Measure, spec: SpecBase, frame: pd.DataFrame) -> dict[str, Any] | None:
