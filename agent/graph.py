@@ -32,7 +32,7 @@ from langgraph.types import Checkpointer
 
 from agent import prompt
 from agent.grounded_args import grounded_parameters, grounded_tools
-from agent.grounding import evidence_values, numbers_in, ungrounded_numbers
+from agent.grounding import derived_values, evidence_values, numbers_in, ungrounded_numbers
 from agent.requests import refusal
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
@@ -282,7 +282,9 @@ def build_graph(
 
     def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
         """The final answer if its numbers are grounded, else one correction, else a failure."""
-        bad = ungrounded_numbers(text, _evidence(state["messages"], context))
+        headlines = [_text_of(m).split("\n", 1)[0] for m in state["messages"][state.get("turn_start", 0):]
+                     if isinstance(m, ToolMessage) and m.status != "error"]
+        bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
             return {**update, "messages": [final], "route": "finish", "outcome": "ok"}

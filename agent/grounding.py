@@ -56,13 +56,42 @@ def _matches(literal: str, evidence: set[float]) -> bool:
     return any(-0.5 * unit - 1e-9 <= v - n < unit - 1e-9 for v in evidence)
 
 
-def ungrounded_numbers(answer: str, evidence: set[float]) -> list[str]:
-    """The numbers in ``answer`` that match no evidence value at the precision they are written."""
+MAX_DERIVED_FROM = 24
+"""Numbers of the results' headlines that differences and ratios are formed from (pairs grow squared)."""
+
+
+def derived_values(headlines: Iterable[str]) -> set[float]:
+    """What an answer may compute from two numbers of the results' headlines (their first lines): the
+    difference, the ratio, the ratio as a percentage and the change in percent ("October made 44,581.40
+    more, +43.9%"). Dates are no operands."""
+    numbers: list[float] = []
+    for text in headlines:
+        numbers += [number_value(n) for n in _NUMBER.findall(text) if not _IS_DATE.fullmatch(n)]
+    numbers = list(dict.fromkeys(n for n in numbers if n))[:MAX_DERIVED_FROM]
+    out: set[float] = set()
+    for i, a in enumerate(numbers):
+        for j, b in enumerate(numbers):
+            if i == j:
+                continue
+            out.update({abs(a - b), a / b, 100 * a / b, abs(100 * (a - b) / b)})
+    return out
+
+
+def _significant(literal: str) -> int:
+    return len(literal.replace(",", "").replace("-", "").replace(".", "").lstrip("0"))
+
+
+def ungrounded_numbers(answer: str, evidence: set[float], derived: set[float] | None = None) -> list[str]:
+    """The numbers in ``answer`` that match no evidence value at the precision they are written, nor (with
+    three significant digits or more, so that chance cannot match) a value ``derived`` from two of them."""
     bad = []
     for literal in numbers_in(answer):
         value = number_value(literal)
         if value.is_integer() and 0 <= value <= SMALL_INTEGERS:
             continue
-        if not _matches(literal, evidence):
-            bad.append(literal)
+        if _matches(literal, evidence):
+            continue
+        if derived and _significant(literal) >= 3 and not _IS_DATE.fullmatch(literal) and _matches(literal, derived):
+            continue
+        bad.append(literal)
     return list(dict.fromkeys(bad))
