@@ -36,7 +36,7 @@ from typing import Any
 from agent._grammar import inline_refs
 from warehouse.semantic.shape import named_values
 
-_ID_TOKEN = re.compile(r"(?<![\w.-])[A-Za-z_]*\d[\w-]*(?![\w-])(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))")
+_ID_TOKEN = re.compile(r"(?<![\w.-])(?<!\d,)[A-Za-z_]*\d[\w-]*(?![\w-])(?!,\d)(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))")
 _NOT_ID = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?|(?:19|20)\d{2}|\d)$")
 """A date, a month, a year or a single digit is not an id."""
 _WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
@@ -163,7 +163,7 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
                 del props["dimensions"]
                 for field in ("order", "limit"):  # they order and cut groups: none without a dimension
                     props.pop(field, None)
-            elif shape is not None and shape.grouped:
+            elif shape is not None and shape.grouped and not ids:  # one user's breakdown may also be a lookup
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
         variants.append(_with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence,
@@ -236,6 +236,10 @@ def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, sh
         properties.pop("compare_previous", None)
     elif shape.compare is True:
         only("compare_previous", [True], "boolean")
+    if not shape.after:
+        properties.pop("target_after", None)
+    if not shape.next_period:
+        properties.pop("target_window", None)
     if shape.periods_back:
         only("periods_back", [1], "integer")
     else:

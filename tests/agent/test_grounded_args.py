@@ -171,3 +171,7 @@ def test_a_row_limit_is_a_usual_size_or_the_questions_and_only_with_groups(parts
     total = _allowed(parts, "How many purchases in the last 14 days?")
     assert total("query", {"measure": "purchases", "last_days": 14})
     assert not total("query", {"measure": "purchases", "last_days": 14, "limit": 5})
+
+
+def test_a_number_with_thousands_separators_is_no_id():
+    assert id_tokens("users who added to cart: 3,310; user 4711") == ["4711"]

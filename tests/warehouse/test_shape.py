@@ -84,3 +84,15 @@ def test_a_relative_who_is_no_question_about_people_and_short_codes_keep_their_c
 ])
 def test_a_share_is_asked_for_allowed_or_not(question, shares):
     assert shape(question).shares is shares
+
+
+def test_a_rate_after_the_base_behavior_or_in_the_next_period_only_when_asked():
+    also = shape("Of the users who searched, how many also bought?")
+    assert not also.after and not also.next_period
+    assert shape("What share of searchers later bought something?").after
+    assert shape("Of the buyers in August, what share came back the following month?").next_period
+
+
+def test_the_one_with_the_most_is_what_a_question_asks_about():
+    got = shape("Take the customer with the highest spend and tell me their country")
+    assert got.dimensions == ["user"] and got.grouped

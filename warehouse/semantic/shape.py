@@ -50,6 +50,9 @@ _RANKING = re.compile(
     r"segment\w*|leading|biggest|largest|smallest|by|per|each|every|across|among|between)\b|哪|最|排名|排行|各|按",
     re.IGNORECASE)
 """A ranking or breakdown: a dimension its words name is grouped by; with none named, the model chooses."""
+_WITH = frozenset({"with", "who", "that", "whose"})
+_SUPERLATIVE_WORDS = frozenset({"most", "highest", "largest", "biggest", "fewest", "least", "lowest", "top", "best",
+                                "worst", "widest", "longest", "shortest"})
 _HEAD_CUES = {"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "every": 1, "across": 2, "among": 2}
 """Words after which a ranking names what it ranks, and how many other words may come between."""
 _WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwhoever\b|谁", re.IGNORECASE)
@@ -63,6 +66,13 @@ _SHARE = re.compile(
 _SUBSET = re.compile(r"\bhow\s+many\s+of\b|\bof\s+(?:the|those|these|all)\s+(?:\w+\s+){0,2}who\b|\bwho\s+also\b|"
                      r"\bwent\s+on\s+to\b|\bcame\s+back\b|\bagain\b|其中|之后|后来", re.IGNORECASE)
 """Users of one behavior counted by another ("how many of those went on to buy"): a rate may say it."""
+_AFTER = re.compile(r"\b(?:went\s+on|go\s+on|goes\s+on|later|after(?:wards)?|then|subsequently|eventually|"
+                    r"following\s+up|之后|后来|随后)\b|之后|后来|随后", re.IGNORECASE)
+"""The target behavior after the base one ("went on to buy"), not merely also ("also bought")."""
+_NEXT_PERIOD = re.compile(r"\b(?:next|following|subsequent)\s+(?:week|month|period|\d+\s+days)\b|\bcame\s+back|\bcome\s+back|"
+                          r"\breturn(?:ed|ing)?\b|\bagain\b|\bretain\w*|\bstill\s+active|下周|下个月|次周|次月|回访|留存",
+                          re.IGNORECASE)
+"""The target behavior in the period right after the window ("came back the next week")."""
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -79,6 +89,10 @@ class ShapeChoices:
     dimensions: list[str] | None = None
     grouped: bool = False
     """The named dimensions are to be grouped by (a ranking naming them, or two values of one)."""
+    after: bool = False
+    """It asks for a behavior after another ("went on to", "later"): a rate's ``target_after``."""
+    next_period: bool = False
+    """It asks for the period after the window ("came back the next week"): a rate's ``target_window``."""
     shares: bool | None = False
     """True: it asks for a share (only share measures); None: it may (a rate between behaviors can say it);
     False: it asks for no share (no rate measures)."""
@@ -127,7 +141,8 @@ def _occurrences(stems: list[str], dimension_words: Mapping[str, list[str]]) -> 
 def _heads(raw: list[str], found: list[tuple[int, int, str]]) -> list[str]:
     """The dimensions a ranking's question words point at ("which acquisition channel", "top brands",
     "what category"): the first dimension words after the cue; of a compound ("product category") the last."""
-    heads = []
+    heads = [name for first, last, name in found  # "the customer with the most orders", "the user who ... most"
+             if raw[last + 1:last + 2] and raw[last + 1] in _WITH and _SUPERLATIVE_WORDS & set(raw[last + 2:last + 6])]
     for c, token in enumerate(raw):
         reach = _HEAD_CUES.get(token)
         if reach is None:
@@ -177,4 +192,5 @@ def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list
     dimensions: list[str] | None = None if ranking and not named else named
     shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
     return ShapeChoices(compare=compare, periods_back=moved, grains=grains, dimensions=dimensions,
-                        grouped=bool(named) and (ranking or bool(by_values)), shares=shares)
+                        grouped=bool(named) and (ranking or bool(by_values)), shares=shares,
+                        after=bool(_AFTER.search(question)), next_period=bool(_NEXT_PERIOD.search(question)))
