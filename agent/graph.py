@@ -283,7 +283,7 @@ def build_graph(
     def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
         """The final answer if its numbers are grounded, else one correction, else a failure."""
         headlines = [_text_of(m).split("\n", 1)[0] for m in state["messages"][state.get("turn_start", 0):]
-                     if isinstance(m, ToolMessage) and m.status != "error"]
+                     if isinstance(m, ToolMessage) and m.status != "error"]  # this turn's, in order
         bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})

@@ -74,9 +74,16 @@ def question_tokens(question: str) -> list[str]:
     return list(dict.fromkeys([*quoted, *names, *question_numbers(question)]))[:MAX_CHOICES]
 
 
+_MONTH_DAY = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
+                        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                        r"\d{1,2}\s*[月日号]", re.IGNORECASE)
+"""A day of a month ("October 12", "12 Oct", "10月"): part of a window, not a value."""
+
+
 def question_numbers(question: str) -> list[str]:
-    """The question's numbers that are not a length of time (30 in "the last 30 days") or a share."""
-    return re.findall(_NUMBER, question)
+    """The question's numbers that are not a length of time (30 in "the last 30 days"), a share or a day
+    of a month (the window has it)."""
+    return re.findall(_NUMBER, _MONTH_DAY.sub(" ", question))
 
 
 def _choice(values: list[str], list_too: bool) -> dict[str, Any]:

@@ -56,25 +56,20 @@ def _matches(literal: str, evidence: set[float]) -> bool:
     return any(-0.5 * unit - 1e-9 <= v - n < unit - 1e-9 for v in evidence)
 
 
-MAX_DERIVED_FROM = 24
-"""Numbers of the results' headlines that differences and ratios are formed from (pairs grow squared)."""
+MAX_DERIVED_FROM = 8
+"""Numbers of the results' headlines that differences are formed from: the first four of the last two."""
 
 
-def derived_values(headlines: Iterable[str]) -> set[float]:
+def derived_values(headlines: list[str]) -> set[float]:
     """What an answer may compute from two numbers of the results' headlines (their first lines): the
-    difference, the ratio, the ratio as a percentage and the change in percent ("October made 44,581.40
-    more, +43.9%"). Dates are no operands."""
+    difference ("October made 44,581.40 more"). Ratios and percentages are not derived: at the precision
+    they are written (43.9%) one of the many pairs would match a wrong one by chance; the tools state them
+    (a comparison gives its change in percent). Dates are no operands."""
     numbers: list[float] = []
-    for text in headlines:
-        numbers += [number_value(n) for n in _NUMBER.findall(text) if not _IS_DATE.fullmatch(n)]
+    for text in headlines[-2:]:
+        numbers += [number_value(n) for n in _NUMBER.findall(text) if not _IS_DATE.fullmatch(n)][:4]
     numbers = list(dict.fromkeys(n for n in numbers if n))[:MAX_DERIVED_FROM]
-    out: set[float] = set()
-    for i, a in enumerate(numbers):
-        for j, b in enumerate(numbers):
-            if i == j:
-                continue
-            out.update({abs(a - b), a / b, 100 * a / b, abs(100 * (a - b) / b)})
-    return out
+    return {abs(a - b) for i, a in enumerate(numbers) for j, b in enumerate(numbers) if i < j}
 
 
 def _significant(literal: str) -> int:
@@ -83,7 +78,7 @@ def _significant(literal: str) -> int:
 
 def ungrounded_numbers(answer: str, evidence: set[float], derived: set[float] | None = None) -> list[str]:
     """The numbers in ``answer`` that match no evidence value at the precision they are written, nor (with
-    three significant digits or more, so that chance cannot match) a value ``derived`` from two of them."""
+    four significant digits or more, where chance does not match) a value ``derived`` from two of them."""
     bad = []
     for literal in numbers_in(answer):
         value = number_value(literal)
@@ -91,7 +86,7 @@ def ungrounded_numbers(answer: str, evidence: set[float], derived: set[float] | 
             continue
         if _matches(literal, evidence):
             continue
-        if derived and _significant(literal) >= 3 and not _IS_DATE.fullmatch(literal) and _matches(literal, derived):
+        if derived and _significant(literal) >= 4 and not _IS_DATE.fullmatch(literal) and _matches(literal, derived):
             continue
         bad.append(literal)
     return list(dict.fromkeys(bad))

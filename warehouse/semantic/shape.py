@@ -47,7 +47,7 @@ _ANY_GRAIN = re.compile(r"\b(?:trends?|trending|over\s+time|time\s+series|timeli
                         re.IGNORECASE)
 _RANKING = re.compile(
     r"\b(?:which|top|most|best|worst|highest|lowest|(?<!at\s)least|rank\w*|breakdown|break\s+down|split|"
-    r"segment\w*|leading|biggest|largest|smallest|by|per|each|every|across|among|between)\b|哪|最|排名|排行|各|按",
+    r"segment\w*|leading|biggest|largest|smallest|across|among|between)\b|哪|最|排名|排行|各|按",
     re.IGNORECASE)
 """A ranking or breakdown: a dimension its words name is grouped by; with none named, the model chooses."""
 _WITH = frozenset({"with", "who", "that", "whose"})
