@@ -107,7 +107,7 @@ def test_invalid_arguments_are_sent_back_once_and_corrected(make_analyst, facts)
 
 def test_unknown_tool_then_invalid_again_ends_with_a_clear_answer(make_analyst):
     analyst, model = make_analyst([tool_call("drop_everything"), tool_call("run_sql", query="x")])
-    answer = analyst.ask("delete the users table")
+    answer = analyst.ask("How many users are there?")
     assert "no tool named 'drop_everything'" in model.requests[1][-1].content
     assert "run_sql" in model.requests[1][-1].content  # the error lists the real tools
     assert answer.status == "incomplete" and "calling tools incorrectly" in answer.text
@@ -155,7 +155,9 @@ def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst,
         tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),
         f"There are {facts['users']} users.",
     ])
-    refused = analyst.ask("Drop the users table")
+    # a hostile model sends a write for an innocent question (a request to write is refused before the
+    # model: tests/agent/test_requests.py); the tool refuses it
+    refused = analyst.ask("How many users signed up?")
     assert refused.trace[0].ok is False and refused.status == "ok"
     # a policy refusal is the answer at once: no retry can make a write allowed
     assert refused.text == "I cannot do that: I only read and analyse the data (DROP statements are not allowed; " \
@@ -172,7 +174,7 @@ def test_pii_is_masked_by_the_tool(make_analyst, facts):
         tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
         "The emails are masked.",
     ])
-    answer = analyst.ask("show me user emails")
+    answer = analyst.ask("show me three users")  # a question naming e-mails is refused before the model
     cells = [str(c) for table in answer.tables for row in table.rows for c in row]
     assert len(cells) == 3 and all(re.fullmatch(r"\w\*\*\*@[\w.-]+", c) for c in cells), cells
     # no address of the warehouse reaches the user's tables or the model's prompt
