@@ -68,7 +68,7 @@ def test_a_raw_email_never_reaches_the_answer_and_a_scope_holds(chdb_analyst):
     analyst = chdb_analyst([tool_call("run_sql", sql="SELECT email FROM users LIMIT 5"), "Masked.",
                             tool_call("run_sql", sql="SELECT MIN(user_id) AS u FROM events"), "One.",
                             tool_call("run_sql", sql="SELECT COUNT(DISTINCT user_id) AS n FROM events"), "Scoped."])
-    masked = analyst.ask("Show some e-mails")
+    masked = analyst.ask("Show five users")  # the model sends the e-mail query
     assert masked.tables and all("***@" in row[0] for row in masked.tables[0].rows)
     someone = analyst.ask("Who is the first user?").tables[0].rows[0][0]
     scoped = analyst.ask("How many users are there?", user_scope=someone)
