@@ -193,6 +193,10 @@ def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: A
     if shape is not None and shape.compare is not False and last is not None and _adjacent(last.spans):
         choices = replace(choices, spans=[max(last.spans, key=lambda span: span[1])])
         shape = replace(shape, compare=True)
+    elif shape is not None and last is not None and _adjacent(last.spans):
+        # two adjacent windows, no comparison: the second is the period after ("active in September and
+        # also in October"), a rate's target_window
+        shape = replace(shape, next_period=True)
     for name, values in (("last_days", choices.last_days), ("start", [a for a, _ in choices.spans]),
                          ("end", [b for _, b in choices.spans])):
         if name not in properties:

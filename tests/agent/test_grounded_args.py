@@ -175,3 +175,12 @@ def test_a_row_limit_is_a_usual_size_or_the_questions_and_only_with_groups(parts
 
 def test_a_number_with_thousands_separators_is_no_id():
     assert id_tokens("users who added to cart: 3,310; user 4711") == ["4711"]
+
+
+def test_two_adjacent_months_without_a_comparison_allow_the_period_after(parts):
+    ok = _allowed(parts, "Of the users who bought in August, what share bought in September too?")
+    assert ok("query", {"measure": "conversion_rate", "start": "2026-08-01", "end": "2026-08-31",
+                        "base_event": "purchase", "target_event": "purchase", "target_window": "next"})
+    assert not _allowed(parts, "What share of August buyers also viewed?")(
+        "query", {"measure": "conversion_rate", "start": "2026-08-01", "end": "2026-08-31",
+                  "base_event": "purchase", "target_event": "view", "target_window": "next"})
