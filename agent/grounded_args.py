@@ -52,9 +52,15 @@ MAX_CHOICES = 200
 """At most this many values per argument (the most recent first): a grammar stays small and fast."""
 
 
+_MONTH_DAY = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
+                        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                        r"\d{1,2}\s*[月日号]", re.IGNORECASE)
+"""A day of a month ("October 12", "12 Oct", "10月"): part of a window, not a value."""
+
+
 def id_tokens(text: str) -> list[str]:
     """Id-like tokens of ``text`` (with a digit: 4711, u00042, A-17), the last mentioned first, distinct."""
-    found = [t for t in dict.fromkeys(reversed(_ID_TOKEN.findall(text))) if not _NOT_ID.match(t)]
+    found = [t for t in dict.fromkeys(reversed(_ID_TOKEN.findall(_MONTH_DAY.sub(" ", text)))) if not _NOT_ID.match(t)]
     return found[:MAX_CHOICES]
 
 
@@ -72,12 +78,6 @@ def question_tokens(question: str) -> list[str]:
     names = [m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w&-]*)", question.strip())
              if m.group(1).lower()[:3] not in _CALENDAR]
     return list(dict.fromkeys([*quoted, *names, *question_numbers(question)]))[:MAX_CHOICES]
-
-
-_MONTH_DAY = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
-                        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-                        r"\d{1,2}\s*[月日号]", re.IGNORECASE)
-"""A day of a month ("October 12", "12 Oct", "10月"): part of a window, not a value."""
 
 
 def question_numbers(question: str) -> list[str]:

@@ -184,3 +184,8 @@ def test_two_adjacent_months_without_a_comparison_allow_the_period_after(parts):
     assert not _allowed(parts, "What share of August buyers also viewed?")(
         "query", {"measure": "conversion_rate", "start": "2026-08-01", "end": "2026-08-31",
                   "base_event": "purchase", "target_event": "view", "target_window": "next"})
+
+
+def test_a_day_of_a_month_is_no_id_or_value():
+    assert id_tokens("signed up in the week of October 12, like user 4711") == ["4711"]
+    assert question_numbers("the week of Oct 5, top 3") == ["3"]
