@@ -103,17 +103,15 @@ def child_load(engine: str, url: str, folder: str, memory_mb: str) -> dict:
 
 
 def _cap_memory(engine: str, raw, memory_mb: str, folder: str) -> None:
-    """Hold the load to ``memory_mb`` (DuckDB spills to ``folder``; ClickHouse sorts externally past a quarter and
-    groups externally past half: the step index's two window sorts hold memory at once, and at 100M events two
-    sorts spilling past half each went over the budget)."""
-    half, quarter = int(memory_mb) * 2**19, int(memory_mb) * 2**18
+    """Hold the load to ``memory_mb`` (DuckDB spills to ``folder``; ClickHouse sorts and groups externally past half)."""
+    half = int(memory_mb) * 2**19
     if engine == "duckdb":
         raw.execute(f"SET memory_limit = '{memory_mb}MB'")
         raw.execute(f"SET temp_directory = '{Path(folder) / 'spill'}'")
         return
     cursor = raw.cursor()
     try:
-        cursor.execute(f"SET max_memory_usage = {int(memory_mb) * 2**20}, max_bytes_before_external_sort = {quarter}, "
+        cursor.execute(f"SET max_memory_usage = {int(memory_mb) * 2**20}, max_bytes_before_external_sort = {half}, "
                        f"max_bytes_before_external_group_by = {half}")
     finally:
         cursor.close()
