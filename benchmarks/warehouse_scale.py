@@ -209,8 +209,9 @@ def measure_size(size: int, engines: list[str], args: argparse.Namespace) -> dic
         for engine in engines:
             out["load"][engine] = run_child("load", engine, urls[engine], str(folder), str(args.load_memory_mb))
             print(f"{size:,} {engine:6} load: {out['load'][engine]}", flush=True)
+        loaded = [e for e in engines if "error" not in out["load"][e]]  # a failed load leaves nothing to measure
         for name in operations(uid):
-            for engine in engines:
+            for engine in loaded:
                 got = run_child("op", urls[engine], name, uid, str(args.repeat), str(args.memory_mb))
                 out["ops"].setdefault(name, {})[engine] = got
                 print(f"{size:,} {engine:6} {name}: {got}", flush=True)

@@ -14,6 +14,7 @@ import logging
 
 from warehouse.clickhouse import ClickHouseUrl
 from warehouse.clickhouse_sql import clickhouse_sql
+from warehouse.clickhouse_wall import ServerReader
 from warehouse.errors import ConnectionFailed
 from warehouse.sql_policy import SqlPolicy
 
@@ -62,8 +63,9 @@ def grant_readonly_clickhouse(admin_url: str, *, user: str = READER_USER, passwo
     if target.kind != "server":
         raise ConnectionFailed("grant-readonly is for a ClickHouse server; chdb's wall is built by the reader itself")
     url = target.server
-    client = clickhouse_connect.get_client(host=url.host, port=url.port or 8123, username=url.username or "default",
-                                           password=url.password or "", database=target.database)
+    # the reader's own connection arguments, as the admin: the same port default and TLS (?secure=true)
+    reader = ServerReader(target, timeout_s=timeout_s, max_rows=max_rows, memory_limit_mb=memory_limit_mb)
+    client = clickhouse_connect.get_client(**reader.client_arguments())
     present: dict[str, list[str]] = {}
     for table, column in client.query("SELECT table, name FROM system.columns WHERE database = {db:String} "
                                       "ORDER BY table, position", parameters={"db": target.database}).result_rows:

@@ -15,7 +15,8 @@ file, ``merge()`` reads a table past its row filter, ``INTO OUTFILE`` writes, se
 in one call, ``system`` tables show the directory) is refused before a query runs, on the engine's
 own parse tree (``EXPLAIN AST``): exactly one SELECT with no output clause, table functions from a
 short allow-list, no ``system`` table, none of the functions that read outside the tables. On a server the same
-limits come from the read-only user's settings profile (``scripts/clickhouse_readonly.sql``).
+limits come from the read-only user's settings profile (``warehouse/clickhouse_grants.py``, run by
+``uba warehouse grant-readonly``).
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ def check_ast(dump: str) -> None:
 class ServerReader:
     """Reads from a ClickHouse server as its read-only user; the limits live in that user's settings profile.
 
-    The profile (``scripts/clickhouse_readonly.sql``) sets ``readonly = 1`` with the limits as
+    The profile (``warehouse/clickhouse_grants.py``) sets ``readonly = 1`` with the limits as
     constraints, and the user may SELECT only the reader database, so nothing here can lift them.
     A per-user scope needs row policies on the server; until they exist a scoped query is refused.
     """

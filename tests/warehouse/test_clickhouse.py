@@ -15,7 +15,7 @@ from agent.factory import resolved_readonly_url  # noqa: E402
 from agent.settings import Settings  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
 from warehouse.clickhouse import ClickHouseUrl  # noqa: E402
-from warehouse.clickhouse_grants import readonly_setup_sql  # noqa: E402
+from warehouse.clickhouse_grants import grant_readonly_clickhouse, readonly_setup_sql  # noqa: E402
 from warehouse.clickhouse_wall import ServerReader  # noqa: E402
 from warehouse.errors import ConnectionFailed  # noqa: E402
 from warehouse.schema import metadata  # noqa: E402
@@ -64,6 +64,32 @@ def test_a_server_url_reads_as_the_reader_user_on_the_reader_database():
                                              "send_receive_timeout": 15}
     assert ClickHouseUrl.parse(settings.warehouse_url).sqlalchemy_url().render_as_string(hide_password=False) == \
         "clickhousedb://admin:secret@ch.internal:8443/shop?secure=true"
+
+
+@pytest.mark.parametrize(("query", "tls"), [("?secure=true", True), ("", False)])
+def test_grant_readonly_speaks_tls_when_the_url_says_secure(query, tls):
+    """The admin connection of ``uba warehouse grant-readonly`` is the reader's: a ``?secure=true`` URL opens TLS."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    first: list[bytes] = []
+
+    def accept() -> None:  # one connection, then nothing listens: a retry is refused at once
+        conn, _ = listener.accept()
+        listener.close()
+        with conn:
+            conn.settimeout(5)
+            first.append(conn.recv(16))
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    with pytest.raises(Exception):  # noqa: B017 - the listener is no ClickHouse; what it received is the point
+        grant_readonly_clickhouse(f"clickhouse://admin:pw@127.0.0.1:{port}/shop{query}", timeout_s=1)
+    thread.join(5)
+    assert first, "grant-readonly sent nothing"
+    assert first[0].startswith(b"\x16") is tls  # 0x16: a TLS handshake record; plain HTTP starts with its method
 
 
 def test_a_scoped_query_on_a_server_is_refused_not_run_unscoped():
