@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.live_model import data_dir_with_model
+
 pytestmark = [pytest.mark.live_llm, pytest.mark.real_llm, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 UBA = Path(sys.executable).with_name("uba")
 QUESTION = "How many purchases were there in October 2026?"
 
@@ -27,16 +28,7 @@ def _uba(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
-    pytest.importorskip("llama_cpp", reason="the embedded model needs the local-llm extra (make test-live)")
-    from agent._weights import BUNDLED_MODELS
-
-    model = BUNDLED_MODELS["qwen2.5-coder-1.5b"]
-    weights = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba")) / "llm" / model.filename
-    if not weights.is_file():
-        pytest.skip(f"{weights} is missing; assemble it with: uba llm fetch")
-    data_dir = tmp_path_factory.mktemp("uba-cold-ask")
-    (data_dir / "llm").mkdir()
-    (data_dir / "llm" / model.filename).symlink_to(weights.resolve())
+    data_dir = data_dir_with_model(tmp_path_factory, "uba-cold-ask")
     made = _uba(data_dir, "data", "demo", "--if-empty")
     assert made.returncode == 0, made.stderr
     return data_dir

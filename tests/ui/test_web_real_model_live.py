@@ -15,28 +15,19 @@ import duckdb
 import httpx
 import pytest
 
+from tests.live_model import data_dir_with_model
 from tests.ui.conftest import UBA, launch_server, stop_server, wait_for_server
 from tests.ui.test_web_live import CHART_QUESTION, CHROMIUM, CHROMIUM_ARGS, SCREENSHOT
 
 pytestmark = [pytest.mark.live_llm, pytest.mark.real_llm, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp", reason="the embedded model needs the local-llm extra (make test-live)")
     if not CHROMIUM.exists() and not shutil.which("chromium"):
         pytest.skip(f"browser test: Debian chromium is not installed at {CHROMIUM}")
-    from agent._weights import BUNDLED_MODELS
-
-    model = BUNDLED_MODELS["qwen2.5-coder-1.5b"]
-    weights = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba")) / "llm" / model.filename
-    if not weights.is_file():
-        pytest.skip(f"{weights} is missing; assemble it with: uba llm fetch")
-    data_dir = tmp_path_factory.mktemp("uba-web-real")
-    (data_dir / "llm").mkdir()
-    (data_dir / "llm" / model.filename).symlink_to(weights.resolve())
+    data_dir = data_dir_with_model(tmp_path_factory, "uba-web-real")
     made = subprocess.run([str(UBA), "data", "demo", "--if-empty"], capture_output=True, text=True, timeout=900,
                           env={**os.environ, "UBA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"})
     assert made.returncode == 0, made.stderr[-2000:]
