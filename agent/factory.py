@@ -197,7 +197,8 @@ def predictor_runtime(settings: Settings) -> dict:
     if settings.predictor_threads:
         torch.set_num_threads(settings.predictor_threads)
     threads = settings.predictor_threads or None
-    return {"device": settings.predictor_device, "threads": threads, "max_minutes": settings.predictor_max_minutes}
+    return {"device": settings.predictor_device, "threads": threads, "max_minutes": settings.predictor_max_minutes,
+            "ease_max_mb": settings.predictor_ease_max_mb}
 
 
 def build_evaluation(settings: Settings):

@@ -180,6 +180,10 @@ class Settings(BaseSettings):
         1, ge=0, description="CPU threads for training and prediction (torch and the trees); 0 = all cores."
     )
     predictor_max_minutes: float = Field(10.0, gt=0, description="Wall-time budget of `uba train next`.")
+    predictor_ease_max_mb: float = Field(
+        2048.0, ge=0, description="Memory cap of the EASE candidate's dense fit in `uba train next`; a larger "
+        "catalogue skips EASE (about 24 bytes x items squared)."
+    )
 
     def resolved_warehouse_url(self) -> str:
         """The warehouse URL, defaulting to ``duckdb:///<data_dir>/warehouse.duckdb``."""

@@ -20,11 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._sasrec_options import add_sasrec_options, sasrec_config  # noqa: E402
 from predictor import (  # noqa: E402
     ChurnConfig,
     ModelRegistry,
     NextModel,
-    SASRecConfig,
     load_forecast,
     predict_next,
     train_churn,
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--next-minutes", type=float, default=5.0, help="SASRec budget; 0 skips the next-action model")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-churn", action="store_true", help="leave out the churn model (the slowest part)")
+    add_sasrec_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(tempfile.mkdtemp(prefix="uba-bench-"))
@@ -98,7 +99,7 @@ def main() -> None:
     cost.append(["forecast: 6 series, grid search, conformal calibration + backtest", f"{fc_s:.1f} s", ""])
     if args.next_minutes > 0:
         t0 = time.perf_counter()
-        nxt = train_next(query, registry, SASRecConfig(max_minutes=args.next_minutes, device="cpu"), progress=False)
+        nxt = train_next(query, registry, sasrec_config(args, args.next_minutes), progress=False)
         next_s = time.perf_counter() - t0
         n = nxt.metrics
         print(f"\nNext action ({nxt.protocol}; best epoch {n['best_epoch']} of {n['epochs']}, {n['stopped_by']}):")
@@ -106,7 +107,9 @@ def main() -> None:
         base = n["transitions"]["NDCG@10"]
         _table(["model", "valid NDCG@10", "test HR@10", "test NDCG@10", "NDCG@10 vs transitions", "detail"],
                [[r["model"] + (" (serves)" if r["serves"] else ""), f"{r['valid_NDCG@10']:.4f}", f"{r['test_HR@10']:.4f}",
-                 f"{r['test_NDCG@10']:.4f}", f"{r['test_NDCG@10'] / base:.2f}x", r["detail"]] for r in n["candidates"]])
+                 f"{r['test_NDCG@10']:.4f}", f"{r['test_NDCG@10'] / base:.2f}x", r["detail"]]
+                if "valid_NDCG@10" in r else [r["model"], "", "", "", "", r["detail"]] for r in n["candidates"]])
+        print(f"SASRec config: {nxt.config}")
         print(f"next event type accuracy: {n['sasrec']['type_accuracy']:.4f} "
               f"(always the most common type: {n['type_majority_accuracy']:.4f})")
         model = NextModel.load(registry.latest("next"))

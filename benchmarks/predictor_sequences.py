@@ -24,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._sasrec_options import add_sasrec_options, sasrec_config  # noqa: E402
 from predictor.candidates import score_test, select_next_model  # noqa: E402
-from predictor.sasrec import SASRecConfig, config_dict, train_sasrec  # noqa: E402
+from predictor.sasrec import config_dict, train_sasrec  # noqa: E402
 from predictor.sequences import SEQUENCE_FORMATS, leave_one_out, read_sequence_file  # noqa: E402
 
 BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty-bert4rec-format" / "beauty.txt"
@@ -44,15 +45,8 @@ def main() -> None:
     parser.add_argument("--keep-seen", action="store_true", help="rank items already in the history too")
     parser.add_argument("--sasrec-minutes", type=float, default=0.0, help="SASRec-CE budget; 0 leaves it out")
     parser.add_argument("--max-users", type=int, default=None, help="subsample for a smoke run")
-    parser.add_argument("--max-epochs", type=int, default=200)
-    parser.add_argument("--patience", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--max-len", type=int, default=50)
-    parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="auto")
+    add_sasrec_options(parser)
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -67,9 +61,7 @@ def main() -> None:
           f"interactions {sum(len(s) for s in seqs.items):,}", flush=True)
     trained, load_before = None, os.getloadavg()[0]
     if args.sasrec_minutes > 0:
-        config = SASRecConfig(max_len=args.max_len, hidden=args.hidden, dropout=args.dropout, lr=args.lr,
-                              batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
-                              max_minutes=args.sasrec_minutes, device=args.device, exclude_seen=exclude_seen)
+        config = sasrec_config(args, args.sasrec_minutes, exclude_seen=exclude_seen)
         trained = train_sasrec(split.train, split.valid, vocab, config, progress=False,
                                on_epoch=lambda r: print(f"epoch {int(r['epoch'])}: {json.dumps(r)}", flush=True))
     t0 = time.monotonic()

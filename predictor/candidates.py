@@ -1,4 +1,4 @@
-"""Next-item candidates compared on validation: popularity, transitions, sequential kNN, SASRec-CE, a blend.
+"""Next-item candidates compared on validation: popularity, transitions, sequential kNN, EASE, SASRec-CE, a blend.
 
 Every candidate is a scorer ``(histories, types) -> (users, items)`` fitted on the training
 prefixes only; the one with the best validation NDCG@10 serves, and test metrics (the last
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from predictor.baselines import Popularity
+from predictor.ease import EASE, ease_memory_mb, tune_ease
 from predictor.knn import KNNConfig, SequentialKNN, tune_knn
 from predictor.ranking import RankingMetrics, evaluate_full_ranking
 from predictor.sasrec import TrainedSASRec
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 Scorer = Callable[[list[np.ndarray], list[np.ndarray]], torch.Tensor]
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+EASE_MAX_MB = 2048.0
+"""Default memory cap of an EASE fit; a larger catalogue skips EASE (Amazon Beauty's 54k items need ~68 GB)."""
 TRANSITIONS_AS_KNN = KNNConfig(window=1, backward=0.0, source_norm=0.0, target_norm=0.0, history=1, decay=1.0)
 """The first-order transition table written as a neighbour model (same scores), so it can serve."""
 
@@ -32,6 +35,13 @@ TRANSITIONS_AS_KNN = KNNConfig(window=1, backward=0.0, source_norm=0.0, target_n
 def neighbour_probabilities(knn: SequentialKNN, histories: list[np.ndarray]) -> torch.Tensor:
     """kNN scores scaled to sum to one per user (comparable with a softmax)."""
     scores = knn.scores(histories)
+    scores[:, [PAD, NO_ITEM]] = 0.0
+    return scores / scores.sum(1, keepdim=True).clamp_min(1e-12)
+
+
+def ease_probabilities(ease: EASE, histories: list[np.ndarray]) -> torch.Tensor:
+    """EASE scores with negatives clipped to zero, scaled to sum to one per user (a ranking score)."""
+    scores = ease.scores(histories).clamp_min(0.0)
     scores[:, [PAD, NO_ITEM]] = 0.0
     return scores / scores.sum(1, keepdim=True).clamp_min(1e-12)
 
@@ -78,6 +88,9 @@ class Selection:
     transitions: SequentialKNN
     blend_weight: float | None = None
     trials: list[dict[str, Any]] = field(default_factory=list)
+    ease: EASE | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Candidates not fitted, with the reason (shown in the comparison table)."""
 
     def candidate(self, name: str) -> Candidate:
         """The candidate called ``name``."""
@@ -87,12 +100,17 @@ class Selection:
         """One JSON-ready row per candidate: validation and test metrics, detail, whether it serves."""
         return [{"model": c.name, "serves": c.name == self.winner, "detail": c.detail,
                  **{f"valid_{k}": round(v, 4) for k, v in c.valid.items() if k != "users"},
-                 **{f"test_{k}": round(v, 4) for k, v in c.test.items() if k != "users"}} for c in self.candidates]
+                 **{f"test_{k}": round(v, 4) for k, v in c.test.items() if k != "users"}} for c in self.candidates
+                ] + [{"model": name, "serves": False, "detail": f"not fitted: {why}"} for name, why in self.skipped.items()]
 
 
 def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: TrainedSASRec | None = None, *,
-                      exclude_seen: bool = False, tune_users: int | None = 8192, seed: int = 42) -> Selection:
-    """Fit the candidates on ``train``, tune and choose on ``valid`` (NDCG@10); test is scored later."""
+                      exclude_seen: bool = False, tune_users: int | None = 8192, seed: int = 42,
+                      ease_max_mb: float = EASE_MAX_MB) -> Selection:
+    """Fit the candidates on ``train``, tune and choose on ``valid`` (NDCG@10); test is scored later.
+
+    EASE is fitted only when its dense fit fits in ``ease_max_mb``; otherwise the table says why not.
+    """
     tune = subsample(valid, tune_users, np.random.default_rng(seed))
     popularity = Popularity.fit(train, n_items)
     transitions = SequentialKNN.fit(train, n_items, TRANSITIONS_AS_KNN)
@@ -111,6 +129,17 @@ def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: Tr
                   f"sequential item-kNN (window {c.window}, backward {c.backward}, target norm {c.target_norm}, "
                   f"last {c.history} items, decay {c.decay}; {len(trials)} settings tried on validation)"),
     ]
+    ease, skipped = None, {}
+    if ease_memory_mb(n_items) <= ease_max_mb:
+        ease, ease_trials = tune_ease(train, tune, n_items, exclude_seen=exclude_seen)
+        trials += ease_trials
+        e = ease.config
+        candidates.append(Candidate("ease", lambda h, t: ease.scores(h), ev(lambda h, t: ease.scores(h)),
+                                    f"EASE (l2 {e.l2:g}, last {e.history} items, decay {e.decay}; "
+                                    f"{len(ease_trials)} settings tried on validation)"))
+    else:
+        skipped["ease"] = (f"{n_items - 2:,} items need ~{ease_memory_mb(n_items):,.0f} MB for the dense EASE fit, "
+                           f"over the {ease_max_mb:,.0f} MB cap (UBA_PREDICTOR_EASE_MAX_MB)")
     weight = None
     if sasrec is not None:
         candidates.append(Candidate("sasrec", lambda h, t: sasrec.score_histories(h, t)[0].cpu(),
@@ -127,7 +156,7 @@ def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: Tr
     best, second = ranked[0], ranked[1]
     reason = (f"highest validation NDCG@10 ({best.valid['NDCG@10']:.4f} vs {second.name} "
               f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} validation events")
-    return Selection(candidates, best.name, reason, knn, transitions, weight, trials)
+    return Selection(candidates, best.name, reason, knn, transitions, weight, trials, ease, skipped)
 
 
 def score_test(selection: Selection, test: HeldOut, ks: tuple[int, ...] = (10,), *,

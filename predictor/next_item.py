@@ -14,12 +14,15 @@ import torch
 
 from predictor.baselines import Popularity
 from predictor.candidates import (
+    EASE_MAX_MB,
     blend_scorer,
+    ease_probabilities,
     neighbour_probabilities,
     sasrec_probabilities,
     score_test,
     select_next_model,
 )
+from predictor.ease import EASE, load_ease, save_ease
 from predictor.errors import ModelCorrupt, NotEnoughData, UnknownUser
 from predictor.knn import SequentialKNN, load_neighbours, save_neighbours
 from predictor.registry import ModelRegistry, ModelVersion
@@ -34,6 +37,7 @@ PROTOCOL = ("leave-one-out per user (last event = test, second to last = validat
             "validation NDCG@10 serves")
 _FILE = "model.pt"
 _NEIGHBOURS = "neighbours.npz"
+_EASE = "ease.npz"
 _RECENT = 50
 """Most recent events read per prediction (the kNN's longest history setting)."""
 _OCCLUDED = 10
@@ -63,8 +67,11 @@ def sequences_from_events(frame: pd.DataFrame, vocab: Vocabulary | None = None) 
 
 
 def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | None = None, *,
-               progress: bool = True) -> ModelVersion:
-    """Train every candidate on the warehouse's events, serve the best on validation, save a new version."""
+               progress: bool = True, ease_max_mb: float = EASE_MAX_MB) -> ModelVersion:
+    """Train every candidate on the warehouse's events, serve the best on validation, save a new version.
+
+    EASE is a candidate when its dense fit needs at most ``ease_max_mb`` MB.
+    """
     config = config or SASRecConfig()
     frame = events_frame(query)
     seqs, vocab = sequences_from_events(frame)
@@ -74,7 +81,7 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
     split = leave_one_out(seqs)
     trained = train_sasrec(split.train, split.valid, vocab, config, progress=progress)
     selection = select_next_model(split.train, split.valid, vocab.n_items, trained,
-                                  exclude_seen=config.exclude_seen, seed=config.seed)
+                                  exclude_seen=config.exclude_seen, seed=config.seed, ease_max_mb=ease_max_mb)
     score_test(selection, split.test, exclude_seen=config.exclude_seen)
     metrics: dict[str, Any] = {c.name: c.test for c in selection.candidates}
     metrics["sasrec"] = trained.evaluate(split.test)
@@ -82,7 +89,9 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
     majority = int(np.bincount(train_types).argmax()) if train_types.size else 0
     metrics["type_majority_accuracy"] = float(np.mean(split.test.target_types == majority))
     metrics.update(serving=selection.winner, serving_reason=selection.reason, candidates=selection.table(),
-                   knn_config=asdict(selection.knn.config), blend_knn_weight=selection.blend_weight,
+                   knn_config=asdict(selection.knn.config),
+                   ease_config=asdict(selection.ease.config) if selection.ease else None,
+                   not_fitted=selection.skipped, blend_knn_weight=selection.blend_weight,
                    best_epoch=trained.best_epoch, epochs=len(trained.epochs), stopped_by=trained.stopped_by,
                    train_seconds=round(trained.train_seconds, 2), users=len(seqs), items=vocab.n_items - 2)
     logger.info("next-item model: %s serves (%s)", selection.winner, selection.reason)
@@ -94,7 +103,11 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
                     "config": config_dict(trained.config), "items": vocab.items,
                     "event_types": vocab.event_types, "popularity": popularity.tolist()}, path)
         save_neighbours(neighbours, npz)
-        return registry.save("next", {_FILE: path, _NEIGHBOURS: npz}, fingerprint=split.train.fingerprint(),
+        files = {_FILE: path, _NEIGHBOURS: npz}
+        if selection.winner == "ease":
+            files[_EASE] = Path(tmp) / _EASE
+            save_ease(selection.ease, files[_EASE])
+        return registry.save("next", files, fingerprint=split.train.fingerprint(),
                              metrics=metrics, protocol=PROTOCOL,
                              config={**config_dict(trained.config), "serving": selection.winner})
 
@@ -109,6 +122,7 @@ class NextModel:
     serving: str = "sasrec"
     neighbours: SequentialKNN | None = None
     blend_weight: float | None = None
+    ease: EASE | None = None
 
     @classmethod
     def load(cls, version: ModelVersion) -> NextModel:
@@ -122,19 +136,24 @@ class NextModel:
             model = SASRec(vocab.n_items, vocab.n_types, config)
             model.load_state_dict(blob["state_dict"])
             neighbours = load_neighbours(version.file(_NEIGHBOURS)) if _NEIGHBOURS in version.files else None
+            ease = load_ease(version.file(_EASE)) if _EASE in version.files else None
         except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
             raise ModelCorrupt(f"cannot load {version.label} from {str(path)!r} ({exc}); "
                                "retrain with `uba train next`") from exc
         if serving in ("knn", "transitions", "blend") and neighbours is None:
             raise ModelCorrupt(f"{version.label} serves {serving!r} but has no {_NEIGHBOURS}; retrain with `uba train next`")
+        if serving == "ease" and ease is None:
+            raise ModelCorrupt(f"{version.label} serves 'ease' but has no {_EASE}; retrain with `uba train next`")
         model.to(config.resolved_device()).eval()
         return cls(TrainedSASRec(model, vocab, config), np.asarray(blob["popularity"]), version, serving,
-                   neighbours, version.metrics.get("blend_knn_weight"))
+                   neighbours, version.metrics.get("blend_knn_weight"), ease)
 
     def item_scores(self, histories: list[np.ndarray], types: list[np.ndarray]) -> torch.Tensor:
         """(users, items) scores of the serving model, each row summing to one over real items."""
         if self.serving in ("knn", "transitions"):
             return neighbour_probabilities(self.neighbours, histories)
+        if self.serving == "ease":
+            return ease_probabilities(self.ease, histories)
         if self.serving == "blend":
             return blend_scorer(self.neighbours, self.trained, float(self.blend_weight))(histories, types)
         if self.serving == "popularity":
@@ -145,11 +164,13 @@ class NextModel:
     def drivers(self, history: np.ndarray, types: np.ndarray, item: int, top: int = 3) -> list[tuple[int, float]]:
         """The recent items behind ``item``'s score and each one's share of the credit.
 
-        Neighbour models: each recent item's exact term in the score. SASRec and the blend: how much
+        Neighbour models and EASE: each recent item's exact term in the score. SASRec and the blend: how much
         the score drops when that one event is left out of the history (occlusion).
         """
         if self.serving in ("knn", "transitions"):
             return self.neighbours.explain(history, item, top)
+        if self.serving == "ease":
+            return self.ease.explain(history, item, top)
         if self.serving == "popularity" or not len(history):
             return []
         positions = range(max(0, len(history) - self.trained.config.max_len), len(history))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from predictor.lr_schedule import LearningRate, Schedule
 from predictor.ranking import RankingMetrics, evaluate_full_ranking
 from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences, Vocabulary, left_pad, subsample
 
@@ -37,6 +38,10 @@ class SASRecConfig:
     heads: int = 1
     dropout: float = 0.3
     lr: float = 1e-3
+    lr_schedule: Schedule = "constant"
+    """constant, cosine (warmup then cosine decay over the time budget, else over max_epochs) or
+    plateau (halve the rate after each epoch without a validation gain); see predictor/lr_schedule.py."""
+    warmup_steps: int = 0
     batch_size: int = 128
     max_epochs: int = 200
     patience: int = 5
@@ -225,11 +230,16 @@ def train_sasrec(
     best_score, best_state, bad_epochs = -1.0, copy.deepcopy(model.state_dict()), 0
     started, cpu_started = time.monotonic(), time.process_time()
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
+    rate = LearningRate(optimizer, config.lr, config.lr_schedule, config.warmup_steps,
+                        config.max_minutes * 60 if config.max_minutes else None, config.max_epochs)
+    step = 0
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         losses: list[float] = []
-        for idx in tqdm(_length_buckets(lengths, config.batch_size, rng), desc=f"epoch {epoch}", leave=False,
-                        disable=not progress):
+        batches = _length_buckets(lengths, config.batch_size, rng)
+        for b, idx in enumerate(tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress)):
+            lr = rate.step(step, time.monotonic() - started, epoch - 1 + b / len(batches))
+            step += 1
             tgt = targets[idx]
             width = int((tgt != PAD).sum(1).max())
             x = torch.as_tensor(inputs[idx, -width:], device=device)
@@ -250,17 +260,19 @@ def train_sasrec(
                 break
         metrics = trained.evaluate(valid) if len(valid.users) else {"NDCG@10": -float(np.mean(losses))}
         record = {"epoch": float(epoch), "loss": float(np.mean(losses)), "seconds": time.monotonic() - started,
-                  "cpu_seconds": time.process_time() - cpu_started}
+                  "cpu_seconds": time.process_time() - cpu_started, "lr": lr}
         record.update({f"valid_{k}": v for k, v in metrics.items() if k != "users"})
         trained.epochs.append(record)
         logger.info("epoch %d: %s", epoch, record)
         if on_epoch:
             on_epoch(record)
-        if metrics["NDCG@10"] > best_score:
+        improved = metrics["NDCG@10"] > best_score
+        if improved:
             best_score, best_state, bad_epochs = metrics["NDCG@10"], copy.deepcopy(model.state_dict()), 0
             trained.best_epoch = epoch
         else:
             bad_epochs += 1
+        rate.after_epoch(improved)
         if bad_epochs >= config.patience:
             trained.stopped_by = f"early stopping: no validation NDCG@10 gain for {config.patience} epochs"
             break

@@ -65,7 +65,7 @@ def test_train_next_prints_the_candidates_and_records_which_serves(data_dir, mon
     listed = json.loads(_run(["models", "list", "--json"], data_dir, monkeypatch).stdout)
     meta = max((v for v in listed if v["name"] == "next"), key=lambda v: v["version"])["metrics"]
     rows = {r["model"]: r for r in meta["candidates"]}
-    assert set(rows) == {"popularity", "transitions", "knn", "sasrec", "blend"}
+    assert set(rows) == {"popularity", "transitions", "knn", "ease", "sasrec", "blend"}
     assert [m for m, r in rows.items() if r["serves"]] == [meta["serving"]]
     assert rows[meta["serving"]]["valid_NDCG@10"] == max(r["valid_NDCG@10"] for r in rows.values())
     assert meta["serving"] in trained.output.split("serving")[1]

@@ -61,3 +61,20 @@ def test_sampled_softmax_variant_trains():
     config = SASRecConfig(hidden=16, blocks=1, max_epochs=3, batch_size=16, valid_users=None, device="cpu", negatives=8)
     trained = train_sasrec(split.train, split.valid, vocab, config, progress=False)
     assert np.isfinite(trained.epochs[-1]["loss"])
+
+
+def test_learning_rate_schedules_change_the_rate_the_optimizer_uses():
+    torch.set_num_threads(1)
+    seqs, vocab = _cyclic(users=40, length=6)
+    split = leave_one_out(seqs)
+    base = dict(hidden=8, blocks=1, max_epochs=4, patience=10, batch_size=16, valid_users=None, device="cpu", lr=1e-2)
+    constant = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base), progress=False)
+    cosine = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base, lr_schedule="cosine", warmup_steps=2),
+                          progress=False)
+    assert [e["lr"] for e in constant.epochs] == [1e-2] * 4
+    rates = [e["lr"] for e in cosine.epochs]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.5e-2
+    plateau = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base, lr_schedule="plateau"), progress=False)
+    bad = sum(1 for prev, e in zip(plateau.epochs, plateau.epochs[1:]) if e["valid_NDCG@10"] <= max(
+        p["valid_NDCG@10"] for p in plateau.epochs[: plateau.epochs.index(e)]))
+    assert plateau.epochs[-1]["lr"] <= 1e-2 * 0.5 ** max(0, bad - 1) + 1e-12

@@ -49,13 +49,13 @@ def next_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     as_json: AsJson = False,
 ) -> None:
-    """Next item + next event type: train popularity, transitions, item-kNN, SASRec-CE and a blend; serve the best on validation."""
+    """Next item + next event type: train popularity, transitions, item-kNN, EASE, SASRec-CE and a blend; serve the best on validation."""
     from predictor import SASRecConfig, train_next
 
     warehouse, query, registry, runtime = _context()
     config = SASRecConfig(hidden=hidden, max_epochs=max_epochs, seed=seed, device=runtime["device"],
                           max_minutes=max_minutes or runtime["max_minutes"])
-    version = _run(lambda: train_next(query, registry, config))
+    version = _run(lambda: train_next(query, registry, config, ease_max_mb=runtime["ease_max_mb"]))
     warehouse.dispose()
     m = version.metrics
     if as_json:
@@ -63,8 +63,9 @@ def next_cmd(
         return
     print_table("next-item candidates (chosen by validation NDCG@10; test = each user's last event)",
                 ["model", "valid NDCG@10", "valid HR@10", "test NDCG@10", "test HR@10", "serves", "detail"],
-                [[r["model"], f"{r['valid_NDCG@10']:.4f}", f"{r['valid_HR@10']:.4f}", f"{r['test_NDCG@10']:.4f}",
-                  f"{r['test_HR@10']:.4f}", "yes" if r["serves"] else "", r["detail"]] for r in m["candidates"]])
+                [[r["model"], *(f"{r[k]:.4f}" if k in r else "" for k in
+                                ("valid_NDCG@10", "valid_HR@10", "test_NDCG@10", "test_HR@10")),
+                  "yes" if r["serves"] else "", r["detail"]] for r in m["candidates"]])
     rows = [["serving", f"{m['serving']}: {m['serving_reason']}"],
             ["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f} (majority type "
                                          f"{m.get('type_majority_accuracy', 0):.4f})"],
