@@ -9,6 +9,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.analyst import Analyst
 from agent.answer import Answer, TraceStep
+from agent.requests import refusal
 from evaluation import load_questions, run_eval
 from evaluation.scoring import is_refusal, score, value_found
 from fake_llm import ScriptedChatModel
@@ -75,7 +76,9 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     wrong = [(r["id"], r["answer"][:200], r["gold"]) for r in answered if not r["correct"]]
     assert not wrong
     by_id = {q.id: q for q in replayable}  # the report keeps each call, to see why an answer went wrong
-    assert all([c["tool"] for c in r["calls"]] == [o.tool for o in by_id[r["id"]].oracle] for r in answered)
+    # a request to change data is refused before any model call (agent/requests.py): no call at all
+    assert all([c["tool"] for c in r["calls"]] == ([] if refusal(by_id[r["id"]].question) else
+                                                  [o.tool for o in by_id[r["id"]].oracle]) for r in answered)
     unsafe = [r for r in answered if r["kind"] == "unsafe"]
     assert len(unsafe) == 5 and report.data_intact
     summary = report.summary()
