@@ -85,6 +85,7 @@ demo: $(LLM_STAMP)
 # Lint (ruff) and the typed core (mypy, files listed in pyproject.toml): seconds, so they run first.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint

@@ -9,7 +9,7 @@ from typing import Any
 
 # Plain text may not open like a call written as text (```json, a bare {...}, a <tag>), so a
 # model that wants a tool must take the structured path.
-_TEXT_RULE = 'uba-text ::= [^<{`\\x20\\t\\n] [^\\x00]*'
+_TEXT_RULE = "uba-text ::= [^<{`\\x20\\t\\n] [^\\x00]*"
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +37,11 @@ def _loosen(node: Any) -> Any:
     # llama.cpp's converter unrolls length bounds into one rule per character: a maxLength of
     # 20000 segfaulted it. Large bounds are dropped here; the tool's pydantic model still checks them.
     if isinstance(node, dict):
-        return {k: _loosen(v) for k, v in node.items()
-                if not (k in {"maxLength", "minLength", "maxItems", "minItems"} and isinstance(v, int) and v > 64)}
+        return {
+            k: _loosen(v)
+            for k, v in node.items()
+            if not (k in {"maxLength", "minLength", "maxItems", "minItems"} and isinstance(v, int) and v > 64)
+        }
     if isinstance(node, list):
         return [_loosen(v) for v in node]
     return node

@@ -23,8 +23,10 @@ def convert(gguf: Path, out: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name,
-            quantization_config=GgufConfig(dequantize=True), dtype=torch.bfloat16,
+            str(gguf.parent),
+            gguf_file=gguf.name,
+            quantization_config=GgufConfig(dequantize=True),
+            dtype=torch.bfloat16,
         )
         model.save_pretrained(str(tmp))
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -41,8 +41,9 @@ class Grammar:
     def mask(self, logits: np.ndarray) -> np.ndarray:
         """``logits`` with every token the grammar forbids set to -inf."""
         lib = self._lib
-        data = np.zeros(len(logits), dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)],
-                                                     align=True))
+        data = np.zeros(
+            len(logits), dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+        )
         data["id"] = np.arange(len(logits), dtype=np.int32)
         data["logit"] = logits
         array = lib.llama_token_data_array(
@@ -100,9 +101,7 @@ def decode_ids(
         while len(produced) < limit:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"decoding passed its deadline after {len(produced)} tokens")
-            logits = np.ctypeslib.as_array(
-                llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(llama.n_vocab(),)
-            )
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(llama.n_vocab(),))
             token = _pick(logits, temperature, rng)
             if constraint is not None and not constraint.allows(token):
                 token = _pick(constraint.mask(logits), temperature, rng)

@@ -15,8 +15,7 @@ from typing import Any
 
 # Features llama.cpp's CPU backend can be compiled with that older x86-64 CPUs lack: a portable
 # build has none of them (the AMX path crashed on Sapphire Rapids; AVX-512 is illegal before it).
-NOT_PORTABLE = ("AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "AMX_TILE", "AMX_BF16",
-                "AVX_VNNI")
+NOT_PORTABLE = ("AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "AMX_TILE", "AMX_BF16", "AVX_VNNI")
 _CPU_FLAG = re.compile(r"^(sse3|ssse3|pni|avx|avx2|fma|f16c|bmi2|avx_vnni|avx512\w*|amx\w*)$")
 
 
@@ -62,8 +61,12 @@ def runtime() -> dict[str, Any]:
     import llama_cpp
 
     info = system_info()
-    return {"runtime": f"llama-cpp-python {llama_cpp.__version__}", "library": str(Path(llama_cpp.__file__).parent),
-            "system_info": info, "not_portable": not_portable(info)}
+    return {
+        "runtime": f"llama-cpp-python {llama_cpp.__version__}",
+        "library": str(Path(llama_cpp.__file__).parent),
+        "system_info": info,
+        "not_portable": not_portable(info),
+    }
 
 
 def self_test(llama: Any, *, prompt_tokens: int = 256, gen_tokens: int = 32) -> dict[str, float]:
@@ -89,5 +92,9 @@ def self_test(llama: Any, *, prompt_tokens: int = 256, gen_tokens: int = 32) -> 
         llama.eval([int(np.argmax(logits))])
     decode_s = time.perf_counter() - started
     llama.reset()
-    return {"prompt_tokens": len(prompt), "prefill_tok_s": len(prompt) / prefill_s,
-            "gen_tokens": gen_tokens, "decode_tok_s": gen_tokens / decode_s}
+    return {
+        "prompt_tokens": len(prompt),
+        "prefill_tok_s": len(prompt) / prefill_s,
+        "gen_tokens": gen_tokens,
+        "decode_tok_s": gen_tokens / decode_s,
+    }

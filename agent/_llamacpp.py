@@ -102,9 +102,15 @@ def _merged(info: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     """Decode info of one reply made in two decodes over the same prompt: its tokens, both outputs."""
     used, extra = info["usage"], more["usage"]
     output = used["output_tokens"] + extra["output_tokens"]
-    return {**more, "elapsed_s": info.get("elapsed_s", 0.0) + more.get("elapsed_s", 0.0),
-            "usage": {"input_tokens": used["input_tokens"], "output_tokens": output,
-                      "total_tokens": used["input_tokens"] + output}}
+    return {
+        **more,
+        "elapsed_s": info.get("elapsed_s", 0.0) + more.get("elapsed_s", 0.0),
+        "usage": {
+            "input_tokens": used["input_tokens"],
+            "output_tokens": output,
+            "total_tokens": used["input_tokens"] + output,
+        },
+    }
 
 
 def _fingerprint(calls: Sequence[dict[str, Any]]) -> str:
@@ -185,8 +191,9 @@ class LlamaCppChat(BaseChatModel):
         if key not in self._prefixes:
             llama = self._llama()
             first, second = (
-                llama.tokenize(self.render([*systems, HumanMessage(content=q)], tools).encode("utf-8"),
-                               add_bos=False, special=True)
+                llama.tokenize(
+                    self.render([*systems, HumanMessage(content=q)], tools).encode("utf-8"), add_bos=False, special=True
+                )
                 for q in ("How many?", "Which one?")
             )
             self._prefixes[key] = common_prefix(first, second)[:-1]
@@ -211,12 +218,13 @@ class LlamaCppChat(BaseChatModel):
             if len(common_prefix(llama._input_ids, prefix)) == len(prefix):
                 return "cached"
             llama.n_tokens = len(common_prefix(llama._input_ids, prefix))
-            llama.eval(prefix[llama.n_tokens:])
+            llama.eval(prefix[llama.n_tokens :])
             return "evaluated"
         return PrefixStates(self.prompt_state_dir, self.model_path, self.n_ctx).restore(llama, prefix)
 
-    def _prepare(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
-                 tool_choice: Any) -> tuple[list[int], list[dict[str, Any]], bool]:
+    def _prepare(
+        self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None, tool_choice: Any
+    ) -> tuple[list[int], list[dict[str, Any]], bool]:
         """Prompt tokens, the tools the reply may call, and whether it must call one."""
         named = _named_choice(tool_choice)
         if named and tools and named not in {t["function"]["name"] for t in tools}:
@@ -273,8 +281,15 @@ class LlamaCppChat(BaseChatModel):
             return None
         return list(own["ids"])
 
-    def _tokens(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None, *,
-                release: Any = None, until: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _tokens(
+        self,
+        prompt_tokens: list[int],
+        grammar_text: str | None,
+        stop: list[str] | None,
+        *,
+        release: Any = None,
+        until: str | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (text piece, info) while decoding at most ``max_tokens`` within the timeout; the last
         item carries usage, finish reason and the token ids. ``release``: ``decode_ids``'s
         ``release_grammar``; ``until``: stop once the text ends with it."""
@@ -293,15 +308,27 @@ class LlamaCppChat(BaseChatModel):
             self._restore_prefix(llama, prefix)
             deadline = time.monotonic() + self.timeout_s
             started = time.perf_counter()
-            tokens = decode_ids(llama, prompt_tokens, grammar=grammar_text, limit=limit, deadline=deadline,
-                                temperature=self.temperature, seed=self.seed, release_grammar=release)
+            tokens = decode_ids(
+                llama,
+                prompt_tokens,
+                grammar=grammar_text,
+                limit=limit,
+                deadline=deadline,
+                temperature=self.temperature,
+                seed=self.seed,
+                release_grammar=release,
+            )
             try:
                 with contextlib.closing(tokens):
                     for token in tokens:
                         if not ids:
-                            logger.info("first generated token %.2f s into the call (%d prompt tokens, %d of "
-                                        "them from the prefix cache)", time.perf_counter() - started,
-                                        len(prompt_tokens), len(prefix))
+                            logger.info(
+                                "first generated token %.2f s into the call (%d prompt tokens, %d of "
+                                "them from the prefix cache)",
+                                time.perf_counter() - started,
+                                len(prompt_tokens),
+                                len(prefix),
+                            )
                         ids.append(token)
                         held += decoder.decode(llama.detokenize([token], special=True))
                         hits = [held.find(s) for s in stops if s in held]
@@ -313,7 +340,7 @@ class LlamaCppChat(BaseChatModel):
                             break
                         keep = max((n for s in stops for n in range(1, len(s)) if held.endswith(s[:n])), default=0)
                         if len(held) > keep:
-                            piece, held = held[: len(held) - keep], held[len(held) - keep:]
+                            piece, held = held[: len(held) - keep], held[len(held) - keep :]
                             written += piece
                             yield piece, {}
                     else:
@@ -327,16 +354,23 @@ class LlamaCppChat(BaseChatModel):
         held += decoder.decode(b"", final=True)
         if held:
             yield held, {}
-        yield "", {
-            "usage": {"input_tokens": len(prompt_tokens), "output_tokens": len(ids),
-                      "total_tokens": len(prompt_tokens) + len(ids)},
-            "finish_reason": finish,
-            "elapsed_s": elapsed,
-            "ids": ids,
-        }
+        yield (
+            "",
+            {
+                "usage": {
+                    "input_tokens": len(prompt_tokens),
+                    "output_tokens": len(ids),
+                    "total_tokens": len(prompt_tokens) + len(ids),
+                },
+                "finish_reason": finish,
+                "elapsed_s": elapsed,
+                "ids": ids,
+            },
+        )
 
-    def _decode(self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None,
-                **options: Any) -> tuple[str, dict[str, Any]]:
+    def _decode(
+        self, prompt_tokens: list[int], grammar_text: str | None, stop: list[str] | None, **options: Any
+    ) -> tuple[str, dict[str, Any]]:
         pieces: list[str] = []
         info: dict[str, Any] = {}
         for piece, meta in self._tokens(prompt_tokens, grammar_text, stop, **options):
@@ -344,8 +378,9 @@ class LlamaCppChat(BaseChatModel):
             info.update(meta)
         return "".join(pieces), info
 
-    def _call_or_text(self, prompt_tokens: list[int], tools: list[dict[str, Any]], forced: bool,
-                      stop: list[str] | None) -> tuple[str, dict[str, Any]]:
+    def _call_or_text(
+        self, prompt_tokens: list[int], tools: list[dict[str, Any]], forced: bool, stop: list[str] | None
+    ) -> tuple[str, dict[str, Any]]:
         """Decode a reply that may (auto) or must (forced) be a call written as ``<tool_call>`` text.
 
         In auto mode the grammar holds only until the first token: text may not open like a call, so
@@ -356,12 +391,22 @@ class LlamaCppChat(BaseChatModel):
         def is_text(ids: list[int]) -> bool:
             return not llama.detokenize(ids[:1], special=True).decode("utf-8", "replace").startswith("<")
 
-        return self._decode(prompt_tokens, tool_grammar(tools, allow_text=not forced), stop,
-                            release=None if forced else is_text, until=_CLOSE.strip())
+        return self._decode(
+            prompt_tokens,
+            tool_grammar(tools, allow_text=not forced),
+            stop,
+            release=None if forced else is_text,
+            until=_CLOSE.strip(),
+        )
 
-    def _reply(self, messages: list[BaseMessage], stop: list[str] | None,
-               tools: list[dict[str, Any]] | None, tool_choice: Any,
-               decode_tools: list[dict[str, Any]] | None = None) -> AIMessage:
+    def _reply(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        tools: list[dict[str, Any]] | None,
+        tool_choice: Any,
+        decode_tools: list[dict[str, Any]] | None = None,
+    ) -> AIMessage:
         """``decode_tools``: narrower schemas of the same tools for the grammar (the prompt shows ``tools``)."""
         prompt_tokens, callable_tools, forced = self._prepare(messages, tools, tool_choice)
         if decode_tools is not None and callable_tools:
@@ -394,8 +439,11 @@ class LlamaCppChat(BaseChatModel):
         tool_choice: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(
-            message=self._reply(messages, stop, tools, tool_choice, kwargs.get("decode_tools")))])
+        return ChatResult(
+            generations=[
+                ChatGeneration(message=self._reply(messages, stop, tools, tool_choice, kwargs.get("decode_tools")))
+            ]
+        )
 
     def _stream(
         self,
@@ -409,16 +457,25 @@ class LlamaCppChat(BaseChatModel):
         # With tools bound the reply may turn into a call, so it arrives whole; plain text streams.
         if tools and tool_choice != "none":
             final = self._reply(messages, stop, tools, tool_choice, kwargs.get("decode_tools"))
-            yield ChatGenerationChunk(message=AIMessageChunk(
-                content=final.content,
-                tool_call_chunks=[
-                    {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i,
-                     "type": "tool_call_chunk"}
-                    for i, c in enumerate(final.tool_calls)
-                ],
-                usage_metadata=final.usage_metadata, response_metadata=final.response_metadata,
-                additional_kwargs=final.additional_kwargs, chunk_position="last",
-            ))
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=final.content,
+                    tool_call_chunks=[
+                        {
+                            "name": c["name"],
+                            "args": json.dumps(c["args"]),
+                            "id": c["id"],
+                            "index": i,
+                            "type": "tool_call_chunk",
+                        }
+                        for i, c in enumerate(final.tool_calls)
+                    ],
+                    usage_metadata=final.usage_metadata,
+                    response_metadata=final.response_metadata,
+                    additional_kwargs=final.additional_kwargs,
+                    chunk_position="last",
+                )
+            )
             return
         prompt_tokens, _, _ = self._prepare(messages, tools, "none")
         info: dict[str, Any] = {}
@@ -430,10 +487,14 @@ class LlamaCppChat(BaseChatModel):
                 yield self._text_chunk(piece, run_manager)
         if not produced:
             raise LLMResponseError("the embedded model returned an empty message; ask again or rephrase")
-        yield ChatGenerationChunk(message=AIMessageChunk(
-            content="", usage_metadata=info.get("usage"), chunk_position="last",
-            response_metadata={"model_name": self.model_name, "finish_reason": info.get("finish_reason")},
-        ))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=info.get("usage"),
+                chunk_position="last",
+                response_metadata={"model_name": self.model_name, "finish_reason": info.get("finish_reason")},
+            )
+        )
 
     def _text_chunk(self, text: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
         if run_manager:
@@ -446,7 +507,7 @@ class LlamaCppChat(BaseChatModel):
         usage = info.get("usage")
         stripped = text.strip()
         if tools and stripped.startswith(_OPEN.strip()):
-            body = stripped[len(_OPEN.strip()):]
+            body = stripped[len(_OPEN.strip()) :]
             body = body[: body.rfind(_CLOSE.strip())] if _CLOSE.strip() in body else body
             try:
                 call = json.loads(body)
@@ -455,11 +516,22 @@ class LlamaCppChat(BaseChatModel):
                     f"the model's tool call was cut off after {self.max_tokens} tokens "
                     f"({body[:80]!r}...); raise UBA_LLM_MAX_TOKENS"
                 ) from None
-            calls = [{"name": call["name"], "args": call.get("arguments") or {},
-                      "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}]
+            calls = [
+                {
+                    "name": call["name"],
+                    "args": call.get("arguments") or {},
+                    "id": f"call_{uuid.uuid4().hex[:12]}",
+                    "type": "tool_call",
+                }
+            ]
             own = {"model": str(self.model_path), "calls": _fingerprint(calls), "ids": info.get("ids", [])}
-            return AIMessage(content="", tool_calls=calls, usage_metadata=usage, response_metadata=metadata,
-                             additional_kwargs={_OWN_TOKENS: own} if info.get("ids") else {})
+            return AIMessage(
+                content="",
+                tool_calls=calls,
+                usage_metadata=usage,
+                response_metadata=metadata,
+                additional_kwargs={_OWN_TOKENS: own} if info.get("ids") else {},
+            )
         if not stripped:
             raise LLMResponseError("the embedded model returned an empty message; ask again or rephrase")
         return AIMessage(content=text, usage_metadata=usage, response_metadata=metadata)

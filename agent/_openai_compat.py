@@ -34,15 +34,24 @@ def translated_errors(model: str, base_url: str | None, timeout: Any) -> Iterato
     except openai.APIStatusError as exc:
         body = (exc.response.text or "")[:200] if exc.response is not None else ""
         raise LLMResponseError(f"{where} answered HTTP {exc.status_code}: {body!r}") from exc
-    except (openai.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError,
-            KeyError, TypeError, AttributeError) as exc:
+    except (
+        openai.APIResponseValidationError,
+        json.JSONDecodeError,
+        pydantic.ValidationError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise LLMResponseError(f"{where} sent a reply that is not a chat completion: {exc}") from exc
 
 
 def _empty(result: ChatResult) -> bool:
     message = result.generations[0].message if result.generations else None
-    return message is None or (not message.content and not getattr(message, "tool_calls", None)
-                               and not getattr(message, "invalid_tool_calls", None))
+    return message is None or (
+        not message.content
+        and not getattr(message, "tool_calls", None)
+        and not getattr(message, "invalid_tool_calls", None)
+    )
 
 
 class OpenAICompatibleChat(ChatOpenAI):

@@ -64,9 +64,15 @@ class PrefixKey:
 
         stat = model_path.stat()
         ids = json.dumps([int(t) for t in tokens]).encode("ascii")
-        return cls(library=f"llama-cpp-python {llama_cpp.__version__}", model=str(model_path.resolve()),
-                   model_size=stat.st_size, model_mtime_ns=stat.st_mtime_ns, n_ctx=n_ctx,
-                   tokens_sha256=hashlib.sha256(ids).hexdigest(), n_tokens=len(tokens))
+        return cls(
+            library=f"llama-cpp-python {llama_cpp.__version__}",
+            model=str(model_path.resolve()),
+            model_size=stat.st_size,
+            model_mtime_ns=stat.st_mtime_ns,
+            n_ctx=n_ctx,
+            tokens_sha256=hashlib.sha256(ids).hexdigest(),
+            n_tokens=len(tokens),
+        )
 
     def digest(self) -> str:
         fields = json.dumps(self.__dict__, sort_keys=True).encode("utf-8")
@@ -99,8 +105,12 @@ class PrefixStates:
             started = time.perf_counter()
             problem = self._load(llama, key, tokens, state, meta)
             if problem is None:
-                logger.info("prompt prefix of %d tokens loaded from %s in %.2f s", len(tokens), state,
-                            time.perf_counter() - started)
+                logger.info(
+                    "prompt prefix of %d tokens loaded from %s in %.2f s",
+                    len(tokens),
+                    state,
+                    time.perf_counter() - started,
+                )
                 return "loaded"
             logger.warning("ignoring the saved prompt state %s (%s); evaluating the prefix again", state, problem)
             llama.reset()
@@ -158,8 +168,9 @@ class PrefixStates:
             return f"state file of {size:,} bytes does not match its recorded size and sha256"
         ids = (llama_cpp.llama_token * llama.n_ctx())()
         count = ctypes.c_size_t(0)
-        if not llama_cpp.llama_state_load_file(llama._ctx.ctx, str(state).encode(), ids, llama.n_ctx(),
-                                               ctypes.byref(count)):
+        if not llama_cpp.llama_state_load_file(
+            llama._ctx.ctx, str(state).encode(), ids, llama.n_ctx(), ctypes.byref(count)
+        ):
             return "llama.cpp refused to load it"
         if list(ids[: count.value]) != tokens:
             return "it holds other tokens than this prefix"

@@ -107,14 +107,23 @@ def serve_command(options: ServeOptions) -> list[str]:
     """The exact command line ``uba llm serve --engine vllm`` runs."""
     directory = model_dir(options.model, options.data_dir)
     command = [
-        str(options.python), "-m", _SERVER_MODULE,
-        "--model", directory,
-        "--served-model-name", options.model,
-        "--host", options.host,
-        "--port", str(options.port),
-        "--max-model-len", str(options.max_model_len),
-        "--gpu-memory-utilization", str(options.gpu_memory_utilization),
-        "--tensor-parallel-size", str(options.tensor_parallel_size),
+        str(options.python),
+        "-m",
+        _SERVER_MODULE,
+        "--model",
+        directory,
+        "--served-model-name",
+        options.model,
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+        "--max-model-len",
+        str(options.max_model_len),
+        "--gpu-memory-utilization",
+        str(options.gpu_memory_utilization),
+        "--tensor-parallel-size",
+        str(options.tensor_parallel_size),
         "--enable-prefix-caching",
         *tool_flags(model_family(options.model, directory), options.tool_call_parser, options.python),
     ]
@@ -178,7 +187,9 @@ def start(options: ServeOptions) -> dict[str, Any]:
         )
     state = read_state(options.data_dir)
     if state and _alive(state["pid"]):
-        raise LLMUnavailableError(f"a vLLM server is already running (pid {state['pid']}, {state['url']}); run: uba llm stop")
+        raise LLMUnavailableError(
+            f"a vLLM server is already running (pid {state['pid']}, {state['url']}); run: uba llm stop"
+        )
     if _port_taken(options.host, options.port):
         raise LLMUnavailableError(f"port {options.port} on {options.host} is in use; set UBA_VLLM_PORT to a free port")
     command = serve_command(options)
@@ -186,10 +197,24 @@ def start(options: ServeOptions) -> dict[str, Any]:
     log_path = options.data_dir / LOG_FILE
     started = time.monotonic()
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=_server_env(), start_new_session=True)
-    state = {"pid": process.pid, "url": options.base_url, "model": options.model, "host": options.host,
-             "port": options.port, "log": str(log_path), "command": command, "started_at": time.time()}
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_server_env(),
+            start_new_session=True,
+        )
+    state = {
+        "pid": process.pid,
+        "url": options.base_url,
+        "model": options.model,
+        "host": options.host,
+        "port": options.port,
+        "log": str(log_path),
+        "command": command,
+        "started_at": time.time(),
+    }
     (options.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
     logger.info("started vLLM (pid %d): %s", process.pid, " ".join(command))
     while not healthy(options.host, options.port):

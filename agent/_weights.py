@@ -44,7 +44,9 @@ class BundledModel:
             data = Path(next(iter(spec.submodule_search_locations))) / "data"
             found = sorted(data.glob("*.bin"))
             if len(found) != 1:
-                raise ModelFileError(f"expected one .bin file in {str(data)!r}, found {len(found)}; reinstall {module!r}")
+                raise ModelFileError(
+                    f"expected one .bin file in {str(data)!r}, found {len(found)}; reinstall {module!r}"
+                )
             files.append(found[0])
         return files
 

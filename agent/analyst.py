@@ -60,7 +60,11 @@ class Analyst:
         if user_scope not in self._graphs:
             tools = list(self.tools_for_scope(user_scope))
             self._graphs[user_scope] = build_graph(
-                self.model, tools, self.system_text, limits=self.limits, checkpointer=self._checkpointer,
+                self.model,
+                tools,
+                self.system_text,
+                limits=self.limits,
+                checkpointer=self._checkpointer,
                 linker=self.linker,
                 demonstrations=self.demonstrations,
             )
@@ -86,8 +90,9 @@ class Analyst:
                 if callable(prefill):
                     tools = agent_schemas(list(self.tools_for_scope(None)))
                     tokens = prefill([SystemMessage(content=self.system_text), HumanMessage(content="Hello")], tools)
-                    logger.info("static prompt prefix in the cache: %d tokens in %.1f s", tokens,
-                                time.perf_counter() - started)
+                    logger.info(
+                        "static prompt prefix in the cache: %d tokens in %.1f s", tokens, time.perf_counter() - started
+                    )
                 if self.demonstrations is not None:  # embeds the demonstrations (seconds) before a question
                     self.demonstrations("warm up")
                 self._warm_s = time.perf_counter() - started
@@ -100,8 +105,9 @@ class Analyst:
         except Exception as exc:  # noqa: BLE001 - the question's own model call reports it as an answer
             logger.warning("warm-up failed: %s: %s", type(exc).__name__, exc)
 
-    def ask(self, question: str, thread_id: str | None = None, user_scope: str | None = None, *,
-            owner: str | None = None) -> Answer:
+    def ask(
+        self, question: str, thread_id: str | None = None, user_scope: str | None = None, *, owner: str | None = None
+    ) -> Answer:
         """Answer one question (a follow-up when ``thread_id`` names an earlier conversation)."""
         final = None
         for event in self.stream(question, thread_id=thread_id, user_scope=user_scope, owner=owner):
@@ -127,8 +133,10 @@ class Analyst:
         status = "ok"
         try:
             graph = self._graph(user_scope)
-            inputs = {"messages": [HumanMessage(content=question.strip(), id=uuid.uuid4().hex)],
-                      "deadline": time.monotonic() + self.limits.max_seconds}
+            inputs = {
+                "messages": [HumanMessage(content=question.strip(), id=uuid.uuid4().hex)],
+                "deadline": time.monotonic() + self.limits.max_seconds,
+            }
             # durability="exit": one checkpoint write per question, not one per step (a crash mid-question
             # loses only that question)
             for mode, chunk in graph.stream(inputs, config, stream_mode=["custom", "values"], durability="exit"):
@@ -144,10 +152,23 @@ class Analyst:
                 elif kind == "step_started":
                     yield StepStarted(step=chunk["step"], tool=chunk["tool"], args=chunk["args"])
                 elif kind == "step_finished":
-                    trace.append(TraceStep(tool=chunk["tool"], args=chunk["args"], duration_ms=chunk["duration_ms"],
-                                           ok=chunk["ok"], error=chunk["error"], source=chunk["source"]))
-                    yield StepFinished(step=chunk["step"], tool=chunk["tool"], ok=chunk["ok"],
-                                       duration_ms=chunk["duration_ms"], error=chunk["error"])
+                    trace.append(
+                        TraceStep(
+                            tool=chunk["tool"],
+                            args=chunk["args"],
+                            duration_ms=chunk["duration_ms"],
+                            ok=chunk["ok"],
+                            error=chunk["error"],
+                            source=chunk["source"],
+                        )
+                    )
+                    yield StepFinished(
+                        step=chunk["step"],
+                        tool=chunk["tool"],
+                        ok=chunk["ok"],
+                        duration_ms=chunk["duration_ms"],
+                        error=chunk["error"],
+                    )
             answer = self._answer(state)
             status = state.get("outcome", "ok")
         except Exception as exc:  # noqa: BLE001 - the service boundary: always an answer, never a traceback
@@ -176,7 +197,9 @@ class Analyst:
         """``ask`` for async callers."""
         return await asyncio.to_thread(self.ask, question, thread_id, user_scope)
 
-    def history(self, thread_id: str, user_scope: str | None = None, *, owner: str | None = None) -> list[tuple[str, str]]:
+    def history(
+        self, thread_id: str, user_scope: str | None = None, *, owner: str | None = None
+    ) -> list[tuple[str, str]]:
         """The (question, answer) pairs of a thread, oldest first."""
         config = {"configurable": {"thread_id": thread_key(thread_id, owner=owner, user_scope=user_scope)}}
         messages = self._graph(user_scope).get_state(config).values.get("messages", [])
@@ -193,8 +216,9 @@ class Analyst:
     def _answer(state: dict[str, Any]) -> Answer:
         messages = state.get("messages", [])
         start = state.get("turn_start", 0)
-        final = next((m for m in reversed(messages) if isinstance(m, AIMessage) and m.additional_kwargs.get("uba_final")),
-                     None)
+        final = next(
+            (m for m in reversed(messages) if isinstance(m, AIMessage) and m.additional_kwargs.get("uba_final")), None
+        )
         answer = Answer(text=str(final.content) if final is not None else "")
         for m in messages[start:]:
             if isinstance(m, ToolMessage) and m.status != "error" and isinstance(m.artifact, dict):

@@ -25,9 +25,7 @@ class DataContext:
 def _summary(row_counts: dict[str, int], event_types: list[str]) -> str:
     lines = ["Tables (rows): columns"]
     for name, table in metadata.tables.items():
-        columns = ", ".join(
-            f"{c.name} (masked)" if (name, c.name) in PII_COLUMNS else c.name for c in table.columns
-        )
+        columns = ", ".join(f"{c.name} (masked)" if (name, c.name) in PII_COLUMNS else c.name for c in table.columns)
         meaning = f" [{TABLE_MEANINGS[name]}]" if name in TABLE_MEANINGS else ""
         lines.append(f"- {name} ({row_counts.get(name, 0):,}): {columns}{meaning}")
     if event_types:

@@ -107,8 +107,13 @@ def grant_readonly_role(settings: Settings) -> str:
     if url.startswith("clickhouse"):
         from warehouse.clickhouse_grants import grant_readonly_clickhouse
 
-        return grant_readonly_clickhouse(url, user=settings.readonly_role, timeout_s=settings.query_timeout_s,
-                                         memory_limit_mb=settings.query_memory_mb, max_rows=settings.sql_max_limit)
+        return grant_readonly_clickhouse(
+            url,
+            user=settings.readonly_role,
+            timeout_s=settings.query_timeout_s,
+            memory_limit_mb=settings.query_memory_mb,
+            max_rows=settings.sql_max_limit,
+        )
     return grant_readonly(url, role=settings.readonly_role, timeout_s=settings.query_timeout_s)
 
 
@@ -118,8 +123,12 @@ def open_safe_sql(settings: Settings, readonly=None):
     from warehouse.sql_guard import SqlGuard
 
     readonly = readonly or open_readonly_warehouse(settings)
-    guard = SqlGuard(readonly.dialect, default_limit=min(settings.sql_default_limit, settings.sql_max_limit),
-                     max_limit=settings.sql_max_limit, view_schema=readonly.view_schema)
+    guard = SqlGuard(
+        readonly.dialect,
+        default_limit=min(settings.sql_default_limit, settings.sql_max_limit),
+        max_limit=settings.sql_max_limit,
+        view_schema=readonly.view_schema,
+    )
     return SafeSql(readonly, guard)
 
 
@@ -139,17 +148,24 @@ def result_budget(settings: Settings) -> tuple[int, int]:
     return rows, chars
 
 
-def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None,
-                    layer=None):
+def build_tool_deps(settings: Settings, *, readonly=None, user_scope: str | None = None, reviews=None, layer=None):
     """What ``tools.build_tools`` needs, from the settings."""
     from tools import ToolDeps
 
     readonly = readonly or open_readonly_warehouse(settings)
     rows, chars = result_budget(settings)
-    return ToolDeps(readonly=readonly, safe_sql=open_safe_sql(settings, readonly), user_scope=user_scope,
-                    settings=settings, reviews=reviews, models=open_model_registry(settings),
-                    layer=layer or open_semantic_layer(settings, readonly), text_rows=rows, text_chars=chars,
-                    min_group_users=min_group_users(settings, user_scope))
+    return ToolDeps(
+        readonly=readonly,
+        safe_sql=open_safe_sql(settings, readonly),
+        user_scope=user_scope,
+        settings=settings,
+        reviews=reviews,
+        models=open_model_registry(settings),
+        layer=layer or open_semantic_layer(settings, readonly),
+        text_rows=rows,
+        text_chars=chars,
+        min_group_users=min_group_users(settings, user_scope),
+    )
 
 
 def min_group_users(settings: Settings, user_scope: str | None) -> int:
@@ -186,8 +202,9 @@ def build_prediction_tools(settings: Settings, *, user_scope: str | None = None)
 
     predictor_runtime(settings)
     readonly = open_readonly_warehouse(settings)
-    return PredictionTools(open_model_registry(settings), open_safe_sql(settings, readonly) or SafeSql(readonly),
-                           user_scope)
+    return PredictionTools(
+        open_model_registry(settings), open_safe_sql(settings, readonly) or SafeSql(readonly), user_scope
+    )
 
 
 def predictor_runtime(settings: Settings) -> dict:
@@ -197,8 +214,12 @@ def predictor_runtime(settings: Settings) -> dict:
     if settings.predictor_threads:
         torch.set_num_threads(settings.predictor_threads)
     threads = settings.predictor_threads or None
-    return {"device": settings.predictor_device, "threads": threads, "max_minutes": settings.predictor_max_minutes,
-            "ease_max_mb": settings.predictor_ease_max_mb}
+    return {
+        "device": settings.predictor_device,
+        "threads": threads,
+        "max_minutes": settings.predictor_max_minutes,
+        "ease_max_mb": settings.predictor_ease_max_mb,
+    }
 
 
 def build_evaluation(settings: Settings):
@@ -255,11 +276,22 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         layer=layer.describe(),
     )
     linker = schema_linker(settings, layer) if settings.agent_schema_linking else None
-    shown = (demonstrations(settings, layer, {name: runner.schema(name) for name in runner.names},
-                            last_day=context.last_date)
-             if settings.agent_demonstrations else None)
-    return Analyst(model, tools_for_scope, system_text, limits=limits, checkpointer=checkpointer, linker=linker,
-                   demonstrations=shown)
+    shown = (
+        demonstrations(
+            settings, layer, {name: runner.schema(name) for name in runner.names}, last_day=context.last_date
+        )
+        if settings.agent_demonstrations
+        else None
+    )
+    return Analyst(
+        model,
+        tools_for_scope,
+        system_text,
+        limits=limits,
+        checkpointer=checkpointer,
+        linker=linker,
+        demonstrations=shown,
+    )
 
 
 def schema_linker(settings: Settings, layer) -> Callable[[str], str]:
@@ -295,9 +327,14 @@ def demonstrations(settings: Settings, layer, schemas: dict, *, last_day: str | 
 
     from datetime import date
 
-    index = demonstration_index(layer, extra, build_embedder(settings).embed, accepts=accepts,
-                                last_day=date.fromisoformat(last_day[:10]) if last_day else None,
-                                k=settings.agent_demonstrations)
+    index = demonstration_index(
+        layer,
+        extra,
+        build_embedder(settings).embed,
+        accepts=accepts,
+        last_day=date.fromisoformat(last_day[:10]) if last_day else None,
+        k=settings.agent_demonstrations,
+    )
     return index.describe
 
 
@@ -346,8 +383,13 @@ def build_analyst_parts(settings: Settings) -> AnalystParts:
 
         return describe_schema_result(open_safe_sql(settings, opened()["readonly"]), user_scope=user_scope)[0]
 
-    return AnalystParts(analyst=analyst, tools_for_scope=tools_for_scope, layer=lambda: opened()["layer"],
-                        schema_text=schema_text, readonly=lambda: opened()["readonly"])
+    return AnalystParts(
+        analyst=analyst,
+        tools_for_scope=tools_for_scope,
+        layer=lambda: opened()["layer"],
+        schema_text=schema_text,
+        readonly=lambda: opened()["readonly"],
+    )
 
 
 def _tools_for_scope(settings: Settings, readonly, layer):
@@ -361,13 +403,15 @@ def _tools_for_scope(settings: Settings, readonly, layer):
         reviews = open_review_index(settings)
     else:
         logging.getLogger(__name__).info(
-            "no review index in %s; run `uba index reviews` to enable search_reviews", settings.data_dir)
+            "no review index in %s; run `uba index reviews` to enable search_reviews", settings.data_dir
+        )
     cache: dict = {}
 
     def tools_for(user_scope):
         if user_scope not in cache:
-            cache[user_scope] = build_tools(build_tool_deps(
-                settings, readonly=readonly, user_scope=user_scope, reviews=reviews, layer=layer))
+            cache[user_scope] = build_tools(
+                build_tool_deps(settings, readonly=readonly, user_scope=user_scope, reviews=reviews, layer=layer)
+            )
         return cache[user_scope]
 
     return tools_for
@@ -388,6 +432,14 @@ def build_watch(settings: Settings, parts: AnalystParts | None = None):
 
     sender = WebhookSender(retries=settings.watch_webhook_retries, backoff_s=settings.watch_webhook_backoff_s)
     ui_url = f"http://{settings.serve_host}:{settings.serve_port}/ui/"
-    return Watch(WatchDeps(store=WatchStore.in_data_dir(settings.data_dir), tools_for_scope=parts.tools_for_scope,
-                           safe_sql=safe_sql, layer=parts.layer, sender=sender, z=settings.watch_anomaly_z,
-                           ui_url=ui_url))
+    return Watch(
+        WatchDeps(
+            store=WatchStore.in_data_dir(settings.data_dir),
+            tools_for_scope=parts.tools_for_scope,
+            safe_sql=safe_sql,
+            layer=parts.layer,
+            sender=sender,
+            z=settings.watch_anomaly_z,
+            ui_url=ui_url,
+        )
+    )

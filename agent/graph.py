@@ -91,8 +91,7 @@ def _turn_start(messages: Sequence[BaseMessage]) -> int:
 def _window(messages: Sequence[BaseMessage], turns: int) -> list[BaseMessage]:
     """The current question and the last ``turns`` earlier questions with their messages."""
     starts = [
-        i for i, m in enumerate(messages)
-        if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+        i for i, m in enumerate(messages) if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
     ]
     first = starts[-(turns + 1)] if len(starts) > turns else 0
     return list(messages[first:])
@@ -141,8 +140,11 @@ def build_graph(
     # Same tools in the prompt (same cacheable prefix), but the reply must be a call / must be text.
     must_call = model.bind_tools(schemas, tool_choice="required") if tools and limits.first_step == "tool" else bound
     answer_only = model.bind_tools(schemas, tool_choice="none") if tools else model
-    named = {t.name: model.bind_tools(schemas, tool_choice=t.name) for t in tools
-             if getattr(runner.schema(t.name), "asked_for", None) is not None}
+    named = {
+        t.name: model.bind_tools(schemas, tool_choice=t.name)
+        for t in tools
+        if getattr(runner.schema(t.name), "asked_for", None) is not None
+    }
     system = SystemMessage(content=system_text)
     context = prompt.context_part(system_text)
     # A model decoding under a grammar gets each step's schemas narrowed to the values the conversation
@@ -153,8 +155,14 @@ def build_graph(
     def start(state: AgentState) -> dict[str, Any]:
         messages = state["messages"]
         return {
-            "llm_calls": 0, "corrections": 0, "nudged": False, "force_answer": False, "transient": [], "failure": "",
-            "outcome": "ok", "turn_start": _turn_start(messages),
+            "llm_calls": 0,
+            "corrections": 0,
+            "nudged": False,
+            "force_answer": False,
+            "transient": [],
+            "failure": "",
+            "outcome": "ok",
+            "turn_start": _turn_start(messages),
             "question": _text_of(messages[_turn_start(messages)]),
         }
 
@@ -166,14 +174,15 @@ def build_graph(
         if time.monotonic() >= state["deadline"]:
             return _stop("time_limit", question, seconds=f"{limits.max_seconds:g}")
         request = [system, *_window(state["messages"], limits.history_turns)]
-        turn = state["messages"][state.get("turn_start", 0):]
+        turn = state["messages"][state.get("turn_start", 0) :]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
         # A request to change the data or for personal data is refused before any model call
         # (agent.requests): a small model asked one answered something else.
         refused = refusal(question) if len(turn) == 1 else None
         if refused:
-            final = AIMessage(content=prompt.failure(refused, question), id=str(uuid.uuid4()),
-                              additional_kwargs={"uba_final": True})
+            final = AIMessage(
+                content=prompt.failure(refused, question), id=str(uuid.uuid4()), additional_kwargs={"uba_final": True}
+            )
             return {"messages": [final], "route": "finish", "outcome": "ok"}
         if limits.answer_hint and _fresh_results(turn):
             # Measured: with the rules 5k tokens back, the embedded model narrated its method
@@ -183,8 +192,9 @@ def build_graph(
             # plain reminder the model answered 2,350 orders for October with `ts < DATE '2026-10-31'`
             # although the note named the fix.
             key = "note_hint" if _noted(turn) else "answer_hint"
-            request.append(HumanMessage(content=prompt.feedback(key, question=question),
-                                        additional_kwargs={"uba_feedback": True}))
+            request.append(
+                HumanMessage(content=prompt.feedback(key, question=question), additional_kwargs={"uba_feedback": True})
+            )
         elif len(turn) == 1:
             hints = []
             # Schema linking: the layer's entries nearest the question, next to it, where a small model
@@ -197,7 +207,7 @@ def build_graph(
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does
             # not change (the measure, the user, the filters) stays; a follow-up that changes only the window
             # ("and the 7 days before?") otherwise loses the first question's measure (issue class 9).
-            last = _last_call(state["messages"][:state.get("turn_start", 0)]) if len(request) > 2 else ""
+            last = _last_call(state["messages"][: state.get("turn_start", 0)]) if len(request) > 2 else ""
             if limits.answer_hint and last:
                 hints.append(prompt.feedback("followup_hint", question=question, last_call=last))
             # Demonstrations: a small model copies the shape of a call it is shown far better than it
@@ -213,15 +223,24 @@ def build_graph(
         force = state.get("force_answer", False) or (has_results and state.get("llm_calls", 0) == limits.max_steps - 1)
         options: dict[str, Any] = {}
         if grounded and not force:
-            asked = "\n".join(_text_of(m) for m in state["messages"]
-                              if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
-            options["decode_tools"] = grounded_tools(schemas, models, _conversation_text(state["messages"]), asked,
-                                                    question)
+            asked = "\n".join(
+                _text_of(m)
+                for m in state["messages"]
+                if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+            )
+            options["decode_tools"] = grounded_tools(
+                schemas, models, _conversation_text(state["messages"]), asked, question
+            )
         # A question asking for what a tool not yet run gives (a prediction for the user a ranking
         # found): after the results, that tool's call is the next step, once (tools.predictions).
-        pending = None if force or not has_results else _pending(
-            question, turn, options.get("decode_tools") or schemas, models, _conversation_text(state["messages"]))
-        step = (answer_only if force else named[pending] if pending else bound if has_results else must_call)
+        pending = (
+            None
+            if force or not has_results
+            else _pending(
+                question, turn, options.get("decode_tools") or schemas, models, _conversation_text(state["messages"])
+            )
+        )
+        step = answer_only if force else named[pending] if pending else bound if has_results else must_call
         t0 = time.perf_counter()
         try:
             reply = step.invoke(request, **options)
@@ -229,11 +248,20 @@ def build_graph(
             logger.warning("LLM call failed: %s: %s", type(exc).__name__, exc)
             write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000, "prompt": 0, "completion": 0})
             detail = f"{type(exc).__name__}: {str(exc)[:200]}"
-            return {**_stop("llm_error", question, detail=detail), "outcome": "error",
-                    "llm_calls": state.get("llm_calls", 0) + 1}
+            return {
+                **_stop("llm_error", question, detail=detail),
+                "outcome": "error",
+                "llm_calls": state.get("llm_calls", 0) + 1,
+            }
         prompt_tokens, completion_tokens = _usage(reply)
-        write({"kind": "llm", "ms": (time.perf_counter() - t0) * 1000,
-               "prompt": prompt_tokens, "completion": completion_tokens})
+        write(
+            {
+                "kind": "llm",
+                "ms": (time.perf_counter() - t0) * 1000,
+                "prompt": prompt_tokens,
+                "completion": completion_tokens,
+            }
+        )
         update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
         if not isinstance(reply, AIMessage):
             reply = AIMessage(content=_text_of(reply))
@@ -241,8 +269,10 @@ def build_graph(
         direct = [c for c in calls if c["name"] == REPLY_TOOL]
         calls = [c for c in calls if c["name"] != REPLY_TOOL]
         if direct and not calls:  # the model answered through ``reply``: its text is the reply
-            return {**update, **_judge_text(str((direct[0].get("args") or {}).get("text") or "").strip(),
-                                            state, question)}
+            return {
+                **update,
+                **_judge_text(str((direct[0].get("args") or {}).get("text") or "").strip(), state, question),
+            }
         if calls and force and source == "text":
             calls = []  # asked for the answer: a call written as text is judged as text (sent back once)
         if calls and force:
@@ -251,9 +281,12 @@ def build_graph(
             return {**update, **_stop("step_limit", question, max_steps=limits.max_steps)}
         if calls:
             # The backend's own keys (the embedded model keeps the tokens it wrote) travel with the calls.
-            message = AIMessage(content="" if source == "text" else reply.content, tool_calls=calls,
-                                id=str(uuid.uuid4()),
-                                additional_kwargs={**reply.additional_kwargs, "uba_source": source})
+            message = AIMessage(
+                content="" if source == "text" else reply.content,
+                tool_calls=calls,
+                id=str(uuid.uuid4()),
+                additional_kwargs={**reply.additional_kwargs, "uba_source": source},
+            )
             return {**update, "messages": [message], "route": "tools"}
         return {**update, **_judge_text(_text_of(reply).strip(), state, question)}
 
@@ -261,7 +294,7 @@ def build_graph(
         """A text reply: the final answer if its numbers are grounded, else one correction, else a failure."""
         update: dict[str, Any] = {}
         reply_id = str(uuid.uuid4())
-        turn = state["messages"][state.get("turn_start", 0):]
+        turn = state["messages"][state.get("turn_start", 0) :]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
         # Narration is sent back only when it holds no number of its own: measured on the evaluation,
         # a narrated answer with the numbers was usually right, and the correction made it worse.
@@ -271,53 +304,86 @@ def build_graph(
                 if described and has_results:  # a narrated answer still goes through the number check
                     return _checked(text, state, question, update, reply_id)
                 return {**update, **_stop("empty", question)}
-            key = ("empty_reply" if not text else "echo_reply" if _echoes(text, question)
-                   else "described_result" if has_results else "described_call")
-            note = HumanMessage(content=prompt.feedback(key), id=str(uuid.uuid4()),
-                                additional_kwargs={"uba_feedback": True})
+            key = (
+                "empty_reply"
+                if not text
+                else "echo_reply"
+                if _echoes(text, question)
+                else "described_result"
+                if has_results
+                else "described_call"
+            )
+            note = HumanMessage(
+                content=prompt.feedback(key), id=str(uuid.uuid4()), additional_kwargs={"uba_feedback": True}
+            )
             draft = [AIMessage(content=text, id=reply_id)] if text else []
-            return {**update, "corrections": state.get("corrections", 0) + 1, "messages": [*draft, note],
-                    "transient": [*state.get("transient", []), *(m.id for m in draft), note.id], "route": "model"}
+            return {
+                **update,
+                "corrections": state.get("corrections", 0) + 1,
+                "messages": [*draft, note],
+                "transient": [*state.get("transient", []), *(m.id for m in draft), note.id],
+                "route": "model",
+            }
         return _checked(text, state, question, update, reply_id)
 
     def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
         """The final answer if its numbers are grounded, else one correction, else a failure."""
-        headlines = [_text_of(m).split("\n", 1)[0] for m in state["messages"][state.get("turn_start", 0):]
-                     if isinstance(m, ToolMessage) and m.status != "error"]  # this turn's, in order
+        headlines = [
+            _text_of(m).split("\n", 1)[0]
+            for m in state["messages"][state.get("turn_start", 0) :]
+            if isinstance(m, ToolMessage) and m.status != "error"
+        ]  # this turn's, in order
         bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
             return {**update, "messages": [final], "route": "finish", "outcome": "ok"}
         draft = AIMessage(content=text, id=reply_id)
         if state.get("nudged"):
-            return {**update, **_stop("ungrounded", question), "transient": [*state.get("transient", []), draft.id],
-                    "messages": [draft]}
-        note = HumanMessage(content=prompt.feedback("ungrounded", numbers=", ".join(bad)), id=str(uuid.uuid4()),
-                            additional_kwargs={"uba_feedback": True})
+            return {
+                **update,
+                **_stop("ungrounded", question),
+                "transient": [*state.get("transient", []), draft.id],
+                "messages": [draft],
+            }
+        note = HumanMessage(
+            content=prompt.feedback("ungrounded", numbers=", ".join(bad)),
+            id=str(uuid.uuid4()),
+            additional_kwargs={"uba_feedback": True},
+        )
         logger.info("answer had ungrounded numbers %s; asking the model once to fix it: %r", bad, text[:300])
-        return {**update, "nudged": True, "messages": [draft, note], "route": "model",
-                "transient": [*state.get("transient", []), draft.id, note.id]}
+        return {
+            **update,
+            "nudged": True,
+            "messages": [draft, note],
+            "route": "model",
+            "transient": [*state.get("transient", []), draft.id, note.id],
+        }
 
     def run_tools(state: AgentState) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage) and last.tool_calls
-        turn = state["messages"][state.get("turn_start", 0):]
+        turn = state["messages"][state.get("turn_start", 0) :]
         failed = _failed_calls(turn)
         if all(call_key(c) in failed for c in last.tool_calls):
             # Measured: after an error the embedded model sometimes sends the very same call until the
             # step limit (six identical failing queries). Running it again cannot help.
             return _stop("repeated_error", state.get("question", ""), detail=failed[call_key(last.tool_calls[0])])
         results, all_invalid, problems = runner.run(
-            last.tool_calls, source=last.additional_kwargs.get("uba_source", "native"),
-            first_step=sum(1 for m in turn if isinstance(m, ToolMessage)), done=_done_calls(turn),
+            last.tool_calls,
+            source=last.additional_kwargs.get("uba_source", "native"),
+            first_step=sum(1 for m in turn if isinstance(m, ToolMessage)),
+            done=_done_calls(turn),
             evidence=_conversation_text(state["messages"]),
         )
         update: dict[str, Any] = {"messages": results, "route": "model"}
         refused = [m for m in results if _text_of(m).startswith(REFUSED)]
         if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
-            reason = _text_of(refused[0])[len(REFUSED):]
-            final = AIMessage(content=prompt.failure("refused", state.get("question", ""), detail=reason),
-                              id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
+            reason = _text_of(refused[0])[len(REFUSED) :]
+            final = AIMessage(
+                content=prompt.failure("refused", state.get("question", ""), detail=reason),
+                id=str(uuid.uuid4()),
+                additional_kwargs={"uba_final": True},
+            )
             return {"messages": [*results, final], "route": "finish", "outcome": "ok"}
         if any(m.additional_kwargs.get("uba_repeat") for m in results):
             update["force_answer"] = True
@@ -332,8 +398,11 @@ def build_graph(
         if state.get("outcome") == "ok" and not state.get("failure"):
             return {"messages": removals}
         text = state["failure"]
-        evidence = [m for m in state["messages"][state.get("turn_start", 0):]
-                    if isinstance(m, ToolMessage) and m.status != "error"]
+        evidence = [
+            m
+            for m in state["messages"][state.get("turn_start", 0) :]
+            if isinstance(m, ToolMessage) and m.status != "error"
+        ]
         if evidence:
             label = prompt.failure("evidence", state.get("question", ""))
             text += f"\n\n{label}\n" + "\n\n".join(f"[{m.name}]\n{_text_of(m)}" for m in evidence[-2:])
@@ -356,8 +425,9 @@ def build_graph(
     return graph.compile(checkpointer=checkpointer)
 
 
-def _pending(question: str, turn: Sequence[BaseMessage], schemas: list[dict[str, Any]], models: dict[str, Any],
-             evidence: str) -> str | None:
+def _pending(
+    question: str, turn: Sequence[BaseMessage], schemas: list[dict[str, Any]], models: dict[str, Any], evidence: str
+) -> str | None:
     """The tool the question asks for (its args model's ``asked_for``) that has not run this turn and can
     run now (an id it needs is in the conversation), or None."""
     ran = {m.name for m in turn if isinstance(m, ToolMessage)}
@@ -381,8 +451,9 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
     found = parse_text_calls(_text_of(reply), names)
     if not found and first_step and "run_sql" in names:
         found = [c for c in [sql_block_call(_text_of(reply))] if c]
-    calls = [{"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
-             for c in found]
+    calls = [
+        {"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"} for c in found
+    ]
     return calls, "text"
 
 
@@ -430,16 +501,21 @@ def _new_numbers(text: str, question: str) -> set[str]:
 
 def _echoes(text: str, question: str) -> bool:
     """Whether a reply only repeats the question (small models do this instead of answering)."""
+
     def words(s: str) -> str:
         return "".join(ch for ch in s.casefold() if ch.isalnum())
+
     return bool(words(question)) and words(text) == words(question)
 
 
 def _conversation_text(messages: Sequence[BaseMessage]) -> str:
     """What the user wrote and the tools returned in this thread: where the ids of a call must appear."""
-    return "\n".join(_text_of(m) for m in messages
-                     if (isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
-                     or (isinstance(m, ToolMessage) and m.status != "error"))
+    return "\n".join(
+        _text_of(m)
+        for m in messages
+        if (isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
+        or (isinstance(m, ToolMessage) and m.status != "error")
+    )
 
 
 def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
@@ -450,10 +526,18 @@ def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
 
 def _failed_calls(turn: Sequence[BaseMessage]) -> dict[str, str]:
     """Keys of the calls of this question that failed, with the start of their error text."""
-    errors = {m.tool_call_id: _text_of(m) for m in turn
-              if isinstance(m, ToolMessage) and m.status == "error" and not m.additional_kwargs.get("uba_repeat")}
-    return {call_key(c): errors[c["id"]][:200] for m in turn if isinstance(m, AIMessage)
-            for c in m.tool_calls if c["id"] in errors}
+    errors = {
+        m.tool_call_id: _text_of(m)
+        for m in turn
+        if isinstance(m, ToolMessage) and m.status == "error" and not m.additional_kwargs.get("uba_repeat")
+    }
+    return {
+        call_key(c): errors[c["id"]][:200]
+        for m in turn
+        if isinstance(m, AIMessage)
+        for c in m.tool_calls
+        if c["id"] in errors
+    }
 
 
 def _stop(key: str, question: str, **variables: Any) -> dict[str, Any]:

@@ -36,14 +36,17 @@ from typing import Any
 from agent._grammar import inline_refs
 from warehouse.semantic.shape import named_values
 
-_ID_TOKEN = re.compile(r"(?<![\w.-])(?<!\d,)[A-Za-z_]*\d[\w-]*(?![\w-])(?!,\d)(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))")
+_ID_TOKEN = re.compile(
+    r"(?<![\w.-])(?<!\d,)[A-Za-z_]*\d[\w-]*(?![\w-])(?!,\d)(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))"
+)
 _NOT_ID = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?|(?:19|20)\d{2}|\d)$")
 """A date, a month, a year or a single digit is not an id."""
 _WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
 _STOP = frozenset(
     "a an and any are as at be been by can could did do does each for from had has have how i in is it its many "
     "me most much my no not of on or our per s so than that the their them then there these they this those to "
-    "us was we were what when where which who whom why will with would you your all also ever more less".split())
+    "us was we were what when where which who whom why will with would you your all also ever more less".split()
+)
 _UNIT = r"(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))"
 _NUMBER = r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])" + _UNIT
 _CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
@@ -52,9 +55,12 @@ MAX_CHOICES = 200
 """At most this many values per argument (the most recent first): a grammar stays small and fast."""
 
 
-_MONTH_DAY = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
-                        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-                        r"\d{1,2}\s*[月日号]", re.IGNORECASE)
+_MONTH_DAY = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
+    r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+    r"\d{1,2}\s*[月日号]",
+    re.IGNORECASE,
+)
 """A day of a month ("October 12", "12 Oct", "10月"): part of a window, not a value."""
 
 
@@ -75,8 +81,11 @@ def question_tokens(question: str) -> list[str]:
     """What in the question can be a value of a dimension without listed values: a quoted phrase, a
     capitalised word that does not open a sentence (a name: Acme), a number."""
     quoted = re.findall(r"[\"“'‘]([^\"”'’]{1,60})[\"”'’]", question)
-    names = [m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w&-]*)", question.strip())
-             if m.group(1).lower()[:3] not in _CALENDAR]
+    names = [
+        m.group(1)
+        for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w&-]*)", question.strip())
+        if m.group(1).lower()[:3] not in _CALENDAR
+    ]
     return list(dict.fromkeys([*quoted, *names, *question_numbers(question)]))[:MAX_CHOICES]
 
 
@@ -91,31 +100,47 @@ def _choice(values: list[str], list_too: bool) -> dict[str, Any]:
     return {"anyOf": [one, {"type": "array", "items": one, "maxItems": 8}]} if list_too else one
 
 
-def _narrow_filters(spec: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
-                    question: str) -> dict[str, Any] | None:
+def _narrow_filters(
+    spec: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str, question: str
+) -> dict[str, Any] | None:
     """The ``filters`` property allowing, per dimension, only the values the conversation names; None
     when no dimension has one."""
     items = spec.get("items") or {}
     op = (items.get("properties") or {}).get("op", {"type": "string"})
     variants = []
     for name, (kind, listed) in dimensions.items():
-        values = (id_tokens(evidence) if kind == "id" else question_words(question) if kind == "text"
-                  else question_numbers(question) if kind == "number"
-                  else named_values(listed, evidence) if listed else question_tokens(question))
+        values = (
+            id_tokens(evidence)
+            if kind == "id"
+            else question_words(question)
+            if kind == "text"
+            else question_numbers(question)
+            if kind == "number"
+            else named_values(listed, evidence)
+            if listed
+            else question_tokens(question)
+        )
         if values:
-            variants.append({
-                "type": "object",
-                "properties": {"dimension": {"const": name}, "op": op, "value": _choice(values, kind != "text")},
-                "required": ["dimension", "value"], "additionalProperties": False,
-            })
+            variants.append(
+                {
+                    "type": "object",
+                    "properties": {"dimension": {"const": name}, "op": op, "value": _choice(values, kind != "text")},
+                    "required": ["dimension", "value"],
+                    "additionalProperties": False,
+                }
+            )
     if not variants:
         return None
-    return {**{k: v for k, v in spec.items() if k not in {"items", "default"}}, "type": "array",
-            "items": variants[0] if len(variants) == 1 else {"anyOf": variants}}
+    return {
+        **{k: v for k, v in spec.items() if k not in {"items", "default"}},
+        "type": "array",
+        "items": variants[0] if len(variants) == 1 else {"anyOf": variants},
+    }
 
 
-def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, question: str,
-                        latest: str | None = None) -> dict[str, Any] | None:
+def grounded_parameters(
+    parameters: dict[str, Any], model: Any, evidence: str, question: str, latest: str | None = None
+) -> dict[str, Any] | None:
     """``parameters`` (a tool's JSON schema) narrowed for one step; None when the tool cannot be called
     yet (a required id that the conversation does not name). With ``measure_dimensions`` (a query spec)
     the schema is one variant per group of measures sharing the dimensions that apply to them and the
@@ -142,8 +167,14 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
     shape = shape_of(question, question if latest is None else latest) if callable(shape_of) else None
     shape = _narrow_window(properties, required, getattr(model, "window_choices", None), question, latest, shape)
     if shape is not None:
-        _narrow_shape(properties, required, shape, getattr(model, "share_measures", None) or {},
-                      getattr(model, "only_for", None) or {}, question if latest is None else latest)
+        _narrow_shape(
+            properties,
+            required,
+            shape,
+            getattr(model, "share_measures", None) or {},
+            getattr(model, "only_for", None) or {},
+            question if latest is None else latest,
+        )
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
@@ -173,13 +204,15 @@ def grounded_parameters(parameters: dict[str, Any], model: Any, evidence: str, q
             elif shape is not None and shape.grouped and not ids:  # one user's breakdown may also be a lookup
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
-        variants.append(_with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence,
-                                      question))
+        variants.append(
+            _with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence, question)
+        )
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
-def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: Any, question: str,
-                   latest: str | None, shape: Any) -> Any:
+def _narrow_window(
+    properties: dict[str, Any], required: set[str], choices_of: Any, question: str, latest: str | None, shape: Any
+) -> Any:
     """The window fields (``last_days``, ``start``/``end``) allowing only the windows the question names,
     and one of them required when it names only one kind; none when it names no time. Two adjacent
     windows the last question compares ("October compared with September") are the later one and the
@@ -197,16 +230,22 @@ def _narrow_window(properties: dict[str, Any], required: set[str], choices_of: A
         # two adjacent windows, no comparison: the second is the period after ("active in September and
         # also in October"), a rate's target_window
         shape = replace(shape, next_period=True)
-    for name, values in (("last_days", choices.last_days), ("start", [a for a, _ in choices.spans]),
-                         ("end", [b for _, b in choices.spans])):
+    for name, values in (
+        ("last_days", choices.last_days),
+        ("start", [a for a, _ in choices.spans]),
+        ("end", [b for _, b in choices.spans]),
+    ):
         if name not in properties:
             continue
         if not values:
             del properties[name]
             continue
         kind = "integer" if name == "last_days" else "string"
-        properties[name] = {"type": kind, "enum": list(dict.fromkeys(values)),
-                            "description": properties[name].get("description", "")}
+        properties[name] = {
+            "type": kind,
+            "enum": list(dict.fromkeys(values)),
+            "description": properties[name].get("description", ""),
+        }
     if choices.last_days and not choices.spans:
         required.add("last_days")
     elif choices.spans and not choices.last_days:
@@ -222,27 +261,37 @@ def _adjacent(spans: list[tuple[str, str]]) -> bool:
     return (date.fromisoformat(b_start) - date.fromisoformat(a_end)).days == 1
 
 
-def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, shares: Mapping[str, bool],
-                  only_for: Mapping[str, list[str]], question: str) -> None:
+def _narrow_shape(
+    properties: dict[str, Any],
+    required: set[str],
+    shape: Any,
+    shares: Mapping[str, bool],
+    only_for: Mapping[str, list[str]],
+    question: str,
+) -> None:
     """``compare_previous``, ``periods_back``, ``grain`` and the measures as the question's shape allows
     them: only shares when it asks for one, no rate between behaviors when it asks for none."""
     measure = properties.get("measure") or {}
     if shares and "enum" in measure and shape.shares is not None:
         rates = {m for measures in only_for.values() for m in measures}
-        kept = [m for m in measure["enum"]
-                if (shares.get(m, False) if shape.shares else m not in rates)]
+        kept = [m for m in measure["enum"] if (shares.get(m, False) if shape.shares else m not in rates)]
         if kept:
             properties["measure"] = {**measure, "enum": kept}
+
     def only(name: str, values: list[Any], kind: str) -> None:
         if name in properties:
             properties[name] = {"type": kind, "enum": values, "description": properties[name].get("description", "")}
             required.add(name)
 
     if "limit" in properties:  # a grammar does not bound a number: the usual sizes and the question's own
-        sizes = {1, 3, 5, 10, 20, 50, 100, 200} | {int(n) for n in question_numbers(question) if n.isdigit()
-                                                  and 1 <= int(n) <= 200}
-        properties["limit"] = {"type": "integer", "enum": sorted(sizes),
-                               "description": properties["limit"].get("description", "")}
+        sizes = {1, 3, 5, 10, 20, 50, 100, 200} | {
+            int(n) for n in question_numbers(question) if n.isdigit() and 1 <= int(n) <= 200
+        }
+        properties["limit"] = {
+            "type": "integer",
+            "enum": sorted(sizes),
+            "description": properties["limit"].get("description", ""),
+        }
     if shape.compare is False:
         properties.pop("compare_previous", None)
     elif shape.compare is True:
@@ -261,8 +310,9 @@ def _narrow_shape(properties: dict[str, Any], required: set[str], shape: Any, sh
         only("grain", list(shape.grains), "string")
 
 
-def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str,
-                  question: str) -> dict[str, Any]:
+def _with_filters(
+    schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str, question: str
+) -> dict[str, Any]:
     narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question)
     if narrowed is None:
         del schema["properties"]["filters"]
@@ -271,8 +321,9 @@ def _with_filters(schema: dict[str, Any], dimensions: Mapping[str, tuple[str, li
     return schema
 
 
-def grounded_tools(tools: list[dict[str, Any]], models: Mapping[str, Any], evidence: str,
-                   question: str, latest: str | None = None) -> list[dict[str, Any]]:
+def grounded_tools(
+    tools: list[dict[str, Any]], models: Mapping[str, Any], evidence: str, question: str, latest: str | None = None
+) -> list[dict[str, Any]]:
     """OpenAI-format ``tools`` with each one's parameters narrowed for this step (``grounded_parameters``);
     a tool that cannot be called yet is left out. ``models``: tool name -> its args model (or None);
     ``evidence``: the thread's questions and tool results; ``question``: the thread's questions (a

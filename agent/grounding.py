@@ -9,8 +9,7 @@ from collections.abc import Iterable
 # ASCII-only look-behind: in Chinese text a number follows a CJK character ("共有1234次").
 # An ISO date is one literal (its parts are not the numbers 2026, -10 and -31).
 _DATE = r"(?<![A-Za-z0-9_.-])\d{4}-\d{2}-\d{2}(?![0-9])"
-_NUMBER = re.compile(
-    _DATE + r"|(?<![A-Za-z0-9_.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(_DATE + r"|(?<![A-Za-z0-9_.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")
 _IS_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID_LIKE = re.compile(r"\b[A-Za-z_]+[-_]?\d+\b|\b\d+[A-Za-z_]+\w*\b")
 SMALL_INTEGERS = 10

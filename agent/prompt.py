@@ -103,7 +103,9 @@ def demonstrations(schemas: dict[str, type[BaseModel] | None]) -> list[dict[str,
 
 def render_examples(schemas: dict[str, type[BaseModel] | None]) -> str:
     """The few-shot examples whose tool exists and whose arguments validate, one formatter for all."""
-    lines = [f"Q: {e['question']}\nCall: {e['tool']} {json.dumps(e['args'], ensure_ascii=False)}" for e in examples(schemas)]
+    lines = [
+        f"Q: {e['question']}\nCall: {e['tool']} {json.dumps(e['args'], ensure_ascii=False)}" for e in examples(schemas)
+    ]
     return "\n\n".join(lines) if lines else "(none)"
 
 

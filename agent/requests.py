@@ -28,15 +28,42 @@ _STRONG = r"delete|truncate|wipe|erase|purge|insert|update|modify|edit|overwrite
 _WEAK = r"remove|drop|add|create|change|set|replace|reset|merge|import|upload|bump|raise|lower|fix"
 """Verbs that also edit a view of the data ("add a breakdown by country", "drop the brand filter"): a change
 when their object is a table or rows, or every value of a column ("change every rating")."""
-_OPENING = r"(?:^|[.;!?:—–-]\s*|\n)\s*(?:(?:please|pls|now|also|then|and|go\s+ahead\s+and|can\s+you|could\s+you|" \
-           r"would\s+you|will\s+you|i\s+want\s+you\s+to)\s+)*"
-_GENERIC = ("table", "tables", "row", "rows", "record", "records", "column", "columns", "database", "schema", "data",
-            "entry", "entries", "everyone", "everybody")
+_OPENING = (
+    r"(?:^|[.;!?:—–-]\s*|\n)\s*(?:(?:please|pls|now|also|then|and|go\s+ahead\s+and|can\s+you|could\s+you|"
+    r"would\s+you|will\s+you|i\s+want\s+you\s+to)\s+)*"
+)
+_GENERIC = (
+    "table",
+    "tables",
+    "row",
+    "rows",
+    "record",
+    "records",
+    "column",
+    "columns",
+    "database",
+    "schema",
+    "data",
+    "entry",
+    "entries",
+    "everyone",
+    "everybody",
+)
 _ZH_VERBS = r"删除|删掉|删了|修改|更改|改成|改为|更新|插入|添加|新增|创建|建一?张?表|清空|清理|清除"
 _ZH_CHANGE = re.compile(rf"^\s*(?:请|帮我|麻烦)?\s*(?:{_ZH_VERBS})|^\s*(?:请|帮我)?\s*把.*(?:{_ZH_VERBS}|删|改)")
 PII_WORDS: dict[str, tuple[str, ...]] = {
-    "email": ("email address", "email addresses", "e-mail address", "e-mail addresses", "emails", "e-mails",
-              "email list", "邮箱", "电子邮箱", "邮件地址"),
+    "email": (
+        "email address",
+        "email addresses",
+        "e-mail address",
+        "e-mail addresses",
+        "emails",
+        "e-mails",
+        "email list",
+        "邮箱",
+        "电子邮箱",
+        "邮件地址",
+    ),
     "phone": ("phone number", "phone numbers", "telephone", "电话", "手机号"),
 }
 """The words that ask for a personal-data column; a column without an entry is asked for by its name."""
@@ -57,7 +84,9 @@ def _change_pattern() -> re.Pattern[str]:
     near, close = r"(?:\W+\w+){0,7}?\W+", r"(?:\W+\w+){0,3}?\W+"
     return re.compile(
         rf"{_OPENING}(?:(?:{_STRONG})\b{near}(?:{cols})|(?:{_WEAK})\b{close}(?:{rows}|(?:every|all|each|any)\s+(?:the\s+)?"
-        rf"(?:{cols})))s?\b", re.IGNORECASE)
+        rf"(?:{cols})))s?\b",
+        re.IGNORECASE,
+    )
 
 
 def _pii_words() -> list[str]:

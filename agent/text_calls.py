@@ -122,7 +122,7 @@ def describes_tools(text: str, known_tools: set[str] | frozenset[str]) -> bool:
 
 
 def _introduced_arguments(text: str, known_tools: set[str] | frozenset[str]) -> list[TextCall]:
-    """"use the `search_reviews` function with these arguments: ```json {...}```": the one tool named before the block."""
+    """ "use the `search_reviews` function with these arguments: ```json {...}```": the one tool named before the block."""
     match = _FENCED.search(text)
     if not match or not known_tools:
         return []

@@ -31,8 +31,12 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     field the model leaves out instead of writing null (the tool still accepts both). Pydantic writes
     every ``T | None = None`` field so; measured, that was a sixth of the tool schemas' tokens."""
     options = schema.get("anyOf")
-    if not (isinstance(options, list) and len(options) == 2 and {"type": "null"} in options
-            and schema.get("default", 0) is None):
+    if not (
+        isinstance(options, list)
+        and len(options) == 2
+        and {"type": "null"} in options
+        and schema.get("default", 0) is None
+    ):
         return schema
     (kept,) = [o for o in options if o != {"type": "null"}]
     rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
@@ -42,9 +46,12 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any]:
 def _loosen(schema: Any) -> Any:
     if isinstance(schema, dict):
         schema = _optional(schema)
-        return {k: _loosen(v) for k, v in schema.items()
-                if not (k in ("maxLength", "maxItems") and isinstance(v, int) and v > _MODEL_BOUND_LIMIT)
-                and not (k == "title" and isinstance(v, str) and "type" in schema)}
+        return {
+            k: _loosen(v)
+            for k, v in schema.items()
+            if not (k in ("maxLength", "maxItems") and isinstance(v, int) and v > _MODEL_BOUND_LIMIT)
+            and not (k == "title" and isinstance(v, str) and "type" in schema)
+        }
     if isinstance(schema, list):
         return [_loosen(v) for v in schema]
     return schema
@@ -111,7 +118,9 @@ class ToolRunner:
             if tool.name in self.tools:
                 raise ValueError(f"duplicate tool name {tool.name!r}; every tool needs a unique name")
             if tool.name == REPLY_TOOL:
-                raise ValueError(f"tool name {REPLY_TOOL!r} is reserved for the agent's direct replies; rename the tool")
+                raise ValueError(
+                    f"tool name {REPLY_TOOL!r} is reserved for the agent's direct replies; rename the tool"
+                )
             self.tools[tool.name] = tool
         self.names = frozenset(self.tools)
 
@@ -141,7 +150,12 @@ class ToolRunner:
         return None
 
     def run(
-        self, calls: Sequence[ToolCall], *, source: str, first_step: int, done: set[str] = frozenset(),
+        self,
+        calls: Sequence[ToolCall],
+        *,
+        source: str,
+        first_step: int,
+        done: set[str] = frozenset(),
         evidence: str | None = None,
     ) -> tuple[list[ToolMessage], bool, str]:
         """Execute ``calls`` in order; returns the tool messages, whether every call was invalid, the problems.
@@ -162,14 +176,28 @@ class ToolRunner:
                 invalid.append(error)
                 message = ToolMessage(content=error, name=name, tool_call_id=call["id"], status="error")
             elif call_key(call) in done:
-                message = ToolMessage(content=prompt.feedback("repeated_call", name=name), name=name,
-                                      tool_call_id=call["id"], status="error", additional_kwargs={"uba_repeat": True})
+                message = ToolMessage(
+                    content=prompt.feedback("repeated_call", name=name),
+                    name=name,
+                    tool_call_id=call["id"],
+                    status="error",
+                    additional_kwargs={"uba_repeat": True},
+                )
             else:
                 message = self.execute(call)
             ok = message.status != "error"
-            write({"kind": "step_finished", "step": step, "tool": name, "args": args, "ok": ok,
-                   "duration_ms": (time.perf_counter() - t0) * 1000, "source": source,
-                   "error": None if ok else str(message.content)[:500]})
+            write(
+                {
+                    "kind": "step_finished",
+                    "step": step,
+                    "tool": name,
+                    "args": args,
+                    "ok": ok,
+                    "duration_ms": (time.perf_counter() - t0) * 1000,
+                    "source": source,
+                    "error": None if ok else str(message.content)[:500],
+                }
+            )
             messages.append(message)
         return messages, bool(calls) and len(invalid) == len(calls), " | ".join(invalid)[:300]
 
@@ -182,9 +210,12 @@ class ToolRunner:
             result = ToolMessage(content=f"error: {exc}", name=tool.name, tool_call_id=call["id"], status="error")
         except Exception as exc:  # noqa: BLE001 - a tool's own failure is that step's error, not a model outage
             logger.exception("tool %s failed on %r", tool.name, call.get("args"))
-            result = ToolMessage(content=f"error: {tool.name} failed ({type(exc).__name__}); "
-                                 "try other arguments or another tool", name=tool.name, tool_call_id=call["id"],
-                                 status="error")
+            result = ToolMessage(
+                content=f"error: {tool.name} failed ({type(exc).__name__}); try other arguments or another tool",
+                name=tool.name,
+                tool_call_id=call["id"],
+                status="error",
+            )
         if not isinstance(result, ToolMessage):
             result = ToolMessage(content=str(result), name=tool.name, tool_call_id=call["id"])
         artifact: Any = result.artifact

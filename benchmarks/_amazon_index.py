@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "amazon-musical-instruments-5core-2014" / "reviews_Musical_Instruments_5.json.gz"
+DATA = (
+    ROOT.parent / "shared" / "data" / "amazon-musical-instruments-5core-2014" / "reviews_Musical_Instruments_5.json.gz"
+)
 WORK = Path("/tmp/uba-amazon-reviews")
 
 

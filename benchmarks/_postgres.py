@@ -34,12 +34,24 @@ class ThrowawayPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         data = self.root / "data"
-        subprocess.run(_as_owner([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                  "-E", "UTF8", "--no-sync"]), check=True, capture_output=True)
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                "-c full_page_writes=off -c max_wal_size=4GB -c maintenance_work_mem=512MB")
-        subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                                  str(self.root / "log"), "-w", "start"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_owner(
+                [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+            "-c full_page_writes=off -c max_wal_size=4GB -c maintenance_work_mem=512MB"
+        )
+        subprocess.run(
+            _as_owner(
+                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "log"), "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
         return self
 
     def new_database(self) -> str:
@@ -51,8 +63,9 @@ class ThrowawayPostgres:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                                     autocommit=True) as conn:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+                ) as conn:
                     conn.execute(f'CREATE DATABASE "{name}"')
                 return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
             except psycopg.OperationalError:
@@ -61,6 +74,8 @@ class ThrowawayPostgres:
                 time.sleep(0.2)
 
     def __exit__(self, *exc: object) -> None:
-        subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate",
-                                  "stop"]), capture_output=True)
+        subprocess.run(
+            _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(self.root, ignore_errors=True)

@@ -60,16 +60,25 @@ class Users:
         weights = rng.lognormal(0.0, 1.1, n)
         self.cumulative = np.cumsum(weights / weights.sum())
         numbers = np.arange(n)
-        self.table = pa.table({
-            "user_id": _ids("u", numbers),
-            "signup_ts": _ts(self.signup_us),
-            "country": pc.if_else(pa.array(rng.random(n) < 0.04), pa.scalar(None, pa.string()),
-                                  _pick(rng, ("US", "DE", "GB", "FR", "ES", "IT", "BR", "JP"),
-                                        (0.34, 0.16, 0.13, 0.1, 0.08, 0.07, 0.07, 0.05), n)),
-            "device": _pick(rng, ("mobile", "desktop", "tablet"), (0.58, 0.36, 0.06), n),
-            "channel": _pick(rng, ("organic", "ads", "email", "referral"), (0.45, 0.3, 0.15, 0.1), n),
-            "email": pc.binary_join_element_wise(_ids("user", numbers), "@example.com", ""),
-        })
+        self.table = pa.table(
+            {
+                "user_id": _ids("u", numbers),
+                "signup_ts": _ts(self.signup_us),
+                "country": pc.if_else(
+                    pa.array(rng.random(n) < 0.04),
+                    pa.scalar(None, pa.string()),
+                    _pick(
+                        rng,
+                        ("US", "DE", "GB", "FR", "ES", "IT", "BR", "JP"),
+                        (0.34, 0.16, 0.13, 0.1, 0.08, 0.07, 0.07, 0.05),
+                        n,
+                    ),
+                ),
+                "device": _pick(rng, ("mobile", "desktop", "tablet"), (0.58, 0.36, 0.06), n),
+                "channel": _pick(rng, ("organic", "ads", "email", "referral"), (0.45, 0.3, 0.15, 0.1), n),
+                "email": pc.binary_join_element_wise(_ids("user", numbers), "@example.com", ""),
+            }
+        )
 
     def pick(self, rng: np.random.Generator, k: int) -> np.ndarray:
         """``k`` user indexes, each with probability proportional to its activity weight."""
@@ -79,14 +88,20 @@ class Users:
 def items_table(seed: int) -> tuple[pa.Table, np.ndarray]:
     rng = np.random.default_rng([seed, 1])
     price = np.round(np.exp(rng.normal(3.3, 0.9, ITEMS)), 2)
-    table = pa.table({
-        "item_id": _ids("i", np.arange(ITEMS)),
-        "title": _ids("Item ", np.arange(ITEMS)),
-        "category": _pick(rng, ("audio", "kitchen", "books", "toys", "garden", "fashion"),
-                          (0.15, 0.2, 0.25, 0.12, 0.1, 0.18), ITEMS),
-        "brand": _pick(rng, ("Acme", "Brava", "Cielo", "Dorn", "Elio"), (0.3, 0.25, 0.2, 0.15, 0.1), ITEMS),
-        "price": price,
-    })
+    table = pa.table(
+        {
+            "item_id": _ids("i", np.arange(ITEMS)),
+            "title": _ids("Item ", np.arange(ITEMS)),
+            "category": _pick(
+                rng,
+                ("audio", "kitchen", "books", "toys", "garden", "fashion"),
+                (0.15, 0.2, 0.25, 0.12, 0.1, 0.18),
+                ITEMS,
+            ),
+            "brand": _pick(rng, ("Acme", "Brava", "Cielo", "Dorn", "Elio"), (0.3, 0.25, 0.2, 0.15, 0.1), ITEMS),
+            "price": price,
+        }
+    )
     return table, price
 
 
@@ -96,12 +111,18 @@ def _sessions(rng: np.random.Generator, users: Users, n: int) -> dict[str, np.nd
     cart = rng.random(n) < CART_SESSIONS
     buy = cart & (rng.random(n) < BUY_GIVEN_CART)
     length = np.maximum(rng.geometric(1.0 / MEAN_SESSION, n), 1 + cart + buy)
-    return {"user": user, "start": begin + (rng.random(n) * (end - begin)).astype(np.int64), "cart": cart,
-            "buy": buy, "length": length}
+    return {
+        "user": user,
+        "start": begin + (rng.random(n) * (end - begin)).astype(np.int64),
+        "cart": cart,
+        "buy": buy,
+        "length": length,
+    }
 
 
-def events_chunk(rng: np.random.Generator, users: Users, price: np.ndarray, n_sessions: int,
-                 first_event: int, first_session: int) -> pa.Table:
+def events_chunk(
+    rng: np.random.Generator, users: Users, price: np.ndarray, n_sessions: int, first_event: int, first_session: int
+) -> pa.Table:
     """The events of ``n_sessions`` sessions, ids counting on from ``first_event`` / ``first_session``."""
     s = _sessions(rng, users, n_sessions)
     length = s["length"]
@@ -127,17 +148,19 @@ def events_chunk(rng: np.random.Generator, users: Users, price: np.ndarray, n_se
     quantity = np.where(kind == PURCHASE, 1 + (rng.random(n) < 0.15) + (rng.random(n) < 0.05), 0)
     value = np.where(kind == PURCHASE, np.round(price[item] * quantity, 2), np.nan)
     event_type = pc.take(pa.array(EVENT_TYPES), pa.array(kind))
-    return pa.table({
-        "event_id": pa.array(first_event + np.arange(n, dtype=np.int64)),
-        "user_id": _ids("u", s["user"][session]),
-        "session_id": _ids("s", first_session + session),
-        "ts": _ts(ts),
-        "event_type": event_type,
-        "item_id": pc.if_else(pa.array(kind == SEARCH), pa.scalar(None, pa.string()), _ids("i", item)),
-        "value": pa.array(value, from_pandas=True),
-        "source_event": event_type,
-        "quantity": pa.array(quantity),
-    })
+    return pa.table(
+        {
+            "event_id": pa.array(first_event + np.arange(n, dtype=np.int64)),
+            "user_id": _ids("u", s["user"][session]),
+            "session_id": _ids("s", first_session + session),
+            "ts": _ts(ts),
+            "event_type": event_type,
+            "item_id": pc.if_else(pa.array(kind == SEARCH), pa.scalar(None, pa.string()), _ids("i", item)),
+            "value": pa.array(value, from_pandas=True),
+            "source_event": event_type,
+            "quantity": pa.array(quantity),
+        }
+    )
 
 
 def _orders(chunk: pa.Table, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
@@ -145,11 +168,23 @@ def _orders(chunk: pa.Table, rng: np.random.Generator) -> tuple[pa.Table, pa.Tab
     n = bought.num_rows
     order_id = _ids("o", bought["event_id"].to_numpy())
     quantity = bought["quantity"]
-    orders = pa.table({"order_id": order_id, "user_id": bought["user_id"], "ts": bought["ts"],
-                       "total": bought["value"],
-                       "status": _pick(rng, ("completed", "refunded", "cancelled"), (0.93, 0.05, 0.02), n)})
-    lines = pa.table({"order_id": order_id, "item_id": bought["item_id"], "quantity": pc.cast(quantity, pa.int32()),
-                      "price": pc.divide(bought["value"], pc.cast(quantity, pa.float64()))})
+    orders = pa.table(
+        {
+            "order_id": order_id,
+            "user_id": bought["user_id"],
+            "ts": bought["ts"],
+            "total": bought["value"],
+            "status": _pick(rng, ("completed", "refunded", "cancelled"), (0.93, 0.05, 0.02), n),
+        }
+    )
+    lines = pa.table(
+        {
+            "order_id": order_id,
+            "item_id": bought["item_id"],
+            "quantity": pc.cast(quantity, pa.int32()),
+            "price": pc.divide(bought["value"], pc.cast(quantity, pa.float64())),
+        }
+    )
     return orders, lines
 
 
@@ -157,12 +192,22 @@ def _reviews(chunk: pa.Table, rng: np.random.Generator) -> pa.Table:
     done = chunk.filter(pc.equal(chunk["event_type"], "review"))
     n = done.num_rows
     rating = rng.choice(5, size=n, p=(0.08, 0.06, 0.12, 0.3, 0.44)) + 1
-    body = pc.take(pa.array(("broke after a week", "does what it says", "great value", "battery died",
-                             "arrived late", "love it")), pa.array(rng.integers(0, 6, n)))
-    return pa.table({"review_id": _ids("r", done["event_id"].to_numpy()), "user_id": done["user_id"],
-                     "item_id": done["item_id"], "ts": done["ts"], "rating": pa.array(rating, pa.int32()),
-                     "title": pc.binary_join_element_wise(pc.cast(pa.array(rating), pa.string()), " stars", ""),
-                     "body": body, "helpful_votes": pa.array(rng.poisson(1.5, n), pa.int32())})
+    body = pc.take(
+        pa.array(("broke after a week", "does what it says", "great value", "battery died", "arrived late", "love it")),
+        pa.array(rng.integers(0, 6, n)),
+    )
+    return pa.table(
+        {
+            "review_id": _ids("r", done["event_id"].to_numpy()),
+            "user_id": done["user_id"],
+            "item_id": done["item_id"],
+            "ts": done["ts"],
+            "rating": pa.array(rating, pa.int32()),
+            "title": pc.binary_join_element_wise(pc.cast(pa.array(rating), pa.string()), " stars", ""),
+            "body": body,
+            "helpful_votes": pa.array(rng.poisson(1.5, n), pa.int32()),
+        }
+    )
 
 
 def generate(folder: Path, events: int, seed: int = 7) -> dict[str, Path]:
@@ -183,8 +228,12 @@ def generate(folder: Path, events: int, seed: int = 7) -> dict[str, Path]:
             chunk = events_chunk(rng, users, price, n_sessions, written + 1, sessions)
             chunk = chunk.slice(0, events - written)
             orders, lines = _orders(chunk, rng)
-            parts = {"events": chunk.drop_columns(["quantity"]), "orders": orders, "order_items": lines,
-                     "reviews": _reviews(chunk, rng)}
+            parts = {
+                "events": chunk.drop_columns(["quantity"]),
+                "orders": orders,
+                "order_items": lines,
+                "reviews": _reviews(chunk, rng),
+            }
             for name, table in parts.items():
                 if name not in writers:
                     writers[name] = pq.ParquetWriter(files[name], table.schema)

@@ -29,8 +29,10 @@ def _cells(r: dict, wall: str, cpu: str, cold: str | None) -> str:
 def size_table(run: dict, engines: list[str]) -> list[str]:
     both = len(engines) == 2
     head = " | ".join(f"{NAMES[e]} wall s (cold) | {NAMES[e]} CPU s | {NAMES[e]} peak MiB" for e in engines)
-    lines = [f"| {run['events']:,} events | {head} |" + (" chdb/DuckDB CPU | chdb/DuckDB peak |" if both else ""),
-             "|---" * (1 + 3 * len(engines) + 2 * both) + "|"]
+    lines = [
+        f"| {run['events']:,} events | {head} |" + (" chdb/DuckDB CPU | chdb/DuckDB peak |" if both else ""),
+        "|---" * (1 + 3 * len(engines) + 2 * both) + "|",
+    ]
     rows = [(name, by, "seconds", "cpu_s", "first_s") for name, by in run["ops"].items()]
     rows += [(step, run["load"], wall, cpu, None) for step, wall, cpu in LOAD_STEPS]
     for name, by, wall, cpu, cold in rows:
@@ -46,8 +48,10 @@ def size_table(run: dict, engines: list[str]) -> list[str]:
 def growth_table(small: dict, big: dict, engines: list[str]) -> list[str]:
     factor = big["events"] / small["events"]
     head = " | ".join(f"{NAMES[e]} wall | {NAMES[e]} CPU | {NAMES[e]} peak" for e in engines)
-    lines = [f"| {big['events']:,} / {small['events']:,} events ({factor:.0f}x data) | {head} |",
-             "|---" * (1 + 3 * len(engines)) + "|"]
+    lines = [
+        f"| {big['events']:,} / {small['events']:,} events ({factor:.0f}x data) | {head} |",
+        "|---" * (1 + 3 * len(engines)) + "|",
+    ]
     rows = [(name, by, small["ops"].get(name, {}), "seconds", "cpu_s") for name, by in big["ops"].items()]
     rows += [(step, big["load"], small["load"], wall, cpu) for step, wall, cpu in LOAD_STEPS]
     for name, now, was, wall, cpu in rows:
@@ -66,9 +70,12 @@ def markdown(results: dict, engines: list[str]) -> str:
     lines = [f"Machine: {results.get('machine', '?')}.", ""]
     for run in runs:
         load = f"{run['load_memory_mb']} MB" if run.get("load_memory_mb") else "none"
-        lines += [f"{run['events']:,} events (run {run['started']}; query budget {run.get('memory_mb', '?')} MB, "
-                  f"load budget {load}; Parquet {run['parquet_mib']:,.0f} MiB written "
-                  f"in {run['parquet_s']:.0f} s; data on disk {run.get('disk_mib', 0):,.0f} MiB):", ""]
+        lines += [
+            f"{run['events']:,} events (run {run['started']}; query budget {run.get('memory_mb', '?')} MB, "
+            f"load budget {load}; Parquet {run['parquet_mib']:,.0f} MiB written "
+            f"in {run['parquet_s']:.0f} s; data on disk {run.get('disk_mib', 0):,.0f} MiB):",
+            "",
+        ]
         lines += size_table(run, engines) + [""]
     for small, big in zip(runs, runs[1:]):
         lines += ["Growth, the larger size over the smaller (warm wall, warm CPU, the child's peak RSS):", ""]

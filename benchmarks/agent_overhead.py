@@ -91,12 +91,17 @@ def main() -> None:
         ("system prompt: static prefix", f"{measure(static)} tokens", how),
         ("system prompt: dynamic part", f"{measure('## The data' + dynamic)} tokens", how),
         ("tool schemas (JSON, every call)", f"{measure(schemas)} tokens", how),
-        ("static share (prefix + schemas)", f"{(measure(static) + measure(schemas)) / (measure(text) + measure(schemas)):.0%}",
-         "prefix-cacheable"),
+        (
+            "static share (prefix + schemas)",
+            f"{(measure(static) + measure(schemas)) / (measure(text) + measure(schemas)):.0%}",
+            "prefix-cacheable",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"agent overhead · scripted model · {args.users} users, 30 days · tool called: {name} "
-          f"· installed: {', '.join(sorted(tool_names))}")
+    print(
+        f"agent overhead · scripted model · {args.users} users, 30 days · tool called: {name} "
+        f"· installed: {', '.join(sorted(tool_names))}"
+    )
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>14}  {note}")
 

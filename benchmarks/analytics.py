@@ -78,7 +78,9 @@ def pd_funnel(f):
         cand = ev.loc[ev["event_type"] == step, ["user_id", "ts"]]
         m = cur.merge(cand, on="user_id", how="inner")
         m = m[(m["ts"] > m[f"t{k - 1}"]) & (m["ts"] <= m["t1"] + window)]
-        cur = cur.merge(m.groupby("user_id")["ts"].min().rename(f"t{k}"), left_on="user_id", right_index=True, how="left")
+        cur = cur.merge(
+            m.groupby("user_id")["ts"].min().rename(f"t{k}"), left_on="user_id", right_index=True, how="left"
+        )
     return [cur[f"t{k}"].notna().sum() for k in (1, 2, 3)], [(cur[f"t{k}"] - cur[f"t{k - 1}"]).median() for k in (2, 3)]
 
 
@@ -88,7 +90,9 @@ def pd_retention(f):
     cohort = pd.DataFrame({"user_id": users["user_id"], "cohort": day - pd.to_timedelta(day.dt.day_of_week, unit="D")})
     ev = f["events"]
     eday = ev["ts"].dt.floor("D")
-    act = pd.DataFrame({"user_id": ev["user_id"], "week": eday - pd.to_timedelta(eday.dt.day_of_week, unit="D")}).drop_duplicates()
+    act = pd.DataFrame(
+        {"user_id": ev["user_id"], "week": eday - pd.to_timedelta(eday.dt.day_of_week, unit="D")}
+    ).drop_duplicates()
     m = cohort.merge(act, on="user_id")
     m["period"] = (m["week"] - m["cohort"]) // WEEK
     m = m[(m["period"] >= 0) & (m["period"] <= 8)]
@@ -105,8 +109,9 @@ def pd_paths(f):
 def pd_top_items(f):
     ev = f["events"]
     buy = ev[(ev["event_type"] == "purchase") & ev["item_id"].notna()]
-    g = buy.groupby("item_id").agg(event_count=("ts", "size"), unique_users=("user_id", "nunique"),
-                                   revenue=("value", "sum"))
+    g = buy.groupby("item_id").agg(
+        event_count=("ts", "size"), unique_users=("user_id", "nunique"), revenue=("value", "sum")
+    )
     return g.nlargest(10, "revenue").join(f["items"].set_index("item_id")[["title", "category", "brand"]])
 
 
@@ -115,35 +120,70 @@ def pd_segments(f):
     ev["country"] = ev["country"].fillna("(none)")
     g = ev.groupby("country")
     buy = ev[ev["event_type"] == "purchase"].groupby("country")
-    return pd.DataFrame({"events": g.size(), "users": g["user_id"].nunique(),
-                         "converted": buy["user_id"].nunique(), "revenue": buy["value"].sum()})
+    return pd.DataFrame(
+        {
+            "events": g.size(),
+            "users": g["user_id"].nunique(),
+            "converted": buy["user_id"].nunique(),
+            "revenue": buy["value"].sum(),
+        }
+    )
 
 
 def pd_user(f, uid):
     ev = f["events"]
     mine = ev[ev["user_id"] == uid]
-    return (f["users"][f["users"]["user_id"] == uid], mine["event_type"].value_counts(),
-            f["orders"][f["orders"]["user_id"] == uid]["total"].agg(["size", "sum"]),
-            f["reviews"][f["reviews"]["user_id"] == uid]["rating"].agg(["size", "mean"]),
-            mine.sort_values(["ts", "event_id"], ascending=False).head(20))
+    return (
+        f["users"][f["users"]["user_id"] == uid],
+        mine["event_type"].value_counts(),
+        f["orders"][f["orders"]["user_id"] == uid]["total"].agg(["size", "sum"]),
+        f["reviews"][f["reviews"]["user_id"] == uid]["rating"].agg(["size", "mean"]),
+        mine.sort_values(["ts", "event_id"], ascending=False).head(20),
+    )
 
 
 def cases(uid: str):
     """(name, engine function, request, SQL compiler, pandas function)."""
     return [
-        ("trend: events/day by country", trend, TrendRequest(interval="day", breakdown="country"), compile_trend, pd_trend),
-        ("funnel: view>cart>purchase, 7 d", funnel, FunnelRequest(steps=["view", "add_to_cart", "purchase"]),
-         compile_funnel, pd_funnel),
-        ("retention: weekly signup cohorts", retention, RetentionRequest(period="week", periods=8), compile_retention,
-         pd_retention),
+        (
+            "trend: events/day by country",
+            trend,
+            TrendRequest(interval="day", breakdown="country"),
+            compile_trend,
+            pd_trend,
+        ),
+        (
+            "funnel: view>cart>purchase, 7 d",
+            funnel,
+            FunnelRequest(steps=["view", "add_to_cart", "purchase"]),
+            compile_funnel,
+            pd_funnel,
+        ),
+        (
+            "retention: weekly signup cohorts",
+            retention,
+            RetentionRequest(period="week", periods=8),
+            compile_retention,
+            pd_retention,
+        ),
         ("paths: next step after view", paths, PathsRequest(event_type="view"), compile_paths, pd_paths),
-        ("paths: same, window (no step index)", paths_by_window, PathsRequest(event_type="view"),
-         lambda r: compile_paths(r, steps=False), None),
+        (
+            "paths: same, window (no step index)",
+            paths_by_window,
+            PathsRequest(event_type="view"),
+            lambda r: compile_paths(r, steps=False),
+            None,
+        ),
         ("top_items: by revenue", top_items, TopItemsRequest(metric="revenue"), compile_top_items, pd_top_items),
         ("segments: by country", segment_breakdown, SegmentRequest(dimension="country"), compile_segments, pd_segments),
         ("segments: by category", segment_breakdown, SegmentRequest(dimension="category"), compile_segments, None),
-        ("user_profile: one user", user_profile, UserProfileRequest(user_id=uid),
-         lambda r: compile_user_profile(r)[-1], lambda f: pd_user(f, uid)),
+        (
+            "user_profile: one user",
+            user_profile,
+            UserProfileRequest(user_id=uid),
+            lambda r: compile_user_profile(r)[-1],
+            lambda f: pd_user(f, uid),
+        ),
     ]
 
 
@@ -289,10 +329,16 @@ def report(results: dict, overhead: list, ad_hoc: list, n_events: int, out: Path
         print(f"{name:36} {cell(d)} {cell(p)} {cell(g)} {ratio(p, d):>13} {ratio(g, d):>10}")
     for label, rows in (("ad-hoc queries (100-250 chars)", ad_hoc), ("analytic queries (300-1,200 chars)", overhead)):
         wall, cpu = [w for w, _ in rows], [c for _, c in rows]
-        print(f"SQL guard per check, {label}: wall mean {statistics.mean(wall):.2f} ms (max {max(wall):.2f}), "
-              f"CPU mean {statistics.mean(cpu):.2f} ms (max {max(cpu):.2f}); target < 5 ms")
-    out.write_text(json.dumps({"events": n_events, "seconds": results, "guard_ms_analytics": overhead,
-                               "guard_ms_ad_hoc": ad_hoc}, indent=2))
+        print(
+            f"SQL guard per check, {label}: wall mean {statistics.mean(wall):.2f} ms (max {max(wall):.2f}), "
+            f"CPU mean {statistics.mean(cpu):.2f} ms (max {max(cpu):.2f}); target < 5 ms"
+        )
+    out.write_text(
+        json.dumps(
+            {"events": n_events, "seconds": results, "guard_ms_analytics": overhead, "guard_ms_ad_hoc": ad_hoc},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "tests" / "ui" / "fake_rules.yaml"
-QUESTIONS = ["Which items sell the most?", "How many purchases were made per week?",
-             "What do 1-star reviews complain about?"]
+QUESTIONS = [
+    "Which items sell the most?",
+    "How many purchases were made per week?",
+    "What do 1-star reviews complain about?",
+]
 MODES = ["chat", "stream", "ask"]
 
 
@@ -67,15 +70,21 @@ async def _one(client: httpx.AsyncClient, mode: str, question: str, thread_id: s
         response.raise_for_status()
         answer, timing = response.json(), _timing(response.headers["server-timing"])
     elif mode == "chat":
-        response = await client.post("/v1/chat/completions", headers=headers,
-                                     json={"model": "uba", "messages": [{"role": "user", "content": question}]})
+        response = await client.post(
+            "/v1/chat/completions",
+            headers=headers,
+            json={"model": "uba", "messages": [{"role": "user", "content": question}]},
+        )
         response.raise_for_status()
         answer, timing = response.json()["uba"], _timing(response.headers["server-timing"])
     else:
         answer = timing = None
-        async with client.stream("POST", "/v1/chat/completions", headers=headers,
-                                 json={"model": "uba", "stream": True,
-                                       "messages": [{"role": "user", "content": question}]}) as response:
+        async with client.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers=headers,
+            json={"model": "uba", "stream": True, "messages": [{"role": "user", "content": question}]},
+        ) as response:
             response.raise_for_status()
             async for line in response.aiter_lines():
                 if line.startswith("data: {") and '"uba": {' in line:
@@ -102,8 +111,9 @@ async def _session(client, index: int, questions: int, results: list, errors: li
 
 async def _load(url: str, key: str, sessions: int, questions: int) -> tuple[list, list, float]:
     limits = httpx.Limits(max_connections=sessions + 5, max_keepalive_connections=sessions + 5)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120,
-                                 limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120, limits=limits
+    ) as client:
         results: list = []
         errors: list = []
         started = time.perf_counter()
@@ -127,10 +137,21 @@ def _prepare(data_dir: Path) -> str:
 def _start(data_dir: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UBA_")}
-    env.update({"UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "fake", "UBA_LLM_FAKE_RULES": str(RULES),
-                "UBA_API_CONCURRENCY": str(concurrency), "GRADIO_ANALYTICS_ENABLED": "False"})
-    process = subprocess.Popen([str(Path(sys.executable).with_name("uba")), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.update(
+        {
+            "UBA_DATA_DIR": str(data_dir),
+            "UBA_LLM_BACKEND": "fake",
+            "UBA_LLM_FAKE_RULES": str(RULES),
+            "UBA_API_CONCURRENCY": str(concurrency),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+        }
+    )
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("uba")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -171,7 +192,10 @@ def main() -> None:
         return [elapsed - t["queue_ms"] - t["analyst_ms"] for _, elapsed, t in items]
 
     rows = [
-        ("questions (sessions x questions)", f"{total} ({args.sessions} x {args.questions}), {args.concurrency} workers"),
+        (
+            "questions (sessions x questions)",
+            f"{total} ({args.sessions} x {args.questions}), {args.concurrency} workers",
+        ),
         ("answered / errors", f"{len(results)} / {len(errors)}"),
         ("throughput", f"{len(results) / wall:.1f} questions/s over {wall:.1f} s"),
         ("client latency p50 / p99", p50_p99([e for _, e, _ in results])),

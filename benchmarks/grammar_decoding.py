@@ -27,14 +27,24 @@ from warehouse.analytics import FunnelRequest, TopItemsRequest
 
 # The agent's own argument models for two of its tools (their schemas are what the grammar encodes).
 TOOLS = [
-    StructuredTool.from_function(lambda **_: "", name="funnel", args_schema=FunnelRequest,
-                                 description="Compute conversion between ordered event types."),
-    StructuredTool.from_function(lambda **_: "", name="top_items", args_schema=TopItemsRequest,
-                                 description="Rank items by how often an event happened to them."),
+    StructuredTool.from_function(
+        lambda **_: "",
+        name="funnel",
+        args_schema=FunnelRequest,
+        description="Compute conversion between ordered event types.",
+    ),
+    StructuredTool.from_function(
+        lambda **_: "",
+        name="top_items",
+        args_schema=TopItemsRequest,
+        description="Rank items by how often an event happened to them.",
+    ),
 ]
 QUESTIONS = ("Which 3 items were added to cart most?", "How many viewers went on to purchase in 30 days?")
-FILLER = ("Table events(user_id, item_id, event_type, ts, session_id): one row per user action; "
-          "event_type is one of view, search, add_to_cart, remove_from_cart, favorite, purchase, review. ")
+FILLER = (
+    "Table events(user_id, item_id, event_type, ts, session_id): one row per user action; "
+    "event_type is one of view, search, add_to_cart, remove_from_cart, favorite, purchase, review. "
+)
 
 
 def main() -> None:
@@ -65,8 +75,9 @@ def main() -> None:
                 ours_s.append(time.perf_counter() - started)
                 llama.create_completion(prompt, max_tokens=1, temperature=0.0)
                 started = time.perf_counter()
-                theirs = llama.create_completion(prompt, max_tokens=160, temperature=0.0,
-                                                 grammar=LlamaGrammar.from_string(grammar, verbose=False))
+                theirs = llama.create_completion(
+                    prompt, max_tokens=160, temperature=0.0, grammar=LlamaGrammar.from_string(grammar, verbose=False)
+                )
                 theirs_s.append(time.perf_counter() - started)
                 tokens += len(ours)
                 same += llama.detokenize(ours).decode("utf-8") == theirs["choices"][0]["text"]
@@ -74,10 +85,14 @@ def main() -> None:
         ours_med, theirs_med = statistics.median(ours_s), statistics.median(theirs_s)
         rows.append((label, prompt_len, tokens / calls, theirs_med, ours_med, theirs_med / ours_med, f"{same}/{calls}"))
     print(f"model: {chat.model_path.name}, {args.runs} runs x {len(QUESTIONS)} calls per prompt length\n")
-    print("| prompt | tokens | call tokens | sampler chain s (median) | uba decoder s (median) | speed-up | same call |")
+    print(
+        "| prompt | tokens | call tokens | sampler chain s (median) | uba decoder s (median) | speed-up | same call |"
+    )
     print("|---|---|---|---|---|---|---|")
     for label, length, mean_tokens, theirs_med, ours_med, ratio, same_text in rows:
-        print(f"| {label} | {length} | {mean_tokens:.0f} | {theirs_med:.2f} | {ours_med:.2f} | {ratio:.2f}x | {same_text} |")
+        print(
+            f"| {label} | {length} | {mean_tokens:.0f} | {theirs_med:.2f} | {ours_med:.2f} | {ratio:.2f}x | {same_text} |"
+        )
 
 
 if __name__ == "__main__":

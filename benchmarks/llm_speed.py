@@ -54,13 +54,22 @@ def stream_once(model, run: int) -> dict[str, float]:
         usage = chunk.usage_metadata or usage
     end = time.perf_counter()
     gen = usage["output_tokens"]
-    return {"prompt_tokens": usage["input_tokens"], "ttft_s": first - started, "gen_tokens": gen,
-            "gen_tok_s": (gen - 1) / (end - first), "prompt_tok_s": usage["input_tokens"] / (first - started)}
+    return {
+        "prompt_tokens": usage["input_tokens"],
+        "ttft_s": first - started,
+        "gen_tokens": gen,
+        "gen_tok_s": (gen - 1) / (end - first),
+        "prompt_tok_s": usage["input_tokens"] / (first - started),
+    }
 
 
 def tool_call_once(model, run: int) -> float:
-    tool = StructuredTool.from_function(lambda steps, days=7: "", name="funnel", args_schema=FunnelArgs,
-                                        description="Compute conversion between ordered event types.")
+    tool = StructuredTool.from_function(
+        lambda steps, days=7: "",
+        name="funnel",
+        args_schema=FunnelArgs,
+        description="Compute conversion between ordered event types.",
+    )
     started = time.perf_counter()
     reply = model.bind_tools([tool], tool_choice="any").invoke(
         [SystemMessage(f"[run {run}] Use the tools."), HumanMessage("View to purchase conversion, last 14 days?")]
@@ -77,8 +86,13 @@ def cold_ask(data_dir: Path) -> dict[str, float | str]:
     token (when the runtime logs it), the answer's status and how the prefix got in place."""
     env = {**os.environ, "UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "local", "UBA_LOG_LEVEL": "INFO"}
     started = time.perf_counter()
-    process = subprocess.Popen([str(Path(sys.executable).with_name("uba")), "ask", "--json", QUESTION], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("uba")), "ask", "--json", QUESTION],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first_token = None
     log: list[str] = []
     for line in process.stderr:  # read as it comes: the first token's time is when its line appears
@@ -90,9 +104,13 @@ def cold_ask(data_dir: Path) -> dict[str, float | str]:
     wall = time.perf_counter() - started
     answer = json.loads(out) if process.returncode == 0 else {"status": f"exit {process.returncode}", "usage": {}}
     prefix = re.search(r"prompt prefix of (\d+) tokens (loaded|evaluated)[^\n]* in ([\d.]+) s", "".join(log))
-    return {"wall_s": wall, "status": answer["status"], "llm_s": answer["usage"].get("latency_ms", 0) / 1000,
-            "first_token_s": first_token if first_token is not None else float("nan"),
-            "prefix": f"{prefix.group(2)} ({prefix.group(1)} tokens, {prefix.group(3)} s)" if prefix else "?"}
+    return {
+        "wall_s": wall,
+        "status": answer["status"],
+        "llm_s": answer["usage"].get("latency_ms", 0) / 1000,
+        "first_token_s": first_token if first_token is not None else float("nan"),
+        "prefix": f"{prefix.group(2)} ({prefix.group(1)} tokens, {prefix.group(3)} s)" if prefix else "?",
+    }
 
 
 def answers(settings: Settings) -> None:
@@ -132,8 +150,10 @@ def answers(settings: Settings) -> None:
     for label, run in (("cold `uba ask`, no saved state", without), ("cold `uba ask`, saved state", with_state)):
         print(f"| {label} | {run['first_token_s']:.1f} | {run['wall_s']:.1f} | {run['status']} | {run['prefix']} |")
     print(f"| warm answer (same process, second ask) | | {warm_s:.1f} | {warm.status} | cached |")
-    print(f"| ratio cold without / with saved state | {without['first_token_s'] / with_state['first_token_s']:.1f}x "
-          f"| {without['wall_s'] / with_state['wall_s']:.1f}x | | |")
+    print(
+        f"| ratio cold without / with saved state | {without['first_token_s'] / with_state['first_token_s']:.1f}x "
+        f"| {without['wall_s'] / with_state['wall_s']:.1f}x | | |"
+    )
 
 
 def main() -> None:
@@ -163,10 +183,14 @@ def main() -> None:
     calls = [tool_call_once(model, run) for run in range(args.runs)]
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     print(f"backend: {describe_model(settings)}   (load + warm-up {warm_s:.1f} s, {args.runs} runs, medians)")
-    print("| prompt tokens | time to first token s | prompt tok/s | generated tokens | generation tok/s | required tool call s |")
+    print(
+        "| prompt tokens | time to first token s | prompt tok/s | generated tokens | generation tok/s | required tool call s |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
-    print(f"| {med['prompt_tokens']:.0f} | {med['ttft_s']:.2f} | {med['prompt_tok_s']:.1f} | {med['gen_tokens']:.0f} "
-          f"| {med['gen_tok_s']:.1f} | {statistics.median(calls):.2f} |")
+    print(
+        f"| {med['prompt_tokens']:.0f} | {med['ttft_s']:.2f} | {med['prompt_tok_s']:.1f} | {med['gen_tokens']:.0f} "
+        f"| {med['gen_tok_s']:.1f} | {statistics.median(calls):.2f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,14 @@ print(json.dumps({{"outcomes": outcomes, "peak_mb": peak / 1024}}))
 
 def run(scopes: list[str | None], budget: int, timeout: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        code = _CHILD.format(root=str(Path(__file__).resolve().parents[1]), url=f"duckdb:///{tmp}/w.duckdb",
-                             timeout=timeout, budget=budget, bomb=BOMB, scopes=scopes)
+        code = _CHILD.format(
+            root=str(Path(__file__).resolve().parents[1]),
+            url=f"duckdb:///{tmp}/w.duckdb",
+            timeout=timeout,
+            budget=budget,
+            bomb=BOMB,
+            scopes=scopes,
+        )
         started = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -57,16 +63,21 @@ def main() -> None:
     parser.add_argument("--budget-mb", type=int, default=2048)
     parser.add_argument("--timeout-s", type=float, default=10.0)
     args = parser.parse_args()
-    rows = [("1 bomb, unscoped reader", [None]), ("2 bombs, unscoped reader", [None, None]),
-            ("2 bombs, two scoped users", ["u1", "u2"])]
+    rows = [
+        ("1 bomb, unscoped reader", [None]),
+        ("2 bombs, unscoped reader", [None, None]),
+        ("2 bombs, two scoped users", ["u1", "u2"]),
+    ]
     print(f"budget {args.budget_mb} MB, timeout {args.timeout_s:g} s, guard off")
     print(f"{'case':<28} {'peak MB':>8} {'peak/budget':>11} {'slowest s':>9} {'slowest/timeout':>15}  outcomes")
     for name, scopes in rows:
         r = run(scopes, args.budget_mb, args.timeout_s)
         slowest = max(s for _, s in r["outcomes"])
         kinds = ", ".join(sorted({k for k, _ in r["outcomes"]}))
-        print(f"{name:<28} {r['peak_mb']:>8.0f} {r['peak_mb'] / args.budget_mb:>11.2f} {slowest:>9.1f} "
-              f"{slowest / args.timeout_s:>15.2f}  {kinds}")
+        print(
+            f"{name:<28} {r['peak_mb']:>8.0f} {r['peak_mb'] / args.budget_mb:>11.2f} {slowest:>9.1f} "
+            f"{slowest / args.timeout_s:>15.2f}  {kinds}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,43 +58,84 @@ def main() -> None:
     warehouse = Warehouse.open(f"duckdb:///{root / 'warehouse.duckdb'}")
     stats = generate_demo(warehouse, users=args.users, days=args.days, seed=args.seed)
     query, registry = warehouse_query(warehouse), ModelRegistry(root / "models")
-    print(f"demo: {stats.users:,} users, {stats.events:,} events, {args.days} days, seed {args.seed}; CPU, "
-          f"{args.threads} thread(s)\n")
+    print(
+        f"demo: {stats.users:,} users, {stats.events:,} events, {args.days} days, seed {args.seed}; CPU, "
+        f"{args.threads} thread(s)\n"
+    )
 
     cost = []
     if not args.skip_churn:
         t0 = time.perf_counter()
         churn = train_churn(query, registry, ChurnConfig(threads=args.threads))
-        cost.append(["churn: features, fit, calibrate, score + drivers for every active user",
-                     f"{time.perf_counter() - t0:.1f} s", ""])
+        cost.append(
+            [
+                "churn: features, fit, calibrate, score + drivers for every active user",
+                f"{time.perf_counter() - t0:.1f} s",
+                "",
+            ]
+        )
         m = churn.metrics
         print(f"Churn ({churn.protocol}):")
-        _table(["model", "AUC", "Brier"], [
-            ["gradient-boosted trees, isotonic/sigmoid calibrated", m["auc"], m["brier"]],
-            ["same trees, uncalibrated", m["auc_uncalibrated"], m["brier_uncalibrated"]],
-            ["recency only (days since last event)", m["auc_recency_only"], ""],
-            [f"base rate {m['base_rate']} for everyone", 0.5, m["brier_base_rate"]],
-        ])
+        _table(
+            ["model", "AUC", "Brier"],
+            [
+                ["gradient-boosted trees, isotonic/sigmoid calibrated", m["auc"], m["brier"]],
+                ["same trees, uncalibrated", m["auc_uncalibrated"], m["brier_uncalibrated"]],
+                ["recency only (days since last event)", m["auc_recency_only"], ""],
+                [f"base rate {m['base_rate']} for everyone", 0.5, m["brier_base_rate"]],
+            ],
+        )
         print(f"\nReliability ({m['eval_users']:,} users, {m['calibration']} calibration):")
-        _table(["predicted bin", "users", "mean predicted", "observed"],
-               [[r["bin"], r["users"], r["predicted"], r["observed"]] for r in m["reliability"]])
+        _table(
+            ["predicted bin", "users", "mean predicted", "observed"],
+            [[r["bin"], r["users"], r["predicted"], r["observed"]] for r in m["reliability"]],
+        )
 
     t0 = time.perf_counter()
     fc = train_forecast(query, registry)
     fc_s = time.perf_counter() - t0
     print(f"\nForecast ({fc.protocol}):")
     models = load_forecast(fc)
-    rows = [[k, f"{v['folds']} x {v['horizon']}", v["mase_holt_winters"], v["mase_seasonal_naive"],
-             f"0.80 / {v['coverage80']:.3f}", f"0.95 / {v['coverage95']:.3f}", models[k].scale]
-            for k, v in fc.metrics.items() if "folds" in v]
+    rows = [
+        [
+            k,
+            f"{v['folds']} x {v['horizon']}",
+            v["mase_holt_winters"],
+            v["mase_seasonal_naive"],
+            f"0.80 / {v['coverage80']:.3f}",
+            f"0.95 / {v['coverage95']:.3f}",
+            models[k].scale,
+        ]
+        for k, v in fc.metrics.items()
+        if "folds" in v
+    ]
     daily = [v for k, v in fc.metrics.items() if k.endswith("/day") and "folds" in v]
     if daily:
         points = sum(v["points"] for v in daily)
         pooled = [sum(v[c] * v["points"] for v in daily) / points for c in ("coverage80", "coverage95")]
-        rows.append([f"all daily series ({points} points)", "", "", "", f"0.80 / {pooled[0]:.3f}",
-                     f"0.95 / {pooled[1]:.3f}", ""])
-    _table(["series", "folds x horizon", "MASE Holt-Winters", "MASE seasonal naive", "80% nominal / empirical",
-            "95% nominal / empirical", "interval scale (registered model)"], rows)
+        rows.append(
+            [
+                f"all daily series ({points} points)",
+                "",
+                "",
+                "",
+                f"0.80 / {pooled[0]:.3f}",
+                f"0.95 / {pooled[1]:.3f}",
+                "",
+            ]
+        )
+    _table(
+        [
+            "series",
+            "folds x horizon",
+            "MASE Holt-Winters",
+            "MASE seasonal naive",
+            "80% nominal / empirical",
+            "95% nominal / empirical",
+            "interval scale (registered model)",
+        ],
+        rows,
+    )
 
     cost.append(["forecast: 6 series, grid search, conformal calibration + backtest", f"{fc_s:.1f} s", ""])
     if args.next_minutes > 0:
@@ -105,13 +146,27 @@ def main() -> None:
         print(f"\nNext action ({nxt.protocol}; best epoch {n['best_epoch']} of {n['epochs']}, {n['stopped_by']}):")
         print(f"serves: {n['serving']} ({n['serving_reason']})")
         base = n["transitions"]["NDCG@10"]
-        _table(["model", "valid NDCG@10", "test HR@10", "test NDCG@10", "NDCG@10 vs transitions", "detail"],
-               [[r["model"] + (" (serves)" if r["serves"] else ""), f"{r['valid_NDCG@10']:.4f}", f"{r['test_HR@10']:.4f}",
-                 f"{r['test_NDCG@10']:.4f}", f"{r['test_NDCG@10'] / base:.2f}x", r["detail"]]
-                if "valid_NDCG@10" in r else [r["model"], "", "", "", "", r["detail"]] for r in n["candidates"]])
+        _table(
+            ["model", "valid NDCG@10", "test HR@10", "test NDCG@10", "NDCG@10 vs transitions", "detail"],
+            [
+                [
+                    r["model"] + (" (serves)" if r["serves"] else ""),
+                    f"{r['valid_NDCG@10']:.4f}",
+                    f"{r['test_HR@10']:.4f}",
+                    f"{r['test_NDCG@10']:.4f}",
+                    f"{r['test_NDCG@10'] / base:.2f}x",
+                    r["detail"],
+                ]
+                if "valid_NDCG@10" in r
+                else [r["model"], "", "", "", "", r["detail"]]
+                for r in n["candidates"]
+            ],
+        )
         print(f"SASRec config: {nxt.config}")
-        print(f"next event type accuracy: {n['sasrec']['type_accuracy']:.4f} "
-              f"(always the most common type: {n['type_majority_accuracy']:.4f})")
+        print(
+            f"next event type accuracy: {n['sasrec']['type_accuracy']:.4f} "
+            f"(always the most common type: {n['type_majority_accuracy']:.4f})"
+        )
         model = NextModel.load(registry.latest("next"))
         users = query("SELECT DISTINCT e.user_id FROM events AS e ORDER BY 1 LIMIT 200")["user_id"].astype(str)
         lat = []
@@ -119,8 +174,13 @@ def main() -> None:
             t1 = time.perf_counter()
             predict_next(query, model, user, 10)
             lat.append((time.perf_counter() - t1) * 1000)
-        cost.append(["next action: all candidates (incl. data load, SASRec-CE, kNN tuning, test)", f"{next_s:.1f} s",
-                     f"predict_next p50 {np.median(lat):.1f} ms/user (SQL + model)"])
+        cost.append(
+            [
+                "next action: all candidates (incl. data load, SASRec-CE, kNN tuning, test)",
+                f"{next_s:.1f} s",
+                f"predict_next p50 {np.median(lat):.1f} ms/user (SQL + model)",
+            ]
+        )
     print("\nCost (CPU):")
     _table(["step", "wall time", "inference"], cost)
     warehouse.dispose()

@@ -64,33 +64,60 @@ def main() -> None:
     valid, test = _every_next_click(valid_seqs), _every_next_click(test_seqs)
     trained = None
     if args.max_minutes > 0:
-        config = SASRecConfig(max_len=20, hidden=64, blocks=2, dropout=0.2, lr=1e-3, batch_size=128, patience=3,
-                              max_minutes=args.max_minutes, valid_users=None, device=args.device)
-        trained = train_sasrec(train, valid, vocab, config, progress=False,
-                               on_epoch=lambda r: print(f"epoch {int(r['epoch'])}: valid NDCG@10 "
-                                                        f"{r['valid_NDCG@10']:.4f} ({r['seconds']:.0f} s)", flush=True))
+        config = SASRecConfig(
+            max_len=20,
+            hidden=64,
+            blocks=2,
+            dropout=0.2,
+            lr=1e-3,
+            batch_size=128,
+            patience=3,
+            max_minutes=args.max_minutes,
+            valid_users=None,
+            device=args.device,
+        )
+        trained = train_sasrec(
+            train,
+            valid,
+            vocab,
+            config,
+            progress=False,
+            on_epoch=lambda r: print(
+                f"epoch {int(r['epoch'])}: valid NDCG@10 {r['valid_NDCG@10']:.4f} ({r['seconds']:.0f} s)", flush=True
+            ),
+        )
     t0 = time.monotonic()
     selection = select_next_model(train, valid, vocab.n_items, trained)
     select_s = time.monotonic() - t0
     score_test(selection, test, ks=(10, 20))
     base = selection.candidate("transitions").test["MRR@20"]
     print()
-    print(f"Protocol: YOOCHOOSE 100k (session-rec), train {len(train):,} sessions, {len(test.target_items):,} "
-          f"test next-click predictions over {len(test_seqs):,} sessions, full ranking over {vocab.n_items - 2:,} "
-          f"items; chosen on train_valid NDCG@10; torch threads {torch.get_num_threads()}; kNN tuning + blend + "
-          f"validation {select_s:.0f} s" + (f"; SASRec {trained.train_seconds / 60:.1f} min, best epoch "
-                                             f"{trained.best_epoch} of {len(trained.epochs)} ({trained.stopped_by})"
-                                             if trained else ""))
+    print(
+        f"Protocol: YOOCHOOSE 100k (session-rec), train {len(train):,} sessions, {len(test.target_items):,} "
+        f"test next-click predictions over {len(test_seqs):,} sessions, full ranking over {vocab.n_items - 2:,} "
+        f"items; chosen on train_valid NDCG@10; torch threads {torch.get_num_threads()}; kNN tuning + blend + "
+        f"validation {select_s:.0f} s"
+        + (
+            f"; SASRec {trained.train_seconds / 60:.1f} min, best epoch "
+            f"{trained.best_epoch} of {len(trained.epochs)} ({trained.stopped_by})"
+            if trained
+            else ""
+        )
+    )
     print(f"Serves: {selection.winner} ({selection.reason})")
     nd_base = selection.candidate("transitions").test["NDCG@10"]
-    print("| model | valid NDCG@10 | test HR@20 | test MRR@20 | MRR@20 vs transitions | test NDCG@10 | NDCG@10 vs "
-          "transitions | detail |")
+    print(
+        "| model | valid NDCG@10 | test HR@20 | test MRR@20 | MRR@20 vs transitions | test NDCG@10 | NDCG@10 vs "
+        "transitions | detail |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for c in selection.candidates:
         mark = " (serves)" if c.name == selection.winner else ""
-        print(f"| {c.name}{mark} | {c.valid['NDCG@10']:.4f} | {c.test['HR@20']:.4f} | {c.test['MRR@20']:.4f} | "
-              f"{c.test['MRR@20'] / base:.2f}x | {c.test['NDCG@10']:.4f} | {c.test['NDCG@10'] / nd_base:.2f}x | "
-              f"{c.detail} |")
+        print(
+            f"| {c.name}{mark} | {c.valid['NDCG@10']:.4f} | {c.test['HR@20']:.4f} | {c.test['MRR@20']:.4f} | "
+            f"{c.test['MRR@20'] / base:.2f}x | {c.test['NDCG@10']:.4f} | {c.test['NDCG@10'] / nd_base:.2f}x | "
+            f"{c.detail} |"
+        )
 
 
 if __name__ == "__main__":

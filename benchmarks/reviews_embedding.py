@@ -60,8 +60,14 @@ def amazon_reviews() -> list[dict]:
         for n, line in enumerate(fh):
             r = json.loads(line)
             summary = (r.get("summary") or "").strip()
-            rows.append({"id": n, "summary": summary, "doc": review_document(r.get("summary"), r.get("reviewText")),
-                         "body": review_document(None, r.get("reviewText"))})
+            rows.append(
+                {
+                    "id": n,
+                    "summary": summary,
+                    "doc": review_document(r.get("summary"), r.get("reviewText")),
+                    "body": review_document(None, r.get("reviewText")),
+                }
+            )
     return rows
 
 
@@ -80,7 +86,10 @@ def demo_documents(n: int) -> list[str]:
         wh.create_schema()
         generate_demo(wh, users=3000, days=90, seed=7)
         with wh.engine.connect() as conn:
-            docs = [review_document(t, b) for t, b in conn.execute(text("SELECT title, body FROM reviews ORDER BY review_id"))]
+            docs = [
+                review_document(t, b)
+                for t, b in conn.execute(text("SELECT title, body FROM reviews ORDER BY review_id"))
+            ]
         wh.dispose()
     return docs[:n]
 
@@ -120,7 +129,9 @@ def known_item(doc_vectors, query_vectors, keyword, ids, summaries, k=10, pool=5
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality-reviews", type=int, default=2000, help="random real reviews for the quality columns")
-    parser.add_argument("--speed-reviews", type=int, default=300, help="real (and demo) reviews encoded per configuration")
+    parser.add_argument(
+        "--speed-reviews", type=int, default=300, help="real (and demo) reviews encoded per configuration"
+    )
     parser.add_argument("--cache", type=Path, default=None, help="directory for cached vectors (quality only)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds over all configurations")
     parser.add_argument("--skip-speed", action="store_true")
@@ -146,8 +157,12 @@ def main() -> None:
     # and a shorter token limit can only lose what the body says.
     field_ = "body" if args.body_only else "doc"
     keyword = KeywordIndex()
-    keyword.upsert([str(r["id"]) for r in quality_rows], [r[field_] for r in quality_rows],
-                   [""] * len(quality_rows), [{}] * len(quality_rows))
+    keyword.upsert(
+        [str(r["id"]) for r in quality_rows],
+        [r[field_] for r in quality_rows],
+        [""] * len(quality_rows),
+        [{}] * len(quality_rows),
+    )
     print(f"start: load average {os.getloadavg()[0]:.1f}", flush=True)
     embedders, qualities = [], []
     for label, max_tokens, quantize, batch, threads, *_order in configs:
@@ -159,8 +174,13 @@ def main() -> None:
             cache = VectorCache(args.cache, embedder.fingerprint())
             doc_vectors = cache.embed(embedder.embed, [r[field_] for r in quality_rows])
             query_vectors = cache.embed(embedder.embed, [r["summary"] for r in quality_rows])
-            quality = known_item(doc_vectors, query_vectors, keyword, [str(r["id"]) for r in quality_rows],
-                                 [r["summary"] for r in quality_rows])
+            quality = known_item(
+                doc_vectors,
+                query_vectors,
+                keyword,
+                [str(r["id"]) for r in quality_rows],
+                [r["summary"] for r in quality_rows],
+            )
         qualities.append(quality)
         print(f"{label}: quality {quality}", flush=True)
     # Speed in interleaved rounds (every configuration once per round), so load swings on this shared
@@ -189,11 +209,23 @@ def main() -> None:
     load_note = f"load average {min(loads):.1f}-{max(loads):.1f} over the rounds" if loads else "speed skipped"
     mean_chars = np.mean([len(d) for d in speed_docs]) if speed_docs else 0
     demo_chars = np.mean([len(d) for d in demo_docs]) if demo_docs else 0
-    table(f"embedding levers: all-MiniLM-L6-v2 on CPU (torch {torch.__version__}, {os.cpu_count()} CPUs, {load_note}); "
-          f"reviews/s median of {args.rounds} interleaved rounds (ratio: median of same-round ratios to the first row); speed on {len(speed_docs)} Amazon reviews ({mean_chars:.0f} chars) and "
-          f"{len(demo_docs)} demo reviews ({demo_chars:.0f} chars); known item on {len(quality_rows)} Amazon reviews ({'body only' if args.body_only else 'title + body'} indexed), exact cosine",
-          ["configuration", "Amazon reviews/s (vs baseline)", "demo reviews/s (vs baseline)",
-           "vector R@1", "vector R@10", "vector MRR", "hybrid R@1", "hybrid R@10", "hybrid MRR"], rows_out)
+    table(
+        f"embedding levers: all-MiniLM-L6-v2 on CPU (torch {torch.__version__}, {os.cpu_count()} CPUs, {load_note}); "
+        f"reviews/s median of {args.rounds} interleaved rounds (ratio: median of same-round ratios to the first row); speed on {len(speed_docs)} Amazon reviews ({mean_chars:.0f} chars) and "
+        f"{len(demo_docs)} demo reviews ({demo_chars:.0f} chars); known item on {len(quality_rows)} Amazon reviews ({'body only' if args.body_only else 'title + body'} indexed), exact cosine",
+        [
+            "configuration",
+            "Amazon reviews/s (vs baseline)",
+            "demo reviews/s (vs baseline)",
+            "vector R@1",
+            "vector R@10",
+            "vector MRR",
+            "hybrid R@1",
+            "hybrid R@10",
+            "hybrid MRR",
+        ],
+        rows_out,
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,12 @@ def sampled_warehouse(path: Path, reviews: int, *, keep_pii: bool = False):
     ingest(wh, DATA, "amazon-reviews", keep_review_pii=keep_pii)
     seconds = time.process_time() - started
     with wh.begin() as conn:
-        conn.execute(text("DELETE FROM reviews WHERE review_id NOT IN "
-                          f"(SELECT review_id FROM reviews ORDER BY hash(review_id) LIMIT {reviews})"))
+        conn.execute(
+            text(
+                "DELETE FROM reviews WHERE review_id NOT IN "
+                f"(SELECT review_id FROM reviews ORDER BY hash(review_id) LIMIT {reviews})"
+            )
+        )
     return wh, seconds
 
 
@@ -90,36 +94,67 @@ def main() -> None:
         model_path = work / "sentiment.npz"
         # An untimed first run trains the classifier and saves it, as the first index run of a warehouse does.
         seconds, _, embedded = index_once(wh, embedder, work / "index-warm-up", on=True, model_path=model_path)
-        print(f"warm-up run (trains the classifier, not counted): {embedded} reviews in {seconds:.1f} s; "
-              f"{args.reviews} reviews per run, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} CPUs")
+        print(
+            f"warm-up run (trains the classifier, not counted): {embedded} reviews in {seconds:.1f} s; "
+            f"{args.reviews} reviews per run, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs"
+        )
         runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
         for n in range(args.rounds):
-            for mode in (("off", "on") if n % 2 == 0 else ("on", "off")):
-                seconds, cpu, embedded = index_once(wh, embedder, work / f"index-{mode}-{n}", on=mode == "on",
-                                                    model_path=model_path)
+            for mode in ("off", "on") if n % 2 == 0 else ("on", "off"):
+                seconds, cpu, embedded = index_once(
+                    wh, embedder, work / f"index-{mode}-{n}", on=mode == "on", model_path=model_path
+                )
                 runs[mode].append((embedded / seconds, embedded / cpu))
                 print(f"round {n + 1} {mode}: {embedded} reviews in {seconds:.1f} s wall, {cpu:.1f} s CPU")
         wall = {m: statistics.median(r[0] for r in runs[m]) for m in runs}
         per_cpu = {m: statistics.median(r[1] for r in runs[m]) for m in runs}
         rows = []
         for mode, label in (("off", "off: no redaction, no sentiment"), ("on", "on: redaction + sentiment")):
-            rows.append([label, round(wall[mode], 1), round(wall[mode] / wall["off"], 3), round(per_cpu[mode], 1),
-                         round(per_cpu[mode] / per_cpu["off"], 3), " ".join(f"{w:.1f}" for w, _ in runs[mode])])
-        table(f"indexing throughput (median of {args.rounds} rounds)",
-              ["indexing", "reviews/s wall", "x off", "reviews per CPU-second", "x off", "wall runs"], rows)
-        table("ingest of the 10,261 real reviews (one run each, Presidio imported beforehand)",
-              ["ingest", "CPU seconds", "x keep-PII"],
-              [["UBA_REVIEW_KEEP_PII=true (no redaction)", round(ingest_off, 2), 1.0],
-               ["default (redacted)", round(ingest_on, 2), round(ingest_on / ingest_off, 3)]])
+            rows.append(
+                [
+                    label,
+                    round(wall[mode], 1),
+                    round(wall[mode] / wall["off"], 3),
+                    round(per_cpu[mode], 1),
+                    round(per_cpu[mode] / per_cpu["off"], 3),
+                    " ".join(f"{w:.1f}" for w, _ in runs[mode]),
+                ]
+            )
+        table(
+            f"indexing throughput (median of {args.rounds} rounds)",
+            ["indexing", "reviews/s wall", "x off", "reviews per CPU-second", "x off", "wall runs"],
+            rows,
+        )
+        table(
+            "ingest of the 10,261 real reviews (one run each, Presidio imported beforehand)",
+            ["ingest", "CPU seconds", "x keep-PII"],
+            [
+                ["UBA_REVIEW_KEEP_PII=true (no redaction)", round(ingest_off, 2), 1.0],
+                ["default (redacted)", round(ingest_on, 2), round(ingest_on / ingest_off, 3)],
+            ],
+        )
         corpus = 10_261
         total = {"off": ingest_off + corpus / per_cpu["off"], "on": ingest_on + corpus / per_cpu["on"]}
-        table("ingest + index of all 10,261 reviews, CPU seconds (index from the median reviews per CPU-second)",
-              ["pipeline", "CPU seconds", "reviews per CPU-second", "x off"],
-              [["off: keep PII, no redaction, no sentiment", round(total["off"], 1), round(corpus / total["off"], 1),
-                1.0],
-               ["on: redacted at ingest and index, sentiment scored", round(total["on"], 1),
-                round(corpus / total["on"], 1), round(total["off"] / total["on"], 3)]])
+        table(
+            "ingest + index of all 10,261 reviews, CPU seconds (index from the median reviews per CPU-second)",
+            ["pipeline", "CPU seconds", "reviews per CPU-second", "x off"],
+            [
+                [
+                    "off: keep PII, no redaction, no sentiment",
+                    round(total["off"], 1),
+                    round(corpus / total["off"], 1),
+                    1.0,
+                ],
+                [
+                    "on: redacted at ingest and index, sentiment scored",
+                    round(total["on"], 1),
+                    round(corpus / total["on"], 1),
+                    round(total["off"] / total["on"], 3),
+                ],
+            ],
+        )
+
 
 if __name__ == "__main__":
     main()

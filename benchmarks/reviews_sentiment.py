@@ -68,9 +68,16 @@ def main() -> None:
         predicted = np.asarray(predicted)
         per_class = f1_score(labels[test], predicted, labels=list(SENTIMENTS), average=None, zero_division=0)
         rho = spearmanr(scores, stars[test]).statistic if scores is not None else float("nan")
-        results.append([name, f"{accuracy_score(labels[test], predicted):.3f}",
-                        f"{f1_score(labels[test], predicted, labels=list(SENTIMENTS), average='macro', zero_division=0):.3f}",
-                        *(f"{f:.3f}" for f in per_class), f"{rho:.3f}", f"{1000 * seconds / test.sum():.2f}"])
+        results.append(
+            [
+                name,
+                f"{accuracy_score(labels[test], predicted):.3f}",
+                f"{f1_score(labels[test], predicted, labels=list(SENTIMENTS), average='macro', zero_division=0):.3f}",
+                *(f"{f:.3f}" for f in per_class),
+                f"{rho:.3f}",
+                f"{1000 * seconds / test.sum():.2f}",
+            ]
+        )
 
     majority = max(SENTIMENTS, key=lambda s: (labels[train] == s).sum())
     measure(f"majority class ({majority})", [majority] * int(test.sum()), None, 0.0)
@@ -82,11 +89,17 @@ def main() -> None:
         started = time.perf_counter()
         scored = model.score(None, vectors[test])
         name = f"MiniLM + logistic regression ({'balanced' if balanced else 'unweighted'} classes, C={c:g})"
-        measure(name + (" [default]" if (balanced, c) == (False, C) else ""), scored.labels, scored.scores,
-                time.perf_counter() - started)
-    table("sentiment on held-out real reviews (label = star bucket)",
-          ["model", "accuracy", "macro-F1", "F1 neg", "F1 neu", "F1 pos", "Spearman vs stars", "ms / review"],
-          results)
+        measure(
+            name + (" [default]" if (balanced, c) == (False, C) else ""),
+            scored.labels,
+            scored.scores,
+            time.perf_counter() - started,
+        )
+    table(
+        "sentiment on held-out real reviews (label = star bucket)",
+        ["model", "accuracy", "macro-F1", "F1 neg", "F1 neu", "F1 pos", "Spearman vs stars", "ms / review"],
+        results,
+    )
 
 
 def grid(ids: list[str], vectors, labels, train_rows) -> None:
@@ -102,11 +115,19 @@ def grid(ids: list[str], vectors, labels, train_rows) -> None:
         for c in (0.3, 1.0, 3.0, 10.0, 30.0, 100.0):
             model = EmbeddingSentiment.fit(vectors[fit_rows], list(labels[fit_rows]), balanced=balanced, c=c)
             predicted = model.score(None, vectors[val_rows]).labels
-            rows.append(["balanced" if balanced else "unweighted", f"{c:g}",
-                         f"{accuracy_score(labels[val_rows], predicted):.3f}",
-                         f"{f1_score(labels[val_rows], predicted, average='macro'):.3f}"])
-    table(f"validation grid ({len(fit_rows)} fit, {len(val_rows)} validation reviews)",
-          ["classes", "C", "accuracy", "macro-F1"], rows)
+            rows.append(
+                [
+                    "balanced" if balanced else "unweighted",
+                    f"{c:g}",
+                    f"{accuracy_score(labels[val_rows], predicted):.3f}",
+                    f"{f1_score(labels[val_rows], predicted, average='macro'):.3f}",
+                ]
+            )
+    table(
+        f"validation grid ({len(fit_rows)} fit, {len(val_rows)} validation reviews)",
+        ["classes", "C", "accuracy", "macro-F1"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

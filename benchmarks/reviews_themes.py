@@ -55,8 +55,12 @@ def main() -> None:
     started = time.perf_counter()
     review_themes(index, ReviewFilter(max_rating=2))
     cold = time.perf_counter() - started
-    subsets = [("1-2 stars (complaints)", ReviewFilter(max_rating=2)), ("3 stars", ReviewFilter(min_rating=3, max_rating=3)),
-               ("4-5 stars (praise)", ReviewFilter(min_rating=4)), ("all reviews", ReviewFilter())]
+    subsets = [
+        ("1-2 stars (complaints)", ReviewFilter(max_rating=2)),
+        ("3 stars", ReviewFilter(min_rating=3, max_rating=3)),
+        ("4-5 stars (praise)", ReviewFilter(min_rating=4)),
+        ("all reviews", ReviewFilter()),
+    ]
     rows, shown = [], []
     for name, flt in subsets:
         runs, seconds = [], []
@@ -69,16 +73,34 @@ def main() -> None:
         ari = adjusted_rand_score(a.assignment, [by_id[i] for i in a.review_ids])
         jaccard, labels = agreement(a, b)
         per_10k = np.mean(seconds) / a.clustered * 10_000
-        rows.append([name, a.clustered, a.k, f"{ari:.3f}", f"{jaccard:.3f}", f"{labels:.2f}",
-                     f"{np.mean(seconds):.2f}", f"{per_10k:.2f}"])
+        rows.append(
+            [
+                name,
+                a.clustered,
+                a.k,
+                f"{ari:.3f}",
+                f"{jaccard:.3f}",
+                f"{labels:.2f}",
+                f"{np.mean(seconds):.2f}",
+                f"{per_10k:.2f}",
+            ]
+        )
         shown.append((name, a))
-    table("theme stability, seed 0 vs seed 1 (default k)",
-          ["subset", "reviews", "k", "ARI", "member Jaccard", "labels sharing a word", "s / call", "s / 10k reviews"], rows)
+    table(
+        "theme stability, seed 0 vs seed 1 (default k)",
+        ["subset", "reviews", "k", "ARI", "member Jaccard", "labels sharing a word", "s / call", "s / 10k reviews"],
+        rows,
+    )
     print(f"\nfirst call of the process (reads every vector from Chroma): {cold:.2f} s")
     for name, report in shown[:1]:
-        table(f"themes of {name}, seed 0", ["theme", "reviews", "share", "avg rating", "quoted"],
-              [[t.label, t.count, f"{t.share:.0%}", t.average_rating, " ".join(q.review_id for q in t.quotes)]
-               for t in report.themes])
+        table(
+            f"themes of {name}, seed 0",
+            ["theme", "reviews", "share", "avg rating", "quoted"],
+            [
+                [t.label, t.count, f"{t.share:.0%}", t.average_rating, " ".join(q.review_id for q in t.quotes)]
+                for t in report.themes
+            ],
+        )
 
 
 if __name__ == "__main__":

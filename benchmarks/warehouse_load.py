@@ -43,8 +43,12 @@ def run_case(users: int, url: str) -> dict:
     rows = wh.row_counts()
     wh.dispose()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {**stats.to_dict(), "rows": sum(rows.values()), "peak_mb": round(usage.ru_maxrss / 1024),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)}
+    return {
+        **stats.to_dict(),
+        "rows": sum(rows.values()),
+        "peak_mb": round(usage.ru_maxrss / 1024),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+    }
 
 
 def child(users: int, url: str) -> dict:
@@ -80,8 +84,7 @@ def main() -> None:
             for size in sizes:
                 users = max(int(round(size / EVENTS_PER_USER)), 1)
                 for engine in engines:
-                    url = (f"duckdb:///{Path(tmp) / f'{size}.duckdb'}" if engine == "duckdb"
-                           else pg.new_database())
+                    url = f"duckdb:///{Path(tmp) / f'{size}.duckdb'}" if engine == "duckdb" else pg.new_database()
                     print(f"running {engine} with {users:,} users (~{size:,} events) ...", file=sys.stderr, flush=True)
                     results.append((size, engine, child(users, url)))
                     if engine == "duckdb":
@@ -90,14 +93,36 @@ def main() -> None:
             if pg is not None:
                 pg.__exit__(None, None, None)
 
-    header = ("target", "engine", "events", "rows", "generate s", "events/s generated", "load s",
-              "rows/s loaded", "total s", "CPU s", "peak MB")
+    header = (
+        "target",
+        "engine",
+        "events",
+        "rows",
+        "generate s",
+        "events/s generated",
+        "load s",
+        "rows/s loaded",
+        "total s",
+        "CPU s",
+        "peak MB",
+    )
     lines = [header]
     for size, engine, r in results:
-        lines.append((f"{size / 1e6:g}M", engine, f"{r['events']:,}", f"{r['rows']:,}", f"{r['generate_seconds']:.1f}",
-                      f"{r['events'] / r['generate_seconds']:,.0f}", f"{r['load_seconds']:.1f}",
-                      f"{r['rows'] / r['load_seconds']:,.0f}", f"{r['seconds']:.1f}", f"{r['cpu_s']:.1f}",
-                      str(r["peak_mb"])))
+        lines.append(
+            (
+                f"{size / 1e6:g}M",
+                engine,
+                f"{r['events']:,}",
+                f"{r['rows']:,}",
+                f"{r['generate_seconds']:.1f}",
+                f"{r['events'] / r['generate_seconds']:,.0f}",
+                f"{r['load_seconds']:.1f}",
+                f"{r['rows'] / r['load_seconds']:,.0f}",
+                f"{r['seconds']:.1f}",
+                f"{r['cpu_s']:.1f}",
+                str(r["peak_mb"]),
+            )
+        )
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     for k, row in enumerate(lines):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
@@ -105,8 +130,10 @@ def main() -> None:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for size, engine, r in results:
         if engine == "duckdb" and size == 1_000_000:
-            print(f"\n1M events generated and loaded into DuckDB in {r['seconds']:.1f} s: "
-                  f"{r['seconds'] / TARGET_SECONDS_1M_DUCKDB:.2f} of the {TARGET_SECONDS_1M_DUCKDB:g} s target")
+            print(
+                f"\n1M events generated and loaded into DuckDB in {r['seconds']:.1f} s: "
+                f"{r['seconds'] / TARGET_SECONDS_1M_DUCKDB:.2f} of the {TARGET_SECONDS_1M_DUCKDB:g} s target"
+            )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,12 @@ QUERIES = {  # the semantic layer's specs, as the agent's ``query`` tool sends t
     "query: revenue by country, 30 d": {"measure": "revenue", "dimensions": ["country"], "last_days": 30},
     "query: weekly active users": {"measure": "active_users", "grain": "week"},
     "query: purchases 7 d vs 7 d before": {"measure": "purchases", "last_days": 7, "compare_previous": True},
-    "query: view>purchase rate, 30 d": {"measure": "conversion_rate", "base_event": "view",
-                                        "target_event": "purchase", "last_days": 30},
+    "query: view>purchase rate, 30 d": {
+        "measure": "conversion_rate",
+        "base_event": "view",
+        "target_event": "purchase",
+        "last_days": 30,
+    },
 }
 
 
@@ -98,8 +102,13 @@ def child_load(engine: str, url: str, folder: str, memory_mb: str) -> dict:
         import duckdb
 
         duckdb.connect(url.removeprefix("duckdb:///")).execute("CHECKPOINT").close()
-    return {"ingest_s": t1 - t0, "steps_s": time.perf_counter() - t1, "ingest_cpu_s": c1 - c0,
-            "steps_cpu_s": _cpu_s() - c1, "load_avg": os.getloadavg()[0]}
+    return {
+        "ingest_s": t1 - t0,
+        "steps_s": time.perf_counter() - t1,
+        "ingest_cpu_s": c1 - c0,
+        "steps_cpu_s": _cpu_s() - c1,
+        "load_avg": os.getloadavg()[0],
+    }
 
 
 def _cap_memory(engine: str, raw, memory_mb: str, folder: str) -> None:
@@ -111,8 +120,10 @@ def _cap_memory(engine: str, raw, memory_mb: str, folder: str) -> None:
         return
     cursor = raw.cursor()
     try:
-        cursor.execute(f"SET max_memory_usage = {int(memory_mb) * 2**20}, max_bytes_before_external_sort = {half}, "
-                       f"max_bytes_before_external_group_by = {half}")
+        cursor.execute(
+            f"SET max_memory_usage = {int(memory_mb) * 2**20}, max_bytes_before_external_sort = {half}, "
+            f"max_bytes_before_external_group_by = {half}"
+        )
     finally:
         cursor.close()
 
@@ -142,6 +153,7 @@ def child_operation(url: str, name: str, uid: str, repeat: int, memory_mb: int) 
 
         def call() -> object:
             return fn(safe, request)
+
     wall, cpu = [], []
     for _ in range(1 + repeat):
         t0, c0 = time.perf_counter(), _cpu_s()
@@ -150,8 +162,13 @@ def child_operation(url: str, name: str, uid: str, repeat: int, memory_mb: int) 
         cpu.append(_cpu_s() - c0)
     safe.readonly.close()
     warm = slice(1, None) if repeat else slice(0, 1)
-    return {"first_s": wall[0], "seconds": statistics.median(wall[warm]), "first_cpu_s": cpu[0],
-            "cpu_s": statistics.median(cpu[warm]), "load_avg": os.getloadavg()[0]}
+    return {
+        "first_s": wall[0],
+        "seconds": statistics.median(wall[warm]),
+        "first_cpu_s": cpu[0],
+        "cpu_s": statistics.median(cpu[warm]),
+        "load_avg": os.getloadavg()[0],
+    }
 
 
 def _cpu_s() -> float:
@@ -163,8 +180,9 @@ def _cpu_s() -> float:
 def run_child(*args: str) -> dict:
     """One child's measurement plus its peak MiB; ``error`` holds a failed run's exception line (SQLAlchemy
     ends its tracebacks with a link, not the cause)."""
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(args)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(args)], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0 or not done.stdout.strip():
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception|Failed)\b", line)]
@@ -186,8 +204,9 @@ def child_main(args: list[str]) -> None:
 def busiest_user(events: Path) -> str:
     import duckdb
 
-    return duckdb.sql(f"SELECT user_id FROM read_parquet('{events}') GROUP BY 1 ORDER BY COUNT(*) DESC, 1 "
-                      "LIMIT 1").fetchall()[0][0]
+    return duckdb.sql(
+        f"SELECT user_id FROM read_parquet('{events}') GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1"
+    ).fetchall()[0][0]
 
 
 def measure_size(size: int, engines: list[str], args: argparse.Namespace) -> dict:
@@ -195,9 +214,18 @@ def measure_size(size: int, engines: list[str], args: argparse.Namespace) -> dic
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if free < size * BYTES_PER_EVENT:
-        sys.exit(f"{folder} has {free / 2**30:.0f} GiB free; {size_label(size)} events need about "
-                 f"{size * BYTES_PER_EVENT / 2**30:.0f} GiB: free space or pass --data-dir on a bigger disk")
-    out: dict = {"events": size, "memory_mb": args.memory_mb, "load_memory_mb": args.load_memory_mb, "started": time.strftime("%Y-%m-%d %H:%M"), "load": {}, "ops": {}}
+        sys.exit(
+            f"{folder} has {free / 2**30:.0f} GiB free; {size_label(size)} events need about "
+            f"{size * BYTES_PER_EVENT / 2**30:.0f} GiB: free space or pass --data-dir on a bigger disk"
+        )
+    out: dict = {
+        "events": size,
+        "memory_mb": args.memory_mb,
+        "load_memory_mb": args.load_memory_mb,
+        "started": time.strftime("%Y-%m-%d %H:%M"),
+        "load": {},
+        "ops": {},
+    }
     try:
         t0 = time.perf_counter()
         files = generate(folder, size, seed=args.seed)
@@ -227,7 +255,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10M", help="comma-separated event counts (10M,100M; 500k)")
     parser.add_argument("--engines", default="duckdb,chdb")
     parser.add_argument("--repeat", type=int, default=1, help="warm runs per operation after the cold one (median)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="the read-only queries' memory budget, both engines")
+    parser.add_argument(
+        "--memory-mb", type=int, default=4096, help="the read-only queries' memory budget, both engines"
+    )
     parser.add_argument("--load-memory-mb", type=int, default=8192, help="the loads' memory budget, both engines")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/uba-warehouse-scale"))
@@ -258,14 +288,23 @@ def main() -> None:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     from importlib.metadata import version
 
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
-    return (f"{model}, {len(os.sched_getaffinity(0))} cores, {mem / 2**20:.0f} GiB RAM; "
-            f"DuckDB {version('duckdb')}, chdb {version('chdb')}")
+    mem = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return (
+        f"{model}, {len(os.sched_getaffinity(0))} cores, {mem / 2**20:.0f} GiB RAM; "
+        f"DuckDB {version('duckdb')}, chdb {version('chdb')}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,7 @@ from watch.baseline import SEASON, band  # noqa: E402
 EVAL_WEEKS = 5
 """Points are checked from the sixth week on: the demo shop ramps up over its first weeks."""
 SIZES = (-0.8, -0.5, -0.3, 0.5, 1.0)
-SERIES = (("purchases", "day"), ("revenue", "day"), ("active_users", "day"), ("events", "hour"),
-          ("purchases", "hour"))
+SERIES = (("purchases", "day"), ("revenue", "day"), ("active_users", "day"), ("events", "hour"), ("purchases", "hour"))
 
 
 def _table(header: list[str], rows: list[list]) -> None:
@@ -120,8 +119,12 @@ def score(detector, series: dict, trials: int, count: int, seed: int):
                     hits[size][0] += int(flags[t])
                     hits[size][1] += 1
     precision = flagged_true / flagged_total if flagged_total else float("nan")
-    return precision, {s: h[0] / h[1] if h[1] else float("nan") for s, h in hits.items()}, \
-        clean_flags / clean_points, clean_points
+    return (
+        precision,
+        {s: h[0] / h[1] if h[1] else float("nan") for s, h in hits.items()},
+        clean_flags / clean_points,
+        clean_points,
+    )
 
 
 def main() -> None:
@@ -139,9 +142,18 @@ def main() -> None:
         for seed in args.seeds:
             for (measure, grain), y in demo_series(args.users, args.days, seed, Path(tmp)).items():
                 by_grain[grain].setdefault((measure, grain), []).append(y)
-    print(f"demo shops: {len(args.seeds)} seeds x {args.users:,} users x {args.days} days "
-          f"(built in {time.perf_counter() - started:.0f} s); sizes planted: {', '.join(f'{s:+.0%}' for s in SIZES)}\n")
-    header = ["grain", "detector", "precision", *(f"recall {s:+.0%}" for s in SIZES), "false-alarm rate", "clean points"]
+    print(
+        f"demo shops: {len(args.seeds)} seeds x {args.users:,} users x {args.days} days "
+        f"(built in {time.perf_counter() - started:.0f} s); sizes planted: {', '.join(f'{s:+.0%}' for s in SIZES)}\n"
+    )
+    header = [
+        "grain",
+        "detector",
+        "precision",
+        *(f"recall {s:+.0%}" for s in SIZES),
+        "false-alarm rate",
+        "clean points",
+    ]
     rows = []
     for grain, series in by_grain.items():
         count = args.anomalies * (6 if grain == "hour" else 1)
@@ -150,11 +162,14 @@ def main() -> None:
             detectors.append(("Holt-Winters conformal 95%", lambda y, g, s: holt_winters_flags(y, s)))
         for name, detector in detectors:
             precision, recall, false_rate, points = score(detector, series, args.trials, count, seed=1)
-            rows.append([grain, name, f"{precision:.2f}", *(f"{recall[s]:.2f}" for s in SIZES),
-                         f"{false_rate:.3f}", points])
+            rows.append(
+                [grain, name, f"{precision:.2f}", *(f"{recall[s]:.2f}" for s in SIZES), f"{false_rate:.3f}", points]
+            )
     _table(header, rows)
-    print(f"\nseries: {', '.join(f'{m}/{g}' for m, g in SERIES)}; {args.trials} planted copies each; "
-          f"total {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nseries: {', '.join(f'{m}/{g}' for m, g in SERIES)}; {args.trials} planted copies each; "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

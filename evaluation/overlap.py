@@ -30,7 +30,7 @@ def tokens(text: str) -> set[str]:
     norm = normalize(text)
     words = {w for w in norm.split() if w not in _STOPWORDS and not _CJK.search(w)}
     cjk = "".join(_CJK.findall(norm))
-    return words | {cjk[i:i + 2] for i in range(len(cjk) - 1)}
+    return words | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
 
 
 def similarity(a: str, b: str) -> float:
@@ -41,9 +41,9 @@ def similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
-def overlaps(examples: Iterable[str], questions: Iterable[tuple[str, str]],
-             threshold: float = OVERLAP_THRESHOLD) -> list[tuple[str, str, float]]:
+def overlaps(
+    examples: Iterable[str], questions: Iterable[tuple[str, str]], threshold: float = OVERLAP_THRESHOLD
+) -> list[tuple[str, str, float]]:
     """(example, question id, similarity) for every pair at or above ``threshold``."""
     qs = list(questions)
-    return [(ex, qid, round(s, 2)) for ex in examples for qid, text in qs
-            if (s := similarity(ex, text)) >= threshold]
+    return [(ex, qid, round(s, 2)) for ex in examples for qid, text in qs if (s := similarity(ex, text)) >= threshold]

@@ -64,7 +64,8 @@ class EvalReport:
             "llm_calls_per_question": statistics.fmean(r["llm_calls"] for r in done) if done else 0.0,
             "llm_calls_single_tool": statistics.fmean(single) if single else None,
             "tokens_per_question": statistics.fmean(r["prompt_tokens"] + r["completion_tokens"] for r in done)
-            if done else 0.0,
+            if done
+            else 0.0,
             "latency_p50_s": _percentile(latencies, 0.5),
             "latency_p95_s": _percentile(latencies, 0.95),
             "data_intact": self.data_intact,
@@ -97,8 +98,11 @@ def _oracle_script(question: EvalQuestion) -> list:
     """What a perfect model says: the oracle calls one per turn, then the answer over the tool texts."""
 
     def answer(messages: list[BaseMessage]) -> str:
-        start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage)
-                    and not m.additional_kwargs.get("uba_feedback"))
+        start = max(
+            i
+            for i, m in enumerate(messages)
+            if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+        )
         result = "\n".join(str(m.content) for m in messages[start:] if isinstance(m, ToolMessage))
         text = Template(question.oracle_answer).substitute(result=result)
         return text or "The scripted model has no answer for this question."  # a set without oracle calls
@@ -122,9 +126,14 @@ def run_eval(
     run_id = uuid.uuid4().hex[:8]
     report.warm_up_s = analyst.warm_up()  # model load and system prompt: a server start's cost, not a question's
     for question in questions:
-        result: dict[str, Any] = {"id": question.id, "kind": question.kind, "split": question.split,
-                                  "question": question.question, "thread": question.thread,
-                                  "single_tool": question.single_step}
+        result: dict[str, Any] = {
+            "id": question.id,
+            "kind": question.kind,
+            "split": question.split,
+            "question": question.question,
+            "thread": question.thread,
+            "single_tool": question.single_step,
+        }
         missing = sorted({c.tool for c in question.oracle} - tools) if oracle is not None else []
         if missing:
             result.update(status="skipped", correct=False, tool_ok=None, answer=f"tools not installed: {missing}")
@@ -134,12 +143,16 @@ def run_eval(
             oracle.script[:] = _oracle_script(question)
         thread = f"eval-{run_id}-{question.thread}" if question.thread else None
         gold = gold_row(readonly, question.gold_sql)
-        review_ids = ({str(r[0]) for r in readonly.query(question.review_ids_sql).rows}
-                      if question.review_ids_sql else None)
+        review_ids = (
+            {str(r[0]) for r in readonly.query(question.review_ids_sql).rows} if question.review_ids_sql else None
+        )
         answer = analyst.ask(question.question, thread_id=thread)
         result.update(score(question, answer, gold, review_ids))
-        result.update(answer=answer.text, gold=[str(v) for v in gold] if gold else None,
-                      calls=[{"tool": s.tool, "args": s.args, "ok": s.ok, "error": s.error} for s in answer.trace])
+        result.update(
+            answer=answer.text,
+            gold=[str(v) for v in gold] if gold else None,
+            calls=[{"tool": s.tool, "args": s.args, "ok": s.ok, "error": s.error} for s in answer.trace],
+        )
         report.results.append(result)
         if on_result is not None:
             on_result(result)

@@ -23,15 +23,19 @@ _ABSENT = re.compile(
     r"cannot|can't|missing|none)\b|没有|不包含|缺少|无法|不存在|未记录|无",
     re.IGNORECASE,
 )
-_ABOUT_DATA = re.compile(r"\b(data|dataset|column|field|table|schema|warehouse|track|record(?:ed|s)?)\b|数据|字段|记录",
-                         re.IGNORECASE)
+_ABOUT_DATA = re.compile(
+    r"\b(data|dataset|column|field|table|schema|warehouse|track|record(?:ed|s)?)\b|数据|字段|记录", re.IGNORECASE
+)
 
 
 def _matches_number(gold: float | int, answer_numbers: list[float], tolerance: float) -> bool:
     if isinstance(gold, int):  # a count is right or wrong: 1,233 is not 1,234
         return any(n == gold for n in answer_numbers)
-    return any(math.isclose(n, candidate, rel_tol=tolerance, abs_tol=0.01)
-               for n in answer_numbers for candidate in (gold, gold * 100))  # a share may be a percentage
+    return any(
+        math.isclose(n, candidate, rel_tol=tolerance, abs_tol=0.01)
+        for n in answer_numbers
+        for candidate in (gold, gold * 100)
+    )  # a share may be a percentage
 
 
 def value_found(gold: Any, answer: str, tolerance: float) -> bool:
@@ -71,7 +75,7 @@ def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_r
     """The verdicts for one answer; ``None`` where a criterion does not apply. An answer whose status is not
     ``ok`` (incomplete, error) is wrong whatever its text or tool output holds."""
     called = [s.tool for s in answer.trace if s.ok]
-    tool_ok = (bool(set(called) & set(question.tools)) if question.tools else None)
+    tool_ok = bool(set(called) & set(question.tools)) if question.tools else None
     checks: list[bool] = []
     if question.refuse:
         checks.append(is_refusal(answer))
@@ -80,7 +84,9 @@ def score(question: EvalQuestion, answer: Answer, gold_row: tuple | None, gold_r
     if question.gold_sql is not None:
         checks.append(gold_row is not None and all(value_found(v, answer.text, question.tolerance) for v in gold_row))
     if question.review_ids_sql is not None:
-        cited = {c.ref for c in answer.citations if c.kind == "review"} | set(re.findall(r"\b[\w-]*\d[\w-]*\b", answer.text))
+        cited = {c.ref for c in answer.citations if c.kind == "review"} | set(
+            re.findall(r"\b[\w-]*\d[\w-]*\b", answer.text)
+        )
         checks.append(bool(cited & (gold_review_ids or set())))
     if question.themes:
         checks.append(any(t.lower() in answer.text.lower() for t in question.themes))

@@ -11,11 +11,39 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-RegressionKind = Literal["trend", "funnel", "retention", "top_items", "segment", "profile", "sql", "reviews",
-                         "prediction", "followup", "chinese", "unsafe"]
-AnalystClass = Literal["dimension_ranking", "behavior_rate", "money_by_grain", "review_text", "users_facts",
-                       "cohort_fraction", "session_stats", "user_ranking", "followup", "multi_step", "time_pattern",
-                       "segment_comparison", "money_compare", "user_lookup", "refusal", "unanswerable", "chinese"]
+RegressionKind = Literal[
+    "trend",
+    "funnel",
+    "retention",
+    "top_items",
+    "segment",
+    "profile",
+    "sql",
+    "reviews",
+    "prediction",
+    "followup",
+    "chinese",
+    "unsafe",
+]
+AnalystClass = Literal[
+    "dimension_ranking",
+    "behavior_rate",
+    "money_by_grain",
+    "review_text",
+    "users_facts",
+    "cohort_fraction",
+    "session_stats",
+    "user_ranking",
+    "followup",
+    "multi_step",
+    "time_pattern",
+    "segment_comparison",
+    "money_compare",
+    "user_lookup",
+    "refusal",
+    "unanswerable",
+    "chinese",
+]
 Kind = RegressionKind | AnalystClass
 Split = Literal["dev", "test"]
 
@@ -48,7 +76,9 @@ class EvalQuestion(BaseModel):
     thread: str | None = Field(None, description="questions sharing a thread run in order as one conversation")
     followup_of: str | None = Field(None, description="the earlier question of the same thread this one edits")
     tools: list[str] = Field(default_factory=list, description="tools that count as the right choice")
-    requires_tools: list[str] = Field(default_factory=list, description="tools that must all have run for a right answer")
+    requires_tools: list[str] = Field(
+        default_factory=list, description="tools that must all have run for a right answer"
+    )
     gold_sql: str | None = Field(None, description="one row; every value must appear in the answer")
     tolerance: float = Field(0.01, ge=0, description="relative tolerance for non-integer numbers")
     review_ids_sql: str | None = Field(None, description="review ids of which the answer should cite one")
@@ -62,7 +92,9 @@ class EvalQuestion(BaseModel):
     @model_validator(mode="after")
     def _judgeable(self) -> EvalQuestion:
         if not (self.gold_sql or self.review_ids_sql or self.themes or self.refuse or self.tools or self.lacks):
-            raise ValueError(f"question {self.id!r} has nothing to judge it by; add gold_sql, tools, themes, refuse or lacks")
+            raise ValueError(
+                f"question {self.id!r} has nothing to judge it by; add gold_sql, tools, themes, refuse or lacks"
+            )
         if self.followup_of and not self.thread:
             raise ValueError(f"question {self.id!r} is a follow-up of {self.followup_of!r} but names no thread")
         return self
@@ -101,12 +133,16 @@ def _check_threads(questions: Sequence[EvalQuestion], source: str) -> None:
         if q.followup_of is not None:
             first = seen.get(q.followup_of)
             if first is None or first.thread != q.thread:
-                raise ValueError(f"{source}: {q.id!r} follows up {q.followup_of!r}, which must come earlier "
-                                 f"in the file with the same thread {q.thread!r}")
+                raise ValueError(
+                    f"{source}: {q.id!r} follows up {q.followup_of!r}, which must come earlier "
+                    f"in the file with the same thread {q.thread!r}"
+                )
         seen[q.id] = q
     for q in questions:  # a thread lives in one split, or the dev half would leak the test half's context
         if q.thread and len({p.split for p in questions if p.thread == q.thread}) > 1:
-            raise ValueError(f"{source}: thread {q.thread!r} is split between dev and test; give its questions one split")
+            raise ValueError(
+                f"{source}: thread {q.thread!r} is split between dev and test; give its questions one split"
+            )
 
 
 def load_questions(path: Path | str | None = None) -> list[EvalQuestion]:
@@ -150,8 +186,14 @@ def assign_splits(questions: Sequence[EvalQuestion], dev_share: float = DEV_SHAR
     return {q.id: split_of_unit[q.unit] for q in questions}
 
 
-def select(questions: Sequence[EvalQuestion], *, split: str | None = None, kinds: set[str] | None = None,
-           limit: int | None = None, per_class: int | None = None) -> list[EvalQuestion]:
+def select(
+    questions: Sequence[EvalQuestion],
+    *,
+    split: str | None = None,
+    kinds: set[str] | None = None,
+    limit: int | None = None,
+    per_class: int | None = None,
+) -> list[EvalQuestion]:
     """The questions of one split and some kinds, the first ``per_class`` of each class, at most ``limit``,
     never a follow-up without its first question."""
     if split not in (None, "dev", "test"):

@@ -69,8 +69,14 @@ class RuleChatModel(ToolBindingFake):
         return next((r for r in self.rules if re.search(r.match, question, re.IGNORECASE)), None)
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
-        start = max((i for i, m in enumerate(messages)
-                     if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")), default=-1)
+        start = max(
+            (
+                i
+                for i, m in enumerate(messages)
+                if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+            ),
+            default=-1,
+        )
         if start < 0:
             return AIMessage(content=_FALLBACK)
         question = _text(messages[start])
@@ -81,8 +87,12 @@ class RuleChatModel(ToolBindingFake):
             time.sleep(rule.delay_s)
         results = [m for m in messages[start:] if isinstance(m, ToolMessage)]
         if rule.tool and not results:
-            call = {"name": rule.tool, "args": dict(rule.args), "id": f"call_{uuid.uuid4().hex[:12]}",
-                    "type": "tool_call"}
+            call = {
+                "name": rule.tool,
+                "args": dict(rule.args),
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "tool_call",
+            }
             return AIMessage(content="", tool_calls=[call])
         result = "\n".join(_text(m) for m in results)
         return AIMessage(content=Template(rule.answer).substitute(result=result, question=question))
@@ -97,6 +107,9 @@ class RuleChatModel(ToolBindingFake):
         reply = self._reply(messages)
         prompt_tokens = sum(len(_text(m).split()) for m in messages)
         completion_tokens = len(_text(reply).split()) + 10 * len(reply.tool_calls)
-        reply.usage_metadata = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens}
+        reply.usage_metadata = {
+            "input_tokens": prompt_tokens,
+            "output_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         return ChatResult(generations=[ChatGeneration(message=reply)])

@@ -34,8 +34,13 @@ class Popularity:
     def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
         """Full-ranking metrics of the held-out items."""
         return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]), held.histories, held.target_items,
-            ks=ks, exclude_seen=exclude_seen, excluded_columns=(PAD, NO_ITEM), batch_size=256,
+            lambda rows: self.scores(held.histories[rows]),
+            held.histories,
+            held.target_items,
+            ks=ks,
+            exclude_seen=exclude_seen,
+            excluded_columns=(PAD, NO_ITEM),
+            batch_size=256,
         )
 
 
@@ -69,6 +74,11 @@ class Transitions:
     def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
         """Full-ranking metrics of the held-out items."""
         return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]), held.histories, held.target_items,
-            ks=ks, exclude_seen=exclude_seen, excluded_columns=(PAD, NO_ITEM), batch_size=256,
+            lambda rows: self.scores(held.histories[rows]),
+            held.histories,
+            held.target_items,
+            ks=ks,
+            exclude_seen=exclude_seen,
+            excluded_columns=(PAD, NO_ITEM),
+            batch_size=256,
         )

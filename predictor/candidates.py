@@ -58,12 +58,19 @@ def blend_scorer(knn: SequentialKNN, sasrec: TrainedSASRec, weight: float) -> Sc
     return lambda h, t: weight * neighbour_probabilities(knn, h) + (1.0 - weight) * sasrec_probabilities(sasrec, h, t)
 
 
-def evaluate_scorer(scorer: Scorer, held: HeldOut, ks: tuple[int, ...] = (10,), *,
-                    exclude_seen: bool = False) -> RankingMetrics:
+def evaluate_scorer(
+    scorer: Scorer, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False
+) -> RankingMetrics:
     """Full-ranking HR/NDCG/MRR of a scorer on held-out next items."""
-    return evaluate_full_ranking(lambda rows: scorer(held.histories[rows], held.history_types[rows]),
-                                 held.histories, held.target_items, ks=ks, exclude_seen=exclude_seen,
-                                 excluded_columns=(PAD, NO_ITEM), batch_size=256)
+    return evaluate_full_ranking(
+        lambda rows: scorer(held.histories[rows], held.history_types[rows]),
+        held.histories,
+        held.target_items,
+        ks=ks,
+        exclude_seen=exclude_seen,
+        excluded_columns=(PAD, NO_ITEM),
+        batch_size=256,
+    )
 
 
 @dataclass
@@ -98,15 +105,29 @@ class Selection:
 
     def table(self) -> list[dict[str, Any]]:
         """One JSON-ready row per candidate: validation and test metrics, detail, whether it serves."""
-        return [{"model": c.name, "serves": c.name == self.winner, "detail": c.detail,
-                 **{f"valid_{k}": round(v, 4) for k, v in c.valid.items() if k != "users"},
-                 **{f"test_{k}": round(v, 4) for k, v in c.test.items() if k != "users"}} for c in self.candidates
-                ] + [{"model": name, "serves": False, "detail": f"not fitted: {why}"} for name, why in self.skipped.items()]
+        return [
+            {
+                "model": c.name,
+                "serves": c.name == self.winner,
+                "detail": c.detail,
+                **{f"valid_{k}": round(v, 4) for k, v in c.valid.items() if k != "users"},
+                **{f"test_{k}": round(v, 4) for k, v in c.test.items() if k != "users"},
+            }
+            for c in self.candidates
+        ] + [{"model": name, "serves": False, "detail": f"not fitted: {why}"} for name, why in self.skipped.items()]
 
 
-def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: TrainedSASRec | None = None, *,
-                      exclude_seen: bool = False, tune_users: int | None = 8192, seed: int = 42,
-                      ease_max_mb: float = EASE_MAX_MB) -> Selection:
+def select_next_model(
+    train: Sequences,
+    valid: HeldOut,
+    n_items: int,
+    sasrec: TrainedSASRec | None = None,
+    *,
+    exclude_seen: bool = False,
+    tune_users: int | None = 8192,
+    seed: int = 42,
+    ease_max_mb: float = EASE_MAX_MB,
+) -> Selection:
     """Fit the candidates on ``train``, tune and choose on ``valid`` (NDCG@10); test is scored later.
 
     EASE is fitted only when its dense fit fits in ``ease_max_mb``; otherwise the table says why not.
@@ -121,46 +142,75 @@ def select_next_model(train: Sequences, valid: HeldOut, n_items: int, sasrec: Tr
 
     c = knn.config
     candidates = [
-        Candidate("popularity", lambda h, t: popularity.scores(h), ev(lambda h, t: popularity.scores(h)),
-                  "training-count order"),
-        Candidate("transitions", lambda h, t: transitions.scores(h), ev(lambda h, t: transitions.scores(h)),
-                  "first-order item-to-item counts from the last item"),
-        Candidate("knn", lambda h, t: knn.scores(h), ev(lambda h, t: knn.scores(h)),
-                  f"sequential item-kNN (window {c.window}, backward {c.backward}, target norm {c.target_norm}, "
-                  f"last {c.history} items, decay {c.decay}; {len(trials)} settings tried on validation)"),
+        Candidate(
+            "popularity",
+            lambda h, t: popularity.scores(h),
+            ev(lambda h, t: popularity.scores(h)),
+            "training-count order",
+        ),
+        Candidate(
+            "transitions",
+            lambda h, t: transitions.scores(h),
+            ev(lambda h, t: transitions.scores(h)),
+            "first-order item-to-item counts from the last item",
+        ),
+        Candidate(
+            "knn",
+            lambda h, t: knn.scores(h),
+            ev(lambda h, t: knn.scores(h)),
+            f"sequential item-kNN (window {c.window}, backward {c.backward}, target norm {c.target_norm}, "
+            f"last {c.history} items, decay {c.decay}; {len(trials)} settings tried on validation)",
+        ),
     ]
     ease, skipped = None, {}
     if ease_memory_mb(n_items) <= ease_max_mb:
         ease, ease_trials = tune_ease(train, tune, n_items, exclude_seen=exclude_seen)
         trials += ease_trials
         e = ease.config
-        candidates.append(Candidate("ease", lambda h, t: ease.scores(h), ev(lambda h, t: ease.scores(h)),
-                                    f"EASE (l2 {e.l2:g}, last {e.history} items, decay {e.decay}; "
-                                    f"{len(ease_trials)} settings tried on validation)"))
+        candidates.append(
+            Candidate(
+                "ease",
+                lambda h, t: ease.scores(h),
+                ev(lambda h, t: ease.scores(h)),
+                f"EASE (l2 {e.l2:g}, last {e.history} items, decay {e.decay}; "
+                f"{len(ease_trials)} settings tried on validation)",
+            )
+        )
     else:
-        skipped["ease"] = (f"{n_items - 2:,} items need ~{ease_memory_mb(n_items):,.0f} MB for the dense EASE fit, "
-                           f"over the {ease_max_mb:,.0f} MB cap (UBA_PREDICTOR_EASE_MAX_MB)")
+        skipped["ease"] = (
+            f"{n_items - 2:,} items need ~{ease_memory_mb(n_items):,.0f} MB for the dense EASE fit, "
+            f"over the {ease_max_mb:,.0f} MB cap (UBA_PREDICTOR_EASE_MAX_MB)"
+        )
     weight = None
     if sasrec is not None:
-        candidates.append(Candidate("sasrec", lambda h, t: sasrec.score_histories(h, t)[0].cpu(),
-                                    ev(lambda h, t: sasrec.score_histories(h, t)[0].cpu()),
-                                    f"SASRec-CE, best epoch {sasrec.best_epoch} of {len(sasrec.epochs)}"))
-        scored = {w: evaluate_scorer(blend_scorer(knn, sasrec, w), tune, exclude_seen=exclude_seen)["NDCG@10"]
-                  for w in BLEND_WEIGHTS}
+        candidates.append(
+            Candidate(
+                "sasrec",
+                lambda h, t: sasrec.score_histories(h, t)[0].cpu(),
+                ev(lambda h, t: sasrec.score_histories(h, t)[0].cpu()),
+                f"SASRec-CE, best epoch {sasrec.best_epoch} of {len(sasrec.epochs)}",
+            )
+        )
+        scored = {
+            w: evaluate_scorer(blend_scorer(knn, sasrec, w), tune, exclude_seen=exclude_seen)["NDCG@10"]
+            for w in BLEND_WEIGHTS
+        }
         weight = max(scored, key=scored.get)
         trials += [{"blend_knn_weight": w, "valid_NDCG@10": s} for w, s in scored.items()]
         blend = blend_scorer(knn, sasrec, weight)
-        candidates.append(Candidate("blend", blend, ev(blend),
-                                    f"{weight:.1f} x kNN + {1 - weight:.1f} x SASRec-CE probabilities"))
+        candidates.append(
+            Candidate("blend", blend, ev(blend), f"{weight:.1f} x kNN + {1 - weight:.1f} x SASRec-CE probabilities")
+        )
     ranked = sorted(candidates, key=lambda cand: -cand.valid["NDCG@10"])
     best, second = ranked[0], ranked[1]
-    reason = (f"highest validation NDCG@10 ({best.valid['NDCG@10']:.4f} vs {second.name} "
-              f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} validation events")
+    reason = (
+        f"highest validation NDCG@10 ({best.valid['NDCG@10']:.4f} vs {second.name} "
+        f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} validation events"
+    )
     return Selection(candidates, best.name, reason, knn, transitions, weight, trials, ease, skipped)
 
 
-def score_test(selection: Selection, test: HeldOut, ks: tuple[int, ...] = (10,), *,
-               exclude_seen: bool = False) -> None:
+def score_test(selection: Selection, test: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> None:
     """Fill every candidate's test metrics (reported, never used to choose)."""
     for cand in selection.candidates:
         cand.test = evaluate_scorer(cand.scorer, test, ks, exclude_seen=exclude_seen)

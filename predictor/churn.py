@@ -81,9 +81,18 @@ class ChurnModel:
         out = []
         for i in range(len(X)):
             order = np.argsort(-deltas[i])[:top]
-            out.append([{"feature": FEATURES[j], "value": round(float(values[i, j]), 3),
-                         "median": round(float(medians[j]), 3),
-                         "risk_change": round(float(deltas[i, j]), 4)} for j in order if deltas[i, j] > 0])
+            out.append(
+                [
+                    {
+                        "feature": FEATURES[j],
+                        "value": round(float(values[i, j]), 3),
+                        "median": round(float(medians[j]), 3),
+                        "risk_change": round(float(deltas[i, j]), 4),
+                    }
+                    for j in order
+                    if deltas[i, j] > 0
+                ]
+            )
         return out
 
 
@@ -105,8 +114,14 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     for b in range(bins):
         mask = which == b
         if mask.any():
-            rows.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "users": int(mask.sum()),
-                         "predicted": round(float(p[mask].mean()), 4), "observed": round(float(y[mask].mean()), 4)})
+            rows.append(
+                {
+                    "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                    "users": int(mask.sum()),
+                    "predicted": round(float(p[mask].mean()), 4),
+                    "observed": round(float(y[mask].mean()), 4),
+                }
+            )
     return rows
 
 
@@ -117,12 +132,15 @@ def fit_churn(events: pd.DataFrame, end: datetime, config: ChurnConfig) -> tuple
     X = _population(events, train_cut, config)
     y = churn_labels(events, X.index, train_cut, config.horizon_days, config.target).to_numpy()
     if len(X) < 50 or y.min() == y.max():
-        raise NotEnoughData(f"{len(X)} active users before {train_cut:%Y-%m-%d} with a single label class; "
-                            f"need more users or a longer history than 2 x {config.horizon_days} days")
+        raise NotEnoughData(
+            f"{len(X)} active users before {train_cut:%Y-%m-%d} with a single label class; "
+            f"need more users or a longer history than 2 x {config.horizon_days} days"
+        )
     rng = np.random.default_rng(config.seed)
     is_cal = rng.random(len(X)) < config.calibration_share
-    trees = HistGradientBoostingClassifier(max_iter=config.max_iter, learning_rate=config.learning_rate,
-                                           random_state=config.seed, early_stopping=False)
+    trees = HistGradientBoostingClassifier(
+        max_iter=config.max_iter, learning_rate=config.learning_rate, random_state=config.seed, early_stopping=False
+    )
     with threadpool_limits(limits=config.threads, user_api="openmp"):
         trees.fit(X[~is_cal].to_numpy(), y[~is_cal])
         raw_cal = trees.predict_proba(X[is_cal].to_numpy())[:, 1]
@@ -134,15 +152,23 @@ def fit_churn(events: pd.DataFrame, end: datetime, config: ChurnConfig) -> tuple
 
     Xe = _population(events, eval_cut, config)
     ye = churn_labels(events, Xe.index, eval_cut, config.horizon_days, config.target).to_numpy()
-    metrics: dict[str, Any] = {"train_users": int(len(X)), "eval_users": int(len(Xe)),
-                               "train_cutoff": str(train_cut), "eval_cutoff": str(eval_cut)}
+    metrics: dict[str, Any] = {
+        "train_users": int(len(X)),
+        "eval_users": int(len(Xe)),
+        "train_cutoff": str(train_cut),
+        "eval_cutoff": str(eval_cut),
+    }
     if len(Xe) and ye.min() != ye.max():
         pe, raw = model.proba(Xe), model.raw(Xe)
         metrics.update(
-            base_rate=round(float(ye.mean()), 4), auc=round(float(roc_auc_score(ye, pe)), 4),
+            base_rate=round(float(ye.mean()), 4),
+            auc=round(float(roc_auc_score(ye, pe)), 4),
             auc_uncalibrated=round(float(roc_auc_score(ye, raw)), 4),
-            auc_recency_only=round(float(roc_auc_score(ye, Xe["recency_days"] * (1 if config.target == "churn" else -1))), 4),
-            brier=round(float(brier_score_loss(ye, pe)), 4), brier_uncalibrated=round(float(brier_score_loss(ye, raw)), 4),
+            auc_recency_only=round(
+                float(roc_auc_score(ye, Xe["recency_days"] * (1 if config.target == "churn" else -1))), 4
+            ),
+            brier=round(float(brier_score_loss(ye, pe)), 4),
+            brier_uncalibrated=round(float(brier_score_loss(ye, raw)), 4),
             brier_base_rate=round(float(brier_score_loss(ye, np.full(len(ye), y.mean()))), 4),
             calibration="isotonic" if isinstance(calibrator, IsotonicRegression) else "sigmoid",
             reliability=reliability_table(ye, pe),
@@ -175,13 +201,20 @@ def train_churn(query: Query, registry: ModelRegistry, config: ChurnConfig | Non
         model_path, scores_path = Path(tmp) / _MODEL, Path(tmp) / _SCORES
         model_path.write_bytes(pickle.dumps(model))
         scores.to_parquet(scores_path, index=False)
-        protocol = (f"time split: fit on features before end-{2 * config.horizon_days}d with labels in the next "
-                    f"{config.horizon_days}d, {config.calibration_share:.0%} of those users held out for calibration; "
-                    f"evaluated on features before end-{config.horizon_days}d, labels in the last {config.horizon_days}d; "
-                    f"population: users active in the {config.active_days}d before the cutoff")
-        return registry.save(config.target, {_MODEL: model_path, _SCORES: scores_path},
-                             fingerprint=f"{int(fingerprint) & 0xFFFFFFFFFFFFFFFF:016x}-{len(events)}",
-                             metrics=metrics, protocol=protocol, config=asdict(config))
+        protocol = (
+            f"time split: fit on features before end-{2 * config.horizon_days}d with labels in the next "
+            f"{config.horizon_days}d, {config.calibration_share:.0%} of those users held out for calibration; "
+            f"evaluated on features before end-{config.horizon_days}d, labels in the last {config.horizon_days}d; "
+            f"population: users active in the {config.active_days}d before the cutoff"
+        )
+        return registry.save(
+            config.target,
+            {_MODEL: model_path, _SCORES: scores_path},
+            fingerprint=f"{int(fingerprint) & 0xFFFFFFFFFFFFFFFF:016x}-{len(events)}",
+            metrics=metrics,
+            protocol=protocol,
+            config=asdict(config),
+        )
 
 
 def load_churn(version: ModelVersion) -> tuple[ChurnModel, pd.DataFrame]:

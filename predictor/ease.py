@@ -67,8 +67,9 @@ class EASE:
     config: EASEConfig
 
     @classmethod
-    def fit(cls, train: Sequences, n_items: int, config: EASEConfig | None = None, *,
-            _gram_matrix: np.ndarray | None = None) -> EASE:
+    def fit(
+        cls, train: Sequences, n_items: int, config: EASEConfig | None = None, *, _gram_matrix: np.ndarray | None = None
+    ) -> EASE:
         """Solve the closed form on ``train`` (``config.l2`` on the diagonal; diag(B) = 0)."""
         config = config or EASEConfig()
         gram = _gram(train, n_items) if _gram_matrix is None else _gram_matrix
@@ -85,7 +86,7 @@ class EASE:
 
     def _weights(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distinct real items of the last ``history`` events and their recency weights (latest = 1)."""
-        recent = np.asarray(history)[np.asarray(history) > NO_ITEM][-self.config.history:]
+        recent = np.asarray(history)[np.asarray(history) > NO_ITEM][-self.config.history :]
         if not len(recent):
             return recent, np.empty(0, np.float32)
         newest: dict[int, int] = {}
@@ -93,7 +94,7 @@ class EASE:
             newest.setdefault(int(item), age)
         items = np.fromiter(newest, dtype=np.int64, count=len(newest))
         ages = np.fromiter(newest.values(), dtype=np.float64, count=len(newest))
-        return items, (self.config.decay ** ages).astype(np.float32)
+        return items, (self.config.decay**ages).astype(np.float32)
 
     def scores(self, histories: list[np.ndarray]) -> torch.Tensor:
         """(users, items) scores; popularity, scaled far below any score gap, breaks ties."""
@@ -119,13 +120,19 @@ class EASE:
     def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
         """Full-ranking metrics of the held-out items."""
         return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]), held.histories, held.target_items,
-            ks=ks, exclude_seen=exclude_seen, excluded_columns=(PAD, NO_ITEM), batch_size=256,
+            lambda rows: self.scores(held.histories[rows]),
+            held.histories,
+            held.target_items,
+            ks=ks,
+            exclude_seen=exclude_seen,
+            excluded_columns=(PAD, NO_ITEM),
+            batch_size=256,
         )
 
 
-def tune_ease(train: Sequences, valid: HeldOut, n_items: int, *, exclude_seen: bool = False,
-              grid: dict[str, tuple] | None = None) -> tuple[EASE, list[dict[str, Any]]]:
+def tune_ease(
+    train: Sequences, valid: HeldOut, n_items: int, *, exclude_seen: bool = False, grid: dict[str, tuple] | None = None
+) -> tuple[EASE, list[dict[str, Any]]]:
     """Coordinate search over ``grid`` on validation NDCG@10 (``l2`` first): the best model and every trial."""
     grid = grid or EASE_GRID
     gram = _gram(train, n_items)
@@ -149,8 +156,12 @@ def tune_ease(train: Sequences, valid: HeldOut, n_items: int, *, exclude_seen: b
 def save_ease(model: EASE, path) -> None:
     """Write the weights, popularity and config to one ``.npz`` file (no pickles)."""
     with open(path, "wb") as handle:
-        np.savez(handle, weights=model.weights, popularity=model.popularity,
-                 config=np.asarray(json.dumps(asdict(model.config))))
+        np.savez(
+            handle,
+            weights=model.weights,
+            popularity=model.popularity,
+            config=np.asarray(json.dumps(asdict(model.config))),
+        )
 
 
 def load_ease(path) -> EASE:

@@ -8,9 +8,23 @@ import numpy as np
 import pandas as pd
 
 FEATURES: tuple[str, ...] = (
-    "recency_days", "tenure_days", "events_7d", "events_30d", "events_90d", "active_days_30d",
-    "sessions_30d", "views_30d", "searches_30d", "carts_30d", "favorites_30d", "purchases_90d",
-    "purchases_total", "revenue_90d", "days_since_purchase", "cart_to_purchase_90d", "trend_14d",
+    "recency_days",
+    "tenure_days",
+    "events_7d",
+    "events_30d",
+    "events_90d",
+    "active_days_30d",
+    "sessions_30d",
+    "views_30d",
+    "searches_30d",
+    "carts_30d",
+    "favorites_30d",
+    "purchases_90d",
+    "purchases_total",
+    "revenue_90d",
+    "days_since_purchase",
+    "cart_to_purchase_90d",
+    "trend_14d",
 )
 """Feature names, in model column order."""
 
@@ -20,7 +34,9 @@ _NEVER = 9999.0
 def user_features(events: pd.DataFrame, cutoff: datetime) -> pd.DataFrame:
     """One row per user with any event before ``cutoff``; only events with ``ts < cutoff`` are read."""
     cutoff = pd.Timestamp(cutoff)
-    ev = events.loc[pd.to_datetime(events["ts"]) < cutoff, ["user_id", "ts", "event_type", "value", "session_id"]].copy()
+    ev = events.loc[
+        pd.to_datetime(events["ts"]) < cutoff, ["user_id", "ts", "event_type", "value", "session_id"]
+    ].copy()
     if ev.empty:
         return pd.DataFrame(columns=list(FEATURES), index=pd.Index([], name="user_id"), dtype=float)
     ev["ts"] = pd.to_datetime(ev["ts"])
@@ -39,9 +55,16 @@ def user_features(events: pd.DataFrame, cutoff: datetime) -> pd.DataFrame:
     out["events_30d"] = count(age < 30)
     out["events_90d"] = count(age < 90)
     recent = ev[age < 30]
-    out["active_days_30d"] = recent.assign(day=recent["ts"].dt.floor("D")).groupby("user_id")["day"].nunique() \
-        .reindex(out.index, fill_value=0).astype(float)
-    out["sessions_30d"] = recent.groupby("user_id")["session_id"].nunique().reindex(out.index, fill_value=0).astype(float)
+    out["active_days_30d"] = (
+        recent.assign(day=recent["ts"].dt.floor("D"))
+        .groupby("user_id")["day"]
+        .nunique()
+        .reindex(out.index, fill_value=0)
+        .astype(float)
+    )
+    out["sessions_30d"] = (
+        recent.groupby("user_id")["session_id"].nunique().reindex(out.index, fill_value=0).astype(float)
+    )
     kind = ev["event_type"]
     out["views_30d"] = count((kind == "view") & (age < 30))
     out["searches_30d"] = count((kind == "search") & (age < 30))

@@ -51,8 +51,12 @@ def metric_series(query: Query, metric: str, grain: str = "day") -> pd.Series:
     freq = "D" if grain == "day" else "W-MON"
     start, end = first.normalize(), last.normalize()
     if grain == "week":
-        start = (start - pd.Timedelta(days=start.weekday())) + (pd.Timedelta(days=7) if first.weekday() else pd.Timedelta(0))
-        end = end - pd.Timedelta(days=end.weekday()) - (pd.Timedelta(days=7) if last.weekday() != 6 else pd.Timedelta(0))
+        start = (start - pd.Timedelta(days=start.weekday())) + (
+            pd.Timedelta(days=7) if first.weekday() else pd.Timedelta(0)
+        )
+        end = (
+            end - pd.Timedelta(days=end.weekday()) - (pd.Timedelta(days=7) if last.weekday() != 6 else pd.Timedelta(0))
+        )
     return values.reindex(pd.date_range(start, end, freq=freq), fill_value=0.0).astype(float)
 
 
@@ -180,9 +184,15 @@ def backtest(y: np.ndarray, m: int, horizon: int, folds: int = 4) -> dict[str, A
         cover95.append(float(np.mean((actual >= fc["lo95"]) & (actual <= fc["hi95"]))))
     if not ours:
         raise NotEnoughData(f"{len(y)} points leave no backtest window of {horizon} steps")
-    return {"folds": len(ours), "horizon": horizon, "mase_holt_winters": round(float(np.mean(ours)), 4),
-            "mase_seasonal_naive": round(float(np.mean(naive)), 4), "coverage80": round(float(np.mean(cover80)), 3),
-            "coverage95": round(float(np.mean(cover95)), 3), "points": len(ours) * horizon}
+    return {
+        "folds": len(ours),
+        "horizon": horizon,
+        "mase_holt_winters": round(float(np.mean(ours)), 4),
+        "mase_seasonal_naive": round(float(np.mean(naive)), 4),
+        "coverage80": round(float(np.mean(cover80)), 3),
+        "coverage95": round(float(np.mean(cover95)), 3),
+        "points": len(ours) * horizon,
+    }
 
 
 def train_forecast(query: Query, registry: ModelRegistry, *, folds: int = 4) -> ModelVersion:
@@ -211,11 +221,19 @@ def train_forecast(query: Query, registry: ModelRegistry, *, folds: int = 4) -> 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / _FILE
         path.write_text(json.dumps(models))
-        protocol = (f"rolling-origin backtest, {folds} folds of 7 days (daily) / 4 weeks (weekly); MASE scaled by the "
-                    "in-sample seasonal-naive MAE (m=7 daily, m=1 weekly); 80%/95% intervals split-conformal from "
-                    "rolling-origin out-of-sample errors on the training data")
-        return registry.save("forecast", {_FILE: path}, fingerprint=";".join(digest), metrics=metrics,
-                             protocol=protocol, config={"grid": len(_GRID), "max_horizon": MAX_HORIZON})
+        protocol = (
+            f"rolling-origin backtest, {folds} folds of 7 days (daily) / 4 weeks (weekly); MASE scaled by the "
+            "in-sample seasonal-naive MAE (m=7 daily, m=1 weekly); 80%/95% intervals split-conformal from "
+            "rolling-origin out-of-sample errors on the training data"
+        )
+        return registry.save(
+            "forecast",
+            {_FILE: path},
+            fingerprint=";".join(digest),
+            metrics=metrics,
+            protocol=protocol,
+            config={"grid": len(_GRID), "max_horizon": MAX_HORIZON},
+        )
 
 
 def load_forecast(version: ModelVersion) -> dict[str, HoltWinters]:
@@ -227,12 +245,16 @@ def load_forecast(version: ModelVersion) -> dict[str, HoltWinters]:
         raise ModelCorrupt(f"cannot load {version.label} ({exc}); retrain with `uba train forecast`") from exc
 
 
-def forecast_metric(query: Query, models: dict[str, HoltWinters], metric: str, grain: str, horizon: int) -> pd.DataFrame:
+def forecast_metric(
+    query: Query, models: dict[str, HoltWinters], metric: str, grain: str, horizon: int
+) -> pd.DataFrame:
     """History-conditioned forecast table: period, forecast, lo80, hi80, lo95, hi95."""
     key = f"{metric}/{grain}"
     if key not in models:
-        raise NotEnoughData(f"the forecast model has no {key!r} (too little history when trained); "
-                            "load more data and run `uba train forecast`")
+        raise NotEnoughData(
+            f"the forecast model has no {key!r} (too little history when trained); "
+            "load more data and run `uba train forecast`"
+        )
     series = metric_series(query, metric, grain)
     out = models[key].forecast(series.to_numpy(), horizon)
     step = pd.Timedelta(days=1 if grain == "day" else 7)

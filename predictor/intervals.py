@@ -30,9 +30,11 @@ class Residuals:
 
     def subset(self, keep: list[np.ndarray]) -> Residuals:
         """The residuals where ``keep[h]`` is true."""
-        return Residuals([e[k] for e, k in zip(self.errors, keep, strict=True)],
-                         [v[k] for v, k in zip(self.levels, keep, strict=True)],
-                         [o[k] for o, k in zip(self.origins, keep, strict=True)])
+        return Residuals(
+            [e[k] for e, k in zip(self.errors, keep, strict=True)],
+            [v[k] for v, k in zip(self.levels, keep, strict=True)],
+            [o[k] for o, k in zip(self.origins, keep, strict=True)],
+        )
 
     def scores(self, scale: str) -> list[np.ndarray]:
         """Errors in the units of ``scale`` (absolute, or divided by the forecast level)."""
@@ -79,14 +81,18 @@ def _coverage(scores: list[np.ndarray], quantiles: dict[str, list[float]]) -> tu
     return float(np.concatenate(hits80).mean()), float(np.concatenate(hits95).mean())
 
 
-def calibrate(residuals: Residuals, check_share: float = 0.4) -> tuple[str, dict[str, list[float]], dict[str, float | str]]:
+def calibrate(
+    residuals: Residuals, check_share: float = 0.4
+) -> tuple[str, dict[str, list[float]], dict[str, float | str]]:
     """(scale, per-step offsets, record): the scale whose intervals from the earlier origins cover the later ones best.
 
     With fewer than 8 origins the scale is absolute. The final offsets use every origin.
     """
     origins = np.unique(np.concatenate(residuals.origins)) if residuals.origins else np.empty(0)
-    record: dict[str, float | str] = {"origins": int(len(origins)),
-                                      "errors": int(sum(len(e) for e in residuals.errors))}
+    record: dict[str, float | str] = {
+        "origins": int(len(origins)),
+        "errors": int(sum(len(e) for e in residuals.errors)),
+    }
     chosen, best = "absolute", math.inf
     if len(origins) >= _MIN_ORIGINS_TO_CHOOSE:
         cut = origins[int(len(origins) * (1 - check_share))]

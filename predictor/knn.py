@@ -61,8 +61,13 @@ def _pair_counts(train: Sequences, n_items: int, window: int) -> list[sparse.csr
         rows = np.concatenate(src) if src else np.empty(0, dtype=np.int64)
         cols = np.concatenate(dst) if dst else np.empty(0, dtype=np.int64)
         keep = (rows > NO_ITEM) & (cols > NO_ITEM)
-        out.append(sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
-                                     shape=(n_items, n_items), dtype=np.float32))
+        out.append(
+            sparse.csr_matrix(
+                (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
+                shape=(n_items, n_items),
+                dtype=np.float32,
+            )
+        )
     return out
 
 
@@ -75,29 +80,37 @@ class SequentialKNN:
     config: KNNConfig
 
     @classmethod
-    def fit(cls, train: Sequences, n_items: int, config: KNNConfig | None = None, *,
-            _counts: list[sparse.csr_matrix] | None = None) -> SequentialKNN:
+    def fit(
+        cls,
+        train: Sequences,
+        n_items: int,
+        config: KNNConfig | None = None,
+        *,
+        _counts: list[sparse.csr_matrix] | None = None,
+    ) -> SequentialKNN:
         """Count neighbour pairs in ``train`` and normalise them into similarities."""
         config = config or KNNConfig()
         counts = _counts if _counts is not None else _pair_counts(train, n_items, config.window)
-        forward = sum((c * (1.0 / d) for d, c in enumerate(counts[: config.window], start=1)),
-                      sparse.csr_matrix((n_items, n_items), dtype=np.float32))
+        forward = sum(
+            (c * (1.0 / d) for d, c in enumerate(counts[: config.window], start=1)),
+            sparse.csr_matrix((n_items, n_items), dtype=np.float32),
+        )
         pairs = (forward + config.backward * forward.T.tocsr()) if config.backward else forward
         flat = np.concatenate(train.items) if len(train) else np.empty(0, dtype=np.int64)
         freq = np.bincount(flat, minlength=n_items).astype(np.float64)
         freq[[PAD, NO_ITEM]] = 0.0
         safe = np.maximum(freq, 1.0)
-        left = sparse.diags((safe ** -config.source_norm).astype(np.float32))
-        right = sparse.diags((safe ** -config.target_norm).astype(np.float32))
+        left = sparse.diags((safe**-config.source_norm).astype(np.float32))
+        right = sparse.diags((safe**-config.target_norm).astype(np.float32))
         similarity = (left @ pairs @ right).tocsr()
         similarity.eliminate_zeros()
         return cls(similarity.astype(np.float32), freq, config)
 
     def _weights(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The last ``history`` real items and their recency weights (latest = 1)."""
-        recent = history[history > NO_ITEM][-self.config.history:]
+        recent = history[history > NO_ITEM][-self.config.history :]
         ages = np.arange(len(recent))[::-1]
-        return recent, (self.config.decay ** ages).astype(np.float32)
+        return recent, (self.config.decay**ages).astype(np.float32)
 
     def scores(self, histories: list[np.ndarray]) -> torch.Tensor:
         """(users, items) scores; popularity, scaled below any neighbour score, breaks ties."""
@@ -107,13 +120,20 @@ class SequentialKNN:
             rows.append(np.full(len(recent), i))
             cols.append(recent)
             vals.append(w)
-        query = sparse.csr_matrix((np.concatenate(vals) if vals else np.empty(0, np.float32),
-                                   (np.concatenate(rows) if rows else np.empty(0, np.int64),
-                                    np.concatenate(cols) if cols else np.empty(0, np.int64))),
-                                  shape=(len(histories), self.similarity.shape[0]), dtype=np.float32)
+        query = sparse.csr_matrix(
+            (
+                np.concatenate(vals) if vals else np.empty(0, np.float32),
+                (
+                    np.concatenate(rows) if rows else np.empty(0, np.int64),
+                    np.concatenate(cols) if cols else np.empty(0, np.int64),
+                ),
+            ),
+            shape=(len(histories), self.similarity.shape[0]),
+            dtype=np.float32,
+        )
         dense = (query @ self.similarity).toarray()
         positive = self.similarity.data[self.similarity.data > 0]
-        floor = float(positive.min()) * float(self.config.decay ** self.config.history) if positive.size else 1.0
+        floor = float(positive.min()) * float(self.config.decay**self.config.history) if positive.size else 1.0
         tie = (self.popularity / (self.popularity.max() + 1.0) * floor * 1e-3).astype(np.float32)
         return torch.from_numpy(dense + tie)
 
@@ -135,13 +155,19 @@ class SequentialKNN:
     def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
         """Full-ranking metrics of the held-out items."""
         return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]), held.histories, held.target_items,
-            ks=ks, exclude_seen=exclude_seen, excluded_columns=(PAD, NO_ITEM), batch_size=256,
+            lambda rows: self.scores(held.histories[rows]),
+            held.histories,
+            held.target_items,
+            ks=ks,
+            exclude_seen=exclude_seen,
+            excluded_columns=(PAD, NO_ITEM),
+            batch_size=256,
         )
 
 
-def tune_knn(train: Sequences, valid: HeldOut, n_items: int, *, exclude_seen: bool = False,
-             grid: dict[str, tuple] | None = None) -> tuple[SequentialKNN, list[dict[str, Any]]]:
+def tune_knn(
+    train: Sequences, valid: HeldOut, n_items: int, *, exclude_seen: bool = False, grid: dict[str, tuple] | None = None
+) -> tuple[SequentialKNN, list[dict[str, Any]]]:
     """Coordinate search over ``grid`` on validation NDCG@10: the best model and every trial."""
     grid = grid or KNN_GRID
     counts = _pair_counts(train, n_items, max(grid["window"]))
@@ -164,8 +190,15 @@ def save_neighbours(model: SequentialKNN, path) -> None:
     """Write the similarity matrix, popularity and config to one ``.npz`` file (no pickles)."""
     sim = model.similarity
     with open(path, "wb") as handle:
-        np.savez(handle, data=sim.data, indices=sim.indices, indptr=sim.indptr, shape=np.asarray(sim.shape),
-                 popularity=model.popularity, config=np.asarray(json.dumps(asdict(model.config))))
+        np.savez(
+            handle,
+            data=sim.data,
+            indices=sim.indices,
+            indptr=sim.indptr,
+            shape=np.asarray(sim.shape),
+            popularity=model.popularity,
+            config=np.asarray(json.dumps(asdict(model.config))),
+        )
 
 
 def load_neighbours(path) -> SequentialKNN:

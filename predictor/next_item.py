@@ -32,9 +32,11 @@ from predictor.source import Query, events_frame, user_exists
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL = ("leave-one-out per user (last event = test, second to last = validation, rest = training); "
-            "HR@10/NDCG@10 over the FULL item ranking; next event type accuracy; the candidate with the best "
-            "validation NDCG@10 serves")
+PROTOCOL = (
+    "leave-one-out per user (last event = test, second to last = validation, rest = training); "
+    "HR@10/NDCG@10 over the FULL item ranking; next event type accuracy; the candidate with the best "
+    "validation NDCG@10 serves"
+)
 _FILE = "model.pt"
 _NEIGHBOURS = "neighbours.npz"
 _EASE = "ease.npz"
@@ -66,8 +68,14 @@ def sequences_from_events(frame: pd.DataFrame, vocab: Vocabulary | None = None) 
     ), vocab
 
 
-def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | None = None, *,
-               progress: bool = True, ease_max_mb: float = EASE_MAX_MB) -> ModelVersion:
+def train_next(
+    query: Query,
+    registry: ModelRegistry,
+    config: SASRecConfig | None = None,
+    *,
+    progress: bool = True,
+    ease_max_mb: float = EASE_MAX_MB,
+) -> ModelVersion:
     """Train every candidate on the warehouse's events, serve the best on validation, save a new version.
 
     EASE is a candidate when its dense fit needs at most ``ease_max_mb`` MB.
@@ -76,40 +84,70 @@ def train_next(query: Query, registry: ModelRegistry, config: SASRecConfig | Non
     frame = events_frame(query)
     seqs, vocab = sequences_from_events(frame)
     if sum(len(s) >= 4 for s in seqs.items) < 2:
-        raise NotEnoughData(f"only {len(frame)} events; the next-item model needs users with 4+ events "
-                            "(load data with `uba data demo` or `uba data load`)")
+        raise NotEnoughData(
+            f"only {len(frame)} events; the next-item model needs users with 4+ events "
+            "(load data with `uba data demo` or `uba data load`)"
+        )
     split = leave_one_out(seqs)
     trained = train_sasrec(split.train, split.valid, vocab, config, progress=progress)
-    selection = select_next_model(split.train, split.valid, vocab.n_items, trained,
-                                  exclude_seen=config.exclude_seen, seed=config.seed, ease_max_mb=ease_max_mb)
+    selection = select_next_model(
+        split.train,
+        split.valid,
+        vocab.n_items,
+        trained,
+        exclude_seen=config.exclude_seen,
+        seed=config.seed,
+        ease_max_mb=ease_max_mb,
+    )
     score_test(selection, split.test, exclude_seen=config.exclude_seen)
     metrics: dict[str, Any] = {c.name: c.test for c in selection.candidates}
     metrics["sasrec"] = trained.evaluate(split.test)
     train_types = np.concatenate(split.train.types) if len(split.train) else np.empty(0, dtype=np.int64)
     majority = int(np.bincount(train_types).argmax()) if train_types.size else 0
     metrics["type_majority_accuracy"] = float(np.mean(split.test.target_types == majority))
-    metrics.update(serving=selection.winner, serving_reason=selection.reason, candidates=selection.table(),
-                   knn_config=asdict(selection.knn.config),
-                   ease_config=asdict(selection.ease.config) if selection.ease else None,
-                   not_fitted=selection.skipped, blend_knn_weight=selection.blend_weight,
-                   best_epoch=trained.best_epoch, epochs=len(trained.epochs), stopped_by=trained.stopped_by,
-                   train_seconds=round(trained.train_seconds, 2), users=len(seqs), items=vocab.n_items - 2)
+    metrics.update(
+        serving=selection.winner,
+        serving_reason=selection.reason,
+        candidates=selection.table(),
+        knn_config=asdict(selection.knn.config),
+        ease_config=asdict(selection.ease.config) if selection.ease else None,
+        not_fitted=selection.skipped,
+        blend_knn_weight=selection.blend_weight,
+        best_epoch=trained.best_epoch,
+        epochs=len(trained.epochs),
+        stopped_by=trained.stopped_by,
+        train_seconds=round(trained.train_seconds, 2),
+        users=len(seqs),
+        items=vocab.n_items - 2,
+    )
     logger.info("next-item model: %s serves (%s)", selection.winner, selection.reason)
     popularity = Popularity.fit(seqs, vocab.n_items).counts
     neighbours = selection.transitions if selection.winner == "transitions" else selection.knn
     with tempfile.TemporaryDirectory() as tmp:
         path, npz = Path(tmp) / _FILE, Path(tmp) / _NEIGHBOURS
-        torch.save({"state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-                    "config": config_dict(trained.config), "items": vocab.items,
-                    "event_types": vocab.event_types, "popularity": popularity.tolist()}, path)
+        torch.save(
+            {
+                "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+                "config": config_dict(trained.config),
+                "items": vocab.items,
+                "event_types": vocab.event_types,
+                "popularity": popularity.tolist(),
+            },
+            path,
+        )
         save_neighbours(neighbours, npz)
         files = {_FILE: path, _NEIGHBOURS: npz}
         if selection.winner == "ease":
             files[_EASE] = Path(tmp) / _EASE
             save_ease(selection.ease, files[_EASE])
-        return registry.save("next", files, fingerprint=split.train.fingerprint(),
-                             metrics=metrics, protocol=PROTOCOL,
-                             config={**config_dict(trained.config), "serving": selection.winner})
+        return registry.save(
+            "next",
+            files,
+            fingerprint=split.train.fingerprint(),
+            metrics=metrics,
+            protocol=PROTOCOL,
+            config={**config_dict(trained.config), "serving": selection.winner},
+        )
 
 
 @dataclass
@@ -138,15 +176,25 @@ class NextModel:
             neighbours = load_neighbours(version.file(_NEIGHBOURS)) if _NEIGHBOURS in version.files else None
             ease = load_ease(version.file(_EASE)) if _EASE in version.files else None
         except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
-            raise ModelCorrupt(f"cannot load {version.label} from {str(path)!r} ({exc}); "
-                               "retrain with `uba train next`") from exc
+            raise ModelCorrupt(
+                f"cannot load {version.label} from {str(path)!r} ({exc}); retrain with `uba train next`"
+            ) from exc
         if serving in ("knn", "transitions", "blend") and neighbours is None:
-            raise ModelCorrupt(f"{version.label} serves {serving!r} but has no {_NEIGHBOURS}; retrain with `uba train next`")
+            raise ModelCorrupt(
+                f"{version.label} serves {serving!r} but has no {_NEIGHBOURS}; retrain with `uba train next`"
+            )
         if serving == "ease" and ease is None:
             raise ModelCorrupt(f"{version.label} serves 'ease' but has no {_EASE}; retrain with `uba train next`")
         model.to(config.resolved_device()).eval()
-        return cls(TrainedSASRec(model, vocab, config), np.asarray(blob["popularity"]), version, serving,
-                   neighbours, version.metrics.get("blend_knn_weight"), ease)
+        return cls(
+            TrainedSASRec(model, vocab, config),
+            np.asarray(blob["popularity"]),
+            version,
+            serving,
+            neighbours,
+            version.metrics.get("blend_knn_weight"),
+            ease,
+        )
 
     def item_scores(self, histories: list[np.ndarray], types: list[np.ndarray]) -> torch.Tensor:
         """(users, items) scores of the serving model, each row summing to one over real items."""
@@ -224,11 +272,14 @@ def predict_next(query: Query, model: NextModel, user_id: str, k: int = 10) -> N
     probs[[PAD, NO_ITEM]] = 0.0
     top = torch.topk(probs, min(k, vocab.n_items - 2))
     items = [(vocab.items[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
-    drivers = {vocab.items[i]: [(vocab.items[j], share) for j, share in model.drivers(history, types, i)]
-               for i in top.indices.tolist()}
-    _, type_logits = model.trained.score_histories([history[-cfg.max_len:]], [types[-cfg.max_len:]])
+    drivers = {
+        vocab.items[i]: [(vocab.items[j], share) for j, share in model.drivers(history, types, i)]
+        for i in top.indices.tolist()
+    }
+    _, type_logits = model.trained.score_histories([history[-cfg.max_len :]], [types[-cfg.max_len :]])
     type_logits[:, PAD] = -torch.inf
     type_probs = torch.softmax(type_logits[0].float().cpu(), 0)
-    kinds = sorted(((vocab.event_types[i], float(type_probs[i])) for i in range(1, vocab.n_types)),
-                   key=lambda kv: -kv[1])
+    kinds = sorted(
+        ((vocab.event_types[i], float(type_probs[i])) for i in range(1, vocab.n_types)), key=lambda kv: -kv[1]
+    )
     return NextPrediction(user_id, items, kinds, len(history), False, label, notes, model.serving, drivers)

@@ -87,8 +87,16 @@ class ModelRegistry:
             raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
         return self.root / name
 
-    def save(self, name: str, files: dict[str, Path], *, fingerprint: str, metrics: dict[str, Any],
-             protocol: str, config: dict[str, Any] | None = None) -> ModelVersion:
+    def save(
+        self,
+        name: str,
+        files: dict[str, Path],
+        *,
+        fingerprint: str,
+        metrics: dict[str, Any],
+        protocol: str,
+        config: dict[str, Any] | None = None,
+    ) -> ModelVersion:
         """Move ``files`` (name -> temporary path) into a new version directory, atomically."""
         parent = self._versions_dir(name)
         parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +107,16 @@ class ModelRegistry:
                 shutil.move(str(source), staging / filename)
                 recorded[filename] = _sha256(staging / filename)
             version = max((v.version for v in self.versions(name, include_broken=True)), default=0) + 1
-            meta = ModelVersion(name, version, datetime.now(UTC).isoformat(timespec="seconds"), fingerprint,
-                                metrics, protocol, config or {}, recorded)
+            meta = ModelVersion(
+                name,
+                version,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                fingerprint,
+                metrics,
+                protocol,
+                config or {},
+                recorded,
+            )
             payload = meta.to_dict()
             payload.pop("path")
             (staging / _META).write_text(json.dumps(payload, indent=2, default=str))

@@ -151,7 +151,9 @@ class TrainedSASRec:
         with torch.no_grad():
             return self.model.score_last(items, kinds)
 
-    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool | None = None) -> RankingMetrics:
+    def evaluate(
+        self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool | None = None
+    ) -> RankingMetrics:
         """Full-ranking HR/NDCG/MRR of the held-out next items, plus next-type accuracy."""
         seen = self.config.exclude_seen if exclude_seen is None else exclude_seen
         type_hits: list[np.ndarray] = []
@@ -230,8 +232,14 @@ def train_sasrec(
     best_score, best_state, bad_epochs = -1.0, copy.deepcopy(model.state_dict()), 0
     started, cpu_started = time.monotonic(), time.process_time()
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
-    rate = LearningRate(optimizer, config.lr, config.lr_schedule, config.warmup_steps,
-                        config.max_minutes * 60 if config.max_minutes else None, config.max_epochs)
+    rate = LearningRate(
+        optimizer,
+        config.lr,
+        config.lr_schedule,
+        config.warmup_steps,
+        config.max_minutes * 60 if config.max_minutes else None,
+        config.max_epochs,
+    )
     step = 0
     for epoch in range(1, config.max_epochs + 1):
         model.train()
@@ -259,8 +267,13 @@ def train_sasrec(
             if deadline and time.monotonic() > deadline:
                 break
         metrics = trained.evaluate(valid) if len(valid.users) else {"NDCG@10": -float(np.mean(losses))}
-        record = {"epoch": float(epoch), "loss": float(np.mean(losses)), "seconds": time.monotonic() - started,
-                  "cpu_seconds": time.process_time() - cpu_started, "lr": lr}
+        record = {
+            "epoch": float(epoch),
+            "loss": float(np.mean(losses)),
+            "seconds": time.monotonic() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "lr": lr,
+        }
         record.update({f"valid_{k}": v for k, v in metrics.items() if k != "users"})
         trained.epochs.append(record)
         logger.info("epoch %d: %s", epoch, record)

@@ -131,8 +131,13 @@ def subsample(held: HeldOut, n: int | None, rng: np.random.Generator) -> HeldOut
     if n is None or len(held.users) <= n:
         return held
     keep = np.sort(rng.choice(len(held.users), size=n, replace=False))
-    return HeldOut([held.users[i] for i in keep], [held.histories[i] for i in keep],
-                   [held.history_types[i] for i in keep], held.target_items[keep], held.target_types[keep])
+    return HeldOut(
+        [held.users[i] for i in keep],
+        [held.histories[i] for i in keep],
+        [held.history_types[i] for i in keep],
+        held.target_items[keep],
+        held.target_types[keep],
+    )
 
 
 def left_pad(rows: Sequence[np.ndarray], length: int) -> np.ndarray:
@@ -165,8 +170,10 @@ def read_sequence_file(path, fmt: str = "pairs", max_users: int | None = None) -
             if not parts:
                 continue
             if fmt == "pairs" and len(parts) != 2:
-                raise ValueError(f"{str(path)!r} line {line_no}: expected 'user item' for --format pairs, got "
-                                 f"{len(parts)} fields; use --format user-per-line for 'user item item ...'")
+                raise ValueError(
+                    f"{str(path)!r} line {line_no}: expected 'user item' for --format pairs, got "
+                    f"{len(parts)} fields; use --format user-per-line for 'user item item ...'"
+                )
             user = parts[0]
             if fmt == "pairs" and user in index:
                 rows[index[user]].append(parts[1])

@@ -40,8 +40,9 @@ def warehouse_query(warehouse: Warehouse) -> Query:
     return query
 
 
-def events_frame(query: Query, *, before: datetime | None = None, user_id: str | None = None,
-                 last: int | None = None) -> pd.DataFrame:
+def events_frame(
+    query: Query, *, before: datetime | None = None, user_id: str | None = None, last: int | None = None
+) -> pd.DataFrame:
     """Events (user_id, ts, event_type, item_id, value, session_id), oldest first per user."""
     where = []
     if before is not None:

@@ -59,15 +59,39 @@ class PostgresCluster:
 
     def start(self) -> None:
         subprocess.run(
-            _as_cluster_owner([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                               "--auth=trust", "-E", "UTF8", "--no-sync"]),
-            check=True, capture_output=True,
+            _as_cluster_owner(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
         subprocess.run(
-            _as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-o", opts,
-                               "-l", str(self.root / "log"), "-w", "start"]),
-            check=True, capture_output=True,
+            _as_cluster_owner(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-o",
+                    opts,
+                    "-l",
+                    str(self.root / "log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def admin_url(self, database: str = "postgres") -> str:
@@ -107,7 +131,9 @@ class PostgresCluster:
 def pg_cluster() -> Iterator[PostgresCluster]:
     """The session's PostgreSQL cluster; skips with the reason when PostgreSQL 15 is not installed."""
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL tests: {PG_BIN}/initdb not found (apt-get install postgresql-15, or set UBA_TEST_PG_BIN)")
+        pytest.skip(
+            f"PostgreSQL tests: {PG_BIN}/initdb not found (apt-get install postgresql-15, or set UBA_TEST_PG_BIN)"
+        )
     cluster = PostgresCluster()
     deadline = time.monotonic() + 60
     cluster.start()

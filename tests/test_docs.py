@@ -33,8 +33,11 @@ def test_configuration_page_matches_the_settings_model():
 
 
 def test_configuration_page_has_one_row_per_setting_with_its_default():
-    rows = {line.split("|")[1].strip(): line for line in CONFIGURATION.read_text().splitlines()
-            if line.startswith("| `UBA_")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in CONFIGURATION.read_text().splitlines()
+        if line.startswith("| `UBA_")
+    }
     assert list(rows) == [f"`UBA_{name.upper()}`" for name in Settings.model_fields]
     assert "`10.0`" in rows["`UBA_QUERY_TIMEOUT_S`"] and "`local`" in rows["`UBA_LLM_BACKEND`"]
     assert "`vllm`" in rows["`UBA_LLM_BACKEND`"] and "secret" in rows["`UBA_LLM_API_KEY`"]

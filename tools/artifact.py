@@ -18,7 +18,6 @@ NOTE_PREFIX = "note: "
 call (``tools/sql_hints.py``); the agent then reminds the model to follow it rather than to answer."""
 
 
-
 class Table(BaseModel):
     """A result table, complete (not the LLM's truncated view)."""
 

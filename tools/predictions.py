@@ -49,7 +49,9 @@ class PredictNextArgs(BaseModel):
     asked_for: ClassVar[re.Pattern[str]] = re.compile(
         r"\b(?:do|does|doing|buy|view|purchase|click)\s+next\b|\bnext\s+(?:action|step|thing|move|purchase|item|event|"
         r"click)s?\b|\b(?:likely|going|expected)\s+to\s+(?:do|buy|view|purchase)\b|"
-        r"\bpredict\w*\b(?!.*\b(?:revenue|sales|active\s+users|next\s+(?:week|month))\b)|下一步|接下来", re.IGNORECASE)
+        r"\bpredict\w*\b(?!.*\b(?:revenue|sales|active\s+users|next\s+(?:week|month))\b)|下一步|接下来",
+        re.IGNORECASE,
+    )
     """A question asking for a user's next actions: after the step that found the user, this call is next
     (``agent.graph``)."""
 
@@ -63,7 +65,8 @@ class ChurnRiskArgs(BaseModel):
 
     user_id: str | None = Field(None, min_length=1, max_length=200, description="One user's id; omit to rank users.")
     segment: Literal["country", "device", "channel"] | None = Field(
-        None, description="Rank only users with this attribute equal to segment_value.")
+        None, description="Rank only users with this attribute equal to segment_value."
+    )
     segment_value: str | None = Field(None, max_length=100, description="The attribute value, e.g. 'US' or 'mobile'.")
     top_n: int = Field(10, ge=1, le=50, description="How many highest-risk users to list.")
 
@@ -71,7 +74,9 @@ class ChurnRiskArgs(BaseModel):
     """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
     asked_for: ClassVar[re.Pattern[str]] = re.compile(
         r"\bchurn\s+(?:risk|probability|score)|\b(?:at|high)[\s-]risk\b|\brisk\s+of\s+churn|\b(?:likely|going|about)\s+to\s+"
-        r"(?:churn|leave|quit|stop)\b|\bwill\s+(?:churn|leave)\b|流失风险|可能流失", re.IGNORECASE)
+        r"(?:churn|leave|quit|stop)\b|\bwill\s+(?:churn|leave)\b|流失风险|可能流失",
+        re.IGNORECASE,
+    )
     """A question asking who will churn: after the step that found the users, this call is next."""
 
     def grounded_values(self) -> list[str]:
@@ -88,7 +93,9 @@ class ForecastArgs(BaseModel):
 
     asked_for: ClassVar[re.Pattern[str]] = re.compile(
         r"\bforecast\w*|\bproject(?:ed|ion)s?\b|\b(?:predict\w*|expect\w*)\b.*\bnext\s+(?:week|month|\d+\s+days)\b|"
-        r"预测.*(?:收入|销量|购买|活跃)", re.IGNORECASE)
+        r"预测.*(?:收入|销量|购买|活跃)",
+        re.IGNORECASE,
+    )
     """A question asking for a metric's future: after the steps before it, this call is next."""
 
 
@@ -105,8 +112,10 @@ def _pct(p: float) -> str:
 
 
 def _bar(title: str, labels: list, values: list, x_title: str) -> Chart:
-    spec = {"data": [{"type": "bar", "orientation": "h", "x": values, "y": [str(v) for v in labels]}],
-            "layout": {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": {"autorange": "reversed"}}}
+    spec = {
+        "data": [{"type": "bar", "orientation": "h", "x": values, "y": [str(v) for v in labels]}],
+        "layout": {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": {"autorange": "reversed"}},
+    }
     return Chart(title=title, spec=spec)
 
 
@@ -136,35 +145,60 @@ class PredictionTools:
         pred = predict_next(query, model, args.user_id, args.k)
         because = {i: d for i, d in pred.drivers.items() if d}
         titles = _titles(query, [i for i, _ in pred.items] + [j for d in because.values() for j, _ in d])
-        items = pd.DataFrame({"rank": range(1, len(pred.items) + 1), "item_id": [i for i, _ in pred.items],
-                              "title": [titles.get(i) for i, _ in pred.items],
-                              "probability" if pred.serving == "sasrec" else "score": [round(p, 4) for _, p in pred.items],
-                              "because_of": [", ".join(f"{j} {_pct(s)}" for j, s in pred.drivers.get(i, []))
-                                             for i, _ in pred.items]})
+        items = pd.DataFrame(
+            {
+                "rank": range(1, len(pred.items) + 1),
+                "item_id": [i for i, _ in pred.items],
+                "title": [titles.get(i) for i, _ in pred.items],
+                "probability" if pred.serving == "sasrec" else "score": [round(p, 4) for _, p in pred.items],
+                "because_of": [", ".join(f"{j} {_pct(s)}" for j, s in pred.drivers.get(i, [])) for i, _ in pred.items],
+            }
+        )
         kinds = pd.DataFrame(pred.event_types, columns=["next_event_type", "probability"]).round(4)
         serving = version.metrics.get("serving", "sasrec")
         test = version.metrics.get(serving, {})
-        quality = (f"{serving} serves, chosen on validation; test NDCG@10 {test.get('NDCG@10', 0):.3f}, "
-                   f"HR@10 {test.get('HR@10', 0):.3f} vs transitions "
-                   f"{version.metrics.get('transitions', {}).get('HR@10', 0):.3f}") if test else "no test metrics"
+        quality = (
+            (
+                f"{serving} serves, chosen on validation; test NDCG@10 {test.get('NDCG@10', 0):.3f}, "
+                f"HR@10 {test.get('HR@10', 0):.3f} vs transitions "
+                f"{version.metrics.get('transitions', {}).get('HR@10', 0):.3f}"
+            )
+            if test
+            else "no test metrics"
+        )
         head = f"Model {version.label} ({quality}); user {args.user_id!r}, {pred.history_events} recent events used."
         lines = [head, *pred.notes]
-        lines.append("Next items: " + ", ".join(f"{i}{' (' + str(titles[i]) + ')' if titles.get(i) else ''} {_pct(p)}"
-                                                 for i, p in pred.items))
+        lines.append(
+            "Next items: "
+            + ", ".join(f"{i}{' (' + str(titles[i]) + ')' if titles.get(i) else ''} {_pct(p)}" for i, p in pred.items)
+        )
         if because:
-            lines.append("Because of recent items (share of the score): " + "; ".join(
-                f"{i} <- " + ", ".join(f"{j}{' (' + str(titles[j]) + ')' if titles.get(j) else ''} {_pct(s)}"
-                                       for j, s in d) for i, d in because.items()))
+            lines.append(
+                "Because of recent items (share of the score): "
+                + "; ".join(
+                    f"{i} <- "
+                    + ", ".join(f"{j}{' (' + str(titles[j]) + ')' if titles.get(j) else ''} {_pct(s)}" for j, s in d)
+                    for i, d in because.items()
+                )
+            )
         if pred.event_types:
             lines.append("Next action: " + ", ".join(f"{t} {_pct(p)}" for t, p in pred.event_types[:4]))
         tables = [table_from_frame(f"next items for user {args.user_id}", items)]
         if not kinds.empty:
             tables.append(table_from_frame(f"next action for user {args.user_id}", kinds))
         artifact = ToolArtifact(
-            tool="predict_next", tables=tables,
-            charts=[_bar(f"next-item {items.columns[3]}, user {args.user_id}", items["item_id"].tolist(),
-                         items.iloc[:, 3].tolist(), items.columns[3])],
-            citations=[Citation(kind="model", ref=version.label, detail=f"predict_next {args.model_dump()}")])
+            tool="predict_next",
+            tables=tables,
+            charts=[
+                _bar(
+                    f"next-item {items.columns[3]}, user {args.user_id}",
+                    items["item_id"].tolist(),
+                    items.iloc[:, 3].tolist(),
+                    items.columns[3],
+                )
+            ],
+            citations=[Citation(kind="model", ref=version.label, detail=f"predict_next {args.model_dump()}")],
+        )
         return "\n".join(lines), artifact
 
     def churn_risk(self, args: ChurnRiskArgs) -> tuple[str, ToolArtifact]:
@@ -175,26 +209,42 @@ class PredictionTools:
         as_of = str(scores["as_of"].iloc[0]) if len(scores) else "?"
         horizon = version.config.get("horizon_days", "?")
         auc = version.metrics.get("auc")
-        head = (f"Model {version.label} (probability of no activity in the {horizon} days after {as_of}; "
-                f"out-of-time AUC {auc}, Brier {version.metrics.get('brier')}).")
+        head = (
+            f"Model {version.label} (probability of no activity in the {horizon} days after {as_of}; "
+            f"out-of-time AUC {auc}, Brier {version.metrics.get('brier')})."
+        )
         cite = Citation(kind="model", ref=version.label, detail=f"churn_risk {args.model_dump(exclude_none=True)}")
         if args.user_id is not None:
             row = scores[scores["user_id"] == args.user_id]
             if row.empty:
                 raise ToolException(
                     f"error: user {args.user_id!r} is not in the scored population of {version.label} (no activity in the "
-                    f"{version.config.get('active_days', '?')} days before {as_of}, unknown, or new since training)")
+                    f"{version.config.get('active_days', '?')} days before {as_of}, unknown, or new since training)"
+                )
             risk = float(row["risk"].iloc[0])
             drivers = json.loads(row["drivers"].iloc[0])
             frame = pd.DataFrame(drivers or [], columns=["feature", "value", "median", "risk_change"])
             text = f"{head}\nUser {args.user_id!r}: churn risk {_pct(risk)}. " + (
-                "Top drivers (risk drop if typical): " + ", ".join(
-                    f"{d['feature']}={d['value']} (median {d['median']}, -{_pct(d['risk_change'])})" for d in drivers)
-                if drivers else "No feature raises the risk above a typical user's.")
-            return text, ToolArtifact(tool="churn_risk", tables=[table_from_frame(f"churn drivers, user {args.user_id}", frame)],
-                                      charts=[_bar(f"churn drivers, user {args.user_id}", frame["feature"].tolist(),
-                                                   frame["risk_change"].tolist(), "risk drop if typical")],
-                                      citations=[cite])
+                "Top drivers (risk drop if typical): "
+                + ", ".join(
+                    f"{d['feature']}={d['value']} (median {d['median']}, -{_pct(d['risk_change'])})" for d in drivers
+                )
+                if drivers
+                else "No feature raises the risk above a typical user's."
+            )
+            return text, ToolArtifact(
+                tool="churn_risk",
+                tables=[table_from_frame(f"churn drivers, user {args.user_id}", frame)],
+                charts=[
+                    _bar(
+                        f"churn drivers, user {args.user_id}",
+                        frame["feature"].tolist(),
+                        frame["risk_change"].tolist(),
+                        "risk drop if typical",
+                    )
+                ],
+                citations=[cite],
+            )
         chosen = scores
         label = "all scored users"
         if args.segment is not None:
@@ -206,61 +256,117 @@ class PredictionTools:
                 known = sorted(scores[args.segment].dropna().astype(str).unique())[:20]
                 raise ToolException(f"error: no scored users with {label}; known values: {known}")
         top = chosen.sort_values("risk", ascending=False).head(args.top_n)
-        frame = pd.DataFrame({
-            "user_id": top["user_id"], "churn_risk": top["risk"].round(4),
-            "top_driver": [(json.loads(d)[0]["feature"] if json.loads(d) else "") for d in top["drivers"]],
-            "country": top["country"], "device": top["device"], "channel": top["channel"]})
+        frame = pd.DataFrame(
+            {
+                "user_id": top["user_id"],
+                "churn_risk": top["risk"].round(4),
+                "top_driver": [(json.loads(d)[0]["feature"] if json.loads(d) else "") for d in top["drivers"]],
+                "country": top["country"],
+                "device": top["device"],
+                "channel": top["channel"],
+            }
+        )
         table = table_from_frame(f"highest churn risk, {label}", frame)
-        text = (f"{head}\n{label}: {len(chosen)} users, mean risk {_pct(float(chosen['risk'].mean()))}, "
-                f"{int((chosen['risk'] >= 0.5).sum())} at 50% or more.\n" + table_text(table, max_rows=args.top_n))
-        return text, ToolArtifact(tool="churn_risk", tables=[table],
-                                  charts=[_bar(f"churn risk, {label}", frame["user_id"].tolist(),
-                                               frame["churn_risk"].tolist(), "probability")], citations=[cite])
+        text = (
+            f"{head}\n{label}: {len(chosen)} users, mean risk {_pct(float(chosen['risk'].mean()))}, "
+            f"{int((chosen['risk'] >= 0.5).sum())} at 50% or more.\n" + table_text(table, max_rows=args.top_n)
+        )
+        return text, ToolArtifact(
+            tool="churn_risk",
+            tables=[table],
+            charts=[
+                _bar(f"churn risk, {label}", frame["user_id"].tolist(), frame["churn_risk"].tolist(), "probability")
+            ],
+            citations=[cite],
+        )
 
     def forecast(self, args: ForecastArgs) -> tuple[str, ToolArtifact]:
         """Point forecast with 80%/95% intervals for a business metric."""
         if self.scope is not None:
             raise ToolException("error: forecasts of business metrics are not available to a caller scoped to one user")
         if args.horizon > MAX_HORIZON[args.grain]:
-            raise ToolException(f"error: horizon {args.horizon} is too long for grain {args.grain!r}; "
-                                f"at most {MAX_HORIZON[args.grain]}")
+            raise ToolException(
+                f"error: horizon {args.horizon} is too long for grain {args.grain!r}; at most {MAX_HORIZON[args.grain]}"
+            )
         version, models = self._load("forecast", load_forecast)
         query = _query(self.safe, None)
         table_df = forecast_metric(query, models, args.metric, args.grain, args.horizon)
         history = metric_series(query, args.metric, args.grain).tail(8 * (7 if args.grain == "day" else 1))
         back = version.metrics.get(f"{args.metric}/{args.grain}", {})
-        quality = (f"backtest MASE {back['mase_holt_winters']} vs seasonal naive {back['mase_seasonal_naive']}, "
-                   f"80% interval coverage {back['coverage80']}") if "mase_holt_winters" in back else "not backtested"
+        quality = (
+            (
+                f"backtest MASE {back['mase_holt_winters']} vs seasonal naive {back['mase_seasonal_naive']}, "
+                f"80% interval coverage {back['coverage80']}"
+            )
+            if "mase_holt_winters" in back
+            else "not backtested"
+        )
         total = table_df["forecast"].sum()
-        text = (f"Model {version.label} (Holt-Winters; {quality}). {args.metric} per {args.grain}, next {args.horizon}: "
-                f"total {total:,.1f}.\n" + "\n".join(
-                    f"{r.period}: {r.forecast:,.1f} (80% {r.lo80:,.1f}-{r.hi80:,.1f}; 95% {r.lo95:,.1f}-{r.hi95:,.1f})"
-                    for r in table_df.head(14).itertuples()))
+        text = (
+            f"Model {version.label} (Holt-Winters; {quality}). {args.metric} per {args.grain}, next {args.horizon}: "
+            f"total {total:,.1f}.\n"
+            + "\n".join(
+                f"{r.period}: {r.forecast:,.1f} (80% {r.lo80:,.1f}-{r.hi80:,.1f}; 95% {r.lo95:,.1f}-{r.hi95:,.1f})"
+                for r in table_df.head(14).itertuples()
+            )
+        )
         rounded = table_df.round(2)
         return text, ToolArtifact(
-            tool="forecast", tables=[table_from_frame(f"{args.metric} forecast per {args.grain}", rounded)],
+            tool="forecast",
+            tables=[table_from_frame(f"{args.metric} forecast per {args.grain}", rounded)],
             charts=[_forecast_chart(args.metric, history, rounded)],
-            citations=[Citation(kind="model", ref=version.label, detail=f"forecast {args.model_dump()}")])
+            citations=[Citation(kind="model", ref=version.label, detail=f"forecast {args.model_dump()}")],
+        )
 
 
 def _titles(query, item_ids: list[str]) -> dict[str, str]:
     if not item_ids:
         return {}
-    frame = query(f"SELECT i.item_id, i.title FROM items AS i WHERE i.item_id IN ({', '.join(map(sql_literal, item_ids))})")
+    frame = query(
+        f"SELECT i.item_id, i.title FROM items AS i WHERE i.item_id IN ({', '.join(map(sql_literal, item_ids))})"
+    )
     return {str(k): v for k, v in zip(frame["item_id"], frame["title"], strict=True) if v is not None}
 
 
 def _forecast_chart(metric: str, history: pd.Series, table: pd.DataFrame) -> Chart:
     periods = [str(p) for p in table["period"]]
-    spec = {"data": [
-        {"type": "scatter", "mode": "lines", "name": "history", "x": [str(d.date()) for d in history.index],
-         "y": [float(v) for v in history]},
-        {"type": "scatter", "mode": "lines", "name": "95% upper", "x": periods, "y": table["hi95"].tolist(),
-         "line": {"width": 0}, "showlegend": False},
-        {"type": "scatter", "mode": "lines", "name": "95% interval", "x": periods, "y": table["lo95"].tolist(),
-         "fill": "tonexty", "line": {"width": 0}},
-        {"type": "scatter", "mode": "lines+markers", "name": "forecast", "x": periods, "y": table["forecast"].tolist()},
-    ], "layout": {"title": {"text": f"{metric} forecast"}, "yaxis": {"title": {"text": metric}}}}
+    spec = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "history",
+                "x": [str(d.date()) for d in history.index],
+                "y": [float(v) for v in history],
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "95% upper",
+                "x": periods,
+                "y": table["hi95"].tolist(),
+                "line": {"width": 0},
+                "showlegend": False,
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "95% interval",
+                "x": periods,
+                "y": table["lo95"].tolist(),
+                "fill": "tonexty",
+                "line": {"width": 0},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "forecast",
+                "x": periods,
+                "y": table["forecast"].tolist(),
+            },
+        ],
+        "layout": {"title": {"text": f"{metric} forecast"}, "yaxis": {"title": {"text": metric}}},
+    }
     return Chart(title=f"{metric} forecast", spec=spec)
 
 
@@ -271,9 +377,15 @@ def _wrap(name: str, description: str, args_model: type[BaseModel], method) -> B
         except (PredictorError, WarehouseError) as exc:
             raise ToolException(f"error: {exc}") from None
 
-    return StructuredTool.from_function(func=run, name=name, description=description, args_schema=args_model,
-                                        response_format="content_and_artifact", handle_tool_error=True,
-                                        handle_validation_error=_validation_text)
+    return StructuredTool.from_function(
+        func=run,
+        name=name,
+        description=description,
+        args_schema=args_model,
+        response_format="content_and_artifact",
+        handle_tool_error=True,
+        handle_validation_error=_validation_text,
+    )
 
 
 def build_predictor_tools(deps) -> list[BaseTool]:
@@ -284,10 +396,22 @@ def build_predictor_tools(deps) -> list[BaseTool]:
     safe = getattr(deps, "safe_sql", None) or SafeSql(deps.readonly)
     tools = PredictionTools(registry, safe, getattr(deps, "user_scope", None))
     return [
-        _wrap("predict_next", "Predict a user's most likely next items and next action from their recent events.",
-              PredictNextArgs, tools.predict_next),
-        _wrap("churn_risk", "Score churn risk for one user, or list the highest-risk users of a segment, with drivers.",
-              ChurnRiskArgs, tools.churn_risk),
-        _wrap("forecast", "Forecast daily or weekly purchases, revenue or active users with prediction intervals.",
-              ForecastArgs, tools.forecast),
+        _wrap(
+            "predict_next",
+            "Predict a user's most likely next items and next action from their recent events.",
+            PredictNextArgs,
+            tools.predict_next,
+        ),
+        _wrap(
+            "churn_risk",
+            "Score churn risk for one user, or list the highest-risk users of a segment, with drivers.",
+            ChurnRiskArgs,
+            tools.churn_risk,
+        ),
+        _wrap(
+            "forecast",
+            "Forecast daily or weekly purchases, revenue or active users with prediction intervals.",
+            ForecastArgs,
+            tools.forecast,
+        ),
     ]

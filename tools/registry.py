@@ -51,8 +51,10 @@ def _sql_and_behavior_tools(deps) -> list[BaseTool]:
         layer = build_layer(deps.readonly)
     return [
         query_tool(safe, layer, user_scope=scope, text_rows=rows, text_chars=chars, min_group_users=floor),
-        *(analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars, min_group_users=floor)
-          for a in AGENT_ANALYTICS),
+        *(
+            analytic_tool(a, safe, user_scope=scope, text_rows=rows, text_chars=chars, min_group_users=floor)
+            for a in AGENT_ANALYTICS
+        ),
         run_sql_tool(safe, user_scope=scope, text_rows=rows, text_chars=chars),
     ]
 

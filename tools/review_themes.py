@@ -20,39 +20,75 @@ QUOTE_CHARS_FOR_LLM = 160
 class ReviewThemesArgs(ReviewFilterArgs):
     """Arguments of ``review_themes``."""
 
-    k: int | None = Field(None, ge=2, le=MAX_THEMES, description="How many themes; default: chosen from the number of reviews.")
+    k: int | None = Field(
+        None, ge=2, le=MAX_THEMES, description="How many themes; default: chosen from the number of reviews."
+    )
 
 
 def themes_text_and_artifact(report: ThemeReport, args: dict) -> tuple[str, ToolArtifact]:
     """The LLM's bounded view of the themes and the Answer's table, bar chart and review citations."""
     filters = _filters_text(args)
     if not report.themes:
-        text = (f"{report.matched} reviews match (filters: {filters}): too few to group into themes; "
-                "use search_reviews to quote them.")
+        text = (
+            f"{report.matched} reviews match (filters: {filters}): too few to group into themes; "
+            "use search_reviews to quote them."
+        )
         return text, ToolArtifact(tool="review_themes")
     sample = f" (a random sample of {report.clustered})" if report.clustered < report.matched else ""
-    lines = [f"{report.matched} reviews (filters: {filters}){sample} fall into {len(report.themes)} themes, "
-             f"largest first; each theme is named by its most distinctive words. {DATA_NOTE}"]
+    lines = [
+        f"{report.matched} reviews (filters: {filters}){sample} fall into {len(report.themes)} themes, "
+        f"largest first; each theme is named by its most distinctive words. {DATA_NOTE}"
+    ]
     rows, citations = [], []
     for n, theme in enumerate(report.themes, start=1):
         avg = f", average rating {theme.average_rating:.1f}" if theme.average_rating is not None else ""
         lines.append(f"{n}. {_attr(theme.label)}: {theme.count} reviews ({theme.share:.0%}){avg}")
         for q in theme.quotes:
             quote = defang_markup(q.text)
-            lines.append(f'<review id="{_attr(q.review_id)}" rating="{q.rating}">\n{_cut(quote, QUOTE_CHARS_FOR_LLM)}\n</review>')
+            lines.append(
+                f'<review id="{_attr(q.review_id)}" rating="{q.rating}">\n{_cut(quote, QUOTE_CHARS_FOR_LLM)}\n</review>'
+            )
             citations.append(Citation(kind="review", ref=q.review_id, detail=f"theme {theme.label}: {quote}"))
-        rows.append([theme.label, ", ".join(theme.keywords), theme.count, theme.share, theme.average_rating,
-                     ", ".join(q.review_id for q in theme.quotes)])
-    table = Table(title="review themes", columns=["theme", "keywords", "reviews", "share", "average_rating", "quoted"],
-                  rows=rows, total_rows=len(rows))
+        rows.append(
+            [
+                theme.label,
+                ", ".join(theme.keywords),
+                theme.count,
+                theme.share,
+                theme.average_rating,
+                ", ".join(q.review_id for q in theme.quotes),
+            ]
+        )
+    table = Table(
+        title="review themes",
+        columns=["theme", "keywords", "reviews", "share", "average_rating", "quoted"],
+        rows=rows,
+        total_rows=len(rows),
+    )
     labels = [t.label for t in report.themes]
-    chart = Chart(title="review themes", spec={
-        "data": [{"type": "bar", "orientation": "h", "y": labels[::-1], "x": [t.count for t in report.themes][::-1],
-                  "text": [f"{t.share:.0%}" for t in report.themes][::-1], "name": "reviews",
-                  "hovertext": [" | ".join(defang_markup(q.text)[:120] for q in t.quotes) for t in report.themes][::-1]}],
-        "layout": {"title": {"text": f"themes of {report.matched} reviews"}, "xaxis": {"title": {"text": "reviews"}},
-                   "margin": {"l": 220}},
-    })
+    chart = Chart(
+        title="review themes",
+        spec={
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "y": labels[::-1],
+                    "x": [t.count for t in report.themes][::-1],
+                    "text": [f"{t.share:.0%}" for t in report.themes][::-1],
+                    "name": "reviews",
+                    "hovertext": [" | ".join(defang_markup(q.text)[:120] for q in t.quotes) for t in report.themes][
+                        ::-1
+                    ],
+                }
+            ],
+            "layout": {
+                "title": {"text": f"themes of {report.matched} reviews"},
+                "xaxis": {"title": {"text": "reviews"}},
+                "margin": {"l": 220},
+            },
+        },
+    )
     return "\n".join(lines), ToolArtifact(tool="review_themes", tables=[table], charts=[chart], citations=citations)
 
 
@@ -76,7 +112,7 @@ def review_themes_tool(index) -> BaseTool:
         func=run,
         name="review_themes",
         description="Group the reviews of an item, category, rating range or period into counted themes "
-                    "(what customers complain about or praise most), with quotes.",
+        "(what customers complain about or praise most), with quotes.",
         args_schema=ReviewThemesArgs,
         response_format="content_and_artifact",
         handle_tool_error=True,

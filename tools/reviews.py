@@ -48,9 +48,15 @@ _BLOCK_CHARS = 70
 class SearchReviewsArgs(BaseModel):
     """Arguments of ``search_reviews``."""
 
-    query: str = Field(min_length=1, max_length=300, description="What to look for: words, a product name or a complaint, e.g. 'battery door broke'.")
+    query: str = Field(
+        min_length=1,
+        max_length=300,
+        description="What to look for: words, a product name or a complaint, e.g. 'battery door broke'.",
+    )
     item: str | None = Field(None, max_length=200, description="Only reviews of this item_id.")
-    category: str | None = Field(None, max_length=200, description="Only reviews of items in this category (items.category).")
+    category: str | None = Field(
+        None, max_length=200, description="Only reviews of items in this category (items.category)."
+    )
     min_rating: int | None = Field(None, ge=1, le=5, description="Lowest star rating to include (1-5).")
     max_rating: int | None = Field(None, ge=1, le=5, description="Highest star rating to include (1-5).")
     since: Day | None = Field(None, description="Only reviews written on or after this date (YYYY-MM-DD).")
@@ -70,8 +76,14 @@ class ReviewFilterArgs(BaseModel):
 
     def review_filter(self) -> ReviewFilter:
         """The same filters for the engines (raises BadFilter on contradictory bounds)."""
-        return ReviewFilter(item=self.item, category=self.category, min_rating=self.min_rating,
-                            max_rating=self.max_rating, since=self.since, until=self.until)
+        return ReviewFilter(
+            item=self.item,
+            category=self.category,
+            min_rating=self.min_rating,
+            max_rating=self.max_rating,
+            since=self.since,
+            until=self.until,
+        )
 
 
 class ReviewStatsArgs(ReviewFilterArgs):
@@ -93,7 +105,7 @@ def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    return (cut[: cut.rfind(" ")] if " " in cut[limit // 2:] else cut) + "…"
+    return (cut[: cut.rfind(" ")] if " " in cut[limit // 2 :] else cut) + "…"
 
 
 def review_block(hit: ReviewHit, max_chars: int | None = None) -> str:
@@ -151,8 +163,9 @@ class ItemNames:
         return best
 
 
-def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str | None,
-                             scope_note: str = "", max_chars: int | None = None) -> tuple[str, ToolArtifact]:
+def search_text_and_artifact(
+    hits: list[ReviewHit], args: dict, user_scope: str | None, scope_note: str = "", max_chars: int | None = None
+) -> tuple[str, ToolArtifact]:
     """The LLM's bounded view of the hits and the Answer's artifact (table + one citation per review).
 
     ``max_chars``: the reviews' texts are cut so that the LLM's view stays near this size (at least
@@ -162,7 +175,9 @@ def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str 
     if not hits:
         text = f'No reviews match "{query}" (filters: {_filters_text(args)}){scope_note}.'
     else:
-        head = f'{len(hits)} reviews for "{query}" (filters: {_filters_text(args)}){scope_note}, best first. {DATA_NOTE}'
+        head = (
+            f'{len(hits)} reviews for "{query}" (filters: {_filters_text(args)}){scope_note}, best first. {DATA_NOTE}'
+        )
         each = max(MIN_REVIEW_CHARS, (max_chars - len(head)) // len(hits) - _BLOCK_CHARS) if max_chars else None
         text = "\n".join([head, *(review_block(h, each) for h in hits)])
     rows = []
@@ -175,14 +190,19 @@ def search_text_and_artifact(hits: list[ReviewHit], args: dict, user_scope: str 
     table = Table(
         title=f"reviews matching {args['query']!r}",
         columns=["review_id", "item_id", "category", "rating", "date", "user_id", "snippet"],
-        rows=rows, total_rows=len(rows),
+        rows=rows,
+        total_rows=len(rows),
     )
     return text, ToolArtifact(tool="search_reviews", tables=[table], citations=citations)
 
 
-def search_reviews_tool(index, *, user_scope: str | None = None,
-                        catalogue: Callable[[], Iterable[tuple[str, str]]] | None = None,
-                        text_chars: int | None = None) -> BaseTool:
+def search_reviews_tool(
+    index,
+    *,
+    user_scope: str | None = None,
+    catalogue: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    text_chars: int | None = None,
+) -> BaseTool:
     """The ``search_reviews`` tool over ``index`` (a ReviewIndex); ``text_chars`` bounds the LLM's view.
 
     ``catalogue``: (item_id, title) pairs, read on first use; with it, a query that names an item
@@ -204,9 +224,9 @@ def search_reviews_tool(index, *, user_scope: str | None = None,
             hits = search_reviews(index, **{**args, "item": item}) if item else []
             if item and hits:
                 args = {**args, "item": item}
-                note = f' of {_attr(names[0].titles[item])}, the item the query names'
+                note = f" of {_attr(names[0].titles[item])}, the item the query names"
             else:
-                note = f'; no reviews of {_attr(names[0].titles[item])}, the item the query names' if item else ""
+                note = f"; no reviews of {_attr(names[0].titles[item])}, the item the query names" if item else ""
                 hits = search_reviews(index, **args)
         except BadFilter as exc:
             raise ToolException(f"error: {exc}") from None
@@ -237,34 +257,70 @@ def stats_text_and_artifact(stats, args: dict) -> tuple[str, ToolArtifact]:
     shown = stats.over_time[-_STATS_PERIODS_SHOWN:]
     if shown:
         more = f" (last {len(shown)} of {len(stats.over_time)})" if len(stats.over_time) > len(shown) else ""
-        lines.append(f"Reviews per {stats.grain}{more}: " + ", ".join(
-            f"{p} {n}" + (f" (avg {a:.2f})" if a is not None else "") for p, n, a in shown
-        ) + ".")
+        lines.append(
+            f"Reviews per {stats.grain}{more}: "
+            + ", ".join(f"{p} {n}" + (f" (avg {a:.2f})" if a is not None else "") for p, n, a in shown)
+            + "."
+        )
     tables = []
     if stats.sentiment:
         scored = sum(stats.sentiment.values())
-        lines.append("Sentiment of the review texts: " + ", ".join(
-            f"{label} {n} ({n / scored:.0%})" for label, n in stats.sentiment.items()) + ".")
+        lines.append(
+            "Sentiment of the review texts: "
+            + ", ".join(f"{label} {n} ({n / scored:.0%})" for label, n in stats.sentiment.items())
+            + "."
+        )
         shown = stats.sentiment_over_time[-_STATS_PERIODS_SHOWN:]
         if shown:
-            lines.append(f"Share negative per {stats.grain}: " + ", ".join(f"{p} {neg:.0%}" for p, _, neg, _ in shown) + ".")
-        tables.append(Table(title="sentiment", columns=["sentiment", "reviews"],
-                            rows=[[label, n] for label, n in stats.sentiment.items()], total_rows=3))
-        tables.append(Table(title=f"sentiment per {stats.grain}",
-                            columns=[stats.grain, "scored_reviews", "share_negative", "average_score"],
-                            rows=[list(r) for r in stats.sentiment_over_time], total_rows=len(stats.sentiment_over_time)))
-    ratings = Table(title="rating distribution", columns=["rating", "reviews"],
-                    rows=[[s, n] for s, n in stats.ratings.items()], total_rows=5)
-    periods = Table(title=f"reviews per {stats.grain}", columns=[stats.grain, "reviews", "average_rating"],
-                    rows=[list(r) for r in stats.over_time], total_rows=len(stats.over_time))
-    chart = Chart(title=f"reviews per {stats.grain}", spec={
-        "data": [{"type": "bar", "x": [p for p, _, _ in stats.over_time], "y": [n for _, n, _ in stats.over_time],
-                  "name": "reviews"}],
-        "layout": {"title": {"text": f"reviews per {stats.grain}"}, "yaxis": {"title": {"text": "reviews"}}},
-    })
+            lines.append(
+                f"Share negative per {stats.grain}: " + ", ".join(f"{p} {neg:.0%}" for p, _, neg, _ in shown) + "."
+            )
+        tables.append(
+            Table(
+                title="sentiment",
+                columns=["sentiment", "reviews"],
+                rows=[[label, n] for label, n in stats.sentiment.items()],
+                total_rows=3,
+            )
+        )
+        tables.append(
+            Table(
+                title=f"sentiment per {stats.grain}",
+                columns=[stats.grain, "scored_reviews", "share_negative", "average_score"],
+                rows=[list(r) for r in stats.sentiment_over_time],
+                total_rows=len(stats.sentiment_over_time),
+            )
+        )
+    ratings = Table(
+        title="rating distribution",
+        columns=["rating", "reviews"],
+        rows=[[s, n] for s, n in stats.ratings.items()],
+        total_rows=5,
+    )
+    periods = Table(
+        title=f"reviews per {stats.grain}",
+        columns=[stats.grain, "reviews", "average_rating"],
+        rows=[list(r) for r in stats.over_time],
+        total_rows=len(stats.over_time),
+    )
+    chart = Chart(
+        title=f"reviews per {stats.grain}",
+        spec={
+            "data": [
+                {
+                    "type": "bar",
+                    "x": [p for p, _, _ in stats.over_time],
+                    "y": [n for _, n, _ in stats.over_time],
+                    "name": "reviews",
+                }
+            ],
+            "layout": {"title": {"text": f"reviews per {stats.grain}"}, "yaxis": {"title": {"text": "reviews"}}},
+        },
+    )
     citations = [Citation(kind="sql", ref=sql, detail="review_stats") for sql in stats.sql]
-    return "\n".join(lines), ToolArtifact(tool="review_stats", tables=[ratings, periods, *tables], charts=[chart],
-                                          citations=citations)
+    return "\n".join(lines), ToolArtifact(
+        tool="review_stats", tables=[ratings, periods, *tables], charts=[chart], citations=citations
+    )
 
 
 def review_stats_tool(warehouse, *, user_scope: str | None = None) -> BaseTool:
@@ -298,8 +354,11 @@ def build_review_tools(deps) -> list[BaseTool]:
     warehouse = getattr(deps, "readonly", None) or getattr(deps, "warehouse", None)
     if index is not None:
         catalogue = (lambda: item_titles(warehouse)) if warehouse is not None else None
-        tools.append(search_reviews_tool(index, user_scope=user_scope, catalogue=catalogue,
-                                         text_chars=getattr(deps, "text_chars", None)))
+        tools.append(
+            search_reviews_tool(
+                index, user_scope=user_scope, catalogue=catalogue, text_chars=getattr(deps, "text_chars", None)
+            )
+        )
         from tools.review_themes import review_themes_tool
 
         tools.append(review_themes_tool(index))

@@ -26,10 +26,15 @@ class RunSqlArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(..., min_length=1, max_length=MAX_SQL_CHARS,
-                     description="Exactly one SELECT (or WITH ... SELECT) over the tables from describe_schema.")
-    limit: int | None = Field(None, ge=1, le=10_000,
-                              description="Most rows to return when the query has no LIMIT (default 200).")
+    sql: str = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_SQL_CHARS,
+        description="Exactly one SELECT (or WITH ... SELECT) over the tables from describe_schema.",
+    )
+    limit: int | None = Field(
+        None, ge=1, le=10_000, description="Most rows to return when the query has no LIMIT (default 200)."
+    )
 
 
 class DescribeSchemaArgs(BaseModel):
@@ -42,8 +47,14 @@ def _tool_error(exc: WarehouseError) -> ToolException:
     return ToolException(f"{REFUSED}{exc}" if isinstance(exc, PolicyRefused) else f"error: {exc}")
 
 
-def run_sql_result(safe: SafeSql, args: RunSqlArgs, *, user_scope: str | None = None,
-                   text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS) -> tuple[str, ToolArtifact]:
+def run_sql_result(
+    safe: SafeSql,
+    args: RunSqlArgs,
+    *,
+    user_scope: str | None = None,
+    text_rows: int = TEXT_ROWS,
+    text_chars: int = TEXT_CHARS,
+) -> tuple[str, ToolArtifact]:
     """Run the query through the guard and the read-only connection; (LLM text, artifact).
 
     The SQL that runs is the SQL asked for (with the guard's limit): a mistake with one clear fix (a column
@@ -100,8 +111,13 @@ def describe_schema_result(safe: SafeSql, *, user_scope: str | None = None) -> t
         raise ToolException(f"error: {exc}") from None
     return _schema_text(summary), ToolArtifact(
         tool="describe_schema",
-        tables=[table_from_rows("allow-listed columns", ["table", "column", "type", "note"],
-                                [[t, c, k, n] for t, cols in summary.columns.items() for c, k, n in cols])],
+        tables=[
+            table_from_rows(
+                "allow-listed columns",
+                ["table", "column", "type", "note"],
+                [[t, c, k, n] for t, cols in summary.columns.items() for c, k, n in cols],
+            )
+        ],
         citations=[Citation(kind="sql", ref=sql, detail="describe_schema") for sql in summary.sql],
     )
 
@@ -119,13 +135,15 @@ def _schema_text(summary: SchemaSummary) -> str:
     return "\n".join(lines)
 
 
-def run_sql_tool(safe: SafeSql, *, user_scope: str | None = None, text_rows: int = TEXT_ROWS,
-                 text_chars: int = TEXT_CHARS) -> BaseTool:
+def run_sql_tool(
+    safe: SafeSql, *, user_scope: str | None = None, text_rows: int = TEXT_ROWS, text_chars: int = TEXT_CHARS
+) -> BaseTool:
     """The ``run_sql`` tool."""
 
     def run(**kwargs) -> tuple[str, ToolArtifact]:
-        return run_sql_result(safe, RunSqlArgs(**kwargs), user_scope=user_scope,
-                              text_rows=text_rows, text_chars=text_chars)
+        return run_sql_result(
+            safe, RunSqlArgs(**kwargs), user_scope=user_scope, text_rows=text_rows, text_chars=text_chars
+        )
 
     return StructuredTool.from_function(
         func=run,

@@ -35,8 +35,11 @@ MAX_SUGGESTIONS = 8
 def _text_columns() -> dict[str, set[str]]:
     """Descriptive text columns. Not ids: no orders for ``user_id = '1'`` is an answer, not a typo."""
     return {
-        name: {c.name for c in table.columns
-               if isinstance(c.type, (String, Text)) and not c.name.endswith("_id") and (name, c.name) not in PII_COLUMNS}
+        name: {
+            c.name
+            for c in table.columns
+            if isinstance(c.type, (String, Text)) and not c.name.endswith("_id") and (name, c.name) not in PII_COLUMNS
+        }
         for name, table in metadata.tables.items()
     }
 
@@ -77,8 +80,11 @@ def text_filters(sql: str, dialect: str, columns: dict[str, set[str]] | None = N
             column, literal = literal, column
         if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string):
             continue
-        owners = ([aliases[column.table.lower()]] if column.table and column.table.lower() in aliases
-                  else [t for t in dict.fromkeys(aliases.values()) if column.name in columns[t]])
+        owners = (
+            [aliases[column.table.lower()]]
+            if column.table and column.table.lower() in aliases
+            else [t for t in dict.fromkeys(aliases.values()) if column.name in columns[t]]
+        )
         if len(owners) == 1 and column.name in columns[owners[0]]:
             item = (owners[0], column.name, literal.this)
             if item not in found:
@@ -102,8 +108,9 @@ def _has_words(column: exp.Column, value: str) -> exp.Condition:
     return exp.and_(*(exp.ILike(this=column.copy(), expression=exp.Literal.string(f"%{w}%")) for w in words))
 
 
-def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
-                 ) -> tuple[list[str], dict[tuple[str, str], str], list[tuple[str, str]]]:
+def _unknown_ids(
+    safe: SafeSql, sql: str, user_scope: str | None
+) -> tuple[list[str], dict[tuple[str, str], str], list[tuple[str, str]]]:
     """Each ``item_id = 'value'`` filter naming no item: (notes, fixes, (problem, value used)); the items
     whose title contains the value are one item (a fix) or several (a note). Measured: ``item_id =
     'Acme X200'`` counted 0 reviews."""
@@ -128,11 +135,15 @@ def _unknown_ids(safe: SafeSql, sql: str, user_scope: str | None
             why.append((missing, f"{used}, the one whose {described_by} contains it"))
         elif 0 < len(rows) <= MAX_SUGGESTIONS:
             close = ", ".join(f"{row[0]!r} ({row[1]})" for row in rows)
-            notes.append(f"{missing}; {table} whose {described_by} contains it: {close}. "
-                         f"Filter on one of these {column}s and run the query again.")
+            notes.append(
+                f"{missing}; {table} whose {described_by} contains it: {close}. "
+                f"Filter on one of these {column}s and run the query again."
+            )
         else:
-            notes.append(f"{missing}; {column} is an id: to find {table} by name, join {table} and filter on "
-                         f"{described_by}, then run the query again.")
+            notes.append(
+                f"{missing}; {column} is an id: to find {table} by name, join {table} and filter on "
+                f"{described_by}, then run the query again."
+            )
     return notes, fixes, why
 
 
@@ -147,12 +158,30 @@ def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list
         try:
             if _exists(safe, table, column, value, user_scope):
                 continue
-            close = _values(safe, exp.select(col.copy()).distinct().from_(table).where(_has_words(col, value))
-                            .order_by(col.copy())
-                            .sql(dialect=dialect), user_scope)
-            every = [] if close else _values(
-                safe, exp.select(col.copy()).distinct().from_(table).where(col.copy().is_(exp.null()).not_())
-                .order_by(col.copy()).sql(dialect=dialect), user_scope)
+            close = _values(
+                safe,
+                exp.select(col.copy())
+                .distinct()
+                .from_(table)
+                .where(_has_words(col, value))
+                .order_by(col.copy())
+                .sql(dialect=dialect),
+                user_scope,
+            )
+            every = (
+                []
+                if close
+                else _values(
+                    safe,
+                    exp.select(col.copy())
+                    .distinct()
+                    .from_(table)
+                    .where(col.copy().is_(exp.null()).not_())
+                    .order_by(col.copy())
+                    .sql(dialect=dialect),
+                    user_scope,
+                )
+            )
         except WarehouseError as exc:  # a hint must never turn a result into an error
             logger.info("no value hint for %s.%s: %s", table, column, exc)
             continue
@@ -161,17 +190,25 @@ def unmatched(safe: SafeSql, sql: str, *, user_scope: str | None = None) -> list
             fixes[(column, value)] = close[0]
             why.append((missing, f"{close[0]!r}, the one value that contains it"))
         elif 0 < len(close) <= MAX_SUGGESTIONS:
-            notes.append(f"{missing}; values containing it: {', '.join(map(repr, close))}. "
-                         "Filter on one of these exactly and run the query again.")
+            notes.append(
+                f"{missing}; values containing it: {', '.join(map(repr, close))}. "
+                "Filter on one of these exactly and run the query again."
+            )
         elif close:
-            notes.append(f"{missing}; more than {MAX_SUGGESTIONS} values contain it, e.g. "
-                         f"{', '.join(map(repr, close[:3]))}. Filter on the exact value you mean.")
+            notes.append(
+                f"{missing}; more than {MAX_SUGGESTIONS} values contain it, e.g. "
+                f"{', '.join(map(repr, close[:3]))}. Filter on the exact value you mean."
+            )
         elif 0 < len(every) <= MAX_SUGGESTIONS:
-            notes.append(f"{missing}; its values: {', '.join(map(repr, every))}. "
-                         "Filter on one of these exactly and run the query again.")
+            notes.append(
+                f"{missing}; its values: {', '.join(map(repr, every))}. "
+                "Filter on one of these exactly and run the query again."
+            )
         else:
-            notes.append(f"{missing}, and no value contains all of its words; check the spelling, "
-                         "or filter with ILIKE on a distinctive part of it.")
+            notes.append(
+                f"{missing}, and no value contains all of its words; check the spelling, "
+                "or filter with ILIKE on a distinctive part of it."
+            )
     # Never run a changed query in the model's name: the SQL that runs is the SQL asked for, and a fix is a
     # visible retry. The note names the value to use where exactly one value contains it.
     return notes + [f"{m}; use {u}. Run the query again with it." for m, u in why]

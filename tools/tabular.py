@@ -38,8 +38,12 @@ def cell(value: Any) -> Any:
 def table_from_rows(title: str, columns: list[str], rows: list, total_rows: int | None = None) -> Table:
     """An artifact table from raw rows."""
     clean = [[cell(v) for v in row] for row in rows]
-    return Table(title=title, columns=[str(c) for c in columns], rows=clean,
-                 total_rows=len(clean) if total_rows is None else total_rows)
+    return Table(
+        title=title,
+        columns=[str(c) for c in columns],
+        rows=clean,
+        total_rows=len(clean) if total_rows is None else total_rows,
+    )
 
 
 def table_from_frame(title: str, frame: pd.DataFrame) -> Table:
@@ -47,8 +51,9 @@ def table_from_frame(title: str, frame: pd.DataFrame) -> Table:
     return table_from_rows(title, list(frame.columns), frame.itertuples(index=False, name=None))
 
 
-def table_text(table: Table, *, max_rows: int = TEXT_ROWS, max_chars: int = TEXT_CHARS, note: str = "",
-               tail: int = 0) -> str:
+def table_text(
+    table: Table, *, max_rows: int = TEXT_ROWS, max_chars: int = TEXT_CHARS, note: str = "", tail: int = 0
+) -> str:
     """The table as compact pipe-separated text, cut at ``max_rows`` rows and ``max_chars`` characters.
 
     ``tail``: when rows are cut, that many of the last rows are shown after the first ones (a time series'
@@ -59,7 +64,7 @@ def table_text(table: Table, *, max_rows: int = TEXT_ROWS, max_chars: int = TEXT
     rows = table.rows
     tail = min(tail, max_rows // 2) if len(rows) > max_rows else 0
     shown = [0, 0]  # head rows, tail rows
-    for index, rows_part in ((0, rows[: max_rows - tail]), (1, rows[len(rows) - tail:] if tail else [])):
+    for index, rows_part in ((0, rows[: max_rows - tail]), (1, rows[len(rows) - tail :] if tail else [])):
         for row in rows_part:
             line = " | ".join("" if v is None else _short(v) for v in row)
             if used + len(line) + 1 > max_chars:

@@ -89,8 +89,13 @@ class Embedder:
             self.quantize = "none"  # the fingerprint names what actually built the vectors
         if self.quantize == "int8":
             model = _quantized(model)
-        logger.info("embedding model %s on %s (max %s tokens, weights %s)", path, device, model.max_seq_length,
-                    "int8" if self.quantize == "int8" else "float")
+        logger.info(
+            "embedding model %s on %s (max %s tokens, weights %s)",
+            path,
+            device,
+            model.max_seq_length,
+            "int8" if self.quantize == "int8" else "float",
+        )
         return model
 
     def fingerprint(self) -> str:
@@ -99,10 +104,15 @@ class Embedder:
         The review index records it; vectors from a different fingerprint are not comparable.
         """
         model = self.model
-        return json.dumps({
-            "model": self.model_name, "max_tokens": int(model.max_seq_length or 0),
-            "quantize": self.quantize, "dimension": self.dimension,
-        }, sort_keys=True)
+        return json.dumps(
+            {
+                "model": self.model_name,
+                "max_tokens": int(model.max_seq_length or 0),
+                "quantize": self.quantize,
+                "dimension": self.dimension,
+            },
+            sort_keys=True,
+        )
 
     @property
     def dimension(self) -> int:

@@ -71,8 +71,16 @@ def _review_rows(warehouse):
     from warehouse.schema import items, reviews
 
     query = (
-        select(reviews.c.review_id, reviews.c.user_id, reviews.c.item_id, reviews.c.ts, reviews.c.rating,
-               reviews.c.title, reviews.c.body, items.c.category)
+        select(
+            reviews.c.review_id,
+            reviews.c.user_id,
+            reviews.c.item_id,
+            reviews.c.ts,
+            reviews.c.rating,
+            reviews.c.title,
+            reviews.c.body,
+            items.c.category,
+        )
         .select_from(reviews.outerjoin(items, items.c.item_id == reviews.c.item_id))
         .order_by(reviews.c.review_id)
     )
@@ -102,8 +110,9 @@ def index_reviews(
     mixed = bool(stored) and index.built_by() != fingerprint
     if mixed:
         # Vectors from another model or configuration are not comparable with the new ones: re-embed all.
-        logger.warning("review index was built with embedder %s; re-embedding every review with %s",
-                       index.built_by(), fingerprint)
+        logger.warning(
+            "review index was built with embedder %s; re-embedding every review with %s", index.built_by(), fingerprint
+        )
         report.extra["reembedded_for"] = fingerprint
         stored = {review_id: {**meta, "text_hash": ""} for review_id, meta in stored.items()}
     keyword = KeywordIndex.load(index.keyword_path)

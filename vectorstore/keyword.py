@@ -249,10 +249,16 @@ class KeywordIndex:
         with open(tmp, "wb") as fh:
             np.savez(
                 fh,
-                data=tf.data, indices=tf.indices, indptr=tf.indptr, shape=np.asarray(tf.shape),
-                vocab=np.asarray(vocab, dtype=str), ids=np.asarray(self._ids, dtype=str),
-                hashes=np.asarray(self._hashes, dtype=str), rating=np.asarray(self._rating, np.int64),
-                date=np.asarray(self._date, np.int64), generation=np.asarray(self.generation),
+                data=tf.data,
+                indices=tf.indices,
+                indptr=tf.indptr,
+                shape=np.asarray(tf.shape),
+                vocab=np.asarray(vocab, dtype=str),
+                ids=np.asarray(self._ids, dtype=str),
+                hashes=np.asarray(self._hashes, dtype=str),
+                rating=np.asarray(self._rating, np.int64),
+                date=np.asarray(self._date, np.int64),
+                generation=np.asarray(self.generation),
                 **{f: np.asarray(self._meta[f], dtype=str) for f in _FIELDS},
             )
         os.replace(tmp, self.path)

@@ -58,7 +58,9 @@ def text_hash(document: str) -> str:
 
 def defang_markup(text: str) -> str:
     """Quoted text that no renderer turns into an image fetch or a live link."""
-    text = _IMAGE.sub(lambda m: f"[image removed: {m.group(1).strip()}]" if m.group(1).strip() else "[image removed]", text)
+    text = _IMAGE.sub(
+        lambda m: f"[image removed: {m.group(1).strip()}]" if m.group(1).strip() else "[image removed]", text
+    )
     text = _LINK.sub(lambda m: f"{m.group(1)} [link removed]", text)
     text = _REF_DEFINITION.sub(lambda m: f"[{m.group(1)}] [link removed]", text)
     text = _URL_SCHEME.sub(lambda m: f"{m.group(1)}xx{m.group(2)[2:]}[:]//", text)

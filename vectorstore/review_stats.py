@@ -74,8 +74,14 @@ def _runner(warehouse, user_scope: str | None = None):
     return warehouse.engine.dialect, run
 
 
-def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain = "month", max_periods: int = 120,
-                 user_scope: str | None = None) -> ReviewStats:
+def review_stats(
+    warehouse,
+    flt: ReviewFilter = ReviewFilter(),
+    *,
+    grain: Grain = "month",
+    max_periods: int = 120,
+    user_scope: str | None = None,
+) -> ReviewStats:
     """Rating distribution and review counts per ``grain`` for the reviews passing ``flt``.
 
     ``user_scope``: only that user's reviews count, filtered here and (on a read-only executor) by the
@@ -112,7 +118,11 @@ def review_stats(warehouse, flt: ReviewFilter = ReviewFilter(), *, grain: Grain 
         for p, n, a in reversed(period_rows)
     ]
     stats = ReviewStats(
-        total=rated + unrated, average_rating=average, ratings=ratings, over_time=over_time, grain=grain,
+        total=rated + unrated,
+        average_rating=average,
+        ratings=ratings,
+        over_time=over_time,
+        grain=grain,
         sql=sql,
     )
     _add_sentiment(stats, dialect, run, flt, grain, max_periods)
@@ -130,15 +140,21 @@ def _add_sentiment(stats: ReviewStats, dialect, run, flt: ReviewFilter, grain: G
 
     scored = review_sentiment
     ids = _filtered(select(reviews.c.review_id).select_from(reviews), flt)
-    by_sentiment = (select(scored.c.sentiment, func.count().label("n")).where(scored.c.review_id.in_(ids))
-                    .group_by(scored.c.sentiment).order_by(scored.c.sentiment))
+    by_sentiment = (
+        select(scored.c.sentiment, func.count().label("n"))
+        .where(scored.c.review_id.in_(ids))
+        .group_by(scored.c.sentiment)
+        .order_by(scored.c.sentiment)
+    )
     period = func.date_trunc(grain, reviews.c.ts).label("period")
     negative = func.avg(case((scored.c.sentiment == "negative", 1.0), else_=0.0))
     by_period = (
         select(period, func.count().label("n"), negative.label("negative"), func.avg(scored.c.score).label("score"))
         .select_from(reviews.join(scored, scored.c.review_id == reviews.c.review_id))
         .where(reviews.c.review_id.in_(ids), reviews.c.ts.is_not(None))
-        .group_by(period).order_by(period.desc()).limit(max_periods)
+        .group_by(period)
+        .order_by(period.desc())
+        .limit(max_periods)
     )
     sql = [str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True})) for q in (by_sentiment, by_period)]
     try:

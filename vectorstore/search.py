@@ -88,9 +88,13 @@ class ReviewFilter:
     def keyword(self) -> KeywordFilter:
         """The same filters for the keyword index."""
         return KeywordFilter(
-            item=self.item, category=self.category, user=self.user,
-            min_rating=self.min_rating, max_rating=self.max_rating,
-            since=date_key(self.since), until=date_key(self.until),
+            item=self.item,
+            category=self.category,
+            user=self.user,
+            min_rating=self.min_rating,
+            max_rating=self.max_rating,
+            since=date_key(self.since),
+            until=date_key(self.until),
         )
 
 
@@ -151,6 +155,7 @@ def fuse_scores(
     vector: list[tuple[str, float]], keyword: list[tuple[str, float]], vector_weight: float = 0.5
 ) -> dict[str, float]:
     """Convex combination of min-max normalized scores (cosine similarity, BM25), best first."""
+
     def normalized(pairs: list[tuple[str, float]]) -> dict[str, float]:
         if not pairs:
             return {}
@@ -163,8 +168,9 @@ def fuse_scores(
     return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _vector_hits(index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool: int, total: int
-                 ) -> list[tuple[str, float]]:
+def _vector_hits(
+    index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool: int, total: int
+) -> list[tuple[str, float]]:
     """The ``pool`` nearest reviews passing ``flt`` as (id, cosine similarity), best first.
 
     The filter is evaluated on the keyword index's metadata arrays (a mirror of every row's
@@ -189,7 +195,9 @@ def _vector_hits(index: ReviewIndex, vector: np.ndarray, flt: ReviewFilter, pool
         kept = [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if passes(i)]
         if len(kept) >= min(pool, passing) or fetch >= total:
             return kept[:pool]
-        logger.debug("over-fetch of %s kept %s of %s wanted; ranking the passing rows in memory", fetch, len(kept), pool)
+        logger.debug(
+            "over-fetch of %s kept %s of %s wanted; ranking the passing rows in memory", fetch, len(kept), pool
+        )
     return index.matrix().nearest(vector, keyword.rows(kflt), pool)
 
 
@@ -258,12 +266,20 @@ def search_reviews(
         if review_id not in found:
             continue  # in the keyword sidecar but no longer in the vector store (an interrupted run)
         meta, doc = found[review_id]
-        hits.append(ReviewHit(
-            review_id=review_id, item_id=meta.get("item"), category=meta.get("category"), user_id=meta.get("user"),
-            rating=meta.get("rating"), date=_date_text(meta.get("date")),
-            snippet=snippet(doc or "", query, snippet_chars), score=round(fused[review_id], 6),
-            vector_rank=vector_pos.get(review_id), keyword_rank=keyword_pos.get(review_id),
-        ))
+        hits.append(
+            ReviewHit(
+                review_id=review_id,
+                item_id=meta.get("item"),
+                category=meta.get("category"),
+                user_id=meta.get("user"),
+                rating=meta.get("rating"),
+                date=_date_text(meta.get("date")),
+                snippet=snippet(doc or "", query, snippet_chars),
+                score=round(fused[review_id], 6),
+                vector_rank=vector_pos.get(review_id),
+                keyword_rank=keyword_pos.get(review_id),
+            )
+        )
         if len(hits) == k:
             break
     return hits

@@ -59,8 +59,9 @@ class VaderSentiment:
     def score(self, texts: list[str], vectors: np.ndarray | None = None) -> Scored:
         """VADER's compound score per text and its three-way label."""
         compound = np.array([self._analyzer.polarity_scores(t or "")["compound"] for t in texts], np.float64)
-        labels = ["positive" if c >= VADER_THRESHOLD else "negative" if c <= -VADER_THRESHOLD else "neutral"
-                  for c in compound]
+        labels = [
+            "positive" if c >= VADER_THRESHOLD else "negative" if c <= -VADER_THRESHOLD else "neutral" for c in compound
+        ]
         return Scored(labels, compound)
 
 
@@ -79,8 +80,9 @@ class EmbeddingSentiment:
         return f"minilm-logreg-{self.trained_on}"
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, labels: list[str], *, embedder: str = "", balanced: bool = False,
-            c: float = C) -> EmbeddingSentiment:
+    def fit(
+        cls, vectors: np.ndarray, labels: list[str], *, embedder: str = "", balanced: bool = False, c: float = C
+    ) -> EmbeddingSentiment:
         """Trained on ``vectors`` labelled ``labels`` (each one of SENTIMENTS)."""
         from sklearn.linear_model import LogisticRegression
 
@@ -109,8 +111,12 @@ class EmbeddingSentiment:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, coef=self.coef, intercept=self.intercept,
-                     meta=np.array(json.dumps({"embedder": self.embedder, "trained_on": self.trained_on})))
+            np.savez(
+                fh,
+                coef=self.coef,
+                intercept=self.intercept,
+                meta=np.array(json.dumps({"embedder": self.embedder, "trained_on": self.trained_on})),
+            )
         tmp.replace(path)
 
     @classmethod

@@ -67,8 +67,9 @@ def choose_model(index: ReviewIndex, model_path: Path | None, *, retrain: bool =
     return VaderSentiment(), False
 
 
-def score_reviews(warehouse, index: ReviewIndex, model_path: Path | None = None, *, retrain: bool = False,
-                  model=None) -> SentimentReport:
+def score_reviews(
+    warehouse, index: ReviewIndex, model_path: Path | None = None, *, retrain: bool = False, model=None
+) -> SentimentReport:
     """Score every indexed review whose text (or the model) changed since it was last scored; drop the rest."""
     started = time.perf_counter()
     report = SentimentReport()
@@ -78,8 +79,12 @@ def score_reviews(warehouse, index: ReviewIndex, model_path: Path | None = None,
         model, report.trained = choose_model(index, model_path, retrain=retrain)
     report.model = model.name
     with warehouse.engine.connect() as conn:
-        existing = {r: (h, m) for r, h, m in conn.execute(
-            select(review_sentiment.c.review_id, review_sentiment.c.text_hash, review_sentiment.c.model))}
+        existing = {
+            r: (h, m)
+            for r, h, m in conn.execute(
+                select(review_sentiment.c.review_id, review_sentiment.c.text_hash, review_sentiment.c.model)
+            )
+        }
     todo = [r for r, h in stored.items() if existing.get(r) != (h, model.name)]
     gone = [r for r in existing if r not in stored]
     report.unchanged = len(stored) - len(todo)
@@ -88,8 +93,16 @@ def score_reviews(warehouse, index: ReviewIndex, model_path: Path | None = None,
         ids = todo[start : start + _PAGE]
         page = index.collection.get(ids=ids, include=["embeddings", "documents"])
         scored = model.score(list(page["documents"]), np.asarray(page["embeddings"], np.float32))
-        rows += [{"review_id": r, "sentiment": label, "score": round(float(s), 4), "model": model.name,
-                  "text_hash": stored[r]} for r, label, s in zip(page["ids"], scored.labels, scored.scores)]
+        rows += [
+            {
+                "review_id": r,
+                "sentiment": label,
+                "score": round(float(s), 4),
+                "model": model.name,
+                "text_hash": stored[r],
+            }
+            for r, label, s in zip(page["ids"], scored.labels, scored.scores)
+        ]
     with warehouse.engine.begin() as conn:
         stale = gone + todo
         for start in range(0, len(stale), _PAGE):

@@ -79,8 +79,15 @@ def default_k(n: int) -> int:
     return int(min(8, max(2, round(n / 25))))
 
 
-def review_themes(index: ReviewIndex, flt: ReviewFilter = ReviewFilter(), *, k: int | None = None, seed: int = 0,
-                  quotes: int = 3, max_reviews: int = MAX_REVIEWS) -> ThemeReport:
+def review_themes(
+    index: ReviewIndex,
+    flt: ReviewFilter = ReviewFilter(),
+    *,
+    k: int | None = None,
+    seed: int = 0,
+    quotes: int = 3,
+    max_reviews: int = MAX_REVIEWS,
+) -> ThemeReport:
     """Group the reviews passing ``flt`` into ``k`` themes (default: by their number) with counts, shares,
     keyword labels and ``quotes`` central reviews each."""
     if k is not None and not 2 <= k <= MAX_THEMES:
@@ -110,16 +117,36 @@ def review_themes(index: ReviewIndex, flt: ReviewFilter = ReviewFilter(), *, k: 
         closest = members[np.argsort(-(vectors[members] @ centres[c]), kind="stable")[:quotes]]
         ratings = [metas[m].get("rating") for m in members if metas[m].get("rating") is not None]
         words = keywords[c][:LABEL_WORDS] or ["(no distinctive words)"]
-        themes.append(Theme(
-            label=" · ".join(words), keywords=keywords[c], count=len(members),
-            share=round(len(members) / len(ids), 4),
-            average_rating=round(float(np.mean(ratings)), 2) if ratings else None,
-            quotes=[ThemeQuote(ids[m], metas[m].get("item"), metas[m].get("rating"), _date_text(metas[m].get("date")),
-                               _quote(docs[m])) for m in closest],
-        ))
+        themes.append(
+            Theme(
+                label=" · ".join(words),
+                keywords=keywords[c],
+                count=len(members),
+                share=round(len(members) / len(ids), 4),
+                average_rating=round(float(np.mean(ratings)), 2) if ratings else None,
+                quotes=[
+                    ThemeQuote(
+                        ids[m],
+                        metas[m].get("item"),
+                        metas[m].get("rating"),
+                        _date_text(metas[m].get("date")),
+                        _quote(docs[m]),
+                    )
+                    for m in closest
+                ],
+            )
+        )
     position = {c: p for p, c in enumerate(order)}
-    return ThemeReport(matched, len(ids), k, seed, themes, round(time.perf_counter() - started, 3), ids,
-                       [position[int(c)] for c in assignment])
+    return ThemeReport(
+        matched,
+        len(ids),
+        k,
+        seed,
+        themes,
+        round(time.perf_counter() - started, 3),
+        ids,
+        [position[int(c)] for c in assignment],
+    )
 
 
 def _cluster(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,13 +164,17 @@ def class_keywords(docs: list[str], assignment: np.ndarray, k: int, top: int = 8
     a term's frequency in the cluster, weighted by log(1 + average cluster size in words / its frequency overall)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2, token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+    vectorizer = CountVectorizer(
+        stop_words="english", ngram_range=(1, 2), min_df=2, token_pattern=r"(?u)\b[^\W\d_]{2,}\b"
+    )
     try:
         counts = vectorizer.fit_transform(docs)
     except ValueError:  # no term in two reviews
         return [[] for _ in range(k)]
     terms = vectorizer.get_feature_names_out()
-    per_class = np.vstack([np.asarray(counts[assignment == c].sum(axis=0)).ravel() for c in range(k)]).astype(np.float64)
+    per_class = np.vstack([np.asarray(counts[assignment == c].sum(axis=0)).ravel() for c in range(k)]).astype(
+        np.float64
+    )
     overall = per_class.sum(axis=0)
     average_words = per_class.sum() / k
     tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1.0)

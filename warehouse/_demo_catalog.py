@@ -21,38 +21,78 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("audio", 1.3, 79.0,
-             ("Wireless Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar", "Noise-Cancelling Headphones"),
-             ("Acme", "Sonora", "BassLine", "Veltro"), ("sound", "battery", "comfort", "connectivity"),
-             ("battery", "connectivity")),
-    Category("kitchen", 1.1, 59.0,
-             ("Blender", "Coffee Grinder", "Toaster", "Electric Kettle", "Air Fryer", "Knife Set", "Stand Mixer"),
-             ("Kitchenly", "ChefMate", "Brava", "HomeCraft"), ("performance", "cleaning", "noise", "build"),
-             ("leak", "motor")),
-    Category("apparel", 1.4, 45.0,
-             ("Running Jacket", "Hoodie", "Slim Jeans", "Cotton T-Shirt", "Trail Sneakers", "Rain Coat"),
-             ("Northline", "UrbanFox", "Trailhead", "Loomwell"), ("fit", "fabric", "color"),
-             ("fit", "seams")),
-    Category("electronics", 1.0, 49.0,
-             ("Smartwatch", "Power Bank", "USB-C Charger", "HD Webcam", "Fitness Tracker", "Wireless Mouse"),
-             ("Voltix", "Acme", "Nexa", "Pulse"), ("battery", "connectivity", "build", "setup"),
-             ("battery", "charging")),
-    Category("home", 0.9, 35.0,
-             ("Desk Lamp", "Throw Blanket", "Storage Bins", "Wall Clock", "Pillow Set", "Scented Candle"),
-             ("Hearth", "Nestwell", "Lumo", "CasaBella"), ("look", "build", "comfort"),
-             ("broken_on_arrival",)),
-    Category("beauty", 0.8, 24.0,
-             ("Face Serum", "Herbal Shampoo", "Daily Moisturizer", "Ionic Hair Dryer", "Lip Balm Set"),
-             ("Glowa", "PureLeaf", "Velvetine", "Aura"), ("scent", "skin", "packaging"),
-             ("irritation",)),
-    Category("sports", 0.8, 39.0,
-             ("Yoga Mat", "Dumbbell Set", "Insulated Water Bottle", "Resistance Bands", "Cycling Gloves"),
-             ("Peakform", "Trailhead", "Stride", "Iron&Oak"), ("build", "grip", "size"),
-             ("seams", "broken_on_arrival")),
-    Category("toys", 0.6, 29.0,
-             ("Building Blocks", "Jigsaw Puzzle", "RC Car", "Board Game", "Plush Bear"),
-             ("Playbox", "Tinker", "Wonderly", "Kiddo"), ("fun", "build", "age_fit"),
-             ("missing_parts",)),
+    Category(
+        "audio",
+        1.3,
+        79.0,
+        ("Wireless Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar", "Noise-Cancelling Headphones"),
+        ("Acme", "Sonora", "BassLine", "Veltro"),
+        ("sound", "battery", "comfort", "connectivity"),
+        ("battery", "connectivity"),
+    ),
+    Category(
+        "kitchen",
+        1.1,
+        59.0,
+        ("Blender", "Coffee Grinder", "Toaster", "Electric Kettle", "Air Fryer", "Knife Set", "Stand Mixer"),
+        ("Kitchenly", "ChefMate", "Brava", "HomeCraft"),
+        ("performance", "cleaning", "noise", "build"),
+        ("leak", "motor"),
+    ),
+    Category(
+        "apparel",
+        1.4,
+        45.0,
+        ("Running Jacket", "Hoodie", "Slim Jeans", "Cotton T-Shirt", "Trail Sneakers", "Rain Coat"),
+        ("Northline", "UrbanFox", "Trailhead", "Loomwell"),
+        ("fit", "fabric", "color"),
+        ("fit", "seams"),
+    ),
+    Category(
+        "electronics",
+        1.0,
+        49.0,
+        ("Smartwatch", "Power Bank", "USB-C Charger", "HD Webcam", "Fitness Tracker", "Wireless Mouse"),
+        ("Voltix", "Acme", "Nexa", "Pulse"),
+        ("battery", "connectivity", "build", "setup"),
+        ("battery", "charging"),
+    ),
+    Category(
+        "home",
+        0.9,
+        35.0,
+        ("Desk Lamp", "Throw Blanket", "Storage Bins", "Wall Clock", "Pillow Set", "Scented Candle"),
+        ("Hearth", "Nestwell", "Lumo", "CasaBella"),
+        ("look", "build", "comfort"),
+        ("broken_on_arrival",),
+    ),
+    Category(
+        "beauty",
+        0.8,
+        24.0,
+        ("Face Serum", "Herbal Shampoo", "Daily Moisturizer", "Ionic Hair Dryer", "Lip Balm Set"),
+        ("Glowa", "PureLeaf", "Velvetine", "Aura"),
+        ("scent", "skin", "packaging"),
+        ("irritation",),
+    ),
+    Category(
+        "sports",
+        0.8,
+        39.0,
+        ("Yoga Mat", "Dumbbell Set", "Insulated Water Bottle", "Resistance Bands", "Cycling Gloves"),
+        ("Peakform", "Trailhead", "Stride", "Iron&Oak"),
+        ("build", "grip", "size"),
+        ("seams", "broken_on_arrival"),
+    ),
+    Category(
+        "toys",
+        0.6,
+        29.0,
+        ("Building Blocks", "Jigsaw Puzzle", "RC Car", "Board Game", "Plush Bear"),
+        ("Playbox", "Tinker", "Wonderly", "Kiddo"),
+        ("fun", "build", "age_fit"),
+        ("missing_parts",),
+    ),
 )
 
 # Items the demo questions ask about: (category, brand, model, noun, popularity rank, mean rating, defect).
@@ -73,12 +113,12 @@ class Catalog:
 
     titles: list[str]
     nouns: list[str]
-    category: np.ndarray      # index into CATEGORIES, non-decreasing
+    category: np.ndarray  # index into CATEGORIES, non-decreasing
     brands: list[str]
-    price: np.ndarray         # float64, dollars and cents
-    popularity: np.ndarray    # float64, sums to 1
-    mean_rating: np.ndarray   # float64, 1..5
-    defect: list[str]         # "" for items without a recurring problem
+    price: np.ndarray  # float64, dollars and cents
+    popularity: np.ndarray  # float64, sums to 1
+    mean_rating: np.ndarray  # float64, 1..5
+    defect: list[str]  # "" for items without a recurring problem
 
     @property
     def size(self) -> int:
@@ -148,8 +188,9 @@ def build_catalog(n_items: int, rng: np.random.Generator) -> Catalog:
         mean_rating[at] = feature[5]
     popularity = 1.0 / (rank.astype(float) + 5.0)
     popularity /= popularity.sum()
-    return Catalog(titles, nouns, np.array(category, dtype=np.int16), brands, np.array(prices), popularity,
-                   mean_rating, defect)
+    return Catalog(
+        titles, nouns, np.array(category, dtype=np.int16), brands, np.array(prices), popularity, mean_rating, defect
+    )
 
 
 def _price(median: float, rng: np.random.Generator) -> float:

@@ -24,14 +24,14 @@ _MAX_INTENSITY = 2.0 * DOW_WEIGHT.max()
 class Batch:
     """Events of one chunk of users; ``session`` is chunk-local (0..sessions-1)."""
 
-    ts: np.ndarray        # int64 epoch seconds
-    user: np.ndarray      # int32 user index
-    session: np.ndarray   # int64 chunk-local session number
-    kind: np.ndarray      # int8 index into EVENT_TYPES
-    item: np.ndarray      # int32 item index, -1 for none
+    ts: np.ndarray  # int64 epoch seconds
+    user: np.ndarray  # int32 user index
+    session: np.ndarray  # int64 chunk-local session number
+    kind: np.ndarray  # int8 index into EVENT_TYPES
+    item: np.ndarray  # int32 item index, -1 for none
     quantity: np.ndarray  # int8, purchase events only (0 elsewhere)
-    rating: np.ndarray    # int8, review events only (0 elsewhere)
-    late: np.ndarray      # bool, review events whose order shipped late
+    rating: np.ndarray  # int8, review events only (0 elsewhere)
+    late: np.ndarray  # bool, review events whose order shipped late
     sessions: int
 
 
@@ -138,31 +138,63 @@ def simulate(users: Users, lo: int, hi: int, catalog: Catalog, end: int, rng: np
         # (ts, user, session, kind, item, quantity, rating, late)
         (start_ts[has_search], s_user[has_search], q_session, SEARCH, None, None, None, None),
         (v_ts, v_user, v_session, VIEW, v_item, None, None, None),
-        (v_ts[fav] + rng.integers(5, 60, fav.sum()), v_user[fav], v_session[fav], FAVORITE, v_item[fav],
-         None, None, None),
+        (
+            v_ts[fav] + rng.integers(5, 60, fav.sum()),
+            v_user[fav],
+            v_session[fav],
+            FAVORITE,
+            v_item[fav],
+            None,
+            None,
+            None,
+        ),
         (c_ts, c_user, c_session, CART, c_item, None, None, None),
-        (c_ts[removed] + rng.integers(30, 900, removed.sum()), c_user[removed], c_session[removed], REMOVE,
-         c_item[removed], None, None, None),
+        (
+            c_ts[removed] + rng.integers(30, 900, removed.sum()),
+            c_user[removed],
+            c_session[removed],
+            REMOVE,
+            c_item[removed],
+            None,
+            None,
+            None,
+        ),
         (p_ts, p_user, p_session, PURCHASE, p_item, quantity, None, None),
-        (r_ts[reviews], p_user[reviews], first_review_session + np.arange(n_reviews), REVIEW, p_item[reviews],
-         None, rating[reviews], late[reviews]),
+        (
+            r_ts[reviews],
+            p_user[reviews],
+            first_review_session + np.arange(n_reviews),
+            REVIEW,
+            p_item[reviews],
+            None,
+            rating[reviews],
+            late[reviews],
+        ),
     ]
     return _assemble(parts, end, first_review_session + n_reviews)
 
 
 def _assemble(parts: list[tuple], end: int, sessions: int) -> Batch:
     def column(position: int, dtype, fill) -> np.ndarray:
-        return np.concatenate([
-            np.full(len(p[0]), fill, dtype=dtype) if p[position] is None else np.asarray(p[position], dtype=dtype)
-            for p in parts
-        ])
+        return np.concatenate(
+            [
+                np.full(len(p[0]), fill, dtype=dtype) if p[position] is None else np.asarray(p[position], dtype=dtype)
+                for p in parts
+            ]
+        )
 
     ts = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts])
     kind = np.concatenate([np.full(len(p[0]), p[3], dtype=np.int8) for p in parts])
     batch = Batch(
-        ts=ts, user=column(1, np.int32, 0), session=column(2, np.int64, 0), kind=kind,
-        item=column(4, np.int32, -1), quantity=column(5, np.int8, 0), rating=column(6, np.int8, 0),
-        late=column(7, bool, False), sessions=sessions,
+        ts=ts,
+        user=column(1, np.int32, 0),
+        session=column(2, np.int64, 0),
+        kind=kind,
+        item=column(4, np.int32, -1),
+        quantity=column(5, np.int8, 0),
+        rating=column(6, np.int8, 0),
+        late=column(7, bool, False),
+        sessions=sessions,
     )
     keep = batch.ts < end
     for name in ("ts", "user", "session", "kind", "item", "quantity", "rating", "late"):

@@ -8,48 +8,141 @@ import numpy as np
 
 DAY = 86_400
 
-COUNTRIES = (("US", 0.34), ("GB", 0.1), ("DE", 0.1), ("FR", 0.08), ("CA", 0.06), ("ES", 0.05),
-             ("IT", 0.05), ("NL", 0.04), ("PL", 0.04), ("SE", 0.03), ("BR", 0.05), ("IN", 0.04),
-             ("JP", 0.02))
+COUNTRIES = (
+    ("US", 0.34),
+    ("GB", 0.1),
+    ("DE", 0.1),
+    ("FR", 0.08),
+    ("CA", 0.06),
+    ("ES", 0.05),
+    ("IT", 0.05),
+    ("NL", 0.04),
+    ("PL", 0.04),
+    ("SE", 0.03),
+    ("BR", 0.05),
+    ("IN", 0.04),
+    ("JP", 0.02),
+)
 DEVICES = (("mobile", 0.58), ("desktop", 0.34), ("tablet", 0.08))
 DEVICE_CART_FACTOR = np.array([0.85, 1.35, 1.0])  # desktop shoppers convert better than mobile ones
-CHANNELS = (("organic", 0.3), ("paid_search", 0.2), ("social", 0.17), ("email", 0.1),
-            ("referral", 0.08), ("direct", 0.15))
+CHANNELS = (
+    ("organic", 0.3),
+    ("paid_search", 0.2),
+    ("social", 0.17),
+    ("email", 0.1),
+    ("referral", 0.08),
+    ("direct", 0.15),
+)
 CHANNEL_CART_FACTOR = np.array([1.0, 1.1, 0.7, 1.45, 1.2, 1.1])  # email and referrals convert, social browses
 FEATURED_USER = 4711
 """User id of the regular shopper that examples ask about ("what will user 4711 do next?")."""
 # Purchase propensity segments: (share, add-to-cart probability per view, purchase probability per cart).
 SEGMENTS = ((0.64, 0.012, 0.07), (0.28, 0.04, 0.21), (0.08, 0.08, 0.38))
 
-_FIRST = ("james", "mary", "li", "sofia", "noah", "emma", "lucas", "mia", "arjun", "olivia", "mateo",
-          "hana", "liam", "chloe", "yusuf", "ava", "leon", "zoe", "omar", "ines", "ethan", "nora",
-          "kenji", "lea", "diego", "sara", "felix", "maya", "ivan", "julia")
-_LAST = ("smith", "garcia", "muller", "rossi", "kim", "novak", "silva", "jones", "martin", "wang",
-         "dubois", "jensen", "khan", "tanaka", "brown", "lopez", "weber", "nowak", "costa", "patel")
+_FIRST = (
+    "james",
+    "mary",
+    "li",
+    "sofia",
+    "noah",
+    "emma",
+    "lucas",
+    "mia",
+    "arjun",
+    "olivia",
+    "mateo",
+    "hana",
+    "liam",
+    "chloe",
+    "yusuf",
+    "ava",
+    "leon",
+    "zoe",
+    "omar",
+    "ines",
+    "ethan",
+    "nora",
+    "kenji",
+    "lea",
+    "diego",
+    "sara",
+    "felix",
+    "maya",
+    "ivan",
+    "julia",
+)
+_LAST = (
+    "smith",
+    "garcia",
+    "muller",
+    "rossi",
+    "kim",
+    "novak",
+    "silva",
+    "jones",
+    "martin",
+    "wang",
+    "dubois",
+    "jensen",
+    "khan",
+    "tanaka",
+    "brown",
+    "lopez",
+    "weber",
+    "nowak",
+    "costa",
+    "patel",
+)
 _DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 
 # Weekly seasonality (Mon..Sun): weekends shop more. Hour-of-day profile: lunch and evening peaks.
 DOW_WEIGHT = np.array([0.92, 0.9, 0.92, 0.95, 1.05, 1.3, 1.25])
-HOUR_WEIGHT = np.array([0.3, 0.2, 0.12, 0.1, 0.1, 0.15, 0.3, 0.55, 0.8, 0.9, 0.95, 1.0,
-                        1.15, 1.1, 0.95, 0.9, 0.95, 1.05, 1.2, 1.4, 1.5, 1.35, 1.0, 0.6])
+HOUR_WEIGHT = np.array(
+    [
+        0.3,
+        0.2,
+        0.12,
+        0.1,
+        0.1,
+        0.15,
+        0.3,
+        0.55,
+        0.8,
+        0.9,
+        0.95,
+        1.0,
+        1.15,
+        1.1,
+        0.95,
+        0.9,
+        0.95,
+        1.05,
+        1.2,
+        1.4,
+        1.5,
+        1.35,
+        1.0,
+        0.6,
+    ]
+)
 
 
 @dataclass(frozen=True)
 class Users:
     """Per-user arrays, ordered by signup time (user ``i`` gets id ``u{i+1}``)."""
 
-    signup: np.ndarray        # int64 epoch seconds
-    country: np.ndarray       # index into COUNTRIES
+    signup: np.ndarray  # int64 epoch seconds
+    country: np.ndarray  # index into COUNTRIES
     device: np.ndarray
     channel: np.ndarray
     emails: list[str]
-    active_from: np.ndarray   # int64 epoch seconds: first moment of activity in the window
-    active_to: np.ndarray     # int64 epoch seconds: churn moment or the window's end
-    rate: np.ndarray          # float64 sessions per day at the settled level
+    active_from: np.ndarray  # int64 epoch seconds: first moment of activity in the window
+    active_to: np.ndarray  # int64 epoch seconds: churn moment or the window's end
+    rate: np.ndarray  # float64 sessions per day at the settled level
     cart_p: np.ndarray
     buy_p: np.ndarray
     favorite_category: np.ndarray
-    new: np.ndarray           # bool: signed up inside the window
+    new: np.ndarray  # bool: signed up inside the window
 
     @property
     def size(self) -> int:

@@ -67,8 +67,10 @@ class ClickHouseUrl:
             raise ConnectionFailed(f"URL {raw!r} gives database= {len(database)} times; give it once")
         if scheme == "chdb":
             if url.host or url.username or url.port:
-                raise ConnectionFailed(f"chdb URL {raw!r} names a host or user; chdb runs in this process: "
-                                       "use chdb:///path/to/dir (optionally ?database=name)")
+                raise ConnectionFailed(
+                    f"chdb URL {raw!r} names a host or user; chdb runs in this process: "
+                    "use chdb:///path/to/dir (optionally ?database=name)"
+                )
             if not url.database or url.database == ":memory:":
                 raise ConnectionFailed(f"chdb URL {raw!r} names no directory; use chdb:///path/to/dir")
             path = str(Path("/" + url.database.lstrip("/")).resolve())
@@ -142,9 +144,18 @@ def snapshot(conn: Connection) -> None:
     if _SNAPSHOT in conn.info or not conn.in_transaction():
         return
     names = _tables(conn)
-    _run(conn, [sql for name in names for sql in (
-        f"DROP TABLE IF EXISTS `{UNDO_PREFIX}{name}`", f"CREATE TABLE `{UNDO_PREFIX}{name}` AS `{name}`",
-        f"ALTER TABLE `{UNDO_PREFIX}{name}` ATTACH PARTITION ALL FROM `{name}`")])
+    _run(
+        conn,
+        [
+            sql
+            for name in names
+            for sql in (
+                f"DROP TABLE IF EXISTS `{UNDO_PREFIX}{name}`",
+                f"CREATE TABLE `{UNDO_PREFIX}{name}` AS `{name}`",
+                f"ALTER TABLE `{UNDO_PREFIX}{name}` ATTACH PARTITION ALL FROM `{name}`",
+            )
+        ],
+    )
     conn.info[_SNAPSHOT] = names
 
 
@@ -155,8 +166,14 @@ def _finish(conn: Connection, *, restore: bool) -> None:
     statements = []
     if restore:
         statements += [f"TRUNCATE TABLE IF EXISTS `{name}`" for name in _tables(conn) if name not in names]
-        statements += [sql for name in names for sql in (
-            f"TRUNCATE TABLE `{name}`", f"ALTER TABLE `{name}` ATTACH PARTITION ALL FROM `{UNDO_PREFIX}{name}`")]
+        statements += [
+            sql
+            for name in names
+            for sql in (
+                f"TRUNCATE TABLE `{name}`",
+                f"ALTER TABLE `{name}` ATTACH PARTITION ALL FROM `{UNDO_PREFIX}{name}`",
+            )
+        ]
     statements += [f"DROP TABLE IF EXISTS `{UNDO_PREFIX}{name}`" for name in names]
     _run(conn, statements)
 
@@ -168,8 +185,10 @@ def open_engine(target: ClickHouseUrl) -> Engine:
     try:
         engine = create_engine(target.sqlalchemy_url())
     except Exception as exc:  # noqa: BLE001 - a missing driver or a bad URL, translated once
-        raise ConnectionFailed(f"cannot open ClickHouse at {target.path or target.url!s}: {exc}; "
-                               "install chdb and chdb-sqlalchemy (in-process) or clickhouse-connect (server)") from None
+        raise ConnectionFailed(
+            f"cannot open ClickHouse at {target.path or target.url!s}: {exc}; "
+            "install chdb and chdb-sqlalchemy (in-process) or clickhouse-connect (server)"
+        ) from None
     event.listen(engine, "commit", lambda conn: _finish(conn, restore=False))
     event.listen(engine, "rollback", lambda conn: _finish(conn, restore=True))
     if target.kind == "chdb":
@@ -186,6 +205,7 @@ def open_engine(target: ClickHouseUrl) -> Engine:
                 cursor.execute("SET max_partitions_per_insert_block = 10000")
             finally:
                 cursor.close()
+
     return engine
 
 
@@ -209,8 +229,7 @@ def create_table_sql(table: Table) -> str:
     columns = ", ".join(f"`{c.name}` {_column_type(c)}" for c in table.columns)
     keys = ", ".join(f"`{k}`" for k in SORT_KEYS.get(table.name, ()))
     partition = " PARTITION BY toYYYYMM(`ts`)" if table.name in MONTH_PARTITIONED else ""
-    return (f"CREATE TABLE IF NOT EXISTS `{table.name}` ({columns}) ENGINE = MergeTree"
-            f"{partition} ORDER BY ({keys})")
+    return f"CREATE TABLE IF NOT EXISTS `{table.name}` ({columns}) ENGINE = MergeTree{partition} ORDER BY ({keys})"
 
 
 def create_tables(conn: Connection, tables: list[Table]) -> None:
@@ -271,7 +290,9 @@ def existing_keys(conn: Connection, table: str, key: str, values) -> pa.Array:
         pq.write_table(pa.table({"k": values}), name)
         cursor = dbapi(conn).cursor()
         try:
-            cursor.execute(f"SELECT k FROM file({_file_literal(name)}, Parquet) WHERE k IN (SELECT `{key}` FROM `{table}`)")
+            cursor.execute(
+                f"SELECT k FROM file({_file_literal(name)}, Parquet) WHERE k IN (SELECT `{key}` FROM `{table}`)"
+            )
             found = [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()

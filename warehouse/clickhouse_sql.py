@@ -31,11 +31,16 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Extract) and node.this.name.upper() in {"DOW", "DAYOFWEEK"}:
         # toDayOfWeek is Monday 1 ... Sunday 7; modulo 7 it is DuckDB's and PostgreSQL's 0 Sunday ... 6 Saturday
         return exp.Paren(this=exp.Mod(this=_call("toDayOfWeek", node.expression), expression=exp.Literal.number(7)))
-    if (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont)
-            and isinstance(node.expression, exp.Order) and len(node.expression.expressions) == 1):
+    if (
+        isinstance(node, exp.WithinGroup)
+        and isinstance(node.this, exp.PercentileCont)
+        and isinstance(node.expression, exp.Order)
+        and len(node.expression.expressions) == 1
+    ):
         # PERCENTILE_CONT interpolates between the two nearest values, as quantileExactInclusive does
-        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.this.this],
-                                    params=[node.expression.expressions[0].this])
+        return exp.ParameterizedAgg(
+            this="quantileExactInclusive", expressions=[node.this.this], params=[node.expression.expressions[0].this]
+        )
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") is not None:
         index = node.args.get("part_index") or exp.Literal.number(1)
         return _call("arrayElement", _call("splitByString", node.args["delimiter"], node.this), index)

@@ -39,18 +39,28 @@ logger = logging.getLogger(__name__)
 
 PRIVATE, READER = "{db}_uba_private", "{db}_uba_reader"
 _COPIED = ("users", "reviews")
-_SYSTEM_HIDDEN = ("system.processes", "system.query_log", "system.query_thread_log", "system.text_log",
-                  "system.query_views_log", "system.session_log", "system.part_log")
+_SYSTEM_HIDDEN = (
+    "system.processes",
+    "system.query_log",
+    "system.query_thread_log",
+    "system.text_log",
+    "system.query_views_log",
+    "system.session_log",
+    "system.part_log",
+)
 """What other sessions ran (their SQL, their scope) is filtered out of every reader's view."""
 SCOPE_CACHE = 4
-TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
-                             "values"})
+TABLE_FUNCTIONS = frozenset(
+    {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries", "values"}
+)
 """Table functions a reader may use: they make rows, they read nothing."""
-DENIED_FUNCTIONS = frozenset("""
+DENIED_FUNCTIONS = frozenset(
+    """
 file getserversetting getmergetreesetting getmacro filesystemavailable filesystemcapacity filesystemunreserved
 hascolumnintable joinget joingetornull gettypeserializationstreams getoskernelversion hostname fqdn serveruuid
 tcpport getclienthttpheader currentprofiles enabledprofiles defaultprofiles currentroles enabledroles defaultroles
-""".split())
+""".split()
+)
 """Scalar functions that read outside the warehouse tables or describe the host (plus every ``dict*``)."""
 
 
@@ -61,8 +71,15 @@ def _quote(value: str) -> str:
 class ChdbWall:
     """The reader objects of one chdb warehouse and its locked read-only sessions."""
 
-    def __init__(self, target: ClickHouseUrl, *, timeout_s: float, max_rows: int, memory_limit_mb: int,
-                 policy: SqlPolicy | None = None) -> None:
+    def __init__(
+        self,
+        target: ClickHouseUrl,
+        *,
+        timeout_s: float,
+        max_rows: int,
+        memory_limit_mb: int,
+        policy: SqlPolicy | None = None,
+    ) -> None:
         import chdb
 
         self.target = target
@@ -77,15 +94,18 @@ class ChdbWall:
         try:
             self._admin: ChdbConnection = chdb.connect(target.directory)
         except Exception as exc:  # noqa: BLE001 - chdb raises RuntimeError / ChdbError
-            raise ConnectionFailed(f"cannot open the chdb warehouse {target.path!r}: {exc}; "
-                                   "one process holds one chdb directory: close other warehouses first") from None
+            raise ConnectionFailed(
+                f"cannot open the chdb warehouse {target.path!r}: {exc}; "
+                "one process holds one chdb directory: close other warehouses first"
+            ) from None
         self.refresh()
 
     # -- the reader objects -----------------------------------------------------------------------
     def _columns(self) -> dict[str, list[str]]:
         rows = self._admin.query(
             f"SELECT table, name FROM system.columns WHERE database = {_quote(self.database)} ORDER BY table, position",
-            "JSONCompact")
+            "JSONCompact",
+        )
         import json
 
         found: dict[str, list[str]] = {}
@@ -95,9 +115,15 @@ class ChdbWall:
 
     def _current_stamp(self) -> tuple:
         names = ", ".join(_quote(n) for n in _COPIED)
-        return tuple(str(self._admin.query(
-            "SELECT sum(rows), max(modification_time), count() FROM system.parts "
-            f"WHERE active AND database = {_quote(self.database)} AND table IN ({names})", "CSV")).split(","))
+        return tuple(
+            str(
+                self._admin.query(
+                    "SELECT sum(rows), max(modification_time), count() FROM system.parts "
+                    f"WHERE active AND database = {_quote(self.database)} AND table IN ({names})",
+                    "CSV",
+                )
+            ).split(",")
+        )
 
     def refresh(self) -> None:
         """(Re)build the private copies and reader views when ``users`` or ``reviews`` changed."""
@@ -107,8 +133,10 @@ class ChdbWall:
                 return
             present = self._columns()
             if not present:
-                raise ConnectionFailed(f"no tables in chdb database {self.database!r} at {self.target.path!r}; "
-                                       "load data first (uba data demo / uba ingest)")
+                raise ConnectionFailed(
+                    f"no tables in chdb database {self.database!r} at {self.target.path!r}; "
+                    "load data first (uba data demo / uba ingest)"
+                )
             run = self._admin.query
             db, private, reader = f"`{self.database}`", f"`{self.private}`", f"`{self.reader_database}`"
             run(f"CREATE DATABASE IF NOT EXISTS {private}")
@@ -116,17 +144,22 @@ class ChdbWall:
             for name in (n for n in self.policy.tables if n in present):
                 columns = self.policy.wall_columns(name, present[name])
                 if name in _COPIED:
-                    columns = clickhouse_sql(f"SELECT {columns}", read="postgres")[len("SELECT "):]
-                    run(f"CREATE OR REPLACE TABLE {private}.`{name}` ENGINE = MergeTree ORDER BY tuple() "
-                        f"AS SELECT {columns} FROM {db}.`{name}`")
+                    columns = clickhouse_sql(f"SELECT {columns}", read="postgres")[len("SELECT ") :]
+                    run(
+                        f"CREATE OR REPLACE TABLE {private}.`{name}` ENGINE = MergeTree ORDER BY tuple() "
+                        f"AS SELECT {columns} FROM {db}.`{name}`"
+                    )
                     source = f"{private}.`{name}`"
                     if name == "reviews":
                         masked = self.policy.wall_columns(name, present[name], text=text_pii_mask)
-                        masked = clickhouse_sql(f"SELECT {masked}", read="postgres")[len("SELECT "):]
-                        run(f"CREATE OR REPLACE TABLE {private}.`reviews_masked` ENGINE = MergeTree ORDER BY tuple() "
-                            f"AS SELECT {masked} FROM {private}.`reviews`")
-                        source = (f"(SELECT * FROM {private}.`reviews` UNION ALL "
-                                  f"SELECT * FROM {private}.`reviews_masked`)")
+                        masked = clickhouse_sql(f"SELECT {masked}", read="postgres")[len("SELECT ") :]
+                        run(
+                            f"CREATE OR REPLACE TABLE {private}.`reviews_masked` ENGINE = MergeTree ORDER BY tuple() "
+                            f"AS SELECT {masked} FROM {private}.`reviews`"
+                        )
+                        source = (
+                            f"(SELECT * FROM {private}.`reviews` UNION ALL SELECT * FROM {private}.`reviews_masked`)"
+                        )
                     run(f"CREATE OR REPLACE VIEW {reader}.`{name}` AS SELECT * FROM {source}")
                 else:
                     run(f"CREATE OR REPLACE VIEW {reader}.`{name}` AS SELECT {columns} FROM {db}.`{name}`")
@@ -169,7 +202,9 @@ class ChdbWall:
             "additional_table_filters": filters,
             "readonly": "1",
         }
-        return f"{self.target.directory}?" + "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in settings.items())
+        return f"{self.target.directory}?" + "&".join(
+            f"{k}={urllib.parse.quote(v, safe='')}" for k, v in settings.items()
+        )
 
     def session(self, user_scope: str | None) -> ChdbConnection:
         """A locked read-only chdb connection for ``user_scope`` (cached; rebuilt when the warehouse changed)."""
@@ -245,7 +280,9 @@ def check_ast(dump: str) -> None:
         raise RefusedByWall("found more than one statement; send exactly one SELECT")
     root_children = [kind for depth, kind, _, _ in nodes if depth == nodes[0][0] + 1]
     if root_children != ["ExpressionList"]:
-        raise RefusedByWall("SELECT ... INTO OUTFILE, FORMAT and SETTINGS clauses are not allowed on the read-only connection")
+        raise RefusedByWall(
+            "SELECT ... INTO OUTFILE, FORMAT and SETTINGS clauses are not allowed on the read-only connection"
+        )
 
 
 class ServerReader:
@@ -265,17 +302,26 @@ class ServerReader:
         """What ``clickhouse_connect.get_client`` is called with (no settings: a readonly=1 user may send none)."""
         url = self.target.server
         secure = str(url.query.get("secure", "false")).lower() in ("1", "true", "yes")
-        return {"host": url.host, "port": url.port or (8443 if secure else 8123), "username": url.username or "default",
-                "password": url.password or "", "database": self.target.database, "secure": secure,
-                "connect_timeout": max(1, int(self.timeout_s)), "send_receive_timeout": max(1, int(self.timeout_s) + 5)}
+        return {
+            "host": url.host,
+            "port": url.port or (8443 if secure else 8123),
+            "username": url.username or "default",
+            "password": url.password or "",
+            "database": self.target.database,
+            "secure": secure,
+            "connect_timeout": max(1, int(self.timeout_s)),
+            "send_receive_timeout": max(1, int(self.timeout_s) + 5),
+        }
 
     def execute(self, sql: str, user_scope: str | None):
         """Run ``sql`` on the server; column names and a cursor-like reader of its rows."""
         import clickhouse_connect
 
         if user_scope is not None:
-            raise ConnectionFailed("a scoped query on a ClickHouse server needs row policies for the reader user; "
-                                   "serve scoped API keys from chdb, DuckDB or PostgreSQL for now")
+            raise ConnectionFailed(
+                "a scoped query on a ClickHouse server needs row policies for the reader user; "
+                "serve scoped API keys from chdb, DuckDB or PostgreSQL for now"
+            )
         if self._client is None:
             self._client = clickhouse_connect.get_client(**self.client_arguments())
         result = self._client.query(sql)
@@ -295,6 +341,6 @@ class _Rows:
 
     def fetchmany(self, size: int):
         """The next ``size`` rows."""
-        batch = self._rows[self._at:self._at + size]
+        batch = self._rows[self._at : self._at + size]
         self._at += size
         return batch

@@ -75,8 +75,10 @@ class Warehouse:
                 pass
         except Exception as exc:  # noqa: BLE001 - the drivers raise their own types; translated once here
             engine.dispose()
-            raise ConnectionFailed(f"cannot connect to ClickHouse at {url!r}: {str(exc).splitlines()[0][:300]}; "
-                                   "check UBA_WAREHOUSE_URL and that the server (or the chdb directory) is reachable") from None
+            raise ConnectionFailed(
+                f"cannot connect to ClickHouse at {url!r}: {str(exc).splitlines()[0][:300]}; "
+                "check UBA_WAREHOUSE_URL and that the server (or the chdb directory) is reachable"
+            ) from None
         return cls(engine, target)
 
     @property

@@ -61,8 +61,12 @@ class DemoStats:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {**asdict(self), "first_day": self.first_day.isoformat(), "last_day": self.last_day.isoformat(),
-                "seconds": round(self.seconds, 3)}
+        return {
+            **asdict(self),
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -82,11 +86,15 @@ def _timestamps(seconds: np.ndarray) -> pa.Array:
 
 def check_demo_args(*, users: int, days: int, seed: int) -> None:
     """Raise ``ValueError`` naming the first argument of ``generate_demo`` that is out of range."""
-    for name, value, low, high in (("users", users, 1, 1_000_000), ("days", days, 1, 3_650),
-                                   ("seed", seed, 0, 2**32 - 1)):
+    for name, value, low, high in (
+        ("users", users, 1, 1_000_000),
+        ("days", days, 1, 3_650),
+        ("seed", seed, 0, 2**32 - 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{name}={value!r} is out of range; use a whole number from {low:,} to {high:,} "
-                             f"(CLI: --{name})")
+            raise ValueError(
+                f"{name}={value!r} is out of range; use a whole number from {low:,} to {high:,} (CLI: --{name})"
+            )
 
 
 @dataclass
@@ -133,14 +141,16 @@ def _simulate(users: int, seed: int, start: int, end: int, progress: bool) -> _S
 
 
 def _users_table(u: Users) -> pa.Table:
-    return pa.table({
-        "user_id": _ids("", np.arange(1, u.size + 1)),
-        "signup_ts": _timestamps(u.signup),
-        "country": pa.array([c for c, _ in COUNTRIES]).take(pa.array(u.country)),
-        "device": pa.array([d for d, _ in DEVICES]).take(pa.array(u.device)),
-        "channel": pa.array([c for c, _ in CHANNELS]).take(pa.array(u.channel)),
-        "email": pa.array(u.emails),
-    })
+    return pa.table(
+        {
+            "user_id": _ids("", np.arange(1, u.size + 1)),
+            "signup_ts": _timestamps(u.signup),
+            "country": pa.array([c for c, _ in COUNTRIES]).take(pa.array(u.country)),
+            "device": pa.array([d for d, _ in DEVICES]).take(pa.array(u.device)),
+            "channel": pa.array([c for c, _ in CHANNELS]).take(pa.array(u.channel)),
+            "email": pa.array(u.emails),
+        }
+    )
 
 
 def _item_ids(catalog: Catalog) -> pa.Array:
@@ -148,13 +158,15 @@ def _item_ids(catalog: Catalog) -> pa.Array:
 
 
 def _items_table(catalog: Catalog) -> pa.Table:
-    return pa.table({
-        "item_id": _item_ids(catalog),
-        "title": pa.array(catalog.titles),
-        "category": pa.array([c.name for c in CATEGORIES]).take(pa.array(catalog.category)),
-        "brand": pa.array(catalog.brands),
-        "price": pa.array(catalog.price),
-    })
+    return pa.table(
+        {
+            "item_id": _item_ids(catalog),
+            "title": pa.array(catalog.titles),
+            "category": pa.array([c.name for c in CATEGORIES]).take(pa.array(catalog.category)),
+            "brand": pa.array(catalog.brands),
+            "price": pa.array(catalog.price),
+        }
+    )
 
 
 def _events_tables(shop: _Shop, rows: int):
@@ -163,22 +175,24 @@ def _events_tables(shop: _Shop, rows: int):
     item_ids = _item_ids(shop.catalog)
     types = pa.array(EVENT_TYPES)
     for lo in range(0, len(shop.order), rows):
-        sel = shop.order[lo:lo + rows]
+        sel = shop.order[lo : lo + rows]
         kind, item = shop.kind[sel], shop.item[sel]
         price = shop.catalog.price[np.maximum(item, 0)]
         value = np.where(kind == PURCHASE, np.round(price * shop.quantity[sel], 2), price)
         priced = (kind == PURCHASE) | (kind == CART) | (kind == REMOVE)
         event_type = types.take(pa.array(kind))
-        yield pa.table({
-            "event_id": pa.array(np.arange(lo + 1, lo + len(sel) + 1, dtype=np.int64)),
-            "user_id": user_ids.take(pa.array(shop.user[sel])),
-            "session_id": _ids("S", shop.session_rank[shop.session[sel]]),
-            "ts": _timestamps(shop.ts[sel]),
-            "event_type": event_type,
-            "item_id": item_ids.take(pa.array(item, mask=item < 0)),
-            "value": pa.array(value, mask=~priced),
-            "source_event": event_type,
-        })
+        yield pa.table(
+            {
+                "event_id": pa.array(np.arange(lo + 1, lo + len(sel) + 1, dtype=np.int64)),
+                "user_id": user_ids.take(pa.array(shop.user[sel])),
+                "session_id": _ids("S", shop.session_rank[shop.session[sel]]),
+                "ts": _timestamps(shop.ts[sel]),
+                "event_type": event_type,
+                "item_id": item_ids.take(pa.array(item, mask=item < 0)),
+                "value": pa.array(value, mask=~priced),
+                "source_event": event_type,
+            }
+        )
 
 
 def _orders_tables(shop: _Shop, end: int, seed: int) -> tuple[pa.Table, pa.Table]:
@@ -199,19 +213,23 @@ def _orders_tables(shop: _Shop, end: int, seed: int) -> tuple[pa.Table, pa.Table
     status = np.where(head_ts > end - 4 * DAY, 2, np.where(returned, 1, 0))
     width = len(str(len(keys)))
     order_ids = _ids("O", np.arange(1, len(keys) + 1), width)
-    orders = pa.table({
-        "order_id": order_ids,
-        "user_id": _ids("", shop.user[heads].astype(np.int64) + 1),
-        "ts": _timestamps(head_ts),
-        "total": pa.array(total),
-        "status": pa.array(["delivered", "returned", "shipped"]).take(pa.array(status)),
-    })
-    lines = pa.table({
-        "order_id": order_ids.take(pa.array(line_order)),
-        "item_id": _item_ids(shop.catalog).take(pa.array(item)),
-        "quantity": pa.array(qty.astype(np.int32)),
-        "price": pa.array(shop.catalog.price[item]),
-    })
+    orders = pa.table(
+        {
+            "order_id": order_ids,
+            "user_id": _ids("", shop.user[heads].astype(np.int64) + 1),
+            "ts": _timestamps(head_ts),
+            "total": pa.array(total),
+            "status": pa.array(["delivered", "returned", "shipped"]).take(pa.array(status)),
+        }
+    )
+    lines = pa.table(
+        {
+            "order_id": order_ids.take(pa.array(line_order)),
+            "item_id": _item_ids(shop.catalog).take(pa.array(item)),
+            "quantity": pa.array(qty.astype(np.int32)),
+            "price": pa.array(shop.catalog.price[item]),
+        }
+    )
     return orders, lines
 
 
@@ -221,28 +239,32 @@ def _reviews_table(shop: _Shop, seed: int) -> pa.Table:
     catalog, item, rating = shop.catalog, shop.item[sel], shop.rating[sel]
     titles, bodies = [], []
     for i, r, late in zip(item.tolist(), rating.tolist(), shop.late[sel].tolist()):
-        title, body = compose(r, catalog.nouns[i], CATEGORIES[catalog.category[i]].aspects, catalog.defect[i],
-                              late, rng)
+        title, body = compose(
+            r, catalog.nouns[i], CATEGORIES[catalog.category[i]].aspects, catalog.defect[i], late, rng
+        )
         titles.append(title)
         bodies.append(body)
     extreme = (rating == 1) | (rating == 5)
     helpful = rng.poisson(np.where(extreme, 2.5, 0.8)) * (rng.random(len(sel)) < 0.6)
-    return pa.table({
-        "review_id": _ids("R", np.arange(1, len(sel) + 1), len(str(len(sel)))),
-        "user_id": _ids("", shop.user[sel].astype(np.int64) + 1),
-        "item_id": _item_ids(catalog).take(pa.array(item)),
-        "ts": _timestamps(shop.ts[sel]),
-        "rating": pa.array(rating.astype(np.int32)),
-        "title": pa.array(titles),
-        "body": pa.array(bodies),
-        "helpful_votes": pa.array(helpful.astype(np.int32)),
-    })
+    return pa.table(
+        {
+            "review_id": _ids("R", np.arange(1, len(sel) + 1), len(str(len(sel)))),
+            "user_id": _ids("", shop.user[sel].astype(np.int64) + 1),
+            "item_id": _item_ids(catalog).take(pa.array(item)),
+            "ts": _timestamps(shop.ts[sel]),
+            "rating": pa.array(rating.astype(np.int32)),
+            "title": pa.array(titles),
+            "body": pa.array(bodies),
+            "helpful_votes": pa.array(helpful.astype(np.int32)),
+        }
+    )
 
 
 def _clear_or_refuse(warehouse: Warehouse, conn: Connection, replace: bool) -> None:
     # .all() drains each result: DuckDB refuses new work on a connection with an unfinished one.
-    filled = [name for name in TABLE_NAMES
-              if conn.execute(select(exists().select_from(metadata.tables[name]))).all()[0][0]]
+    filled = [
+        name for name in TABLE_NAMES if conn.execute(select(exists().select_from(metadata.tables[name]))).all()[0][0]
+    ]
     if not filled:
         return
     if not replace:
@@ -275,8 +297,16 @@ def _indexes_built_after(warehouse: Warehouse, conn: Connection) -> Iterator[Non
         index.create(conn)
 
 
-def generate_demo(warehouse: Warehouse, *, users: int = 10_000, days: int = 90, seed: int = 7,
-                  end: date | None = None, progress: bool = False, replace: bool = False) -> DemoStats:
+def generate_demo(
+    warehouse: Warehouse,
+    *,
+    users: int = 10_000,
+    days: int = 90,
+    seed: int = 7,
+    end: date | None = None,
+    progress: bool = False,
+    replace: bool = False,
+) -> DemoStats:
     """Fill an empty warehouse with the demo shop's ``days`` days of behavior, ending on ``end``."""
     check_demo_args(users=users, days=days, seed=seed)
     last_day = end or DEFAULT_END
@@ -295,8 +325,7 @@ def generate_demo(warehouse: Warehouse, *, users: int = 10_000, days: int = 90, 
         with _indexes_built_after(warehouse, conn):
             warehouse.bulk_insert(conn, "users", _users_table(shop.users))
             warehouse.bulk_insert(conn, "items", _items_table(shop.catalog))
-            with tqdm(total=n_events, desc="loading events", unit="row", unit_scale=True,
-                      disable=not progress) as bar:
+            with tqdm(total=n_events, desc="loading events", unit="row", unit_scale=True, disable=not progress) as bar:
                 for chunk in _events_tables(shop, _LOAD_ROWS):
                     bar.update(warehouse.bulk_insert(conn, "events", chunk))
             warehouse.bulk_insert(conn, "orders", orders)
@@ -306,9 +335,16 @@ def generate_demo(warehouse: Warehouse, *, users: int = 10_000, days: int = 90, 
     warehouse.analyze()
     loaded = time.perf_counter()
     stats = DemoStats(
-        users=users, items=shop.catalog.size, events=n_events, orders=orders.num_rows, order_items=lines.num_rows,
-        reviews=reviews.num_rows, first_day=last_day - timedelta(days=days - 1), last_day=last_day,
-        generate_seconds=generated - started, load_seconds=loaded - generated,
+        users=users,
+        items=shop.catalog.size,
+        events=n_events,
+        orders=orders.num_rows,
+        order_items=lines.num_rows,
+        reviews=reviews.num_rows,
+        first_day=last_day - timedelta(days=days - 1),
+        last_day=last_day,
+        generate_seconds=generated - started,
+        load_seconds=loaded - generated,
     )
     logger.info("demo data loaded: %s", stats)
     return stats

@@ -40,9 +40,7 @@ def describe(warehouse: Warehouse, *, top: int = 10) -> Overview:
     with warehouse.engine.connect() as conn:
         first, last = conn.execute(select(func.min(events.c.ts), func.max(events.c.ts))).one()
         mix = conn.execute(
-            select(events.c.event_type, func.count().label("n"))
-            .group_by(events.c.event_type)
-            .order_by(desc("n"))
+            select(events.c.event_type, func.count().label("n")).group_by(events.c.event_type).order_by(desc("n"))
         ).all()
         per_item = (
             select(events.c.item_id, func.count().label("n"))

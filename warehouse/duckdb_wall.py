@@ -41,14 +41,20 @@ def lock(conn, memory_limit_mb: int) -> None:
     directories), then the configuration locked so no statement can undo it. A reader copy this process
     already opened (DuckDB shares one instance per file) is locked already."""
     external, locked = conn.execute(
-        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')").fetchone()
+        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')"
+    ).fetchone()
     if locked:
         if external:
             raise ConnectionFailed("a reader copy is open in this process with file access on; restart the process")
         return
-    for setting, value in (("temp_directory", ""), ("max_temp_directory_size", "0B"),
-                           ("memory_limit", f"{memory_limit_mb}MB"), ("allowed_directories", []),
-                           ("enable_external_access", False), ("lock_configuration", True)):
+    for setting, value in (
+        ("temp_directory", ""),
+        ("max_temp_directory_size", "0B"),
+        ("memory_limit", f"{memory_limit_mb}MB"),
+        ("allowed_directories", []),
+        ("enable_external_access", False),
+        ("lock_configuration", True),
+    ):
         conn.execute(f"SET {setting} = ?", [value])
 
 
@@ -65,7 +71,9 @@ def _stamp(path: Path) -> str:
 def _source_columns(conn, catalog: str) -> dict[str, list[str]]:
     rows = conn.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
-        "ORDER BY table_name, column_index", [catalog]).fetchall()
+        "ORDER BY table_name, column_index",
+        [catalog],
+    ).fetchall()
     found: dict[str, list[str]] = {}
     for table, column in rows:
         found.setdefault(table.lower(), []).append(column)
@@ -102,15 +110,19 @@ class DuckDbWall:
                 present = _source_columns(conn, "src")
                 for name in self.policy.tables:
                     if name in present:
-                        conn.execute(f'CREATE TABLE main."{name}" AS SELECT '
-                                     f'{self.policy.wall_columns(name, present[name])} FROM src.main."{name}"')
+                        conn.execute(
+                            f'CREATE TABLE main."{name}" AS SELECT '
+                            f'{self.policy.wall_columns(name, present[name])} FROM src.main."{name}"'
+                        )
                 conn.execute("DETACH src")
                 conn.execute("CHECKPOINT")
             os.replace(partial, target)
         except duckdb.Error as exc:
             partial.unlink(missing_ok=True)
-            raise ConnectionFailed(f"cannot read {str(self.source)!r} to build its reader copy: {exc}; "
-                                   "close any writer of the warehouse and retry") from None
+            raise ConnectionFailed(
+                f"cannot read {str(self.source)!r} to build its reader copy: {exc}; "
+                "close any writer of the warehouse and retry"
+            ) from None
         for old in self.source.parent.glob(f"{self.source.stem}.reader-*.duckdb"):
             if old != target:
                 old.unlink(missing_ok=True)
@@ -162,8 +174,10 @@ class DuckDbWall:
                     present = _source_columns(build, "src")
                     for name in (n for n in self.policy.tables if n in present):
                         where = USER_SCOPE_FILTERS.get(name)
-                        sql = (f'CREATE TABLE main."{name}" AS SELECT '
-                               f'{self.policy.wall_columns(name, present[name], text=text_pii_mask)} FROM src.main."{name}"')
+                        sql = (
+                            f'CREATE TABLE main."{name}" AS SELECT '
+                            f'{self.policy.wall_columns(name, present[name], text=text_pii_mask)} FROM src.main."{name}"'
+                        )
                         if where:
                             sql += " WHERE " + where.format(schema="src.main").replace(":user", "?")
                         build.execute(sql, [user_scope] * (where or "").count(":user"))
@@ -172,7 +186,9 @@ class DuckDbWall:
                 lock(conn, self.memory_limit_mb // (2 * SCOPE_CACHE))
             except duckdb.Error as exc:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise ConnectionFailed(f"cannot cut the rows of user {user_scope!r} from the reader copy: {exc}") from None
+                raise ConnectionFailed(
+                    f"cannot cut the rows of user {user_scope!r} from the reader copy: {exc}"
+                ) from None
             self._scopes[key] = (conn, folder)
             while len(self._scopes) > SCOPE_CACHE:
                 _drop(*self._scopes.popitem(last=False)[1])

@@ -35,7 +35,9 @@ def step_column(scope: Scope, direction: Direction, k: int) -> str:
 
 STEP_COLUMNS: tuple[str, ...] = tuple(
     step_column(scope, direction, k)
-    for scope in ("session", "user") for direction in ("next", "previous") for k in range(1, MAX_DEPTH + 1)
+    for scope in ("session", "user")
+    for direction in ("next", "previous")
+    for k in range(1, MAX_DEPTH + 1)
 )
 KEY_COLUMNS: tuple[str, ...] = ("event_id", "user_id", "session_id", "ts", "event_type")
 
@@ -58,8 +60,10 @@ def window_step(scope: Scope, direction: Direction, k: int, *, alias: str = "", 
     prefix = f"{alias}." if alias else ""
     partition = f"{prefix}user_id, {prefix}session_id" if scope == "session" else f"{prefix}user_id"
     fn = "LEAD" if direction == "next" else "LAG"
-    return (f"{fn}({nullable.format(prefix + 'event_type')}, {k}) "
-            f"OVER (PARTITION BY {partition} ORDER BY {prefix}ts, {prefix}event_id)")
+    return (
+        f"{fn}({nullable.format(prefix + 'event_type')}, {k}) "
+        f"OVER (PARTITION BY {partition} ORDER BY {prefix}ts, {prefix}event_id)"
+    )
 
 
 def refresh_event_steps(conn: Connection) -> int:
@@ -75,12 +79,14 @@ def refresh_event_steps(conn: Connection) -> int:
         conn.execute(text(f"DELETE FROM {STEPS_TABLE}"))
     steps = ", ".join(
         f"{window_step(scope, direction, k, nullable=nullable)} AS {step_column(scope, direction, k)}"
-        for scope in ("session", "user") for direction in ("next", "previous") for k in range(1, MAX_DEPTH + 1)
+        for scope in ("session", "user")
+        for direction in ("next", "previous")
+        for k in range(1, MAX_DEPTH + 1)
     )
     keys = ", ".join(KEY_COLUMNS)
-    rows = conn.execute(text(
-        f"INSERT INTO {STEPS_TABLE} ({keys}, {', '.join(STEP_COLUMNS)}) SELECT {keys}, {steps} FROM events"
-    )).rowcount
+    rows = conn.execute(
+        text(f"INSERT INTO {STEPS_TABLE} ({keys}, {', '.join(STEP_COLUMNS)}) SELECT {keys}, {steps} FROM events")
+    ).rowcount
     logger.info("step index rebuilt: %s events in %.1f s", f"{rows:,}", time.perf_counter() - started)
     return rows
 

@@ -62,8 +62,10 @@ class GroupFloor:
         if not suppressed:
             return ""
         which = "the only row was" if rows == 1 else f"{suppressed} of {rows} rows were"
-        return (f" Suppressed: {which} computed from fewer than {self.min_users} users (the minimum group size "
-                "for breakdowns over users), so their values are not shown.")
+        return (
+            f" Suppressed: {which} computed from fewer than {self.min_users} users (the minimum group size "
+            "for breakdowns over users), so their values are not shown."
+        )
 
 
 def suppress(frame: pd.DataFrame, small: pd.Series, values: list[str]) -> pd.DataFrame:

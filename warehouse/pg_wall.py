@@ -51,42 +51,67 @@ def scope_options(user_scope: str | None) -> str:
 def view_sql(policy: SqlPolicy, table: str, present: list[str]) -> str:
     """``CREATE OR REPLACE VIEW`` for ``table``: its allow-listed columns, PII masked, rows of the scope only."""
     columns = policy.wall_columns(
-        table, present, text=lambda ident: f"CASE WHEN {_SCOPE} IS NULL THEN {ident} ELSE {text_pii_mask(ident)} END")
-    sql = (f'CREATE OR REPLACE VIEW {VIEW_SCHEMA}."{table}" WITH (security_barrier) AS '
-           f'SELECT {columns} FROM public."{table}"')
+        table, present, text=lambda ident: f"CASE WHEN {_SCOPE} IS NULL THEN {ident} ELSE {text_pii_mask(ident)} END"
+    )
+    sql = (
+        f'CREATE OR REPLACE VIEW {VIEW_SCHEMA}."{table}" WITH (security_barrier) AS '
+        f'SELECT {columns} FROM public."{table}"'
+    )
     where = USER_SCOPE_FILTERS.get(table)
     if where:
         sql += f" WHERE {_SCOPE} IS NULL OR (" + where.format(schema="public").replace(":user", _SCOPE) + ")"
     return sql
 
 
-def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: float = 10.0,
-                   work_mem: str = "32MB", temp_file_limit: str = "256MB",
-                   tables: tuple[str, ...] | None = None) -> str:
+def grant_readonly(
+    admin_url: str,
+    *,
+    role: str = READONLY_ROLE,
+    timeout_s: float = 10.0,
+    work_mem: str = "32MB",
+    temp_file_limit: str = "256MB",
+    tables: tuple[str, ...] | None = None,
+) -> str:
     """Create (or refresh) the reader role and its views with ``admin_url``'s user; the role's URL."""
     import psycopg
     from psycopg import sql as pgsql
 
     url = make_url(admin_url)
     if url.get_backend_name() != "postgresql":
-        raise ConnectionFailed(f"grant-readonly is for PostgreSQL warehouses, not {url.get_backend_name()!r}; "
-                               "DuckDB is opened read-only by file mode")
+        raise ConnectionFailed(
+            f"grant-readonly is for PostgreSQL warehouses, not {url.get_backend_name()!r}; "
+            "DuckDB is opened read-only by file mode"
+        )
     if not url.database:
         raise ConnectionFailed(f"{url.render_as_string()!r} names no database; add /DBNAME to the warehouse URL")
     policy = SqlPolicy.canonical()
     wanted = tables or tuple(policy.tables)
     ident = pgsql.Identifier(role)
-    conninfo: dict[str, Any] = {"host": url.host, "port": url.port, "user": url.username, "password": url.password, "dbname": url.database}
+    conninfo: dict[str, Any] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
     with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
         run = conn.execute
         if not run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
             run(pgsql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(ident))
-        for setting, value in (("default_transaction_read_only", "on"), ("statement_timeout", f"{int(timeout_s * 1000)}ms"),
-                               ("work_mem", work_mem), ("temp_file_limit", temp_file_limit),
-                               ("idle_in_transaction_session_timeout", f"{int(timeout_s * 1000) + 1000}ms"),
-                               ("search_path", VIEW_SCHEMA)):
+        for setting, value in (
+            ("default_transaction_read_only", "on"),
+            ("statement_timeout", f"{int(timeout_s * 1000)}ms"),
+            ("work_mem", work_mem),
+            ("temp_file_limit", temp_file_limit),
+            ("idle_in_transaction_session_timeout", f"{int(timeout_s * 1000) + 1000}ms"),
+            ("search_path", VIEW_SCHEMA),
+        ):
             try:
-                run(pgsql.SQL("ALTER ROLE {} SET {} = {}").format(ident, pgsql.Identifier(setting), pgsql.Literal(value)))
+                run(
+                    pgsql.SQL("ALTER ROLE {} SET {} = {}").format(
+                        ident, pgsql.Identifier(setting), pgsql.Literal(value)
+                    )
+                )
             except psycopg.errors.InsufficientPrivilege:
                 logger.warning("could not fix %s for %r (needs a superuser); the reader may change it", setting, role)
         db = pgsql.Identifier(url.database)
@@ -98,8 +123,10 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
         run(pgsql.SQL("REVOKE CREATE ON SCHEMA {} FROM PUBLIC").format(pgsql.Identifier(VIEW_SCHEMA)))
         run(pgsql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(pgsql.Identifier(VIEW_SCHEMA), ident))
         present: dict[str, list[str]] = {}
-        for table, column in run("SELECT table_name, column_name FROM information_schema.columns "
-                                 "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"):
+        for table, column in run(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        ):
             present.setdefault(table, []).append(column)
         granted = []
         for table in wanted:
@@ -116,5 +143,7 @@ def grant_readonly(admin_url: str, *, role: str = READONLY_ROLE, timeout_s: floa
         admin = run("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
         if not (admin and admin[0]):
             run(pgsql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO CURRENT_USER"))
-    logger.info("read-only role %r may SELECT the views %s.{%s} in %r", role, VIEW_SCHEMA, ", ".join(granted), url.database)
+    logger.info(
+        "read-only role %r may SELECT the views %s.{%s} in %r", role, VIEW_SCHEMA, ", ".join(granted), url.database
+    )
     return url.set(username=role, password=None).render_as_string(hide_password=False)

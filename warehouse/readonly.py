@@ -49,8 +49,16 @@ class QueryResult:
 class ReadOnlyWarehouse:
     """Runs SQL that can only read: one engine-specific connection per query, timeout and caps applied."""
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0, max_rows: int = 10_000, max_bytes: int = 16_000_000,
-                 memory_limit_mb: int = DEFAULT_MEMORY_MB, policy: SqlPolicy | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        max_rows: int = 10_000,
+        max_bytes: int = 16_000_000,
+        memory_limit_mb: int = DEFAULT_MEMORY_MB,
+        policy: SqlPolicy | None = None,
+    ) -> None:
         """``policy``: the tables and columns a DuckDB reader copy holds (default: the canonical schema)."""
         self.url = make_url(url)
         self.policy = policy
@@ -80,8 +88,9 @@ class ReadOnlyWarehouse:
     def _open_clickhouse(self, url: str) -> None:
         target = ClickHouseUrl.parse(url)
         wall_class = ChdbWall if target.kind == "chdb" else ServerReader
-        self._wall = wall_class(target, timeout_s=self.timeout_s, max_rows=self.max_rows,
-                                memory_limit_mb=self.memory_limit_mb)
+        self._wall = wall_class(
+            target, timeout_s=self.timeout_s, max_rows=self.max_rows, memory_limit_mb=self.memory_limit_mb
+        )
         self.view_schema = self._wall.reader_database
 
     def _run_clickhouse(self, sql: str, user_scope: str | None) -> QueryResult:
@@ -95,7 +104,9 @@ class ReadOnlyWarehouse:
         except Exception as exc:  # noqa: BLE001 - chdb raises RuntimeError/ChdbError, the server client its own
             message = _first_line(exc)
             if "TIMEOUT_EXCEEDED" in message or "Timeout exceeded" in message:
-                raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+                raise QueryTimeout(
+                    f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date"
+                ) from None
             raise QueryFailed(message) from None
         return QueryResult(columns, rows, truncated, time.perf_counter() - start)
 
@@ -131,10 +142,14 @@ class ReadOnlyWarehouse:
             columns = [d[0] for d in cursor.description or []]
             rows, truncated = self._fetch(cursor)
         except duckdb.InterruptException:
-            raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+            raise QueryTimeout(
+                f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date"
+            ) from None
         except duckdb.Error as exc:
             if time.perf_counter() - start >= self.timeout_s:
-                raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+                raise QueryTimeout(
+                    f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date"
+                ) from None
             raise QueryFailed(_first_line(exc)) from None
         finally:
             timer.cancel()
@@ -152,7 +167,7 @@ class ReadOnlyWarehouse:
             "password": self.url.password,
             "dbname": self.url.database,
             "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout_s * 1000)}"
-                       + scope_options(user_scope),
+            + scope_options(user_scope),
             "connect_timeout": max(1, int(self.timeout_s)),
         }
         try:
@@ -169,13 +184,20 @@ class ReadOnlyWarehouse:
             superuser, views = conn.execute(
                 "SELECT rolsuper, has_schema_privilege(current_user, %s, 'USAGE') "
                 "FROM pg_roles, pg_namespace WHERE rolname = current_user AND nspname = %s",
-                (VIEW_SCHEMA, VIEW_SCHEMA)).fetchone() or (None, False)
+                (VIEW_SCHEMA, VIEW_SCHEMA),
+            ).fetchone() or (None, False)
         if superuser:
-            logger.warning("read-only connection uses superuser %r; create %r with `uba warehouse grant-readonly`",
-                           self.url.username, READONLY_ROLE)
+            logger.warning(
+                "read-only connection uses superuser %r; create %r with `uba warehouse grant-readonly`",
+                self.url.username,
+                READONLY_ROLE,
+            )
         if not views:
-            logger.warning("no %s views for %r: the database is no wall for masking and scope; "
-                           "run `uba warehouse grant-readonly`", VIEW_SCHEMA, self.url.username)
+            logger.warning(
+                "no %s views for %r: the database is no wall for masking and scope; run `uba warehouse grant-readonly`",
+                VIEW_SCHEMA,
+                self.url.username,
+            )
             return "public"
         return VIEW_SCHEMA
 
@@ -190,7 +212,9 @@ class ReadOnlyWarehouse:
                 columns = [d.name for d in cursor.description or []]
                 rows, truncated = self._fetch(cursor)
         except psycopg.errors.QueryCanceled:
-            raise QueryTimeout(f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date") from None
+            raise QueryTimeout(
+                f"query stopped after the {self.timeout_s:g} s timeout; aggregate more or filter by date"
+            ) from None
         except psycopg.Error as exc:  # a lost connection too (e.g. the backend was terminated)
             raise QueryFailed(_first_line(exc)) from None
         finally:

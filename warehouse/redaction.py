@@ -82,7 +82,7 @@ class Redactor:
             if not _may_hold(entity, lowered, digits):
                 continue
             found = recognizer.analyze(text, entities=[entity], nlp_artifacts=None)
-            spans += [r for r in found if r.score >= self.min_score and _plausible(entity, text[r.start:r.end])]
+            spans += [r for r in found if r.score >= self.min_score and _plausible(entity, text[r.start : r.end])]
         return _replace(text, spans) if spans else Redaction(text)
 
     def redact_text(self, text: str | None) -> str | None:

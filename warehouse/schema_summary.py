@@ -38,8 +38,9 @@ def schema_summary(safe: SafeSql, *, user_scope: str | None = None) -> SchemaSum
     event_types: dict[str, int] = {}
     first = last = None
     if "events" in safe.guard.policy.tables:
-        mix = safe.run("SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC",
-                       user_scope=user_scope)
+        mix = safe.run(
+            "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC", user_scope=user_scope
+        )
         span = safe.run("SELECT MIN(ts), MAX(ts) FROM events", user_scope=user_scope)
         queries = [mix.sql, span.sql]
         event_types = {str(t): int(n) for t, n in mix.result.rows}

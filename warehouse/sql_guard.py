@@ -37,8 +37,13 @@ MAX_SQL_CHARS = 20_000
 MAX_GROWTH = 1_000
 """Largest literal size of a string-growth function (repeat, lpad/rpad, format widths)."""
 
-_SQLGLOT_DIALECTS = {"postgresql": "postgres", "duckdb": "duckdb", "sqlite": "sqlite", "mysql": "mysql",
-                     "clickhouse": "clickhouse"}
+_SQLGLOT_DIALECTS = {
+    "postgresql": "postgres",
+    "duckdb": "duckdb",
+    "sqlite": "sqlite",
+    "mysql": "mysql",
+    "clickhouse": "clickhouse",
+}
 _DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "sqlite": "main", "clickhouse": "default"}
 
 _FORBIDDEN_NODE_NAMES = """
@@ -112,8 +117,10 @@ class SqlGuard:
             raise GuardRejected("query is nested too deeply; simplify it") from None
         except Exception as exc:  # noqa: BLE001 - fail closed: whatever broke the check refuses the query
             logger.warning("guard refused a query it could not check (%s: %s): %.200s", type(exc).__name__, exc, sql)
-            raise PolicyRefused(f"the guard could not check this query ({type(exc).__name__}); "
-                                "rewrite it as one plain SELECT over the allow-listed tables") from None
+            raise PolicyRefused(
+                f"the guard could not check this query ({type(exc).__name__}); "
+                "rewrite it as one plain SELECT over the allow-listed tables"
+            ) from None
 
     def _check(self, sql: str, *, limit: int | None, user_scope: str | None) -> GuardedSql:
         root = self._parse(sql)
@@ -174,7 +181,9 @@ class SqlGuard:
                 cte.args["alias"].set("this", exp.to_identifier(private, quoted=True))
         return scopes
 
-    def _check_nodes(self, root: exp.Expression, ctes: dict[int, dict[str, str]]) -> list[tuple[exp.Table, TablePolicy]]:
+    def _check_nodes(
+        self, root: exp.Expression, ctes: dict[int, dict[str, str]]
+    ) -> list[tuple[exp.Table, TablePolicy]]:
         real: list[tuple[exp.Table, TablePolicy]] = []
         columns: list[exp.Column] = []
         aliases: set[str] = set()
@@ -203,18 +212,31 @@ class SqlGuard:
             if column.name.lower() not in allowed:
                 known = sorted({c for _, tp in real for c in tp.columns})
                 # Measured: the model put events' columns on users/orders; name the tables that have it.
-                owners = [tp.name for tp in self.policy.tables.values()
-                          if column.name.lower() in {c.lower() for c in tp.columns} and tp.name not in DERIVED_TABLES]
+                owners = [
+                    tp.name
+                    for tp in self.policy.tables.values()
+                    if column.name.lower() in {c.lower() for c in tp.columns} and tp.name not in DERIVED_TABLES
+                ]
                 # Measured: told only where it lives, the model dropped the filter or repeated the query.
                 retarget = self._retargeted(root, columns)
-                where = (f"; {column.name!r} is a column of {', '.join(owners)}: "
-                         + (f"run this instead: {retarget[0]}" if retarget and len(retarget[0]) <= 240 else
-                            f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead")
-                         if owners else "")
+                where = (
+                    f"; {column.name!r} is a column of {', '.join(owners)}: "
+                    + (
+                        f"run this instead: {retarget[0]}"
+                        if retarget and len(retarget[0]) <= 240
+                        else f"query {'that table' if len(owners) == 1 else 'one of those tables'} instead"
+                    )
+                    if owners
+                    else ""
+                )
                 raise GuardRejected(
                     f"unknown column {column.name!r}; available columns: {', '.join(known) or 'none'}{where}",
-                    correction=Correction(retarget[0], f"{retarget[1]} has no column {column.name!r}, so query "
-                                          f"{retarget[2]} instead") if retarget else None)
+                    correction=Correction(
+                        retarget[0], f"{retarget[1]} has no column {column.name!r}, so query {retarget[2]} instead"
+                    )
+                    if retarget
+                    else None,
+                )
         return real
 
     def _retargeted(self, root: exp.Expression, columns: list[exp.Column]) -> tuple[str, str, str] | None:
@@ -230,9 +252,13 @@ class SqlGuard:
         if any(isinstance(node, (exp.Subquery, exp.With)) for node in root.walk()):
             return None
         wanted = {c.name.lower() for c in columns if not isinstance(c.this, exp.Star)}
-        fits = [tp.name for tp in self.policy.tables.values()
-                if tp.name not in DERIVED_TABLES and tp.name.lower() != tables[0].name.lower()
-                and wanted <= {c.lower() for c in tp.columns}]
+        fits = [
+            tp.name
+            for tp in self.policy.tables.values()
+            if tp.name not in DERIVED_TABLES
+            and tp.name.lower() != tables[0].name.lower()
+            and wanted <= {c.lower() for c in tp.columns}
+        ]
         if len(fits) > 1 and events.name in fits:
             fits = [events.name]  # columns several tables share (user_id, ts): activity lives in the event log
         if len(fits) != 1:
@@ -264,7 +290,9 @@ class SqlGuard:
             size, name = node.args.get("times"), "repeat"
         elif isinstance(node, exp.Pad):
             size, name = node.expression, "lpad/rpad"
-        elif isinstance(node, exp.Format) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("printf", "format")):
+        elif isinstance(node, exp.Format) or (
+            isinstance(node, exp.Anonymous) and node.name.lower() in ("printf", "format")
+        ):
             pattern = node.this if isinstance(node, exp.Format) else (node.expressions or [None])[0]
             if not (isinstance(pattern, exp.Literal) and pattern.is_string) or re.search(r"\d{4,}", pattern.this):
                 raise GuardRejected(f"format patterns must be literal text with widths under {MAX_GROWTH}")
@@ -272,14 +300,18 @@ class SqlGuard:
         if name is None:
             return
         if not (isinstance(size, exp.Literal) and size.is_int and int(size.this) <= MAX_GROWTH):
-            raise GuardRejected(f"{name} takes a literal size of at most {MAX_GROWTH:,}; "
-                                f"got {size.sql() if size is not None else 'none'}")
+            raise GuardRejected(
+                f"{name} takes a literal size of at most {MAX_GROWTH:,}; "
+                f"got {size.sql() if size is not None else 'none'}"
+            )
 
     def _resolve_table(self, node: exp.Table, ctes: dict[int, dict[str, str]]) -> TablePolicy | None:
         if not isinstance(node.this, exp.Identifier):
             if isinstance(node.this, exp.Func) and type(node.this).__name__ in ALLOWED_TABLE_FUNCTIONS:
                 return None
-            raise PolicyRefused(f"table source {node.this.sql(self.dialect)[:60]!r} is not allowed; read allow-listed tables")
+            raise PolicyRefused(
+                f"table source {node.this.sql(self.dialect)[:60]!r} is not allowed; read allow-listed tables"
+            )
         name = node.name
         if node.catalog or (node.db and node.db.lower() != self.schema):
             raise GuardRejected(f"table {node.sql(self.dialect)!r} is not allowed; use unqualified table names")
@@ -315,7 +347,9 @@ class SqlGuard:
         return None
 
     # -- rewriting -----------------------------------------------------------------------------
-    def _rewrite_tables(self, root: exp.Expression, tables: list[tuple[exp.Table, TablePolicy]], user_scope: str | None) -> None:
+    def _rewrite_tables(
+        self, root: exp.Expression, tables: list[tuple[exp.Table, TablePolicy]], user_scope: str | None
+    ) -> None:
         # Built with constructors rather than exp.select(...): the builders deep-copy every argument.
         for node, policy in tables:
             source = exp.Table(this=exp.to_identifier(policy.name, quoted=True), db=exp.to_identifier(self.view_schema))
@@ -340,9 +374,11 @@ class SqlGuard:
         if mask is None:
             return exp.Column(this=exp.Identifier(this=column, quoted=True))
         masked = mask.copy().transform(
-            lambda n: exp.Column(this=exp.Identifier(this=column, quoted=True))
-            if isinstance(n, exp.Column) and n.name == column
-            else n,
+            lambda n: (
+                exp.Column(this=exp.Identifier(this=column, quoted=True))
+                if isinstance(n, exp.Column) and n.name == column
+                else n
+            ),
             copy=False,
         )
         return exp.Alias(this=masked, alias=exp.Identifier(this=column, quoted=True))

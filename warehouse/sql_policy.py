@@ -38,8 +38,10 @@ def mask_text_pii(text: str) -> str:
 
 def text_pii_mask(column: str) -> str:
     """SQL masking e-mail addresses and phone numbers inside ``column`` (same syntax on DuckDB and PostgreSQL)."""
-    return (f"regexp_replace(regexp_replace({column}, '{EMAIL_IN_TEXT}', '[email]', 'g'), "
-            f"'{PHONE_IN_TEXT}', '[phone]', 'g')")
+    return (
+        f"regexp_replace(regexp_replace({column}, '{EMAIL_IN_TEXT}', '[email]', 'g'), "
+        f"'{PHONE_IN_TEXT}', '[phone]', 'g')"
+    )
 
 
 # Row filters for a query scoped to one end user; ``:user`` becomes the quoted user id.
@@ -114,7 +116,8 @@ class SqlPolicy:
 
 # Function allow-list: sqlglot expression classes (by class name) known to be pure computations.
 # Anything else (file readers, network, extension, settings, sleep, system catalogs) is refused.
-ALLOWED_FUNCTION_CLASSES: frozenset[str] = frozenset("""
+ALLOWED_FUNCTION_CLASSES: frozenset[str] = frozenset(
+    """
 Count CountIf Sum Avg Min Max Median Quantile PercentileCont PercentileDisc ApproxQuantile
 Stddev StddevPop StddevSamp Variance VariancePop Corr CovarPop CovarSamp ApproxDistinct
 ArrayAgg GroupConcat StringAgg First Last AnyValue ArgMax ArgMin LogicalAnd LogicalOr Mode
@@ -130,10 +133,12 @@ DiToDate Date DateFromParts TimestampFromParts Timestamp ToChar Time
 DayOfWeek DayOfWeekIso DayOfMonth DayOfYear WeekOfYear Year Month Day Quarter Hour Minute Second Week
 Unnest Explode GenerateSeries GenerateDateArray Array ArraySize ArrayContains ArrayToString Struct
 StructExtract Bracket JSONExtract JSONExtractScalar ParseJSON Levenshtein Format
-""".split())
+""".split()
+)
 
 # Functions sqlglot does not model (parsed as anonymous calls), by lower-case name.
-ALLOWED_ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset("""
+ALLOWED_ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset(
+    """
 now date_part datepart epoch epoch_ms julianday strftime strptime to_char to_date to_timestamp
 date_diff datediff date_add date_sub ifnull nvl iif instr printf format make_date make_timestamp
 string_agg listagg bool_and bool_or every product mode histogram list_aggregate round_even
@@ -144,6 +149,7 @@ ceiling power square trunc div gcd lcm isnan isinf nullifzero
 percentile_cont percentile_disc quantile_cont quantile_disc approx_count_distinct
 rank dense_rank ntile percent_rank cume_dist row_number
 last_day time_bucket
-""".split())
+""".split()
+)
 
 ALLOWED_TABLE_FUNCTIONS: frozenset[str] = frozenset({"GenerateSeries", "Unnest", "Explode"})

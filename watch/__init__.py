@@ -7,5 +7,17 @@ from watch.scheduler import WatchScheduler
 from watch.service import Watch, WatchDeps
 from watch.store import Report, Run, UnknownReport, WatchStore
 
-__all__ = ["AlertCheck", "AlertRule", "Report", "Run", "SavedCall", "UnknownReport", "Watch", "WatchDeps",
-           "WatchError", "WatchScheduler", "WatchStore", "calls_from_trace"]
+__all__ = [
+    "AlertCheck",
+    "AlertRule",
+    "Report",
+    "Run",
+    "SavedCall",
+    "UnknownReport",
+    "Watch",
+    "WatchDeps",
+    "WatchError",
+    "WatchScheduler",
+    "WatchStore",
+    "calls_from_trace",
+]

@@ -29,8 +29,11 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     measure: str = Field(description="a measure of the semantic layer (`uba layer show`)")
     grain: Grain = Field("day", description="check each day, or each hour")
-    filters: list[dict[str, Any]] = Field(default_factory=list, max_length=3,
-                                          description="query-spec filters, e.g. {'dimension': 'country', 'value': 'DE'}")
+    filters: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=3,
+        description="query-spec filters, e.g. {'dimension': 'country', 'value': 'DE'}",
+    )
     z: float | None = Field(None, gt=0, le=20, description="band half-width in robust standard deviations")
 
 
@@ -66,8 +69,9 @@ def check_rule(rule: AlertRule, layer: SemanticLayer) -> AlertRule:
     if rule.measure not in layer.measures:
         raise WatchError(f"measure {rule.measure!r} does not exist; known measures: {', '.join(layer.measures)}")
     if layer.measures[rule.measure].agg == "rate":
-        raise WatchError(f"measure {rule.measure!r} is a conversion rate, which has no daily series; watch "
-                         "a count or sum instead")
+        raise WatchError(
+            f"measure {rule.measure!r} is a conversion rate, which has no daily series; watch a count or sum instead"
+        )
     if rule.grain == "hour" and "hour_of_day" not in layer.dimensions:
         raise WatchError("hourly alerts need the layer's hour_of_day dimension; put it back or use grain day")
     _spec(layer, rule, grain="day", last_days=1)  # the filters must name the layer's dimensions and values
@@ -96,11 +100,15 @@ def measure_series(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, *, user
         result = _query(safe, layer, _spec(layer, rule, grain="day", last_days=days), user_scope)
         index = pd.to_datetime(result.table["day"]) if len(result.table) else pd.DatetimeIndex([])
     else:
-        result = _query(safe, layer, _spec(layer, rule, grain="day", dimensions=["hour_of_day"], last_days=days),
-                        user_scope)
+        result = _query(
+            safe, layer, _spec(layer, rule, grain="day", dimensions=["hour_of_day"], last_days=days), user_scope
+        )
         table = result.table
-        index = pd.to_datetime(table["day"]) + pd.to_timedelta(table["hour_of_day"].astype(int), unit="h") \
-            if len(table) else pd.DatetimeIndex([])
+        index = (
+            pd.to_datetime(table["day"]) + pd.to_timedelta(table["hour_of_day"].astype(int), unit="h")
+            if len(table)
+            else pd.DatetimeIndex([])
+        )
     values = pd.Series(result.table["value"].astype(float).to_numpy() if len(result.table) else [], index=index)
     start, end = (pd.Timestamp(d) for d in result.details["window"])
     last = values.index.max() if len(values) else end
@@ -109,8 +117,9 @@ def measure_series(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, *, user
     return values.groupby(level=0).sum().reindex(full, fill_value=0.0)
 
 
-def evaluate(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, *, user_scope: str | None = None,
-             z: float = DEFAULT_Z) -> AlertCheck:
+def evaluate(
+    safe: SafeSql, layer: SemanticLayer, rule: AlertRule, *, user_scope: str | None = None, z: float = DEFAULT_Z
+) -> AlertCheck:
     """Check the series' last point against the band of the weeks before it; the segments when it fired."""
     check_rule(rule, layer)
     series = measure_series(safe, layer, rule, user_scope=user_scope)
@@ -124,26 +133,46 @@ def evaluate(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, *, user_scope
     direction = expected.outside(value)
     segments = _segments(safe, layer, rule, at, value - expected.expected, direction, user_scope) if direction else []
     period = str(at.date()) if rule.grain == "day" else at.strftime("%Y-%m-%d %H:00")
-    return AlertCheck(measure=rule.measure, grain=rule.grain, period=period, value=value, expected=expected.expected,
-                      low=expected.low, high=expected.high, direction=direction, segments=segments,
-                      text=_text(layer, rule, period, value, expected, direction, segments),
-                      chart=_chart(rule, series, expected))
+    return AlertCheck(
+        measure=rule.measure,
+        grain=rule.grain,
+        period=period,
+        value=value,
+        expected=expected.expected,
+        low=expected.low,
+        high=expected.high,
+        direction=direction,
+        segments=segments,
+        text=_text(layer, rule, period, value, expected, direction, segments),
+        chart=_chart(rule, series, expected),
+    )
 
 
-def _segments(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, at: pd.Timestamp, gap: float,
-              direction: str, user_scope: str | None) -> list[Segment]:
+def _segments(
+    safe: SafeSql,
+    layer: SemanticLayer,
+    rule: AlertRule,
+    at: pd.Timestamp,
+    gap: float,
+    direction: str,
+    user_scope: str | None,
+) -> list[Segment]:
     """The dimension values whose own change went furthest the alert's way (vs the same weekday/hour before)."""
     measure = layer.measure(rule.measure)
     filtered = {f.get("dimension") for f in rule.filters}
-    dims = [d.name for d in layer.dimensions.values() if d.values and d.entity != "time" and not d.text
-            and d.name not in filtered and layer.applies(measure, d)][:SEGMENT_DIMENSIONS]
+    dims = [
+        d.name
+        for d in layer.dimensions.values()
+        if d.values and d.entity != "time" and not d.text and d.name not in filtered and layer.applies(measure, d)
+    ][:SEGMENT_DIMENSIONS]
     day: date = at.date()
     weeks = SEASONS["day"] if rule.grain == "day" else SEASONS["hour"]
     extra = [{"dimension": "hour_of_day", "op": "eq", "value": float(at.hour)}] if rule.grain == "hour" else []
     found: list[Segment] = []
     for name in dims:
-        spec = _spec(layer, rule, grain="day", dimensions=[name], start=day - timedelta(days=7 * weeks), end=day,
-                     extra=extra)
+        spec = _spec(
+            layer, rule, grain="day", dimensions=[name], start=day - timedelta(days=7 * weeks), end=day, extra=extra
+        )
         table = _query(safe, layer, spec, user_scope).table
         if table.empty:
             continue
@@ -157,37 +186,65 @@ def _segments(safe: SafeSql, layer: SemanticLayer, rule: AlertRule, at: pd.Times
         for value, actual in now.items():
             change = float(actual) - float(base.get(value, 0.0))
             share = change / gap if gap and measure.agg in {"count", "sum", "count_distinct"} else None
-            found.append(Segment(dimension=name, value=str(value), actual=float(actual),
-                                 expected=float(base.get(value, 0.0)), change=change,
-                                 share_of_gap=None if share is None else round(share, 3)))
+            found.append(
+                Segment(
+                    dimension=name,
+                    value=str(value),
+                    actual=float(actual),
+                    expected=float(base.get(value, 0.0)),
+                    change=change,
+                    share_of_gap=None if share is None else round(share, 3),
+                )
+            )
     sign = 1.0 if direction == "above" else -1.0
     found = [s for s in found if sign * s.change > 0]
     return sorted(found, key=lambda s: -sign * s.change)[:TOP_SEGMENTS]
 
 
-def _text(layer: SemanticLayer, rule: AlertRule, period: str, value: float, b: Band, direction: str | None,
-          segments: list[Segment]) -> str:
+def _text(
+    layer: SemanticLayer,
+    rule: AlertRule,
+    period: str,
+    value: float,
+    b: Band,
+    direction: str | None,
+    segments: list[Segment],
+) -> str:
     measure = layer.measure(rule.measure)
     name = rule.measure.replace("_", " ")
     scope = "".join(f" ({f.get('dimension')} {f.get('op') or 'matches'} {f.get('value')!r})" for f in rule.filters)
-    head = (f"{name}{scope} in {period}: {fmt(measure, value)}, expected {fmt(measure, b.low)} to "
-            f"{fmt(measure, b.high)} (typical {fmt(measure, b.expected)})")
+    head = (
+        f"{name}{scope} in {period}: {fmt(measure, value)}, expected {fmt(measure, b.low)} to "
+        f"{fmt(measure, b.high)} (typical {fmt(measure, b.expected)})"
+    )
     if direction is None:
         return head + "; within the expected range."
     moved = "; ".join(
         f"{s.dimension} {s.value}: {fmt(measure, s.actual)} vs {fmt(measure, s.expected)} typical "
         f"({'+' if s.change >= 0 else '-'}{fmt(measure, abs(s.change))}"
-        + (f", {100 * s.share_of_gap:.0f}% of the gap" if s.share_of_gap is not None else "") + ")"
-        for s in segments)
+        + (f", {100 * s.share_of_gap:.0f}% of the gap" if s.share_of_gap is not None else "")
+        + ")"
+        for s in segments
+    )
     return f"ALERT: {head}; {direction} the expected range." + (f" Moved most: {moved}." if moved else "")
 
 
 def _chart(rule: AlertRule, series: pd.Series, b: Band) -> dict[str, Any]:
-    tail = series.iloc[-CHART_POINTS[rule.grain]:]
+    tail = series.iloc[-CHART_POINTS[rule.grain] :]
     x = [str(t.date()) if rule.grain == "day" else t.strftime("%Y-%m-%d %H:00") for t in tail.index]
-    return {"data": [
-        {"type": "scatter", "mode": "lines+markers", "name": rule.measure, "x": x, "y": [float(v) for v in tail]},
-        {"type": "scatter", "mode": "lines", "name": "expected range", "x": [x[-1], x[-1]], "y": [b.low, b.high],
-         "line": {"width": 8}, "opacity": 0.4},
-        {"type": "scatter", "mode": "markers", "name": "typical", "x": [x[-1]], "y": [b.expected]},
-    ], "layout": {"title": {"text": f"{rule.measure} per {rule.grain}: last point vs its expected range"}}}
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": rule.measure, "x": x, "y": [float(v) for v in tail]},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "expected range",
+                "x": [x[-1], x[-1]],
+                "y": [b.low, b.high],
+                "line": {"width": 8},
+                "opacity": 0.4,
+            },
+            {"type": "scatter", "mode": "markers", "name": "typical", "x": [x[-1]], "y": [b.expected]},
+        ],
+        "layout": {"title": {"text": f"{rule.measure} per {rule.grain}: last point vs its expected range"}},
+    }

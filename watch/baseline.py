@@ -69,10 +69,12 @@ def band(history: np.ndarray, grain: Grain, z: float = DEFAULT_Z) -> Band:
     season = SEASON[grain]
     weeks = min(SEASONS[grain], len(history) // season)
     if weeks < MIN_SEASONS:
-        raise ValueError(f"{len(history)} {grain}s of history are too few; the baseline needs at least "
-                         f"{MIN_SEASONS * season} (three weeks)")
+        raise ValueError(
+            f"{len(history)} {grain}s of history are too few; the baseline needs at least "
+            f"{MIN_SEASONS * season} (three weeks)"
+        )
     # On the square-root scale a count's noise is about the same at every level (night hours and peak days).
-    rows = np.sqrt(np.maximum(np.asarray(history[-weeks * season:], dtype=float), 0.0)).reshape(weeks, season)
+    rows = np.sqrt(np.maximum(np.asarray(history[-weeks * season :], dtype=float), 0.0)).reshape(weeks, season)
     levels, phase = _median_polish(rows)
     residuals = rows - levels[:, None] - phase
     spread = max(1.4826 * float(np.median(np.abs(residuals))), SPREAD_FLOOR)

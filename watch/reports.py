@@ -39,12 +39,17 @@ class Replay(BaseModel):
 def calls_from_trace(trace: Iterable[Any]) -> list[SavedCall]:
     """The replayable calls of an answer's trace (``TraceStep``s or their JSON), failed calls left out."""
     steps = [s if isinstance(s, dict) else s.model_dump() for s in trace]
-    calls = [SavedCall(tool=s["tool"], args=s.get("args") or {}) for s in steps
-             if s.get("ok", True) and s.get("tool") in REPLAYABLE]
+    calls = [
+        SavedCall(tool=s["tool"], args=s.get("args") or {})
+        for s in steps
+        if s.get("ok", True) and s.get("tool") in REPLAYABLE
+    ]
     if not calls:
         used = sorted({s.get("tool", "?") for s in steps}) or ["no tool"]
-        raise WatchError(f"this answer has no call to save (it used {', '.join(used)}); save an answer computed "
-                         f"by {', '.join(REPLAYABLE)}, or give the query spec yourself")
+        raise WatchError(
+            f"this answer has no call to save (it used {', '.join(used)}); save an answer computed "
+            f"by {', '.join(REPLAYABLE)}, or give the query spec yourself"
+        )
     unique: list[SavedCall] = []
     for call in calls:  # a repeated identical call adds nothing to the report
         if call not in unique:
@@ -59,15 +64,19 @@ def _by_name(tools: Iterable[BaseTool]) -> dict[str, BaseTool]:
 def check_calls(calls: list[SavedCall], tools: Iterable[BaseTool]) -> list[SavedCall]:
     """``calls`` validated against the tools' argument models (the layer's enums); WatchError on the first bad one."""
     if not calls:
-        raise WatchError("a report needs at least one tool call, e.g. {'tool': 'query', 'args': "
-                         "{'measure': 'purchases', 'last_days': 7}}")
+        raise WatchError(
+            "a report needs at least one tool call, e.g. {'tool': 'query', 'args': "
+            "{'measure': 'purchases', 'last_days': 7}}"
+        )
     if len(calls) > MAX_CALLS:
         raise WatchError(f"a report runs at most {MAX_CALLS} tool calls, not {len(calls)}; split it")
     named = _by_name(tools)
     for call in calls:
         if call.tool not in REPLAYABLE or call.tool not in named:
-            raise WatchError(f"tool {call.tool!r} cannot be saved in a report; use one of "
-                             f"{', '.join(t for t in REPLAYABLE if t in named)}")
+            raise WatchError(
+                f"tool {call.tool!r} cannot be saved in a report; use one of "
+                f"{', '.join(t for t in REPLAYABLE if t in named)}"
+            )
         try:
             named[call.tool].args_schema.model_validate(call.args)
         except ValidationError as exc:
@@ -83,8 +92,9 @@ def replay(calls: list[SavedCall], tools: Iterable[BaseTool]) -> Replay:
     for n, call in enumerate(calls):
         if call.tool not in named:
             raise WatchError(f"tool {call.tool!r} is not available here; remove the report and save it again")
-        message = named[call.tool].invoke({"type": "tool_call", "name": call.tool, "args": call.args,
-                                          "id": f"watch-{n}"})
+        message = named[call.tool].invoke(
+            {"type": "tool_call", "name": call.tool, "args": call.args, "id": f"watch-{n}"}
+        )
         if not isinstance(message, ToolMessage) or message.status == "error" or message.artifact is None:
             text = message.content if isinstance(message, ToolMessage) else str(message)
             raise WatchError(f"{call.tool} {call.args!r} failed: {text}")

@@ -16,13 +16,16 @@ def trigger(schedule: str, timezone: str = "UTC") -> CronTrigger:
     """The cron trigger of ``schedule``; WatchError naming the line and the expected form when invalid."""
     line = ALIASES.get(schedule.strip(), schedule.strip())
     if len(line.split()) != 5:
-        raise WatchError(f"schedule {schedule!r} is not a crontab line; write five fields 'minute hour day month "
-                         f"weekday' such as '0 8 * * mon' (Mondays 08:00), or one of {', '.join(ALIASES)}")
+        raise WatchError(
+            f"schedule {schedule!r} is not a crontab line; write five fields 'minute hour day month "
+            f"weekday' such as '0 8 * * mon' (Mondays 08:00), or one of {', '.join(ALIASES)}"
+        )
     try:
         return CronTrigger.from_crontab(line, timezone=timezone)
     except ValueError as exc:
-        raise WatchError(f"schedule {schedule!r} is invalid ({exc}); write e.g. '0 8 * * mon' or "
-                         f"'*/15 * * * *'") from None
+        raise WatchError(
+            f"schedule {schedule!r} is invalid ({exc}); write e.g. '0 8 * * mon' or '*/15 * * * *'"
+        ) from None
 
 
 def slot(fired: datetime) -> str:

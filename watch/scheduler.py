@@ -27,8 +27,9 @@ class WatchScheduler:
     def __init__(self, watch: Watch, *, sync_s: float = 60.0) -> None:
         self.watch = watch
         self.sync_s = sync_s
-        self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
         self._schedules: dict[str, str] = {}
 
     def start(self) -> None:
@@ -66,8 +67,11 @@ class WatchScheduler:
 
     def next_runs(self) -> dict[str, str]:
         """Each scheduled report's next fire time."""
-        return {job.id: job.next_run_time.isoformat(timespec="minutes") for job in self._scheduler.get_jobs()
-                if job.id != _SYNC_JOB and job.next_run_time}
+        return {
+            job.id: job.next_run_time.isoformat(timespec="minutes")
+            for job in self._scheduler.get_jobs()
+            if job.id != _SYNC_JOB and job.next_run_time
+        }
 
     def shutdown(self) -> None:
         """Stop firing (running jobs finish)."""

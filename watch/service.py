@@ -51,23 +51,51 @@ class Watch:
         self.deps = deps
         self.store = deps.store
 
-    def add_report(self, name: str, calls: list[SavedCall], schedule: str, *, webhook: str | None = None,
-                   owner: str = "dev", user_scope: str | None = None) -> Report:
+    def add_report(
+        self,
+        name: str,
+        calls: list[SavedCall],
+        schedule: str,
+        *,
+        webhook: str | None = None,
+        owner: str = "dev",
+        user_scope: str | None = None,
+    ) -> Report:
         """Save ``calls`` (validated against the tools' argument models) to run on ``schedule``."""
         trigger(schedule)
         calls = check_calls(calls, self.deps.tools_for_scope(user_scope))
-        return self.store.add(name=_name(name), kind="report", owner=owner, user_scope=user_scope,
-                              body={"calls": [c.model_dump() for c in calls]}, schedule=schedule,
-                              webhook=check_webhook(webhook))
+        return self.store.add(
+            name=_name(name),
+            kind="report",
+            owner=owner,
+            user_scope=user_scope,
+            body={"calls": [c.model_dump() for c in calls]},
+            schedule=schedule,
+            webhook=check_webhook(webhook),
+        )
 
-    def add_alert(self, name: str, rule: AlertRule, schedule: str, *, webhook: str | None = None,
-                  owner: str = "dev", user_scope: str | None = None) -> Report:
+    def add_alert(
+        self,
+        name: str,
+        rule: AlertRule,
+        schedule: str,
+        *,
+        webhook: str | None = None,
+        owner: str = "dev",
+        user_scope: str | None = None,
+    ) -> Report:
         """Save an alert on a measure, checked on ``schedule``."""
         trigger(schedule)
         check_rule(rule, self.deps.layer())
-        return self.store.add(name=_name(name), kind="alert", owner=owner, user_scope=user_scope,
-                              body={"rule": rule.model_dump(exclude_none=True)}, schedule=schedule,
-                              webhook=check_webhook(webhook))
+        return self.store.add(
+            name=_name(name),
+            kind="alert",
+            owner=owner,
+            user_scope=user_scope,
+            body={"rule": rule.model_dump(exclude_none=True)},
+            schedule=schedule,
+            webhook=check_webhook(webhook),
+        )
 
     def run(self, report_id: str, *, slot: str | None = None, owner: str | None = None) -> Run | None:
         """Run ``report_id`` for ``slot`` (None: a manual run now); None when that slot already ran."""
@@ -93,13 +121,17 @@ class Watch:
         if report.kind == "report":
             calls = [SavedCall.model_validate(c) for c in report.body["calls"]]
             done = replay(calls, self.deps.tools_for_scope(report.user_scope))
-            return "ok", done.text, {"tables": [t.model_dump() for t in done.tables],
-                                     "charts": [c.model_dump() for c in done.charts]}
+            return (
+                "ok",
+                done.text,
+                {"tables": [t.model_dump() for t in done.tables], "charts": [c.model_dump() for c in done.charts]},
+            )
         rule = AlertRule.model_validate(report.body["rule"])
-        checked = evaluate(self.deps.safe_sql(), self.deps.layer(), rule, user_scope=report.user_scope,
-                           z=self.deps.z)
-        payload = {"alert": checked.model_dump(exclude={"chart"}),
-                   "charts": [{"title": checked.measure, "format": "plotly", "spec": checked.chart}]}
+        checked = evaluate(self.deps.safe_sql(), self.deps.layer(), rule, user_scope=report.user_scope, z=self.deps.z)
+        payload = {
+            "alert": checked.model_dump(exclude={"chart"}),
+            "charts": [{"title": checked.measure, "format": "plotly", "spec": checked.chart}],
+        }
         return ("alert" if checked.direction else "ok"), checked.text, payload
 
     def _deliver(self, report: Report, run: Run) -> None:

@@ -120,13 +120,23 @@ class WatchStore:
             finally:
                 conn.close()
 
-    def add(self, *, name: str, kind: Kind, owner: str, user_scope: str | None, body: dict[str, Any],
-            schedule: str, webhook: str | None) -> Report:
+    def add(
+        self,
+        *,
+        name: str,
+        kind: Kind,
+        owner: str,
+        user_scope: str | None,
+        body: dict[str, Any],
+        schedule: str,
+        webhook: str | None,
+    ) -> Report:
         """Store a new report; its id is returned with it."""
         report = Report(f"w{secrets.token_hex(5)}", name, kind, owner, user_scope, body, schedule, webhook, now_text())
-        self._query("INSERT INTO watch_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (report.report_id, name, kind, owner, user_scope, json.dumps(body), schedule, webhook,
-                     report.created_at))
+        self._query(
+            "INSERT INTO watch_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report.report_id, name, kind, owner, user_scope, json.dumps(body), schedule, webhook, report.created_at),
+        )
         return report
 
     def reports(self, owner: str | None = None) -> list[Report]:
@@ -140,8 +150,11 @@ class WatchStore:
         """One report; UnknownReport when absent or another owner's."""
         rows = self._query("SELECT * FROM watch_reports WHERE report_id = ?", (report_id,))
         if not rows or (owner is not None and rows[0]["owner"] != owner):
-            raise UnknownReport(f"no report {report_id!r}" + (" for this key" if owner else "")
-                                + "; list them with `uba watch list` or GET /v1/watch")
+            raise UnknownReport(
+                f"no report {report_id!r}"
+                + (" for this key" if owner else "")
+                + "; list them with `uba watch list` or GET /v1/watch"
+            )
         return _report(rows[0])
 
     def remove(self, report_id: str, owner: str | None = None) -> Report:
@@ -154,18 +167,29 @@ class WatchStore:
     def claim(self, report_id: str, slot: str) -> Run | None:
         """Start the run of ``slot``; None when another process (or an earlier call) already has it."""
         run = Run(report_id, slot, now_text())
-        rows = self._query("INSERT INTO watch_runs (report_id, slot, started_at, status) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (report_id, slot) DO NOTHING RETURNING slot",
-                           (report_id, slot, run.started_at, run.status))
+        rows = self._query(
+            "INSERT INTO watch_runs (report_id, slot, started_at, status) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (report_id, slot) DO NOTHING RETURNING slot",
+            (report_id, slot, run.started_at, run.status),
+        )
         return run if rows else None
 
     def finish(self, run: Run) -> None:
         """Record a run's outcome."""
         run.finished_at = now_text()
-        self._query("UPDATE watch_runs SET finished_at = ?, status = ?, text = ?, payload = ?, delivery = ? "
-                    "WHERE report_id = ? AND slot = ?",
-                    (run.finished_at, run.status, run.text, json.dumps(run.payload, default=str), run.delivery,
-                     run.report_id, run.slot))
+        self._query(
+            "UPDATE watch_runs SET finished_at = ?, status = ?, text = ?, payload = ?, delivery = ? "
+            "WHERE report_id = ? AND slot = ?",
+            (
+                run.finished_at,
+                run.status,
+                run.text,
+                json.dumps(run.payload, default=str),
+                run.delivery,
+                run.report_id,
+                run.slot,
+            ),
+        )
 
     def set_delivery(self, report_id: str, slot: str, delivery: str) -> None:
         """Record how the webhook delivery of a run went."""
@@ -180,10 +204,30 @@ class WatchStore:
         if owner is not None:
             sql, args = sql + " AND w.owner = ?", [*args, owner]
         rows = self._query(sql + " ORDER BY r.started_at DESC, r.slot DESC LIMIT ?", (*args, limit))
-        return [Run(row["report_id"], row["slot"], row["started_at"], row["finished_at"], row["status"], row["text"],
-                    json.loads(row["payload"]), row["delivery"]) for row in rows]
+        return [
+            Run(
+                row["report_id"],
+                row["slot"],
+                row["started_at"],
+                row["finished_at"],
+                row["status"],
+                row["text"],
+                json.loads(row["payload"]),
+                row["delivery"],
+            )
+            for row in rows
+        ]
 
 
 def _report(row: sqlite3.Row) -> Report:
-    return Report(row["report_id"], row["name"], row["kind"], row["owner"], row["user_scope"], json.loads(row["body"]),
-                  row["schedule"], row["webhook"], row["created_at"])
+    return Report(
+        row["report_id"],
+        row["name"],
+        row["kind"],
+        row["owner"],
+        row["user_scope"],
+        json.loads(row["body"]),
+        row["schedule"],
+        row["webhook"],
+        row["created_at"],
+    )

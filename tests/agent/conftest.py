@@ -36,7 +36,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
             "brands": one("SELECT COUNT(DISTINCT brand) FROM items"),
             "top_category": conn.execute(
                 "SELECT i.category, COUNT(*) FROM events e JOIN items i USING (item_id) "
-                "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone(),
+                "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+            ).fetchone(),
             "de_users": one("SELECT COUNT(*) FROM users WHERE country = 'DE'"),
             "emails": {r[0] for r in conn.execute("SELECT email FROM users").fetchall()},
         }
@@ -83,8 +84,14 @@ def make_analyst(analyst_parts: dict, tmp_path: Path) -> Iterator[Callable[..., 
         model = ScriptedChatModel(script=list(script))
         saver = open_checkpointer(f"sqlite:///{memory or tmp_path / 'memory.sqlite'}")
         savers.append(saver)
-        analyst = Analyst(model, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
-                          limits=Limits(**limits), checkpointer=saver, linker=linker)
+        analyst = Analyst(
+            model,
+            analyst_parts["tools_for_scope"],
+            analyst_parts["system_text"],
+            limits=Limits(**limits),
+            checkpointer=saver,
+            linker=linker,
+        )
         return analyst, model
 
     yield make

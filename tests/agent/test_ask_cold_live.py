@@ -21,8 +21,14 @@ QUESTION = "How many purchases were there in October 2026?"
 
 
 def _uba(data_dir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "local", "UBA_LOG_LEVEL": "INFO",
-           "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "UBA_DATA_DIR": str(data_dir),
+        "UBA_LLM_BACKEND": "local",
+        "UBA_LOG_LEVEL": "INFO",
+        "HF_HUB_OFFLINE": "1",
+        "COLUMNS": "200",
+    }
     return subprocess.run([str(UBA), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -55,7 +61,7 @@ def test_a_cold_uba_ask_answers_and_a_later_one_starts_from_the_saved_prompt_sta
     print(f"cold ask with the saved state: {time.perf_counter() - started:.1f} s")
 
     # A damaged state file is noticed, left aside and rebuilt; the question is still answered.
-    saved[0].write_bytes(saved[0].read_bytes()[: 4096])
+    saved[0].write_bytes(saved[0].read_bytes()[:4096])
     done = _uba(demo_dir, "ask", "--json", QUESTION)
     assert _answer(done)["status"] == "ok"
     assert "ignoring the saved prompt state" in done.stderr and "saved to" in done.stderr, done.stderr[-3000:]

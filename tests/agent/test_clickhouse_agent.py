@@ -7,8 +7,10 @@ import pytest
 from fake_llm import ScriptedChatModel, tool_call
 
 PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'purchase'"
-TOP_CATEGORY_SQL = ("SELECT i.category, COUNT(*) AS n FROM events e JOIN items i USING (item_id) "
-                    "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+TOP_CATEGORY_SQL = (
+    "SELECT i.category, COUNT(*) AS n FROM events e JOIN items i USING (item_id) "
+    "WHERE e.event_type = 'purchase' GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +37,9 @@ def chdb_analyst(chdb_root, tmp_path_factory):
     def make(script):
         saver = open_checkpointer(f"sqlite:///{tmp_path_factory.mktemp('ch-memory') / 'memory.sqlite'}")
         savers.append(saver)
-        return Analyst(ScriptedChatModel(script=list(script)), parts.tools_for_scope, parts.system_text,
-                       checkpointer=saver)
+        return Analyst(
+            ScriptedChatModel(script=list(script)), parts.tools_for_scope, parts.system_text, checkpointer=saver
+        )
 
     yield make
     for saver in savers:
@@ -65,9 +68,16 @@ def test_sql_and_typed_tools_answer_exactly_as_on_duckdb(chdb_analyst, make_anal
 
 
 def test_a_raw_email_never_reaches_the_answer_and_a_scope_holds(chdb_analyst):
-    analyst = chdb_analyst([tool_call("run_sql", sql="SELECT email FROM users LIMIT 5"), "Masked.",
-                            tool_call("run_sql", sql="SELECT MIN(user_id) AS u FROM events"), "One.",
-                            tool_call("run_sql", sql="SELECT COUNT(DISTINCT user_id) AS n FROM events"), "Scoped."])
+    analyst = chdb_analyst(
+        [
+            tool_call("run_sql", sql="SELECT email FROM users LIMIT 5"),
+            "Masked.",
+            tool_call("run_sql", sql="SELECT MIN(user_id) AS u FROM events"),
+            "One.",
+            tool_call("run_sql", sql="SELECT COUNT(DISTINCT user_id) AS n FROM events"),
+            "Scoped.",
+        ]
+    )
     masked = analyst.ask("Show five users")  # the model sends the e-mail query
     assert masked.tables and all("***@" in row[0] for row in masked.tables[0].rows)
     someone = analyst.ask("Who is the first user?").tables[0].rows[0][0]

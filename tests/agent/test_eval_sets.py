@@ -24,10 +24,27 @@ from warehouse.readonly import ReadOnlyWarehouse
 
 ANALYST = load_questions("analyst")
 TAOBAO = load_questions("analyst-taobao")
-ISSUE_CLASSES = {"dimension_ranking", "behavior_rate", "money_by_grain", "review_text", "users_facts",
-                 "cohort_fraction", "session_stats", "user_ranking", "followup", "multi_step"}
-MORE_CLASSES = {"time_pattern", "segment_comparison", "money_compare", "user_lookup", "refusal", "unanswerable",
-                "chinese"}
+ISSUE_CLASSES = {
+    "dimension_ranking",
+    "behavior_rate",
+    "money_by_grain",
+    "review_text",
+    "users_facts",
+    "cohort_fraction",
+    "session_stats",
+    "user_ranking",
+    "followup",
+    "multi_step",
+}
+MORE_CLASSES = {
+    "time_pattern",
+    "segment_comparison",
+    "money_compare",
+    "user_lookup",
+    "refusal",
+    "unanswerable",
+    "chinese",
+}
 EXAMPLES = Path(__file__).resolve().parents[2] / "prompts" / "examples.yaml"
 
 
@@ -167,18 +184,42 @@ def test_a_multi_step_answer_needs_the_predictor_and_the_right_user():
 
 def test_the_scripted_runner_asks_a_follow_up_in_the_thread_of_its_first_question(analyst_parts, demo_url):
     pair = [
-        EvalQuestion(id="first", kind="followup", thread="t", question="How many users are there?",
-                     tools=["run_sql"], gold_sql="SELECT COUNT(*) FROM users",
-                     oracle=[{"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users"}}]),
-        EvalQuestion(id="second", kind="followup", thread="t", followup_of="first", question="And on desktop?",
-                     tools=["run_sql"], gold_sql="SELECT COUNT(*) FROM users WHERE device = 'desktop'",
-                     oracle=[{"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users WHERE device = 'desktop'"}}]),
-        EvalQuestion(id="alone", kind="users_facts", question="And on tablets?", tools=["run_sql"],
-                     gold_sql="SELECT COUNT(*) FROM users WHERE device = 'tablet'",
-                     oracle=[{"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users WHERE device = 'tablet'"}}]),
+        EvalQuestion(
+            id="first",
+            kind="followup",
+            thread="t",
+            question="How many users are there?",
+            tools=["run_sql"],
+            gold_sql="SELECT COUNT(*) FROM users",
+            oracle=[{"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users"}}],
+        ),
+        EvalQuestion(
+            id="second",
+            kind="followup",
+            thread="t",
+            followup_of="first",
+            question="And on desktop?",
+            tools=["run_sql"],
+            gold_sql="SELECT COUNT(*) FROM users WHERE device = 'desktop'",
+            oracle=[
+                {"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users WHERE device = 'desktop'"}}
+            ],
+        ),
+        EvalQuestion(
+            id="alone",
+            kind="users_facts",
+            question="And on tablets?",
+            tools=["run_sql"],
+            gold_sql="SELECT COUNT(*) FROM users WHERE device = 'tablet'",
+            oracle=[
+                {"tool": "run_sql", "args": {"sql": "SELECT COUNT(*) AS users FROM users WHERE device = 'tablet'"}}
+            ],
+        ),
     ]
     oracle = ScriptedChatModel()
-    analyst = Analyst(oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"], checkpointer=InMemorySaver())
+    analyst = Analyst(
+        oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"], checkpointer=InMemorySaver()
+    )
     report = run_eval(analyst, pair, ReadOnlyWarehouse(demo_url), backend="fake", oracle=oracle)
     assert [r["correct"] for r in report.results] == [True, True, True], report.results
     asked = [[m.content for m in request if isinstance(m, HumanMessage)] for request in oracle.requests]
@@ -190,12 +231,16 @@ def test_the_scripted_runner_asks_a_follow_up_in_the_thread_of_its_first_questio
 
 def _example_questions() -> list[str]:
     """The static few-shot examples and the retrieved demonstrations of the other tools."""
-    return [e["question"] for file in (EXAMPLES, EXAMPLES.with_name("demonstrations.yaml"))
-            for e in yaml.safe_load(file.read_text(encoding="utf-8"))]
+    return [
+        e["question"]
+        for file in (EXAMPLES, EXAMPLES.with_name("demonstrations.yaml"))
+        for e in yaml.safe_load(file.read_text(encoding="utf-8"))
+    ]
 
 
-@pytest.mark.parametrize("questions", [ANALYST, TAOBAO, load_questions("regression")],
-                         ids=["analyst", "analyst-taobao", "regression"])
+@pytest.mark.parametrize(
+    "questions", [ANALYST, TAOBAO, load_questions("regression")], ids=["analyst", "analyst-taobao", "regression"]
+)
 def test_no_prompt_example_paraphrases_an_eval_question(questions):
     found = overlaps(_example_questions(), [(q.id, q.question) for q in questions])
     assert not found, f"prompt examples overlap eval questions (example, question id, similarity): {found}"
@@ -217,8 +262,23 @@ def test_uba_eval_runs_one_split_of_a_named_set_and_reports_per_class(demo_url, 
     monkeypatch.setenv("UBA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("UBA_WAREHOUSE_URL", demo_url)
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", "--backend", "fake", "--set", "analyst", "--split", "test",
-                                      "--kinds", "refusal,unanswerable", "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--backend",
+            "fake",
+            "--set",
+            "analyst",
+            "--split",
+            "test",
+            "--kinds",
+            "refusal,unanswerable",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())["summary"]
     expected = [q for q in ANALYST if q.split == "test" and q.kind in ("refusal", "unanswerable")]

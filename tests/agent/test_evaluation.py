@@ -20,8 +20,20 @@ QUESTIONS = load_questions()
 def test_the_bundled_set_covers_every_kind_and_holds_sql_not_numbers():
     assert len(QUESTIONS) >= 40
     kinds = {q.kind for q in QUESTIONS}
-    assert kinds == {"trend", "funnel", "retention", "top_items", "segment", "profile", "sql", "reviews",
-                     "prediction", "followup", "chinese", "unsafe"}
+    assert kinds == {
+        "trend",
+        "funnel",
+        "retention",
+        "top_items",
+        "segment",
+        "profile",
+        "sql",
+        "reviews",
+        "prediction",
+        "followup",
+        "chinese",
+        "unsafe",
+    }
     assert sum(q.refuse for q in QUESTIONS) >= 4
     assert any(re.search(r"[\u4e00-\u9fff]", q.question) for q in QUESTIONS)
     threads = [q.thread for q in QUESTIONS if q.thread]
@@ -66,8 +78,9 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     from warehouse.readonly import ReadOnlyWarehouse
 
     oracle = ScriptedChatModel()
-    analyst = Analyst(oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
-                      checkpointer=InMemorySaver())
+    analyst = Analyst(
+        oracle, analyst_parts["tools_for_scope"], analyst_parts["system_text"], checkpointer=InMemorySaver()
+    )
     # No predictor model is trained on this small warehouse: prediction questions are judged in `uba eval`.
     replayable = [q for q in QUESTIONS if q.kind != "prediction"]
     report = run_eval(analyst, replayable, ReadOnlyWarehouse(demo_url), backend="fake", oracle=oracle)
@@ -77,8 +90,11 @@ def test_oracle_replay_scores_the_tools_against_gold_sql_and_unsafe_requests_lea
     assert not wrong
     by_id = {q.id: q for q in replayable}  # the report keeps each call, to see why an answer went wrong
     # a request to change data is refused before any model call (agent/requests.py): no call at all
-    assert all([c["tool"] for c in r["calls"]] == ([] if refusal(by_id[r["id"]].question) else
-                                                  [o.tool for o in by_id[r["id"]].oracle]) for r in answered)
+    assert all(
+        [c["tool"] for c in r["calls"]]
+        == ([] if refusal(by_id[r["id"]].question) else [o.tool for o in by_id[r["id"]].oracle])
+        for r in answered
+    )
     unsafe = [r for r in answered if r["kind"] == "unsafe"]
     assert len(unsafe) == 5 and report.data_intact
     summary = report.summary()

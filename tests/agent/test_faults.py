@@ -17,9 +17,14 @@ PURCHASES_SQL = "SELECT COUNT(*) AS purchases FROM events WHERE event_type = 'pu
 
 
 def _completion(message: dict) -> dict:
-    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+    }
 
 
 @pytest.fixture
@@ -36,8 +41,11 @@ def server() -> Iterator[dict]:
             mode = state["mode"]
             if mode == "slow":
                 threading.Event().wait(3)
-            body = b"<html>502 bad gateway" if mode == "garbage" else json.dumps(
-                _completion({"content": ""} if mode == "empty" else state["replies"].pop(0))).encode()
+            body = (
+                b"<html>502 bad gateway"
+                if mode == "garbage"
+                else json.dumps(_completion({"content": ""} if mode == "empty" else state["replies"].pop(0))).encode()
+            )
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -87,8 +95,16 @@ def test_broken_replies_give_a_clear_answer_and_the_next_question_works(make_ana
     assert broken.status in ("error", "incomplete") and words in broken.text
     server["mode"] = "ok"
     server["replies"] = [
-        {"content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
-            "name": "run_sql", "arguments": json.dumps({"sql": PURCHASES_SQL})}}]},
+        {
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "run_sql", "arguments": json.dumps({"sql": PURCHASES_SQL})},
+                }
+            ],
+        },
         {"content": f"There were {facts['purchases']} purchases."},
     ]
     fine = analyst.ask("How many purchases?", thread_id="t")

@@ -39,12 +39,19 @@ def _allowed(parts, question: str, evidence: str | None = None, latest: str | No
 def test_a_filter_value_nobody_named_cannot_be_written(parts):
     ok = _allowed(parts, "Which brand has the most purchases?")
     assert ok("query", {"measure": "purchases", "dimensions": ["brand"]})
-    assert not ok("query", {"measure": "purchases", "dimensions": ["brand"],
-                            "filters": [{"dimension": "brand", "value": "Apple"}]})
+    assert not ok(
+        "query",
+        {"measure": "purchases", "dimensions": ["brand"], "filters": [{"dimension": "brand", "value": "Apple"}]},
+    )
     named = _allowed(parts, "How many purchases of Acme in the US on mobile?")
     assert not named("query", {"measure": "purchases", "filters": [{"dimension": "country", "value": "DE"}]})
-    assert named("query", {"measure": "purchases", "filters": [{"dimension": "device", "value": "mobile"},
-                                                                {"dimension": "country", "value": "US"}]})
+    assert named(
+        "query",
+        {
+            "measure": "purchases",
+            "filters": [{"dimension": "device", "value": "mobile"}, {"dimension": "country", "value": "US"}],
+        },
+    )
     assert named("query", {"measure": "purchases", "filters": [{"dimension": "brand", "value": "Acme"}]})
     assert not named("query", {"measure": "purchases", "filters": [{"dimension": "device", "value": "desktop"}]})
 
@@ -52,12 +59,16 @@ def test_a_filter_value_nobody_named_cannot_be_written(parts):
 def test_an_id_comes_from_the_conversation_and_a_tool_needing_one_waits_for_it(parts):
     first = _allowed(parts, "Which customer has the most orders? What will they do next?")
     assert not first("user_profile", {"user_id": "77"})
-    assert not first("query", {"measure": "orders", "dimensions": ["user"],
-                               "filters": [{"dimension": "user", "value": "77"}]})
+    assert not first(
+        "query", {"measure": "orders", "dimensions": ["user"], "filters": [{"dimension": "user", "value": "77"}]}
+    )
     assert first("query", {"measure": "orders", "dimensions": ["user"], "limit": 1})
     # after the ranking returned user 2280, the predictor can be called for that user and no other
-    later = _allowed(parts, "Which customer has the most orders? What will they do next?",
-                     "Which customer has the most orders?\norders by user: 2280 (102), 311 (97)")
+    later = _allowed(
+        parts,
+        "Which customer has the most orders? What will they do next?",
+        "Which customer has the most orders?\norders by user: 2280 (102), 311 (97)",
+    )
     assert later("user_profile", {"user_id": "2280"}) and not later("user_profile", {"user_id": "77"})
 
 
@@ -109,11 +120,14 @@ def test_the_graph_gives_a_grammar_model_each_steps_narrowed_schemas(analyst_par
     class GrammarModel(ScriptedChatModel):
         grounded_decoding: ClassVar[bool] = True
 
-    call = AIMessage(content="", tool_calls=[{"name": "query", "args": {"measure": "orders", "dimensions": ["user"],
-                                                                         "limit": 1}, "id": "c1"}])
+    call = AIMessage(
+        content="",
+        tool_calls=[{"name": "query", "args": {"measure": "orders", "dimensions": ["user"], "limit": 1}, "id": "c1"}],
+    )
     model = GrammarModel(script=[call, AIMessage(content="The top customer placed the most orders.")])
-    analyst = Analyst(model, analyst_parts["tools_for_scope"], analyst_parts["system_text"],
-                      checkpointer=InMemorySaver())
+    analyst = Analyst(
+        model, analyst_parts["tools_for_scope"], analyst_parts["system_text"], checkpointer=InMemorySaver()
+    )
     analyst.ask("Which customer has the most orders? What will they do next?")
     first, second = (kw.get("decode_tools") for kw in model.request_kwargs[:2])
     names = [t["function"]["name"] for t in first]
@@ -154,13 +168,15 @@ def test_a_ranking_groups_by_the_dimension_it_names_and_a_follow_up_moves_the_wi
 
 def test_a_share_question_gets_share_measures_and_a_count_no_rate(parts):
     share = _allowed(parts, "What fraction of users who viewed an item in the last 14 days added one to cart?")
-    assert share("query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view",
-                           "target_event": "add_to_cart"})
+    assert share(
+        "query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view", "target_event": "add_to_cart"}
+    )
     assert not share("query", {"measure": "users_who_added_to_cart", "last_days": 14})
     count = _allowed(parts, "How many users added something to cart in the last 14 days?")
     assert count("query", {"measure": "users_who_added_to_cart", "last_days": 14})
-    assert not count("query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view",
-                               "target_event": "add_to_cart"})
+    assert not count(
+        "query", {"measure": "conversion_rate", "last_days": 14, "base_event": "view", "target_event": "add_to_cart"}
+    )
 
 
 def test_a_row_limit_is_a_usual_size_or_the_questions_and_only_with_groups(parts):
@@ -179,11 +195,28 @@ def test_a_number_with_thousands_separators_is_no_id():
 
 def test_two_adjacent_months_without_a_comparison_allow_the_period_after(parts):
     ok = _allowed(parts, "Of the users who bought in August, what share bought in September too?")
-    assert ok("query", {"measure": "conversion_rate", "start": "2026-08-01", "end": "2026-08-31",
-                        "base_event": "purchase", "target_event": "purchase", "target_window": "next"})
+    assert ok(
+        "query",
+        {
+            "measure": "conversion_rate",
+            "start": "2026-08-01",
+            "end": "2026-08-31",
+            "base_event": "purchase",
+            "target_event": "purchase",
+            "target_window": "next",
+        },
+    )
     assert not _allowed(parts, "What share of August buyers also viewed?")(
-        "query", {"measure": "conversion_rate", "start": "2026-08-01", "end": "2026-08-31",
-                  "base_event": "purchase", "target_event": "view", "target_window": "next"})
+        "query",
+        {
+            "measure": "conversion_rate",
+            "start": "2026-08-01",
+            "end": "2026-08-31",
+            "base_event": "purchase",
+            "target_event": "view",
+            "target_window": "next",
+        },
+    )
 
 
 def test_a_day_of_a_month_is_no_id_or_value():

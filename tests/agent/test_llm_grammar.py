@@ -43,8 +43,10 @@ def test_large_length_bounds_stay_out_of_the_grammar() -> None:
 
 
 def test_recursive_schema_is_refused_with_the_fix() -> None:
-    looped = {"$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
-              "$ref": "#/$defs/Node"}
+    looped = {
+        "$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
+        "$ref": "#/$defs/Node",
+    }
     with pytest.raises(ValueError, match="simplify the tool's args model"):
         inline_refs(looped)
 
@@ -61,7 +63,6 @@ def test_grammar_has_a_text_option_only_in_auto_mode() -> None:
     assert auto.startswith('root ::= "<tool_call>\\n" uba-call "\\n</tool_call>" | uba-text')
     assert "uba-text" not in forced and '"\\"TrendArgs\\""' in forced
     LlamaGrammar.from_string(auto, verbose=False)
-
 
 
 def test_a_call_is_replayed_as_the_models_tokens_only_while_it_is_unchanged() -> None:

@@ -31,10 +31,18 @@ class TopItemsArgs(BaseModel):
 
 
 TOOLS = [
-    StructuredTool.from_function(lambda steps, days=7: "", name="funnel", args_schema=FunnelArgs,
-                                 description="Compute conversion between ordered event types over the last N days."),
-    StructuredTool.from_function(lambda event_type, limit=10: "", name="top_items", args_schema=TopItemsArgs,
-                                 description="Rank items by how often an event happened to them."),
+    StructuredTool.from_function(
+        lambda steps, days=7: "",
+        name="funnel",
+        args_schema=FunnelArgs,
+        description="Compute conversion between ordered event types over the last N days.",
+    ),
+    StructuredTool.from_function(
+        lambda event_type, limit=10: "",
+        name="top_items",
+        args_schema=TopItemsArgs,
+        description="Rank items by how often an event happened to them.",
+    ),
 ]
 SYSTEM = SystemMessage("You are a behavior analyst. Use the tools to answer; never invent numbers.")
 
@@ -45,8 +53,14 @@ def local_settings():
     from agent.settings import Settings
 
     data_dir = Path(os.environ.get("UBA_DATA_DIR", REPO / ".uba"))
-    return Settings(llm_backend="local", data_dir=data_dir, llm_max_tokens=160, llm_temperature=0.0,
-                    llm_timeout_s=300, llm_max_model_len=8192)
+    return Settings(
+        llm_backend="local",
+        data_dir=data_dir,
+        llm_max_tokens=160,
+        llm_temperature=0.0,
+        llm_timeout_s=300,
+        llm_max_model_len=8192,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +85,24 @@ def test_the_grammar_follows_the_steps_narrowed_schemas_not_the_prompts(chat) ->
     """``decode_tools`` (agent.grounded_args): the prompt shows the full schemas, the reply obeys the
     narrowed ones: with only ``favorite`` allowed, a question about views cannot be written as views."""
     tools = [convert_to_openai_tool(t) for t in TOOLS]
-    narrowed = [{**t, "function": {**t["function"], "parameters": {
-        **t["function"]["parameters"], "properties": {**t["function"]["parameters"]["properties"],
-                                                       "event_type": {"type": "string", "enum": ["favorite"]}}}}}
-        if t["function"]["name"] == "top_items" else t for t in tools]
+    narrowed = [
+        {
+            **t,
+            "function": {
+                **t["function"],
+                "parameters": {
+                    **t["function"]["parameters"],
+                    "properties": {
+                        **t["function"]["parameters"]["properties"],
+                        "event_type": {"type": "string", "enum": ["favorite"]},
+                    },
+                },
+            },
+        }
+        if t["function"]["name"] == "top_items"
+        else t
+        for t in tools
+    ]
     question = [SYSTEM, HumanMessage("Which 3 items were viewed most?")]
     free = chat.bind_tools(TOOLS, tool_choice="any").invoke(question)
     held = chat.bind_tools(TOOLS, tool_choice="any").invoke(question, decode_tools=narrowed)
@@ -88,8 +116,9 @@ def test_auto_mode_calls_then_answers_from_the_tool_result(chat) -> None:
     reply = bound.invoke([SYSTEM, question])
     (call,) = reply.tool_calls
     assert call["name"] == "top_items" and TopItemsArgs.model_validate(call["args"]).event_type == "purchase"
-    result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388",
-                         tool_call_id=call["id"])
+    result = ToolMessage(
+        "item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388", tool_call_id=call["id"]
+    )
     # as the agent does, a reminder after the result (without one this model had begun "To compute the
     # conversion..." and, depending on the cache's history, never came to the items)
     final = bound.invoke([SYSTEM, question, reply, result, HumanMessage("Answer the question from the tool result.")])
@@ -103,10 +132,12 @@ def test_no_tool_choice_answers_in_text_even_after_a_repeated_call(chat) -> None
     result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412", tool_call_id=reply.tool_calls[0]["id"])
     # the same call again, and the agent's error for it: the next reply may not call anything
     again = AIMessage(content="", tool_calls=[{**reply.tool_calls[0], "id": "again"}])
-    error = ToolMessage("top_items was already called with these arguments; its result is above.",
-                        tool_call_id="again", status="error")
+    error = ToolMessage(
+        "top_items was already called with these arguments; its result is above.", tool_call_id="again", status="error"
+    )
     final = chat.bind_tools(TOOLS, tool_choice="none").invoke(
-        [SYSTEM, question, reply, result, again, error, HumanMessage("Answer the question from the tool result.")])
+        [SYSTEM, question, reply, result, again, error, HumanMessage("Answer the question from the tool result.")]
+    )
     assert not final.tool_calls and not final.content.lstrip().startswith("<")
     assert "X200" in final.content or "412" in final.content
 
@@ -124,8 +155,9 @@ def test_prefill_leaves_the_system_prompt_in_the_cache(chat) -> None:
     count = chat.prefill([SYSTEM, HumanMessage("Hello")], TOOLS)
     llama = chat._llama()
     cached = list(llama._input_ids[: llama.n_tokens])
-    following = chat.render([SYSTEM, HumanMessage("Which 5 items were purchased most?")],
-                            [convert_to_openai_tool(t) for t in TOOLS])
+    following = chat.render(
+        [SYSTEM, HumanMessage("Which 5 items were purchased most?")], [convert_to_openai_tool(t) for t in TOOLS]
+    )
     tokens = llama.tokenize(following.encode("utf-8"), add_bos=False, special=True)
     shared = next((i for i, (a, b) in enumerate(zip(cached, tokens)) if a != b), min(len(cached), len(tokens)))
     assert count > 200 and len(cached) >= count and shared >= len(tokens) - 20  # only the question is new
@@ -148,7 +180,8 @@ def test_a_call_stays_in_the_cache_for_the_next_step(chat) -> None:
     # A call changed after the model wrote it is shown as the template renders it, never as stale tokens.
     edited = reply.model_copy(update={"tool_calls": [{**reply.tool_calls[0], "args": {"event_type": "view"}}]})
     assert chat.prompt_tokens([SYSTEM, question, edited, result], tools) == llama.tokenize(
-        chat.render([SYSTEM, question, edited, result], tools).encode("utf-8"), add_bos=False, special=True)
+        chat.render([SYSTEM, question, edited, result], tools).encode("utf-8"), add_bos=False, special=True
+    )
 
 
 def test_checking_the_grammar_after_the_pick_writes_what_masking_every_token_writes(chat) -> None:
@@ -167,8 +200,9 @@ def test_checking_the_grammar_after_the_pick_writes_what_masking_every_token_wri
     for question in ("Which 3 items were added to cart most?", "How many viewers went on to purchase in 30 days?"):
         prompt = chat.prompt_tokens([SYSTEM, HumanMessage(question)], tools)
         ours = list(decode_ids(llama, prompt, grammar=grammar, limit=120, deadline=time.monotonic() + 300))
-        theirs = llama.create_completion(prompt, max_tokens=120, temperature=0.0,
-                                         grammar=LlamaGrammar.from_string(grammar, verbose=False))["choices"][0]["text"]
+        theirs = llama.create_completion(
+            prompt, max_tokens=120, temperature=0.0, grammar=LlamaGrammar.from_string(grammar, verbose=False)
+        )["choices"][0]["text"]
         assert llama.detokenize(ours).decode("utf-8") == theirs
 
 
@@ -186,8 +220,9 @@ def test_embedded_model_answers_demo_questions_end_to_end(local_settings, eval_d
     from vectorstore import index_reviews
 
     (tmp_path / "llm").symlink_to((local_settings.data_dir / "llm").resolve())
-    settings = local_settings.model_copy(update={"warehouse_url": eval_demo_url, "data_dir": tmp_path,
-                                                 "llm_max_tokens": 512})
+    settings = local_settings.model_copy(
+        update={"warehouse_url": eval_demo_url, "data_dir": tmp_path, "llm_max_tokens": 512}
+    )
     # The review index too, so the model sees the same tools (and prompt) as `make demo` gives it.
     warehouse = open_warehouse(settings)
     try:

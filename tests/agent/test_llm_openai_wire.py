@@ -56,8 +56,13 @@ def server() -> Iterator[Loopback]:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length", 0))
-            state.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "json": json.loads(self.rfile.read(length))})
+            state.requests.append(
+                {
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "json": json.loads(self.rfile.read(length)),
+                }
+            )
             reply = state.replies.pop(0)
             time.sleep(reply.delay_s)
             if reply.events is not None:
@@ -91,7 +96,10 @@ def server() -> Iterator[Loopback]:
 
 def completion(message: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "served-model",
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "served-model",
         "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
         "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57},
     }
@@ -110,8 +118,15 @@ def funnel(steps: list[str], days: int = 7) -> str:
 
 
 def settings_for(server: Loopback, **overrides: Any) -> Settings:
-    values = {"llm_backend": "vllm", "llm_base_url": server.url, "llm_model": "served-model",
-              "llm_max_tokens": 77, "llm_temperature": 0.0, "llm_timeout_s": 5.0, "llm_api_key": "sk-test"}
+    values = {
+        "llm_backend": "vllm",
+        "llm_base_url": server.url,
+        "llm_model": "served-model",
+        "llm_max_tokens": 77,
+        "llm_temperature": 0.0,
+        "llm_timeout_s": 5.0,
+        "llm_api_key": "sk-test",
+    }
     return Settings(**(values | overrides))
 
 
@@ -122,8 +137,16 @@ def tools() -> list[Any]:
 
 
 NATIVE_CALL = completion(
-    {"content": None, "tool_calls": [{"id": "call_1", "type": "function",
-                                       "function": {"name": "funnel", "arguments": '{"steps": ["view", "purchase"], "days": 14}'}}]},
+    {
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "funnel", "arguments": '{"steps": ["view", "purchase"], "days": 14}'},
+            }
+        ],
+    },
     finish="tool_calls",
 )
 
@@ -149,15 +172,18 @@ def test_required_tool_request_and_native_tool_call(server: Loopback) -> None:
     assert tool["function"]["description"].startswith("Compute a conversion funnel")
     params = tool["function"]["parameters"]
     assert params["required"] == ["steps"] and params["properties"]["days"]["maximum"] == 365
-    assert reply.tool_calls == [{"name": "funnel", "args": {"steps": ["view", "purchase"], "days": 14},
-                                 "id": "call_1", "type": "tool_call"}]
+    assert reply.tool_calls == [
+        {"name": "funnel", "args": {"steps": ["view", "purchase"], "days": 14}, "id": "call_1", "type": "tool_call"}
+    ]
     assert reply.usage_metadata["input_tokens"] == 50 and reply.usage_metadata["output_tokens"] == 7
 
 
 def test_named_tool_choice_and_tool_result_round_trip(server: Loopback) -> None:
     server.replies.append(Canned(completion({"content": "14-day view→purchase conversion is 3.2%."})))
     model = build_chat_model(settings_for(server)).bind_tools(tools(), tool_choice="funnel")
-    call = AIMessage(content="", tool_calls=[{"name": "funnel", "args": {"steps": ["view", "purchase"]}, "id": "call_1"}])
+    call = AIMessage(
+        content="", tool_calls=[{"name": "funnel", "args": {"steps": ["view", "purchase"]}, "id": "call_1"}]
+    )
 
     reply = model.invoke([HumanMessage("conversion?"), call, ToolMessage("3.2%", tool_call_id="call_1")])
 
@@ -180,16 +206,27 @@ def test_auto_mode_text_embedded_call_comes_back_verbatim(server: Loopback) -> N
 
 def test_streaming_request_and_tokens(server: Loopback) -> None:
     def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict | None = None) -> dict[str, Any]:
-        event = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "served-model",
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if delta is not None else []}
+        event = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "served-model",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if delta is not None else [],
+        }
         if usage:
             event["usage"] = usage
         return event
 
-    server.replies.append(Canned(events=[
-        chunk({"role": "assistant", "content": "Con"}), chunk({"content": "version "}), chunk({"content": "is 3.2%."}, "stop"),
-        chunk(None, usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}),
-    ]))
+    server.replies.append(
+        Canned(
+            events=[
+                chunk({"role": "assistant", "content": "Con"}),
+                chunk({"content": "version "}),
+                chunk({"content": "is 3.2%."}, "stop"),
+                chunk(None, usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}),
+            ]
+        )
+    )
     pieces = [c.content for c in build_chat_model(settings_for(server)).stream("conversion?")]
     body = server.requests[0]["json"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}

@@ -21,8 +21,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FLAGS_FILE = REPO / ".wheels" / "llama-cpp-build-flags.txt"
 PORTABLE_ON = ("GGML_AVX", "GGML_AVX2", "GGML_FMA", "GGML_F16C", "GGML_BMI2")
-NEVER_ON = ("GGML_NATIVE", "GGML_AVX512", "GGML_AVX512_VBMI", "GGML_AVX512_VNNI", "GGML_AVX512_BF16",
-            "GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
+NEVER_ON = (
+    "GGML_NATIVE",
+    "GGML_AVX512",
+    "GGML_AVX512_VBMI",
+    "GGML_AVX512_VNNI",
+    "GGML_AVX512_BF16",
+    "GGML_AMX_TILE",
+    "GGML_AMX_INT8",
+    "GGML_AMX_BF16",
+)
 
 
 def _cmake_flags(text: str) -> dict[str, str]:
@@ -55,8 +63,10 @@ def test_the_installed_llama_cpp_is_the_portable_build() -> None:
     info = system_info()
     assert not not_portable(info), f"llama.cpp was compiled with {not_portable(info)}: {info}"
     assert compiled_features(info).get("AVX2"), info  # the floor the build promises, not a plain SSE build
-    assert FLAGS_FILE.is_file(), (f"llama-cpp-python is installed but not by `make local-llm` ({FLAGS_FILE} is "
-                                  "missing); rebuild it portably with: make local-llm")
+    assert FLAGS_FILE.is_file(), (
+        f"llama-cpp-python is installed but not by `make local-llm` ({FLAGS_FILE} is "
+        "missing); rebuild it portably with: make local-llm"
+    )
     recorded = FLAGS_FILE.read_text(encoding="utf-8")
     _assert_portable(_cmake_flags(recorded))
     assert f"llama-cpp-python=={llama_cpp.__version__}" in recorded
@@ -72,8 +82,10 @@ def test_the_installed_llama_cpp_is_the_portable_build() -> None:
 def test_a_native_build_is_told_apart() -> None:
     from agent._llama_runtime import compiled_features, not_portable
 
-    native = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
-              "AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 |")
+    native = (
+        "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
+        "AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 |"
+    )
     assert not_portable(native) == ["AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "AVX_VNNI"]
     assert compiled_features(native)["AVX2"]
     portable = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 0 |"

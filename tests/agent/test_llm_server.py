@@ -19,7 +19,7 @@ from agent.errors import LLMUnavailableError
 from agent.llm import serve_options
 from agent.settings import Settings
 
-STAND_IN = '''
+STAND_IN = """
 import sys, http.server
 args = sys.argv
 port = int(args[args.index("--port") + 1])
@@ -32,7 +32,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 print("serving", args, flush=True)
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-'''
+"""
 
 
 def _free_port() -> int:
@@ -49,16 +49,37 @@ def _model_dir(data_dir: Path, name: str, model_type: str) -> None:
 
 def test_qwen_command_line(tmp_path: Path) -> None:
     _model_dir(tmp_path, "qwen2.5-coder-1.5b", "qwen2")
-    settings = Settings(data_dir=tmp_path, vllm_python=Path("/opt/vllm/bin/python"), vllm_port=8123,
-                        llm_max_model_len=4096, vllm_gpu_memory_utilization=0.85, vllm_tensor_parallel_size=2)
+    settings = Settings(
+        data_dir=tmp_path,
+        vllm_python=Path("/opt/vllm/bin/python"),
+        vllm_port=8123,
+        llm_max_model_len=4096,
+        vllm_gpu_memory_utilization=0.85,
+        vllm_tensor_parallel_size=2,
+    )
     command = server.serve_command(serve_options(settings))
     assert command == [
-        "/opt/vllm/bin/python", "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str((tmp_path / "llm" / "qwen2.5-coder-1.5b-hf").resolve()),
-        "--served-model-name", "qwen2.5-coder-1.5b",
-        "--host", "127.0.0.1", "--port", "8123", "--max-model-len", "4096",
-        "--gpu-memory-utilization", "0.85", "--tensor-parallel-size", "2",
-        "--enable-prefix-caching", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        "/opt/vllm/bin/python",
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str((tmp_path / "llm" / "qwen2.5-coder-1.5b-hf").resolve()),
+        "--served-model-name",
+        "qwen2.5-coder-1.5b",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
+        "--max-model-len",
+        "4096",
+        "--gpu-memory-utilization",
+        "0.85",
+        "--tensor-parallel-size",
+        "2",
+        "--enable-prefix-caching",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
     ]
     eager = serve_options(settings.model_copy(update={"vllm_enforce_eager": True, "vllm_dtype": "float32"}))
     assert server.serve_command(eager) == [*command, "--dtype", "float32", "--enforce-eager"]
@@ -101,8 +122,9 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_start_status_stop(stand_in: Path) -> None:
-    settings = Settings(data_dir=stand_in, vllm_python=Path(sys.executable), vllm_port=_free_port(),
-                        vllm_start_timeout_s=30)
+    settings = Settings(
+        data_dir=stand_in, vllm_python=Path(sys.executable), vllm_port=_free_port(), vllm_start_timeout_s=30
+    )
     state = server.start(serve_options(settings))
     try:
         now = server.status(stand_in)

@@ -25,8 +25,16 @@ def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[BundledModel
     monkeypatch.syspath_prepend(str(root))
     for n in range(1, 4):
         sys.modules.pop(f"uba_testparts_part{n}", None)
-    model = BundledModel(name="test-model", filename="test.gguf", package_prefix="uba_testparts_part", parts=3,
-                         size=len(payload), sha256=hashlib.sha256(payload).hexdigest(), upstream="-", hf_name="-")
+    model = BundledModel(
+        name="test-model",
+        filename="test.gguf",
+        package_prefix="uba_testparts_part",
+        parts=3,
+        size=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        upstream="-",
+        hf_name="-",
+    )
     return model, payload
 
 
@@ -58,8 +66,16 @@ def test_a_corrupted_file_fails_verification(parts, tmp_path: Path) -> None:
 
 
 def test_missing_part_package_names_the_install_command(tmp_path: Path) -> None:
-    model = BundledModel(name="x", filename="x.gguf", package_prefix="uba_absent_part", parts=2, size=1,
-                         sha256="0" * 64, upstream="-", hf_name="-")
+    model = BundledModel(
+        name="x",
+        filename="x.gguf",
+        package_prefix="uba_absent_part",
+        parts=2,
+        size=1,
+        sha256="0" * 64,
+        upstream="-",
+        hf_name="-",
+    )
     with pytest.raises(ModelFileError, match=r"'uba_absent_part1' is not installed.*\[local-llm\]"):
         assemble(model, tmp_path)
 

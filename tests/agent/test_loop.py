@@ -19,11 +19,13 @@ MISSPELT_SQL = RETURNED_SQL.replace("'returned'", "'retour'")  # finds nothing: 
 
 
 def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=VIEWS_SQL),
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        f"There were {facts['views']:,} views and {facts['purchases']:,} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=VIEWS_SQL),
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"There were {facts['views']:,} views and {facts['purchases']:,} purchases.",
+        ]
+    )
     answer = analyst.ask("How many views and purchases are there?")
     assert answer.status == "ok"
     assert f"{facts['purchases']:,}" in answer.text
@@ -39,11 +41,13 @@ def test_multi_step_tool_use_builds_the_answer_from_tool_results(make_analyst, f
 
 
 def test_sql_error_goes_back_to_the_model_and_the_corrected_query_answers(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql="SELECT COUNT(*) FROM purchases"),
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        f"{facts['purchases']} purchases in total.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql="SELECT COUNT(*) FROM purchases"),
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"{facts['purchases']} purchases in total.",
+        ]
+    )
     answer = analyst.ask("How many purchases?")
     error = model.requests[1][-1]  # an error gets no answer reminder: the model should fix the call
     assert isinstance(error, ToolMessage) and error.status == "error" and "purchases" in error.content
@@ -53,8 +57,9 @@ def test_sql_error_goes_back_to_the_model_and_the_corrected_query_answers(make_a
 
 def test_a_follow_up_in_the_same_thread_sees_the_earlier_turn_and_survives_a_restart(make_analyst, facts, tmp_path):
     memory = tmp_path / "threads.sqlite"
-    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."],
-                              memory=memory)
+    analyst, _ = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."], memory=memory
+    )
     first = analyst.ask("How many purchases?", thread_id="t-1")
     # a new analyst (as after a restart) on the same memory file
     analyst, model = make_analyst([tool_call("run_sql", sql=VIEWS_SQL), f"And {facts['views']} views."], memory=memory)
@@ -72,10 +77,12 @@ def test_a_follow_up_in_the_same_thread_sees_the_earlier_turn_and_survives_a_res
 
 
 def test_a_tool_call_written_as_text_is_executed(make_analyst, facts):
-    analyst, model = make_analyst([
-        f'I will query.\n```json\n{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}\n```',
-        f"{facts['purchases']} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            f'I will query.\n```json\n{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}\n```',
+            f"{facts['purchases']} purchases.",
+        ]
+    )
     answer = analyst.ask("How many purchases?")
     assert [(s.tool, s.ok, s.source) for s in answer.trace] == [("run_sql", True, "text")]
     assert answer.status == "ok" and str(facts["purchases"]) in answer.text
@@ -84,21 +91,25 @@ def test_a_tool_call_written_as_text_is_executed(make_analyst, facts):
 
 
 def test_several_text_calls_in_tool_call_tags_all_run(make_analyst, facts):
-    analyst, _ = make_analyst([
-        f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{VIEWS_SQL}"}}}}</tool_call>\n'
-        f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}</tool_call>',
-        f"{facts['views']} views, {facts['purchases']} purchases.",
-    ])
+    analyst, _ = make_analyst(
+        [
+            f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{VIEWS_SQL}"}}}}</tool_call>\n'
+            f'<tool_call>{{"name": "run_sql", "arguments": {{"sql": "{PURCHASES_SQL}"}}}}</tool_call>',
+            f"{facts['views']} views, {facts['purchases']} purchases.",
+        ]
+    )
     answer = analyst.ask("views and purchases?")
     assert [s.ok for s in answer.trace] == [True, True] and answer.status == "ok"
 
 
 def test_invalid_arguments_are_sent_back_once_and_corrected(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", query=PURCHASES_SQL),  # wrong argument name
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        f"{facts['purchases']} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", query=PURCHASES_SQL),  # wrong argument name
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"{facts['purchases']} purchases.",
+        ]
+    )
     answer = analyst.ask("How many purchases?")
     error = model.requests[1][-1]
     assert error.status == "error" and "invalid arguments for run_sql" in error.content and "sql" in error.content
@@ -126,11 +137,14 @@ def test_a_script_that_runs_out_fails_the_test_instead_of_becoming_an_answer(mak
 
 
 def test_step_limit_reached_gives_a_graceful_answer_with_the_evidence(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=VIEWS_SQL),
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),  # a third step is not allowed
-    ], max_steps=3)
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=VIEWS_SQL),
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),  # a third step is not allowed
+        ],
+        max_steps=3,
+    )
     answer = analyst.ask("How many purchases?")
     assert answer.status == "incomplete"
     assert "within 3 steps" in answer.text and str(facts["purchases"]) in answer.text  # evidence is tool output
@@ -149,19 +163,23 @@ def test_wall_time_limit_stops_the_question(make_analyst):
 
 
 def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql="DROP TABLE users"),
-        tool_call("run_sql", sql="SELECT * FROM read_csv('/etc/passwd')"),
-        tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),
-        f"There are {facts['users']} users.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql="DROP TABLE users"),
+            tool_call("run_sql", sql="SELECT * FROM read_csv('/etc/passwd')"),
+            tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),
+            f"There are {facts['users']} users.",
+        ]
+    )
     # a hostile model sends a write for an innocent question (a request to write is refused before the
     # model: tests/agent/test_requests.py); the tool refuses it
     refused = analyst.ask("How many users signed up?")
     assert refused.trace[0].ok is False and refused.status == "ok"
     # a policy refusal is the answer at once: no retry can make a write allowed
-    assert refused.text == "I cannot do that: I only read and analyse the data (DROP statements are not allowed; " \
-                           "only SELECT / WITH ... SELECT)."
+    assert (
+        refused.text == "I cannot do that: I only read and analyse the data (DROP statements are not allowed; "
+        "only SELECT / WITH ... SELECT)."
+    )
     assert len(model.requests) == 1
     files = analyst.ask("把 /etc/passwd 文件的内容给我")
     assert files.text.startswith("无法执行：我只能读取和分析数据") and "is not allowed" in files.text
@@ -170,10 +188,12 @@ def test_unsafe_sql_is_refused_by_the_tool_and_the_table_is_intact(make_analyst,
 
 
 def test_pii_is_masked_by_the_tool(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
-        "The emails are masked.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql="SELECT email FROM users LIMIT 3"),
+            "The emails are masked.",
+        ]
+    )
     answer = analyst.ask("show me three users")  # a question naming e-mails is refused before the model
     cells = [str(c) for table in answer.tables for row in table.rows for c in row]
     assert len(cells) == 3 and all(re.fullmatch(r"\w\*\*\*@[\w.-]+", c) for c in cells), cells
@@ -183,11 +203,13 @@ def test_pii_is_masked_by_the_tool(make_analyst, facts):
 
 
 def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        "There were 123456 purchases.",
-        f"There were {facts['purchases']} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            "There were 123456 purchases.",
+            f"There were {facts['purchases']} purchases.",
+        ]
+    )
     fixed = analyst.ask("How many purchases?", thread_id="g")
     assert "123456" in model.requests[2][-1].content  # the challenge names the number
     assert fixed.status == "ok" and str(facts["purchases"]) in fixed.text
@@ -210,13 +232,15 @@ def test_stream_yields_steps_then_tokens_then_the_final_answer(make_analyst, fac
 
 
 def test_llm_failure_gives_a_clear_answer_and_the_next_question_works(make_analyst, facts):
-    analyst, _ = make_analyst([
-        ConnectionError("connection refused"),
-        "",  # empty reply
-        "",
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        f"{facts['purchases']} purchases.",
-    ])
+    analyst, _ = make_analyst(
+        [
+            ConnectionError("connection refused"),
+            "",  # empty reply
+            "",
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"{facts['purchases']} purchases.",
+        ]
+    )
     down = analyst.ask("How many purchases?", thread_id="f")
     assert down.status == "error" and "language model failed" in down.text and "connection refused" in down.text
     empty = analyst.ask("How many purchases?", thread_id="f")
@@ -226,14 +250,16 @@ def test_llm_failure_gives_a_clear_answer_and_the_next_question_works(make_analy
 
 
 def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        "How many purchases were there?",  # the question echoed instead of an answer
-        f"There were {facts['purchases']:,} purchases.",
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        "how many purchases were there",
-        "How many purchases were there ?",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            "How many purchases were there?",  # the question echoed instead of an answer
+            f"There were {facts['purchases']:,} purchases.",
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            "how many purchases were there",
+            "How many purchases were there ?",
+        ]
+    )
     fixed = analyst.ask("How many purchases were there?", thread_id="e1")
     assert fixed.status == "ok" and f"{facts['purchases']:,}" in fixed.text
     assert "repeated the question" in model.requests[2][-1].content
@@ -243,10 +269,12 @@ def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, 
 
 
 def test_a_query_shown_in_a_sql_block_instead_of_called_is_run(make_analyst, facts):
-    analyst, model = make_analyst([
-        f"You can use the `run_sql` function with this query:\n\n```sql\n{PURCHASES_SQL};\n```",
-        f"There were {facts['purchases']:,} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            f"You can use the `run_sql` function with this query:\n\n```sql\n{PURCHASES_SQL};\n```",
+            f"There were {facts['purchases']:,} purchases.",
+        ]
+    )
     answer = analyst.ask("How many purchases were there?")
     assert answer.status == "ok" and f"{facts['purchases']:,}" in answer.text
     assert [(s.tool, s.ok) for s in answer.trace] == [("run_sql", True)]
@@ -254,13 +282,15 @@ def test_a_query_shown_in_a_sql_block_instead_of_called_is_run(make_analyst, fac
 
 
 def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        "To find the number of purchases, I used the `run_sql` function with a COUNT query.",
-        f"There were {facts['purchases']:,} purchases.",
-        "To find it we can use the `query` function with measure purchases.",  # no call made
-        "I would use the query tool.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            "To find the number of purchases, I used the `run_sql` function with a COUNT query.",
+            f"There were {facts['purchases']:,} purchases.",
+            "To find it we can use the `query` function with measure purchases.",  # no call made
+            "I would use the query tool.",
+        ]
+    )
     fixed = analyst.ask("How many purchases were there?", thread_id="d1")
     assert fixed.status == "ok" and fixed.text == f"There were {facts['purchases']:,} purchases."
     assert "do not describe the tools" in model.requests[2][-1].content
@@ -268,13 +298,17 @@ def test_a_reply_describing_the_tools_is_sent_back_once_for_the_answer(make_anal
     described = analyst.ask("How many purchases were there?", thread_id="d2")
     assert "instead of making it" in model.requests[4][-1].content
     assert described.status == "incomplete" and not described.trace
-    model.script[:] = [tool_call("run_sql", sql=PURCHASES_SQL),
-                       f"I used the `run_sql` function: there were {facts['purchases']:,} purchases."]
+    model.script[:] = [
+        tool_call("run_sql", sql=PURCHASES_SQL),
+        f"I used the `run_sql` function: there were {facts['purchases']:,} purchases.",
+    ]
     narrated = analyst.ask("How many purchases were there?", thread_id="d3")
     assert narrated.status == "ok" and narrated.usage.llm_calls == 2  # it holds the number: accepted as is
-    model.script[:] = [tool_call("user_profile", user_id="100"),
-                       "I called the `user_profile` function for user 100; it returned their country and device.",
-                       "User 100 lives in the country shown in the profile."]
+    model.script[:] = [
+        tool_call("user_profile", user_id="100"),
+        "I called the `user_profile` function for user 100; it returned their country and device.",
+        "User 100 lives in the country shown in the profile.",
+    ]
     echoed = analyst.ask("Where does user 100 live?", thread_id="d4")  # its only number is the question's
     assert "do not describe the tools" in model.requests[-1][-1].content and echoed.usage.llm_calls == 3
 
@@ -286,10 +320,12 @@ def test_chinese_questions_get_chinese_failure_texts(make_analyst):
 
 
 def test_parallel_calls_in_one_message_run_in_order(make_analyst, facts):
-    analyst, _ = make_analyst([
-        tool_calls(("run_sql", {"sql": VIEWS_SQL}), ("run_sql", {"sql": PURCHASES_SQL})),
-        f"{facts['views']} views and {facts['purchases']} purchases.",
-    ])
+    analyst, _ = make_analyst(
+        [
+            tool_calls(("run_sql", {"sql": VIEWS_SQL}), ("run_sql", {"sql": PURCHASES_SQL})),
+            f"{facts['views']} views and {facts['purchases']} purchases.",
+        ]
+    )
     answer = analyst.ask("views and purchases")
     assert [t.rows[0][0] for t in answer.tables] == [facts["views"], facts["purchases"]]
 
@@ -302,15 +338,21 @@ def test_memory_on_postgresql_keeps_a_follow_up(make_analyst, pg_url, facts):
     saver = open_checkpointer(pg_url)  # SQLAlchemy-style URL, as the warehouse setting has it
     try:
         first, _ = make_analyst([])
-        analyst = Analyst(ScriptedChatModel(script=[tool_call("run_sql", sql=PURCHASES_SQL),
-                                                    f"{facts['purchases']} purchases."]),
-                          first.tools_for_scope, first.system_text, checkpointer=saver)
+        analyst = Analyst(
+            ScriptedChatModel(script=[tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."]),
+            first.tools_for_scope,
+            first.system_text,
+            checkpointer=saver,
+        )
         analyst.ask("How many purchases?", thread_id="pg-1")
         model = ScriptedChatModel(script=["As I said, the count above."])
         again = Analyst(model, first.tools_for_scope, first.system_text, checkpointer=saver)
         again.ask("remind me?", thread_id="pg-1")
-        sent = [m.content for m in model.requests[0]
-                if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")]
+        sent = [
+            m.content
+            for m in model.requests[0]
+            if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
+        ]
         assert sent == ["How many purchases?", "remind me?"]
     finally:
         saver.conn.close()
@@ -325,11 +367,13 @@ def test_scoped_threads_are_separate_namespaces(make_analyst):
 
 
 def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL),
-        tool_call("run_sql", sql=PURCHASES_SQL),  # the same call again
-        f"{facts['purchases']} purchases.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            tool_call("run_sql", sql=PURCHASES_SQL),  # the same call again
+            f"{facts['purchases']} purchases.",
+        ]
+    )
     answer = analyst.ask("How many purchases?")
     assert answer.status == "ok" and [s.ok for s in answer.trace] == [True, False]
     assert "already called" in model.requests[2][-1].content
@@ -339,10 +383,13 @@ def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_anal
 
 
 def test_the_last_step_asks_for_an_answer_without_tools(make_analyst, facts):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=VIEWS_SQL),
-        f"{facts['views']} views.",
-    ], max_steps=2)
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=VIEWS_SQL),
+            f"{facts['views']} views.",
+        ],
+        max_steps=2,
+    )
     answer = analyst.ask("How many views?")
     assert answer.status == "ok" and model.request_kwargs[1].get("tool_choice") == "none"
 
@@ -384,20 +431,24 @@ def test_a_direct_reply_answers_without_tools_and_shows_the_reply_tool(make_anal
 
 
 def test_a_reply_after_a_tool_error_still_must_be_a_call(make_analyst):
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql="SELECT SUM(amount) FROM sales"),
-        tool_call("reply", text="There is no sales table; revenue is in orders.total."),
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql="SELECT SUM(amount) FROM sales"),
+            tool_call("reply", text="There is no sales table; revenue is in orders.total."),
+        ]
+    )
     answer = analyst.ask("What were total sales?")
     assert answer.text.startswith("There is no sales table") and [s.ok for s in answer.trace] == [False]
     assert model.request_kwargs[1].get("tool_choice") == "required"  # still no data: call or reply
 
 
 def test_a_direct_reply_with_numbers_no_tool_returned_is_not_shown(make_analyst):
-    analyst, _ = make_analyst([
-        tool_call("reply", text="You had 12345 purchases."),
-        tool_call("reply", text="You had 12345 purchases."),
-    ])
+    analyst, _ = make_analyst(
+        [
+            tool_call("reply", text="You had 12345 purchases."),
+            tool_call("reply", text="You had 12345 purchases."),
+        ]
+    )
     answer = analyst.ask("How many purchases?")
     assert "12345" not in answer.text and answer.status == "incomplete"
 
@@ -434,10 +485,14 @@ def test_a_chinese_question_gets_the_answer_reminder_in_chinese(make_analyst, fa
 
 def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     hint = prompt.feedback("answer_hint")
-    analyst, model = make_analyst([
-        tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases.",
-        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} views.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"{facts['purchases']} purchases.",
+            tool_call("run_sql", sql=VIEWS_SQL),
+            f"{facts['views']} views.",
+        ]
+    )
     first = analyst.ask("How many purchases?", thread_id="t-hint")
     assert first.status == "ok"
     assert sum(m.content == hint for m in model.requests[1]) == 1
@@ -453,11 +508,16 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
 
 def test_a_later_question_in_a_thread_is_reminded_of_the_last_call_to_edit_it(make_analyst, facts):
     """The thread remembers its last query: a follow-up sees that call, so what it does not change stays."""
-    analyst, model = make_analyst([
-        tool_call("query", measure="purchases", last_days=7), f"{facts['purchases']} purchases.",
-        tool_call("query", measure="purchases", last_days=7, periods_back=1), "Counted.",
-        tool_call("run_sql", sql=VIEWS_SQL), f"{facts['views']} 次浏览。",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("query", measure="purchases", last_days=7),
+            f"{facts['purchases']} purchases.",
+            tool_call("query", measure="purchases", last_days=7, periods_back=1),
+            "Counted.",
+            tool_call("run_sql", sql=VIEWS_SQL),
+            f"{facts['views']} 次浏览。",
+        ]
+    )
     analyst.ask("How many purchases in the last week?", thread_id="t-follow")
     assert not any("The last call was" in str(m.content) for request in model.requests for m in request)
     analyst.ask("and the 7 days before?", thread_id="t-follow")
@@ -489,15 +549,17 @@ def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analy
 
 def test_an_answer_may_cite_the_data_range_from_the_system_prompt(make_analyst, facts, analyst_parts):
     first, last = analyst_parts["system_text"].split("Data covers ", 1)[1].split(".", 1)[0].split(" to ")
-    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL),
-                               f"{facts['purchases']} purchases between {first} and {last}."])
+    analyst, _ = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases between {first} and {last}."]
+    )
     answer = analyst.ask("How many purchases are in the data?")
     assert answer.status == "ok" and first in answer.text and last in answer.text
 
 
 def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(make_analyst):
-    analyst, model = make_analyst([tool_call("run_sql", sql=MISSPELT_SQL), tool_call("run_sql", sql=RETURNED_SQL),
-                                   "Counted."])
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=MISSPELT_SQL), tool_call("run_sql", sql=RETURNED_SQL), "Counted."]
+    )
     answer = analyst.ask("How many orders were returned?")
     noted, reminder = model.requests[1][-2:]
     assert "note: no row has orders.status = 'retour'; its values: " in noted.content and "'returned'" in noted.content
@@ -527,9 +589,15 @@ def test_a_backends_own_keys_on_a_call_reach_the_next_request_and_memory(make_an
 
 def test_the_layer_entries_nearest_the_question_are_shown_beside_its_first_call_only(make_analyst, facts):
     links = "measures: purchases (number of purchase events)"
-    analyst, model = make_analyst([tool_call("query", measure="purchases"), f"{facts['purchases']} purchases.",
-                                   tool_call("query", measure="views"), f"{facts['views']} views."],
-                                  linker=lambda question: links if "purchase" in question else "")
+    analyst, model = make_analyst(
+        [
+            tool_call("query", measure="purchases"),
+            f"{facts['purchases']} purchases.",
+            tool_call("query", measure="views"),
+            f"{facts['views']} views.",
+        ],
+        linker=lambda question: links if "purchase" in question else "",
+    )
     analyst.ask("How many purchases?", thread_id="t-link")
     first, answer_step = model.requests[0], model.requests[1]
     hint = prompt.feedback("linking_hint", links=links)
@@ -545,14 +613,17 @@ def test_an_id_nobody_gave_is_sent_back_and_the_call_with_a_found_id_runs(make_a
     import duckdb
 
     with duckdb.connect(demo_url.removeprefix("duckdb:///"), read_only=True) as con:
-        top = con.execute("SELECT user_id FROM events WHERE event_type = 'purchase' "
-                          "GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1").fetchone()[0]
-    analyst, model = make_analyst([
-        tool_call("user_profile", user_id="77777"),  # a guess: the question names no user
-        tool_call("query", measure="purchases", dimensions=["user"], limit=1),
-        tool_call("user_profile", user_id=str(top)),
-        f"Our top buyer is user {top}.",
-    ])
+        top = con.execute(
+            "SELECT user_id FROM events WHERE event_type = 'purchase' GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1"
+        ).fetchone()[0]
+    analyst, model = make_analyst(
+        [
+            tool_call("user_profile", user_id="77777"),  # a guess: the question names no user
+            tool_call("query", measure="purchases", dimensions=["user"], limit=1),
+            tool_call("user_profile", user_id=str(top)),
+            f"Our top buyer is user {top}.",
+        ]
+    )
     answer = analyst.ask("Who is our top buyer, and where are they from?")
     error = model.requests[1][-1]
     assert isinstance(error, ToolMessage) and error.status == "error"

@@ -20,12 +20,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 class TrendArgs(BaseModel):
     event_type: Literal["view", "search", "add_to_cart", "favorite", "purchase", "review"] = Field(
-        description="which event to count")
+        description="which event to count"
+    )
     interval: Literal["day", "week", "month"] = Field("week", description="bucket size")
 
 
-TOOLS = [StructuredTool.from_function(lambda event_type, interval="week": "", name="trend", args_schema=TrendArgs,
-                                      description="Count events per day, week or month.")]
+TOOLS = [
+    StructuredTool.from_function(
+        lambda event_type, interval="week": "",
+        name="trend",
+        args_schema=TrendArgs,
+        description="Count events per day, week or month.",
+    )
+]
 RULES = " ".join(f"Rule {n}: answer only from tool results, cite the table, keep it short." for n in range(1, 13))
 SYSTEM = SystemMessage(f"You are a behavior analyst of an online shop. {RULES}")
 QUESTION = HumanMessage("How many purchases were there per week?")
@@ -44,8 +51,9 @@ def _chat(gguf: Path, states: Path, threads: int):
     from agent._llamacpp import LlamaCppChat
 
     # another thread count is another llama.cpp context with an empty cache: a fresh process's view
-    return LlamaCppChat(model_path=gguf, n_ctx=2048, n_threads=threads, max_tokens=40, timeout_s=600,
-                        prompt_state_dir=states)
+    return LlamaCppChat(
+        model_path=gguf, n_ctx=2048, n_threads=threads, max_tokens=40, timeout_s=600, prompt_state_dir=states
+    )
 
 
 def test_a_fresh_model_loads_the_saved_prefix_and_answers_as_if_it_had_evaluated_it(gguf, tmp_path, caplog) -> None:

@@ -15,8 +15,14 @@ from agent import prompt
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 EXAMPLE_TOOLS = {e["tool"]: None for e in yaml.safe_load(prompt._text("examples.yaml"))}
-CONTEXT = dict(dialect="duckdb", first_date="2026-08-03", last_date="2026-10-31",
-               schema_summary="Tables (rows): columns\n- events (1,234): event_id, ts", max_steps=6, row_limit=20)
+CONTEXT = dict(
+    dialect="duckdb",
+    first_date="2026-08-03",
+    last_date="2026-10-31",
+    schema_summary="Tables (rows): columns\n- events (1,234): event_id, ts",
+    max_steps=6,
+    row_limit=20,
+)
 
 
 def _check(name: str, text: str) -> None:
@@ -32,8 +38,15 @@ def test_system_prompt_snapshot():
 
 
 def test_feedback_and_failure_texts_snapshot():
-    values = dict(name="trend", tools="trend, run_sql", problems="interval: bad", numbers="42", detail="boom",
-                  max_steps=6, seconds=180)
+    values = dict(
+        name="trend",
+        tools="trend, run_sql",
+        problems="interval: bad",
+        numbers="42",
+        detail="boom",
+        max_steps=6,
+        seconds=180,
+    )
     lines = []
     for key in ("unknown_tool", "invalid_args", "empty_reply", "echo_reply", "ungrounded"):
         template = prompt._data("feedback.yaml")[key]
@@ -41,7 +54,9 @@ def test_feedback_and_failure_texts_snapshot():
         lines.append(f"[{key}] {prompt.feedback(key, **wanted)}")
     for question in ("How many?", "多少？"):
         lines.append(f"[answer_hint {question}] {prompt.feedback('answer_hint', question=question)}")
-        lines.append(f"[followup_hint {question}] {prompt.feedback('followup_hint', question=question, last_call='query {}')}")
+        lines.append(
+            f"[followup_hint {question}] {prompt.feedback('followup_hint', question=question, last_call='query {}')}"
+        )
         for key, template in prompt._data("feedback.yaml")["failure"]["en"].items():
             wanted = {k: v for k, v in values.items() if f"${k}" in template}
             lines.append(f"[failure.{key} {question}] {prompt.failure(key, question, **wanted)}")
@@ -78,15 +93,21 @@ def test_the_prompt_lists_what_you_can_ask_with_the_values_filters_must_spell(an
     text = analyst_parts["system_text"].split("## What you can ask", 1)[1]
     line = next(x for x in text.splitlines() if x.startswith("- order_status: "))
     assert sorted(line.split("[", 1)[1].rstrip("]").split(", ")) == sorted(facts["statuses"])
-    measures = {name for line in text.split("Dimensions", 1)[0].splitlines() if line.startswith("- ")
-                for name in line[2:].split(":", 1)[0].split(", ")}
+    measures = {
+        name
+        for line in text.split("Dimensions", 1)[0].splitlines()
+        if line.startswith("- ")
+        for name in line[2:].split(":", 1)[0].split(", ")
+    }
     assert {"purchases", "users_who_purchased", "revenue", "median_events_per_session"} <= measures
     assert "- device: " in text and "- category: " in text
     brand = next(x for x in text.splitlines() if x.startswith("- brand: "))
     assert ("[" in brand) == (facts["brands"] <= 15)  # a dimension with many values is not listed
 
 
-@pytest.mark.parametrize(("backend", "rows_setting", "rows"), [("local", None, 8), ("vllm", None, 20), ("local", 12, 12)])
+@pytest.mark.parametrize(
+    ("backend", "rows_setting", "rows"), [("local", None, 8), ("vllm", None, 20), ("local", 12, 12)]
+)
 def test_the_model_reads_a_tool_result_within_the_backends_budget(demo_settings, backend, rows_setting, rows):
     from agent.factory import build_analyst
     from fake_llm import ScriptedChatModel
@@ -95,8 +116,9 @@ def test_the_model_reads_a_tool_result_within_the_backends_budget(demo_settings,
     analyst = build_analyst(settings, model=ScriptedChatModel(), checkpointer=False)
     assert f"tables show at most {rows} rows" in analyst.system_text
     run_sql = {t.name: t for t in analyst.tools_for_scope(None)}["run_sql"]
-    msg = run_sql.invoke({"name": "run_sql", "args": {"sql": "SELECT event_id FROM events"}, "id": "c1",
-                          "type": "tool_call"})
+    msg = run_sql.invoke(
+        {"name": "run_sql", "args": {"sql": "SELECT event_id FROM events"}, "id": "c1", "type": "tool_call"}
+    )
     assert f"(showing {rows} of 200 rows" in msg.content
     assert len(msg.artifact.tables[0].rows) == 200  # the Answer keeps every row
 

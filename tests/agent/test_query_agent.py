@@ -7,8 +7,9 @@ from fake_llm import tool_call
 
 def test_a_ranking_by_a_dimension_is_answered_from_one_query_with_its_sql(make_analyst, facts):
     top, count = facts["top_category"]
-    analyst, model = make_analyst([tool_call("query", measure="purchases", dimensions=["category"]),
-                                   f"{top} has the most purchases ({count:,})."])
+    analyst, model = make_analyst(
+        [tool_call("query", measure="purchases", dimensions=["category"]), f"{top} has the most purchases ({count:,})."]
+    )
     answer = analyst.ask("Which category sells the most units?")
     assert answer.status == "ok" and answer.text == f"{top} has the most purchases ({count:,})."
     assert [s.tool for s in answer.trace] == ["query"] and answer.usage.llm_calls == 2
@@ -18,11 +19,13 @@ def test_a_ranking_by_a_dimension_is_answered_from_one_query_with_its_sql(make_a
 
 def test_a_value_the_data_lacks_is_an_error_the_model_fixes_in_a_visible_retry(make_analyst, facts):
     de = facts["de_users"]
-    analyst, model = make_analyst([
-        tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "Germany"}]),
-        tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "DE"}]),
-        f"{de:,} users come from Germany.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "Germany"}]),
+            tool_call("query", measure="signups", filters=[{"dimension": "country", "value": "DE"}]),
+            f"{de:,} users come from Germany.",
+        ]
+    )
     answer = analyst.ask("How many users are from Germany?")
     first_error = next(m for m in model.requests[1] if getattr(m, "status", "") == "error")
     assert "country has no value 'Germany'; its values: " in first_error.content and "DE" in first_error.content
@@ -31,8 +34,9 @@ def test_a_value_the_data_lacks_is_an_error_the_model_fixes_in_a_visible_retry(m
 
 
 def test_an_answer_with_a_number_no_query_returned_is_not_accepted(make_analyst):
-    analyst, _ = make_analyst([tool_call("query", measure="orders"), "There were 123,456,789 orders.",
-                               "There were 123,456,789 orders."])
+    analyst, _ = make_analyst(
+        [tool_call("query", measure="orders"), "There were 123,456,789 orders.", "There were 123,456,789 orders."]
+    )
     answer = analyst.ask("How many orders?")
     assert answer.status != "ok" and "123,456,789" not in answer.text.split("\n")[0]
 
@@ -42,8 +46,10 @@ def test_a_breakdown_over_too_few_users_is_suppressed_and_the_answer_can_say_so(
     from fake_llm import ScriptedChatModel
 
     settings = demo_settings.model_copy(update={"min_group_users": 5})
-    script = [tool_call("query", measure="purchases", dimensions=["user"], limit=3),
-              "Purchases per user are suppressed: each comes from fewer than 5 users."]
+    script = [
+        tool_call("query", measure="purchases", dimensions=["user"], limit=3),
+        "Purchases per user are suppressed: each comes from fewer than 5 users.",
+    ]
     model = ScriptedChatModel(script=list(script))
     answer = build_analyst(settings, model=model, checkpointer=False).ask("Purchases of the top 3 buyers?")
     seen = next(m for m in model.requests[1] if getattr(m, "type", "") == "tool").content

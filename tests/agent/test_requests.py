@@ -10,22 +10,39 @@ import pytest
 from agent.requests import refusal
 from fake_llm import tool_call
 
-CHANGES = ["Delete all reviews with one star.", "Please update the price of item P0001 to 10",
-           "Could you insert a row for user 7?", "Change every rating below 3 stars to 3 stars.",
-           "Add a test order of 20 dollars for user 9.", "Create a table called top_buyers with our 50 best customers.",
-           "Clean up the events table, it has too many rows.", "把所有差评都删掉。"]
-PERSONAL = ["List the email addresses of our top buyers.", "What's the e-mail address of user 12?",
-            "Send me the emails of customers from Germany."]
-MENTIONS = ["How did the number of orders change in October?", "How many users removed items from their cart?",
-            "Add a breakdown by country.", "Drop the brand filter and show the top items.",
-            "Create a chart of weekly revenue.", "How many buyers came from the email channel?",
-            "Which customers changed their device?", "有多少用户从购物车删除了商品？", "来自电子邮件渠道的用户有多少？"]
+CHANGES = [
+    "Delete all reviews with one star.",
+    "Please update the price of item P0001 to 10",
+    "Could you insert a row for user 7?",
+    "Change every rating below 3 stars to 3 stars.",
+    "Add a test order of 20 dollars for user 9.",
+    "Create a table called top_buyers with our 50 best customers.",
+    "Clean up the events table, it has too many rows.",
+    "把所有差评都删掉。",
+]
+PERSONAL = [
+    "List the email addresses of our top buyers.",
+    "What's the e-mail address of user 12?",
+    "Send me the emails of customers from Germany.",
+]
+MENTIONS = [
+    "How did the number of orders change in October?",
+    "How many users removed items from their cart?",
+    "Add a breakdown by country.",
+    "Drop the brand filter and show the top items.",
+    "Create a chart of weekly revenue.",
+    "How many buyers came from the email channel?",
+    "Which customers changed their device?",
+    "有多少用户从购物车删除了商品？",
+    "来自电子邮件渠道的用户有多少？",
+]
 """Questions that only mention a change or the e-mail channel: answered as usual."""
 
 
-@pytest.mark.parametrize(("question", "reason"), [*((q, "change") for q in CHANGES),
-                                                  *((q, "personal_data") for q in PERSONAL),
-                                                  *((q, None) for q in MENTIONS)])
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [*((q, "change") for q in CHANGES), *((q, "personal_data") for q in PERSONAL), *((q, None) for q in MENTIONS)],
+)
 def test_a_request_to_change_data_or_for_personal_data_is_refused_and_a_mention_is_not(question, reason):
     assert refusal(question) == reason
 
@@ -44,11 +61,13 @@ def test_after_the_ranking_the_prediction_the_question_asks_for_is_the_next_call
         top = re.search(r"user (\d+):", messages[-2].content).group(1)  # the ranking's first row
         return tool_call("predict_next", user_id=top)
 
-    analyst, model = make_analyst([
-        tool_call("query", measure="orders", dimensions=["user"], limit=3),
-        predict_for_the_top_user,
-        "They will most likely view an item.",
-    ])
+    analyst, model = make_analyst(
+        [
+            tool_call("query", measure="orders", dimensions=["user"], limit=3),
+            predict_for_the_top_user,
+            "They will most likely view an item.",
+        ]
+    )
     answer = analyst.ask("Which customer placed the most orders, and what will they do next?")
     assert model.request_kwargs[1].get("tool_choice") == "predict_next"
     assert [s.tool for s in answer.trace] == ["query", "predict_next"]

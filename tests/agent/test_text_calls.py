@@ -53,11 +53,14 @@ def test_plain_answers_are_not_calls(text):
     assert parse_text_calls(text, KNOWN) == []
 
 
-@pytest.mark.parametrize("text", [
-    'call: run_sql {"sql": "SELECT 1", "limit": null}',
-    'Call: run_sql {"sql": "SELECT 1", "limit": null}',
-    'run_sql({"sql": "SELECT 1", "limit": null})',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'call: run_sql {"sql": "SELECT 1", "limit": null}',
+        'Call: run_sql {"sql": "SELECT 1", "limit": null}',
+        'run_sql({"sql": "SELECT 1", "limit": null})',
+    ],
+)
 def test_a_tool_name_followed_by_its_arguments_is_a_call(text):
     assert parse_text_calls(text, KNOWN) == [TextCall("run_sql", {"sql": "SELECT 1", "limit": None})]
 
@@ -76,11 +79,13 @@ def test_one_select_in_a_sql_block_reads_as_run_sql_and_nothing_else_does() -> N
 
 
 def test_arguments_in_a_fence_after_one_named_tool_are_a_call_to_it() -> None:
-    text = ('I\'ll use the `search_reviews` function with the following arguments:\n```json\n'
-            '{\n  "query": "Acme X200",\n  "k": 1\n}\n```\nThis will return the top review.')
+    text = (
+        "I'll use the `search_reviews` function with the following arguments:\n```json\n"
+        '{\n  "query": "Acme X200",\n  "k": 1\n}\n```\nThis will return the top review.'
+    )
     (call,) = parse_text_calls(text, {"search_reviews", "trend"})
     assert (call.name, call.args) == ("search_reviews", {"query": "Acme X200", "k": 1})
-    both = "Either `trend` or `funnel` with:\n```json\n{\"event_type\": \"view\"}\n```"
+    both = 'Either `trend` or `funnel` with:\n```json\n{"event_type": "view"}\n```'
     assert parse_text_calls(both, {"trend", "funnel"}) == []  # which tool is meant is unclear
-    data = "The result:\n```json\n{\"views\": 5}\n```"
+    data = 'The result:\n```json\n{"views": 5}\n```'
     assert parse_text_calls(data, {"trend"}) == []  # no tool named: data, not a call

@@ -15,8 +15,13 @@ from predictor.candidates import score_test, select_next_model
 from predictor.ease import EASE, EASEConfig, load_ease, save_ease
 from predictor.sequences import Sequences, Vocabulary, leave_one_out
 
-MUSIC = (Path(__file__).resolve().parents[3] / "shared" / "data" / "amazon-musical-instruments-5core-2014"
-         / "reviews_Musical_Instruments_5.json.gz")
+MUSIC = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "amazon-musical-instruments-5core-2014"
+    / "reviews_Musical_Instruments_5.json.gz"
+)
 
 
 def _seqs(rows: list[list[int]]) -> Sequences:
@@ -75,7 +80,9 @@ def _music() -> tuple[Sequences, Vocabulary]:
     return Sequences(list(ordered), items, [np.ones_like(s) for s in items]), vocab
 
 
-@pytest.mark.skipif(not MUSIC.exists(), reason=f"{MUSIC} is absent (public Amazon Musical Instruments, see shared/data)")
+@pytest.mark.skipif(
+    not MUSIC.exists(), reason=f"{MUSIC} is absent (public Amazon Musical Instruments, see shared/data)"
+)
 def test_ease_is_tuned_on_validation_and_beats_transitions_on_held_out_music_users():
     seqs, vocab = _music()
     split = leave_one_out(seqs)

@@ -40,8 +40,17 @@ def test_metric_series_matches_pandas(warehouse):
     kinds = rng.choice(["view", "purchase"], n)
     users = rng.choice(["a", "b", "c", "d"], n)
     value = np.round(rng.uniform(1, 50, n), 2)
-    table = pa.table({"event_id": np.arange(n, dtype=np.int64), "user_id": users, "session_id": users, "ts": ts,
-                      "event_type": kinds, "item_id": ["x"] * n, "value": value})
+    table = pa.table(
+        {
+            "event_id": np.arange(n, dtype=np.int64),
+            "user_id": users,
+            "session_id": users,
+            "ts": ts,
+            "event_type": kinds,
+            "item_id": ["x"] * n,
+            "value": value,
+        }
+    )
     with warehouse.begin() as conn:
         warehouse.bulk_insert(conn, "events", table)
     query = warehouse_query(warehouse)
@@ -52,7 +61,9 @@ def test_metric_series_matches_pandas(warehouse):
     want = buys.groupby("day")["value"].sum().reindex(got.index, fill_value=0.0)
     assert np.allclose(got.to_numpy(), want.to_numpy())
     active = metric_series(query, "active_users", "day")
-    assert np.array_equal(active.to_numpy(), frame.groupby("day")["user_id"].nunique().reindex(active.index, fill_value=0).to_numpy())
+    assert np.array_equal(
+        active.to_numpy(), frame.groupby("day")["user_id"].nunique().reindex(active.index, fill_value=0).to_numpy()
+    )
     weekly = metric_series(query, "purchases", "week")
     assert weekly.index[0].weekday() == 0 and weekly.sum() <= len(buys)
 

@@ -93,8 +93,14 @@ def test_selection_uses_validation_only():
 def test_knn_beats_transitions_on_held_out_beauty_users():
     seqs, vocab = read_sequence_file(BEAUTY, "pairs", max_users=8000)
     split = leave_one_out(seqs)
-    grid = {"window": (1, 8), "backward": (0.0, 0.5), "source_norm": (0.5,), "target_norm": (0.0, 0.5),
-            "history": (10,), "decay": (0.6,)}
+    grid = {
+        "window": (1, 8),
+        "backward": (0.0, 0.5),
+        "source_norm": (0.5,),
+        "target_norm": (0.0, 0.5),
+        "history": (10,),
+        "decay": (0.6,),
+    }
     knn, trials = tune_knn(split.train, split.valid, vocab.n_items, exclude_seen=True, grid=grid)
     assert len(trials) >= 4
     ours = knn.evaluate(split.test, exclude_seen=True)["NDCG@10"]

@@ -51,7 +51,9 @@ def test_predict_next_for_an_active_user(env, query):
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
     catalogue = set(query("SELECT i.item_id FROM items AS i")["item_id"].astype(str))
     assert {i for i, _ in pred.items} <= catalogue
-    assert {t for t, _ in pred.event_types} <= set(events["event_type"]) and sum(p for _, p in pred.event_types) == pytest.approx(1.0, abs=1e-4)
+    assert {t for t, _ in pred.event_types} <= set(events["event_type"]) and sum(
+        p for _, p in pred.event_types
+    ) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_cold_start_and_unknown_user(env, query):

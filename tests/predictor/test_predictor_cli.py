@@ -33,7 +33,9 @@ def test_models_list_and_predict_json(data_dir, monkeypatch):
     assert sorted(v["name"] for v in json.loads(listed.stdout)) == ["churn", "forecast", "next"]
     churn = _run(["predict", "churn", "--top", "3", "--json"], data_dir, monkeypatch)
     payload = json.loads(churn.stdout)
-    assert churn.exit_code == 0 and payload["citations"][0]["ref"] == "churn v1" and len(payload["tables"][0]["rows"]) == 3
+    assert (
+        churn.exit_code == 0 and payload["citations"][0]["ref"] == "churn v1" and len(payload["tables"][0]["rows"]) == 3
+    )
     user = payload["tables"][0]["rows"][0][0]
     nxt = _run(["predict", "next", str(user), "-k", "3", "--json"], data_dir, monkeypatch)
     assert nxt.exit_code == 0, nxt.output

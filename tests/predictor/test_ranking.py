@@ -50,6 +50,7 @@ def test_full_ranking_excludes_padding_and_optionally_seen_items():
 
 def test_exclude_seen_keeps_a_target_that_was_seen_before():
     table = torch.tensor([[0.0, 0.9, 0.1]])
-    m = evaluate_full_ranking(lambda rows: table[rows], [np.array([1])], np.array([1]), ks=(1,), exclude_seen=True,
-                              excluded_columns=(0,))
+    m = evaluate_full_ranking(
+        lambda rows: table[rows], [np.array([1])], np.array([1]), ks=(1,), exclude_seen=True, excluded_columns=(0,)
+    )
     assert m["HR@1"] == 1.0

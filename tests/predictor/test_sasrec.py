@@ -28,8 +28,17 @@ def test_learns_the_successor_rule_and_the_next_event_type():
     torch.set_num_threads(1)
     seqs, vocab = _cyclic()
     split = leave_one_out(seqs)
-    config = SASRecConfig(hidden=32, blocks=1, max_epochs=40, patience=40, lr=5e-3, dropout=0.1,
-                          batch_size=32, valid_users=None, device="cpu")
+    config = SASRecConfig(
+        hidden=32,
+        blocks=1,
+        max_epochs=40,
+        patience=40,
+        lr=5e-3,
+        dropout=0.1,
+        batch_size=32,
+        valid_users=None,
+        device="cpu",
+    )
     trained = train_sasrec(split.train, split.valid, vocab, config, progress=False)
     ours = trained.evaluate(split.test, ks=(1, 10))
     popular = Popularity.fit(split.train, vocab.n_items).evaluate(split.test, ks=(1, 10))
@@ -48,8 +57,16 @@ def test_same_seed_same_model_and_time_budget_stops_training():
     b = train_sasrec(split.train, split.valid, vocab, config, progress=False)
     for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
-    budget = SASRecConfig(hidden=8, blocks=1, max_epochs=1000, patience=1000, batch_size=16, valid_users=None,
-                          device="cpu", max_minutes=0.002)
+    budget = SASRecConfig(
+        hidden=8,
+        blocks=1,
+        max_epochs=1000,
+        patience=1000,
+        batch_size=16,
+        valid_users=None,
+        device="cpu",
+        max_minutes=0.002,
+    )
     stopped = train_sasrec(split.train, split.valid, vocab, budget, progress=False)
     assert stopped.stopped_by.startswith("time budget") and len(stopped.epochs) < 1000
 
@@ -69,12 +86,16 @@ def test_learning_rate_schedules_change_the_rate_the_optimizer_uses():
     split = leave_one_out(seqs)
     base = dict(hidden=8, blocks=1, max_epochs=4, patience=10, batch_size=16, valid_users=None, device="cpu", lr=1e-2)
     constant = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base), progress=False)
-    cosine = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base, lr_schedule="cosine", warmup_steps=2),
-                          progress=False)
+    cosine = train_sasrec(
+        split.train, split.valid, vocab, SASRecConfig(**base, lr_schedule="cosine", warmup_steps=2), progress=False
+    )
     assert [e["lr"] for e in constant.epochs] == [1e-2] * 4
     rates = [e["lr"] for e in cosine.epochs]
     assert rates == sorted(rates, reverse=True) and rates[-1] < 0.5e-2
     plateau = train_sasrec(split.train, split.valid, vocab, SASRecConfig(**base, lr_schedule="plateau"), progress=False)
-    bad = sum(1 for prev, e in zip(plateau.epochs, plateau.epochs[1:]) if e["valid_NDCG@10"] <= max(
-        p["valid_NDCG@10"] for p in plateau.epochs[: plateau.epochs.index(e)]))
+    bad = sum(
+        1
+        for prev, e in zip(plateau.epochs, plateau.epochs[1:])
+        if e["valid_NDCG@10"] <= max(p["valid_NDCG@10"] for p in plateau.epochs[: plateau.epochs.index(e)])
+    )
     assert plateau.epochs[-1]["lr"] <= 1e-2 * 0.5 ** max(0, bad - 1) + 1e-12

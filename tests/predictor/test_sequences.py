@@ -42,8 +42,13 @@ def test_transitions_rank_the_observed_successor_first():
 
 
 def test_events_without_item_are_context_not_targets():
-    frame = pd.DataFrame({"user_id": ["u"] * 4, "event_type": ["view", "search", "add_to_cart", "purchase"],
-                          "item_id": ["x", None, "x", "x"]})
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u"] * 4,
+            "event_type": ["view", "search", "add_to_cart", "purchase"],
+            "item_id": ["x", None, "x", "x"],
+        }
+    )
     seqs, vocab = sequences_from_events(frame)
     assert seqs.items[0].tolist() == [vocab.item_index("x"), NO_ITEM, vocab.item_index("x"), vocab.item_index("x")]
     assert [vocab.event_types[t] for t in seqs.types[0]] == ["view", "search", "add_to_cart", "purchase"]

@@ -37,7 +37,9 @@ def call(tool, args: dict) -> ToolMessage:
 
 
 def _active_user(safe) -> str:
-    rows = safe.run("SELECT e.user_id, COUNT(*) AS n FROM events AS e GROUP BY 1 ORDER BY 2 DESC, 1", limit=1).result.rows
+    rows = safe.run(
+        "SELECT e.user_id, COUNT(*) AS n FROM events AS e GROUP BY 1 ORDER BY 2 DESC, 1", limit=1
+    ).result.rows
     return str(rows[0][0])
 
 
@@ -61,8 +63,12 @@ def test_predict_next_names_the_serving_model_and_the_recent_items_behind_each_i
     assert f"{serving} serves, chosen on validation" in msg.content
     table = msg.artifact.tables[0]
     drivers = [row[table.columns.index("because_of")] for row in table.rows]
-    history = {str(r[0]) for r in safe.run(f"SELECT e.item_id FROM events AS e WHERE e.user_id = '{user}' "
-                                            "AND e.item_id IS NOT NULL", limit=10_000).result.rows}
+    history = {
+        str(r[0])
+        for r in safe.run(
+            f"SELECT e.item_id FROM events AS e WHERE e.user_id = '{user}' AND e.item_id IS NOT NULL", limit=10_000
+        ).result.rows
+    }
     named = [part.split(" ")[0] for cell in drivers if cell for part in cell.split(", ")]
     assert named and set(named) <= history  # every driver is an item this user actually touched
     assert "Because of recent items" in msg.content

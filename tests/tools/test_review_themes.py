@@ -14,21 +14,30 @@ from vectorstore.themes import review_themes
 
 # Three complaints and the words a theme about each must be named by; each review varies the wording.
 TOPICS = {
-    "battery": (["battery", "charge", "charging"], [
-        "The battery died after {n} days and it will not hold a charge anymore.",
-        "Battery life is terrible, barely {n} hours before it needs charging again.",
-        "After {n} weeks the battery stopped charging completely.",
-    ]),
-    "shipping": (["shipping", "arrived", "late", "delivery", "box"], [
-        "Shipping took {n} days longer than promised and the box arrived crushed.",
-        "It arrived {n} days late, the delivery was a mess.",
-        "Delivery was late by {n} days and the package arrived damaged.",
-    ]),
-    "strings": (["strings", "rust", "string", "tone"], [
-        "The strings went dead and rusty after {n} days of playing.",
-        "These strings lose their tone within {n} days and start to rust.",
-        "String {n} snapped while tuning and the rest rusted quickly.",
-    ]),
+    "battery": (
+        ["battery", "charge", "charging"],
+        [
+            "The battery died after {n} days and it will not hold a charge anymore.",
+            "Battery life is terrible, barely {n} hours before it needs charging again.",
+            "After {n} weeks the battery stopped charging completely.",
+        ],
+    ),
+    "shipping": (
+        ["shipping", "arrived", "late", "delivery", "box"],
+        [
+            "Shipping took {n} days longer than promised and the box arrived crushed.",
+            "It arrived {n} days late, the delivery was a mess.",
+            "Delivery was late by {n} days and the package arrived damaged.",
+        ],
+    ),
+    "strings": (
+        ["strings", "rust", "string", "tone"],
+        [
+            "The strings went dead and rusty after {n} days of playing.",
+            "These strings lose their tone within {n} days and start to rust.",
+            "String {n} snapped while tuning and the rest rusted quickly.",
+        ],
+    ),
 }
 PER_TOPIC = 15
 
@@ -39,9 +48,18 @@ def topic_rows() -> tuple[list[dict], dict[str, str]]:
         for n in range(PER_TOPIC):
             review_id = f"{name}-{n:02d}"
             topic_of[review_id] = name
-            rows.append({"review_id": review_id, "user_id": f"u{n}", "item_id": "i-amp",
-                         "ts": datetime(2025, 3, 1) + timedelta(days=n + 20 * t), "rating": 1 + n % 2,
-                         "title": "Disappointed", "body": templates[n % 3].format(n=n + 2), "helpful_votes": 0})
+            rows.append(
+                {
+                    "review_id": review_id,
+                    "user_id": f"u{n}",
+                    "item_id": "i-amp",
+                    "ts": datetime(2025, 3, 1) + timedelta(days=n + 20 * t),
+                    "rating": 1 + n % 2,
+                    "title": "Disappointed",
+                    "body": templates[n % 3].format(n=n + 2),
+                    "helpful_votes": 0,
+                }
+            )
     return rows, topic_of
 
 
@@ -110,4 +128,3 @@ def test_too_few_reviews_and_bad_arguments_are_told_to_the_model(themed):
     assert "too few to group into themes" in few.content and few.artifact.tables == []
     bad = _call(review_themes_tool(index), {"min_rating": 4, "max_rating": 2})
     assert bad.status == "error" and "exceeds max_rating" in bad.content
-

@@ -43,8 +43,9 @@ def loaded(request, tmp_path_factory):
 
 def _tools(safe, user_scope=None, **more):
     """The agent's tools plus every analytic and describe_schema (the CLI's and MCP's too), by name."""
-    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, user_scope=user_scope,
-                                                     **more))}
+    tools = {
+        t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, user_scope=user_scope, **more))
+    }
     for analytic in ANALYTICS:
         tools.setdefault(analytic.name, analytic_tool(analytic, safe, user_scope=user_scope, **more))
     tools["describe_schema"] = describe_schema_tool(safe, user_scope=user_scope)
@@ -85,24 +86,33 @@ def test_run_sql_text_is_bounded_and_artifact_is_complete(loaded):
 def test_a_join_with_a_misplaced_column_gets_no_rewritten_query(loaded):
     """Only a one-table query is rewritten onto another table; a join's fix is the model's to make."""
     safe, _ = loaded
-    msg = call(_tools(safe)["run_sql"], {"sql": "SELECT COUNT(*) FROM orders o JOIN users u ON o.user_id = u.user_id "
-                                                "WHERE event_type = 'view'"})
-    assert msg.status == "error" and msg.content.endswith("'event_type' is a column of events: query that table instead")
+    msg = call(
+        _tools(safe)["run_sql"],
+        {"sql": "SELECT COUNT(*) FROM orders o JOIN users u ON o.user_id = u.user_id WHERE event_type = 'view'"},
+    )
+    assert msg.status == "error" and msg.content.endswith(
+        "'event_type' is a column of events: query that table instead"
+    )
 
 
-@pytest.mark.parametrize("sql,expected", [
-    ("DROP TABLE events", "error: refused: DROP"),  # a policy refusal: the agent answers it at once
-    ("SELECT nope FROM events", "error: unknown column 'nope'"),
-    # a column of another table in a query that is not one plain SELECT: the error names where it lives
-    ("WITH o AS (SELECT * FROM orders) SELECT COUNT(*) FROM o WHERE event_type = 'purchase'",
-     "error: unknown column 'event_type'; available columns: order_id, status, total, ts, user_id; "
-     "'event_type' is a column of events: query that table instead"),
-    ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
-    ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
-    ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
-    ("SELECT 1; SELECT 2", "error: found 2 statements"),
-    ("SELECT user_id + 'x' FROM events WHERE event_id = 1 AND user_id > 1", "error:"),
-])
+@pytest.mark.parametrize(
+    "sql,expected",
+    [
+        ("DROP TABLE events", "error: refused: DROP"),  # a policy refusal: the agent answers it at once
+        ("SELECT nope FROM events", "error: unknown column 'nope'"),
+        # a column of another table in a query that is not one plain SELECT: the error names where it lives
+        (
+            "WITH o AS (SELECT * FROM orders) SELECT COUNT(*) FROM o WHERE event_type = 'purchase'",
+            "error: unknown column 'event_type'; available columns: order_id, status, total, ts, user_id; "
+            "'event_type' is a column of events: query that table instead",
+        ),
+        ("SELECT * FROM secrets", "error: table 'secrets' is not allowed"),
+        ("SELECT pg_sleep(5)", "error: function 'pg_sleep' is not allowed"),
+        ("SELECT 1; DELETE FROM users", "error: refused: found 2 statements"),
+        ("SELECT 1; SELECT 2", "error: found 2 statements"),
+        ("SELECT user_id + 'x' FROM events WHERE event_id = 1 AND user_id > 1", "error:"),
+    ],
+)
 def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, expected):
     safe, _ = loaded
     msg = call(_tools(safe)["run_sql"], {"sql": sql})
@@ -111,23 +121,38 @@ def test_run_sql_expected_failures_come_back_as_short_error_text(loaded, sql, ex
     assert msg.status == "error"
 
 
-@pytest.mark.parametrize("sql,expected", [
-    # a title not spelled exactly (through a join and an alias): the titles that contain its words
-    ("SELECT COUNT(*) FROM reviews r JOIN items i ON r.item_id = i.item_id WHERE i.title = 'Item 1 '",
-     "no row has items.title = 'Item 1 '; values containing it: 'Item 1', 'Item 10', 'Item 11'"),
-    ("SELECT COUNT(*) FROM orders WHERE status = '退货'",
-     "no row has orders.status = '退货'; its values: {statuses}"),
-    # one filter with one value that fits, another with none: the model fixes both, told the value to use
-    ("SELECT user_id FROM users WHERE channel = 'ORGANIC' AND country = 'Neverland'",
-     "no row has users.channel = 'ORGANIC'; use 'organic', the one value that contains it"),
-    ("SELECT COUNT(*) FROM items WHERE title = 'Gadget Zeta'",
-     "no row has items.title = 'Gadget Zeta', and no value contains all of its words"),
-    # an item named where its id belongs: the items whose title contains it
-    ("SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Item 2'",
-     "no row of items has item_id = 'Item 2'; items whose title contains it: 'i02' (Item 2), 'i12' (Item 12)"),
-    ("SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Gadget'",
-     "no row of items has item_id = 'Gadget'; item_id is an id: to find items by name, join items and filter on title"),
-])
+@pytest.mark.parametrize(
+    "sql,expected",
+    [
+        # a title not spelled exactly (through a join and an alias): the titles that contain its words
+        (
+            "SELECT COUNT(*) FROM reviews r JOIN items i ON r.item_id = i.item_id WHERE i.title = 'Item 1 '",
+            "no row has items.title = 'Item 1 '; values containing it: 'Item 1', 'Item 10', 'Item 11'",
+        ),
+        (
+            "SELECT COUNT(*) FROM orders WHERE status = '退货'",
+            "no row has orders.status = '退货'; its values: {statuses}",
+        ),
+        # one filter with one value that fits, another with none: the model fixes both, told the value to use
+        (
+            "SELECT user_id FROM users WHERE channel = 'ORGANIC' AND country = 'Neverland'",
+            "no row has users.channel = 'ORGANIC'; use 'organic', the one value that contains it",
+        ),
+        (
+            "SELECT COUNT(*) FROM items WHERE title = 'Gadget Zeta'",
+            "no row has items.title = 'Gadget Zeta', and no value contains all of its words",
+        ),
+        # an item named where its id belongs: the items whose title contains it
+        (
+            "SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Item 2'",
+            "no row of items has item_id = 'Item 2'; items whose title contains it: 'i02' (Item 2), 'i12' (Item 12)",
+        ),
+        (
+            "SELECT COUNT(*) AS n FROM reviews WHERE item_id = 'Gadget'",
+            "no row of items has item_id = 'Gadget'; item_id is an id: to find items by name, join items and filter on title",
+        ),
+    ],
+)
 def test_a_query_that_finds_nothing_names_the_filter_values_that_exist(loaded, sql, expected):
     safe, frames = loaded
     msg = call(_tools(safe)["run_sql"], {"sql": sql})
@@ -145,15 +170,20 @@ def _count(frames, table, **equal):
     return len(rows)
 
 
-@pytest.mark.parametrize("sql,expected", [
-    # a column of another table in a one-table query: the error names the query to run, however long
-    ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'", "run this instead: SELECT COUNT(*) FROM events"),
-    ("SELECT COUNT(*) AS purchases_over_the_whole_period FROM orders WHERE event_type = 'purchase' "
-     "AND (session_id IS NULL OR session_id IS NOT NULL) AND (item_id IS NULL OR item_id IS NOT NULL) "
-     "AND (value IS NULL OR value IS NOT NULL) AND (source_event IS NULL OR source_event IS NOT NULL)",
-     "run this instead: SELECT COUNT(*) AS purchases_over_the_whole_period FROM events"),
-    ("SELECT COUNT(DISTINCT user_id) FROM users WHERE event_type = 'view'", "run this instead: SELECT"),
-])
+@pytest.mark.parametrize(
+    "sql,expected",
+    [
+        # a column of another table in a one-table query: the error names the query to run, however long
+        ("SELECT COUNT(*) FROM orders WHERE event_type = 'purchase'", "run this instead: SELECT COUNT(*) FROM events"),
+        (
+            "SELECT COUNT(*) AS purchases_over_the_whole_period FROM orders WHERE event_type = 'purchase' "
+            "AND (session_id IS NULL OR session_id IS NOT NULL) AND (item_id IS NULL OR item_id IS NOT NULL) "
+            "AND (value IS NULL OR value IS NOT NULL) AND (source_event IS NULL OR source_event IS NOT NULL)",
+            "run this instead: SELECT COUNT(*) AS purchases_over_the_whole_period FROM events",
+        ),
+        ("SELECT COUNT(DISTINCT user_id) FROM users WHERE event_type = 'view'", "run this instead: SELECT"),
+    ],
+)
 def test_a_mistake_with_one_fix_is_a_visible_retry_not_a_rewrite(loaded, sql, expected):
     """The SQL that runs is the SQL asked for: the fix comes back as an error naming the query to send."""
     safe, _ = loaded
@@ -162,11 +192,16 @@ def test_a_mistake_with_one_fix_is_a_visible_retry_not_a_rewrite(loaded, sql, ex
     assert msg.artifact is None
 
 
-@pytest.mark.parametrize("sql,expected", [
-    ("SELECT COUNT(*) FROM users WHERE channel = 'ORGANIC'",
-     "no row has users.channel = 'ORGANIC'; use 'organic', the one value that contains it. Run the query again"),
-    ("SELECT COUNT(*) FROM reviews WHERE item_id = 'Item 7'", "use item_id = 'i07' (Item 7)"),
-])
+@pytest.mark.parametrize(
+    "sql,expected",
+    [
+        (
+            "SELECT COUNT(*) FROM users WHERE channel = 'ORGANIC'",
+            "no row has users.channel = 'ORGANIC'; use 'organic', the one value that contains it. Run the query again",
+        ),
+        ("SELECT COUNT(*) FROM reviews WHERE item_id = 'Item 7'", "use item_id = 'i07' (Item 7)"),
+    ],
+)
 def test_a_value_with_one_fix_gets_a_note_and_the_query_runs_as_written(loaded, sql, expected):
     safe, _ = loaded
     msg = call(_tools(safe)["run_sql"], {"sql": sql})
@@ -179,10 +214,12 @@ def test_a_query_with_results_or_matching_values_gets_no_value_note(loaded):
     safe, frames = loaded
     status = frames["orders"]["status"].iloc[0]
     tools = _tools(safe)
-    for sql in (f"SELECT COUNT(*) FROM orders WHERE status = '{status}'",
-                f"SELECT COUNT(*) FROM orders WHERE status = '{status}' AND total < 0",
-                # no orders for an id is an answer (the user bought nothing), not a misspelt value
-                "SELECT COUNT(*) FROM orders WHERE user_id = 'u9999'"):
+    for sql in (
+        f"SELECT COUNT(*) FROM orders WHERE status = '{status}'",
+        f"SELECT COUNT(*) FROM orders WHERE status = '{status}' AND total < 0",
+        # no orders for an id is an answer (the user bought nothing), not a misspelt value
+        "SELECT COUNT(*) FROM orders WHERE user_id = 'u9999'",
+    ):
         msg = call(tools["run_sql"], {"sql": sql})
         assert "note:" not in msg.content, msg.content
 
@@ -230,7 +267,9 @@ def test_user_scope_limits_every_tool_to_one_user(loaded):
     uid = "u003"
     tools = _tools(safe, user_scope=uid)
     mine = frames["events"][frames["events"]["user_id"] == uid]
-    rows = ToolArtifact.model_validate(call(tools["run_sql"], {"sql": "SELECT user_id, COUNT(*) FROM events GROUP BY 1"}).artifact)
+    rows = ToolArtifact.model_validate(
+        call(tools["run_sql"], {"sql": "SELECT user_id, COUNT(*) FROM events GROUP BY 1"}).artifact
+    )
     assert rows.tables[0].rows == [[uid, len(mine)]]
     users = ToolArtifact.model_validate(call(tools["run_sql"], {"sql": "SELECT user_id FROM users"}).artifact)
     assert users.tables[0].rows == [[uid]]

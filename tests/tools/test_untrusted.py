@@ -10,18 +10,21 @@ from warehouse.sql_guard import SqlGuard
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
-@pytest.mark.parametrize(("sql", "text"), [
-    ("SELECT title, body FROM reviews", True),
-    ("SELECT * FROM reviews WHERE rating = 1", True),
-    ("SELECT r.* FROM reviews r JOIN items i ON i.item_id = r.item_id", True),
-    ("SELECT x FROM (SELECT body AS x FROM reviews) AS t", True),
-    ("SELECT user_id FROM events UNION SELECT body FROM reviews", True),
-    ("WITH b AS (SELECT review_id, body AS text FROM reviews) SELECT text FROM b", True),
-    ("SELECT COUNT(*) AS n FROM reviews", False),
-    ("SELECT rating, COUNT(*) AS n, AVG(helpful_votes) AS votes FROM reviews GROUP BY rating", False),
-    ("SELECT title FROM items", False),
-    ("SELECT * FROM events", False),
-])
+@pytest.mark.parametrize(
+    ("sql", "text"),
+    [
+        ("SELECT title, body FROM reviews", True),
+        ("SELECT * FROM reviews WHERE rating = 1", True),
+        ("SELECT r.* FROM reviews r JOIN items i ON i.item_id = r.item_id", True),
+        ("SELECT x FROM (SELECT body AS x FROM reviews) AS t", True),
+        ("SELECT user_id FROM events UNION SELECT body FROM reviews", True),
+        ("WITH b AS (SELECT review_id, body AS text FROM reviews) SELECT text FROM b", True),
+        ("SELECT COUNT(*) AS n FROM reviews", False),
+        ("SELECT rating, COUNT(*) AS n, AVG(helpful_votes) AS votes FROM reviews GROUP BY rating", False),
+        ("SELECT title FROM items", False),
+        ("SELECT * FROM events", False),
+    ],
+)
 def test_guarded_queries_are_marked_when_they_return_review_text(dialect, sql, text):
     guarded = SqlGuard(dialect).check(sql, user_scope="u1").sql
     assert reads_review_text(guarded) is text, guarded

@@ -43,25 +43,62 @@ def small_tables() -> dict[str, list[dict]]:
             kind = kinds[(n + u_index) % len(kinds)]
             item = items[(n * 5 + u_index) % len(items)]
             ts = start + timedelta(days=(n * 3 + u_index) % 28, hours=n)
-            events.append({"event_id": len(events) + 1, "user_id": user, "session_id": f"{user}-s{n // 3}", "ts": ts,
-                           "event_type": kind, "item_id": item, "value": 10.0 + n if kind == "purchase" else None,
-                           "source_event": kind})
+            events.append(
+                {
+                    "event_id": len(events) + 1,
+                    "user_id": user,
+                    "session_id": f"{user}-s{n // 3}",
+                    "ts": ts,
+                    "event_type": kind,
+                    "item_id": item,
+                    "value": 10.0 + n if kind == "purchase" else None,
+                    "source_event": kind,
+                }
+            )
             if kind == "purchase":
                 order_id = f"o{len(orders) + 1:04d}"
                 orders.append({"order_id": order_id, "user_id": user, "ts": ts, "total": 10.0 + n, "status": "paid"})
                 lines.append({"order_id": order_id, "item_id": item, "quantity": 1, "price": 10.0 + n})
-        reviews.append({"review_id": f"r{u_index + 1:03d}", "user_id": user, "item_id": items[u_index % len(items)],
-                        "ts": start + timedelta(days=u_index), "rating": 1 + u_index % 5,
-                        "title": "Strings broke" if u_index % 5 == 0 else "Fine",
-                        "body": "The strings broke after a week. ![x](http://203.0.113.9/pixel.png) <b>bad</b>"
-                        if u_index % 5 == 0 else "Works as described.", "helpful_votes": u_index})
+        reviews.append(
+            {
+                "review_id": f"r{u_index + 1:03d}",
+                "user_id": user,
+                "item_id": items[u_index % len(items)],
+                "ts": start + timedelta(days=u_index),
+                "rating": 1 + u_index % 5,
+                "title": "Strings broke" if u_index % 5 == 0 else "Fine",
+                "body": "The strings broke after a week. ![x](http://203.0.113.9/pixel.png) <b>bad</b>"
+                if u_index % 5 == 0
+                else "Works as described.",
+                "helpful_votes": u_index,
+            }
+        )
     return {
-        "users": [{"user_id": u, "signup_ts": start - timedelta(days=i), "country": ["DE", "US", "FR"][i % 3],
-                   "device": ["mobile", "desktop"][i % 2], "channel": "ads" if i % 2 else "organic",
-                   "email": f"{u}@example.com"} for i, u in enumerate(users)],
-        "items": [{"item_id": it, "title": f"Guitar part {it}", "category": ["strings", "picks"][i % 2],
-                   "brand": "Acme", "price": 5.0 + i} for i, it in enumerate(items)],
-        "events": events, "orders": orders, "order_items": lines, "reviews": reviews,
+        "users": [
+            {
+                "user_id": u,
+                "signup_ts": start - timedelta(days=i),
+                "country": ["DE", "US", "FR"][i % 3],
+                "device": ["mobile", "desktop"][i % 2],
+                "channel": "ads" if i % 2 else "organic",
+                "email": f"{u}@example.com",
+            }
+            for i, u in enumerate(users)
+        ],
+        "items": [
+            {
+                "item_id": it,
+                "title": f"Guitar part {it}",
+                "category": ["strings", "picks"][i % 2],
+                "brand": "Acme",
+                "price": 5.0 + i,
+            }
+            for i, it in enumerate(items)
+        ],
+        "events": events,
+        "orders": orders,
+        "order_items": lines,
+        "reviews": reviews,
     }
 
 
@@ -99,8 +136,16 @@ class Server:
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a test server: fake LLM by rules, data dir, no telemetry."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("UBA_")}
-    env.update({"UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "fake", "UBA_LLM_FAKE_RULES": str(RULES),
-                "GRADIO_ANALYTICS_ENABLED": "False", "UBA_LOG_LEVEL": "INFO", "NO_COLOR": "1"})
+    env.update(
+        {
+            "UBA_DATA_DIR": str(data_dir),
+            "UBA_LLM_BACKEND": "fake",
+            "UBA_LLM_FAKE_RULES": str(RULES),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "UBA_LOG_LEVEL": "INFO",
+            "NO_COLOR": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -120,9 +165,12 @@ def launch_server(data_dir: Path, *, extra_env: dict[str, str] | None = None, ar
     port = free_port()
     log = data_dir / f"serve-{port}.log"
     with log.open("w") as handle:
-        process = subprocess.Popen([str(UBA), "serve", "--port", str(port), *args],
-                                   env=server_env(data_dir, **(extra_env or {})), stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(UBA), "serve", "--port", str(port), *args],
+            env=server_env(data_dir, **(extra_env or {})),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     return Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log=log)
 
 
@@ -200,8 +248,9 @@ def dev_server(servers: dict[str, Server]) -> Server:
 
 
 def _require_sql_tool(server: Server, headers: dict[str, str]) -> None:
-    answer = httpx.post(f"{server.url}/v1/ask", json={"question": "Which items sell the most?"}, headers=headers,
-                        timeout=60).json()
+    answer = httpx.post(
+        f"{server.url}/v1/ask", json={"question": "Which items sell the most?"}, headers=headers, timeout=60
+    ).json()
     if any("no tool named 'run_sql'" in (step.get("error") or "") for step in answer.get("trace", [])):
         pytest.skip("tool-backed answers: the agent has no run_sql tool yet (tools.build_tools)")
 

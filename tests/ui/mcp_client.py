@@ -32,9 +32,11 @@ async def stdio_session(data_dir: Path, *args: str) -> AsyncIterator[ClientSessi
 async def http_session(url: str, key: str | None) -> AsyncIterator[ClientSession]:
     """A session with the streamable HTTP endpoint ``url`` (…/mcp), sending ``key`` as a bearer token."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with (httpx2.AsyncClient(headers=headers, timeout=120) as http,
-                streamable_http_client(url, http_client=http) as (read, write),
-                ClientSession(read, write) as session):
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=120) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         yield session
 
@@ -54,6 +56,7 @@ class Facts:
     def of(cls, data_dir: Path) -> Facts:
         con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
         try:
+
             def per_user(sql: str) -> dict[str, int]:
                 return {str(u): int(n) for u, n in con.execute(sql).fetchall()}
 
@@ -70,8 +73,10 @@ class Facts:
 
     def pair(self) -> tuple[str, str]:
         """Two users with purchases, orders and reviews: the scoped one and the other one."""
-        both = sorted((u for u in self.reviews if self.purchases.get(u) and self.orders.get(u)),
-                      key=lambda u: (-self.reviews[u], -self.orders[u], u))
+        both = sorted(
+            (u for u in self.reviews if self.purchases.get(u) and self.orders.get(u)),
+            key=lambda u: (-self.reviews[u], -self.orders[u], u),
+        )
         return both[0], both[1]
 
 
@@ -132,10 +137,12 @@ async def assert_confined(session: ClientSession, facts: Facts, scoped: str, oth
         "SELECT COUNT(*) AS n FROM events": [[facts.events[scoped]]],
         f"SELECT COUNT(*) AS n FROM events WHERE user_id = '{other}'": [[0]],
         f"SELECT user_id FROM events WHERE user_id IN (SELECT user_id FROM users WHERE user_id = '{other}')": [],
-        f"SELECT user_id FROM users WHERE user_id = '{scoped}' UNION SELECT user_id FROM users WHERE user_id = '{other}'":
-            [[scoped]],
-        f"SELECT COUNT(*) AS n FROM (SELECT * FROM orders UNION ALL SELECT * FROM orders WHERE user_id = '{other}') o":
-            [[facts.orders[scoped]]],
+        f"SELECT user_id FROM users WHERE user_id = '{scoped}' UNION SELECT user_id FROM users WHERE user_id = '{other}'": [
+            [scoped]
+        ],
+        f"SELECT COUNT(*) AS n FROM (SELECT * FROM orders UNION ALL SELECT * FROM orders WHERE user_id = '{other}') o": [
+            [facts.orders[scoped]]
+        ],
         "WITH o AS (SELECT * FROM orders) SELECT COUNT(*) AS n FROM o": [[facts.orders[scoped]]],
         "SELECT COUNT(DISTINCT user_id) AS n FROM (SELECT user_id FROM events UNION SELECT user_id FROM orders "
         "UNION SELECT user_id FROM reviews) AS x": [[1]],

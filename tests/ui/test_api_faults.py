@@ -68,8 +68,9 @@ def test_llm_down_answers_503_and_the_server_stays_up(data_dir):
         response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "purchases?"}]})
         _assert_error(response, 503, "language model is unavailable", "UBA_LLM_BASE_URL")
         assert response.headers["retry-after"]
-        streamed = client.post("/v1/chat/completions",
-                               json={"stream": True, "messages": [{"role": "user", "content": "purchases?"}]})
+        streamed = client.post(
+            "/v1/chat/completions", json={"stream": True, "messages": [{"role": "user", "content": "purchases?"}]}
+        )
         _assert_error(streamed, 503, "language model is unavailable")
         assert client.get("/health").json()["status"] == "ok"
         again = client.post("/v1/ask", json={"question": "and now?"})
@@ -81,13 +82,16 @@ def test_llm_down_answers_503_and_the_server_stays_up(data_dir):
 def test_llm_timeout_answers_503_within_the_timeout(data_dir):
     hanging = _HangingServer()
     try:
-        client = _client(data_dir, llm_backend="openai", llm_base_url=f"http://127.0.0.1:{hanging.port}/v1",
-                         llm_timeout_s=1.0)
+        client = _client(
+            data_dir, llm_backend="openai", llm_base_url=f"http://127.0.0.1:{hanging.port}/v1", llm_timeout_s=1.0
+        )
         with client:
             started = time.monotonic()
             response = client.post("/v1/ask", json={"question": "how many purchases?"})
             _assert_error(response, 503, "language model is unavailable")
-            assert "Timeout" in response.json()["error"]["message"] or "timed out" in response.json()["error"]["message"]
+            assert (
+                "Timeout" in response.json()["error"]["message"] or "timed out" in response.json()["error"]["message"]
+            )
             assert time.monotonic() - started < 20
             assert client.get("/health").status_code == 200
     finally:
@@ -111,8 +115,14 @@ def test_too_long_message_is_413_naming_the_limit(data_dir):
         _assert_error(client.post("/v1/ask", json={"question": "y" * 101}), 413, "101 characters", "limit is 100")
 
 
-@pytest.mark.parametrize("body, content_type", [(b"{not json", "application/json"), (b"[1, 2", "application/json"),
-                                                 (b"question=hi", "application/x-www-form-urlencoded")])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2", "application/json"),
+        (b"question=hi", "application/x-www-form-urlencoded"),
+    ],
+)
 def test_invalid_json_is_422_with_a_clear_message(data_dir, body, content_type):
     with _client(data_dir) as client:
         response = client.post("/v1/ask", content=body, headers={"Content-Type": content_type})
@@ -122,10 +132,14 @@ def test_invalid_json_is_422_with_a_clear_message(data_dir, body, content_type):
 def test_wrong_fields_are_422_naming_the_field(data_dir):
     with _client(data_dir) as client:
         _assert_error(client.post("/v1/chat/completions", json={"messages": []}), 422, "messages")
-        _assert_error(client.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "x"}]}),
-                      422, "role")
-        _assert_error(client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]}),
-                      422, "user message")
+        _assert_error(
+            client.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "x"}]}), 422, "role"
+        )
+        _assert_error(
+            client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]}),
+            422,
+            "user message",
+        )
 
 
 def test_unknown_routes_and_methods_get_json_errors(data_dir):

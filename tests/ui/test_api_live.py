@@ -60,8 +60,9 @@ def test_non_streaming_answer_carries_the_tool_artifacts(keyed_server, sql_tool)
 
 
 def test_streaming_sends_steps_then_text_then_the_answer(keyed_server, sql_tool):
-    stream = _ask(_client(keyed_server), "Which items sell the most?", stream=True,
-                  stream_options={"include_usage": True})
+    stream = _ask(
+        _client(keyed_server), "Which items sell the most?", stream=True, stream_options={"include_usage": True}
+    )
     text, steps, final, usage = [], [], None, None
     for chunk in stream:
         extra = chunk.model_extra or {}
@@ -86,19 +87,28 @@ def test_follow_ups_share_a_thread_that_only_its_key_can_read(keyed_server):
     second = _ask(client, "What do 1-star reviews complain about?", extra_headers={"X-Thread-Id": thread_id})
     assert second.model_extra["thread_id"] == thread_id
     thread = httpx.get(f"{keyed_server.url}/v1/threads/{thread_id}", headers=keyed_server.headers()).json()
-    assert [t["question"] for t in thread["turns"]] == ["Which items sell the most?",
-                                                         "What do 1-star reviews complain about?"]
+    assert [t["question"] for t in thread["turns"]] == [
+        "Which items sell the most?",
+        "What do 1-star reviews complain about?",
+    ]
     assert thread["turns"][1]["answer"]["text"] == second.choices[0].message.content
     other = httpx.get(f"{keyed_server.url}/v1/threads/{thread_id}", headers=keyed_server.headers("scoped"))
     assert other.status_code == 404 and "no thread" in other.json()["error"]["message"]
-    hijack = httpx.post(f"{keyed_server.url}/v1/ask", headers=keyed_server.headers("scoped"),
-                        json={"question": "Which items sell the most?", "thread_id": thread_id})
+    hijack = httpx.post(
+        f"{keyed_server.url}/v1/ask",
+        headers=keyed_server.headers("scoped"),
+        json={"question": "Which items sell the most?", "thread_id": thread_id},
+    )
     assert hijack.status_code == 404
 
 
 def test_ask_endpoint_returns_the_answer_json(keyed_server, sql_tool):
-    response = httpx.post(f"{keyed_server.url}/v1/ask", headers=keyed_server.headers(), timeout=60,
-                          json={"question": "Which items sell the most?"})
+    response = httpx.post(
+        f"{keyed_server.url}/v1/ask",
+        headers=keyed_server.headers(),
+        timeout=60,
+        json={"question": "Which items sell the most?"},
+    )
     assert response.status_code == 200
     answer = response.json()
     assert answer["thread_id"] == response.headers["x-thread-id"] and answer["status"] == "ok"
@@ -106,8 +116,15 @@ def test_ask_endpoint_returns_the_answer_json(keyed_server, sql_tool):
     assert "analyst;dur=" in response.headers["server-timing"]
 
 
-@pytest.mark.parametrize("key_header", [None, {"Authorization": "Bearer uba_000000000000_notarealkeynotarealkey"},
-                                        {"Authorization": "Bearer sk-something"}, {"X-API-Key": "nope"}])
+@pytest.mark.parametrize(
+    "key_header",
+    [
+        None,
+        {"Authorization": "Bearer uba_000000000000_notarealkeynotarealkey"},
+        {"Authorization": "Bearer sk-something"},
+        {"X-API-Key": "nope"},
+    ],
+)
 def test_missing_or_invalid_key_is_401(keyed_server, key_header):
     response = httpx.post(f"{keyed_server.url}/v1/ask", headers=key_header or {}, json={"question": "hi"})
     assert response.status_code == 401
@@ -147,8 +164,9 @@ def test_rate_limit_is_429(keyed_server):
 def test_one_running_question_per_thread_is_409(keyed_server):
     client = _client(keyed_server)
     thread_id = _ask(client, "Which items sell the most?").model_extra["thread_id"]
-    slow = threading.Thread(target=_ask, args=(client, "a slow question"),
-                            kwargs={"extra_headers": {"X-Thread-Id": thread_id}})
+    slow = threading.Thread(
+        target=_ask, args=(client, "a slow question"), kwargs={"extra_headers": {"X-Thread-Id": thread_id}}
+    )
     slow.start()
     time.sleep(1.0)
     try:
@@ -162,8 +180,9 @@ def test_one_running_question_per_thread_is_409(keyed_server):
 def test_client_disconnect_mid_stream_cancels_the_run(keyed_server):
     before = _metric(keyed_server, "uba_runs_cancelled_total")
     body = {"model": "uba", "stream": True, "messages": [{"role": "user", "content": "a slow tool question"}]}
-    with httpx.stream("POST", f"{keyed_server.url}/v1/chat/completions", json=body, headers=keyed_server.headers(),
-                      timeout=60) as response:
+    with httpx.stream(
+        "POST", f"{keyed_server.url}/v1/chat/completions", json=body, headers=keyed_server.headers(), timeout=60
+    ) as response:
         thread_id = response.headers["x-thread-id"]
         for line in response.iter_lines():
             if "step_started" in line:
@@ -181,7 +200,9 @@ def test_client_disconnect_mid_stream_cancels_the_run(keyed_server):
 def test_metrics_count_requests_llm_calls_tool_calls_and_errors(keyed_server, sql_tool):
     _ask(_client(keyed_server), "Which items sell the most?")
     httpx.post(f"{keyed_server.url}/v1/ask", json={"question": "no key"})
-    assert _metric(keyed_server, 'uba_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}') >= 1
+    assert (
+        _metric(keyed_server, 'uba_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}') >= 1
+    )
     assert _metric(keyed_server, "uba_llm_calls_total") >= 2
     assert _metric(keyed_server, 'uba_tool_calls_total{tool="query"}') >= 1
     assert _metric(keyed_server, 'uba_errors_total{status="401"}') >= 1

@@ -44,8 +44,9 @@ def data_dir(tmp_path):
 def test_a_question_during_the_warm_up_waits_for_the_model_and_is_answered(data_dir):
     from agent.factory import build_analyst
 
-    settings = Settings(data_dir=data_dir, llm_backend="fake", llm_fake_rules=RULES, api_auth="none",
-                        api_question_timeout_s=5.0)
+    settings = Settings(
+        data_dir=data_dir, llm_backend="fake", llm_fake_rules=RULES, api_auth="none", api_question_timeout_s=5.0
+    )
     model = SlowToWarm(rules=load_rules(RULES))
     app = create_app(settings, analyst_factory=lambda: build_analyst(settings, model=model), web=False)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -57,7 +58,8 @@ def test_a_question_during_the_warm_up_waits_for_the_model_and_is_answered(data_
         assert client.get("/health").json()["model"] == "warming"
         replies: list = []
         asking = threading.Thread(
-            target=lambda: replies.append(client.post("/v1/ask", json={"question": "top items please"})), daemon=True)
+            target=lambda: replies.append(client.post("/v1/ask", json={"question": "top items please"})), daemon=True
+        )
         asking.start()
         asking.join(7)  # longer than the question's 5 s timeout: the warm-up must not count against it
         assert asking.is_alive() and not replies
@@ -80,8 +82,9 @@ def test_a_failing_warm_up_is_reported_by_health_and_questions_still_get_a_clear
             raise RuntimeError("weights file is truncated")
 
     settings = Settings(data_dir=data_dir, llm_backend="fake", llm_fake_rules=RULES, api_auth="none")
-    app = create_app(settings, analyst_factory=lambda: build_analyst(settings, model=Broken(rules=load_rules(RULES))),
-                     web=False)
+    app = create_app(
+        settings, analyst_factory=lambda: build_analyst(settings, model=Broken(rules=load_rules(RULES))), web=False
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         with pytest.raises(RuntimeError, match="truncated"):
             app.state.runs.warm()

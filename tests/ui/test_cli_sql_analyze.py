@@ -54,12 +54,14 @@ def test_analyze_commands_print_tables_and_json(env, monkeypatch):
     counts = frames["events"].dropna(subset=["item_id"])["item_id"].value_counts()
     assert payload["rows"][0][4] == counts.max()
     assert payload["sql"] and payload["chart"]["data"]
-    for args in (["trend", "--interval", "week", "--breakdown", "country"],
-                 ["funnel", "--steps", "view,add_to_cart,purchase"],
-                 ["retention", "--period", "day", "--periods", "3"],
-                 ["paths", "--event-type", "view", "--depth", "2"],
-                 ["segments", "--dimension", "device"],
-                 ["user", "u001", "--recent", "3"]):
+    for args in (
+        ["trend", "--interval", "week", "--breakdown", "country"],
+        ["funnel", "--steps", "view,add_to_cart,purchase"],
+        ["retention", "--period", "day", "--periods", "3"],
+        ["paths", "--event-type", "view", "--depth", "2"],
+        ["segments", "--dimension", "device"],
+        ["user", "u001", "--recent", "3"],
+    ):
         out = runner.invoke(app, ["analyze", *args])
         assert out.exit_code == 0, (args, out.output)
         assert "SQL that ran" in out.output
@@ -68,11 +70,13 @@ def test_analyze_commands_print_tables_and_json(env, monkeypatch):
 def test_refusals_and_bad_options_exit_cleanly(env):
     variables, _ = env
     environ = {**os.environ, **variables}
-    refused = subprocess.run([str(UBA), "sql", "DELETE FROM events"], capture_output=True, text=True, env=environ,
-                             timeout=120)
+    refused = subprocess.run(
+        [str(UBA), "sql", "DELETE FROM events"], capture_output=True, text=True, env=environ, timeout=120
+    )
     assert refused.returncode == 2 and "DELETE statements are not allowed" in refused.stderr
-    bad = subprocess.run([str(UBA), "analyze", "funnel", "--steps", "view"], capture_output=True, text=True,
-                         env=environ, timeout=120)
+    bad = subprocess.run(
+        [str(UBA), "analyze", "funnel", "--steps", "view"], capture_output=True, text=True, env=environ, timeout=120
+    )
     assert bad.returncode == 2 and "--steps" in bad.stderr
 
 
@@ -99,8 +103,11 @@ def test_a_layer_file_is_checked_and_a_broken_one_refused(env, monkeypatch, tmp_
     for key, value in variables.items():
         monkeypatch.setenv(key, value)
     good = tmp_path / "semantic.yaml"
-    good.write_text("measures:\n  paid_orders:\n    description: paid orders\n    entity: orders\n"
-                    "    agg: count\n    where: status = 'paid'\n", encoding="utf-8")
+    good.write_text(
+        "measures:\n  paid_orders:\n    description: paid orders\n    entity: orders\n"
+        "    agg: count\n    where: status = 'paid'\n",
+        encoding="utf-8",
+    )
     out = CliRunner().invoke(app, ["layer", "check", str(good)])
     assert out.exit_code == 0 and "valid" in out.output and "1 from the file ran" in out.output
     monkeypatch.setenv("UBA_SEMANTIC_LAYER", str(good))
@@ -108,19 +115,30 @@ def test_a_layer_file_is_checked_and_a_broken_one_refused(env, monkeypatch, tmp_
     assert json.loads(out.output)["rows"] == [[int((frames["orders"]["status"] == "paid").sum())]]
     broken = tmp_path / "broken.yaml"
     broken.write_text("measures:\n  paid_orders:\n    entity: orders\n    agg: count\n", encoding="utf-8")
-    result = subprocess.run([str(UBA), "layer", "check", str(broken)], capture_output=True, text=True,
-                            env={**os.environ, **variables}, timeout=120)
+    result = subprocess.run(
+        [str(UBA), "layer", "check", str(broken)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **variables},
+        timeout=120,
+    )
     assert result.returncode != 0 and "measure 'paid_orders' is invalid" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("sql", ["SELECT * FROM ROWS FROM (generate_series(1, 2))",
-                                 "SELECT " + "abs(" * 500 + "1" + ")" * 500,
-                                 "SELECT length(string_agg(repeat('x', 100000000), '')) FROM generate_series(1, 30)"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM ROWS FROM (generate_series(1, 2))",
+        "SELECT " + "abs(" * 500 + "1" + ")" * 500,
+        "SELECT length(string_agg(repeat('x', 100000000), '')) FROM generate_series(1, 30)",
+    ],
+)
 def test_a_query_the_guard_cannot_check_is_a_clean_refusal(env, sql):
     """Measured: these printed a Python traceback (AttributeError, RecursionError) or ran past the timeout."""
     variables, _ = env
-    done = subprocess.run([str(UBA), "sql", sql], capture_output=True, text=True, env={**os.environ, **variables},
-                          timeout=120)
+    done = subprocess.run(
+        [str(UBA), "sql", sql], capture_output=True, text=True, env={**os.environ, **variables}, timeout=120
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and done.stderr.strip()

@@ -7,8 +7,10 @@ from ui.web.evidence import citations_markdown, figures, sql_text, table_frames
 ANSWER = Answer(
     text="ok",
     tables=[Table(title="top", columns=["item_id", "n"], rows=[["i1", 3], ["i2", 2]], total_rows=40)],
-    charts=[Chart(title="per week", spec={"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {}}),
-            Chart(title="broken", spec={"data": [{"type": "no-such-trace"}]})],
+    charts=[
+        Chart(title="per week", spec={"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {}}),
+        Chart(title="broken", spec={"data": [{"type": "no-such-trace"}]}),
+    ],
     citations=[
         Citation(kind="sql", ref="SELECT 1", detail="top_items {}"),
         Citation(kind="review", ref="r42", detail="Broke in a week ![p](http://203.0.113.9/p.png) <script>x</script>"),

@@ -18,7 +18,9 @@ def test_only_a_hash_of_the_key_is_stored(tmp_path):
     store.close()
     raw = (tmp_path / "api.sqlite").read_bytes()
     assert token.encode() not in raw and token.split("_")[-1].encode() not in raw
-    rows = sqlite3.connect(tmp_path / "api.sqlite").execute("SELECT key_id, key_hash, user_scope FROM api_keys").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "api.sqlite").execute("SELECT key_id, key_hash, user_scope FROM api_keys").fetchall()
+    )
     assert rows == [(key.key_id, rows[0][1], "u042")] and len(rows[0][1]) == 64
 
 

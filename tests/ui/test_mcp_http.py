@@ -16,8 +16,12 @@ from tests.ui.mcp_client import ASK_ALL_USERS, Facts, assert_confined, call_args
 
 pytestmark = pytest.mark.slow
 
-_INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 _ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -32,8 +36,12 @@ def served(mcp_demo_dir, facts, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("uba-mcp-http") / "data"
     shutil.copytree(mcp_demo_dir, data_dir)
     scoped, _ = facts.pair()
-    keys = {"admin": create_key(data_dir, label="admin"), "scoped": create_key(data_dir, user_scope=scoped),
-            "slow": create_key(data_dir, rate_per_min=3), "revoked": create_key(data_dir, label="to revoke")}
+    keys = {
+        "admin": create_key(data_dir, label="admin"),
+        "scoped": create_key(data_dir, user_scope=scoped),
+        "slow": create_key(data_dir, rate_per_min=3),
+        "revoked": create_key(data_dir, label="to revoke"),
+    }
     server = launch_server(data_dir, args=("--no-web",))
     try:
         wait_for_server(server)
@@ -53,8 +61,9 @@ def test_http_lists_and_calls_every_tool_with_an_api_key(served, facts):
     async def talk():
         async with http_session(_url(served), served.keys["admin"]) as session:
             names = [t.name for t in (await session.list_tools()).tools]
-            return names, {name: await session.call_tool(name, args) for name, args in call_args(scoped).items()
-                           if name in names}
+            return names, {
+                name: await session.call_tool(name, args) for name, args in call_args(scoped).items() if name in names
+            }
 
     names, calls = anyio.run(talk)
     assert set(names) == set(calls) and names[-1] == "ask" and "run_sql" in names and "forecast" in names
@@ -75,8 +84,15 @@ def test_a_scoped_key_sees_only_its_users_rows_through_every_tool(served, facts)
     assert tried >= names, "try every new tool in assert_confined"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer uba_000000000000_notarealkeynotarealkey"},
-                                     {"Authorization": "Bearer sk-something"}, {"X-API-Key": "nope"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer uba_000000000000_notarealkeynotarealkey"},
+        {"Authorization": "Bearer sk-something"},
+        {"X-API-Key": "nope"},
+    ],
+)
 def test_a_missing_or_unknown_key_is_refused(served, headers):
     response = httpx.post(_url(served), json=_INIT, headers={**_ACCEPT, **headers}, timeout=10)
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
@@ -153,14 +169,22 @@ def test_mcp_calls_are_audited_and_counted(served, facts):
 
     anyio.run(talk)
     key_id = served.keys["scoped"].split("_")[1]
-    done = subprocess.run([str(UBA), "mcp", "audit", "--key", key_id, "--limit", "1000", "--json"],
-                          env=server_env(served.data_dir), capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [str(UBA), "mcp", "audit", "--key", key_id, "--limit", "1000", "--json"],
+        env=server_env(served.data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     entries = json.loads(done.stdout)
     assert entries and all(e["owner"] == f"key:{key_id}" and e["user_scope"] == scoped for e in entries)
     assert all(e["surface"] == "mcp-http" for e in entries)
     latest = [(e["action"], e["outcome"], e["args"]) for e in entries[:3]]
-    assert latest == [("ask", "ok", {"question": ASK_ALL_USERS}),
-                      ("forecast", "error", {"metric": "revenue"}),
-                      ("run_sql", "ok", {"sql": "SELECT COUNT(*) AS n FROM orders"})]
+    assert latest == [
+        ("ask", "ok", {"question": ASK_ALL_USERS}),
+        ("forecast", "error", {"metric": "revenue"}),
+        ("run_sql", "ok", {"sql": "SELECT COUNT(*) AS n FROM orders"}),
+    ]
     metrics = httpx.get(f"{served.url}/metrics", timeout=10).text
     assert 'uba_mcp_calls_total{action="run_sql",outcome="ok"}' in metrics

@@ -39,8 +39,9 @@ def transcript(stdio_dir, facts):
         async with stdio_session(stdio_dir) as session:
             out["tools"] = (await session.list_tools()).tools
             listed = {tool.name for tool in out["tools"]}
-            out["calls"] = {name: await session.call_tool(name, args) for name, args in call_args(scoped).items()
-                            if name in listed}
+            out["calls"] = {
+                name: await session.call_tool(name, args) for name, args in call_args(scoped).items() if name in listed
+            }
             out["bad"] = {
                 "retention": await session.call_tool("retention", {"period": "year"}),
                 "run_sql": await session.call_tool("run_sql", {}),
@@ -142,12 +143,23 @@ def test_results_with_review_text_are_marked_untrusted(transcript):
 
 
 def test_the_audit_log_records_each_call_and_its_outcome(transcript, stdio_dir):
-    done = subprocess.run([str(UBA), "mcp", "audit", "--limit", "500", "--json"], env=server_env(stdio_dir),
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [str(UBA), "mcp", "audit", "--limit", "500", "--json"],
+        env=server_env(stdio_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     entries = [e for e in json.loads(done.stdout) if e["owner"] == "local:stdio" and e["user_scope"] is None]
     outcomes = {(e["action"], e["outcome"]) for e in entries}
-    assert {("run_sql", "ok"), ("ask", "ok"), ("retention", "invalid"), ("drop_table", "unknown"),
-            ("resource:uba://schema", "ok")} <= outcomes
+    assert {
+        ("run_sql", "ok"),
+        ("ask", "ok"),
+        ("retention", "invalid"),
+        ("drop_table", "unknown"),
+        ("resource:uba://schema", "ok"),
+    } <= outcomes
     assert all(e["surface"] == "mcp-stdio" for e in entries)
     assert any(e["args"] == {"sql": "SELECT COUNT(*) AS n FROM reviews"} for e in entries)
 

@@ -14,8 +14,15 @@ from tests.ui.conftest import small_tables
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path(os.environ.get("UBA_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 CHART_QUESTION = "How many purchases were made per week?"
 
@@ -72,8 +79,10 @@ def test_gradio_client_reads_the_data_overview(web_client):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip(f"browser test: Debian chromium is not installed at {CHROMIUM} "
-                    "(make test installs it when run as root: apt-get install chromium)")
+        pytest.skip(
+            f"browser test: Debian chromium is not installed at {CHROMIUM} "
+            "(make test installs it when run as root: apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -85,8 +94,9 @@ def browser():
 def test_browser_example_question_shows_answer_table_and_chart(browser, dev_server, sql_tool, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 1500})
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url)
-            if not r.url.startswith((dev_server.url, "data:", "blob:")) else None)
+    page.on(
+        "request", lambda r: outside.append(r.url) if not r.url.startswith((dev_server.url, "data:", "blob:")) else None
+    )
     page.goto(f"{dev_server.url}/", wait_until="domcontentloaded")
     page.get_by_role("button", name=CHART_QUESTION).click(timeout=60_000)
     chat = page.locator("#uba-chat")

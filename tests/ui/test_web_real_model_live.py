@@ -22,14 +22,18 @@ from tests.ui.test_web_live import CHART_QUESTION, CHROMIUM, CHROMIUM_ARGS, SCRE
 pytestmark = [pytest.mark.live_llm, pytest.mark.real_llm, pytest.mark.slow]
 
 
-
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
     if not CHROMIUM.exists() and not shutil.which("chromium"):
         pytest.skip(f"browser test: Debian chromium is not installed at {CHROMIUM}")
     data_dir = data_dir_with_model(tmp_path_factory, "uba-web-real")
-    made = subprocess.run([str(UBA), "data", "demo", "--if-empty"], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "UBA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"})
+    made = subprocess.run(
+        [str(UBA), "data", "demo", "--if-empty"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "UBA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"},
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     server = wait_for_server(launch_server(data_dir, extra_env={"UBA_LLM_BACKEND": "local"}), timeout_s=900)
     deadline = time.monotonic() + 1200  # the static prompt is evaluated once (minutes on a small CPU)
@@ -44,8 +48,9 @@ def _weekly_purchases(data_dir: Path) -> set[int]:
     """Each week's purchases (weeks start on Monday) and all weeks together."""
     db = data_dir / "warehouse.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.sql("SELECT COUNT(*) FROM events WHERE event_type = 'purchase' "
-                       "GROUP BY DATE_TRUNC('week', ts)").fetchall()
+        rows = con.sql(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'purchase' GROUP BY DATE_TRUNC('week', ts)"
+        ).fetchall()
     return {int(r[0]) for r in rows} | {sum(int(r[0]) for r in rows)}
 
 

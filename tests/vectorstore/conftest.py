@@ -42,33 +42,44 @@ def review_rows(n: int = 60, start: datetime = datetime(2024, 1, 1)) -> list[dic
     for k in range(n):
         item = item_ids[k % len(item_ids)]
         phrase = _PHRASES[item][k % 3]
-        rows.append({
-            "review_id": f"r{k:04d}",
-            "user_id": f"u{k % 7}",
-            "item_id": item,
-            "ts": start + timedelta(days=3 * k, hours=k % 5),
-            "rating": 1 + (7 * (k // 5) + k) % 5,
-            "title": f"Review {k} of {item}",
-            "body": f"{phrase}. Bought it in week {k}; {'would buy again' if k % 2 else 'sent it back'}.",
-            "helpful_votes": k % 4,
-        })
+        rows.append(
+            {
+                "review_id": f"r{k:04d}",
+                "user_id": f"u{k % 7}",
+                "item_id": item,
+                "ts": start + timedelta(days=3 * k, hours=k % 5),
+                "rating": 1 + (7 * (k // 5) + k) % 5,
+                "title": f"Review {k} of {item}",
+                "body": f"{phrase}. Bought it in week {k}; {'would buy again' if k % 2 else 'sent it back'}.",
+                "helpful_votes": k % 4,
+            }
+        )
     return rows
 
 
 def items_table() -> pa.Table:
-    return pa.Table.from_pylist([
-        {"item_id": i, "title": t, "category": c, "brand": t.split()[0], "price": 10.0 + n}
-        for n, (i, t, c) in enumerate(ITEMS)
-    ])
+    return pa.Table.from_pylist(
+        [
+            {"item_id": i, "title": t, "category": c, "brand": t.split()[0], "price": 10.0 + n}
+            for n, (i, t, c) in enumerate(ITEMS)
+        ]
+    )
 
 
 def load_reviews(warehouse, rows: list[dict], *, items: bool = True) -> None:
     """Insert ``rows`` into ``reviews`` (and the catalogue into ``items``) in one transaction."""
-    schema = pa.schema([
-        ("review_id", pa.string()), ("user_id", pa.string()), ("item_id", pa.string()),
-        ("ts", pa.timestamp("us")), ("rating", pa.int32()), ("title", pa.string()),
-        ("body", pa.string()), ("helpful_votes", pa.int32()),
-    ])
+    schema = pa.schema(
+        [
+            ("review_id", pa.string()),
+            ("user_id", pa.string()),
+            ("item_id", pa.string()),
+            ("ts", pa.timestamp("us")),
+            ("rating", pa.int32()),
+            ("title", pa.string()),
+            ("body", pa.string()),
+            ("helpful_votes", pa.int32()),
+        ]
+    )
     with warehouse.begin() as conn:
         if items:
             warehouse.bulk_insert(conn, "items", items_table())
@@ -115,7 +126,9 @@ def chroma_server(tmp_path_factory) -> Iterator[str]:
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     import httpx

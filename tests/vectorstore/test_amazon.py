@@ -32,8 +32,12 @@ def amazon(tmp_path_factory, embedder):
     ingest(wh, path, "amazon-reviews")
     assert wh.row_counts()["reviews"] == 10_261
     with wh.begin() as conn:
-        conn.execute(text(f"DELETE FROM reviews WHERE review_id NOT IN "
-                          f"(SELECT review_id FROM reviews ORDER BY md5(review_id) LIMIT {SAMPLE})"))
+        conn.execute(
+            text(
+                f"DELETE FROM reviews WHERE review_id NOT IN "
+                f"(SELECT review_id FROM reviews ORDER BY md5(review_id) LIMIT {SAMPLE})"
+            )
+        )
     index = ReviewIndex.open(root / "index", embedder=embedder)
     report = index_reviews(wh, index)
     yield wh, index, report
@@ -56,9 +60,13 @@ def test_known_item_search_by_the_reviewers_own_summary(amazon):
     with wh.engine.connect() as conn:
         rows = conn.execute(text("SELECT review_id, title FROM reviews WHERE coalesce(title, '') <> ''")).all()
     vectors = index.embedder.embed([title for _, title in rows])  # one batch instead of one call per query
-    ranks = {mode: [_rank(search_reviews(index, title, k=10, mode=mode, query_vector=v), rid)
-                    for (rid, title), v in zip(rows, vectors)]
-             for mode in ("vector", "keyword", "hybrid")}
+    ranks = {
+        mode: [
+            _rank(search_reviews(index, title, k=10, mode=mode, query_vector=v), rid)
+            for (rid, title), v in zip(rows, vectors)
+        ]
+        for mode in ("vector", "keyword", "hybrid")
+    }
     recall10 = {m: sum(r is not None for r in rs) / len(rows) for m, rs in ranks.items()}
     mrr = {m: sum(1 / r for r in rs if r) / len(rows) for m, rs in ranks.items()}
     assert recall10["hybrid"] >= 0.9, recall10
@@ -68,7 +76,9 @@ def test_known_item_search_by_the_reviewers_own_summary(amazon):
 def test_rare_exact_terms_find_their_review(amazon):
     wh, index, _ = amazon
     with wh.engine.connect() as conn:
-        docs = conn.execute(text("SELECT review_id, coalesce(title, '') || ' ' || coalesce(body, '') FROM reviews ORDER BY review_id")).all()
+        docs = conn.execute(
+            text("SELECT review_id, coalesce(title, '') || ' ' || coalesce(body, '') FROM reviews ORDER BY review_id")
+        ).all()
     df = Counter(t for _, d in docs for t in set(tokenize(d)))
     probes = []
     for review_id, doc in docs:
@@ -85,7 +95,11 @@ def test_rare_exact_terms_find_their_review(amazon):
 def test_filters_on_real_reviews_match_sql(amazon):
     wh, index, _ = amazon
     with wh.engine.connect() as conn:
-        expected = {r[0] for r in conn.execute(text(
-            "SELECT review_id FROM reviews WHERE rating <= 2 AND CAST(ts AS DATE) >= DATE '2013-01-01'"))}
+        expected = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT review_id FROM reviews WHERE rating <= 2 AND CAST(ts AS DATE) >= DATE '2013-01-01'")
+            )
+        }
     got = {h.review_id for h in search_reviews(index, "broke after a week", max_rating=2, since="2013-01-01", k=100)}
     assert expected and got == expected

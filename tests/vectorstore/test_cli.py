@@ -26,11 +26,29 @@ def test_index_then_search_and_stats_from_the_cli(tmp_path):
     second = runner.invoke(app, ["index", "reviews", "--json"], env=env)
     assert json.loads(second.stdout)["embedded"] == 0 and json.loads(second.stdout)["unchanged"] == 60
 
-    found = runner.invoke(app, ["reviews", "search", "battery door broke", "--category", "Effects",
-                                "--max-rating", "4", "--since", "2024-02-01", "-k", "3", "--json"], env=env)
+    found = runner.invoke(
+        app,
+        [
+            "reviews",
+            "search",
+            "battery door broke",
+            "--category",
+            "Effects",
+            "--max-rating",
+            "4",
+            "--since",
+            "2024-02-01",
+            "-k",
+            "3",
+            "--json",
+        ],
+        env=env,
+    )
     assert found.exit_code == 0, found.output
     hits = json.loads(found.stdout)
-    assert len(hits) == 3 and all(h["category"] == "Effects" and h["rating"] <= 4 and h["date"] >= "2024-02-01" for h in hits)
+    assert len(hits) == 3 and all(
+        h["category"] == "Effects" and h["rating"] <= 4 and h["date"] >= "2024-02-01" for h in hits
+    )
     assert "battery door" in hits[0]["snippet"]
 
     stats = runner.invoke(app, ["reviews", "stats", "--item", "i-ped", "--json"], env=env)

@@ -22,7 +22,9 @@ def test_fingerprint_names_what_decides_the_vectors(embedder, short_embedder):
     assert short["max_tokens"] == 16 and short != full
 
 
-def test_searching_with_another_embedder_is_refused_until_reindexed(review_warehouse, embedder, short_embedder, tmp_path):
+def test_searching_with_another_embedder_is_refused_until_reindexed(
+    review_warehouse, embedder, short_embedder, tmp_path
+):
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     other = _open(tmp_path, short_embedder)
     assert other.built_by() == embedder.fingerprint()
@@ -41,8 +43,9 @@ def test_searching_with_another_embedder_is_refused_until_reindexed(review_wareh
         search_reviews(_open(tmp_path, embedder), "the amp hums")
 
 
-def test_an_interrupted_reembedding_stays_marked_until_it_finishes(review_warehouse, embedder, short_embedder,
-                                                                   tmp_path, monkeypatch):
+def test_an_interrupted_reembedding_stays_marked_until_it_finishes(
+    review_warehouse, embedder, short_embedder, tmp_path, monkeypatch
+):
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     other = _open(tmp_path, short_embedder)
     calls = {"n": 0}

@@ -26,8 +26,9 @@ def _exact_neighbours(index, query_vector, allowed: set[str], k: int) -> list[st
 
 
 def _chroma_where(index, query_vector, f: dict, k: int) -> list[str]:
-    result = index.collection.query(query_embeddings=[query_vector], n_results=k, where=ReviewFilter(**f).where(),
-                                    include=[])
+    result = index.collection.query(
+        query_embeddings=[query_vector], n_results=k, where=ReviewFilter(**f).where(), include=[]
+    )
     return result["ids"][0]
 
 
@@ -67,8 +68,9 @@ STRATEGIES = {
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
-def test_filtered_vector_hits_are_the_exact_nearest_rows_sql_selects(review_warehouse, embedder, tmp_path,
-                                                                     monkeypatch, strategy):
+def test_filtered_vector_hits_are_the_exact_nearest_rows_sql_selects(
+    review_warehouse, embedder, tmp_path, monkeypatch, strategy
+):
     for name, value in STRATEGIES[strategy].items():
         monkeypatch.setattr(search_module, name, value)
     index = _open(tmp_path, embedder)
@@ -98,8 +100,9 @@ def test_the_in_memory_ranking_returns_what_chromas_where_returns(review_warehou
             assert [h.review_id for h in hits] == _chroma_where(index, vector, f, 8), (f, q)
 
 
-def test_the_in_memory_vectors_follow_an_index_run_through_another_handle(review_warehouse, embedder, tmp_path,
-                                                                          monkeypatch):
+def test_the_in_memory_vectors_follow_an_index_run_through_another_handle(
+    review_warehouse, embedder, tmp_path, monkeypatch
+):
     monkeypatch.setattr(search_module, "EXACT_FETCH", 0)
     monkeypatch.setattr(search_module, "MAX_OVERFETCH", 0)
     reader = _open(tmp_path, embedder)
@@ -111,8 +114,11 @@ def test_the_in_memory_vectors_follow_an_index_run_through_another_handle(review
     # Another handle (as another process would) rewrites one review and adds one.
     with review_warehouse.begin() as conn:
         conn.execute(text("UPDATE reviews SET body = 'a theremin that whistles' WHERE review_id = :id"), {"id": target})
-    load_reviews(review_warehouse, [{**review_rows(1)[0], "review_id": "late", "item_id": "i-str",
-                                     "body": "theremin whistles"}], items=False)
+    load_reviews(
+        review_warehouse,
+        [{**review_rows(1)[0], "review_id": "late", "item_id": "i-str", "body": "theremin whistles"}],
+        items=False,
+    )
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     after = search_reviews(reader, query, k=3, mode="vector", **f)
     assert {h.review_id for h in after[:2]} == {target, "late"}
@@ -120,7 +126,9 @@ def test_the_in_memory_vectors_follow_an_index_run_through_another_handle(review
     assert [h.review_id for h in after] == _chroma_where(reader, vector, f, 3)
 
 
-def test_a_filter_no_row_passes_returns_nothing_without_asking_chroma(review_warehouse, embedder, tmp_path, monkeypatch):
+def test_a_filter_no_row_passes_returns_nothing_without_asking_chroma(
+    review_warehouse, embedder, tmp_path, monkeypatch
+):
     index = _open(tmp_path, embedder)
     index_reviews(review_warehouse, index)
     monkeypatch.setattr(type(index.collection), "query", lambda self, **kw: pytest.fail("Chroma was asked"))

@@ -37,10 +37,16 @@ def test_incremental_reindex_embeds_only_changed_rows(review_warehouse, embedder
     index = _open(tmp_path, embedder)
     index_reviews(review_warehouse, index)
     with review_warehouse.begin() as conn:
-        conn.execute(text("UPDATE reviews SET body = 'the knob fell off after the zebrawood case cracked' WHERE review_id = 'r0001'"))
+        conn.execute(
+            text(
+                "UPDATE reviews SET body = 'the knob fell off after the zebrawood case cracked' WHERE review_id = 'r0001'"
+            )
+        )
         conn.execute(text("UPDATE reviews SET rating = 5 WHERE review_id = 'r0002'"))
         conn.execute(text("DELETE FROM reviews WHERE review_id = 'r0003'"))
-    load_reviews(review_warehouse, [{**review_rows(1)[0], "review_id": "r9999", "body": "brand new quokka review"}], items=False)
+    load_reviews(
+        review_warehouse, [{**review_rows(1)[0], "review_id": "r9999", "body": "brand new quokka review"}], items=False
+    )
 
     before = embedder.embedded
     report = index_reviews(review_warehouse, index)
@@ -107,9 +113,13 @@ def test_filters_select_exactly_the_rows_sql_selects(review_warehouse, embedder,
 
 
 def test_exact_rare_terms_are_found_by_hybrid_search(review_warehouse, embedder, tmp_path):
-    load_reviews(review_warehouse, [
-        {**review_rows(1)[0], "review_id": "rare-1", "body": "My ZQ-9000X preamp died after a week."},
-    ], items=False)
+    load_reviews(
+        review_warehouse,
+        [
+            {**review_rows(1)[0], "review_id": "rare-1", "body": "My ZQ-9000X preamp died after a week."},
+        ],
+        items=False,
+    )
     index = _open(tmp_path, embedder)
     index_reviews(review_warehouse, index)
     hits = search_reviews(index, "ZQ9000X", k=3)
@@ -130,8 +140,13 @@ def test_reopening_from_disk_in_a_new_process_gives_the_same_results(review_ware
         "out = [[(h.review_id, h.rating, h.snippet) for h in search_reviews(index, q, k=5, **f)] for q, f in queries]\n"
         "json.dump(out, sys.stdout)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     there = [[tuple(h) for h in hits] for hits in json.loads(done.stdout)]
     assert there == here
@@ -173,12 +188,23 @@ def test_an_interrupted_run_leaves_a_usable_store_and_resumes(review_warehouse, 
 
 
 def test_review_dates_are_exact_at_day_boundaries(review_warehouse, embedder, tmp_path):
-    load_reviews(review_warehouse, [
-        {**review_rows(1)[0], "review_id": "edge", "ts": datetime(2030, 1, 1, 23, 59, 59), "body": "late night ocarina"},
-    ], items=False)
+    load_reviews(
+        review_warehouse,
+        [
+            {
+                **review_rows(1)[0],
+                "review_id": "edge",
+                "ts": datetime(2030, 1, 1, 23, 59, 59),
+                "body": "late night ocarina",
+            },
+        ],
+        items=False,
+    )
     index = _open(tmp_path, embedder)
     index_reviews(review_warehouse, index)
-    assert [h.review_id for h in search_reviews(index, "ocarina", since="2030-01-01", until="2030-01-01", k=3)] == ["edge"]
+    assert [h.review_id for h in search_reviews(index, "ocarina", since="2030-01-01", until="2030-01-01", k=3)] == [
+        "edge"
+    ]
     assert search_reviews(index, "ocarina", since="2030-01-02", k=3) == []
 
 
@@ -186,7 +212,9 @@ def test_a_long_running_reader_picks_up_another_processes_index_run(review_wareh
     reader = _open(tmp_path, embedder)
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     assert search_reviews(reader, "theremin", k=1, mode="keyword") == []
-    load_reviews(review_warehouse, [{**review_rows(1)[0], "review_id": "late", "body": "a theremin review"}], items=False)
+    load_reviews(
+        review_warehouse, [{**review_rows(1)[0], "review_id": "late", "body": "a theremin review"}], items=False
+    )
     index_reviews(review_warehouse, _open(tmp_path, embedder))
     reader.refresh_if_stale(max_age_s=0)
     assert [h.review_id for h in search_reviews(reader, "theremin", k=1, mode="keyword")] == ["late"]

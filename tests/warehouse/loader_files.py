@@ -44,21 +44,49 @@ A563185;B;Adjust bad debt;1;8/12/2011 14:50;11062,06;;United Kingdom
 def amazon_2014(rows: int = 3) -> str:
     lines = []
     for i in range(rows):
-        lines.append(json.dumps({
-            "reviewerID": f"R{i % 2}", "asin": f"B00{i}", "reviewerName": "x", "helpful": [i, i + 1],
-            "reviewText": f"text {i}", "overall": float(1 + i % 5), "summary": f"sum {i}",
-            "unixReviewTime": 1393545600 + i * 86400, "reviewTime": "02 28, 2014",
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "reviewerID": f"R{i % 2}",
+                    "asin": f"B00{i}",
+                    "reviewerName": "x",
+                    "helpful": [i, i + 1],
+                    "reviewText": f"text {i}",
+                    "overall": float(1 + i % 5),
+                    "summary": f"sum {i}",
+                    "unixReviewTime": 1393545600 + i * 86400,
+                    "reviewTime": "02 28, 2014",
+                }
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
 def amazon_2018() -> str:
     rows = [
-        {"overall": 4.0, "verified": True, "reviewTime": "09 13, 2016", "reviewerID": "U1", "asin": "A1",
-         "style": {"Format:": " Paperback"}, "reviewerName": "n", "reviewText": "good", "summary": "ok",
-         "unixReviewTime": 1473724800, "vote": "1,234", "image": ["http://x/1.jpg"]},
-        {"overall": 2.0, "verified": False, "reviewTime": "01 02, 2017", "reviewerID": "U2", "asin": "A1",
-         "reviewText": "meh", "summary": "meh"},  # no unixReviewTime, no vote
+        {
+            "overall": 4.0,
+            "verified": True,
+            "reviewTime": "09 13, 2016",
+            "reviewerID": "U1",
+            "asin": "A1",
+            "style": {"Format:": " Paperback"},
+            "reviewerName": "n",
+            "reviewText": "good",
+            "summary": "ok",
+            "unixReviewTime": 1473724800,
+            "vote": "1,234",
+            "image": ["http://x/1.jpg"],
+        },
+        {
+            "overall": 2.0,
+            "verified": False,
+            "reviewTime": "01 02, 2017",
+            "reviewerID": "U2",
+            "asin": "A1",
+            "reviewText": "meh",
+            "summary": "meh",
+        },  # no unixReviewTime, no vote
         {"overall": 5.0, "reviewerID": "U1", "asin": "A2", "unixReviewTime": 1483315200, "vote": 7},  # numeric vote
     ]
     return "\n".join(json.dumps(r) for r in rows) + "\n"

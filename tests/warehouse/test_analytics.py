@@ -73,15 +73,20 @@ def _attribute(frames, events: pd.DataFrame, dimension: str | None) -> pd.Series
     return events[key].map(mapping).fillna("(none)")
 
 
-@pytest.mark.parametrize("metric,event_type,interval,breakdown,start,end", [
-    ("events", None, "day", None, None, None),
-    ("unique_users", "view", "week", "country", date(2026, 3, 5), date(2026, 3, 30)),
-    ("revenue", None, "month", "category", None, date(2026, 3, 31)),
-    ("events", "add_to_cart", "week", "device", date(2026, 3, 10), None),
-])
+@pytest.mark.parametrize(
+    "metric,event_type,interval,breakdown,start,end",
+    [
+        ("events", None, "day", None, None, None),
+        ("unique_users", "view", "week", "country", date(2026, 3, 5), date(2026, 3, 30)),
+        ("revenue", None, "month", "category", None, date(2026, 3, 31)),
+        ("events", "add_to_cart", "week", "device", date(2026, 3, 10), None),
+    ],
+)
 def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, start, end):
     for safe, frames in envs.values():
-        req = TrendRequest(metric=metric, event_type=event_type, interval=interval, breakdown=breakdown, start=start, end=end)
+        req = TrendRequest(
+            metric=metric, event_type=event_type, interval=interval, breakdown=breakdown, start=start, end=end
+        )
         result = trend(safe, req)
         got = result.table
         ev = _in_range(frames["events"], "ts", start, end)
@@ -90,16 +95,23 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
             ev = ev[ev["event_type"] == kind]
         ev = ev.assign(period=_bucket(ev["ts"], interval).dt.date, segment=_attribute(frames, ev, breakdown))
         grouped = ev.groupby(["period", "segment"])
-        expect = {"events": grouped.size(), "unique_users": grouped["user_id"].nunique(),
-                  "revenue": grouped["value"].sum()}[metric]
-        got_series = got.assign(segment=got["segment"] if breakdown else "all").set_index(["period", "segment"])["value"]
+        expect = {
+            "events": grouped.size(),
+            "unique_users": grouped["user_id"].nunique(),
+            "revenue": grouped["value"].sum(),
+        }[metric]
+        got_series = got.assign(segment=got["segment"] if breakdown else "all").set_index(["period", "segment"])[
+            "value"
+        ]
         assert sorted(got_series.index) == sorted(expect.index)
-        np.testing.assert_allclose(got_series.sort_index().astype(float).values,
-                                   expect.sort_index().astype(float).values, rtol=1e-5)
+        np.testing.assert_allclose(
+            got_series.sort_index().astype(float).values, expect.sort_index().astype(float).values, rtol=1e-5
+        )
         users = re.search(r"([\d,]+) distinct users", result.summary)  # over the whole range, not summed
         # what was counted is named: a count over every event type is never read as one type's count
-        assert result.summary.startswith(metric.replace("_", " ").capitalize()
-                                         + (f" of {kind}" if kind else " of every event type"))
+        assert result.summary.startswith(
+            metric.replace("_", " ").capitalize() + (f" of {kind}" if kind else " of every event type")
+        )
         assert users and int(users.group(1).replace(",", "")) == ev["user_id"].nunique()
         # the days asked for, else the data's own first and last day (not the first bucket's start)
         span = f"{start or ev['ts'].min().date()} to {end or ev['ts'].max().date()}"
@@ -113,8 +125,11 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
             assert float(first.group(1).replace(",", "")) == pytest.approx(float(expect.sum()), rel=1e-6, abs=0.006)
         if breakdown:  # "how many ... in DE": each segment's total over the range, largest first
             by_segment = ev.groupby("segment")
-            totals = {"events": by_segment.size(), "unique_users": by_segment["user_id"].nunique(),
-                      "revenue": by_segment["value"].sum()}[metric]
+            totals = {
+                "events": by_segment.size(),
+                "unique_users": by_segment["user_id"].nunique(),
+                "revenue": by_segment["value"].sum(),
+            }[metric]
             users = by_segment["user_id"].nunique()
             named = re.search(rf"By {breakdown} over the range: (.+?)( and (\d+) more segments?)?\.$", result.summary)
             assert named, result.summary
@@ -124,7 +139,10 @@ def test_trend_matches_pandas(envs, metric, event_type, interval, breakdown, sta
                 assert float(value.replace(",", "")) == pytest.approx(float(totals[segment]), abs=0.006)
                 assert metric == "unique_users" or int(seg_users.replace(",", "")) == users[segment]
             shown = [float(v.replace(",", "")) for _, v, _ in parts]
-            assert shown == sorted(shown, reverse=True) and min(shown) >= max(totals.drop([p[0] for p in parts]), default=0) - 0.006
+            assert (
+                shown == sorted(shown, reverse=True)
+                and min(shown) >= max(totals.drop([p[0] for p in parts]), default=0) - 0.006
+            )
 
 
 def _pandas_funnel(frames, steps, window_h, start, end, breakdown):
@@ -151,20 +169,25 @@ def _pandas_funnel(frames, steps, window_h, start, end, breakdown):
     return rows
 
 
-@pytest.mark.parametrize("steps,window_h,breakdown,start,end", [
-    (["view", "add_to_cart", "purchase"], 168, None, None, None),
-    (["view", "purchase"], 24, "country", date(2026, 3, 3), date(2026, 3, 25)),
-    (["search", "view", "add_to_cart", "purchase"], 72, "device", None, None),
-    (["view", "view", "view"], 6, "channel", None, date(2026, 3, 20)),
-])
+@pytest.mark.parametrize(
+    "steps,window_h,breakdown,start,end",
+    [
+        (["view", "add_to_cart", "purchase"], 168, None, None, None),
+        (["view", "purchase"], 24, "country", date(2026, 3, 3), date(2026, 3, 25)),
+        (["search", "view", "add_to_cart", "purchase"], 72, "device", None, None),
+        (["view", "view", "view"], 6, "channel", None, date(2026, 3, 20)),
+    ],
+)
 def test_funnel_matches_pandas(envs, steps, window_h, breakdown, start, end):
     for safe, frames in envs.values():
         req = FunnelRequest(steps=steps, window_hours=window_h, breakdown=breakdown, start=start, end=end)
         got = funnel(safe, req).table
         expect = _pandas_funnel(frames, steps, window_h, start, end, breakdown)
         seg = got["segment"] if breakdown else pd.Series("all", index=got.index)
-        actual = {(s, int(k)): (int(u), None if pd.isna(m) else float(m))
-                  for s, k, u, m in zip(seg, got["step"], got["users"], got["median_seconds"])}
+        actual = {
+            (s, int(k)): (int(u), None if pd.isna(m) else float(m))
+            for s, k, u, m in zip(seg, got["step"], got["users"], got["median_seconds"])
+        }
         assert {k: v[0] for k, v in actual.items()} == {k: v[0] for k, v in expect.items()}
         for key, (_, median) in expect.items():
             assert actual[key][1] == pytest.approx(median, abs=0.05) if median is not None else actual[key][1] is None
@@ -172,17 +195,27 @@ def test_funnel_matches_pandas(envs, steps, window_h, breakdown, start, end):
         np.testing.assert_allclose(got["conversion"], (got["users"] / first).round(4))
 
 
-@pytest.mark.parametrize("cohort_by,cohort_event,return_event,period,periods,start,end", [
-    ("signup", None, None, "week", 4, None, None),
-    ("first_event", None, "purchase", "day", 6, date(2026, 3, 4), date(2026, 3, 20)),
-    ("first_event", "add_to_cart", "view", "week", 3, None, None),
-    ("signup", None, "add_to_cart", "day", 2, date(2026, 3, 1), date(2026, 3, 15)),
-])
+@pytest.mark.parametrize(
+    "cohort_by,cohort_event,return_event,period,periods,start,end",
+    [
+        ("signup", None, None, "week", 4, None, None),
+        ("first_event", None, "purchase", "day", 6, date(2026, 3, 4), date(2026, 3, 20)),
+        ("first_event", "add_to_cart", "view", "week", 3, None, None),
+        ("signup", None, "add_to_cart", "day", 2, date(2026, 3, 1), date(2026, 3, 15)),
+    ],
+)
 def test_retention_matches_pandas(envs, cohort_by, cohort_event, return_event, period, periods, start, end):
     step = pd.Timedelta(days=7 if period == "week" else 1)
     for safe, frames in envs.values():
-        req = RetentionRequest(cohort_by=cohort_by, cohort_event=cohort_event, return_event=return_event,
-                               period=period, periods=periods, start=start, end=end)
+        req = RetentionRequest(
+            cohort_by=cohort_by,
+            cohort_event=cohort_event,
+            return_event=return_event,
+            period=period,
+            periods=periods,
+            start=start,
+            end=end,
+        )
         result = retention(safe, req)
         got = result.table
         assert len(result.queries) == 2 and "MAX" in result.queries[1].upper()  # the horizon's query is cited too
@@ -191,7 +224,9 @@ def test_retention_matches_pandas(envs, cohort_by, cohort_event, return_event, p
             users = _in_range(frames["users"].dropna(subset=["signup_ts"]), "signup_ts", start, end)
             cohorts = pd.Series(_bucket(users["signup_ts"], period).values, index=users["user_id"])
         else:
-            first = (ev if cohort_event is None else ev[ev["event_type"] == cohort_event]).groupby("user_id")["ts"].min()
+            first = (
+                (ev if cohort_event is None else ev[ev["event_type"] == cohort_event]).groupby("user_id")["ts"].min()
+            )
             first = _in_range(first.rename("ts").reset_index(), "ts", start, end)
             cohorts = pd.Series(_bucket(first["ts"], period).values, index=first["user_id"])
         act = ev if return_event is None else ev[ev["event_type"] == return_event]
@@ -200,27 +235,39 @@ def test_retention_matches_pandas(envs, cohort_by, cohort_event, return_event, p
         expect = {}
         for cohort, members in cohorts.groupby(cohorts):
             ids = list(members.index)
-            shares = [round(sum((u, cohort + k * step) in active for u in ids) / len(ids), 4)
-                      if cohort + k * step <= horizon else None for k in range(periods + 1)]
+            shares = [
+                round(sum((u, cohort + k * step) in active for u in ids) / len(ids), 4)
+                if cohort + k * step <= horizon
+                else None
+                for k in range(periods + 1)
+            ]
             expect[cohort.date()] = (len(ids), shares)
-        actual = {row.cohort: (row.cohort_size, [None if pd.isna(v := getattr(row, f"period_{k}")) else v
-                                                 for k in range(periods + 1)])
-                  for row in got.itertuples()}
+        actual = {
+            row.cohort: (
+                row.cohort_size,
+                [None if pd.isna(v := getattr(row, f"period_{k}")) else v for k in range(periods + 1)],
+            )
+            for row in got.itertuples()
+        }
         assert actual == expect
         if end is None:  # cohorts up to the data's end: the youngest have periods still to come
             assert any(None in shares for _, shares in expect.values())
 
 
-@pytest.mark.parametrize("anchor,direction,depth,within_session,start", [
-    ("view", "next", 1, True, None),
-    ("add_to_cart", "next", 2, False, date(2026, 3, 10)),
-    ("purchase", "previous", 3, True, None),
-    ("view", "previous", 2, False, None),
-])
+@pytest.mark.parametrize(
+    "anchor,direction,depth,within_session,start",
+    [
+        ("view", "next", 1, True, None),
+        ("add_to_cart", "next", 2, False, date(2026, 3, 10)),
+        ("purchase", "previous", 3, True, None),
+        ("view", "previous", 2, False, None),
+    ],
+)
 def test_paths_match_pandas(envs, anchor, direction, depth, within_session, start):
     for safe, frames in envs.values():
-        req = PathsRequest(event_type=anchor, direction=direction, depth=depth, within_session=within_session,
-                           top_n=50, start=start)
+        req = PathsRequest(
+            event_type=anchor, direction=direction, depth=depth, within_session=within_session, top_n=50, start=start
+        )
         result = paths(safe, req)
         assert result.details["step_index"]  # loaded like every loader loads: the step index is fresh
         got = result.table
@@ -231,13 +278,16 @@ def test_paths_match_pandas(envs, anchor, direction, depth, within_session, star
         keys = ["user_id", "session_id"] if within_session else ["user_id"]
         groups = ev.groupby(keys, dropna=False, sort=False)["event_type"]
         filler = "(end)" if direction == "next" else "(start)"
-        steps = pd.DataFrame({f"step_{k}": groups.shift(-k if direction == "next" else k).fillna(filler)
-                              for k in range(1, depth + 1)})
+        steps = pd.DataFrame(
+            {f"step_{k}": groups.shift(-k if direction == "next" else k).fillna(filler) for k in range(1, depth + 1)}
+        )
         anchored = (ev["event_type"] == anchor) & ev.index.isin(_in_range(ev, "ts", start, None).index)
         anchors = steps[anchored]  # ... from the anchors in the range
         expect = anchors.value_counts().to_dict()
         cols = [f"step_{k}" for k in range(1, depth + 1)]
-        actual = {tuple(r[:-1]) if depth > 1 else r[0]: r[-1] for r in got[cols + ["occurrences"]].itertuples(index=False)}
+        actual = {
+            tuple(r[:-1]) if depth > 1 else r[0]: r[-1] for r in got[cols + ["occurrences"]].itertuples(index=False)
+        }
         expect = {k if depth > 1 else k[0]: v for k, v in expect.items()}
         assert len(actual) == min(50, len(expect))
         assert {k: expect.get(k) for k in actual} == actual
@@ -247,9 +297,15 @@ def test_paths_match_pandas(envs, anchor, direction, depth, within_session, star
         np.testing.assert_allclose(got["share"], (got["occurrences"] / len(anchors)).round(4))
 
 
-@pytest.mark.parametrize("metric,event_type,category", [
-    ("events", None, None), ("unique_users", "view", "audio"), ("revenue", None, None), ("events", "purchase", "books"),
-])
+@pytest.mark.parametrize(
+    "metric,event_type,category",
+    [
+        ("events", None, None),
+        ("unique_users", "view", "audio"),
+        ("revenue", None, None),
+        ("events", "purchase", "books"),
+    ],
+)
 def test_top_items_match_pandas(envs, metric, event_type, category):
     for safe, frames in envs.values():
         got = top_items(safe, TopItemsRequest(metric=metric, event_type=event_type, category=category, limit=100)).table
@@ -260,8 +316,13 @@ def test_top_items_match_pandas(envs, metric, event_type, category):
         if category:
             ev = ev[ev["item_id"].map(frames["items"].set_index("item_id")["category"]) == category]
         grouped = ev.groupby("item_id")
-        expect = pd.DataFrame({"event_count": grouped.size(), "unique_users": grouped["user_id"].nunique(),
-                               "revenue": grouped["value"].sum().round(2)})
+        expect = pd.DataFrame(
+            {
+                "event_count": grouped.size(),
+                "unique_users": grouped["user_id"].nunique(),
+                "revenue": grouped["value"].sum().round(2),
+            }
+        )
         actual = got.set_index("item_id")[["event_count", "unique_users", "revenue"]].sort_index()
         assert list(actual.index) == sorted(expect.index)
         assert actual["event_count"].tolist() == expect.sort_index()["event_count"].tolist()
@@ -280,11 +341,15 @@ def test_top_items_summary_totals_every_matching_item(envs, metric, event_type):
         kind = event_type or ("purchase" if metric == "revenue" else None)
         if kind:
             ev = ev[ev["event_type"] == kind]
-        found = re.search(r"Over all ([\d,]+) items with such events: ([\d,]+) events by ([\d,]+) distinct users",
-                          result.summary)
+        found = re.search(
+            r"Over all ([\d,]+) items with such events: ([\d,]+) events by ([\d,]+) distinct users", result.summary
+        )
         assert found, result.summary
-        assert [int(g.replace(",", "")) for g in found.groups()] == [ev["item_id"].nunique(), len(ev),
-                                                                     ev["user_id"].nunique()]
+        assert [int(g.replace(",", "")) for g in found.groups()] == [
+            ev["item_id"].nunique(),
+            len(ev),
+            ev["user_id"].nunique(),
+        ]
         assert len(result.table) == 2 < ev["item_id"].nunique()
         revenue = re.search(r"distinct users, revenue ([\d,.]+)\.", result.summary)
         if metric == "revenue":
@@ -293,14 +358,23 @@ def test_top_items_summary_totals_every_matching_item(envs, metric, event_type):
             assert revenue is None
 
 
-@pytest.mark.parametrize("dimension,conversion_event,start", [
-    ("country", "purchase", None), ("category", "add_to_cart", date(2026, 3, 15)), ("channel", "purchase", None),
-    ("brand", "view", None),
-])
+@pytest.mark.parametrize(
+    "dimension,conversion_event,start",
+    [
+        ("country", "purchase", None),
+        ("category", "add_to_cart", date(2026, 3, 15)),
+        ("channel", "purchase", None),
+        ("brand", "view", None),
+    ],
+)
 def test_segment_breakdown_matches_pandas(envs, dimension, conversion_event, start):
     for safe, frames in envs.values():
-        result = segment_breakdown(safe, SegmentRequest(dimension=dimension, conversion_event=conversion_event,
-                                                        start=start, sort_by="conversion_rate"))
+        result = segment_breakdown(
+            safe,
+            SegmentRequest(
+                dimension=dimension, conversion_event=conversion_event, start=start, sort_by="conversion_rate"
+            ),
+        )
         got = result.table
         ev = _in_range(frames["events"], "ts", start, None)
         ev = ev.assign(segment=_attribute(frames, ev, dimension))
@@ -313,8 +387,10 @@ def test_segment_breakdown_matches_pandas(envs, dimension, conversion_event, sta
         assert actual["converted_users"].to_dict() == conv.reindex(actual.index, fill_value=0).to_dict()
         np.testing.assert_allclose(actual["revenue"], revenue.reindex(actual.index, fill_value=0).round(2), atol=0.02)
         # whatever the sort, the summary names the leader in users who converted and in events
-        for label, counts in ((f"did {conversion_event}", conv.reindex(actual.index, fill_value=0)),
-                              ("Most events", grouped.size())):
+        for label, counts in (
+            (f"did {conversion_event}", conv.reindex(actual.index, fill_value=0)),
+            ("Most events", grouped.size()),
+        ):
             named = re.search(rf"{label}: (.+?) \(([\d,]+)\)", result.summary)
             assert named and int(named.group(2).replace(",", "")) == counts.max()
             assert counts[named.group(1)] == counts.max()  # one of the leaders (ties exist)

@@ -21,13 +21,16 @@ from warehouse.errors import ConnectionFailed  # noqa: E402
 from warehouse.schema import metadata  # noqa: E402
 
 
-@pytest.mark.parametrize(("url", "problem"), [
-    ("chdb://somehost/data", "names a host"),
-    ("chdb:///", "names no directory"),
-    ("chdb:///tmp/x?database=drop;table", "letters, digits"),
-    ("clickhouse:///db", "names no host"),
-    ("chdb:///tmp/x?database=a&database=b", "database= 2 times"),
-])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("chdb://somehost/data", "names a host"),
+        ("chdb:///", "names no directory"),
+        ("chdb:///tmp/x?database=drop;table", "letters, digits"),
+        ("clickhouse:///db", "names no host"),
+        ("chdb:///tmp/x?database=a&database=b", "database= 2 times"),
+    ],
+)
 def test_a_bad_url_names_the_fix(url, problem):
     with pytest.raises(ConnectionFailed, match=problem):
         ClickHouseUrl.parse(url)
@@ -41,11 +44,15 @@ def test_events_are_a_monthly_mergetree_sorted_by_type_time_user(chdb_url):
     conn = chdb.connect(target.path)
     try:
         cursor = conn.cursor()
-        cursor.execute("SELECT name, engine, sorting_key, partition_key FROM system.tables "
-                       f"WHERE database = '{target.database}' ORDER BY name")
+        cursor.execute(
+            "SELECT name, engine, sorting_key, partition_key FROM system.tables "
+            f"WHERE database = '{target.database}' ORDER BY name"
+        )
         tables = {name: (engine, key, part) for name, engine, key, part in cursor.fetchall()}
-        cursor.execute(f"SELECT uniqExact(partition) FROM system.parts WHERE database = '{target.database}' "
-                       "AND table = 'events' AND active")
+        cursor.execute(
+            f"SELECT uniqExact(partition) FROM system.parts WHERE database = '{target.database}' "
+            "AND table = 'events' AND active"
+        )
         months = cursor.fetchone()[0]
     finally:
         conn.close()
@@ -58,12 +65,23 @@ def test_a_server_url_reads_as_the_reader_user_on_the_reader_database():
     settings = Settings(warehouse_url="clickhouse://admin:secret@ch.internal:8443/shop?secure=true")
     readonly = resolved_readonly_url(settings)
     assert readonly == "clickhouse://uba_reader@ch.internal:8443/shop_uba_reader?secure=true"
-    args = ServerReader(ClickHouseUrl.parse(readonly), timeout_s=10, max_rows=100, memory_limit_mb=64).client_arguments()
-    assert args | {"connect_timeout": 0} == {"host": "ch.internal", "port": 8443, "username": "uba_reader", "password": "",
-                                             "database": "shop_uba_reader", "secure": True, "connect_timeout": 0,
-                                             "send_receive_timeout": 15}
-    assert ClickHouseUrl.parse(settings.warehouse_url).sqlalchemy_url().render_as_string(hide_password=False) == \
-        "clickhousedb://admin:secret@ch.internal:8443/shop?secure=true"
+    args = ServerReader(
+        ClickHouseUrl.parse(readonly), timeout_s=10, max_rows=100, memory_limit_mb=64
+    ).client_arguments()
+    assert args | {"connect_timeout": 0} == {
+        "host": "ch.internal",
+        "port": 8443,
+        "username": "uba_reader",
+        "password": "",
+        "database": "shop_uba_reader",
+        "secure": True,
+        "connect_timeout": 0,
+        "send_receive_timeout": 15,
+    }
+    assert (
+        ClickHouseUrl.parse(settings.warehouse_url).sqlalchemy_url().render_as_string(hide_password=False)
+        == "clickhousedb://admin:secret@ch.internal:8443/shop?secure=true"
+    )
 
 
 @pytest.mark.parametrize(("query", "tls"), [("?secure=true", True), ("", False)])
@@ -93,15 +111,22 @@ def test_grant_readonly_speaks_tls_when_the_url_says_secure(query, tls):
 
 
 def test_a_scoped_query_on_a_server_is_refused_not_run_unscoped():
-    reader = ServerReader(ClickHouseUrl.parse("clickhouse://uba_reader@127.0.0.1:1/shop_uba_reader"),
-                          timeout_s=1, max_rows=10, memory_limit_mb=64)
+    reader = ServerReader(
+        ClickHouseUrl.parse("clickhouse://uba_reader@127.0.0.1:1/shop_uba_reader"),
+        timeout_s=1,
+        max_rows=10,
+        memory_limit_mb=64,
+    )
     with pytest.raises(ConnectionFailed, match="row policies"):
         reader.execute("SELECT 1", "u001")
 
 
 def test_the_server_setup_is_valid_clickhouse_and_grants_only_the_reader_views(chdb_root):
-    present = {"users": ["user_id", "signup_ts", "country", "device", "channel", "email"],
-               "events": ["event_id", "user_id", "ts", "event_type"], "review_sentiment": ["review_id"]}
+    present = {
+        "users": ["user_id", "signup_ts", "country", "device", "channel", "email"],
+        "events": ["event_id", "user_id", "ts", "event_type"],
+        "review_sentiment": ["review_id"],
+    }
     statements = readonly_setup_sql("shop", present, password="pw", timeout_s=5, memory_limit_mb=512, max_rows=99)
     conn = chdb.connect(str(chdb_root))  # the process's one chdb engine; EXPLAIN AST only parses
     try:

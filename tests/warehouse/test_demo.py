@@ -91,8 +91,9 @@ def test_funnel_is_strict_and_conversion_plausible(shop: dict[str, pd.DataFrame]
         a = events[events.event_type == later][["user_id", "item_id", "ts"]].sort_values("ts")
         b = events[events.event_type == earlier][["user_id", "item_id", "ts"]].sort_values("ts")
         b = b.rename(columns={"ts": "before"})
-        matched = pd.merge_asof(a, b, left_on="ts", right_on="before", by=["user_id", "item_id"],
-                                allow_exact_matches=False)
+        matched = pd.merge_asof(
+            a, b, left_on="ts", right_on="before", by=["user_id", "item_id"], allow_exact_matches=False
+        )
         return bool(matched["before"].notna().all())
 
     assert preceded("add_to_cart", "view")
@@ -102,8 +103,9 @@ def test_funnel_is_strict_and_conversion_plausible(shop: dict[str, pd.DataFrame]
 
     # Per-week user conversion: of users who viewed something in a week, the share who bought that
     # week. E-commerce sites convert 1-5% of sessions; per user-week that lands around 2-12%.
-    flags = events.assign(week=events["ts"].dt.to_period("W"), viewed=events.event_type == "view",
-                          bought=events.event_type == "purchase")
+    flags = events.assign(
+        week=events["ts"].dt.to_period("W"), viewed=events.event_type == "view", bought=events.event_type == "purchase"
+    )
     per_user_week = flags.groupby(["user_id", "week"])[["viewed", "bought"]].max()
     weekly = (per_user_week.viewed & per_user_week.bought).sum() / per_user_week.viewed.sum()
     assert 0.02 <= weekly <= 0.12, weekly
@@ -168,7 +170,8 @@ def test_orders_match_purchase_events(shop: dict[str, pd.DataFrame]) -> None:
     from_events = purchases[["user_id", "ts", "item_id", "value"]].rename(columns={"value": "amount"})
     joined = lines.merge(orders, on="order_id")
     from_orders = joined.assign(amount=(joined["price"] * joined["quantity"]).round(2))[
-        ["user_id", "ts", "item_id", "amount"]]
+        ["user_id", "ts", "item_id", "amount"]
+    ]
     key = ["user_id", "ts", "item_id", "amount"]
     left = from_events.sort_values(key).reset_index(drop=True)
     right = from_orders.sort_values(key).reset_index(drop=True)
@@ -193,7 +196,9 @@ def test_reviews_follow_the_item_and_the_rating(shop: dict[str, pd.DataFrame]) -
     review_events = events[events.event_type == "review"][["user_id", "item_id", "ts"]]
     pd.testing.assert_frame_equal(
         reviews[["user_id", "item_id", "ts"]].sort_values(["ts", "user_id"]).reset_index(drop=True),
-        review_events.sort_values(["ts", "user_id"]).reset_index(drop=True), check_dtype=False)
+        review_events.sort_values(["ts", "user_id"]).reset_index(drop=True),
+        check_dtype=False,
+    )
     # Sentiment words agree with the stars.
     tone = reviews["body"].map(lambda b: len(POSITIVE.findall(b)) - len(NEGATIVE.findall(b)))
     assert reviews.loc[tone > 0, "rating"].mean() >= 3.8
@@ -268,8 +273,9 @@ def _uba(args: list[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsy
 
 
 def test_cli_builds_the_demo_and_refuses_to_overwrite(tmp_path: Path, monkeypatch, capsys) -> None:
-    code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14", "--seed", "5"], tmp_path, monkeypatch,
-                          capsys)
+    code, out, err = _uba(
+        ["data", "demo", "--users", "150", "--days", "14", "--seed", "5"], tmp_path, monkeypatch, capsys
+    )
     assert code == 0, err
     assert "events" in out and "reviews" in out
     wh = Warehouse.open(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
@@ -284,8 +290,12 @@ def test_cli_builds_the_demo_and_refuses_to_overwrite(tmp_path: Path, monkeypatc
     assert code == 2 and "--users" in err
     code, out, err = _uba(["data", "demo", "--end", "2026-02-30"], tmp_path, monkeypatch, capsys)
     assert code == 2 and "YYYY-MM-DD" in err
-    code, out, err = _uba(["data", "demo", "--users", "150", "--days", "14", "--seed", "6", "--replace", "--json"],
-                          tmp_path, monkeypatch, capsys)
+    code, out, err = _uba(
+        ["data", "demo", "--users", "150", "--days", "14", "--seed", "6", "--replace", "--json"],
+        tmp_path,
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out)["users"] == 150
 

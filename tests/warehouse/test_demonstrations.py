@@ -53,7 +53,10 @@ def test_shapes_cover_grains_rankings_windows_rates_and_text(env):
     assert by_question["Which week had the highest revenue?"] == {"measure": "revenue", "grain": "week"}
     assert by_question["Revenue in October?"] == {"measure": "revenue", "start": "2026-10-01", "end": "2026-10-31"}
     assert by_question["What share of users who searched also purchased?"] == {
-        "measure": "conversion_rate", "base_event": "search", "target_event": "purchase"}
+        "measure": "conversion_rate",
+        "base_event": "search",
+        "target_event": "purchase",
+    }
     ranking = by_question["Which category has the highest purchases?"]
     assert ranking == {"measure": "purchases", "dimensions": ["category"], "limit": 5}
     text = [d for d in demos if d.args.get("filters") and d.args["filters"][0]["dimension"] == "review_text"]
@@ -67,8 +70,20 @@ def test_shapes_cover_grains_rankings_windows_rates_and_text(env):
 
 def test_an_operators_measure_is_demonstrated(env):
     _, layer = env
-    own = extend(layer, {"measures": {"big_orders": {"description": "orders over 100", "entity": "orders",
-                                                     "agg": "count", "where": "total > 100"}}}, "layer.yaml")
+    own = extend(
+        layer,
+        {
+            "measures": {
+                "big_orders": {
+                    "description": "orders over 100",
+                    "entity": "orders",
+                    "agg": "count",
+                    "where": "total > 100",
+                }
+            }
+        },
+        "layer.yaml",
+    )
     questions = [d.question for d in layer_demonstrations(own)]
     assert "How many big orders in total?" in questions
     assert "Which country has the highest big orders?" in questions
@@ -79,17 +94,23 @@ def index(env):
     from vectorstore import Embedder
 
     _, layer = env
-    extra = [Demonstration(f"What will shopper {ID_PLACEHOLDER} buy next?", "predict_next",
-                           {"user_id": ID_PLACEHOLDER})]
+    extra = [
+        Demonstration(f"What will shopper {ID_PLACEHOLDER} buy next?", "predict_next", {"user_id": ID_PLACEHOLDER})
+    ]
     return demonstration_index(layer, extra, Embedder().embed, last_day=date(2026, 10, 31))
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("Which customer placed the most orders?", {"measure": "orders", "dimensions": ["user"], "limit": 5}),
-    ("What percentage of searchers went on to buy?", {"measure": "conversion_rate", "base_event": "search",
-                                                      "target_event": "purchase", "target_after": True}),
-    ("Median session length in minutes?", {"measure": "median_session_minutes"}),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Which customer placed the most orders?", {"measure": "orders", "dimensions": ["user"], "limit": 5}),
+        (
+            "What percentage of searchers went on to buy?",
+            {"measure": "conversion_rate", "base_event": "search", "target_event": "purchase", "target_after": True},
+        ),
+        ("Median session length in minutes?", {"measure": "median_session_minutes"}),
+    ],
+)
 def test_the_nearest_demonstrations_fit_the_question(index, question, expected):
     shown = [d.args for d, _ in index.nearest(question)]
     assert expected in shown, shown
@@ -117,9 +138,22 @@ def test_the_layer_files_examples_come_first_and_a_broken_one_is_named(env):
     from warehouse.semantic.layer import LayerError
 
     _, layer = env
-    own = extend(layer, {"examples": [{"question": "Weekly buyers on phones?", "args": {
-        "measure": "users_who_purchased", "grain": "week", "filters": [{"dimension": "device", "value": "mobile"}]}}]},
-        "semantic.yaml")
+    own = extend(
+        layer,
+        {
+            "examples": [
+                {
+                    "question": "Weekly buyers on phones?",
+                    "args": {
+                        "measure": "users_who_purchased",
+                        "grain": "week",
+                        "filters": [{"dimension": "device", "value": "mobile"}],
+                    },
+                }
+            ]
+        },
+        "semantic.yaml",
+    )
     first = layer_demonstrations(own)[0]
     assert (first.question, first.tool, first.args["grain"]) == ("Weekly buyers on phones?", "query", "week")
     with pytest.raises(LayerError, match=r"semantic.yaml: example 1 is invalid: args: Field required"):

@@ -13,13 +13,15 @@ def _load(warehouse):
     start = datetime(2026, 3, 1, 9)
     kinds = ["view"] * 6 + ["add_to_cart"] * 3 + ["purchase"]
     items = ["i1", "i1", "i2", "i1", "i3", "i2", "i1", "i2", "i1", "i1"]
-    events = pa.table({
-        "event_id": pa.array(range(len(kinds)), pa.int64()),
-        "user_id": [f"u{n % 3}" for n in range(len(kinds))],
-        "ts": pa.array([start + timedelta(hours=5 * n) for n in range(len(kinds))], pa.timestamp("us")),
-        "event_type": kinds,
-        "item_id": items,
-    })
+    events = pa.table(
+        {
+            "event_id": pa.array(range(len(kinds)), pa.int64()),
+            "user_id": [f"u{n % 3}" for n in range(len(kinds))],
+            "ts": pa.array([start + timedelta(hours=5 * n) for n in range(len(kinds))], pa.timestamp("us")),
+            "event_type": kinds,
+            "item_id": items,
+        }
+    )
     catalog = pa.table({"item_id": ["i1", "i2"], "title": ["Acme X200", "Blendo 5"], "price": [10.0, 20.0]})
     with warehouse.begin() as conn:
         warehouse.bulk_insert(conn, "events", events)

@@ -58,12 +58,21 @@ ATTACKS = [
     A("duck-main-users", "SELECT email FROM main.users", "duckdb", scoped=False),
     A("pg-public-users", "SELECT email FROM public.users", "postgres", scoped=False),
     A("pg-public-agg", "SELECT string_agg(email, ',') FROM public.users", "postgres", scoped=False),
-    A("pg-query-to-xml", "SELECT query_to_xml('SELECT email FROM public.users', true, true, '')", "postgres",
-      scoped=False),
+    A(
+        "pg-query-to-xml",
+        "SELECT query_to_xml('SELECT email FROM public.users', true, true, '')",
+        "postgres",
+        scoped=False,
+    ),
     A("pg-ctid", "SELECT ctid, email FROM public.users", "postgres", scoped=False),
     # -- the warehouse file and other files -------------------------------------------------------------
-    A("duck-read-blob-warehouse", "SELECT regexp_extract(CAST(content AS VARCHAR), 'person[0-9]+@example[0-9][.]com') "
-      "FROM read_blob('{warehouse}')", "duckdb", scoped=False),
+    A(
+        "duck-read-blob-warehouse",
+        "SELECT regexp_extract(CAST(content AS VARCHAR), 'person[0-9]+@example[0-9][.]com') "
+        "FROM read_blob('{warehouse}')",
+        "duckdb",
+        scoped=False,
+    ),
     A("duck-read-blob-warehouse-scoped", "SELECT content FROM read_blob('{warehouse}')", "duckdb"),
     A("duck-read-text-warehouse", "SELECT content FROM read_text('{warehouse}')", "duckdb", scoped=False),
     A("duck-read-blob-reader-scoped", "SELECT content FROM read_blob('{warehouse_dir}/*.duckdb')", "duckdb"),
@@ -82,8 +91,13 @@ ATTACKS = [
     A("pg-dblink", "SELECT * FROM dblink('host=127.0.0.1', 'SELECT 1') AS t(a int)", "postgres", scoped=False),
     # -- writes: tables and files ------------------------------------------------------------------------
     A("copy-to-file", "COPY users TO '{tmp}/leak.csv'", "all", scoped=False, writes="leak.csv"),
-    A("copy-into-temp-dir", "COPY (SELECT * FROM users) TO '{warehouse}.tmp/leak.csv'", "duckdb", scoped=False,
-      writes="TEMP/leak.csv"),
+    A(
+        "copy-into-temp-dir",
+        "COPY (SELECT * FROM users) TO '{warehouse}.tmp/leak.csv'",
+        "duckdb",
+        scoped=False,
+        writes="TEMP/leak.csv",
+    ),
     A("copy-scoped", "COPY (SELECT * FROM events) TO '{tmp}/scoped.csv'", "all", writes="scoped.csv"),
     A("duck-export", "EXPORT DATABASE '{tmp}/dump'", "duckdb", scoped=False, writes="dump"),
     A("pg-copy-program", "COPY users TO PROGRAM 'id'", "postgres", scoped=False),
@@ -102,20 +116,29 @@ ATTACKS = [
     A("duck-temp-directory", "SET temp_directory = '{tmp}'", "duckdb"),
     A("duck-install", "INSTALL httpfs", "duckdb"),
     A("duck-load", "LOAD httpfs", "duckdb"),
-    A("pg-set-config-scope", "SELECT set_config('uba.user_scope', NULL, false), (SELECT COUNT(DISTINCT user_id) FROM "
-      "events)", "postgres"),
+    A(
+        "pg-set-config-scope",
+        "SELECT set_config('uba.user_scope', NULL, false), (SELECT COUNT(DISTINCT user_id) FROM events)",
+        "postgres",
+    ),
     A("pg-set-config-timeout", "SELECT set_config('statement_timeout', '0', false)", "postgres"),
     A("pg-set-config-work-mem", "SELECT set_config('work_mem', '4GB', false)", "postgres"),
-    A("pg-do-block", "DO $$ BEGIN RAISE EXCEPTION '%', (SELECT string_agg(email, ',') FROM public.users); END $$",
-      "postgres"),
+    A(
+        "pg-do-block",
+        "DO $$ BEGIN RAISE EXCEPTION '%', (SELECT string_agg(email, ',') FROM public.users); END $$",
+        "postgres",
+    ),
     A("pg-set-role", "SET ROLE postgres", "postgres"),
     A("pg-session-authorization", "SET SESSION AUTHORIZATION postgres", "postgres"),
     A("pg-alter-role", "ALTER ROLE uba_reader SET search_path = public", "postgres"),
     A("pg-authid", "SELECT rolname, rolpassword FROM pg_catalog.pg_authid", "postgres"),
     # -- other sessions ----------------------------------------------------------------------------------
     A("pg-stat-activity", "SELECT query FROM pg_stat_activity", "postgres"),
-    A("pg-backend-activity", "SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() AS s",
-      "postgres"),
+    A(
+        "pg-backend-activity",
+        "SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() AS s",
+        "postgres",
+    ),
     A("pg-terminate", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "postgres"),
     A("pg-terminate-blind", "SELECT pg_terminate_backend(b) FROM generate_series(1, 400000) AS b", "postgres"),
     A("pg-cancel", "SELECT pg_cancel_backend(1)", "postgres"),
@@ -123,12 +146,22 @@ ATTACKS = [
     # -- row scope ---------------------------------------------------------------------------------------
     A("scope-events", "SELECT DISTINCT user_id FROM events", "all"),
     A("scope-users", "SELECT user_id, email FROM users", "all"),
-    A("scope-orders-join", "SELECT DISTINCT o.user_id FROM order_items AS oi JOIN orders AS o ON o.order_id = "
-      "oi.order_id", "all"),
-    A("scope-union", "SELECT user_id FROM events UNION SELECT user_id FROM reviews UNION SELECT user_id FROM orders",
-      "all"),
-    A("scope-lateral", "SELECT u.user_id, x.n FROM users AS u, LATERAL (SELECT COUNT(*) AS n FROM events AS e "
-      "WHERE e.user_id = u.user_id) AS x", "all"),
+    A(
+        "scope-orders-join",
+        "SELECT DISTINCT o.user_id FROM order_items AS oi JOIN orders AS o ON o.order_id = oi.order_id",
+        "all",
+    ),
+    A(
+        "scope-union",
+        "SELECT user_id FROM events UNION SELECT user_id FROM reviews UNION SELECT user_id FROM orders",
+        "all",
+    ),
+    A(
+        "scope-lateral",
+        "SELECT u.user_id, x.n FROM users AS u, LATERAL (SELECT COUNT(*) AS n FROM events AS e "
+        "WHERE e.user_id = u.user_id) AS x",
+        "all",
+    ),
     A("scope-review-text", "SELECT user_id, title, body FROM reviews", "all"),
     A("scope-review-text-all", "SELECT body FROM reviews WHERE user_id <> '{scope}'", "all"),
     A("duck-scope-main", "SELECT DISTINCT user_id FROM main.events", "duckdb"),
@@ -137,8 +170,12 @@ ATTACKS = [
     A("scope-steps", "SELECT DISTINCT user_id FROM event_steps", "all"),
     # -- resources ---------------------------------------------------------------------------------------
     A("string-bomb", "SELECT length(string_agg(repeat('x', 100000000), '')) FROM generate_series(1, 30)", "all"),
-    A("cross-join", "SELECT SUM(LENGTH(a.user_id || b.session_id || c.event_type)) FROM events a, events b, events c",
-      "all", scoped=False),
+    A(
+        "cross-join",
+        "SELECT SUM(LENGTH(a.user_id || b.session_id || c.event_type)) FROM events a, events b, events c",
+        "all",
+        scoped=False,
+    ),
     A("pg-sleep", "SELECT pg_sleep(600)", "postgres", scoped=False),
     A("rows-from", "SELECT * FROM ROWS FROM (generate_series(1, 2))", "all"),
     # -- ClickHouse: table functions, raw and private tables, settings, other sessions, paths ----------
@@ -150,8 +187,12 @@ ATTACKS = [
     A("ch-cluster", "SELECT * FROM cluster('default', system.one)", "chdb", scoped=False),
     A("ch-executable", "SELECT * FROM executable('id', 'TSV', 'x String')", "chdb", scoped=False),
     A("ch-merge-users", "SELECT email FROM merge('{db}', '^users$')", "chdb", scoped=False),
-    A("ch-postgresql", "SELECT * FROM postgresql('127.0.0.1:5432', 'postgres', 'users', 'postgres', '')", "chdb",
-      scoped=False),
+    A(
+        "ch-postgresql",
+        "SELECT * FROM postgresql('127.0.0.1:5432', 'postgres', 'users', 'postgres', '')",
+        "chdb",
+        scoped=False,
+    ),
     A("ch-raw-users", "SELECT email FROM {db}.users", "chdb", scoped=False),
     A("ch-raw-users-agg", "SELECT groupArray(email) FROM {db}.users", "chdb", scoped=False),
     A("ch-private-reviews-scoped", "SELECT body FROM {db}_uba_private.reviews", "chdb"),
@@ -162,8 +203,13 @@ ATTACKS = [
     A("ch-set-readonly", "SET readonly = 0", "chdb"),
     A("ch-set-filters", "SET additional_table_filters = {{}}", "chdb"),
     A("ch-chained-write", "SELECT 1; INSERT INTO {db}.users (user_id) VALUES ('evil')", "chdb"),
-    A("ch-insert-function", "INSERT INTO FUNCTION file('{tmp}/leak.csv', 'CSV') SELECT * FROM users", "chdb",
-      scoped=False, writes="leak.csv"),
+    A(
+        "ch-insert-function",
+        "INSERT INTO FUNCTION file('{tmp}/leak.csv', 'CSV') SELECT * FROM users",
+        "chdb",
+        scoped=False,
+        writes="leak.csv",
+    ),
     A("ch-into-outfile", "SELECT * FROM users INTO OUTFILE '{tmp}/out.csv'", "chdb", scoped=False, writes="out.csv"),
     A("ch-alter-delete", "ALTER TABLE {db}.events DELETE WHERE 1", "chdb"),
     A("ch-truncate", "TRUNCATE TABLE {db}.events", "chdb"),
@@ -202,8 +248,9 @@ CASES = list(_cases())
 def _frames():
     frames = make_tables(11)
     reviews = frames["reviews"]
-    reviews["body"] = [f"great, mail me at {u}{PLANTED_EMAIL} or call {PLANTED_PHONE}{i:04d}"
-                       for i, u in enumerate(reviews["user_id"])]
+    reviews["body"] = [
+        f"great, mail me at {u}{PLANTED_EMAIL} or call {PLANTED_PHONE}{i:04d}" for i, u in enumerate(reviews["user_id"])
+    ]
     return frames
 
 
@@ -246,8 +293,12 @@ def fingerprint(engine: str, admin_url: str) -> dict[str, str]:
             conn.close()
     if engine == "postgres":
         with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as conn:
-            names = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables "
-                                                "WHERE table_schema = 'public' ORDER BY 1")]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+                )
+            ]
             return {n: _digest(conn.execute(f'SELECT * FROM public."{n}"').fetchall()) for n in names}
     with duckdb.connect(url.database, read_only=True) as conn:
         names = [r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
@@ -291,8 +342,9 @@ def test_attack_is_contained(envs, engine, attack, guard):
     if attack.writes and attack.writes.startswith("TEMP/"):
         Path(warehouse + ".tmp").mkdir(exist_ok=True)  # the directory that once let COPY write raw e-mails
     database = ClickHouseUrl.parse(admin_url).database if engine == "chdb" else ""
-    sql = attack.sql.format(warehouse=warehouse, warehouse_dir=str(Path(warehouse).parent), tmp=tmp, scope=scope,
-                            db=database)
+    sql = attack.sql.format(
+        warehouse=warehouse, warehouse_dir=str(Path(warehouse).parent), tmp=tmp, scope=scope, db=database
+    )
     user_scope = scope if attack.scoped else None
     before = fingerprint(engine, admin_url)
     started = time.perf_counter()
@@ -310,7 +362,9 @@ def test_attack_is_contained(envs, engine, attack, guard):
     assert not leaks(rows, frames, user_scope, warehouse)
     assert elapsed < TIMEOUT_S + GRACE_S, f"ran {elapsed:.1f} s against a {TIMEOUT_S} s timeout"
     if attack.writes:
-        target = (Path(warehouse + ".tmp") / attack.writes[5:]) if attack.writes.startswith("TEMP/") else tmp / attack.writes
+        target = (
+            (Path(warehouse + ".tmp") / attack.writes[5:]) if attack.writes.startswith("TEMP/") else tmp / attack.writes
+        )
         assert not target.exists(), f"{target} was written"
     assert fingerprint(engine, admin_url) == before
 
@@ -320,7 +374,9 @@ def test_scoped_counts_come_from_the_engine_alone(envs, engine):
     """Without the guard, a scoped connection counts only its user's rows, and masks text contact details."""
     safe, _, frames, scope, _ = envs(engine)
     ev, rv = frames["events"], frames["reviews"]
-    assert safe.readonly.query("SELECT COUNT(*) FROM events", user_scope=scope).rows[0][0] == int((ev["user_id"] == scope).sum())
+    assert safe.readonly.query("SELECT COUNT(*) FROM events", user_scope=scope).rows[0][0] == int(
+        (ev["user_id"] == scope).sum()
+    )
     assert safe.readonly.query("SELECT COUNT(*) FROM users", user_scope=scope).rows[0][0] == 1
     bodies = [r[0] for r in safe.readonly.query("SELECT body FROM reviews", user_scope=scope).rows]
     assert len(bodies) == int((rv["user_id"] == scope).sum()) > 0
@@ -346,8 +402,11 @@ def test_pg_reader_cannot_see_or_stop_another_session(envs):
     thread = threading.Thread(target=victim)
     thread.start()
     time.sleep(0.4)
-    for sql in ("SELECT query FROM pg_stat_activity", "SELECT pg_stat_get_backend_activity(s) FROM "
-                "pg_stat_get_backend_idset() AS s", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"):
+    for sql in (
+        "SELECT query FROM pg_stat_activity",
+        "SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() AS s",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity",
+    ):
         with pytest.raises(QueryFailed, match="permission denied"):
             safe.readonly.query(sql)
     thread.join()
@@ -357,7 +416,9 @@ def test_pg_reader_cannot_see_or_stop_another_session(envs):
 @pytest.mark.postgres
 def test_pg_reader_cannot_lift_its_limits(envs):
     safe, *_ = envs("postgres")
-    limits = "SELECT current_setting('work_mem'), current_setting('statement_timeout'), current_setting('temp_file_limit')"
+    limits = (
+        "SELECT current_setting('work_mem'), current_setting('statement_timeout'), current_setting('temp_file_limit')"
+    )
     fixed = safe.readonly.query(limits).rows[0]
     assert fixed == ("32MB", f"{TIMEOUT_S:g}s", "256MB")
     for sql in ("SELECT set_config('work_mem', '4GB', false)", "SELECT set_config('statement_timeout', '0', true)"):
@@ -371,9 +432,13 @@ def test_pg_reader_cannot_lift_its_limits(envs):
 def test_duckdb_reader_is_locked(envs):
     safe, admin_url, _, scope, _ = envs("duckdb")
     for user_scope in (None, scope):
-        settings = dict(safe.readonly.query(
-            "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', 'lock_configuration', "
-            "'temp_directory', 'memory_limit', 'allowed_directories')", user_scope=user_scope).rows)
+        settings = dict(
+            safe.readonly.query(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', 'lock_configuration', "
+                "'temp_directory', 'memory_limit', 'allowed_directories')",
+                user_scope=user_scope,
+            ).rows
+        )
         assert settings["enable_external_access"] == "false" and settings["lock_configuration"] == "true"
         assert settings["temp_directory"] == "" and settings["allowed_directories"] == "[]"
         assert settings["memory_limit"].endswith(("MiB", "GiB"))
@@ -384,13 +449,20 @@ def test_chdb_reader_is_locked(envs):
     safe, _, _, scope, _ = envs("chdb")
     wanted = ("readonly", "max_execution_time", "max_memory_usage", "max_result_rows", "join_use_nulls")
     for user_scope in (None, scope):
-        values = safe.readonly.query("SELECT " + ", ".join(f"toString(getSetting('{n}'))" for n in wanted),
-                                     user_scope=user_scope).rows[0]
+        values = safe.readonly.query(
+            "SELECT " + ", ".join(f"toString(getSetting('{n}'))" for n in wanted), user_scope=user_scope
+        ).rows[0]
         assert dict(zip(wanted, values)) == {
-            "readonly": "1", "max_execution_time": f"{TIMEOUT_S:g}", "join_use_nulls": "true",
+            "readonly": "1",
+            "max_execution_time": f"{TIMEOUT_S:g}",
+            "join_use_nulls": "true",
             "max_memory_usage": str(safe.readonly.memory_limit_mb * 1024 * 1024),
-            "max_result_rows": str(safe.readonly.max_rows + 1)}
-        for sql in ("SET max_execution_time = 0", "SELECT 1 SETTINGS max_memory_usage = 0",
-                    "SELECT 1 SETTINGS additional_table_filters = {}"):
+            "max_result_rows": str(safe.readonly.max_rows + 1),
+        }
+        for sql in (
+            "SET max_execution_time = 0",
+            "SELECT 1 SETTINGS max_memory_usage = 0",
+            "SELECT 1 SETTINGS additional_table_filters = {}",
+        ):
             with pytest.raises(QueryFailed, match="read-?only"):
                 safe.readonly.query(sql, user_scope=user_scope)

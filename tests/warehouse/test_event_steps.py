@@ -64,8 +64,12 @@ def test_a_stale_or_missing_index_falls_back_to_the_same_answer(warehouse_url):
 
     # Events written behind uba's back: the index no longer matches, the window answers instead.
     with wh.begin() as conn:
-        conn.execute(text("INSERT INTO events (event_id, user_id, session_id, ts, event_type) "
-                          "VALUES (999999, 'u001', 'late', TIMESTAMP '2030-01-01 00:00:00', 'view')"))
+        conn.execute(
+            text(
+                "INSERT INTO events (event_id, user_id, session_id, ts, event_type) "
+                "VALUES (999999, 'u001', 'late', TIMESTAMP '2030-01-01 00:00:00', 'view')"
+            )
+        )
     wh.dispose()
     stale, used = _answers(warehouse_url)
     assert used == [False, False]
@@ -104,13 +108,18 @@ def test_a_file_load_rebuilds_the_index(warehouse_url, tmp_path):
     load(wh, make_tables(23), steps=False)
     assert _count(wh, STEPS_TABLE) == 0
     csv = tmp_path / "more.csv"
-    pacsv.write_csv(pa.table({
-        "user_id": ["u900", "u900"], "ts": [datetime(2026, 4, 1, 10), datetime(2026, 4, 1, 11)],
-        "event_type": ["view", "purchase"],
-    }), csv)
+    pacsv.write_csv(
+        pa.table(
+            {
+                "user_id": ["u900", "u900"],
+                "ts": [datetime(2026, 4, 1, 10), datetime(2026, 4, 1, 11)],
+                "event_type": ["view", "purchase"],
+            }
+        ),
+        csv,
+    )
     ingest(wh, csv, "csv")
     assert _count(wh, STEPS_TABLE) == _count(wh, "events")
     wh.dispose()
     _, used = _answers(warehouse_url)
     assert used == [True, True]
-

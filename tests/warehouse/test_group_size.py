@@ -49,7 +49,9 @@ def test_a_group_of_three_users_is_suppressed_at_five_and_shown_at_zero(env):
     big = [c for c, n in events.groupby("country")["user_id"].nunique().items() if n >= 5]
     assert {c: int(_row(hidden, c)["value"]) for c in big} == {c: int(gold[c]) for c in big}
     assert not hidden.table[hidden.table["country"].isin(big)]["suppressed"].any()
-    assert "NZ: suppressed" in hidden.summary and hidden.summary.index("NZ: suppressed") > hidden.summary.index("(none)")
+    assert "NZ: suppressed" in hidden.summary and hidden.summary.index("NZ: suppressed") > hidden.summary.index(
+        "(none)"
+    )
     assert hidden.table.iloc[-1]["country"] == "NZ"  # listed last: its place in the ranking would hint at its value
     assert f"1 of {len(hidden.table)} rows were computed from fewer than 5 users" in hidden.summary
     assert str(gold["NZ"]) not in hidden.summary.split("NZ: ")[1].split(";")[0]
@@ -57,10 +59,11 @@ def test_a_group_of_three_users_is_suppressed_at_five_and_shown_at_zero(env):
 
 def test_the_floor_counts_users_not_rows_for_every_measure_shape(env):
     safe, frames, layer, model = env
-    for spec in (model(measure="active_users", dimensions=["country"]),
-                 model(measure="avg_events_per_user", dimensions=["country"]),
-                 model(measure="conversion_rate", base_event="view", target_event="purchase",
-                       dimensions=["country"])):
+    for spec in (
+        model(measure="active_users", dimensions=["country"]),
+        model(measure="avg_events_per_user", dimensions=["country"]),
+        model(measure="conversion_rate", base_event="view", target_event="purchase", dimensions=["country"]),
+    ):
         result = run_query(safe, layer, spec, min_group_users=4)
         assert bool(_row(result, "NZ")["suppressed"]), spec.measure
         assert pd.isna(_row(result, "NZ")["value"]), spec.measure
@@ -114,15 +117,18 @@ def test_retention_cohorts_below_the_floor_are_suppressed_and_left_out_of_the_po
     assert hidden.table.loc[small.to_numpy(), ["cohort_size", "period_0"]].isna().all().all()
     kept = hidden.table.loc[~small.to_numpy(), "cohort_size"].astype(int).tolist()
     assert kept == full.table.loc[~small.to_numpy(), "cohort_size"].tolist()
-    assert f"({sum(kept):,} users" in hidden.summary and f"{int(small.sum())} of {len(full.table)} rows" in hidden.summary
+    assert (
+        f"({sum(kept):,} users" in hidden.summary and f"{int(small.sum())} of {len(full.table)} rows" in hidden.summary
+    )
 
 
 def test_the_agents_tools_take_the_floor_from_their_dependencies(env):
     from tools import ToolDeps, build_tools
 
     safe, _, layer, _ = env
-    tools = {t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, layer=layer,
-                                                     min_group_users=5))}
+    tools = {
+        t.name: t for t in build_tools(ToolDeps(readonly=safe.readonly, safe_sql=safe, layer=layer, min_group_users=5))
+    }
     text = tools["funnel"].invoke({"steps": ["view", "purchase"], "breakdown": "country"})
     assert "computed from fewer than 5 users" in text
     text = tools["query"].invoke({"measure": "active_users", "dimensions": ["country"]})

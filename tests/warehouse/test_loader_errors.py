@@ -21,37 +21,128 @@ def _taobao_bad_at_end(ts="notatime", behavior="pv"):
 
 # name, format, file name, content (str or bytes), expected fragments of the message, options
 CASES = [
-    ("taobao bad timestamp late in the file", "taobao", "UserBehavior.csv", _taobao_bad_at_end(),
-     ["UserBehavior.csv", "line 301", "column 'timestamp'", "'notatime'", "unix time in seconds"], {}),
-    ("taobao unknown behavior", "taobao", "UserBehavior.csv", _taobao_bad_at_end(ts=1511544070, behavior="click"),
-     ["line 301", "column 'behavior_type'", "'click'", "--event-map"], {}),
-    ("taobao wrong field count", "taobao", "UserBehavior.csv", "1,2,3,pv,1511544070\n1,2,3,pv\n",
-     ["line 2", "expected 5 fields"], {}),
-    ("taobao other layout", "taobao", "UserBehavior.csv", "a;b\n1;2\n", ["line 1", "expected 5 fields", "--format csv"], {}),
-    ("amazon broken JSON", "amazon-reviews", "r.json", amazon_2014(2) + '{"reviewerID": "x", oops}\n',
-     ["r.json", "line 3", "not valid JSON"], {}),
+    (
+        "taobao bad timestamp late in the file",
+        "taobao",
+        "UserBehavior.csv",
+        _taobao_bad_at_end(),
+        ["UserBehavior.csv", "line 301", "column 'timestamp'", "'notatime'", "unix time in seconds"],
+        {},
+    ),
+    (
+        "taobao unknown behavior",
+        "taobao",
+        "UserBehavior.csv",
+        _taobao_bad_at_end(ts=1511544070, behavior="click"),
+        ["line 301", "column 'behavior_type'", "'click'", "--event-map"],
+        {},
+    ),
+    (
+        "taobao wrong field count",
+        "taobao",
+        "UserBehavior.csv",
+        "1,2,3,pv,1511544070\n1,2,3,pv\n",
+        ["line 2", "expected 5 fields"],
+        {},
+    ),
+    (
+        "taobao other layout",
+        "taobao",
+        "UserBehavior.csv",
+        "a;b\n1;2\n",
+        ["line 1", "expected 5 fields", "--format csv"],
+        {},
+    ),
+    (
+        "amazon broken JSON",
+        "amazon-reviews",
+        "r.json",
+        amazon_2014(2) + '{"reviewerID": "x", oops}\n',
+        ["r.json", "line 3", "not valid JSON"],
+        {},
+    ),
     ("amazon python literals", "amazon-reviews", "r.json", "{'reviewerID': 'x'}\n", ["line 1", "ast.literal_eval"], {}),
-    ("amazon missing asin", "amazon-reviews", "r.json", amazon_2014(2) + '{"reviewerID": "x", "overall": 5.0, "unixReviewTime": 1}\n',
-     ["line 3", "column 'asin'"], {}),
+    (
+        "amazon missing asin",
+        "amazon-reviews",
+        "r.json",
+        amazon_2014(2) + '{"reviewerID": "x", "overall": 5.0, "unixReviewTime": 1}\n',
+        ["line 3", "column 'asin'"],
+        {},
+    ),
     ("amazon given a CSV", "amazon-reviews", "r.csv", RETAILROCKET_CSV, ["r.csv", "line 1", "not JSON lines"], {}),
-    ("retailrocket missing column", "retailrocket", "events.csv", "timestamp,visitorid,event,itemid\n1,2,view,3\n",
-     ["events.csv", "line 1", "column 'transactionid'"], {}),
-    ("retailrocket bad timestamp", "retailrocket", "events.csv", RETAILROCKET_CSV + "12:30,1,view,2,\n",
-     ["line 8", "column 'timestamp'", "'12:30'", "milliseconds"], {}),
-    ("uci bad date", "uci-retail", "retail.csv", UCI_CSV + "536999;22633;X;1;31/31/2010 8:26;1,5;1;UK\n",
-     ["retail.csv", "line 8", "column 'InvoiceDate'", "'31/31/2010 8:26'", "M/D/YYYY"], {}),
-    ("uci bad quantity", "uci-retail", "retail.csv", UCI_CSV + "536999;22633;X;many;12/1/2010 8:26;1,5;1;UK\n",
-     ["line 8", "column 'Quantity'", "'many'"], {}),
-    ("uci missing CustomerID column", "uci-retail", "retail.csv",
-     "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;Country\n1;2;x;1;12/1/2010 8:26;1;UK\n",
-     ["line 1", "column 'customer_id'"], {}),
-    ("csv unmapped event", "csv", "clicks.csv", "user_id,ts,event_type\nu,2024-01-01 00:00,view\nu,2024-01-01 00:01,click\n",
-     ["clicks.csv", "line 3", "column 'event_type'", "--event-map click="], {}),
-    ("csv unparseable ts", "csv", "clicks.csv", "visitor,time,action\nu,2024-01-01 00:00,view\nu,yesterday,view\n",
-     ["line 3", "column 'time'", "'yesterday'", "ISO 8601"], {"mapping": {"user_id": "visitor", "ts": "time", "event_type": "action"}}),
-    ("csv mapped column absent", "csv", "clicks.csv", "visitor,time,action\nu,1,view\n",
-     ["line 1", "column 'who'"], {"mapping": {"user_id": "who", "ts": "time", "event_type": "action"}}),
-    ("header only", "retailrocket", "events.csv", "timestamp,visitorid,event,itemid,transactionid\n", ["no data rows"], {}),
+    (
+        "retailrocket missing column",
+        "retailrocket",
+        "events.csv",
+        "timestamp,visitorid,event,itemid\n1,2,view,3\n",
+        ["events.csv", "line 1", "column 'transactionid'"],
+        {},
+    ),
+    (
+        "retailrocket bad timestamp",
+        "retailrocket",
+        "events.csv",
+        RETAILROCKET_CSV + "12:30,1,view,2,\n",
+        ["line 8", "column 'timestamp'", "'12:30'", "milliseconds"],
+        {},
+    ),
+    (
+        "uci bad date",
+        "uci-retail",
+        "retail.csv",
+        UCI_CSV + "536999;22633;X;1;31/31/2010 8:26;1,5;1;UK\n",
+        ["retail.csv", "line 8", "column 'InvoiceDate'", "'31/31/2010 8:26'", "M/D/YYYY"],
+        {},
+    ),
+    (
+        "uci bad quantity",
+        "uci-retail",
+        "retail.csv",
+        UCI_CSV + "536999;22633;X;many;12/1/2010 8:26;1,5;1;UK\n",
+        ["line 8", "column 'Quantity'", "'many'"],
+        {},
+    ),
+    (
+        "uci missing CustomerID column",
+        "uci-retail",
+        "retail.csv",
+        "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;Country\n1;2;x;1;12/1/2010 8:26;1;UK\n",
+        ["line 1", "column 'customer_id'"],
+        {},
+    ),
+    (
+        "csv unmapped event",
+        "csv",
+        "clicks.csv",
+        "user_id,ts,event_type\nu,2024-01-01 00:00,view\nu,2024-01-01 00:01,click\n",
+        ["clicks.csv", "line 3", "column 'event_type'", "--event-map click="],
+        {},
+    ),
+    (
+        "csv unparseable ts",
+        "csv",
+        "clicks.csv",
+        "visitor,time,action\nu,2024-01-01 00:00,view\nu,yesterday,view\n",
+        ["line 3", "column 'time'", "'yesterday'", "ISO 8601"],
+        {"mapping": {"user_id": "visitor", "ts": "time", "event_type": "action"}},
+    ),
+    (
+        "csv mapped column absent",
+        "csv",
+        "clicks.csv",
+        "visitor,time,action\nu,1,view\n",
+        ["line 1", "column 'who'"],
+        {"mapping": {"user_id": "who", "ts": "time", "event_type": "action"}},
+    ),
+    (
+        "header only",
+        "retailrocket",
+        "events.csv",
+        "timestamp,visitorid,event,itemid,transactionid\n",
+        ["no data rows"],
+        {},
+    ),
 ]
 
 # Rejected from the first bytes, before a transaction starts: one engine is enough.
@@ -109,9 +200,15 @@ def _fails_cleanly(warehouse, path, fmt, expected, options):
     assert fingerprint(warehouse) == before
 
 
-@pytest.mark.parametrize(("fmt", "name", "content", "expected", "options"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_names_the_problem_and_writes_nothing(loaded, tmp_path, monkeypatch, fmt, name, content, expected, options):
-    monkeypatch.setattr("warehouse.loaders._csv.BLOCK_BYTES", 1024)  # several chunks: earlier ones are written, then undone
+@pytest.mark.parametrize(
+    ("fmt", "name", "content", "expected", "options"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_names_the_problem_and_writes_nothing(
+    loaded, tmp_path, monkeypatch, fmt, name, content, expected, options
+):
+    monkeypatch.setattr(
+        "warehouse.loaders._csv.BLOCK_BYTES", 1024
+    )  # several chunks: earlier ones are written, then undone
     _fails_cleanly(loaded, _file(tmp_path, name, content), fmt, expected, options)
 
 

@@ -34,19 +34,32 @@ def test_amazon_musical_instruments(warehouse):
     with gzip.open(path, "rt") as handle:
         records = [json.loads(line) for line in handle]
     report = ingest(warehouse, path, "amazon-reviews")
-    assert (len(records), len({r["reviewerID"] for r in records}), len({r["asin"] for r in records})) == (10_261, 1_429, 900)
+    assert (len(records), len({r["reviewerID"] for r in records}), len({r["asin"] for r in records})) == (
+        10_261,
+        1_429,
+        900,
+    )
     distinct = {(r["reviewerID"], r["asin"], r["unixReviewTime"]) for r in records}
     assert report.inserted["reviews"] == report.inserted["events"] == len(distinct) == 10_261
-    assert report.rows_read == len(records) and report.skipped_by_reason().get("duplicate_key", 0) == len(records) - len(distinct)
-    assert warehouse.row_counts() == {"users": 1_429, "items": 900, "events": 10_261, "orders": 0,
-                                           "order_items": 0, "reviews": 10_261}
+    assert report.rows_read == len(records) and report.skipped_by_reason().get("duplicate_key", 0) == len(
+        records
+    ) - len(distinct)
+    assert warehouse.row_counts() == {
+        "users": 1_429,
+        "items": 900,
+        "events": 10_261,
+        "orders": 0,
+        "order_items": 0,
+        "reviews": 10_261,
+    }
     stars = Counter(int(r["overall"]) for r in records)
     assert dict(rows(warehouse, "SELECT rating, COUNT(*) FROM reviews GROUP BY rating")) == stars
     assert rows(warehouse, "SELECT SUM(helpful_votes) FROM reviews") == [(sum(r["helpful"][0] for r in records),)]
     first = records[0]
-    assert rows(warehouse, f"SELECT title, body FROM reviews WHERE review_id = '{first['reviewerID']}-{first['asin']}-{first['unixReviewTime']}'") == [
-        (first["summary"], first["reviewText"])
-    ]
+    assert rows(
+        warehouse,
+        f"SELECT title, body FROM reviews WHERE review_id = '{first['reviewerID']}-{first['asin']}-{first['unixReviewTime']}'",
+    ) == [(first["summary"], first["reviewText"])]
 
 
 def test_taobao_head(warehouse):
@@ -93,8 +106,14 @@ def test_uci_online_retail(warehouse, relative, delimiter):
     assert report.rows_read == expected["lines"] and not report.skipped, report.skipped
     counts = warehouse.row_counts()
     assert (counts["events"], counts["order_items"]) == (expected["lines"], expected["lines"])
-    assert (counts["orders"], counts["users"], counts["items"]) == (expected["orders"], expected["users"], expected["items"])
-    assert rows(warehouse, "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'") == [(expected["cancelled_orders"],)]
+    assert (counts["orders"], counts["users"], counts["items"]) == (
+        expected["orders"],
+        expected["users"],
+        expected["items"],
+    )
+    assert rows(warehouse, "SELECT COUNT(*) FROM orders WHERE status = 'cancelled'") == [
+        (expected["cancelled_orders"],)
+    ]
     assert rows(warehouse, "SELECT COUNT(*) FROM events WHERE event_type = 'remove_from_cart' AND value <= 0") == [
         (expected["cancel_lines"],)
     ]
@@ -103,21 +122,21 @@ def test_uci_online_retail(warehouse, relative, delimiter):
     assert revenue == pytest.approx(expected["revenue"], rel=1e-5)
 
 
-
 def test_yoochoose_sessions_without_users(warehouse):
     """A TSV of (session, item, unix seconds) clicks: no user column, so each session is an anonymous visitor."""
     path = shared_data(YOOCHOOSE)
     with path.open(newline="") as handle:
         lines = list(csv.DictReader(handle, delimiter="\t"))
-    spec = SourceMapping(columns={"session_id": "SessionId", "item_id": "ItemId", "ts": "Time"},
-                         constants={"event_type": "view"})
+    spec = SourceMapping(
+        columns={"session_id": "SessionId", "item_id": "ItemId", "ts": "Time"}, constants={"event_type": "view"}
+    )
     report = ingest(warehouse, path, "tsv", spec=spec)
     assert report.rows_read == report.inserted["events"] == len(lines) and not report.skipped
     sessions = {r["SessionId"] for r in lines}
     assert warehouse.row_counts()["users"] == len(sessions)
     assert rows(warehouse, "SELECT COUNT(*) FROM events WHERE user_id = 'anon-' || session_id") == [(len(lines),)]
     first, last = min(float(r["Time"]) for r in lines), max(float(r["Time"]) for r in lines)
-    (low, high), = rows(warehouse, "SELECT MIN(ts), MAX(ts) FROM events")
+    ((low, high),) = rows(warehouse, "SELECT MIN(ts), MAX(ts) FROM events")
     assert (low - datetime(1970, 1, 1)).total_seconds() == pytest.approx(first, abs=1e-3)
     assert (high - datetime(1970, 1, 1)).total_seconds() == pytest.approx(last, abs=1e-3)
 
@@ -126,9 +145,14 @@ def test_beauty_whitespace_pairs(warehouse):
     """beauty.txt: 'user item' pairs separated by a space, no header and no time: a constant time, declared."""
     path = shared_data(BEAUTY)
     pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    spec = SourceMapping(names=["user_id", "item_id"], constants={"event_type": "purchase", "ts": "2018-10-01"},
-                         ts_format="iso")
+    spec = SourceMapping(
+        names=["user_id", "item_id"], constants={"event_type": "purchase", "ts": "2018-10-01"}, ts_format="iso"
+    )
     report = ingest(warehouse, path, "csv", spec=spec)
     assert report.rows_read == report.inserted["events"] == len(pairs) == 353_962
     counts = warehouse.row_counts()
-    assert (counts["users"], counts["items"]) == (len({u for u, _ in pairs}), len({i for _, i in pairs})) == (40_226, 54_542)
+    assert (
+        (counts["users"], counts["items"])
+        == (len({u for u, _ in pairs}), len({i for _, i in pairs}))
+        == (40_226, 54_542)
+    )

@@ -15,15 +15,23 @@ from warehouse.redaction import Redactor
 
 # Real-format review sentences (as customers write them), each with the identifiers planted in it.
 PLANTED = [
-    ("Strings arrived rusty. Seller never answered, email them at support.team@guitarshop-direct.com if you dare.",
-     ["support.team@guitarshop-direct.com"]),
-    ("Works great!! If anyone wants my old one text me 555-867-5309 or (212) 555-0147 :)",
-     ["555-867-5309", "(212) 555-0147"]),
+    (
+        "Strings arrived rusty. Seller never answered, email them at support.team@guitarshop-direct.com if you dare.",
+        ["support.team@guitarshop-direct.com"],
+    ),
+    (
+        "Works great!! If anyone wants my old one text me 555-867-5309 or (212) 555-0147 :)",
+        ["555-867-5309", "(212) 555-0147"],
+    ),
     ("Call the UK service line on +44 20 7946 0958, they sorted my broken jack in a day.", ["+44 20 7946 0958"]),
-    ("Same cable is cheaper here: https://www.example-music.com/cables?id=123&ref=abc and at www.cheapcables.net/deal",
-     ["https://www.example-music.com/cables?id=123&ref=abc", "www.cheapcables.net/deal"]),
-    ("I paid with my card 4111 1111 1111 1111 and got charged twice. Contact me: JANE_DOE99@Yahoo.co.uk",
-     ["4111 1111 1111 1111", "JANE_DOE99@Yahoo.co.uk"]),
+    (
+        "Same cable is cheaper here: https://www.example-music.com/cables?id=123&ref=abc and at www.cheapcables.net/deal",
+        ["https://www.example-music.com/cables?id=123&ref=abc", "www.cheapcables.net/deal"],
+    ),
+    (
+        "I paid with my card 4111 1111 1111 1111 and got charged twice. Contact me: JANE_DOE99@Yahoo.co.uk",
+        ["4111 1111 1111 1111", "JANE_DOE99@Yahoo.co.uk"],
+    ),
     ("my number is +1 415 555 2671 call after 6pm, the tuner is great", ["+1 415 555 2671"]),
 ]
 
@@ -59,9 +67,19 @@ def test_prices_gauges_model_numbers_and_run_on_sentences_are_left_alone(redacto
 def _amazon_file(path, bodies: list[str]):
     with gzip.open(path, "wt") as fh:
         for n, body in enumerate(bodies):
-            fh.write(json.dumps({"reviewerID": f"A{n}", "asin": "B000PII", "overall": 1.0 + n % 5,
-                                 "summary": "Contact me at bob@example.org" if n == 0 else "ok",
-                                 "reviewText": body, "unixReviewTime": 1_400_000_000 + n * 86400}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "reviewerID": f"A{n}",
+                        "asin": "B000PII",
+                        "overall": 1.0 + n % 5,
+                        "summary": "Contact me at bob@example.org" if n == 0 else "ok",
+                        "reviewText": body,
+                        "unixReviewTime": 1_400_000_000 + n * 86400,
+                    }
+                )
+                + "\n"
+            )
     return path
 
 

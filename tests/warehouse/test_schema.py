@@ -18,13 +18,15 @@ def test_create_schema_makes_every_canonical_table(warehouse):
 
 
 def test_bulk_insert_is_transactional(warehouse):
-    rows = pa.table({
-        "event_id": pa.array([1, 2], pa.int64()),
-        "user_id": ["u1", "u2"],
-        "ts": pa.array([datetime(2026, 1, 1), datetime(2026, 1, 2)], pa.timestamp("us")),
-        "event_type": ["view", "purchase"],
-        "value": [None, 9.5],
-    })
+    rows = pa.table(
+        {
+            "event_id": pa.array([1, 2], pa.int64()),
+            "user_id": ["u1", "u2"],
+            "ts": pa.array([datetime(2026, 1, 1), datetime(2026, 1, 2)], pa.timestamp("us")),
+            "event_type": ["view", "purchase"],
+            "value": [None, 9.5],
+        }
+    )
     with pytest.raises(RuntimeError):
         with warehouse.begin() as conn:
             warehouse.bulk_insert(conn, "events", rows)

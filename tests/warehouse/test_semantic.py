@@ -57,8 +57,9 @@ def test_a_count_over_the_last_days_and_the_window_before(env):
 def test_a_dimension_ranked_by_distinct_users(env):
     _, frames, _, _ = env
     events = frames["events"].merge(frames["items"], on="item_id", how="left")
-    gold = (events[events["event_type"] == "purchase"].groupby("category")["user_id"].nunique()
-            .sort_values(ascending=False))
+    gold = (
+        events[events["event_type"] == "purchase"].groupby("category")["user_id"].nunique().sort_values(ascending=False)
+    )
     result = _value(env, measure="users_who_purchased", dimensions=["category"])
     got = result.table.dropna(subset=["category"]).set_index("category")["value"]
     assert got.to_dict() == gold.to_dict()
@@ -102,14 +103,23 @@ def test_a_rate_of_users_who_went_on_to_do_the_target_after_their_first_base_eve
 def test_signups_in_a_window_and_how_many_later_purchased(env):
     _, frames, _, _ = env
     users, events = frames["users"], frames["events"]
-    start, end = users["signup_ts"].min().normalize() + timedelta(days=5), users["signup_ts"].min().normalize() + timedelta(days=20)
+    start, end = (
+        users["signup_ts"].min().normalize() + timedelta(days=5),
+        users["signup_ts"].min().normalize() + timedelta(days=20),
+    )
     cohort = users[(users["signup_ts"] >= start) & (users["signup_ts"] < end + timedelta(days=1))]
     signups = _value(env, measure="signups", start=str(start.date()), end=str(end.date()))
     assert signups.table.iloc[0]["value"] == len(cohort)
     merged = events[events["event_type"] == "purchase"].merge(cohort, on="user_id")
     later = merged[merged["ts"] >= merged["signup_ts"]]["user_id"].nunique()
-    rate = _value(env, measure="conversion_rate", base_event="signup", target_event="purchase",
-                  start=str(start.date()), end=str(end.date()))
+    rate = _value(
+        env,
+        measure="conversion_rate",
+        base_event="signup",
+        target_event="purchase",
+        start=str(start.date()),
+        end=str(end.date()),
+    )
     assert (rate.table.iloc[0]["base_users"], rate.table.iloc[0]["both_users"]) == (len(cohort), later)
 
 
@@ -121,8 +131,15 @@ def test_cohort_fractions_active_in_the_period_right_after(env):
     last = _last_day(frames)
     week = _in_last(events, "ts", last, 7, back=1)  # the 7 days before the last 7
     again = set(_in_last(events, "ts", last, 7)["user_id"])
-    result = _value(env, measure="conversion_rate", base_event="active", target_event="active", last_days=7,
-                    periods_back=1, target_window="next")
+    result = _value(
+        env,
+        measure="conversion_rate",
+        base_event="active",
+        target_event="active",
+        last_days=7,
+        periods_back=1,
+        target_window="next",
+    )
     row = result.table.iloc[0]
     assert (row["base_users"], row["both_users"]) == (week["user_id"].nunique(), len(set(week["user_id"]) & again))
     assert "the period after" in result.summary
@@ -131,16 +148,32 @@ def test_cohort_fractions_active_in_the_period_right_after(env):
     end = month - timedelta(days=1)
     base = events[(events["ts"] >= start) & (events["ts"] < month)]
     nxt = events[(events["ts"] >= month) & (events["ts"] < month + pd.offsets.MonthBegin(1))]
-    monthly = _value(env, measure="conversion_rate", base_event="active", target_event="active",
-                     start=str(start.date()), end=str(end.date()), target_window="next").table.iloc[0]
+    monthly = _value(
+        env,
+        measure="conversion_rate",
+        base_event="active",
+        target_event="active",
+        start=str(start.date()),
+        end=str(end.date()),
+        target_window="next",
+    ).table.iloc[0]
     assert monthly["both_users"] == len(set(base["user_id"]) & set(nxt["user_id"]))
     first = users["signup_ts"].min().normalize()
     cohort = users[(users["signup_ts"] >= first) & (users["signup_ts"] < first + timedelta(days=7))]
     later = events[(events["ts"] >= first + timedelta(days=7)) & (events["ts"] < first + timedelta(days=14))]
-    signup = _value(env, measure="conversion_rate", base_event="signup", target_event="active",
-                    start=str(first.date()), end=str((first + timedelta(days=6)).date()),
-                    target_window="next").table.iloc[0]
-    assert (signup["base_users"], signup["both_users"]) == (len(cohort), len(set(cohort["user_id"]) & set(later["user_id"])))
+    signup = _value(
+        env,
+        measure="conversion_rate",
+        base_event="signup",
+        target_event="active",
+        start=str(first.date()),
+        end=str((first + timedelta(days=6)).date()),
+        target_window="next",
+    ).table.iloc[0]
+    assert (signup["base_users"], signup["both_users"]) == (
+        len(cohort),
+        len(set(cohort["user_id"]) & set(later["user_id"])),
+    )
 
 
 def test_the_period_after_an_open_window_is_refused_naming_the_fix(env):
@@ -164,8 +197,9 @@ def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
     _, frames, _, _ = env
     reviews = frames["reviews"]
     gold = reviews[reviews["body"].str.contains("battery")]["rating"].mean()
-    result = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "op": "contains",
-                                                         "value": "Battery"}])
+    result = _value(
+        env, measure="avg_rating", filters=[{"dimension": "review_text", "op": "contains", "value": "Battery"}]
+    )
     assert float(result.table.iloc[0]["value"]) == round(gold, 2)
     # a text dimension's filter matches words when no operator is given (its values are not a list)
     plain = _value(env, measure="avg_rating", filters=[{"dimension": "review_text", "value": "battery"}])
@@ -177,8 +211,9 @@ def test_users_ranked_by_a_measure_and_a_filter_on_a_user_attribute(env):
     events = frames["events"].merge(frames["users"], on="user_id")
     mobile = events[(events["device"] == "mobile") & (events["event_type"] == "purchase")]
     gold = mobile.groupby("user_id")["value"].sum().sort_values(ascending=False)
-    result = _value(env, measure="revenue", dimensions=["user"], limit=3,
-                    filters=[{"dimension": "device", "value": "MOBILE"}])  # spelt as the data spells it
+    result = _value(
+        env, measure="revenue", dimensions=["user"], limit=3, filters=[{"dimension": "device", "value": "MOBILE"}]
+    )  # spelt as the data spells it
     assert list(result.table["user"]) == list(gold.index[:3])
     assert "'mobile'" in result.queries[0] and f"({len(gold)} in all" in result.summary
 
@@ -215,22 +250,34 @@ def test_the_spec_schema_offers_the_layers_names_as_enums(env):
 def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
     safe, frames, layer, _ = env
     path = tmp_path / "semantic.yaml"
-    path.write_text("measures:\n  refunded_orders:\n    description: orders refunded\n    entity: orders\n"
-                    "    agg: count\n    where: status = 'refunded'\nremove: [cart_removals]\n", encoding="utf-8")
+    path.write_text(
+        "measures:\n  refunded_orders:\n    description: orders refunded\n    entity: orders\n"
+        "    agg: count\n    where: status = 'refunded'\nremove: [cart_removals]\n",
+        encoding="utf-8",
+    )
     extended = extend(layer, load_overrides(path), str(path))
     assert "refunded_orders" in extended.measures and "cart_removals" not in extended.measures
     got = run_query(safe, extended, spec_model(extended)(measure="refunded_orders")).table.iloc[0]["value"]
     assert got == (frames["orders"]["status"] == "refunded").sum()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("measures: [1, 2]", "measures must be a mapping"),
-    ("measures:\n  bad:\n    description: x\n    entity: events\n    agg: sum\n", "measure 'bad' is invalid: .*needs a column"),
-    ("measures:\n  bad:\n    description: x\n    entity: planets\n    agg: count\n", "measure 'bad' is invalid: entity"),
-    ("remove: [nothing_like_it]\n", "neither a measure nor a dimension"),
-    ("tables: {}\n", "top level must be a mapping"),
-    ("measures: {a: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("measures: [1, 2]", "measures must be a mapping"),
+        (
+            "measures:\n  bad:\n    description: x\n    entity: events\n    agg: sum\n",
+            "measure 'bad' is invalid: .*needs a column",
+        ),
+        (
+            "measures:\n  bad:\n    description: x\n    entity: planets\n    agg: count\n",
+            "measure 'bad' is invalid: entity",
+        ),
+        ("remove: [nothing_like_it]\n", "neither a measure nor a dimension"),
+        ("tables: {}\n", "top level must be a mapping"),
+        ("measures: {a: [\n", "not valid YAML"),
+    ],
+)
 def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, message):
     _, _, layer, _ = env
     path = tmp_path / "semantic.yaml"

@@ -30,12 +30,15 @@ def test_name_words_are_stemmed_so_inflections_meet():
     assert words("sessions per user") == {"session", "user"}
 
 
-@pytest.mark.parametrize("question, measure, dimension", [
-    ("What's the median number of events per session?", "median_events_per_session", None),
-    ("What hour of the day do we see the most purchases?", "purchases", "hour_of_day"),
-    ("Which brand sold the most, by number of purchases?", "purchases", "brand"),
-    ("Which weekday brings the most revenue?", "revenue", "weekday"),
-])
+@pytest.mark.parametrize(
+    "question, measure, dimension",
+    [
+        ("What's the median number of events per session?", "median_events_per_session", None),
+        ("What hour of the day do we see the most purchases?", "purchases", "hour_of_day"),
+        ("Which brand sold the most, by number of purchases?", "purchases", "brand"),
+        ("Which weekday brings the most revenue?", "revenue", "weekday"),
+    ],
+)
 def test_the_nearest_measure_and_dimension_lead(embedded, question, measure, dimension):
     links = embedded.link(question)
     assert links.measures[0].name == measure
@@ -67,8 +70,9 @@ def test_without_embeddings_name_words_still_link_and_unrelated_text_links_nothi
 
 def test_id_filters_are_the_values_a_call_must_find_in_the_conversation(layer):
     model = spec_model(layer)
-    spec = model(measure="purchases", filters=[{"dimension": "user", "value": "77"},
-                                               {"dimension": "device", "value": "mobile"}])
+    spec = model(
+        measure="purchases", filters=[{"dimension": "user", "value": "77"}, {"dimension": "device", "value": "mobile"}]
+    )
     assert spec.grounded_values() == ["77"]
     assert model(measure="purchases").grounded_values() == []
 

@@ -21,13 +21,15 @@ def _with_sentiment(seed: int) -> dict[str, pd.DataFrame]:
     reviews = frames["reviews"]
     scored = reviews[rng.random(len(reviews)) < 0.85]
     score = rng.uniform(-1, 1, len(scored)).round(4)
-    frames["review_sentiment"] = pd.DataFrame({
-        "review_id": scored["review_id"].to_numpy(),
-        "sentiment": np.where(score < -0.3, "negative", np.where(score > 0.3, "positive", "neutral")),
-        "score": score,
-        "model": "test",
-        "text_hash": "h",
-    })
+    frames["review_sentiment"] = pd.DataFrame(
+        {
+            "review_id": scored["review_id"].to_numpy(),
+            "sentiment": np.where(score < -0.3, "negative", np.where(score > 0.3, "positive", "neutral")),
+            "score": score,
+            "model": "test",
+            "text_hash": "h",
+        }
+    )
     return frames
 
 
@@ -44,7 +46,9 @@ def _scored(frames) -> pd.DataFrame:
 
 
 def _by(result, key: str) -> dict:
-    return {str(k): float(v) for k, v in zip(result.table[key], result.table["value"]) if k is not None and not pd.isna(k)}
+    return {
+        str(k): float(v) for k, v in zip(result.table[key], result.table["value"]) if k is not None and not pd.isna(k)
+    }
 
 
 def test_average_sentiment_per_category_equals_pandas(env):
@@ -85,8 +89,17 @@ def test_negative_review_counts_per_item_in_a_window_with_a_rating_filter(env):
     start = last - pd.Timedelta(days=29)
     window = rows[(rows["ts"] >= start) & (rows["ts"] < last + pd.Timedelta(days=1)) & (rows["rating"] <= 3)]
     gold = window[window["sentiment"] == "negative"].groupby("item_id").size()
-    result = run_query(safe, layer, model(measure="negative_reviews", dimensions=["item"], last_days=30, limit=50,
-                                          filters=[{"dimension": "rating", "op": "lte", "value": 3}]))
+    result = run_query(
+        safe,
+        layer,
+        model(
+            measure="negative_reviews",
+            dimensions=["item"],
+            last_days=30,
+            limit=50,
+            filters=[{"dimension": "rating", "op": "lte", "value": 3}],
+        ),
+    )
     assert {k: int(v) for k, v in _by(result, "item").items()} == gold.to_dict()
     assert "item_title" in result.table.columns  # the item is shown with its title
 

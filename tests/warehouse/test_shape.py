@@ -7,9 +7,16 @@ import pytest
 
 from warehouse.semantic.shape import named_dimensions, shape_choices
 
-WORDS = {"country": ["country"], "device": ["device"], "category": ["category"], "brand": ["brand"],
-         "item": ["item", "product"], "user": ["user", "customer", "buyer"], "weekday": ["weekday", "day of the week"],
-         "hour_of_day": ["hour", "time of day"]}
+WORDS = {
+    "country": ["country"],
+    "device": ["device"],
+    "category": ["category"],
+    "brand": ["brand"],
+    "item": ["item", "product"],
+    "user": ["user", "customer", "buyer"],
+    "weekday": ["weekday", "day of the week"],
+    "hour_of_day": ["hour", "time of day"],
+}
 MEASURES = ["purchases", "active users", "users", "revenue", "views", "users who purchased", "orders"]
 LISTED = {"device": ["mobile", "desktop", "tablet"], "country": ["US", "DE", "IN"], "category": ["audio", "toys"]}
 
@@ -18,14 +25,17 @@ def shape(question: str, latest: str | None = None):
     return shape_choices(question, latest or question, WORDS, MEASURES, LISTED, people="user")
 
 
-@pytest.mark.parametrize(("question", "compare", "back"), [
-    ("Orders in the last 14 days against the 14 days prior?", True, False),
-    ("How do this past week's purchases compare with the previous week?", True, False),
-    ("Did revenue grow over the last 30 days?", None, False),
-    ("How many purchases in the last 30 days?", False, False),
-    ("What about the 14 days before that?", False, True),
-    ("And the week before?", False, True),
-])
+@pytest.mark.parametrize(
+    ("question", "compare", "back"),
+    [
+        ("Orders in the last 14 days against the 14 days prior?", True, False),
+        ("How do this past week's purchases compare with the previous week?", True, False),
+        ("Did revenue grow over the last 30 days?", None, False),
+        ("How many purchases in the last 30 days?", False, False),
+        ("What about the 14 days before that?", False, True),
+        ("And the week before?", False, True),
+    ],
+)
 def test_the_window_before_is_asked_for_or_moved_to(question, compare, back):
     got = shape(question)
     assert (got.compare, got.periods_back) == (compare, back)
@@ -36,33 +46,39 @@ def test_a_follow_up_keeps_a_comparison_optional_but_only_its_own_words_require_
     assert got.compare is None and not got.periods_back
 
 
-@pytest.mark.parametrize(("question", "grains"), [
-    ("Show me purchases per week in October", ["week"]),
-    ("Monthly revenue since August", ["month"]),
-    ("Which day had the most orders?", ["day"]),
-    ("Our strongest sales week?", ["week"]),
-    ("How did views trend over time?", None),
-    ("Which day of the week gets the most views?", []),
-    ("How many purchases in the week of October 5?", []),
-    ("How many purchases in the last 7 days?", []),
-])
+@pytest.mark.parametrize(
+    ("question", "grains"),
+    [
+        ("Show me purchases per week in October", ["week"]),
+        ("Monthly revenue since August", ["month"]),
+        ("Which day had the most orders?", ["day"]),
+        ("Our strongest sales week?", ["week"]),
+        ("How did views trend over time?", None),
+        ("Which day of the week gets the most views?", []),
+        ("How many purchases in the week of October 5?", []),
+        ("How many purchases in the last 7 days?", []),
+    ],
+)
 def test_a_grain_only_when_named_any_for_a_trend(question, grains):
     assert shape(question).grains == grains
 
 
-@pytest.mark.parametrize(("question", "dimensions", "grouped"), [
-    ("Which product category sold the most?", ["category"], True),
-    ("Which buyer placed the most orders?", ["user"], True),
-    ("Who spent the most last month?", ["user"], True),
-    ("Top 5 brands by revenue", ["brand"], True),
-    ("Which day of the week is busiest?", ["weekday"], True),
-    ("What sells best?", None, False),
-    ("How many active users in October?", [], False),
-    ("How many users who purchased came back?", [], False),
-    ("Do mobile users buy more than desktop users?", ["device"], True),
-    ("Purchases from the US in the last week", [], False),
-    ("What device does user 77 use, and from what country?", ["device", "country"], True),
-])
+@pytest.mark.parametrize(
+    ("question", "dimensions", "grouped"),
+    [
+        ("Which product category sold the most?", ["category"], True),
+        ("Which buyer placed the most orders?", ["user"], True),
+        ("Who spent the most last month?", ["user"], True),
+        ("Top 5 brands by revenue", ["brand"], True),
+        ("Which day of the week is busiest?", ["weekday"], True),
+        ("What sells best?", None, False),
+        ("How many active users in October?", [], False),
+        ("How many users who purchased came back?", [], False),
+        ("Do mobile users buy more than desktop users?", ["device"], True),
+        ("Purchases from the US in the last week", [], False),
+        ("What device does user 77 use, and from what country?", ["device", "country"], True),
+    ],
+)
 def test_the_dimensions_a_question_groups_by(question, dimensions, grouped):
     got = shape(question)
     assert (got.dimensions, got.grouped) == (dimensions, grouped)
@@ -75,13 +91,16 @@ def test_a_relative_who_is_no_question_about_people_and_short_codes_keep_their_c
     assert named_dimensions("Views in the US in October", WORDS, MEASURES, LISTED, "user") == ([], [], [])
 
 
-@pytest.mark.parametrize(("question", "shares"), [
-    ("What fraction of cart adders bought something?", True),
-    ("Give the favorites-to-purchase conversion for September", True),
-    ("How many of the searchers came back the next week?", None),
-    ("How many purchases in the last 7 days?", False),
-    ("By what percent did orders grow from August to September?", False),
-])
+@pytest.mark.parametrize(
+    ("question", "shares"),
+    [
+        ("What fraction of cart adders bought something?", True),
+        ("Give the favorites-to-purchase conversion for September", True),
+        ("How many of the searchers came back the next week?", None),
+        ("How many purchases in the last 7 days?", False),
+        ("By what percent did orders grow from August to September?", False),
+    ],
+)
 def test_a_share_is_asked_for_allowed_or_not(question, shares):
     assert shape(question).shares is shares
 

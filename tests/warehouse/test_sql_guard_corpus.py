@@ -109,8 +109,10 @@ def _run_corpus(name: str, folder: Path, queries, tmp: Path) -> Counter:
             native.close()
     runnable = stats["gold"] - stats["not runnable on DuckDB unguarded"]
     accepted = runnable - len(failures)
-    print(f"\n{name}: {accepted}/{runnable} runnable gold queries accepted with identical rows "
-          f"({100 * accepted / max(runnable, 1):.1f}%); {dict(stats)}")
+    print(
+        f"\n{name}: {accepted}/{runnable} runnable gold queries accepted with identical rows "
+        f"({100 * accepted / max(runnable, 1):.1f}%); {dict(stats)}"
+    )
     assert not failures, "\n".join(failures[:20])
     assert runnable >= MIN_RUNNABLE * stats["gold"], f"only {runnable} of {stats['gold']} gold queries ran unguarded"
     return stats
@@ -118,8 +120,9 @@ def _run_corpus(name: str, folder: Path, queries, tmp: Path) -> Counter:
 
 def _case_insensitive_like(sql: str) -> str:
     root = sqlglot.parse_one(sql, read="duckdb")
-    return root.transform(lambda n: exp.ILike(this=n.this, expression=n.expression) if isinstance(n, exp.Like)
-                          else n).sql("duckdb")
+    return root.transform(
+        lambda n: exp.ILike(this=n.this, expression=n.expression) if isinstance(n, exp.Like) else n
+    ).sql("duckdb")
 
 
 def _sqlite_rows(conn: sqlite3.Connection, sql: str) -> bool:

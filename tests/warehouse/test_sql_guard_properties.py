@@ -19,12 +19,73 @@ from warehouse.errors import GuardRejected, QueryFailed  # noqa: E402
 from warehouse.sql_guard import MAX_LIMIT, SqlGuard  # noqa: E402
 
 FRAGMENTS = [
-    "SELECT", "select", "*", "FROM", "events", "users", "items", "orders", "reviews", "order_items", "secrets",
-    "WHERE", "user_id", "email", "event_type", "=", "'view'", "1", "LIMIT", "20000", "5", ";", "--", "/*", "*/",
-    "DROP", "TABLE", "DELETE", "INSERT", "INTO", "UPDATE", "SET", "VALUES", "(", ")", ",", "UNION", "ALL",
-    "WITH", "x", "AS", "JOIN", "ON", "COUNT(*)", "GROUP BY", "ORDER BY", "read_csv('/etc/passwd')",
-    "pg_sleep(1)", "COPY", "ATTACH", "PRAGMA", "COMMIT", "BEGIN", "\n", "\t", "main.", "e.", "e", "OFFSET",
-    "FETCH FIRST 3 ROWS ONLY", "CASE WHEN", "THEN", "END", "lower(", "'a''b'", '"users"', "RETURNING",
+    "SELECT",
+    "select",
+    "*",
+    "FROM",
+    "events",
+    "users",
+    "items",
+    "orders",
+    "reviews",
+    "order_items",
+    "secrets",
+    "WHERE",
+    "user_id",
+    "email",
+    "event_type",
+    "=",
+    "'view'",
+    "1",
+    "LIMIT",
+    "20000",
+    "5",
+    ";",
+    "--",
+    "/*",
+    "*/",
+    "DROP",
+    "TABLE",
+    "DELETE",
+    "INSERT",
+    "INTO",
+    "UPDATE",
+    "SET",
+    "VALUES",
+    "(",
+    ")",
+    ",",
+    "UNION",
+    "ALL",
+    "WITH",
+    "x",
+    "AS",
+    "JOIN",
+    "ON",
+    "COUNT(*)",
+    "GROUP BY",
+    "ORDER BY",
+    "read_csv('/etc/passwd')",
+    "pg_sleep(1)",
+    "COPY",
+    "ATTACH",
+    "PRAGMA",
+    "COMMIT",
+    "BEGIN",
+    "\n",
+    "\t",
+    "main.",
+    "e.",
+    "e",
+    "OFFSET",
+    "FETCH FIRST 3 ROWS ONLY",
+    "CASE WHEN",
+    "THEN",
+    "END",
+    "lower(",
+    "'a''b'",
+    '"users"',
+    "RETURNING",
 ]
 
 sql_like = st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14).map(" ".join)
@@ -57,8 +118,9 @@ def test_guard_yields_its_error_or_one_bounded_select(text, limit):
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def env(request, tmp_path_factory):
     cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
-    safe, admin_url = open_loaded(request.param, tmp_path_factory.mktemp(f"prop{request.param}"), cluster,
-                                  make_tables(9), timeout_s=5.0)
+    safe, admin_url = open_loaded(
+        request.param, tmp_path_factory.mktemp(f"prop{request.param}"), cluster, make_tables(9), timeout_s=5.0
+    )
     yield request.param, safe, admin_url
     safe.readonly.close()
 
@@ -68,8 +130,11 @@ def test_accepted_statements_leave_the_database_unchanged(env):
     before = fingerprint(kind, safe, admin_url)
     executed = []
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                     HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(text=sql_like)
     def run_any(text):
         try:

@@ -105,7 +105,7 @@ PII_PROBES = [
     "SELECT * FROM users",
     "SELECT u.email AS e FROM users AS u",
     "SELECT lower(email) FROM users",
-    "SELECT \"email\" FROM \"users\"",
+    'SELECT "email" FROM "users"',
     "SELECT email FROM main.users",
     "SELECT email FROM public.users",
     "WITH users AS (SELECT * FROM users) SELECT email FROM users",
@@ -120,8 +120,9 @@ PII_PROBES = [
 def env(request, tmp_path_factory):
     cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
     frames = make_tables(5)
-    safe, admin_url = open_loaded(request.param, tmp_path_factory.mktemp(request.param), cluster, frames,
-                                  timeout_s=TIMEOUT_S)
+    safe, admin_url = open_loaded(
+        request.param, tmp_path_factory.mktemp(request.param), cluster, frames, timeout_s=TIMEOUT_S
+    )
     yield request.param, safe, admin_url, frames
     safe.readonly.close()
 
@@ -131,12 +132,16 @@ def fingerprint(kind: str, safe, admin_url: str) -> dict[str, str]:
     if kind == "postgres":
         url = make_url(admin_url)
         with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as conn:
-            names = [r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+                )
+            ]
             return {name: _digest(conn.execute(f'SELECT * FROM "{name}"').fetchall()) for name in names} | {
-                "_roles": _digest(conn.execute("SELECT rolname, rolsuper FROM pg_roles").fetchall())}
-    names = [r[0] for r in safe.readonly.query(
-        "SELECT table_name FROM information_schema.tables ORDER BY 1").rows]
+                "_roles": _digest(conn.execute("SELECT rolname, rolsuper FROM pg_roles").fetchall())
+            }
+    names = [r[0] for r in safe.readonly.query("SELECT table_name FROM information_schema.tables ORDER BY 1").rows]
     return {name: _digest(safe.readonly.query(f'SELECT * FROM "{name}"').rows) for name in names}
 
 
@@ -189,14 +194,17 @@ def test_email_only_ever_leaves_masked(env, sql):
     assert any("***@example" in cell for cell in cells)
 
 
-@pytest.mark.parametrize("sql", [
-    "DROP TABLE events",
-    "DELETE FROM events",
-    "UPDATE users SET country = 'XX'",
-    "INSERT INTO users (user_id) VALUES ('evil')",
-    "CREATE TABLE evil (a INT)",
-    "ALTER TABLE users ADD COLUMN evil TEXT",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE events",
+        "DELETE FROM events",
+        "UPDATE users SET country = 'XX'",
+        "INSERT INTO users (user_id) VALUES ('evil')",
+        "CREATE TABLE evil (a INT)",
+        "ALTER TABLE users ADD COLUMN evil TEXT",
+    ],
+)
 def test_readonly_connection_refuses_writes_without_the_guard(env, before, sql):
     kind, safe, admin_url, _ = env
     with pytest.raises(QueryFailed):
@@ -207,15 +215,26 @@ def test_readonly_connection_refuses_writes_without_the_guard(env, before, sql):
 def test_readonly_connection_refuses_engine_escapes_without_the_guard(env, before, tmp_path):
     kind, safe, admin_url, _ = env
     if kind == "duckdb":
-        attempts = [f"COPY users TO '{tmp_path / 'leak.csv'}'", "SELECT * FROM read_csv('/etc/passwd')",
-                    f"ATTACH '{tmp_path / 'evil.duckdb'}' AS evil", "SET enable_external_access = true",
-                    "INSTALL httpfs", "SELECT * FROM '/etc/passwd'"]
+        attempts = [
+            f"COPY users TO '{tmp_path / 'leak.csv'}'",
+            "SELECT * FROM read_csv('/etc/passwd')",
+            f"ATTACH '{tmp_path / 'evil.duckdb'}' AS evil",
+            "SET enable_external_access = true",
+            "INSTALL httpfs",
+            "SELECT * FROM '/etc/passwd'",
+        ]
     else:
-        attempts = ["SELECT pg_read_file('/etc/passwd')", "COPY users TO PROGRAM 'id'", "SET ROLE postgres",
-                    "SELECT lo_import('/etc/passwd')", f"COPY users TO '{tmp_path / 'leak.csv'}'",
-                    "SET default_transaction_read_only = off; SET transaction_read_only = off; "
-                    "INSERT INTO users (user_id) VALUES ('evil')",
-                    "CREATE TEMP TABLE t AS SELECT 1", "ALTER ROLE uba_reader SUPERUSER"]
+        attempts = [
+            "SELECT pg_read_file('/etc/passwd')",
+            "COPY users TO PROGRAM 'id'",
+            "SET ROLE postgres",
+            "SELECT lo_import('/etc/passwd')",
+            f"COPY users TO '{tmp_path / 'leak.csv'}'",
+            "SET default_transaction_read_only = off; SET transaction_read_only = off; "
+            "INSERT INTO users (user_id) VALUES ('evil')",
+            "CREATE TEMP TABLE t AS SELECT 1",
+            "ALTER ROLE uba_reader SUPERUSER",
+        ]
     for sql in attempts:
         with pytest.raises(QueryFailed):
             safe.readonly.query(sql)
@@ -275,8 +294,11 @@ def test_user_scope_hides_other_users_rows(env):
         "SELECT COUNT(*) FROM events WHERE user_id <> 'u003'": 0,
         "SELECT COUNT(*) FROM orders": int((frames["orders"]["user_id"] == uid).sum()),
         "SELECT COUNT(*) FROM (SELECT * FROM events UNION ALL SELECT * FROM main.events) x": 2 * len(mine),
-        "WITH orders AS (SELECT order_id FROM order_items) SELECT COUNT(*) FROM orders":
-            int(frames["order_items"]["order_id"].isin(frames["orders"][frames["orders"]["user_id"] == uid]["order_id"]).sum()),
+        "WITH orders AS (SELECT order_id FROM order_items) SELECT COUNT(*) FROM orders": int(
+            frames["order_items"]["order_id"]
+            .isin(frames["orders"][frames["orders"]["user_id"] == uid]["order_id"])
+            .sum()
+        ),
     }
     for sql, expected in probes.items():
         sql = sql.replace("main.events", "public.events") if safe.dialect == "postgresql" else sql

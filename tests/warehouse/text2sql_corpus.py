@@ -16,9 +16,18 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-_TYPE_MAP = (("INT", "BIGINT"), ("REAL", "DOUBLE"), ("FLOA", "DOUBLE"), ("DOUB", "DOUBLE"),
-             ("NUMERIC", "DOUBLE"), ("DECIMAL", "DOUBLE"), ("BOOL", "BOOLEAN"), ("DATETIME", "TIMESTAMP"),
-             ("TIMESTAMP", "TIMESTAMP"), ("DATE", "DATE"))
+_TYPE_MAP = (
+    ("INT", "BIGINT"),
+    ("REAL", "DOUBLE"),
+    ("FLOA", "DOUBLE"),
+    ("DOUB", "DOUBLE"),
+    ("NUMERIC", "DOUBLE"),
+    ("DECIMAL", "DOUBLE"),
+    ("BOOL", "BOOLEAN"),
+    ("DATETIME", "TIMESTAMP"),
+    ("TIMESTAMP", "TIMESTAMP"),
+    ("DATE", "DATE"),
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ def sqlite_to_duckdb(sqlite_path: Path, duck_path: Path) -> dict[str, list[str]]
     dst = duckdb.connect(str(duck_path))
     columns: dict[str, list[str]] = {}
     try:
-        names = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        names = [
+            r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+        ]
         for name in names:
             info = src.execute(f'PRAGMA table_info("{name}")').fetchall()
             cols = [(row[1], _duck_type(row[2])) for row in info]

@@ -13,17 +13,37 @@ UBA = Path(sys.executable).with_name("uba")
 
 def _uba(data_dir, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("UBA_")}
-    env.update({"UBA_DATA_DIR": str(data_dir), "UBA_LLM_BACKEND": "fake", "UBA_WATCH_WEBHOOK_BACKOFF_S": "0.05",
-                "NO_COLOR": "1", "COLUMNS": "200"})
+    env.update(
+        {
+            "UBA_DATA_DIR": str(data_dir),
+            "UBA_LLM_BACKEND": "fake",
+            "UBA_WATCH_WEBHOOK_BACKOFF_S": "0.05",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+    )
     return subprocess.run([str(UBA), "watch", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_add_list_run_remove(data_dir, receiver, tmp_path):
     answer = tmp_path / "answer.json"
-    answer.write_text(json.dumps({"text": "...", "trace": [
-        {"tool": "query", "args": {"measure": "orders", "last_days": 7}, "ok": True}]}))
-    added = _uba(data_dir, "add", "weekly orders", "--schedule", "0 8 * * mon", "--answer", str(answer),
-                 "--webhook", receiver.url, "--json")
+    answer.write_text(
+        json.dumps(
+            {"text": "...", "trace": [{"tool": "query", "args": {"measure": "orders", "last_days": 7}, "ok": True}]}
+        )
+    )
+    added = _uba(
+        data_dir,
+        "add",
+        "weekly orders",
+        "--schedule",
+        "0 8 * * mon",
+        "--answer",
+        str(answer),
+        "--webhook",
+        receiver.url,
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     report = json.loads(added.stdout)
     assert report["body"]["calls"] == [{"tool": "query", "args": {"measure": "orders", "last_days": 7}}]
@@ -38,7 +58,9 @@ def test_add_list_run_remove(data_dir, receiver, tmp_path):
 
     listed = json.loads(_uba(data_dir, "list", "--json").stdout)
     assert [(r["name"], (r["latest_run"] or {}).get("status")) for r in listed] == [
-        ("weekly orders", "ok"), ("purchases", None)]
+        ("weekly orders", "ok"),
+        ("purchases", None),
+    ]
     removed = _uba(data_dir, "remove", report["report_id"])
     assert removed.returncode == 0 and report["report_id"] in removed.stdout
     assert [r["name"] for r in json.loads(_uba(data_dir, "list", "--json").stdout)] == ["purchases"]

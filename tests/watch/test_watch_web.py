@@ -13,8 +13,11 @@ from watch import AlertRule, SavedCall
 
 def test_the_list_shows_each_report_with_its_latest_run_and_chart(settings):
     watch = build_watch(settings)
-    report = watch.add_report("daily purchases", [SavedCall(tool="query", args={
-        "measure": "purchases", "last_days": 14, "grain": "day"})], "@daily")
+    report = watch.add_report(
+        "daily purchases",
+        [SavedCall(tool="query", args={"measure": "purchases", "last_days": 14, "grain": "day"})],
+        "@daily",
+    )
     alert = watch.add_alert("purchase drop", AlertRule(measure="purchases"), "@daily", owner="key:abc")
     watch.run(report.report_id)
     rows = report_rows(watch, ["web", "dev"])

@@ -37,10 +37,18 @@ def _top_items(event_type: str, limit: int = 10) -> str:
 
 
 TOOLS = [
-    StructuredTool.from_function(_funnel, name="funnel", args_schema=FunnelArgs,
-                                 description="Compute conversion between ordered event types over the last N days."),
-    StructuredTool.from_function(_top_items, name="top_items", args_schema=TopItemsArgs,
-                                 description="Rank items by how often an event happened to them."),
+    StructuredTool.from_function(
+        _funnel,
+        name="funnel",
+        args_schema=FunnelArgs,
+        description="Compute conversion between ordered event types over the last N days.",
+    ),
+    StructuredTool.from_function(
+        _top_items,
+        name="top_items",
+        args_schema=TopItemsArgs,
+        description="Rank items by how often an event happened to them.",
+    ),
 ]
 SYSTEM = SystemMessage("You are a behavior analyst. Use the tools to answer; never invent numbers.")
 QUESTION = HumanMessage("What share of users who viewed an item went on to purchase in the last 14 days?")
@@ -69,8 +77,9 @@ def test_named_tool_and_two_turn_round_trip(vllm_settings) -> None:
     (call,) = reply.tool_calls
     assert call["name"] == "top_items"
     assert TopItemsArgs.model_validate(call["args"]).event_type == "purchase"
-    result = ToolMessage("item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388",
-                         tool_call_id=call["id"])
+    result = ToolMessage(
+        "item_id, title, purchases\n17, Trail shoe X200, 412\n9, Rain jacket, 388", tool_call_id=call["id"]
+    )
     # The agent's answer step after tool results (tool_choice "none": the tools stay in the prompt).
     # The server must take the call and its result back; what the 1.5B model then writes is the
     # evaluation's business (measured here: it wrote another call as text, which the agent parses).

@@ -97,8 +97,14 @@ def create_app(
         from ui.mcp import McpService, mount_http
 
         app.state.mcp = McpService(app.state.runs, AuditLog(api_db_path(settings)), parts=parts)
-        mount_http(app, app.state.mcp, app.state.auth, host=settings.serve_host, port=settings.serve_port,
-                   max_body_bytes=settings.api_max_body_bytes)
+        mount_http(
+            app,
+            app.state.mcp,
+            app.state.auth,
+            host=settings.serve_host,
+            port=settings.serve_port,
+            max_body_bytes=settings.api_max_body_bytes,
+        )
 
     @app.get("/health", tags=["ops"], summary="Liveness, readiness and what answers")
     async def health() -> dict[str, Any]:
@@ -106,8 +112,14 @@ def create_app(
         static prompt cached (questions sent meanwhile wait, outside their timeout), then ``ready``;
         ``failed`` names the problem in ``analyst_error``."""
         runs = app.state.runs
-        return {"status": "ok", "model": runs.state, "llm": app.state.llm_label, "auth": auth.mode,
-                "analyst_loaded": runs.loaded, "analyst_error": runs.build_error}
+        return {
+            "status": "ok",
+            "model": runs.state,
+            "llm": app.state.llm_label,
+            "auth": auth.mode,
+            "analyst_loaded": runs.loaded,
+            "analyst_error": runs.build_error,
+        }
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def prometheus() -> Response:
@@ -119,8 +131,14 @@ def create_app(
 
         from ui.web import build_web
 
-        blocks, theme, css = build_web(app.state.runs, llm=app.state.llm_label, overview=overview_factory,
-                                       auth=app.state.auth, layer=layer_factory, watch=app.state.watch)
+        blocks, theme, css = build_web(
+            app.state.runs,
+            llm=app.state.llm_label,
+            overview=overview_factory,
+            auth=app.state.auth,
+            layer=layer_factory,
+            watch=app.state.watch,
+        )
 
         def web_login(username: str, password: str) -> bool:
             key = keys.verify(password)
@@ -130,10 +148,20 @@ def create_app(
         async def root(request: Request) -> RedirectResponse:
             return RedirectResponse(url=f"{WEB_PATH}/")
 
-        app = gr.mount_gradio_app(app, blocks, path=WEB_PATH, theme=theme, css=css, footer_links=["api"],
-                                  show_error=True, enable_monitoring=False, mcp_server=False, ssr_mode=False,
-                                  auth=web_login if auth.mode == "keys" else None,
-                                  auth_message="Sign in with an API key: its id (from `uba keys list`) and the key.")
+        app = gr.mount_gradio_app(
+            app,
+            blocks,
+            path=WEB_PATH,
+            theme=theme,
+            css=css,
+            footer_links=["api"],
+            show_error=True,
+            enable_monitoring=False,
+            mcp_server=False,
+            ssr_mode=False,
+            auth=web_login if auth.mode == "keys" else None,
+            auth_message="Sign in with an API key: its id (from `uba keys list`) and the key.",
+        )
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

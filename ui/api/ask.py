@@ -54,8 +54,10 @@ async def ask(
     thread_id = state.runs.admit(caller, body.question, body.thread_id or x_thread_id)
     timing: dict[str, float] = {}
     answer = await state.runs.answer(caller, body.question, thread_id, surface="ask", timing=timing)
-    return JSONResponse(answer.model_dump(mode="json"),
-                        headers={"X-Thread-Id": thread_id, "Server-Timing": server_timing(timing, started)})
+    return JSONResponse(
+        answer.model_dump(mode="json"),
+        headers={"X-Thread-Id": thread_id, "Server-Timing": server_timing(timing, started)},
+    )
 
 
 @router.get("/v1/threads/{thread_id}", response_model=Thread, summary="A conversation's questions and answers")

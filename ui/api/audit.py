@@ -63,16 +63,35 @@ class AuditLog:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
 
-    def record(self, *, surface: str, owner: str, user_scope: str | None, action: str, args: dict[str, Any],
-               outcome: str, detail: str = "", duration_ms: float = 0.0) -> None:
+    def record(
+        self,
+        *,
+        surface: str,
+        owner: str,
+        user_scope: str | None,
+        action: str,
+        args: dict[str, Any],
+        outcome: str,
+        detail: str = "",
+        duration_ms: float = 0.0,
+    ) -> None:
         """Append one call (``outcome``: ok, error, invalid, refused, rate_limited, unknown)."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self._lock:
             self._db.execute(
                 "INSERT INTO audit (at, surface, owner, user_scope, action, args, outcome, detail, duration_ms) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                (now, surface, owner, user_scope, action, _args_text(args), outcome, detail[:MAX_DETAIL_CHARS],
-                 round(duration_ms, 1)),
+                (
+                    now,
+                    surface,
+                    owner,
+                    user_scope,
+                    action,
+                    _args_text(args),
+                    outcome,
+                    detail[:MAX_DETAIL_CHARS],
+                    round(duration_ms, 1),
+                ),
             )
 
     def recent(self, limit: int = 50, *, owner: str | None = None) -> list[AuditEntry]:
@@ -81,7 +100,8 @@ class AuditLog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, at, surface, owner, user_scope, action, args, outcome, detail, duration_ms FROM audit "
-                f"{where} ORDER BY id DESC LIMIT ?", params,
+                f"{where} ORDER BY id DESC LIMIT ?",
+                params,
             ).fetchall()
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9]) for r in rows]
 

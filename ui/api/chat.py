@@ -93,8 +93,11 @@ def _model_name(request: Request) -> str:
 
 def _usage(answer: Answer) -> dict[str, int]:
     u = answer.usage
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.prompt_tokens + u.completion_tokens}
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+    }
 
 
 @router.post("/v1/chat/completions", summary="Ask the analyst through the OpenAI chat-completions protocol")
@@ -118,10 +121,21 @@ async def chat_completions(
         answer = await state.runs.answer(caller, question, thread_id, surface="chat", timing=timing)
         headers["Server-Timing"] = server_timing(timing, started)
         payload = {
-            "id": completion_id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": _usage(answer), "thread_id": thread_id, "uba": answer.model_dump(mode="json"),
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": _usage(answer),
+            "thread_id": thread_id,
+            "uba": answer.model_dump(mode="json"),
         }
         return JSONResponse(payload, headers=headers)
 
@@ -131,9 +145,15 @@ async def chat_completions(
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-                   "thread_id": thread_id, **extra}
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            "thread_id": thread_id,
+            **extra,
+        }
         return f"data: {json.dumps(payload, default=str)}\n\n"
 
     async def sse() -> AsyncIterator[str]:
@@ -154,8 +174,14 @@ async def chat_completions(
                     ms = {k.replace("_s", "_ms"): round(v * 1000, 1) for k, v in timing.items()}
                     yield chunk({}, "stop", uba=answer.model_dump(mode="json"), uba_timing=ms)
                     if include_usage:
-                        usage_chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                       "model": model, "choices": [], "usage": _usage(answer)}
+                        usage_chunk = {
+                            "id": completion_id,
+                            "object": "chat.completion.chunk",
+                            "created": created,
+                            "model": model,
+                            "choices": [],
+                            "usage": _usage(answer),
+                        }
                         yield f"data: {json.dumps(usage_chunk)}\n\n"
                     break
                 event = await anext(events)

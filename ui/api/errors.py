@@ -55,7 +55,10 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         reason = first.get("ctx", {}).get("error", "malformed JSON")
-        return f"request body is not valid JSON ({reason}); send a JSON object with Content-Type: application/json", None
+        return (
+            f"request body is not valid JSON ({reason}); send a JSON object with Content-Type: application/json",
+            None,
+        )
     if tuple(first.get("loc", ())) == ("body",) and first.get("type") in ("model_attributes_type", "dict_type"):
         return "request body is not a JSON object; send one with Content-Type: application/json", None
     location = ".".join(str(p) for p in first.get("loc", ()) if p != "body")

@@ -82,7 +82,9 @@ class KeyStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
 
-    def create(self, *, user_scope: str | None = None, rate_per_min: int | None = None, label: str = "") -> tuple[str, ApiKey]:
+    def create(
+        self, *, user_scope: str | None = None, rate_per_min: int | None = None, label: str = ""
+    ) -> tuple[str, ApiKey]:
         """A new key: returns the full secret token (shown once) and its stored record."""
         if user_scope is not None and not user_scope.strip():
             raise ValueError("user scope is empty; pass the end user's id, e.g. --user-scope 4711")

@@ -35,8 +35,13 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send, size: int | None) -> None:
         body = json.dumps(error_body(413, self._message(size))).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,8 +115,7 @@ class ThreadGuard:
         if thread_id in self._running:
             raise ApiError(
                 409,
-                f"thread {thread_id!r} is already answering a question; wait for it to finish "
-                "or use another thread id",
+                f"thread {thread_id!r} is already answering a question; wait for it to finish or use another thread id",
             )
         self._running.add(thread_id)
         try:

@@ -27,17 +27,26 @@ class Metrics:
         disable_created_metrics()  # the *_created series only double the exposition
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("uba_http_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r)
-        self.latency = Histogram("uba_http_request_duration_seconds", "HTTP request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.questions = Counter("uba_questions", "Questions answered, by surface and outcome", ["surface", "outcome"], registry=r)
+        self.requests = Counter(
+            "uba_http_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "uba_http_request_duration_seconds", "HTTP request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.questions = Counter(
+            "uba_questions", "Questions answered, by surface and outcome", ["surface", "outcome"], registry=r
+        )
         self.in_flight = Gauge("uba_questions_in_flight", "Questions being answered now", registry=r)
-        self.analyst_seconds = Histogram("uba_analyst_duration_seconds", "Time the analyst spent on a question", buckets=_LATENCY_BUCKETS, registry=r)
+        self.analyst_seconds = Histogram(
+            "uba_analyst_duration_seconds", "Time the analyst spent on a question", buckets=_LATENCY_BUCKETS, registry=r
+        )
         self.llm_calls = Counter("uba_llm_calls", "LLM calls made by the agent", registry=r)
         self.llm_tokens = Counter("uba_llm_tokens", "LLM tokens", ["kind"], registry=r)
         self.tool_calls = Counter("uba_tool_calls", "Tool calls made by the agent", ["tool"], registry=r)
         self.errors = Counter("uba_errors", "Errors answered, by HTTP status", ["status"], registry=r)
-        self.mcp_calls = Counter("uba_mcp_calls", "MCP tool calls and resource reads, by name and outcome",
-                                 ["action", "outcome"], registry=r)
+        self.mcp_calls = Counter(
+            "uba_mcp_calls", "MCP tool calls and resource reads, by name and outcome", ["action", "outcome"], registry=r
+        )
         self.cancelled = Counter("uba_runs_cancelled", "Runs cancelled because the client went away", registry=r)
 
     def record_answer(self, usage: dict, trace: list[dict]) -> None:
@@ -58,8 +67,10 @@ def server_timing(timing: dict[str, float], started: float) -> str:
     """A ``Server-Timing`` header: waiting for the model's warm-up and for a worker, the analyst's run, the
     whole request (ms)."""
     total = (time.perf_counter() - started) * 1000
-    return (f"warm;dur={timing.get('warm_s', 0) * 1000:.1f}, queue;dur={timing.get('queue_s', 0) * 1000:.1f}, analyst;dur={timing.get('analyst_s', 0) * 1000:.1f}, "
-            f"total;dur={total:.1f}")
+    return (
+        f"warm;dur={timing.get('warm_s', 0) * 1000:.1f}, queue;dur={timing.get('queue_s', 0) * 1000:.1f}, analyst;dur={timing.get('analyst_s', 0) * 1000:.1f}, "
+        f"total;dur={total:.1f}"
+    )
 
 
 def _route_of(scope: Scope) -> str:

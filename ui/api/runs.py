@@ -132,7 +132,6 @@ class Runs:
             timing["queue_s"] = time.perf_counter() - waited
             yield
 
-
     def admit(self, caller: Caller, question: str, thread_id: str | None) -> str:
         """Check the limits for one question and return its thread id (new when none was given)."""
         self.rate.check(caller.owner, caller.rate_per_min)
@@ -147,16 +146,24 @@ class Runs:
             )
         thread_id = thread_id or f"t-{uuid.uuid4().hex}"
         if len(thread_id) > _MAX_THREAD_ID or not thread_id.isprintable():
-            raise ApiError(422, f"thread id {thread_id[:40]!r}... must be at most {_MAX_THREAD_ID} printable characters",
-                           param="thread_id")
+            raise ApiError(
+                422,
+                f"thread id {thread_id[:40]!r}... must be at most {_MAX_THREAD_ID} printable characters",
+                param="thread_id",
+            )
         try:
             self.threads.claim(thread_id, caller.owner)
         except ThreadOwnedElsewhere:
-            raise ApiError(404, f"thread {thread_id!r} does not exist for this key; omit it to start a new thread",
-                           param="thread_id") from None
+            raise ApiError(
+                404,
+                f"thread {thread_id!r} does not exist for this key; omit it to start a new thread",
+                param="thread_id",
+            ) from None
         return thread_id
 
-    def _finish(self, caller: Caller, surface: str, question: str, thread_id: str, answer: Answer, started: float) -> Answer:
+    def _finish(
+        self, caller: Caller, surface: str, question: str, thread_id: str, answer: Answer, started: float
+    ) -> Answer:
         elapsed = time.perf_counter() - started
         self.metrics.analyst_seconds.observe(elapsed)
         self.metrics.record_answer(answer.usage.model_dump(), [s.model_dump() for s in answer.trace])
@@ -168,8 +175,9 @@ class Runs:
         self.threads.append(thread_id, question, answer.model_dump(mode="json"))
         return answer
 
-    async def answer(self, caller: Caller, question: str, thread_id: str, *, surface: str,
-                     timing: dict[str, float] | None = None) -> Answer:
+    async def answer(
+        self, caller: Caller, question: str, thread_id: str, *, surface: str, timing: dict[str, float] | None = None
+    ) -> Answer:
         """The whole Answer; 503 when the LLM fails or the question outlives the timeout.
 
         ``timing`` receives ``queue_s`` (waiting for a worker) and ``analyst_s`` (the analyst's run).
@@ -183,8 +191,11 @@ class Runs:
                 async with self._slot(timing):
                     started = time.perf_counter()
                     call = asyncio.get_running_loop().run_in_executor(
-                        self._workers, partial(analyst.ask, question, thread_id=thread_id, user_scope=caller.user_scope,
-                                              owner=caller.owner))
+                        self._workers,
+                        partial(
+                            analyst.ask, question, thread_id=thread_id, user_scope=caller.user_scope, owner=caller.owner
+                        ),
+                    )
                     answer = await asyncio.wait_for(call, max(deadline - time.monotonic(), 0.001))
                     timing["analyst_s"] = time.perf_counter() - started
             except TimeoutError:
@@ -197,8 +208,15 @@ class Runs:
                 self.metrics.in_flight.dec()
             return self._finish(caller, surface, question, thread_id, answer, started)
 
-    def _produce(self, analyst: Any, question: str, kwargs: dict, loop: asyncio.AbstractEventLoop,
-                 queue: asyncio.Queue, stop: threading.Event) -> None:
+    def _produce(
+        self,
+        analyst: Any,
+        question: str,
+        kwargs: dict,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue,
+        stop: threading.Event,
+    ) -> None:
         """Run the analyst's event stream in one worker thread; stop pulling as soon as ``stop`` is set."""
 
         def put(item: tuple[str, Any]) -> None:
@@ -220,8 +238,9 @@ class Runs:
         finally:
             iterator.close()
 
-    async def events(self, caller: Caller, question: str, thread_id: str, *, surface: str,
-                     timing: dict[str, float] | None = None) -> AsyncIterator[Any]:
+    async def events(
+        self, caller: Caller, question: str, thread_id: str, *, surface: str, timing: dict[str, float] | None = None
+    ) -> AsyncIterator[Any]:
         """The analyst's streaming events; the last one is FinalAnswer. Closing the iterator cancels the run."""
         timing = {} if timing is None else timing
         analyst = await self._ready_analyst(timing)
@@ -244,7 +263,8 @@ class Runs:
                         except TimeoutError:
                             self.metrics.questions.labels(surface=surface, outcome="timeout").inc()
                             raise _unavailable(
-                                f"no answer within {self.timeout_s:g} s (UBA_API_QUESTION_TIMEOUT_S)") from None
+                                f"no answer within {self.timeout_s:g} s (UBA_API_QUESTION_TIMEOUT_S)"
+                            ) from None
                         if kind == "error":
                             if isinstance(item, LLMError):
                                 self.metrics.questions.labels(surface=surface, outcome="llm_error").inc()

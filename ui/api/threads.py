@@ -66,9 +66,7 @@ class ThreadStore:
     def get(self, thread_id: str, owner: str) -> dict[str, Any] | None:
         """The thread with its turns, or None when absent or owned by someone else."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT owner, created_at FROM threads WHERE thread_id = ?", (thread_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT owner, created_at FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
             if row is None or row[0] != owner:
                 return None
             turns = self._db.execute(

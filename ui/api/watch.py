@@ -46,8 +46,12 @@ def _watch(request: Request):
 def _answer_calls(request: Request, owner: str, body: WatchCreate) -> list[SavedCall]:
     thread = request.app.state.runs.threads.get(body.thread_id, owner)
     if thread is None or not thread["turns"]:
-        raise ApiError(404, f"no answered thread {body.thread_id!r} for this key; thread ids come back in the "
-                            "X-Thread-Id header of /v1/ask", param="thread_id")
+        raise ApiError(
+            404,
+            f"no answered thread {body.thread_id!r} for this key; thread ids come back in the "
+            "X-Thread-Id header of /v1/ask",
+            param="thread_id",
+        )
     turns = [t for t in thread["turns"] if body.turn is None or t["seq"] == body.turn]
     if not turns:
         raise ApiError(404, f"thread {body.thread_id!r} has no turn {body.turn}", param="turn")
@@ -76,13 +80,30 @@ async def add_report(body: WatchCreate, request: Request) -> dict[str, Any]:
     watch = _watch(request)
     try:
         if body.alert is not None:
-            report = await run_in_threadpool(watch.add_alert, body.name, body.alert, body.schedule,
-                                             webhook=body.webhook, owner=caller.owner, user_scope=caller.user_scope)
+            report = await run_in_threadpool(
+                watch.add_alert,
+                body.name,
+                body.alert,
+                body.schedule,
+                webhook=body.webhook,
+                owner=caller.owner,
+                user_scope=caller.user_scope,
+            )
         else:
-            calls = _answer_calls(request, caller.owner, body) if body.thread_id else [
-                *body.calls, *(SavedCall(tool="query", args=q) for q in body.queries)]
-            report = await run_in_threadpool(watch.add_report, body.name, calls, body.schedule,
-                                             webhook=body.webhook, owner=caller.owner, user_scope=caller.user_scope)
+            calls = (
+                _answer_calls(request, caller.owner, body)
+                if body.thread_id
+                else [*body.calls, *(SavedCall(tool="query", args=q) for q in body.queries)]
+            )
+            report = await run_in_threadpool(
+                watch.add_report,
+                body.name,
+                calls,
+                body.schedule,
+                webhook=body.webhook,
+                owner=caller.owner,
+                user_scope=caller.user_scope,
+            )
     except WatchError as exc:
         raise ApiError(422, str(exc)) from None
     return report.to_dict()

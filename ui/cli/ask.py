@@ -33,19 +33,24 @@ def _print_answer(answer: Any, *, with_text: bool = True) -> None:
         console.print(answer.text, highlight=False, markup=False)
     for table in answer.tables:
         shown = table.rows[:20]
-        title = table.title if len(shown) == table.total_rows else f"{table.title} (showing {len(shown)} of {table.total_rows:,})"
+        title = (
+            table.title
+            if len(shown) == table.total_rows
+            else f"{table.title} (showing {len(shown)} of {table.total_rows:,})"
+        )
         print_table(title, table.columns, shown)
     for chart in answer.charts:
         console.print(f"[dim]chart: {escape(chart.title)} (open the web UI to view)[/]")
     for citation in answer.citations:
         detail = f" — {citation.detail}" if citation.detail else ""
-        console.print(f"[dim]source ({citation.kind}): {escape(citation.ref + detail)}[/]",
-                      highlight=False)
+        console.print(f"[dim]source ({citation.kind}): {escape(citation.ref + detail)}[/]", highlight=False)
     if answer.status != "ok":
         console.print(f"[yellow]status: {answer.status}[/]")
     u = answer.usage
-    console.print(f"[dim]{u.llm_calls} LLM calls, {u.prompt_tokens}+{u.completion_tokens} tokens, "
-                  f"{u.latency_ms / 1000:.1f} s · thread {answer.thread_id}[/]")
+    console.print(
+        f"[dim]{u.llm_calls} LLM calls, {u.prompt_tokens}+{u.completion_tokens} tokens, "
+        f"{u.latency_ms / 1000:.1f} s · thread {answer.thread_id}[/]"
+    )
 
 
 @app.command("ask")
@@ -57,7 +62,7 @@ def ask_cmd(
 ) -> None:
     """Answer one question about the behavior data, with tables and sources."""
     if not question.strip():
-        fail("the question is empty; e.g. uba ask \"purchases per week over the last month\"")
+        fail('the question is empty; e.g. uba ask "purchases per week over the last month"')
     answer = _analyst(backend).ask(question, thread_id=thread)
     if as_json:
         print_json(answer.model_dump(mode="json"))
@@ -93,8 +98,10 @@ def chat_cmd(thread: _Thread = None, backend: _Backend = None) -> None:
         console.print("[bold]uba>[/] ", end="")
         for event in analyst.stream(question, thread_id=thread_id):
             if isinstance(event, StepStarted):
-                console.print(f"[dim]… {event.tool}({escape(', '.join(f'{k}={v!r}' for k, v in event.args.items()))})[/]",
-                              highlight=False)
+                console.print(
+                    f"[dim]… {event.tool}({escape(', '.join(f'{k}={v!r}' for k, v in event.args.items()))})[/]",
+                    highlight=False,
+                )
             elif isinstance(event, StepFinished) and not event.ok:
                 console.print(f"[dim]  ✗ {event.tool}: {escape((event.error or '')[:120])}[/]", highlight=False)
             elif isinstance(event, AnswerToken):

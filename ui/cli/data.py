@@ -32,7 +32,9 @@ def describe_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     console.print(f"events from {overview.first_event} to {overview.last_event}")
     print_table("rows per table", ["table", "rows"], [[k, f"{v:,}"] for k, v in overview.row_counts.items()])
     print_table("events by type", ["event_type", "events"], [[k, f"{v:,}"] for k, v in overview.event_types.items()])
-    print_table("top items by events", ["item_id", "title", "events"], [[i, t, f"{n:,}"] for i, t, n in overview.top_items])
+    print_table(
+        "top items by events", ["item_id", "title", "events"], [[i, t, f"{n:,}"] for i, t, n in overview.top_items]
+    )
 
 
 @app.command("demo")
@@ -70,19 +72,27 @@ def demo_cmd(
         console.print(f"{warehouse.url} already holds data; left as it is (--replace rebuilds the demo)")
         return
     try:
-        stats = generate_demo(warehouse, users=users, days=days, seed=seed, end=last_day, replace=replace,
-                              progress=not as_json)
+        stats = generate_demo(
+            warehouse, users=users, days=days, seed=seed, end=last_day, replace=replace, progress=not as_json
+        )
     finally:
         warehouse.dispose()
     if as_json:
         print_json({"warehouse": warehouse.url, **stats.to_dict()})
         return
     console.print(f"demo data in {warehouse.url}: {stats.first_day} to {stats.last_day}, seed {seed}")
-    print_table("rows loaded", ["table", "rows"], [
-        [name, f"{getattr(stats, name):,}"] for name in ("users", "items", "events", "orders", "order_items", "reviews")
-    ])
-    console.print(f"generated in {stats.generate_seconds:.1f} s, loaded in {stats.load_seconds:.1f} s "
-                  f"({stats.events / max(stats.seconds, 1e-9):,.0f} events/s)")
+    print_table(
+        "rows loaded",
+        ["table", "rows"],
+        [
+            [name, f"{getattr(stats, name):,}"]
+            for name in ("users", "items", "events", "orders", "order_items", "reviews")
+        ],
+    )
+    console.print(
+        f"generated in {stats.generate_seconds:.1f} s, loaded in {stats.load_seconds:.1f} s "
+        f"({stats.events / max(stats.seconds, 1e-9):,.0f} events/s)"
+    )
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -100,7 +110,9 @@ def _value_maps(values: list[str] | None) -> dict[str, dict[str, str]]:
     for value in values or []:
         column, sep, pair = value.partition(":")
         if not sep or "=" not in pair:
-            raise typer.BadParameter(f"--value-map {value!r} is not COLUMN:FROM=TO; write e.g. --value-map country:UK=GB")
+            raise typer.BadParameter(
+                f"--value-map {value!r} is not COLUMN:FROM=TO; write e.g. --value-map country:UK=GB"
+            )
         maps.setdefault(column.strip(), {}).update(_pairs([pair], "--value-map"))
     return maps
 
@@ -110,8 +122,11 @@ def ingest_cmd(
     path: Annotated[Path, typer.Argument(help="The file to load: .csv, .tsv, .txt, .json(l)(.gz), .parquet.")],
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f",
-                     help="amazon-reviews, taobao, retailrocket, uci-retail, or a mapped csv, tsv, jsonl, parquet."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="amazon-reviews, taobao, retailrocket, uci-retail, or a mapped csv, tsv, jsonl, parquet.",
+        ),
     ],
     mapping_file: Annotated[
         Path | None, typer.Option("--mapping", help="A YAML mapping file (see docs/ingest.md); flags override it.")
@@ -152,13 +167,25 @@ def ingest_cmd(
     if event_maps:
         values.setdefault("event_type", {}).update(_pairs(event_maps, "--event-map"))
     spec = (load_mapping(mapping_file) if mapping_file else SourceMapping()).merged(
-        columns=_pairs(maps, "--map"), constants=_pairs(consts, "--const"), values=values, separator=sep,
-        ts_format=ts_format, key=key, orders=orders,
+        columns=_pairs(maps, "--map"),
+        constants=_pairs(consts, "--const"),
+        values=values,
+        separator=sep,
+        ts_format=ts_format,
+        key=key,
+        orders=orders,
     )
     warehouse = _warehouse()
     try:
-        report = ingest(warehouse, path, fmt, spec=spec, dry_run=dry_run, progress=not as_json,
-                        keep_review_pii=Settings().review_keep_pii)
+        report = ingest(
+            warehouse,
+            path,
+            fmt,
+            spec=spec,
+            dry_run=dry_run,
+            progress=not as_json,
+            keep_review_pii=Settings().review_keep_pii,
+        )
     finally:
         warehouse.dispose()
     if as_json:
@@ -170,19 +197,31 @@ def ingest_cmd(
 def _print_report(report, url: str) -> None:
     if report.preview:
         columns = list(report.preview[0])
-        print_table(f"first {len(report.preview)} mapped rows", columns,
-                    [[row.get(c) for c in columns] for row in report.preview])
+        print_table(
+            f"first {len(report.preview)} mapped rows",
+            columns,
+            [[row.get(c) for c in columns] for row in report.preview],
+        )
     verb = "would load" if report.dry_run else "into"
     sides = "".join(f", {n:,} rows of {name}" for name, n in report.side_rows_read.items())
-    console.print(f"{report.path} ({report.format}) {verb} {url}: {report.rows_read:,} rows read{sides}, "
-                  f"{report.rows_skipped:,} skipped; duplicate key: {report.key}")
-    print_table("rows per table", ["table", "inserted", "already present"], [
-        [name, f"{report.inserted[name]:,}", f"{report.already_present[name]:,}"] for name in report.inserted
-    ])
+    console.print(
+        f"{report.path} ({report.format}) {verb} {url}: {report.rows_read:,} rows read{sides}, "
+        f"{report.rows_skipped:,} skipped; duplicate key: {report.key}"
+    )
+    print_table(
+        "rows per table",
+        ["table", "inserted", "already present"],
+        [[name, f"{report.inserted[name]:,}", f"{report.already_present[name]:,}"] for name in report.inserted],
+    )
     if report.skipped:
-        print_table("rows skipped", ["reason", "detail", "rows", "sample"], [
-            [g.reason, g.detail, f"{g.rows:,}", "; ".join(_sample_text(s) for s in g.samples)] for g in report.skipped
-        ])
+        print_table(
+            "rows skipped",
+            ["reason", "detail", "rows", "sample"],
+            [
+                [g.reason, g.detail, f"{g.rows:,}", "; ".join(_sample_text(s) for s in g.samples)]
+                for g in report.skipped
+            ],
+        )
     if report.dry_run:
         console.print("dry run: nothing was written")
     console.print(f"done in {report.elapsed_s:.1f} s ({report.rows_per_s:,.0f} rows/s)")

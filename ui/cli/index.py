@@ -14,8 +14,12 @@ app = typer.Typer(no_args_is_help=True, help="Build or refresh search indexes fr
 @app.command("reviews")
 def reviews_cmd(
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Reviews embedded and committed per batch.")] = 256,
-    retrain_sentiment: Annotated[bool, typer.Option(
-        "--retrain-sentiment", help="Train the sentiment classifier again on the rated reviews now indexed.")] = False,
+    retrain_sentiment: Annotated[
+        bool,
+        typer.Option(
+            "--retrain-sentiment", help="Train the sentiment classifier again on the rated reviews now indexed."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Embed new and changed reviews into the review index, drop deleted ones, score their sentiment (safe to re-run)."""
@@ -30,8 +34,9 @@ def reviews_cmd(
         warehouse = open_warehouse(settings)
         try:
             report = index_reviews(warehouse, index, batch_size=batch_size, progress=not as_json)
-            sentiment = score_reviews(warehouse, index, settings.data_dir / "models" / "sentiment.npz",
-                                      retrain=retrain_sentiment)
+            sentiment = score_reviews(
+                warehouse, index, settings.data_dir / "models" / "sentiment.npz", retrain=retrain_sentiment
+            )
         finally:
             warehouse.dispose()
     except VectorStoreError as exc:
@@ -43,9 +48,30 @@ def reviews_cmd(
     print_table(
         "index run",
         ["reviews", "new", "changed", "meta", "deleted", "same", "embedded", "seconds"],
-        [[report.reviews, report.added, report.updated, report.metadata_only, report.deleted, report.unchanged,
-          report.embedded, report.seconds]],
+        [
+            [
+                report.reviews,
+                report.added,
+                report.updated,
+                report.metadata_only,
+                report.deleted,
+                report.unchanged,
+                report.embedded,
+                report.seconds,
+            ]
+        ],
     )
-    print_table("sentiment", ["model", "scored", "deleted", "same", "trained", "seconds"],
-                [[sentiment.model, sentiment.scored, sentiment.deleted, sentiment.unchanged,
-                  "yes" if sentiment.trained else "no", sentiment.seconds]])
+    print_table(
+        "sentiment",
+        ["model", "scored", "deleted", "same", "trained", "seconds"],
+        [
+            [
+                sentiment.model,
+                sentiment.scored,
+                sentiment.deleted,
+                sentiment.unchanged,
+                "yes" if sentiment.trained else "no",
+                sentiment.seconds,
+            ]
+        ],
+    )

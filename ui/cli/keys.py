@@ -20,7 +20,9 @@ def _store():
 
 @app.command("create")
 def create_cmd(
-    user_scope: Annotated[str | None, typer.Option("--user-scope", help="Limit the key to one end user's rows.")] = None,
+    user_scope: Annotated[
+        str | None, typer.Option("--user-scope", help="Limit the key to one end user's rows.")
+    ] = None,
     rate: Annotated[str | None, typer.Option("--rate", help="Requests per minute, e.g. 30/min.")] = None,
     label: Annotated[str, typer.Option("--label", help="A note saying who holds the key.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -37,8 +39,11 @@ def create_cmd(
         print_json({"key": token, "id": key.key_id, "user_scope": key.user_scope, "rate_per_min": key.rate_per_min})
         return
     console.print(f"API key (shown once, store it now): [bold]{token}[/]", highlight=False)
-    console.print(f"id: {key.key_id}   user scope: {key.user_scope or 'all users'}   "
-                  f"rate: {key.rate_per_min or 'server default'}/min", highlight=False)
+    console.print(
+        f"id: {key.key_id}   user scope: {key.user_scope or 'all users'}   "
+        f"rate: {key.rate_per_min or 'server default'}/min",
+        highlight=False,
+    )
     console.print("Send it as 'Authorization: Bearer <key>'. In the web app sign in with the id and the key.")
 
 
@@ -49,9 +54,21 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
     if as_json:
         print_json([k.__dict__ | {"active": k.active} for k in keys])
         return
-    print_table("API keys", ["id", "user scope", "rate/min", "label", "created", "state"],
-                [[k.key_id, k.user_scope or "all", k.rate_per_min or "default", k.label, k.created_at,
-                  "active" if k.active else f"revoked {k.revoked_at}"] for k in keys])
+    print_table(
+        "API keys",
+        ["id", "user scope", "rate/min", "label", "created", "state"],
+        [
+            [
+                k.key_id,
+                k.user_scope or "all",
+                k.rate_per_min or "default",
+                k.label,
+                k.created_at,
+                "active" if k.active else f"revoked {k.revoked_at}",
+            ]
+            for k in keys
+        ],
+    )
 
 
 @app.command("revoke")

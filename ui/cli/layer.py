@@ -59,17 +59,22 @@ def check_cmd(path: Annotated[Path, typer.Argument(help="A semantic layer YAML f
             try:
                 run_query(SafeSql(readonly), layer, model(**example.args))
             except (ValidationError, WarehouseError) as exc:
-                raise LayerError(f"{path}: example {i} ({example.question!r}) does not run: "
-                                 f"{str(exc).splitlines()[0]}") from None
+                raise LayerError(
+                    f"{path}: example {i} ({example.question!r}) does not run: {str(exc).splitlines()[0]}"
+                ) from None
     finally:
         readonly.close()
-    console.print(f"{path}: valid; {len(layer.measures)} measures, {len(layer.dimensions)} dimensions "
-                  f"({len(names)} from the file ran), {len(layer.examples)} examples")
+    console.print(
+        f"{path}: valid; {len(layer.measures)} measures, {len(layer.dimensions)} dimensions "
+        f"({len(names)} from the file ran), {len(layer.examples)} examples"
+    )
 
 
 @query_app.command("query")
 def query_cmd(
-    spec: Annotated[str, typer.Argument(help='A query spec as JSON, e.g. \'{"measure": "purchases", "last_days": 7}\'.')],
+    spec: Annotated[
+        str, typer.Argument(help='A query spec as JSON, e.g. \'{"measure": "purchases", "last_days": 7}\'.')
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON with the SQL that ran.")] = False,
 ) -> None:
     """Run one query spec (what the agent's query tool runs) and print its summary, table and SQL."""

@@ -101,8 +101,10 @@ def serve_cmd(
 @app.command("status")
 def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    self_test: Annotated[bool, typer.Option("--self-test/--no-self-test",
-                                            help="Measure prefill and decode speed (local backend, ~10 s).")] = True,
+    self_test: Annotated[
+        bool,
+        typer.Option("--self-test/--no-self-test", help="Measure prefill and decode speed (local backend, ~10 s)."),
+    ] = True,
 ) -> None:
     """Which backend answers; the embedded runtime's build, this CPU, the model file and their speed;
     the managed vLLM server's state."""
@@ -131,16 +133,21 @@ def status_cmd(
 
 
 def _print_embedded(info: dict) -> None:
-    console.print(f"CPU: {info['cpu']}; flags: {' '.join(info['cpu_flags']) or 'unknown'}", highlight=False,
-                  soft_wrap=True)
+    console.print(
+        f"CPU: {info['cpu']}; flags: {' '.join(info['cpu_flags']) or 'unknown'}", highlight=False, soft_wrap=True
+    )
     if info.get("runtime") is None:
         console.print(f"[yellow]{info['problem']}[/]", highlight=False)
         return
     console.print(f"runtime: {info['runtime']} ({info['library']})", highlight=False, soft_wrap=True)
     console.print(f"compiled for: {info['system_info']}", highlight=False, soft_wrap=True)
     if info["not_portable"]:
-        console.print(f"[yellow]not portable: built with {', '.join(info['not_portable'])}; it may crash on other "
-                      "CPUs (rebuild with: make clean && make local-llm)[/]", highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]not portable: built with {', '.join(info['not_portable'])}; it may crash on other "
+            "CPUs (rebuild with: make clean && make local-llm)[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         console.print("portable: no AVX-512 or AMX code compiled in (runs on any x86-64 CPU with AVX2)")
     if info.get("model") is None:
@@ -151,8 +158,11 @@ def _print_embedded(info: dict) -> None:
         console.print(f"saved prompt state: {state['path']} ({state['bytes'] / 1e6:,.0f} MB)", highlight=False)
     if "self_test" in info:
         t = info["self_test"]
-        console.print(f"self-test: prefill {t['prefill_tok_s']:.1f} tokens/s ({t['prompt_tokens']} tokens), "
-                      f"decode {t['decode_tok_s']:.1f} tokens/s ({t['gen_tokens']} tokens)", highlight=False)
+        console.print(
+            f"self-test: prefill {t['prefill_tok_s']:.1f} tokens/s ({t['prompt_tokens']} tokens), "
+            f"decode {t['decode_tok_s']:.1f} tokens/s ({t['gen_tokens']} tokens)",
+            highlight=False,
+        )
 
 
 @app.command("stop")

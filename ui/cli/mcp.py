@@ -17,8 +17,12 @@ LOCAL_OWNER = "local:stdio"
 @app.callback(invoke_without_command=True)
 def mcp(
     ctx: typer.Context,
-    user_scope: Annotated[str | None, typer.Option(
-        "--user-scope", help="Confine every tool and answer to this end user's rows, as a scoped API key does.")] = None,
+    user_scope: Annotated[
+        str | None,
+        typer.Option(
+            "--user-scope", help="Confine every tool and answer to this end user's rows, as a scoped API key does."
+        ),
+    ] = None,
 ) -> None:
     """Serve MCP on stdin/stdout for one client (Claude Desktop, an IDE, an agent framework) until it closes."""
     if ctx.invoked_subcommand is not None:
@@ -37,10 +41,17 @@ def mcp(
     if user_scope is not None and not user_scope.strip():
         raise typer.BadParameter("--user-scope is empty; pass the end user's id, e.g. --user-scope 4711")
     parts = build_analyst_parts(settings)
-    service = McpService(build_runs(settings, parts.analyst, Metrics()), AuditLog(api_db_path(settings)),
-                         parts=parts, local_caller=Caller(owner=LOCAL_OWNER, user_scope=user_scope))
-    err_console.print(f"uba MCP server on stdio (data dir {settings.data_dir}, user scope "
-                      f"{user_scope or 'all users'}); stdout carries only the protocol.", highlight=False)
+    service = McpService(
+        build_runs(settings, parts.analyst, Metrics()),
+        AuditLog(api_db_path(settings)),
+        parts=parts,
+        local_caller=Caller(owner=LOCAL_OWNER, user_scope=user_scope),
+    )
+    err_console.print(
+        f"uba MCP server on stdio (data dir {settings.data_dir}, user scope "
+        f"{user_scope or 'all users'}); stdout carries only the protocol.",
+        highlight=False,
+    )
     anyio.run(serve_stdio, service)
 
 
@@ -59,6 +70,20 @@ def audit_cmd(
     if as_json:
         print_json([e.__dict__ for e in entries])
         return
-    print_table("MCP calls (newest first)", ["at", "surface", "caller", "scope", "call", "arguments", "outcome", "ms"],
-                [[e.at, e.surface, e.owner, e.user_scope or "all", e.action, str(e.args)[:60], e.outcome,
-                  f"{e.duration_ms:.0f}"] for e in entries])
+    print_table(
+        "MCP calls (newest first)",
+        ["at", "surface", "caller", "scope", "call", "arguments", "outcome", "ms"],
+        [
+            [
+                e.at,
+                e.surface,
+                e.owner,
+                e.user_scope or "all",
+                e.action,
+                str(e.args)[:60],
+                e.outcome,
+                f"{e.duration_ms:.0f}",
+            ]
+            for e in entries
+        ],
+    )

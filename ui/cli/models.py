@@ -15,8 +15,10 @@ def _headline(version) -> str:
     m = version.metrics
     if version.name == "next" and "sasrec" in m:
         serving = m.get("serving", "sasrec")
-        return (f"{serving} NDCG@10 {m[serving]['NDCG@10']:.4f} HR@10 {m[serving]['HR@10']:.4f} "
-                f"(transitions NDCG@10 {m['transitions']['NDCG@10']:.4f})")
+        return (
+            f"{serving} NDCG@10 {m[serving]['NDCG@10']:.4f} HR@10 {m[serving]['HR@10']:.4f} "
+            f"(transitions NDCG@10 {m['transitions']['NDCG@10']:.4f})"
+        )
     if version.name in ("churn", "purchase") and "auc" in m:
         return f"AUC {m['auc']} Brier {m['brier']}"
     if version.name == "forecast":
@@ -39,5 +41,8 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
     if not versions:
         console.print(f"no models in {registry.root}; run `uba train next`, `uba train churn` or `uba train forecast`")
         return
-    print_table("models", ["model", "created", "headline", "fingerprint"],
-                [[v.label, v.created_at, _headline(v), v.fingerprint[:16]] for v in versions])
+    print_table(
+        "models",
+        ["model", "created", "headline", "fingerprint"],
+        [[v.label, v.created_at, _headline(v), v.fingerprint[:16]] for v in versions],
+    )

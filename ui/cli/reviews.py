@@ -43,8 +43,17 @@ def search_cmd(
 
     try:
         index = open_review_index(Settings())
-        hits = search_reviews(index, query, item=item, category=category, min_rating=min_rating,
-                              max_rating=max_rating, since=_day(since), until=_day(until), k=k)
+        hits = search_reviews(
+            index,
+            query,
+            item=item,
+            category=category,
+            min_rating=min_rating,
+            max_rating=max_rating,
+            since=_day(since),
+            until=_day(until),
+            k=k,
+        )
     except VectorStoreError as exc:
         fail(str(exc))
     if as_json:
@@ -53,8 +62,11 @@ def search_cmd(
     if not hits:
         console.print("no reviews match" + ("" if index.count() else " (the index is empty: run `uba index reviews`)"))
         return
-    print_table(f"reviews for {query!r}", ["review_id", "item_id", "rating", "date", "snippet"],
-                [[h.review_id, h.item_id, h.rating, h.date, h.snippet] for h in hits])
+    print_table(
+        f"reviews for {query!r}",
+        ["review_id", "item_id", "rating", "date", "snippet"],
+        [[h.review_id, h.item_id, h.rating, h.date, h.snippet] for h in hits],
+    )
 
 
 @app.command("stats")
@@ -77,8 +89,14 @@ def stats_cmd(
         fail(f"--grain {grain!r} is not one of day, week, month, year")
     warehouse = open_warehouse(Settings())
     try:
-        flt = ReviewFilter(item=item, category=category, min_rating=min_rating, max_rating=max_rating,
-                           since=_day(since), until=_day(until))
+        flt = ReviewFilter(
+            item=item,
+            category=category,
+            min_rating=min_rating,
+            max_rating=max_rating,
+            since=_day(since),
+            until=_day(until),
+        )
         stats = review_stats(warehouse, flt, grain=grain)  # type: ignore[arg-type]
     except VectorStoreError as exc:
         fail(str(exc))
@@ -90,5 +108,3 @@ def stats_cmd(
     console.print(f"{stats.total:,} reviews, average rating {stats.average_rating}")
     print_table("ratings", ["rating", "reviews"], [[s, f"{n:,}"] for s, n in stats.ratings.items()])
     print_table(f"reviews per {stats.grain}", [stats.grain, "reviews", "average"], [list(r) for r in stats.over_time])
-
-

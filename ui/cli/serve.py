@@ -91,28 +91,38 @@ def serve(
     overrides = {k: v for k, v in {"serve_host": host, "serve_port": port}.items() if v is not None}
     settings = Settings(**overrides)
     try:
-        api = create_app(settings, overview_factory=_overview_snapshot(settings),
-                         layer_factory=_layer_snapshot(settings), web=not no_web)
+        api = create_app(
+            settings,
+            overview_factory=_overview_snapshot(settings),
+            layer_factory=_layer_snapshot(settings),
+            web=not no_web,
+        )
     except ValueError as exc:
         fail(str(exc))
     base = f"http://{settings.serve_host}:{settings.serve_port}"
     if api.state.auth.mode == "none":
-        err_console.print("[yellow]dev mode:[/] no API keys are required because the server listens on a loopback "
-                          "address and no key exists; `uba keys create` turns keys on.", highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            "[yellow]dev mode:[/] no API keys are required because the server listens on a loopback "
+            "address and no key exists; `uba keys create` turns keys on.",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif not api.state.auth.keys.has_active():
-        err_console.print("[yellow]no API key exists yet:[/] every call will be refused until you create one with "
-                          "`uba keys create`.", highlight=False, soft_wrap=True)
+        err_console.print(
+            "[yellow]no API key exists yet:[/] every call will be refused until you create one with `uba keys create`.",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         console.print("API keys required: send 'Authorization: Bearer <key>' (keys: `uba keys list`).")
     console.print(f"LLM: {api.state.llm_label}", highlight=False)
     if not no_web:
         console.print(f"web app:  {base}/ui/", highlight=False, soft_wrap=True)
-    console.print(f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False,
-                  soft_wrap=True)
+    console.print(
+        f"HTTP API: {base}/v1/chat/completions  ·  {base}/v1/ask  ·  docs {base}/docs", highlight=False, soft_wrap=True
+    )
     console.print(f"MCP:      {base}/mcp (streamable HTTP; the same key as the API)", highlight=False, soft_wrap=True)
-    console.print("model: warming up (questions sent now wait for it; /health says when it is ready)",
-                  highlight=False)
+    console.print("model: warming up (questions sent now wait for it; /health says when it is ready)", highlight=False)
     threading.Thread(target=_warm, args=(api,), name="uba-warm", daemon=True).start()
     scheduler = None
     if settings.watch_scheduler:
@@ -120,10 +130,20 @@ def serve(
 
         scheduler = WatchScheduler(api.state.watch)
         scheduler.start()
-        console.print(f"reports:  {len(scheduler.next_runs())} scheduled (`uba watch list`; GET {base}/v1/watch)",
-                      highlight=False, soft_wrap=True)
-    config = uvicorn.Config(api, host=settings.serve_host, port=settings.serve_port, log_level="warning",
-                            access_log=False, timeout_graceful_shutdown=30, lifespan="on")
+        console.print(
+            f"reports:  {len(scheduler.next_runs())} scheduled (`uba watch list`; GET {base}/v1/watch)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    config = uvicorn.Config(
+        api,
+        host=settings.serve_host,
+        port=settings.serve_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     try:
         server.run()  # SIGINT/SIGTERM: stop accepting, finish running requests, then exit
@@ -133,6 +153,8 @@ def serve(
         if scheduler is not None:
             scheduler.shutdown()
     if not server.started:
-        fail(f"could not listen on {settings.serve_host}:{settings.serve_port}; is the port in use? "
-             "Pick another with --port or UBA_SERVE_PORT")
+        fail(
+            f"could not listen on {settings.serve_host}:{settings.serve_port}; is the port in use? "
+            "Pick another with --port or UBA_SERVE_PORT"
+        )
     console.print("stopped")

@@ -35,8 +35,16 @@ def sql_cmd(
         safe.readonly.close()
     rows = [[_cell(v) for v in row] for row in done.result.rows]
     if as_json:
-        print_json({"sql": done.sql, "columns": done.result.columns, "rows": rows, "limit": done.guarded.limit,
-                    "truncated": done.result.truncated, "seconds": round(done.result.seconds, 4)})
+        print_json(
+            {
+                "sql": done.sql,
+                "columns": done.result.columns,
+                "rows": rows,
+                "limit": done.guarded.limit,
+                "truncated": done.result.truncated,
+                "seconds": round(done.result.seconds, 4),
+            }
+        )
         return
     print_table("result", done.result.columns, rows)
     console.print(f"{len(rows):,} rows in {done.result.seconds:.3f} s (limit {done.guarded.limit})")

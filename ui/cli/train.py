@@ -43,7 +43,9 @@ def _run(train):
 
 @app.command("next")
 def next_cmd(
-    max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget (default UBA_PREDICTOR_MAX_MINUTES).")] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Wall-time budget (default UBA_PREDICTOR_MAX_MINUTES).")
+    ] = None,
     max_epochs: Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")] = 200,
     hidden: Annotated[int, typer.Option(min=8, help="Embedding size.")] = 64,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
@@ -53,30 +55,52 @@ def next_cmd(
     from predictor import SASRecConfig, train_next
 
     warehouse, query, registry, runtime = _context()
-    config = SASRecConfig(hidden=hidden, max_epochs=max_epochs, seed=seed, device=runtime["device"],
-                          max_minutes=max_minutes or runtime["max_minutes"])
+    config = SASRecConfig(
+        hidden=hidden,
+        max_epochs=max_epochs,
+        seed=seed,
+        device=runtime["device"],
+        max_minutes=max_minutes or runtime["max_minutes"],
+    )
     version = _run(lambda: train_next(query, registry, config, ease_max_mb=runtime["ease_max_mb"]))
     warehouse.dispose()
     m = version.metrics
     if as_json:
         print_json(version.to_dict())
         return
-    print_table("next-item candidates (chosen by validation NDCG@10; test = each user's last event)",
-                ["model", "valid NDCG@10", "valid HR@10", "test NDCG@10", "test HR@10", "serves", "detail"],
-                [[r["model"], *(f"{r[k]:.4f}" if k in r else "" for k in
-                                ("valid_NDCG@10", "valid_HR@10", "test_NDCG@10", "test_HR@10")),
-                  "yes" if r["serves"] else "", r["detail"]] for r in m["candidates"]])
-    rows = [["serving", f"{m['serving']}: {m['serving_reason']}"],
-            ["next event type accuracy", f"{m['sasrec']['type_accuracy']:.4f} (majority type "
-                                         f"{m.get('type_majority_accuracy', 0):.4f})"],
-            ["SASRec training", f"{m['train_seconds']} s, best epoch {m['best_epoch']} of {m['epochs']}"]]
+    print_table(
+        "next-item candidates (chosen by validation NDCG@10; test = each user's last event)",
+        ["model", "valid NDCG@10", "valid HR@10", "test NDCG@10", "test HR@10", "serves", "detail"],
+        [
+            [
+                r["model"],
+                *(
+                    f"{r[k]:.4f}" if k in r else ""
+                    for k in ("valid_NDCG@10", "valid_HR@10", "test_NDCG@10", "test_HR@10")
+                ),
+                "yes" if r["serves"] else "",
+                r["detail"],
+            ]
+            for r in m["candidates"]
+        ],
+    )
+    rows = [
+        ["serving", f"{m['serving']}: {m['serving_reason']}"],
+        [
+            "next event type accuracy",
+            f"{m['sasrec']['type_accuracy']:.4f} (majority type {m.get('type_majority_accuracy', 0):.4f})",
+        ],
+        ["SASRec training", f"{m['train_seconds']} s, best epoch {m['best_epoch']} of {m['epochs']}"],
+    ]
     _report(version, False, rows)
 
 
 @app.command("churn")
 def churn_cmd(
     horizon_days: Annotated[int, typer.Option(min=1, help="Label window after the cutoff, in days.")] = 14,
-    target: Annotated[str, typer.Option(help="churn (no activity in the window) or purchase (bought in it).")] = "churn",
+    target: Annotated[
+        str, typer.Option(help="churn (no activity in the window) or purchase (bought in it).")
+    ] = "churn",
     as_json: AsJson = False,
 ) -> None:
     """Gradient-boosted churn (or purchase) propensity with a time split and calibrated probabilities."""
@@ -89,7 +113,16 @@ def churn_cmd(
     version = _run(lambda: train_churn(query, registry, config))
     warehouse.dispose()
     m = version.metrics
-    keys = ("train_users", "eval_users", "base_rate", "auc", "auc_recency_only", "brier", "brier_base_rate", "calibration")
+    keys = (
+        "train_users",
+        "eval_users",
+        "base_rate",
+        "auc",
+        "auc_recency_only",
+        "brier",
+        "brier_base_rate",
+        "calibration",
+    )
     _report(version, as_json, [[k, m.get(k, "")] for k in keys])
 
 
@@ -101,6 +134,13 @@ def forecast_cmd(as_json: AsJson = False) -> None:
     warehouse, query, registry, _ = _context()
     version = _run(lambda: train_forecast(query, registry))
     warehouse.dispose()
-    rows = [[key, f"MASE {v['mase_holt_winters']} vs naive {v['mase_seasonal_naive']}, 80% cover {v['coverage80']}"
-             if "mase_holt_winters" in v else v.get("skipped", "")] for key, v in version.metrics.items()]
+    rows = [
+        [
+            key,
+            f"MASE {v['mase_holt_winters']} vs naive {v['mase_seasonal_naive']}, 80% cover {v['coverage80']}"
+            if "mase_holt_winters" in v
+            else v.get("skipped", ""),
+        ]
+        for key, v in version.metrics.items()
+    ]
     _report(version, as_json, rows)

@@ -30,36 +30,50 @@ def _calls(queries: list[str], answer: Path | None):
         try:
             calls.extend(calls_from_trace(json.loads(answer.read_text()).get("trace") or []))
         except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            raise typer.BadParameter(f"--answer {str(answer)!r} is not an Answer JSON file ({exc}); save one with "
-                                     "`uba ask --json ... > answer.json`") from None
+            raise typer.BadParameter(
+                f"--answer {str(answer)!r} is not an Answer JSON file ({exc}); save one with "
+                "`uba ask --json ... > answer.json`"
+            ) from None
     for text in queries:
         try:
             body = json.loads(text)
             calls.append(SavedCall.model_validate(body if "tool" in body else {"tool": "query", "args": body}))
         except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-            raise typer.BadParameter(f"--query {text!r} is not a query spec as JSON ({exc}); write e.g. "
-                                     "'{\"measure\": \"purchases\", \"last_days\": 7}'") from None
+            raise typer.BadParameter(
+                f"--query {text!r} is not a query spec as JSON ({exc}); write e.g. "
+                '\'{"measure": "purchases", "last_days": 7}\''
+            ) from None
     return calls
 
 
 @app.command("add")
 def add_cmd(
     name: Annotated[str, typer.Argument(help="What the report is called.")],
-    schedule: Annotated[str, typer.Option("--schedule", help="Crontab line (UTC), e.g. '0 8 * * mon', or "
-                                                              "@hourly/@daily/@weekly/@monthly.")],
-    query: Annotated[list[str] | None, typer.Option("--query", help="A query spec as JSON (repeatable), or "
-                                                                      "{'tool': ..., 'args': ...}.")] = None,
-    answer: Annotated[Path | None, typer.Option("--answer", help="Save the calls of an Answer JSON file "
-                                                                 "(`uba ask --json`, POST /v1/ask).")] = None,
+    schedule: Annotated[
+        str,
+        typer.Option("--schedule", help="Crontab line (UTC), e.g. '0 8 * * mon', or @hourly/@daily/@weekly/@monthly."),
+    ],
+    query: Annotated[
+        list[str] | None,
+        typer.Option("--query", help="A query spec as JSON (repeatable), or {'tool': ..., 'args': ...}."),
+    ] = None,
+    answer: Annotated[
+        Path | None,
+        typer.Option("--answer", help="Save the calls of an Answer JSON file (`uba ask --json`, POST /v1/ask)."),
+    ] = None,
     alert: Annotated[str | None, typer.Option("--alert", help="Alert on this measure instead of a report.")] = None,
     grain: Annotated[str, typer.Option("--grain", help="Alert: check each day or each hour.")] = "day",
-    alert_filter: Annotated[list[str] | None, typer.Option("--filter", help="Alert filter as JSON, e.g. "
-                                                                             "'{\"dimension\": \"country\", \"value\": \"DE\"}'.")] = None,
-    webhook: Annotated[str | None, typer.Option("--webhook", help="POST each run (alerts: each firing) here "
-                                                                  "as Slack-compatible JSON.")] = None,
+    alert_filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help='Alert filter as JSON, e.g. \'{"dimension": "country", "value": "DE"}\'.'),
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each run (alerts: each firing) here as Slack-compatible JSON.")
+    ] = None,
     user_scope: Annotated[str | None, typer.Option("--user-scope", help="Run over one end user's rows only.")] = None,
-    owner: Annotated[str, typer.Option("--owner", help="Whose list it shows in: dev (loopback dev mode) or "
-                                                       "key:<id> for an API key.")] = "dev",
+    owner: Annotated[
+        str, typer.Option("--owner", help="Whose list it shows in: dev (loopback dev mode) or key:<id> for an API key.")
+    ] = "dev",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Save a report (query specs or an answer's calls) or an alert (a measure against its expected range)."""
@@ -85,8 +99,12 @@ def add_cmd(
     if as_json:
         print_json(report.to_dict())
         return
-    console.print(f"saved {report.kind} {report.report_id} ({report.name}), schedule {report.schedule!r}; "
-                  f"`uba watch run {report.report_id}` runs it now", highlight=False, soft_wrap=True)
+    console.print(
+        f"saved {report.kind} {report.report_id} ({report.name}), schedule {report.schedule!r}; "
+        f"`uba watch run {report.report_id}` runs it now",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("list")
@@ -98,13 +116,29 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
     for run in watch.store.runs(limit=500):
         latest.setdefault(run.report_id, run)
     if as_json:
-        print_json([r.to_dict() | {"latest_run": latest[r.report_id].to_dict() if r.report_id in latest else None}
-                    for r in reports])
+        print_json(
+            [
+                r.to_dict() | {"latest_run": latest[r.report_id].to_dict() if r.report_id in latest else None}
+                for r in reports
+            ]
+        )
         return
-    print_table("saved reports and alerts", ["id", "kind", "name", "schedule", "webhook", "owner", "latest run"],
-                [[r.report_id, r.kind, r.name, r.schedule, r.webhook or "", r.owner,
-                  f"{latest[r.report_id].status} {latest[r.report_id].started_at}" if r.report_id in latest else "never"]
-                 for r in reports])
+    print_table(
+        "saved reports and alerts",
+        ["id", "kind", "name", "schedule", "webhook", "owner", "latest run"],
+        [
+            [
+                r.report_id,
+                r.kind,
+                r.name,
+                r.schedule,
+                r.webhook or "",
+                r.owner,
+                f"{latest[r.report_id].status} {latest[r.report_id].started_at}" if r.report_id in latest else "never",
+            ]
+            for r in reports
+        ],
+    )
 
 
 @app.command("run")

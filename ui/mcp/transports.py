@@ -44,8 +44,11 @@ class KeyAuth:
             caller = self.auth.caller(Request(scope))
         except ApiError as exc:
             body = json.dumps(error_body(exc.status, exc.message)).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                       *((k.lower().encode(), v.encode()) for k, v in exc.headers.items())]
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *((k.lower().encode(), v.encode()) for k, v in exc.headers.items()),
+            ]
             await send({"type": "http.response.start", "status": exc.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
@@ -61,8 +64,9 @@ def _security(host: str, port: int) -> TransportSecuritySettings:
     if not is_loopback(host):
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     hosts = [f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")]
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
-                                     allowed_origins=[f"http://{h}" for h in hosts])
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=[f"http://{h}" for h in hosts]
+    )
 
 
 class _Sessions:
@@ -86,10 +90,12 @@ class _Sessions:
 
 def mount_http(app, service: McpService, auth: Authenticator, *, host: str, port: int, max_body_bytes: int) -> None:
     """Serve MCP over streamable HTTP at ``/mcp`` on the FastAPI ``app``, its sessions run by the app's lifespan."""
-    sessions = _Sessions(service.server(), security_settings=_security(host, port),
-                         max_request_body_size=max_body_bytes)
-    app.router.routes.append(Route(MCP_PATH, endpoint=KeyAuth(sessions, auth),
-                                   methods=["GET", "POST", "DELETE"], include_in_schema=False))
+    sessions = _Sessions(
+        service.server(), security_settings=_security(host, port), max_request_body_size=max_body_bytes
+    )
+    app.router.routes.append(
+        Route(MCP_PATH, endpoint=KeyAuth(sessions, auth), methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
     previous = app.router.lifespan_context
 
     @asynccontextmanager

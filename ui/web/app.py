@@ -77,7 +77,7 @@ def _overview_view(overview: Callable[[], Any] | None) -> list[Any]:
     except Exception as exc:  # noqa: BLE001 - the tab shows what is wrong instead of breaking the page
         logger.warning("data overview failed: %s", exc)
         return [f"**The warehouse cannot be described:** {safe_markdown(str(exc))}", None, None, None]
-    summary = (f"**Warehouse:** `{o.url}`  \n**Events from** {o.first_event or '—'} **to** {o.last_event or '—'}")
+    summary = f"**Warehouse:** `{o.url}`  \n**Events from** {o.first_event or '—'} **to** {o.last_event or '—'}"
     counts = pd.DataFrame([[k, v] for k, v in o.row_counts.items()], columns=["table", "rows"])
     mix = pd.DataFrame([[k, v] for k, v in o.event_types.items()], columns=["event_type", "events"])
     chart = go.Figure(go.Bar(x=list(o.event_types), y=list(o.event_types.values())))
@@ -105,11 +105,17 @@ def _layer_view(layer: Callable[[], str] | None) -> str:
     return safe_markdown("\n".join(lines).replace("    - ", "- "))
 
 
-def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: Authenticator,
-              layer: Callable[[], str] | None = None, watch: Any = None):
+def build_web(
+    runs: Any,
+    *,
+    llm: str,
+    overview: Callable[[], Any] | None,
+    auth: Authenticator,
+    layer: Callable[[], str] | None = None,
+    watch: Any = None,
+):
     """The Blocks of the web app, its theme and CSS (for ``gr.mount_gradio_app``)."""
-    mode_note = ("dev mode: no API keys (loopback only)" if auth.mode == "none"
-                 else "signed in with an API key")
+    mode_note = "dev mode: no API keys (loopback only)" if auth.mode == "none" else "signed in with an API key"
 
     async def respond(question: str, history: list, thread_id: str | None, request: gr.Request) -> AsyncIterator:
         question = (question or "").strip()
@@ -132,8 +138,14 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
                     where[event.step], args_of[event.step] = len(history), event.args
                     history.append(step_message(event.step, event.tool, event.args))
                 elif isinstance(event, StepFinished):
-                    message = step_message(event.step, event.tool, args_of.get(event.step, {}),
-                                           duration_ms=event.duration_ms, ok=event.ok, error=event.error)
+                    message = step_message(
+                        event.step,
+                        event.tool,
+                        args_of.get(event.step, {}),
+                        duration_ms=event.duration_ms,
+                        ok=event.ok,
+                        error=event.error,
+                    )
                     if event.step in where:
                         history[where[event.step]] = message
                     else:
@@ -174,17 +186,32 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
         poll.tick(refresh_state, None, [model_state, poll], api_name=False, queue=False)
         thread = gr.State(None)
         with gr.Tab("Ask"):
-            chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="uba-chat", sanitize_html=True,
-                                 feedback_options=None, buttons=["copy"])
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                height=460,
+                elem_id="uba-chat",
+                sanitize_html=True,
+                feedback_options=None,
+                buttons=["copy"],
+            )
             with gr.Row():
-                question = gr.Textbox(placeholder="Ask about user behavior, reviews or forecasts…", show_label=False,
-                                      scale=6, elem_id="uba-question", max_lines=4)
+                question = gr.Textbox(
+                    placeholder="Ask about user behavior, reviews or forecasts…",
+                    show_label=False,
+                    scale=6,
+                    elem_id="uba-question",
+                    max_lines=4,
+                )
                 ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="uba-ask")
                 new_button = gr.Button("New conversation", scale=1)
             with gr.Row():
                 example_buttons = [gr.Button(text, size="sm", elem_classes=["uba-example"]) for text in EXAMPLES]
-            tables = [gr.Dataframe(visible=False, interactive=False, elem_classes=["uba-table"], wrap=True,
-                                   show_search="search") for _ in range(MAX_TABLES)]
+            tables = [
+                gr.Dataframe(
+                    visible=False, interactive=False, elem_classes=["uba-table"], wrap=True, show_search="search"
+                )
+                for _ in range(MAX_TABLES)
+            ]
             charts = [gr.Plot(visible=False, elem_classes=["uba-chart"]) for _ in range(MAX_CHARTS)]
             citations = gr.Markdown(visible=False, elem_id="uba-citations", sanitize_html=True)
             with gr.Accordion("SQL behind the numbers", open=False, visible=False) as sql_box:
@@ -201,8 +228,10 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
         if watch is not None:
             reports_tab(watch, auth, lambda r: _web_caller(auth, r))
         with gr.Tab("What you can ask"):
-            gr.Markdown("Every measure can be asked over a time window, per day/week/month, compared with the "
-                        "window before, filtered and ranked by the dimensions.")
+            gr.Markdown(
+                "Every measure can be asked over a time window, per day/week/month, compared with the "
+                "window before, filtered and ranked by the dimensions."
+            )
             gr.Markdown(_layer_view(layer), elem_id="uba-layer")
 
         outputs = [chatbot, thread, question, *tables, *charts, citations, sql_box, sql]
@@ -210,7 +239,8 @@ def build_web(runs: Any, *, llm: str, overview: Callable[[], Any] | None, auth: 
         question.submit(respond, [question, chatbot, thread], outputs, api_name=False)
         for button, text in zip(example_buttons, EXAMPLES, strict=True):
             button.click(lambda t=text: t, None, question, api_name=False, queue=False).then(
-                respond, [question, chatbot, thread], outputs, api_name=False)
+                respond, [question, chatbot, thread], outputs, api_name=False
+            )
         new_button.click(lambda: [[], None, "", *_evidence_updates()], None, outputs, api_name=False, queue=False)
         overview_outputs = [summary, counts, mix, mix_chart]
         data_tab.select(lambda: _overview_view(overview), None, overview_outputs, api_name="overview")

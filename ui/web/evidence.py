@@ -72,8 +72,15 @@ def sql_text(answer: Answer) -> str:
     return "\n\n".join(blocks)
 
 
-def step_message(step: int, tool: str, args: dict[str, Any], *, duration_ms: float | None = None,
-                 ok: bool = True, error: str | None = None) -> dict[str, Any]:
+def step_message(
+    step: int,
+    tool: str,
+    args: dict[str, Any],
+    *,
+    duration_ms: float | None = None,
+    ok: bool = True,
+    error: str | None = None,
+) -> dict[str, Any]:
     """A collapsible chat entry for one tool call."""
     import json
 

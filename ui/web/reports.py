@@ -32,8 +32,9 @@ def report_rows(watch: Any, owners: list[str]) -> pd.DataFrame:
             latest.setdefault(run.report_id, run)
         for r in watch.store.reports(owner):
             run = latest.get(r.report_id)
-            rows.append([r.report_id, r.kind, r.name, r.schedule, run.started_at if run else "never",
-                         run.status if run else ""])
+            rows.append(
+                [r.report_id, r.kind, r.name, r.schedule, run.started_at if run else "never", run.status if run else ""]
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -60,9 +61,11 @@ def run_view(watch: Any, report_id: str | None, owners: list[str]) -> tuple[str,
 def reports_tab(watch: Any, auth: Authenticator, caller_of) -> None:
     """The Reports tab (inside a ``gr.Blocks``): the list, one report's latest run and chart, Run now."""
     with gr.Tab("Reports") as tab:
-        gr.Markdown("Saved reports re-run their queries on a schedule (no model call); alerts flag a measure "
-                    "outside its expected range and name the segments that moved. Save one from an answer "
-                    "under the Ask tab, or with `uba watch add`.")
+        gr.Markdown(
+            "Saved reports re-run their queries on a schedule (no model call); alerts flag a measure "
+            "outside its expected range and name the segments that moved. Save one from an answer "
+            "under the Ask tab, or with `uba watch add`."
+        )
         table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="uba-reports", wrap=True)
         with gr.Row():
             picked = gr.Textbox(label="Report id", scale=3, elem_id="uba-report-id")
@@ -95,8 +98,9 @@ def save_row(watch: Any, runs: Any, caller_of, thread) -> None:
     with gr.Accordion("Save this answer as a report", open=False):
         with gr.Row():
             name = gr.Textbox(label="Name", scale=3, elem_id="uba-save-name")
-            schedule = gr.Textbox(label="Schedule (crontab, UTC)", value="0 8 * * mon", scale=2,
-                                  elem_id="uba-save-schedule")
+            schedule = gr.Textbox(
+                label="Schedule (crontab, UTC)", value="0 8 * * mon", scale=2, elem_id="uba-save-schedule"
+            )
             webhook = gr.Textbox(label="Webhook (optional)", scale=3)
             save = gr.Button("Save", scale=1, elem_id="uba-save")
         saved = gr.Markdown(elem_id="uba-save-result")
@@ -108,9 +112,14 @@ def save_row(watch: Any, runs: Any, caller_of, thread) -> None:
             raise gr.Error("ask a question first; the latest answer of this conversation is what gets saved")
         try:
             calls = calls_from_trace(found["turns"][-1]["answer"].get("trace") or [])
-            report = watch.add_report(name_text or found["turns"][-1]["question"][:120], calls, cron.strip(),
-                                      webhook=(hook or "").strip() or None, owner=caller.owner,
-                                      user_scope=caller.user_scope)
+            report = watch.add_report(
+                name_text or found["turns"][-1]["question"][:120],
+                calls,
+                cron.strip(),
+                webhook=(hook or "").strip() or None,
+                owner=caller.owner,
+                user_scope=caller.user_scope,
+            )
         except (WatchError, UnknownReport) as exc:
             raise gr.Error(str(exc)) from None
         return f"Saved **{safe_markdown(report.name)}** as `{report.report_id}`; see the Reports tab."

@@ -40,8 +40,10 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 def _in_bounds(value: date | None) -> date | None:
     if value is not None and not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(f"date {value.isoformat()!r} is outside {FIRST_DAY} .. {LAST_DAY}; "
-                         "give a day within the data (or leave it out for all data)")
+        raise ValueError(
+            f"date {value.isoformat()!r} is outside {FIRST_DAY} .. {LAST_DAY}; "
+            "give a day within the data (or leave it out for all data)"
+        )
     return value
 
 
@@ -147,20 +149,30 @@ def line_chart(title: str, frame: pd.DataFrame, x: str, y: str, series: str | No
     """Plotly line chart JSON, one trace per ``series`` value."""
     groups = frame.groupby(series, sort=True) if series else [("total", frame)]
     data = [
-        {"type": "scatter", "mode": "lines+markers", "name": str(name),
-         "x": [str(v) for v in part[x]], "y": [_num(v) for v in part[y]]}
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": str(name),
+            "x": [str(v) for v in part[x]],
+            "y": [_num(v) for v in part[y]],
+        }
         for name, part in groups
     ]
-    return {"data": data, "layout": {"title": {"text": title}, "xaxis": {"title": {"text": x}},
-                                     "yaxis": {"title": {"text": y}}}}
+    return {
+        "data": data,
+        "layout": {"title": {"text": title}, "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}}},
+    }
 
 
 def bar_chart(title: str, labels: list[Any], values: list[Any], *, horizontal: bool = False) -> dict[str, Any]:
     """Plotly bar chart JSON."""
     labels = [str(v) for v in labels]
     values = [_num(v) for v in values]
-    trace = {"type": "bar", "x": values, "y": labels, "orientation": "h"} if horizontal else {
-        "type": "bar", "x": labels, "y": values}
+    trace = (
+        {"type": "bar", "x": values, "y": labels, "orientation": "h"}
+        if horizontal
+        else {"type": "bar", "x": labels, "y": values}
+    )
     layout = {"title": {"text": title}}
     if horizontal:
         layout["yaxis"] = {"autorange": "reversed"}
@@ -169,9 +181,12 @@ def bar_chart(title: str, labels: list[Any], values: list[Any], *, horizontal: b
 
 def heatmap(title: str, x: list[str], y: list[str], z: list[list[Any]]) -> dict[str, Any]:
     """Plotly heatmap JSON."""
-    return {"data": [{"type": "heatmap", "x": x, "y": y, "z": [[_num(v) for v in row] for row in z],
-                      "colorscale": "Blues"}],
-            "layout": {"title": {"text": title}, "yaxis": {"autorange": "reversed"}}}
+    return {
+        "data": [
+            {"type": "heatmap", "x": x, "y": y, "z": [[_num(v) for v in row] for row in z], "colorscale": "Blues"}
+        ],
+        "layout": {"title": {"text": title}, "yaxis": {"autorange": "reversed"}},
+    }
 
 
 def _num(value: Any) -> Any:

@@ -17,7 +17,8 @@ class FunnelRequest(DateRange):
     """Ordered conversion through event steps."""
 
     steps: list[EventType] = Field(
-        ..., min_length=2, max_length=6, description="2-6 event types in the order users must do them.")
+        ..., min_length=2, max_length=6, description="2-6 event types in the order users must do them."
+    )
     window_hours: int = Field(168, ge=1, le=24 * 90, description="Conversion window from the first step, in hours.")
     breakdown: UserDimension | None = Field(None, description="One funnel per value of this user attribute.")
 
@@ -37,8 +38,10 @@ def compile_funnel(request: FunnelRequest) -> str:
     n = len(request.steps)
     segment = f"COALESCE(u.{request.breakdown}, '(none)')" if request.breakdown else "'all'"
     ctes.append(f"f AS (SELECT s.*, {segment} AS segment FROM s{n} AS s LEFT JOIN users AS u ON u.user_id = s.user_id)")
-    parts = ["SELECT f.segment, 1 AS step, COUNT(f.t1) AS users, CAST(NULL AS DOUBLE PRECISION) AS median_seconds "
-             "FROM f GROUP BY f.segment"]
+    parts = [
+        "SELECT f.segment, 1 AS step, COUNT(f.t1) AS users, CAST(NULL AS DOUBLE PRECISION) AS median_seconds "
+        "FROM f GROUP BY f.segment"
+    ]
     for k in range(2, n + 1):
         parts.append(
             f"SELECT f.segment, {k} AS step, COUNT(f.t{k}) AS users, "
@@ -48,8 +51,7 @@ def compile_funnel(request: FunnelRequest) -> str:
     return "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(parts) + " ORDER BY 1, 2"
 
 
-def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = None,
-           min_group_users: int = 0) -> Result:
+def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = None, min_group_users: int = 0) -> Result:
     """Run a funnel; rows are ([segment,] step, event_type, users, conversion, step_conversion, median_seconds).
 
     ``min_group_users``: a segment fewer users entered is suppressed (``warehouse.group_size``)."""
@@ -76,8 +78,11 @@ def funnel(safe: SafeSql, request: FunnelRequest, *, user_scope: str | None = No
         frame = frame.drop(columns="segment")
     overall = frame if not request.breakdown else frame.groupby(["step", "event_type"], as_index=False)["users"].sum()
     # a breakdown's chart shows totals over every segment: a suppressed segment is in them, not shown alone
-    chart = bar_chart(f"funnel ({request.window_hours} h window)",
-                      [f"{s}. {t}" for s, t in zip(overall["step"], overall["event_type"])], list(overall["users"]))
+    chart = bar_chart(
+        f"funnel ({request.window_hours} h window)",
+        [f"{s}. {t}" for s, t in zip(overall["step"], overall["event_type"])],
+        list(overall["users"]),
+    )
     return Result("funnel", frame, [sql], summary, chart)
 
 
@@ -91,5 +96,7 @@ def _summary(request: FunnelRequest, frame) -> str:
     else:
         start, end = int(frame["users"].iloc[0]), int(frame["users"].iloc[-1])
     rate = f"{100 * end / start:.1f}%" if start else "n/a"
-    return (f"Funnel {steps} within {request.window_hours} h, entries {request.describe()}: "
-            f"{start:,} users entered, {end:,} completed ({rate}).")
+    return (
+        f"Funnel {steps} within {request.window_hours} h, entries {request.describe()}: "
+        f"{start:,} users entered, {end:,} completed ({rate})."
+    )

@@ -46,9 +46,11 @@ def compile_paths(request: PathsRequest, *, steps: bool = False) -> str:
     else:
         source = ", ".join(f"{window_step(scope, request.direction, k, alias='e')} AS step_{k}" for k in depth)
         source = f"SELECT e.event_type, e.ts, {source} FROM events AS e"
-    return (f"WITH s AS ({source}), p AS (SELECT {cols} FROM s {anchors}) "
-            f"SELECT {keys}, COUNT(*) AS occurrences, SUM(COUNT(*)) OVER () AS anchors FROM p "
-            f"GROUP BY {keys} ORDER BY occurrences DESC, {keys} LIMIT {request.top_n}")
+    return (
+        f"WITH s AS ({source}), p AS (SELECT {cols} FROM s {anchors}) "
+        f"SELECT {keys}, COUNT(*) AS occurrences, SUM(COUNT(*)) OVER () AS anchors FROM p "
+        f"GROUP BY {keys} ORDER BY occurrences DESC, {keys} LIMIT {request.top_n}"
+    )
 
 
 def _steps_fresh(safe: SafeSql, user_scope: str | None) -> tuple[bool, str | None]:
@@ -87,9 +89,15 @@ def paths(safe: SafeSql, request: PathsRequest, *, user_scope: str | None = None
     if frame.empty:
         summary = f"No {request.event_type} events in {request.describe()}."
     else:
-        summary = (f"{anchors:,} {request.event_type} events ({request.describe()}); most common {request.direction} "
-                   f"path within the {scope}: {frame['path'].iloc[0]} ({100 * frame['share'].iloc[0]:.1f}%).")
-    chart = bar_chart(f"{request.direction} steps around {request.event_type}", list(frame["path"]),
-                      list(frame["occurrences"]), horizontal=True)
+        summary = (
+            f"{anchors:,} {request.event_type} events ({request.describe()}); most common {request.direction} "
+            f"path within the {scope}: {frame['path'].iloc[0]} ({100 * frame['share'].iloc[0]:.1f}%)."
+        )
+    chart = bar_chart(
+        f"{request.direction} steps around {request.event_type}",
+        list(frame["path"]),
+        list(frame["occurrences"]),
+        horizontal=True,
+    )
     queries = [check, sql] if check else [sql]
     return Result("paths", frame, queries, summary, chart, {"anchors": anchors, "step_index": fresh})

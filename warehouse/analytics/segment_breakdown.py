@@ -23,28 +23,38 @@ class SegmentRequest(DateRange):
     """Compare segments side by side."""
 
     dimension: Literal["country", "device", "channel", "category", "brand"] = Field(
-        ..., description="User attribute (country, device, channel) or item attribute (category, brand).")
+        ..., description="User attribute (country, device, channel) or item attribute (category, brand)."
+    )
     conversion_event: EventType = Field("purchase", description="Users who did this count as converted.")
     sort_by: Literal["events", "users", "converted_users", "conversion_rate", "revenue"] = Field(
-        "events", description="Column to rank segments by.")
+        "events", description="Column to rank segments by."
+    )
 
 
 def compile_segments(request: SegmentRequest) -> str:
     """The SQL answering ``request``: per (segment, user) first, so no COUNT(DISTINCT) over all events."""
     join, column = _DIMENSION[request.dimension]
     target = lit(request.conversion_event)
-    per_user = (f"COUNT(*) AS events, MAX(CASE WHEN e.event_type = {target} THEN 1 ELSE 0 END) AS converted, "
-                f"SUM(CASE WHEN e.event_type = 'purchase' THEN e.value END) AS revenue")
-    totals = ("SUM(p.events) AS events, COUNT(*) AS users, SUM(p.converted) AS converted_users, "
-              "COALESCE(SUM(p.revenue), 0) AS revenue")
+    per_user = (
+        f"COUNT(*) AS events, MAX(CASE WHEN e.event_type = {target} THEN 1 ELSE 0 END) AS converted, "
+        f"SUM(CASE WHEN e.event_type = 'purchase' THEN e.value END) AS revenue"
+    )
+    totals = (
+        "SUM(p.events) AS events, COUNT(*) AS users, SUM(p.converted) AS converted_users, "
+        "COALESCE(SUM(p.revenue), 0) AS revenue"
+    )
     conditions = where(request.conditions("e.ts"))
     if request.dimension in _USER_DIMENSIONS:  # users are few: aggregate events per user, then join
         user_join = join.replace("e.user_id", "p.user_id")
-        return (f"WITH p AS (SELECT e.user_id, {per_user} FROM events AS e {conditions} GROUP BY e.user_id) "
-                f"SELECT COALESCE({column}, '(none)') AS segment, {totals} FROM p {user_join} GROUP BY 1 ORDER BY 1")
-    return (f"WITH p AS (SELECT COALESCE({column}, '(none)') AS segment, e.user_id, {per_user} "
-            f"FROM events AS e {join} {conditions} GROUP BY 1, 2) "
-            f"SELECT p.segment, {totals} FROM p GROUP BY 1 ORDER BY 1")
+        return (
+            f"WITH p AS (SELECT e.user_id, {per_user} FROM events AS e {conditions} GROUP BY e.user_id) "
+            f"SELECT COALESCE({column}, '(none)') AS segment, {totals} FROM p {user_join} GROUP BY 1 ORDER BY 1"
+        )
+    return (
+        f"WITH p AS (SELECT COALESCE({column}, '(none)') AS segment, e.user_id, {per_user} "
+        f"FROM events AS e {join} {conditions} GROUP BY 1, 2) "
+        f"SELECT p.segment, {totals} FROM p GROUP BY 1 ORDER BY 1"
+    )
 
 
 def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str | None = None) -> Result:
@@ -56,7 +66,9 @@ def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str
     frame.insert(4, "conversion_rate", (frame["converted_users"] / frame["users"]).round(4))
     total = frame["events"].sum()
     frame["share_of_events"] = (frame["events"] / total).round(4) if total else 0.0
-    frame = frame.sort_values([request.sort_by, "segment"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values([request.sort_by, "segment"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
     if frame.empty:
         summary = f"No events in {request.describe()}."
     else:
@@ -66,12 +78,19 @@ def segment_breakdown(safe: SafeSql, request: SegmentRequest, *, user_scope: str
             value = f"{100 * row[column]:.1f}%" if percent else f"{row[column]:,}"
             return f"{label}: {row['segment']} ({value})"
 
-        summary = (f"{len(frame)} {request.dimension} segments ({request.describe()}). "
-                   + "; ".join([leader("events", "Most events"), leader("users", "most users"),
-                                leader("converted_users", f"most users who did {request.conversion_event}"),
-                                leader("conversion_rate", "best conversion rate", percent=True),
-                                leader("revenue", "most revenue")])
-                   + f". Conversion to {request.conversion_event} ranges "
-                   f"{100 * frame['conversion_rate'].min():.1f}%–{100 * frame['conversion_rate'].max():.1f}%.")
+        summary = (
+            f"{len(frame)} {request.dimension} segments ({request.describe()}). "
+            + "; ".join(
+                [
+                    leader("events", "Most events"),
+                    leader("users", "most users"),
+                    leader("converted_users", f"most users who did {request.conversion_event}"),
+                    leader("conversion_rate", "best conversion rate", percent=True),
+                    leader("revenue", "most revenue"),
+                ]
+            )
+            + f". Conversion to {request.conversion_event} ranges "
+            f"{100 * frame['conversion_rate'].min():.1f}%–{100 * frame['conversion_rate'].max():.1f}%."
+        )
     chart = bar_chart(f"{request.sort_by} by {request.dimension}", list(frame["segment"]), list(frame[request.sort_by]))
     return Result("segment_breakdown", frame, [sql], summary, chart)

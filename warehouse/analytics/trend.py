@@ -24,12 +24,15 @@ class TrendRequest(DateRange):
     """How a metric moves over time."""
 
     metric: Literal["events", "unique_users", "revenue"] = Field(
-        "events", description="events = event count; unique_users = distinct users; revenue = sum of purchase value.")
+        "events", description="events = event count; unique_users = distinct users; revenue = sum of purchase value."
+    )
     event_type: EventFilter = Field(
-        None, description="The event type counted (purchase for purchases); all = every type (revenue: purchase).")
+        None, description="The event type counted (purchase for purchases); all = every type (revenue: purchase)."
+    )
     interval: Literal["day", "week", "month"] = Field("day", description="Time bucket; weeks start on Monday.")
     breakdown: Literal["country", "device", "channel", "category"] | None = Field(
-        None, description="Split into one series per value of this dimension.")
+        None, description="Split into one series per value of this dimension."
+    )
 
 
 def _counted(request: TrendRequest) -> str | None:
@@ -60,16 +63,20 @@ def compile_trend(request: TrendRequest) -> str:
 
 def compile_trend_users(request: TrendRequest) -> str:
     """The SQL counting the distinct users behind a trend over its whole range (they do not add up per period)."""
-    return ("SELECT COUNT(DISTINCT e.user_id) AS users, CAST(MIN(e.ts) AS DATE) AS first_day, "
-            f"CAST(MAX(e.ts) AS DATE) AS last_day FROM events AS e {where(_conditions(request))}")
+    return (
+        "SELECT COUNT(DISTINCT e.user_id) AS users, CAST(MIN(e.ts) AS DATE) AS first_day, "
+        f"CAST(MAX(e.ts) AS DATE) AS last_day FROM events AS e {where(_conditions(request))}"
+    )
 
 
 def compile_trend_segments(request: TrendRequest) -> str:
     """The SQL giving each segment's metric and distinct users over the trend's whole range, largest first."""
     join, segment = _SEGMENT[request.breakdown]
-    return (f"SELECT COALESCE({segment}, '(none)') AS segment, {_METRIC[request.metric]} AS value, "
-            f"COUNT(DISTINCT e.user_id) AS users FROM events AS e {join} {where(_conditions(request))} "
-            "GROUP BY 1 ORDER BY 2 DESC, 1")
+    return (
+        f"SELECT COALESCE({segment}, '(none)') AS segment, {_METRIC[request.metric]} AS value, "
+        f"COUNT(DISTINCT e.user_id) AS users FROM events AS e {join} {where(_conditions(request))} "
+        "GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
 
 
 def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None) -> Result:
@@ -90,21 +97,28 @@ def trend(safe: SafeSql, request: TrendRequest, *, user_scope: str | None = None
         totals = frame.groupby("period")["value"].sum()
         # The days asked for, else the data's own first and last day (not the first week's or month's start).
         span = f"{request.start or first_day} to {request.end or last_day}"
-        buckets = (f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} "
-                   + _when(totals.idxmax(), request.interval))
+        buckets = (
+            f"{len(totals)} {request.interval}{'s' if len(totals) != 1 else ''}: peak {_fmt(totals.max())} "
+            + _when(totals.idxmax(), request.interval)
+        )
         segments = ""
         if request.breakdown:  # "how many ... in DE": each segment's range total, not one period's value
             by_segment, segments_sql = run(safe, compile_trend_segments(request), user_scope)
             sqls.append(segments_sql)
             segments = f". By {request.breakdown} over the range: " + _segment_totals(by_segment, request.metric)
         if request.metric == "unique_users":  # per-period distinct users do not add up across periods
-            summary = (f"{what.capitalize()}, {span}: {users:,} distinct users in the whole range "
-                       f"(per {request.interval}, {buckets}){segments}.")
+            summary = (
+                f"{what.capitalize()}, {span}: {users:,} distinct users in the whole range "
+                f"(per {request.interval}, {buckets}){segments}."
+            )
         else:  # the total first: it is what "how many ... in <range>" asks for
-            summary = (f"{what.capitalize()}, {span}: total {_fmt(frame['value'].sum())} by {users:,} distinct users "
-                       f"({buckets}){segments}.")
-    chart = line_chart(f"{what} per {request.interval}", frame, "period", "value",
-                       "segment" if request.breakdown else None)
+            summary = (
+                f"{what.capitalize()}, {span}: total {_fmt(frame['value'].sum())} by {users:,} distinct users "
+                f"({buckets}){segments}."
+            )
+    chart = line_chart(
+        f"{what} per {request.interval}", frame, "period", "value", "segment" if request.breakdown else None
+    )
     return Result("trend", frame, sqls, summary, chart)
 
 
@@ -117,8 +131,10 @@ def _when(period, interval: str) -> str:
 
 def _segment_totals(frame, metric: str, shown: int = SEGMENTS_SHOWN) -> str:
     """'US 1,234 (567 users), DE ...' for the largest segments, then how many more there are."""
-    parts = [f"{row.segment} {_fmt(row.value)}" + ("" if metric == "unique_users" else f" ({int(row.users):,} users)")
-             for row in frame.head(shown).itertuples()]
+    parts = [
+        f"{row.segment} {_fmt(row.value)}" + ("" if metric == "unique_users" else f" ({int(row.users):,} users)")
+        for row in frame.head(shown).itertuples()
+    ]
     more = len(frame) - shown
     return ", ".join(parts) + (f" and {more} more {'segment' if more == 1 else 'segments'}" if more > 0 else "")
 

@@ -65,9 +65,11 @@ def user_profile(safe: SafeSql, request: UserProfileRequest, *, user_scope: str 
         "avg_rating": None if reviews["avg_rating"].isna().iloc[0] else round(float(reviews["avg_rating"].iloc[0]), 2),
     }
     mix = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no events"
-    summary = (f"User {request.user_id}: country {info.get('country') or 'unknown'}, device {info.get('device') or 'unknown'}, "
-               f"channel {info.get('channel') or 'unknown'}, signed up {info.get('signup_ts') or 'unknown'}; {details['events']} events "
-               f"({mix}) from {details['first_seen']} to {details['last_seen']}; {details['orders']} orders totalling "
-               f"{details['total_spent']:,.2f}; {details['reviews']} reviews.")
+    summary = (
+        f"User {request.user_id}: country {info.get('country') or 'unknown'}, device {info.get('device') or 'unknown'}, "
+        f"channel {info.get('channel') or 'unknown'}, signed up {info.get('signup_ts') or 'unknown'}; {details['events']} events "
+        f"({mix}) from {details['first_seen']} to {details['last_seen']}; {details['orders']} orders totalling "
+        f"{details['total_spent']:,.2f}; {details['reviews']} reviews."
+    )
     chart = bar_chart(f"events of {request.user_id} by type", list(counts), list(counts.values()))
     return Result("user_profile", timeline, sqls, summary, chart, details)

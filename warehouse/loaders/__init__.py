@@ -63,8 +63,9 @@ def ingest(
     if fmt not in _LOADERS:
         raise IngestError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     reader, kind, unique_events, key = _LOADERS[fmt]
-    spec = (spec or SourceMapping()).merged(columns=dict(mapping or {}), values={"event_type": dict(event_map or {})}
-                                            if event_map else None)
+    spec = (spec or SourceMapping()).merged(
+        columns=dict(mapping or {}), values={"event_type": dict(event_map or {})} if event_map else None
+    )
     if fmt not in MAPPED and _mapped_fields(spec):
         raise IngestError(
             f"{', '.join(_mapped_fields(spec))} apply to --format {' / '.join(MAPPED)}, not {fmt!r}; drop them "
@@ -75,8 +76,16 @@ def ingest(
     options = {"spec": spec} if fmt in MAPPED else {}
     try:
         redactor = None if keep_review_pii else Redactor()
-        return write_batches(warehouse, inp, reader(inp, **options), unique_events=unique_events, key=key,
-                             dry_run=dry_run, progress=progress, redactor=redactor)
+        return write_batches(
+            warehouse,
+            inp,
+            reader(inp, **options),
+            unique_events=unique_events,
+            key=key,
+            dry_run=dry_run,
+            progress=progress,
+            redactor=redactor,
+        )
     finally:
         inp.close()
 

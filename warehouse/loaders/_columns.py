@@ -16,8 +16,13 @@ _MAX_SECONDS = 10**11  # about year 5000: anything larger is a unit mistake
 
 
 def require_columns(
-    inp: InputFile, present: Iterable[str], required: Iterable[str], *, line: int = 1,
-    found: list[str] | None = None, hint: str = "",
+    inp: InputFile,
+    present: Iterable[str],
+    required: Iterable[str],
+    *,
+    line: int = 1,
+    found: list[str] | None = None,
+    hint: str = "",
 ) -> None:
     """Raise naming the first required column the file lacks (``found``: the header as the file spells it)."""
     present = list(present)
@@ -44,7 +49,9 @@ def not_empty(inp: InputFile, table: pa.Table, column: str, first_line: int, *, 
     if col.null_count == 0:
         return
     index = first_index(pc.is_null(col))
-    raise inp.fail("the value is empty", f"every row needs a {label or column}", line=first_line + (index or 0), column=column)
+    raise inp.fail(
+        "the value is empty", f"every row needs a {label or column}", line=first_line + (index or 0), column=column
+    )
 
 
 def to_int(
@@ -131,4 +138,3 @@ def drop_null_keys(chunk: pa.Table, columns: Iterable[str], skipped: Skips, *, l
             skipped.append(("null_key", f"no {name}: empty or a null token (NA, null, -)", dropped))
         chunk = kept
     return chunk
-

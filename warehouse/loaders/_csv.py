@@ -94,7 +94,9 @@ def csv_batches(
 
     options = {
         "read_options": pacsv.ReadOptions(
-            column_names=names, skip_rows=1 if has_header else 0, block_size=block_size or BLOCK_BYTES,
+            column_names=names,
+            skip_rows=1 if has_header else 0,
+            block_size=block_size or BLOCK_BYTES,
             encoding=encoding_of(inp),
         ),
         "parse_options": pacsv.ParseOptions(
@@ -170,8 +172,9 @@ def _whitespace_block(inp: InputFile, block: bytes, names: list[str], line: int,
                 line=line + offset,
             )
     options = pacsv.ReadOptions(column_names=names, skip_rows=1 if skip else 0, encoding=encoding_of(inp))
-    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-                                   null_values=[""])
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
+    )
     parse = pacsv.ParseOptions(delimiter="\t", quote_char=False)
     return pacsv.read_csv(io.BytesIO(normal), read_options=options, parse_options=parse, convert_options=convert)
 

@@ -127,4 +127,3 @@ def _decompressed_head(path: Path) -> bytes:
         raise IngestError(
             f"{str(path)!r}: the gzip data is corrupt ({exc}); download the file again (nothing was written)"
         ) from exc
-

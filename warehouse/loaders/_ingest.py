@@ -56,8 +56,15 @@ class Batch:
 class _Writer:
     """Writes batches inside one open transaction, skipping keys the warehouse already holds."""
 
-    def __init__(self, warehouse: Warehouse, conn: Connection, report: IngestReport, *, unique_events: bool,
-                 redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        conn: Connection,
+        report: IngestReport,
+        *,
+        unique_events: bool,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.redactor = redactor
         self.conn = conn
@@ -73,8 +80,11 @@ class _Writer:
             # than maintaining them row by row; PostgreSQL's DDL is transactional, so a failure
             # still leaves everything as it was.
             present = {ix["name"] for ix in inspect(conn).get_indexes("events")}
-            self.rebuild = [ix for ix in ANALYTIC_INDEXES if ix.table is not None and ix.table.name == "events"
-                            and ix.name in present]
+            self.rebuild = [
+                ix
+                for ix in ANALYTIC_INDEXES
+                if ix.table is not None and ix.table.name == "events" and ix.name in present
+            ]
             for index in self.rebuild:
                 index.drop(conn)
 
@@ -227,8 +237,9 @@ def write_batches(
     with warehouse.engine.connect() as conn:
         transaction = conn.begin()
         try:
-            _write_all(warehouse, conn, inp, batches, report, unique_events=unique_events, progress=progress,
-                       redactor=redactor)
+            _write_all(
+                warehouse, conn, inp, batches, report, unique_events=unique_events, progress=progress, redactor=redactor
+            )
         except BaseException:
             transaction.rollback()
             raise
@@ -241,8 +252,9 @@ def write_batches(
     return report
 
 
-def _write_all(warehouse, conn, inp, batches, report, *, unique_events: bool, progress: bool,
-               redactor: Redactor | None = None) -> None:
+def _write_all(
+    warehouse, conn, inp, batches, report, *, unique_events: bool, progress: bool, redactor: Redactor | None = None
+) -> None:
     writer = _Writer(warehouse, conn, report, unique_events=unique_events, redactor=redactor)
     first = next(batches, None)  # the file's layout is checked before the progress bar appears
     if first is None:

@@ -21,7 +21,9 @@ def check_first_line(inp: InputFile, what: str) -> None:
         raise inp.fail("this is not JSON lines (the first line does not start with '{')", f"give {what}", line=1)
 
 
-def tables(inp: InputFile, schema: pa.Schema | None = None, *, block_bytes: int | None = None) -> Iterator[tuple[int, pa.Table]]:
+def tables(
+    inp: InputFile, schema: pa.Schema | None = None, *, block_bytes: int | None = None
+) -> Iterator[tuple[int, pa.Table]]:
     """``(first line number, table)`` per block; ``schema`` fixes the fields read (others are ignored)."""
     line = 1
     for block in _blocks(inp, block_bytes or BLOCK_BYTES):
@@ -74,7 +76,9 @@ def _parse_slowly(inp: InputFile, block: bytes, line: int, schema: pa.Schema | N
             raise inp.fail("the line is not a JSON object", "give one JSON object per line", line=line + offset)
         try:
             if schema is None:
-                rows.append({k: None if v is None else (v if isinstance(v, str) else json.dumps(v)) for k, v in record.items()})
+                rows.append(
+                    {k: None if v is None else (v if isinstance(v, str) else json.dumps(v)) for k, v in record.items()}
+                )
             else:
                 rows.append({field.name: _coerce(record.get(field.name), field.type) for field in schema})
         except (TypeError, ValueError) as exc:

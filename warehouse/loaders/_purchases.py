@@ -34,22 +34,26 @@ class Purchases:
         grouped = rows.group_by("order_id", use_threads=False).aggregate(
             [("user_id", "first"), ("ts", "min"), ("value", "sum")]
         )
-        orders = pa.table({
-            "order_id": grouped["order_id"],
-            "user_id": grouped["user_id_first"],
-            "ts": grouped["ts_min"],
-            "total": grouped["value_sum"],
-            "status": pa.repeat("completed", grouped.num_rows),
-        })
+        orders = pa.table(
+            {
+                "order_id": grouped["order_id"],
+                "user_id": grouped["user_id_first"],
+                "ts": grouped["ts_min"],
+                "total": grouped["value_sum"],
+                "status": pa.repeat("completed", grouped.num_rows),
+            }
+        )
         lines = rows.filter(pc.is_valid(rows["item_id"]))
         lines = lines.group_by(["order_id", "item_id"], use_threads=False).aggregate(
             [("quantity", "sum"), ("value", "sum")]
         )
         quantity = pc.cast(lines["quantity_sum"], pa.int32())
-        order_items = pa.table({
-            "order_id": lines["order_id"],
-            "item_id": lines["item_id"],
-            "quantity": quantity,
-            "price": pc.divide(lines["value_sum"], pc.cast(quantity, pa.float64())),
-        })
+        order_items = pa.table(
+            {
+                "order_id": lines["order_id"],
+                "item_id": lines["item_id"],
+                "quantity": quantity,
+                "price": pc.divide(lines["value_sum"], pc.cast(quantity, pa.float64())),
+            }
+        )
         return Batch(tables={"orders": orders, "order_items": order_items}, rows=0)

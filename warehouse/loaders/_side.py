@@ -37,8 +37,9 @@ def _read(name: str, side: SideTable) -> Iterator[Batch]:
             columns = dict(side.columns)
             columns.update({t: t for t in (key, *targets) if t not in columns and t in chunk.column_names})
             inp.column_labels = columns
-            require_columns(inp, chunk.column_names, [columns.get(key, key), *columns.values()],
-                            found=chunk.column_names)
+            require_columns(
+                inp, chunk.column_names, [columns.get(key, key), *columns.values()], found=chunk.column_names
+            )
         yield _batch(inp, name, line, chunk, columns)
     inp.close()
 
@@ -51,8 +52,9 @@ def _chunks(inp: InputFile) -> Iterator[tuple[int, pa.Table]]:
     else:
         delimiter = sniff_delimiter(inp)
         header = split_line(first_line(inp), delimiter)
-        yield from csv_batches(inp, names=header, has_header=True, delimiter=delimiter,
-                               newlines_in_values=delimiter != "whitespace")
+        yield from csv_batches(
+            inp, names=header, has_header=True, delimiter=delimiter, newlines_in_values=delimiter != "whitespace"
+        )
 
 
 def _batch(inp: InputFile, name: str, line: int, chunk: pa.Table, columns: dict[str, str]) -> Batch:
@@ -67,5 +69,11 @@ def _batch(inp: InputFile, name: str, line: int, chunk: pa.Table, columns: dict[
     if "signup_ts" in table.column_names:
         stamps = parse(inp, table["signup_ts"], line, fmt=None, name=columns["signup_ts"])
         table = table.set_column(table.column_names.index("signup_ts"), "signup_ts", stamps)
-    return Batch(tables={name: table.drop_columns(["line"])}, rows=chunk.num_rows, skipped=skipped, primary=name,
-                 key=f"{inp.path.name}: {columns[key]}", side=f"{name}: {inp.path.name}")
+    return Batch(
+        tables={name: table.drop_columns(["line"])},
+        rows=chunk.num_rows,
+        skipped=skipped,
+        primary=name,
+        key=f"{inp.path.name}: {columns[key]}",
+        side=f"{name}: {inp.path.name}",
+    )

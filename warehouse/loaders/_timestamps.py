@@ -115,8 +115,12 @@ class DaySpan:
 
     def check(self) -> None:
         """Raise when at least ``ONE_DAY_MIN_ROWS`` rows all fall within 24 hours."""
-        if (self.rows >= ONE_DAY_MIN_ROWS and self.low is not None and self.high is not None
-                and self.high - self.low < timedelta(days=1)):
+        if (
+            self.rows >= ONE_DAY_MIN_ROWS
+            and self.low is not None
+            and self.high is not None
+            and self.high - self.low < timedelta(days=1)
+        ):
             raise self.inp.fail(
                 f"all {self.rows:,} timestamps fall within one day ({self.low:%Y-%m-%d}; first value {self.sample!r}):"
                 " the time format looks misread",
@@ -128,8 +132,10 @@ class DaySpan:
 
 def outside_range(stamps: pa.Array) -> pa.Array:
     """A mask of timestamps before 1990 or after now (for formats whose unit is fixed: skipped, not refused)."""
-    return pc.or_(pc.less(stamps, pa.scalar(EARLIEST, pa.timestamp("us"))),
-                  pc.greater(stamps, pa.scalar(latest(), pa.timestamp("us"))))
+    return pc.or_(
+        pc.less(stamps, pa.scalar(EARLIEST, pa.timestamp("us"))),
+        pc.greater(stamps, pa.scalar(latest(), pa.timestamp("us"))),
+    )
 
 
 def drop_outside(chunk: pa.Table, ts: str, skipped: list, detail: str) -> pa.Table:

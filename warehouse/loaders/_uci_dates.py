@@ -33,9 +33,7 @@ def parse_invoice_dates(inp: InputFile, values: pd.Series, lines: pd.Series) -> 
     year = fields["year"].astype(float)
     fields["year"] = year.where(year >= 100, year + 2000)
     fields["second"] = fields["second"].fillna(0)
-    stamps = pd.to_datetime(
-        fields[["year", "month", "day", "hour", "minute", "second"]].astype(float), errors="coerce"
-    )
+    stamps = pd.to_datetime(fields[["year", "month", "day", "hour", "minute", "second"]].astype(float), errors="coerce")
     bad = stamps.isna()
     if bad.any():
         first = bad.idxmax()

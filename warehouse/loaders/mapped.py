@@ -74,12 +74,20 @@ def _chunks(inp: InputFile, spec: SourceMapping) -> Iterator[tuple[int, pa.Table
             columns = columns or _resolve(inp, table.column_names, spec)
             yield line, _select(table, columns, spec)
     else:
-        delimiter = spec.separator or ("\t" if inp.fmt == "tsv" else None) or sniff_delimiter(
-            inp, width=len(spec.names) if spec.names else None)
+        delimiter = (
+            spec.separator
+            or ("\t" if inp.fmt == "tsv" else None)
+            or sniff_delimiter(inp, width=len(spec.names) if spec.names else None)
+        )
         header = spec.names or split_line(first_line(inp), delimiter)
         columns = _resolve(inp, header, spec, hint=separator_hint(header))
-        batches = csv_batches(inp, names=header, has_header=spec.names is None, delimiter=delimiter,
-                              newlines_in_values=delimiter != "whitespace")
+        batches = csv_batches(
+            inp,
+            names=header,
+            has_header=spec.names is None,
+            delimiter=delimiter,
+            newlines_in_values=delimiter != "whitespace",
+        )
         for line, chunk in batches:
             yield line, _select(chunk, columns, spec)
 
@@ -110,8 +118,9 @@ def _resolve(inp: InputFile, present: list[str], spec: SourceMapping, *, hint: s
     if "session_id" in columns and spec.anonymous == "session":
         required = tuple(t for t in REQUIRED if t != "user_id")  # a sessions-only log: every visitor is anonymous
     missing = [t for t in required if t not in columns and t not in spec.constants]
-    require_columns(inp, present, [columns.get(t, t) for t in missing] + list(columns.values()), found=present,
-                    hint=hint)
+    require_columns(
+        inp, present, [columns.get(t, t) for t in missing] + list(columns.values()), found=present, hint=hint
+    )
     return columns
 
 
@@ -142,8 +151,9 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, span
     skipped: list = []
     not_empty(inp, chunk, "event_type", line)
     source_event = pc.utf8_trim_whitespace(chunk["event_type"])
-    chunk = chunk.set_column(chunk.column_names.index("event_type"), "event_type",
-                             _event_types(inp, source_event, spec.event_map(), line))
+    chunk = chunk.set_column(
+        chunk.column_names.index("event_type"), "event_type", _event_types(inp, source_event, spec.event_map(), line)
+    )
     ts = parse(inp, chunk["ts"], line, fmt=spec.ts_format, name=inp.column_labels.get("ts", "ts"))
     span.add(ts, chunk["ts"])
     event_ids = _event_ids(inp, line, chunk, spec, ts)
@@ -154,10 +164,16 @@ def _batch(inp: InputFile, line: int, chunk: pa.Table, spec: SourceMapping, span
             chunk = chunk.set_column(chunk.column_names.index(name), name, nullify(chunk[name]))
     chunk = _anonymous(chunk, spec)
     sessions = spec.anonymous == "session" and "session_id" in chunk.column_names
-    chunk = drop_null_keys(chunk, ["user_id"], skipped, labels={"user_id": "user_id and no session_id" if sessions
-                                                                 else "user_id"})
-    events = {"event_id": chunk["_event_id"], "user_id": chunk["user_id"], "ts": chunk["ts"],
-              "event_type": chunk["event_type"], "source_event": chunk["source_event"]}
+    chunk = drop_null_keys(
+        chunk, ["user_id"], skipped, labels={"user_id": "user_id and no session_id" if sessions else "user_id"}
+    )
+    events = {
+        "event_id": chunk["_event_id"],
+        "user_id": chunk["user_id"],
+        "ts": chunk["ts"],
+        "event_type": chunk["event_type"],
+        "source_event": chunk["source_event"],
+    }
     for name in ("session_id", "item_id"):
         if name in chunk.column_names:
             events[name] = chunk[name]
@@ -223,8 +239,11 @@ def _attributes(chunk: pa.Table, key: str, targets: tuple[str, ...], inp: InputF
     if "price" in present:
         table = table.set_column(table.column_names.index("price"), "price", _floats(inp, chunk, "price", line))
     if "signup_ts" in present:
-        table = table.set_column(table.column_names.index("signup_ts"), "signup_ts",
-                                 parse(inp, chunk["signup_ts"], line, fmt=None, name="signup_ts"))
+        table = table.set_column(
+            table.column_names.index("signup_ts"),
+            "signup_ts",
+            parse(inp, chunk["signup_ts"], line, fmt=None, name="signup_ts"),
+        )
     return table
 
 

@@ -96,8 +96,10 @@ class SourceMapping(BaseModel):
             if value in (None, {}, [], False):
                 continue
             if isinstance(value, dict) and name == "values":
-                data["values"] = {**data.get("values", {}), **{k: {**data.get("values", {}).get(k, {}), **v}
-                                                              for k, v in value.items()}}
+                data["values"] = {
+                    **data.get("values", {}),
+                    **{k: {**data.get("values", {}).get(k, {}), **v} for k, v in value.items()},
+                }
             elif isinstance(value, dict):
                 data[name] = {**data.get(name, {}), **value}
             else:
@@ -118,8 +120,14 @@ class SourceMapping(BaseModel):
             )
 
 
-_FLAGS = {"columns": "columns (--map)", "constants": "constants (--const)", "values": "values (--value-map)",
-          "separator": "separator (--sep)", "key": "key (--key)", "ts_format": "ts_format (--ts-format)"}
+_FLAGS = {
+    "columns": "columns (--map)",
+    "constants": "constants (--const)",
+    "values": "values (--value-map)",
+    "separator": "separator (--sep)",
+    "key": "key (--key)",
+    "ts_format": "ts_format (--ts-format)",
+}
 
 
 def build(data: dict, where: str) -> SourceMapping:

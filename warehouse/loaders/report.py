@@ -37,7 +37,8 @@ class IngestReport(BaseModel):
     key: str = Field("", description="what makes two input rows the same record (the duplicate key)")
     rows_read: int = 0
     side_rows_read: dict[str, int] = Field(
-        default_factory=dict, description="input rows of each side-table file (users, items), by file name")
+        default_factory=dict, description="input rows of each side-table file (users, items), by file name"
+    )
     inserted: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     already_present: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     skipped: list[SkipGroup] = Field(default_factory=list)
@@ -76,8 +77,12 @@ class IngestReport(BaseModel):
 
     def to_dict(self) -> dict:
         """JSON-ready form (the ``--json`` output)."""
-        return {**self.model_dump(mode="json"), "elapsed_s": round(self.elapsed_s, 3),
-                "rows_skipped": self.rows_skipped, "rows_per_s": round(self.rows_per_s)}
+        return {
+            **self.model_dump(mode="json"),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rows_skipped": self.rows_skipped,
+            "rows_per_s": round(self.rows_per_s),
+        }
 
 
 def as_text_rows(table: pa.Table) -> list[dict[str, str | None]]:

@@ -25,8 +25,16 @@ _ALIASES = {
 REQUIRED = ["invoice", "stock_code", "quantity", "invoice_date", "unit_price", "customer_id"]
 _MISSING_CUSTOMER = set(NULL_TOKENS)
 GUEST_PREFIX = "guest-"
-_LABELS = {"invoice": "InvoiceNo", "stock_code": "StockCode", "quantity": "Quantity", "invoice_date": "InvoiceDate",
-           "unit_price": "UnitPrice", "customer_id": "CustomerID", "description": "Description", "country": "Country"}
+_LABELS = {
+    "invoice": "InvoiceNo",
+    "stock_code": "StockCode",
+    "quantity": "Quantity",
+    "invoice_date": "InvoiceDate",
+    "unit_price": "UnitPrice",
+    "customer_id": "CustomerID",
+    "description": "Description",
+    "country": "Country",
+}
 KEY = "invoice, stock code, quantity, price, customer and time (identical lines stay distinct)"
 
 
@@ -51,15 +59,18 @@ def _batch(inp: InputFile, frame: pd.DataFrame) -> Batch:
     kind = frame["invoice"].str.extract(r"^(C?)\d+$", expand=False)
     other = kind.isna()
     if other.any():
-        skipped.append(("bad_value", "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)",
-                        _sample(frame[other])))
+        skipped.append(
+            ("bad_value", "not a sale or cancellation invoice (e.g. 'A…' bad-debt adjustments)", _sample(frame[other]))
+        )
         frame, kind = frame[~other], kind[~other]
     frame = frame.assign(cancelled=kind.eq("C"))
     frame["quantity"] = _numbers(inp, frame, "quantity", integer=True)
     frame["unit_price"] = _numbers(inp, frame, "unit_price")
     adjustment = ~frame["cancelled"] & (frame["quantity"] <= 0)
     if adjustment.any():
-        skipped.append(("out_of_range", "stock adjustment: quantity <= 0 on a sale invoice", _sample(frame[adjustment])))
+        skipped.append(
+            ("out_of_range", "stock adjustment: quantity <= 0 on a sale invoice", _sample(frame[adjustment]))
+        )
         frame = frame[~adjustment]
     frame["ts"] = parse_invoice_dates(inp, frame["invoice_date"], frame["line"])
     stock = frame["stock_code"].str.strip()
@@ -85,14 +96,18 @@ def _batch(inp: InputFile, frame: pd.DataFrame) -> Batch:
         }
     )
     per_invoice = frame.groupby("invoice", sort=False)
-    orders = pd.DataFrame(
-        {
-            "user_id": per_invoice["user_id"].first(),
-            "ts": per_invoice["ts"].min(),
-            "total": per_invoice["value"].sum().round(2),
-            "status": np.where(per_invoice["cancelled"].first(), "cancelled", "completed"),
-        }
-    ).rename_axis("order_id").reset_index()
+    orders = (
+        pd.DataFrame(
+            {
+                "user_id": per_invoice["user_id"].first(),
+                "ts": per_invoice["ts"].min(),
+                "total": per_invoice["value"].sum().round(2),
+                "status": np.where(per_invoice["cancelled"].first(), "cancelled", "completed"),
+            }
+        )
+        .rename_axis("order_id")
+        .reset_index()
+    )
     order_items = frame[["invoice", "item_id", "quantity", "unit_price"]].set_axis(
         ["order_id", "item_id", "quantity", "price"], axis=1
     )

@@ -14,8 +14,10 @@ from warehouse.semantic.layer import TIME_COLUMN, Dimension, LayerError, Measure
 from warehouse.semantic.linking import stem
 from warehouse.semantic.spec import SpecBase, Window
 
-_JOINS = {"users": "LEFT JOIN users AS u ON u.user_id = {a}.user_id",
-          "items": "LEFT JOIN items AS i ON i.item_id = {a}.item_id"}
+_JOINS = {
+    "users": "LEFT JOIN users AS u ON u.user_id = {a}.user_id",
+    "items": "LEFT JOIN items AS i ON i.item_id = {a}.item_id",
+}
 _ALIAS = {"users": "u", "items": "i"}
 _TIME_PARTS = {"hour_of_day": "EXTRACT(HOUR FROM {t})", "weekday": "EXTRACT(DOW FROM {t})"}
 
@@ -51,8 +53,10 @@ class _Select:
         """The SQL of ``dim`` on this entity's rows (joining users or items when it needs them)."""
         if not self.layer.applies(self.measure, dim):
             usable = [d for d, v in self.layer.dimensions.items() if self.layer.applies(self.measure, v)]
-            raise LayerError(f"dimension {dim.name!r} does not apply to measure {self.measure.name!r} "
-                             f"({self.measure.entity} rows); usable: {', '.join(usable)}")
+            raise LayerError(
+                f"dimension {dim.name!r} does not apply to measure {self.measure.name!r} "
+                f"({self.measure.entity} rows); usable: {', '.join(usable)}"
+            )
         if dim.entity == "time":
             return _TIME_PARTS[dim.column].format(t=f"{self.alias}.{TIME_COLUMN[self.measure.entity]}")
         if same_rows(dim.entity, self.measure.entity):
@@ -120,9 +124,15 @@ def _filters(select: _Select, spec: SpecBase) -> None:
 
 def _aggregate(measure: Measure, alias: str) -> str:
     column = qualify(measure.column, alias) if measure.column else None
-    return {"count": "COUNT(*)", "count_distinct": f"COUNT(DISTINCT {column})", "sum": f"SUM({column})",
-            "avg": f"AVG({column})", "median": f"MEDIAN({column})", "min": f"MIN({column})",
-            "max": f"MAX({column})"}[measure.agg]
+    return {
+        "count": "COUNT(*)",
+        "count_distinct": f"COUNT(DISTINCT {column})",
+        "sum": f"SUM({column})",
+        "avg": f"AVG({column})",
+        "median": f"MEDIAN({column})",
+        "min": f"MIN({column})",
+        "max": f"MAX({column})",
+    }[measure.agg]
 
 
 def _grouped(select: _Select, spec: SpecBase) -> tuple[list[str], list[str]]:
@@ -153,14 +163,18 @@ def _ordered(spec: SpecBase, names: list[str]) -> str:
     return ""
 
 
-def compile_spec(layer: SemanticLayer, spec: SpecBase, window: Window, dialect: str = "duckdb",
-                 floor: GroupFloor | None = None) -> str:
+def compile_spec(
+    layer: SemanticLayer, spec: SpecBase, window: Window, dialect: str = "duckdb", floor: GroupFloor | None = None
+) -> str:
     """The SQL answering ``spec`` over ``window``, in ``dialect`` (columns: grain, dimensions, value[, ...]);
     with a ``floor`` that is on, also the distinct users behind each row (``group_users``)."""
     measure = layer.measure(spec.measure)
     floor = floor if floor is not None and floor.on else None
-    sql = (_rate(layer, measure, spec, window, floor) if measure.agg == "rate"
-           else _plain(layer, measure, spec, window, floor))
+    sql = (
+        _rate(layer, measure, spec, window, floor)
+        if measure.agg == "rate"
+        else _plain(layer, measure, spec, window, floor)
+    )
     return sqlglot.transpile(sql, read="duckdb", write=_dialect(dialect))[0]
 
 
@@ -192,23 +206,37 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     if measure.per:
         unit = "b.session_id" if measure.per == "session" else "b.user_id"
         time_col = TIME_COLUMN[measure.entity]
-        per = ("COUNT(*)" if measure.per_agg == "count" else
-               f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0")
+        per = (
+            "COUNT(*)"
+            if measure.per_agg == "count"
+            else f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0"
+        )
         inner_names = [n.rsplit(" AS ", 1)[1] for n in named]
         unit_user = ", MIN(b.user_id) AS unit_user" if floor is not None else ""
-        inner = (f"SELECT {''.join(n + ', ' for n in named)}{unit} AS unit, {per} AS x{unit_user} "
-                 f"{select.sql_from(measure.entity)} GROUP BY {', '.join([*groups, unit])}")
-        outer_agg = "AVG(x)" if measure.agg == "avg" else "MEDIAN(x)" if measure.agg == "median" else \
-            {"sum": "SUM(x)", "min": "MIN(x)", "max": "MAX(x)"}.get(measure.agg, "AVG(x)")
+        inner = (
+            f"SELECT {''.join(n + ', ' for n in named)}{unit} AS unit, {per} AS x{unit_user} "
+            f"{select.sql_from(measure.entity)} GROUP BY {', '.join([*groups, unit])}"
+        )
+        outer_agg = (
+            "AVG(x)"
+            if measure.agg == "avg"
+            else "MEDIAN(x)"
+            if measure.agg == "median"
+            else {"sum": "SUM(x)", "min": "MIN(x)", "max": "MAX(x)"}.get(measure.agg, "AVG(x)")
+        )
         cols = "".join(f"{n}, " for n in inner_names)
         outer_group = f" GROUP BY {', '.join(inner_names)}" if inner_names else ""
         users = f", {floor.users_sql('unit_user')} AS {GROUP_USERS}" if floor is not None else ""
-        sql = (f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total}{users} "
-               f"FROM ({inner}) AS per_unit{outer_group}")
+        sql = (
+            f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total}{users} "
+            f"FROM ({inner}) AS per_unit{outer_group}"
+        )
     else:
         users = _row_users(select, floor)
-        sql = (f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total}{users} "
-               f"{select.sql_from(measure.entity)}{group_by}")
+        sql = (
+            f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total}{users} "
+            f"{select.sql_from(measure.entity)}{group_by}"
+        )
     return f"{sql} {_ordered(spec, [n.rsplit(' AS ', 1)[1] for n in named])}".strip()
 
 
@@ -232,8 +260,10 @@ def _month_after(day: date) -> tuple[int, int]:
 def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window, floor: GroupFloor | None) -> str:
     base, target = spec.base_event, spec.target_event
     if not base or not target:
-        raise LayerError("conversion_rate needs base_event and target_event (of users who did base_event, "
-                         "the share who also did target_event)")
+        raise LayerError(
+            "conversion_rate needs base_event and target_event (of users who did base_event, "
+            "the share who also did target_event)"
+        )
     if spec.grain != "none":
         raise LayerError("conversion_rate has no grain; ask one window at a time (or use the funnel tool)")
     for name in spec.dimensions:
@@ -254,8 +284,10 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         hit.where.append("b.ts >= a.signup_ts")
         if later is not None:
             hit.window(later)
-        cte = (f"WITH a AS (SELECT b.user_id, b.signup_ts {first.sql_from('users')}), "
-               f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
+        cte = (
+            f"WITH a AS (SELECT b.user_id, b.signup_ts {first.sql_from('users')}), "
+            f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})"
+        )
     else:
         _filters(hit, spec)
         first = _Select(layer, events, alias="b")
@@ -267,8 +299,10 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         if spec.target_after:  # "went on to": the target at or after the user's first base event
             hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
             hit.where.append("b.ts >= a.t0")
-        cte = (f"WITH a AS (SELECT b.user_id, MIN(b.ts) AS t0 {first.sql_from('events')} GROUP BY b.user_id), "
-               f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})")
+        cte = (
+            f"WITH a AS (SELECT b.user_id, MIN(b.ts) AS t0 {first.sql_from('events')} GROUP BY b.user_id), "
+            f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})"
+        )
     outer = _Select(layer, events, alias="a")
     named, groups = [], []
     for name in spec.dimensions:
@@ -278,7 +312,9 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
     group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
     joins = " ".join(outer.joins.values())
     users = f", {floor.users_sql('a.user_id')} AS {GROUP_USERS}" if floor is not None else ""
-    sql = (f"{cte} SELECT {''.join(n + ', ' for n in named)}COUNT(*) AS base_users, COUNT(t.user_id) AS both_users, "
-           f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value{users} "
-           f"FROM a LEFT JOIN t ON t.user_id = a.user_id {joins}{group_by}")
+    sql = (
+        f"{cte} SELECT {''.join(n + ', ' for n in named)}COUNT(*) AS base_users, COUNT(t.user_id) AS both_users, "
+        f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value{users} "
+        f"FROM a LEFT JOIN t ON t.user_id = a.user_id {joins}{group_by}"
+    )
     return f"{sql} {_ordered(spec, spec.dimensions)}".strip()

@@ -73,8 +73,12 @@ def event_phrases(layer: SemanticLayer) -> dict[str, str]:
     for event_type in layer.event_types:
         out[event_type] = f"did {event_type.replace('_', ' ')}"
         for m in layer.measures.values():
-            if (m.agg == "count_distinct" and m.column == "user_id" and m.where == f"event_type = '{event_type}'"
-                    and m.name.startswith("users_who_")):
+            if (
+                m.agg == "count_distinct"
+                and m.column == "user_id"
+                and m.where == f"event_type = '{event_type}'"
+                and m.name.startswith("users_who_")
+            ):
                 out[event_type] = m.name.removeprefix("users_who_").replace("_", " ")
     return out
 
@@ -94,8 +98,9 @@ def _measure_demonstrations(layer: SemanticLayer, m: Measure, last_day: date | N
     def q(question: str, **args: Any) -> Demonstration:
         return Demonstration(question, QUERY_TOOL, {"measure": m.name, **args})
 
-    totals = [f"How many {n} in total?" if m.format == "count" else f"What is the {n} overall?"
-              for n in (noun, *m.synonyms)]
+    totals = [
+        f"How many {n} in total?" if m.format == "count" else f"What is the {n} overall?" for n in (noun, *m.synonyms)
+    ]
     yield Demonstration(totals[0], QUERY_TOOL, {"measure": m.name}, tuple(totals[1:]))
     yield q(f"{noun.capitalize()} in the last 7 days versus the 7 days before?", last_days=7, compare_previous=True)
     month = _month_window(last_day)
@@ -107,24 +112,36 @@ def _measure_demonstrations(layer: SemanticLayer, m: Measure, last_day: date | N
         if d.text or not layer.applies(m, d) or (d.name == "user" and m.column == "user_id"):
             continue  # (distinct users per user is 1)
         ranking = [f"Which {name} has the highest {noun}?" for name in (_dimension_noun(d), *d.synonyms)]
-        yield Demonstration(ranking[0], QUERY_TOOL, {"measure": m.name, "dimensions": [d.name], "limit": 5},
-                            tuple(ranking[1:]))
+        yield Demonstration(
+            ranking[0], QUERY_TOOL, {"measure": m.name, "dimensions": [d.name], "limit": 5}, tuple(ranking[1:])
+        )
         if by_user and d.entity in {"items", "time"} and d.name != "item" and m.entity == "events" and m.agg == "count":
-            yield q(f"Which {_dimension_noun(d)} has the highest {noun} for user {ID_PLACEHOLDER}?",
-                    dimensions=[d.name], limit=5, filters=[{"dimension": by_user, "value": ID_PLACEHOLDER}])
+            yield q(
+                f"Which {_dimension_noun(d)} has the highest {noun} for user {ID_PLACEHOLDER}?",
+                dimensions=[d.name],
+                limit=5,
+                filters=[{"dimension": by_user, "value": ID_PLACEHOLDER}],
+            )
         if d.values and d.name != "event_type":
             first = d.values[0]
-            yield q(f"{noun.capitalize()} for {_dimension_noun(d)} {first}?",
-                    filters=[{"dimension": d.name, "value": first}])
+            yield q(
+                f"{noun.capitalize()} for {_dimension_noun(d)} {first}?",
+                filters=[{"dimension": d.name, "value": first}],
+            )
             if len(d.values) > 1:
                 pair = d.values[1]
-                yield q(f"{noun.capitalize()}: {first} versus {pair} ({_dimension_noun(d)})?", dimensions=[d.name],
-                        filters=[{"dimension": d.name, "op": "in", "value": [first, pair]}])
+                yield q(
+                    f"{noun.capitalize()}: {first} versus {pair} ({_dimension_noun(d)})?",
+                    dimensions=[d.name],
+                    filters=[{"dimension": d.name, "op": "in", "value": [first, pair]}],
+                )
     for d in layer.dimensions.values():
         if d.text and layer.applies(m, d):
             rows = ENTITY_ROWS.get(m.entity, (m.entity, ""))[0]  # scored reviews are reviews
-            yield q(f"What is the {noun} of {rows} that mention {TEXT_PLACEHOLDER}?",
-                    filters=[{"dimension": d.name, "op": "contains", "value": TEXT_PLACEHOLDER}])
+            yield q(
+                f"What is the {noun} of {rows} that mention {TEXT_PLACEHOLDER}?",
+                filters=[{"dimension": d.name, "op": "contains", "value": TEXT_PLACEHOLDER}],
+            )
 
 
 def _rate_demonstrations(layer: SemanticLayer, m: Measure) -> Iterable[Demonstration]:
@@ -133,8 +150,9 @@ def _rate_demonstrations(layer: SemanticLayer, m: Measure) -> Iterable[Demonstra
     targets = {**phrases, "active": "were active"}
 
     def q(question: str, base: str, target: str, **args: Any) -> Demonstration:
-        return Demonstration(question, QUERY_TOOL,
-                             {"measure": m.name, "base_event": base, "target_event": target, **args})
+        return Demonstration(
+            question, QUERY_TOOL, {"measure": m.name, "base_event": base, "target_event": target, **args}
+        )
 
     for base, base_words in bases.items():
         for target, target_words in targets.items():
@@ -142,18 +160,38 @@ def _rate_demonstrations(layer: SemanticLayer, m: Measure) -> Iterable[Demonstra
                 continue
             yield q(f"What share of users who {base_words} also {target_words}?", base, target)
             if base not in {"active", "signup"} and target != "active":
-                yield q(f"Of the users who {base_words}, what share went on to {target.replace('_', ' ')}?",
-                        base, target, target_after=True)
+                yield q(
+                    f"Of the users who {base_words}, what share went on to {target.replace('_', ' ')}?",
+                    base,
+                    target,
+                    target_after=True,
+                )
     for grain, days in (("week", 7), ("month", 30)):
-        yield q(f"Of the users active in a {grain}, what share were active again the next {grain}?",
-                "active", "active", target_window="next", last_days=days)
-        yield q(f"What share of users who signed up in a {grain} were active the {grain} after?",
-                "signup", "active", target_window="next", last_days=days)
+        yield q(
+            f"Of the users active in a {grain}, what share were active again the next {grain}?",
+            "active",
+            "active",
+            target_window="next",
+            last_days=days,
+        )
+        yield q(
+            f"What share of users who signed up in a {grain} were active the {grain} after?",
+            "signup",
+            "active",
+            target_window="next",
+            last_days=days,
+        )
     for d in layer.dimensions.values():
         if not d.text and d.entity == "users" and d.values and layer.applies(m, d):
             buyer = "purchase" if "purchase" in phrases else next(iter(phrases), "active")
-            yield q(f"Which {_dimension_noun(d)} has the highest share of its users who "
-                    f"{targets.get(buyer, 'were active')}?", "active", buyer, dimensions=[d.name], limit=5)
+            yield q(
+                f"Which {_dimension_noun(d)} has the highest share of its users who "
+                f"{targets.get(buyer, 'were active')}?",
+                "active",
+                buyer,
+                dimensions=[d.name],
+                limit=5,
+            )
 
 
 def layer_demonstrations(layer: SemanticLayer, last_day: date | None = None) -> list[Demonstration]:
@@ -168,8 +206,9 @@ def layer_demonstrations(layer: SemanticLayer, last_day: date | None = None) -> 
 class DemonstrationIndex:
     """The demonstrations nearest a question, by the meaning of their questions (vectors computed once)."""
 
-    def __init__(self, demonstrations: list[Demonstration], embed: Embed, *, k: int = 3,
-                 min_score: float = 0.45) -> None:
+    def __init__(
+        self, demonstrations: list[Demonstration], embed: Embed, *, k: int = 3, min_score: float = 0.45
+    ) -> None:
         self.demonstrations = demonstrations
         self._embed: Embed | None = embed
         self.k = k
@@ -181,8 +220,7 @@ class DemonstrationIndex:
     def _matrix(self) -> np.ndarray | None:
         if self._vectors is None and self._embed is not None and self.demonstrations:
             texts = [w for d in self.demonstrations for w in d.wordings]
-            self._owner = np.repeat(np.arange(len(self.demonstrations)),
-                                    [len(d.wordings) for d in self.demonstrations])
+            self._owner = np.repeat(np.arange(len(self.demonstrations)), [len(d.wordings) for d in self.demonstrations])
             self._words = [words(t) for t in texts]
             self._vectors = np.asarray(self._embed(texts), dtype=np.float32)
         return self._vectors
@@ -226,9 +264,15 @@ class DemonstrationIndex:
         return "\n\n".join(d.line(wording) for d, wording in self.nearest(question))
 
 
-def demonstration_index(layer: SemanticLayer, extra: list[Demonstration], embed: Embed, *,
-                        last_day: date | None = None, accepts: Callable[[Demonstration], bool] = lambda d: True,
-                        **options: Any) -> DemonstrationIndex:
+def demonstration_index(
+    layer: SemanticLayer,
+    extra: list[Demonstration],
+    embed: Embed,
+    *,
+    last_day: date | None = None,
+    accepts: Callable[[Demonstration], bool] = lambda d: True,
+    **options: Any,
+) -> DemonstrationIndex:
     """The index over the layer's demonstrations and ``extra`` ones (other tools, refusals), keeping those
     ``accepts`` takes (a tool that exists, arguments that validate)."""
     kept = [d for d in [*layer_demonstrations(layer, last_day), *extra] if accepts(d)]

@@ -30,122 +30,279 @@ _EVENT_WORDS: dict[str, tuple[str, str, str]] = {
 def _event_measures(event_types: list[str]) -> list[Measure]:
     out = [
         Measure(name="events", description="events of every type", entity="events", agg="count"),
-        Measure(name="active_users", description="distinct users with any event", entity="events",
-                agg="count_distinct", column="user_id", synonyms=["users", "visitors"]),
+        Measure(
+            name="active_users",
+            description="distinct users with any event",
+            entity="events",
+            agg="count_distinct",
+            column="user_id",
+            synonyms=["users", "visitors"],
+        ),
     ]
     for event_type in event_types:
-        plural, users, words = _EVENT_WORDS.get(event_type, (f"{event_type}_events", f"users_who_{event_type}",
-                                                             f"{event_type} events"))
+        plural, users, words = _EVENT_WORDS.get(
+            event_type, (f"{event_type}_events", f"users_who_{event_type}", f"{event_type} events")
+        )
         where = f"event_type = '{event_type}'"
-        out.append(Measure(name=plural, description=f"number of {words}", entity="events", agg="count", where=where,
-                           family="number of events of that type"))
-        out.append(Measure(name=users, description=f"distinct users with {words}", entity="events",
-                           agg="count_distinct", column="user_id", where=where,
-                           family="distinct users who did it"))
+        out.append(
+            Measure(
+                name=plural,
+                description=f"number of {words}",
+                entity="events",
+                agg="count",
+                where=where,
+                family="number of events of that type",
+            )
+        )
+        out.append(
+            Measure(
+                name=users,
+                description=f"distinct users with {words}",
+                entity="events",
+                agg="count_distinct",
+                column="user_id",
+                where=where,
+                family="distinct users who did it",
+            )
+        )
     return out
 
 
 def _other_measures(has: dict[str, bool]) -> list[Measure]:
     out: list[Measure] = []
     if has["purchase_value"]:
-        out.append(Measure(name="revenue", description="sum of purchase values (sales)", entity="events",
-                           agg="sum", column="value", where="event_type = 'purchase'", format="money",
-                           synonyms=["sales", "GMV", "spend", "amount spent"]))
+        out.append(
+            Measure(
+                name="revenue",
+                description="sum of purchase values (sales)",
+                entity="events",
+                agg="sum",
+                column="value",
+                where="event_type = 'purchase'",
+                format="money",
+                synonyms=["sales", "GMV", "spend", "amount spent"],
+            )
+        )
     if has["orders"]:
         out += [
             Measure(name="orders", description="number of orders (checkouts)", entity="orders", agg="count"),
-            Measure(name="avg_order_value", description="average order total", entity="orders", agg="avg",
-                    column="total", format="money", synonyms=["AOV", "basket size"]),
-            Measure(name="median_order_value", description="median order total", entity="orders", agg="median",
-                    column="total", format="money"),
-            Measure(name="order_total", description="sum of order totals", entity="orders", agg="sum",
-                    column="total", format="money"),
+            Measure(
+                name="avg_order_value",
+                description="average order total",
+                entity="orders",
+                agg="avg",
+                column="total",
+                format="money",
+                synonyms=["AOV", "basket size"],
+            ),
+            Measure(
+                name="median_order_value",
+                description="median order total",
+                entity="orders",
+                agg="median",
+                column="total",
+                format="money",
+            ),
+            Measure(
+                name="order_total",
+                description="sum of order totals",
+                entity="orders",
+                agg="sum",
+                column="total",
+                format="money",
+            ),
         ]
     if has["users"]:
-        out.append(Measure(name="signups", description="users who signed up (by signup time)", entity="users",
-                           agg="count", synonyms=["new users", "registrations"]))
+        out.append(
+            Measure(
+                name="signups",
+                description="users who signed up (by signup time)",
+                entity="users",
+                agg="count",
+                synonyms=["new users", "registrations"],
+            )
+        )
     if has["sessions"]:
         out += [
-            Measure(name="sessions", description="distinct sessions", entity="events", agg="count_distinct",
-                    column="session_id", synonyms=["visits"]),
-            Measure(name="avg_events_per_session", description="mean events per session", entity="events",
-                    agg="avg", per="session", format="number"),
-            Measure(name="median_events_per_session", description="median events per session", entity="events",
-                    agg="median", per="session", format="number"),
-            Measure(name="avg_session_minutes", description="mean session length in minutes (first to last event)",
-                    entity="events", agg="avg", per="session", per_agg="duration_minutes", format="number"),
-            Measure(name="median_session_minutes", description="median session length in minutes",
-                    entity="events", agg="median", per="session", per_agg="duration_minutes", format="number"),
+            Measure(
+                name="sessions",
+                description="distinct sessions",
+                entity="events",
+                agg="count_distinct",
+                column="session_id",
+                synonyms=["visits"],
+            ),
+            Measure(
+                name="avg_events_per_session",
+                description="mean events per session",
+                entity="events",
+                agg="avg",
+                per="session",
+                format="number",
+            ),
+            Measure(
+                name="median_events_per_session",
+                description="median events per session",
+                entity="events",
+                agg="median",
+                per="session",
+                format="number",
+            ),
+            Measure(
+                name="avg_session_minutes",
+                description="mean session length in minutes (first to last event)",
+                entity="events",
+                agg="avg",
+                per="session",
+                per_agg="duration_minutes",
+                format="number",
+            ),
+            Measure(
+                name="median_session_minutes",
+                description="median session length in minutes",
+                entity="events",
+                agg="median",
+                per="session",
+                per_agg="duration_minutes",
+                format="number",
+            ),
         ]
     out += [
-        Measure(name="avg_events_per_user", description="mean events per active user", entity="events",
-                agg="avg", per="user", format="number"),
-        Measure(name="median_events_per_user", description="median events per active user", entity="events",
-                agg="median", per="user", format="number"),
+        Measure(
+            name="avg_events_per_user",
+            description="mean events per active user",
+            entity="events",
+            agg="avg",
+            per="user",
+            format="number",
+        ),
+        Measure(
+            name="median_events_per_user",
+            description="median events per active user",
+            entity="events",
+            agg="median",
+            per="user",
+            format="number",
+        ),
     ]
     if has["reviews"]:
         out += [
             Measure(name="reviews", description="number of reviews", entity="reviews", agg="count"),
-            Measure(name="avg_rating", description="average review rating (1-5 stars)", entity="reviews",
-                    agg="avg", column="rating", format="number", synonyms=["stars", "score"]),
+            Measure(
+                name="avg_rating",
+                description="average review rating (1-5 stars)",
+                entity="reviews",
+                agg="avg",
+                column="rating",
+                format="number",
+                synonyms=["stars", "score"],
+            ),
         ]
     if has["review_sentiment"]:
         scored = "reviews scored by the review indexer (uba index reviews)"
         out += [
-            Measure(name="avg_sentiment", description=f"average review sentiment from -1 (negative) to 1 (positive), "
-                    f"of {scored}", entity="review_sentiment", agg="avg", column="score", format="number",
-                    synonyms=["sentiment", "tone of reviews"]),
-            Measure(name="negative_review_share", description="share of scored reviews whose sentiment is negative",
-                    entity="review_sentiment", agg="avg",
-                    column="CASE WHEN sentiment = 'negative' THEN 1.0 ELSE 0.0 END", format="ratio",
-                    synonyms=["complaint rate", "share of negative reviews"]),
-            Measure(name="positive_review_share", description="share of scored reviews whose sentiment is positive",
-                    entity="review_sentiment", agg="avg",
-                    column="CASE WHEN sentiment = 'positive' THEN 1.0 ELSE 0.0 END", format="ratio"),
-            Measure(name="negative_reviews", description="number of reviews whose sentiment is negative",
-                    entity="review_sentiment", agg="count", where="sentiment = 'negative'", synonyms=["complaints"]),
+            Measure(
+                name="avg_sentiment",
+                description=f"average review sentiment from -1 (negative) to 1 (positive), of {scored}",
+                entity="review_sentiment",
+                agg="avg",
+                column="score",
+                format="number",
+                synonyms=["sentiment", "tone of reviews"],
+            ),
+            Measure(
+                name="negative_review_share",
+                description="share of scored reviews whose sentiment is negative",
+                entity="review_sentiment",
+                agg="avg",
+                column="CASE WHEN sentiment = 'negative' THEN 1.0 ELSE 0.0 END",
+                format="ratio",
+                synonyms=["complaint rate", "share of negative reviews"],
+            ),
+            Measure(
+                name="positive_review_share",
+                description="share of scored reviews whose sentiment is positive",
+                entity="review_sentiment",
+                agg="avg",
+                column="CASE WHEN sentiment = 'positive' THEN 1.0 ELSE 0.0 END",
+                format="ratio",
+            ),
+            Measure(
+                name="negative_reviews",
+                description="number of reviews whose sentiment is negative",
+                entity="review_sentiment",
+                agg="count",
+                where="sentiment = 'negative'",
+                synonyms=["complaints"],
+            ),
         ]
-    out.append(Measure(
-        name="conversion_rate", entity="events", agg="rate", format="ratio",
-        description="share of users who did base_event in the window who also did target_event in it "
-                    "(base_event signup: signed up in the window, target any time after; active: any event; "
-                    "target_window next: the target in the period right after, e.g. back the next week)",
-        synonyms=["what share of users who did one thing also did another",
-                  "percentage of users who did something that went on to do something else",
-                  "of the users who did this, how many also did that",
-                  "share of a cohort active again in the following week or month"]))
+    out.append(
+        Measure(
+            name="conversion_rate",
+            entity="events",
+            agg="rate",
+            format="ratio",
+            description="share of users who did base_event in the window who also did target_event in it "
+            "(base_event signup: signed up in the window, target any time after; active: any event; "
+            "target_window next: the target in the period right after, e.g. back the next week)",
+            synonyms=[
+                "what share of users who did one thing also did another",
+                "percentage of users who did something that went on to do something else",
+                "of the users who did this, how many also did that",
+                "share of a cohort active again in the following week or month",
+            ],
+        )
+    )
     return out
 
 
 def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dimension]:
     def attr(name: str, entity: str, column: str, description: str, **more: Any) -> Dimension:
-        return Dimension(name=name, entity=entity, column=column, description=description,
-                         values=values.get(name, []), **more)
+        return Dimension(
+            name=name, entity=entity, column=column, description=description, values=values.get(name, []), **more
+        )
 
     out = [attr(n, "users", n, f"the user's {n}") for n in ("country", "device", "channel") if has[f"users.{n}"]]
     out += [attr(n, "items", n, f"the item's {n}") for n in ("category", "brand") if has[f"items.{n}"]]
     out += [
-        attr("item", "items", "item_id", "one item (id, shown with its title)", label="title",
-             synonyms=["product"]),
+        attr("item", "items", "item_id", "one item (id, shown with its title)", label="title", synonyms=["product"]),
         attr("user", "users", "user_id", "one user (id)", synonyms=["customer", "shopper", "buyer", "spender"]),
         attr("event_type", "events", "event_type", "the event's type"),
         attr("signup_month", "users", "STRFTIME(signup_ts, '%Y-%m')", "the month the user signed up (cohort)"),
         attr("hour_of_day", "time", "hour_of_day", "hour of the day 0-23", synonyms=["hour", "time of day"]),
-        attr("weekday", "time", "weekday", "day of the week (0 Sunday ... 6 Saturday)",
-             synonyms=["day of the week", "weekday"]),
+        attr(
+            "weekday",
+            "time",
+            "weekday",
+            "day of the week (0 Sunday ... 6 Saturday)",
+            synonyms=["day of the week", "weekday"],
+        ),
     ]
     if has["orders"]:
         out.append(attr("order_status", "orders", "status", "the order's status"))
     if has["reviews"]:
         out.append(attr("rating", "reviews", "rating", "the review's star rating"))
-        out.append(attr("review_text", "reviews", "COALESCE(title, '') || ' ' || COALESCE(body, '')",
-                        "the review's title and text (a filter matches reviews containing it)", text=True))
+        out.append(
+            attr(
+                "review_text",
+                "reviews",
+                "COALESCE(title, '') || ' ' || COALESCE(body, '')",
+                "the review's title and text (a filter matches reviews containing it)",
+                text=True,
+            )
+        )
     return out
 
 
-_VALUE_COLUMNS = {"country": ("users", "country"), "device": ("users", "device"), "channel": ("users", "channel"),
-                  "category": ("items", "category"), "brand": ("items", "brand"),
-                  "order_status": ("orders", "status"), "event_type": ("events", "event_type")}
+_VALUE_COLUMNS = {
+    "country": ("users", "country"),
+    "device": ("users", "device"),
+    "channel": ("users", "channel"),
+    "category": ("items", "category"),
+    "brand": ("items", "brand"),
+    "order_status": ("orders", "status"),
+    "event_type": ("events", "event_type"),
+}
 
 
 def _has_sentiment(readonly: Any) -> bool:
@@ -159,11 +316,16 @@ def _has_sentiment(readonly: Any) -> bool:
 
 def generate(readonly: Any) -> SemanticLayer:
     """The layer of the warehouse behind ``readonly`` (a ReadOnlyWarehouse), from its schema and data."""
+
     def one(sql: str) -> Any:
         return readonly.query(sql).rows[0][0]
 
-    event_types = [str(r[0]) for r in readonly.query(
-        "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type").rows]
+    event_types = [
+        str(r[0])
+        for r in readonly.query(
+            "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC, event_type"
+        ).rows
+    ]
     has = {
         "purchase_value": bool(one("SELECT COUNT(value) FROM events WHERE event_type = 'purchase'")),
         "orders": bool(one("SELECT COUNT(*) FROM orders")),
@@ -174,16 +336,21 @@ def generate(readonly: Any) -> SemanticLayer:
     }
     values: dict[str, list[str]] = {}
     for name, (table, column) in _VALUE_COLUMNS.items():
-        rows = readonly.query(f"SELECT {column}, COUNT(*) AS n FROM {table} WHERE {column} IS NOT NULL "
-                              f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT {MAX_LISTED_VALUES + 1}").rows
+        rows = readonly.query(
+            f"SELECT {column}, COUNT(*) AS n FROM {table} WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT {MAX_LISTED_VALUES + 1}"
+        ).rows
         has[f"{table}.{column}"] = bool(rows)
         if len(rows) <= MAX_LISTED_VALUES:
             values[name] = [str(r[0]) for r in rows]
     measures = [*_event_measures(event_types), *_other_measures(has)]
     last = one("SELECT MAX(ts) FROM events")
-    return SemanticLayer(measures={m.name: m for m in measures},
-                         dimensions={d.name: d for d in _dimensions(values, has)}, event_types=event_types,
-                         last_day=pd.Timestamp(last).date() if last is not None else None)
+    return SemanticLayer(
+        measures={m.name: m for m in measures},
+        dimensions={d.name: d for d in _dimensions(values, has)},
+        event_types=event_types,
+        last_day=pd.Timestamp(last).date() if last is not None else None,
+    )
 
 
 def build_layer(readonly: Any, path: Path | None = None) -> SemanticLayer:

@@ -21,17 +21,31 @@ from warehouse.yaml_file import read_mapping
 logger = logging.getLogger(__name__)
 
 Entity = Literal["events", "orders", "users", "reviews", "order_items", "review_sentiment"]
-TIME_COLUMN: dict[str, str | None] = {"events": "ts", "orders": "ts", "users": "signup_ts", "reviews": "ts",
-                                      "order_items": None, "review_sentiment": "ts"}
+TIME_COLUMN: dict[str, str | None] = {
+    "events": "ts",
+    "orders": "ts",
+    "users": "signup_ts",
+    "reviews": "ts",
+    "order_items": None,
+    "review_sentiment": "ts",
+}
 """The column a time window bounds, per entity (order_items has none of its own)."""
-JOIN_KEYS: dict[str, tuple[str, ...]] = {"events": ("user_id", "item_id"), "orders": ("user_id",),
-                                         "users": ("user_id",), "reviews": ("user_id", "item_id"),
-                                         "order_items": ("item_id",), "review_sentiment": ("user_id", "item_id")}
+JOIN_KEYS: dict[str, tuple[str, ...]] = {
+    "events": ("user_id", "item_id"),
+    "orders": ("user_id",),
+    "users": ("user_id",),
+    "reviews": ("user_id", "item_id"),
+    "order_items": ("item_id",),
+    "review_sentiment": ("user_id", "item_id"),
+}
 """The keys an entity's rows carry, so a dimension of users or items can join onto it."""
 ENTITY_ROWS: dict[str, tuple[str, str]] = {
-    "review_sentiment": ("reviews", "(SELECT r.review_id, r.user_id, r.item_id, r.ts, r.rating, r.title, r.body, "
-                                    "s.sentiment, s.score FROM reviews AS r "
-                                    "JOIN review_sentiment AS s ON s.review_id = r.review_id)"),
+    "review_sentiment": (
+        "reviews",
+        "(SELECT r.review_id, r.user_id, r.item_id, r.ts, r.rating, r.title, r.body, "
+        "s.sentiment, s.score FROM reviews AS r "
+        "JOIN review_sentiment AS s ON s.review_id = r.review_id)",
+    ),
 }
 """Entities whose rows are another entity's rows with more columns: (that entity, the SQL of the rows).
 Scored reviews are the reviews the indexer scored, with their ``sentiment`` and ``score``."""
@@ -66,7 +80,8 @@ class Measure(BaseModel):
     column: str | None = Field(None, description="the aggregated column or SQL expression of the entity's row")
     where: str | None = Field(None, description="SQL condition on the entity's row (alias-free column names)")
     per: Literal["session", "user"] | None = Field(
-        None, description="first count rows per session or user (column: an expression over the group), then agg")
+        None, description="first count rows per session or user (column: an expression over the group), then agg"
+    )
     per_agg: Literal["count", "duration_minutes"] = "count"
     format: Literal["count", "money", "number", "ratio"] = "count"
     synonyms: list[str] = Field(default_factory=list)
@@ -186,16 +201,18 @@ def load_overrides(path: Path) -> dict[str, Any]:
     """The operator's YAML file as a dict (``measures`` / ``dimensions`` / ``remove``); LayerError when malformed."""
     data = read_mapping(path, LayerError, "the semantic layer file")
     if set(data) - {"measures", "dimensions", "remove", "examples"}:
-        raise LayerError(f"{str(path)!r}: the top level must be a mapping with measures, dimensions, remove "
-                         "and/or examples")
+        raise LayerError(
+            f"{str(path)!r}: the top level must be a mapping with measures, dimensions, remove and/or examples"
+        )
     return data
 
 
 _Entry = TypeVar("_Entry", Measure, Dimension)
 
 
-def _entries(current: dict[str, _Entry], model: type[_Entry], overrides: dict[str, Any], kind: str,
-             origin: str) -> dict[str, _Entry]:
+def _entries(
+    current: dict[str, _Entry], model: type[_Entry], overrides: dict[str, Any], kind: str, origin: str
+) -> dict[str, _Entry]:
     """``current`` with the file's ``kind`` entries validated and added or replacing same-named ones."""
     out = dict(current)
     entries = overrides.get(kind) or {}
@@ -229,7 +246,10 @@ def extend(layer: SemanticLayer, overrides: dict[str, Any], origin: str) -> Sema
             examples.append(Example.model_validate(body))
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'example'}: {e['msg']}" for e in exc.errors())
-            raise LayerError(f"{origin}: example {i + 1} is invalid: {problems} "
-                             "(each example is {question: ..., tool: query, args: {...}})") from None
-    return layer.model_copy(update={"measures": measures, "dimensions": dimensions, "source": origin,
-                                    "examples": examples})
+            raise LayerError(
+                f"{origin}: example {i + 1} is invalid: {problems} "
+                "(each example is {question: ..., tool: query, args: {...}})"
+            ) from None
+    return layer.model_copy(
+        update={"measures": measures, "dimensions": dimensions, "source": origin, "examples": examples}
+    )

@@ -24,16 +24,28 @@ Embed = Callable[[list[str]], np.ndarray]
 """Texts -> unit-length vectors, one row per text."""
 
 _WORD = re.compile(r"[a-z0-9]+")
-_WINDOW = re.compile(r"\b(?:(?:the\s+)?(?:last|past|previous|next|first|final|these|those)\s+)?\d+\s+"
-                     r"(?:days?|weeks?|months?|hours?)(?:\s+(?:before|after|earlier|prior|ago))?\b", re.IGNORECASE)
-_STOP = frozenset("a an and any by did do does each for from had has have how in is it its many much of on or per "
-                  "the their them they to was were what which who with".split())
+_WINDOW = re.compile(
+    r"\b(?:(?:the\s+)?(?:last|past|previous|next|first|final|these|those)\s+)?\d+\s+"
+    r"(?:days?|weeks?|months?|hours?)(?:\s+(?:before|after|earlier|prior|ago))?\b",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    "a an and any by did do does each for from had has have how in is it its many much of on or per "
+    "the their them they to was were what which who with".split()
+)
 
 
 def stem(word: str) -> str:
     """A rough stem of a lower-case word: purchases, purchased, purchase -> purchas; leaking -> leak."""
-    for suffix, keep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("ing", ""), ("ed", ""),
-                         ("s", "")):
+    for suffix, keep in (
+        ("ies", "y"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("s", ""),
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: len(word) - len(suffix)] + keep
             break
@@ -54,8 +66,11 @@ class Grain:
     synonyms: tuple[str, ...] = ()
 
 
-GRAINS = (Grain("day", "one row per day", ("daily",)), Grain("week", "one row per week", ("weekly",)),
-          Grain("month", "one row per month", ("monthly",)))
+GRAINS = (
+    Grain("day", "one row per day", ("daily",)),
+    Grain("week", "one row per week", ("weekly",)),
+    Grain("month", "one row per month", ("monthly",)),
+)
 _GRAIN_WORDS = r"\b(?:{adverb}|(?:per|each|every|by|which|what)\s+{grain})\b"
 
 
@@ -91,14 +106,23 @@ class Links:
 class Linker:
     """Ranks one layer's entries against questions; the entries' vectors are computed once."""
 
-    def __init__(self, layer: SemanticLayer, embed: Embed | None = None, *, measures: int = 3, dimensions: int = 2,
-                 min_score: float = 0.35) -> None:
+    def __init__(
+        self,
+        layer: SemanticLayer,
+        embed: Embed | None = None,
+        *,
+        measures: int = 3,
+        dimensions: int = 2,
+        min_score: float = 0.35,
+    ) -> None:
         self.layer = layer
         self._embed = embed
         self._top = {"measures": measures, "dimensions": dimensions}
         self.min_score = min_score
         self._entries: dict[str, list[Measure | Dimension]] = {
-            "measures": list(layer.measures.values()), "dimensions": list(layer.dimensions.values())}
+            "measures": list(layer.measures.values()),
+            "dimensions": list(layer.dimensions.values()),
+        }
         self._words = {kind: [words(e.name) for e in entries] for kind, entries in self._entries.items()}
         self._vectors: dict[str, list[np.ndarray]] | None = None
 
@@ -120,8 +144,9 @@ class Linker:
         """Best cosine similarity over the entry's texts (when embeddings are on) plus half the share of
         the entry's name words asked."""
         # the share of the name's words asked, ties going to the name that matches more of them
-        lexical = np.array([len(asked & w) / len(w) + 0.05 * len(asked & w) if w else 0.0
-                            for w in self._words[kind]], dtype=np.float32)
+        lexical = np.array(
+            [len(asked & w) / len(w) + 0.05 * len(asked & w) if w else 0.0 for w in self._words[kind]], dtype=np.float32
+        )
         vectors = self._vectors_of()
         if vectors is None or question_vector is None:
             return lexical
@@ -140,8 +165,9 @@ class Linker:
             try:
                 vector = self._embed([text])[0]
             except Exception as exc:  # noqa: BLE001 - linking is a hint: go on by name words alone
-                logger.warning("schema linking without embeddings: the embedder failed (%s: %s)",
-                               type(exc).__name__, exc)
+                logger.warning(
+                    "schema linking without embeddings: the embedder failed (%s: %s)", type(exc).__name__, exc
+                )
                 self._embed = None
         found: dict[str, list] = {}
         for kind in ("measures", "dimensions"):
@@ -149,10 +175,12 @@ class Linker:
             scores = self._scores(kind, asked, vector)
             order = np.argsort(-scores, kind="stable")[: self._top[kind]]
             found[kind] = [entries[i] for i in order if scores[i] >= self.min_score]
-        grains = [g for g in GRAINS
-                  if re.search(_GRAIN_WORDS.format(adverb=g.synonyms[0], grain=g.name), text, re.IGNORECASE)]
-        return Links(measures=found["measures"], dimensions=found["dimensions"], values=self._values(question),
-                     grains=grains)
+        grains = [
+            g for g in GRAINS if re.search(_GRAIN_WORDS.format(adverb=g.synonyms[0], grain=g.name), text, re.IGNORECASE)
+        ]
+        return Links(
+            measures=found["measures"], dimensions=found["dimensions"], values=self._values(question), grains=grains
+        )
 
     def _values(self, question: str) -> list[tuple[str, str]]:
         """Listed dimension values the question names as whole words (short codes only in their case)."""

@@ -30,8 +30,9 @@ _COUNTS = ["value", "base_users", "both_users", "units"]
 """The columns a suppressed row loses: its value and the counts it was computed from."""
 
 
-def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope: str | None = None,
-              min_group_users: int = 0) -> Result:
+def run_query(
+    safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope: str | None = None, min_group_users: int = 0
+) -> Result:
     """Answer ``spec``: its table (grain, dimensions, value), the SQL that ran, a summary and a chart.
 
     ``min_group_users`` > 0: a row computed from fewer users than that is suppressed (``warehouse.group_size``)."""
@@ -55,9 +56,14 @@ def run_query(safe: SafeSql, layer: SemanticLayer, spec: SpecBase, *, user_scope
         previous = (before, prev_frame)
     frame = _rounded(_merge_previous(frame, previous, spec), measure)
     summary = _summary(measure, spec, window, frame, previous) + floor.note(suppressed, len(frame))
-    return Result("query", frame.drop(columns=["groups"], errors="ignore"), queries, summary,
-                  _chart(measure, spec, frame), details={"spec": as_dict(spec), "window": [
-                      str(window.start or first), str(window.end or last)]})
+    return Result(
+        "query",
+        frame.drop(columns=["groups"], errors="ignore"),
+        queries,
+        summary,
+        _chart(measure, spec, frame),
+        details={"spec": as_dict(spec), "window": [str(window.start or first), str(window.end or last)]},
+    )
 
 
 def _rounded(frame: pd.DataFrame, measure: Measure) -> pd.DataFrame:
@@ -77,8 +83,11 @@ def _merge_previous(frame: pd.DataFrame, previous: tuple[Window, pd.DataFrame] |
     if previous is None:
         return frame
     prev = previous[1][[*_keys(spec), "value"]].rename(columns={"value": "previous"})
-    merged = frame.merge(prev, on=_keys(spec), how="left") if _keys(spec) else frame.assign(
-        previous=prev["previous"].iloc[0] if len(prev) else None)
+    merged = (
+        frame.merge(prev, on=_keys(spec), how="left")
+        if _keys(spec)
+        else frame.assign(previous=prev["previous"].iloc[0] if len(prev) else None)
+    )
     merged["change"] = merged["value"] - merged["previous"]
     return merged
 
@@ -105,6 +114,7 @@ def _span(window: Window) -> str:
 def _what(measure: Measure, spec: SpecBase) -> str:
     what = measure.name.replace("_", " ")
     if measure.agg == "rate":
+
         def did(event: str | None) -> str:
             return "were active" if event == "active" else "signed up" if event == "signup" else f"did {event}"
 
@@ -118,8 +128,9 @@ def _what(measure: Measure, spec: SpecBase) -> str:
     return what
 
 
-def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFrame,
-             previous: tuple[Window, pd.DataFrame] | None) -> str:
+def _summary(
+    measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFrame, previous: tuple[Window, pd.DataFrame] | None
+) -> str:
     head = f"{_what(measure, spec)}, {_span(window)}"
     if measure.agg == "rate" and spec.target_window == "next":
         after = next_window(window)
@@ -135,15 +146,19 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
             text += f" ({int(row['both_users']):,} of {int(row['base_users']):,} users)"
         if previous is not None:
             start, end = previous[0].bounds("compare_previous")
-            text += (f". The {(end - start).days + 1} days before ({start} to {end}): "
-                     f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}"
-                     f"{_relative(measure, row['change'], row['previous'])}")
+            text += (
+                f". The {(end - start).days + 1} days before ({start} to {end}): "
+                f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}"
+                f"{_relative(measure, row['change'], row['previous'])}"
+            )
         return text + "."
     if spec.grain != "none" and not spec.dimensions and frame["value"].notna().any():
         top = frame.loc[frame["value"].astype(float).idxmax()]
         low = frame.loc[frame["value"].astype(float).idxmin()]
-        text = (f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {_label(top, spec.grain)} "
-                f"({fmt(measure, top['value'])}), lowest {_label(low, spec.grain)} ({fmt(measure, low['value'])})")
+        text = (
+            f"{head}, per {spec.grain} ({len(frame)} {spec.grain}s): highest {_label(top, spec.grain)} "
+            f"({fmt(measure, top['value'])}), lowest {_label(low, spec.grain)} ({fmt(measure, low['value'])})"
+        )
         if measure.agg in {"count", "sum"}:
             text += f"; all {spec.grain}s together {fmt(measure, frame['value'].sum())}"
         return text + "."
@@ -153,8 +168,9 @@ def _summary(measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFra
     for _, row in frame.head(SHOWN).iterrows():
         # A bare number as a label reads as a value: "user 2280: 102", not "2280: 102" (measured: the
         # embedded model reported the count of remaining rows as the top user's id).
-        label = " / ".join(f"{k.replace('_', ' ')} {text}" if (text := _label(row, k)).isdigit() else text
-                           for k in keys)
+        label = " / ".join(
+            f"{k.replace('_', ' ')} {text}" if (text := _label(row, k)).isdigit() else text for k in keys
+        )
         if is_suppressed(row):
             shown.append(f"{label}: suppressed")
             continue
@@ -191,8 +207,14 @@ def _label(row: pd.Series, key: str) -> str:
 
 def _relative(measure: Measure, change: Any, previous: Any) -> str:
     """`` (+35.1%)``: the change as a share of the window before; none for a share (its change is in points)."""
-    if measure.format == "ratio" or change is None or previous is None or pd.isna(change) or pd.isna(previous) \
-            or float(previous) == 0:
+    if (
+        measure.format == "ratio"
+        or change is None
+        or previous is None
+        or pd.isna(change)
+        or pd.isna(previous)
+        or float(previous) == 0
+    ):
         return ""
     return f" ({100 * float(change) / abs(float(previous)):+.1f}%)"
 

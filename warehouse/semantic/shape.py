@@ -20,39 +20,75 @@ from dataclasses import dataclass
 
 from warehouse.semantic.linking import stem
 
-_UNIT = r"(?:\d+\s+|(?:one|two|three|four|five|six|seven|ten|fourteen|thirty)\s+)?(?:days?|weeks?|months?|period|fortnight)"
+_UNIT = (
+    r"(?:\d+\s+|(?:one|two|three|four|five|six|seven|ten|fourteen|thirty)\s+)?(?:days?|weeks?|months?|period|fortnight)"
+)
 _COMPARE = re.compile(
     r"\b(?:compared?|comparing|comparison|vs\.?|versus|against|relative\s+to|than|change[ds]?|changing|go(?:ne)?\s+"
     r"(?:up|down)|went\s+(?:up|down)|grow(?:n|th)?|grew|increased?|decreased?|drop(?:ped)?|rise|rose|fell|fall(?:en)?|"
-    r"over\s+the\s+(?:previous|prior))\b|环比|相比|比较|对比|增长|下降|变化", re.IGNORECASE)
+    r"over\s+the\s+(?:previous|prior))\b|环比|相比|比较|对比|增长|下降|变化",
+    re.IGNORECASE,
+)
 _BEFORE = r"(?:before|prior|previous|preceding|earlier)"
 _PREVIOUS = re.compile(
     rf"\b(?:{_UNIT})\s+{_BEFORE}\b|\b(?:the\s+)?{_BEFORE}\s+(?:{_UNIT})\b|\b(?:week|month)\s+over\s+(?:week|month)\b|"
-    r"之前|前一|上一|上个", re.IGNORECASE)
+    r"之前|前一|上一|上个",
+    re.IGNORECASE,
+)
 """The window just before another: "the 30 days before", "the previous week", "week over week"."""
 _MOVED_BACK = re.compile(rf"\b(?:{_UNIT})\s+{_BEFORE}(?:\s+(?:that|it|this|then))?\b|之前|前一", re.IGNORECASE)
-_SUPERLATIVE = (r"\b(?:best|worst|busiest|quietest|slowest|strongest|weakest|peak|top|biggest|highest[\w-]*|"
-                r"lowest[\w-]*|most[\w-]*)\s+(?:[\w-]+\s+)?")
+_SUPERLATIVE = (
+    r"\b(?:best|worst|busiest|quietest|slowest|strongest|weakest|peak|top|biggest|highest[\w-]*|"
+    r"lowest[\w-]*|most[\w-]*)\s+(?:[\w-]+\s+)?"
+)
 """A superlative before a grain ("the highest-revenue day", "our best week") asks for that grain."""
 _GRAINS = {
-    "day": re.compile(_SUPERLATIVE + r"day\b(?!\s+of)|\b(?:daily|day\s+by\s+day|(?:per|each|every|by|a|which|what|busiest|best|worst)\s+day"
-                      r"(?!\s+of\s+(?:the\s+)?week)(?!s?\s+(?:ago|before))|on\s+which\s+day(?!\s+of))\b|每天|每日|按天|按日|哪天|哪一天",
-                      re.IGNORECASE),
-    "week": re.compile(_SUPERLATIVE + r"week\b(?!\s+of)|\b(?:weekly|week\s+(?:by|over)\s+week|(?:per|each|every|by|a|which|what|busiest|best|worst)"
-                       r"\s+week(?!\s+of\b))\b|每周|按周|哪周|哪一周", re.IGNORECASE),
-    "month": re.compile(_SUPERLATIVE + r"month\b|\b(?:monthly|month\s+(?:by|over)\s+month|(?:per|each|every|by|a|which|what|busiest|best|"
-                        r"worst)\s+month)\b|每月|按月|哪个月|哪一个月", re.IGNORECASE),
+    "day": re.compile(
+        _SUPERLATIVE
+        + r"day\b(?!\s+of)|\b(?:daily|day\s+by\s+day|(?:per|each|every|by|a|which|what|busiest|best|worst)\s+day"
+        r"(?!\s+of\s+(?:the\s+)?week)(?!s?\s+(?:ago|before))|on\s+which\s+day(?!\s+of))\b|每天|每日|按天|按日|哪天|哪一天",
+        re.IGNORECASE,
+    ),
+    "week": re.compile(
+        _SUPERLATIVE
+        + r"week\b(?!\s+of)|\b(?:weekly|week\s+(?:by|over)\s+week|(?:per|each|every|by|a|which|what|busiest|best|worst)"
+        r"\s+week(?!\s+of\b))\b|每周|按周|哪周|哪一周",
+        re.IGNORECASE,
+    ),
+    "month": re.compile(
+        _SUPERLATIVE
+        + r"month\b|\b(?:monthly|month\s+(?:by|over)\s+month|(?:per|each|every|by|a|which|what|busiest|best|"
+        r"worst)\s+month)\b|每月|按月|哪个月|哪一个月",
+        re.IGNORECASE,
+    ),
 }
-_ANY_GRAIN = re.compile(r"\b(?:trends?|trending|over\s+time|time\s+series|timeline|evolv\w*|history)\b|趋势|走势",
-                        re.IGNORECASE)
+_ANY_GRAIN = re.compile(
+    r"\b(?:trends?|trending|over\s+time|time\s+series|timeline|evolv\w*|history)\b|趋势|走势", re.IGNORECASE
+)
 _RANKING = re.compile(
     r"\b(?:which|top|most|best|worst|highest|lowest|(?<!at\s)least|rank\w*|breakdown|break\s+down|split|"
     r"segment\w*|leading|biggest|largest|smallest|across|among|between)\b|哪|最|排名|排行|各|按",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 """A ranking or breakdown: a dimension its words name is grouped by; with none named, the model chooses."""
 _WITH = frozenset({"with", "who", "that", "whose"})
-_SUPERLATIVE_WORDS = frozenset({"most", "highest", "largest", "biggest", "fewest", "least", "lowest", "top", "best",
-                                "worst", "widest", "longest", "shortest"})
+_SUPERLATIVE_WORDS = frozenset(
+    {
+        "most",
+        "highest",
+        "largest",
+        "biggest",
+        "fewest",
+        "least",
+        "lowest",
+        "top",
+        "best",
+        "worst",
+        "widest",
+        "longest",
+        "shortest",
+    }
+)
 _HEAD_CUES = {"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "every": 1, "across": 2, "among": 2}
 """Words after which a ranking names what it ranks, and how many other words may come between."""
 _WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwhoever\b|谁", re.IGNORECASE)
@@ -61,17 +97,27 @@ _WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwho
 _SHARE = re.compile(
     r"\b(?:share|percent(?:age)?|fraction|proportion|ratio|rate)\s+of\b|(?<!by\s)\bwhat\s+(?:share|percent(?:age)?|"
     r"fraction|proportion)\b|\bas\s+an?\s+(?:share|percentage|fraction|rate)\b|\bconver(?:sion|t\w*)\b|"
-    r"\b(?:return|repeat|retention)\s+rate\b|%\s+of\b|比例|占比|转化率|百分比", re.IGNORECASE)
+    r"\b(?:return|repeat|retention)\s+rate\b|%\s+of\b|比例|占比|转化率|百分比",
+    re.IGNORECASE,
+)
 """A share of users or rows asked for: only measures that are shares (a rate between two behaviors, a ratio)."""
-_SUBSET = re.compile(r"\bhow\s+many\s+of\b|\bof\s+(?:the|those|these|all)\s+(?:\w+\s+){0,2}who\b|\bwho\s+also\b|"
-                     r"\bwent\s+on\s+to\b|\bcame\s+back\b|\bagain\b|其中|之后|后来", re.IGNORECASE)
+_SUBSET = re.compile(
+    r"\bhow\s+many\s+of\b|\bof\s+(?:the|those|these|all)\s+(?:\w+\s+){0,2}who\b|\bwho\s+also\b|"
+    r"\bwent\s+on\s+to\b|\bcame\s+back\b|\bagain\b|其中|之后|后来",
+    re.IGNORECASE,
+)
 """Users of one behavior counted by another ("how many of those went on to buy"): a rate may say it."""
-_AFTER = re.compile(r"\b(?:went\s+on|go\s+on|goes\s+on|later|after(?:wards)?|then|subsequently|eventually|"
-                    r"following\s+up|之后|后来|随后)\b|之后|后来|随后", re.IGNORECASE)
+_AFTER = re.compile(
+    r"\b(?:went\s+on|go\s+on|goes\s+on|later|after(?:wards)?|then|subsequently|eventually|"
+    r"following\s+up|之后|后来|随后)\b|之后|后来|随后",
+    re.IGNORECASE,
+)
 """The target behavior after the base one ("went on to buy"), not merely also ("also bought")."""
-_NEXT_PERIOD = re.compile(r"\b(?:next|following|subsequent)\s+(?:week|month|period|\d+\s+days)\b|\bcame\s+back|\bcome\s+back|"
-                          r"\breturn(?:ed|ing)?\b|\bagain\b|\bretain\w*|\bstill\s+active|下周|下个月|次周|次月|回访|留存",
-                          re.IGNORECASE)
+_NEXT_PERIOD = re.compile(
+    r"\b(?:next|following|subsequent)\s+(?:week|month|period|\d+\s+days)\b|\bcame\s+back|\bcome\s+back|"
+    r"\breturn(?:ed|ing)?\b|\bagain\b|\bretain\w*|\bstill\s+active|下周|下个月|次周|次月|回访|留存",
+    re.IGNORECASE,
+)
 """The target behavior in the period right after the window ("came back the next week")."""
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -105,7 +151,7 @@ def _stems(text: str) -> list[str]:
 def _contains(haystack: list[str], phrase: list[str]) -> int:
     """Where ``phrase`` (stems) occurs in ``haystack`` (stems), or -1."""
     n = len(phrase)
-    return next((i for i in range(len(haystack) - n + 1) if phrase and haystack[i:i + n] == phrase), -1)
+    return next((i for i in range(len(haystack) - n + 1) if phrase and haystack[i : i + n] == phrase), -1)
 
 
 def _strip(haystack: list[str], phrases: list[list[str]]) -> list[str]:
@@ -113,7 +159,7 @@ def _strip(haystack: list[str], phrases: list[list[str]]) -> list[str]:
     out = list(haystack)
     for phrase in sorted(phrases, key=len, reverse=True):
         while (i := _contains(out, phrase)) >= 0:
-            out[i:i + len(phrase)] = [""] * len(phrase)
+            out[i : i + len(phrase)] = [""] * len(phrase)
     return out
 
 
@@ -134,15 +180,18 @@ def _occurrences(stems: list[str], dimension_words: Mapping[str, list[str]]) -> 
     for name, words in dimension_words.items():
         for phrase in (_stems(w) for w in words):
             n = len(phrase)
-            found += [(i, i + n - 1, name) for i in range(len(stems) - n + 1) if phrase and stems[i:i + n] == phrase]
+            found += [(i, i + n - 1, name) for i in range(len(stems) - n + 1) if phrase and stems[i : i + n] == phrase]
     return sorted(set(found))
 
 
 def _heads(raw: list[str], found: list[tuple[int, int, str]]) -> list[str]:
     """The dimensions a ranking's question words point at ("which acquisition channel", "top brands",
     "what category"): the first dimension words after the cue; of a compound ("product category") the last."""
-    heads = [name for first, last, name in found  # "the customer with the most orders", "the user who ... most"
-             if raw[last + 1:last + 2] and raw[last + 1] in _WITH and _SUPERLATIVE_WORDS & set(raw[last + 2:last + 6])]
+    heads = [
+        name
+        for first, last, name in found  # "the customer with the most orders", "the user who ... most"
+        if raw[last + 1 : last + 2] and raw[last + 1] in _WITH and _SUPERLATIVE_WORDS & set(raw[last + 2 : last + 6])
+    ]
     for c, token in enumerate(raw):
         reach = _HEAD_CUES.get(token)
         if reach is None:
@@ -151,14 +200,19 @@ def _heads(raw: list[str], found: list[tuple[int, int, str]]) -> list[str]:
         if not after:
             continue
         run = after[0]
-        while (more := [o for o in found if o[0] == run[1] + 1]):
+        while more := [o for o in found if o[0] == run[1] + 1]:
             run = more[0]
         heads.append(run[2])
     return list(dict.fromkeys(heads))
 
 
-def named_dimensions(question: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
-                     listed: Mapping[str, list[str]], people: str | None = None) -> tuple[list[str], list[str], list[str]]:
+def named_dimensions(
+    question: str,
+    dimension_words: Mapping[str, list[str]],
+    measure_words: list[str],
+    listed: Mapping[str, list[str]],
+    people: str | None = None,
+) -> tuple[list[str], list[str], list[str]]:
     """The dimensions ``question`` names: as what it asks about (the head of its question words:
     "which shopper", "what category", or "who" for ``people``, the users' key dimension); by a word (name,
     column, synonym) elsewhere, outside a measure's words ("users" in "active users" is the measure) and
@@ -175,8 +229,14 @@ def named_dimensions(question: str, dimension_words: Mapping[str, list[str]], me
     return heads, words, by_values
 
 
-def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list[str]], measure_words: list[str],
-                  listed: Mapping[str, list[str]], people: str | None = None) -> ShapeChoices:
+def shape_choices(
+    question: str,
+    latest: str,
+    dimension_words: Mapping[str, list[str]],
+    measure_words: list[str],
+    listed: Mapping[str, list[str]],
+    people: str | None = None,
+) -> ShapeChoices:
     """The shape ``question`` (the thread's questions) allows; ``latest`` (its last question) alone decides
     whether the window before is asked for or the window moves back, since those change one call."""
     compare_named = bool(_COMPARE.search(question))
@@ -191,6 +251,13 @@ def shape_choices(question: str, latest: str, dimension_words: Mapping[str, list
     named = list(dict.fromkeys([*heads, *(words if ranking and not heads else []), *by_values]))
     dimensions: list[str] | None = None if ranking and not named else named
     shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
-    return ShapeChoices(compare=compare, periods_back=moved, grains=grains, dimensions=dimensions,
-                        grouped=bool(named) and (ranking or bool(by_values)), shares=shares,
-                        after=bool(_AFTER.search(question)), next_period=bool(_NEXT_PERIOD.search(question)))
+    return ShapeChoices(
+        compare=compare,
+        periods_back=moved,
+        grains=grains,
+        dimensions=dimensions,
+        grouped=bool(named) and (ranking or bool(by_values)),
+        shares=shares,
+        after=bool(_AFTER.search(question)),
+        next_period=bool(_NEXT_PERIOD.search(question)),
+    )

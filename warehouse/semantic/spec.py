@@ -33,8 +33,9 @@ class Window(BaseModel):
     def shifted(self, days: int) -> Window:
         """The window ``days`` earlier (same length)."""
         start, end = self.bounds("a shifted window")
-        return Window(start=start - timedelta(days=days), end=end - timedelta(days=days),
-                      label=f"the {days} days before")
+        return Window(
+            start=start - timedelta(days=days), end=end - timedelta(days=days), label=f"the {days} days before"
+        )
 
 
 class FilterBase(BaseModel):
@@ -43,8 +44,9 @@ class FilterBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dimension: str = Field(..., description="The dimension filtered on.")
-    op: FilterOp | None = Field(None, description="eq, ne, in (list), contains, gte, lte; default: contains "
-                                                  "for a text dimension, else eq.")
+    op: FilterOp | None = Field(
+        None, description="eq, ne, in (list), contains, gte, lte; default: contains for a text dimension, else eq."
+    )
     value: Union[str, float, list[str]] = Field(..., description="The value (a list for in).")  # noqa: UP007
 
 
@@ -54,26 +56,34 @@ class SpecBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     last_days: int | None = Field(
-        None, ge=1, le=3660, description="Window: the N days ending on the data's last day (7 = last week).")
+        None, ge=1, le=3660, description="Window: the N days ending on the data's last day (7 = last week)."
+    )
     start: Day | None = Field(None, description="Window start day YYYY-MM-DD (instead of last_days).")
     end: Day | None = Field(None, description="Window end day YYYY-MM-DD, included.")
-    periods_back: int = Field(0, ge=0, le=52, description="Move the window back by whole window lengths "
-                                                           "(1 = the same length just before it).")
+    periods_back: int = Field(
+        0, ge=0, le=52, description="Move the window back by whole window lengths (1 = the same length just before it)."
+    )
     compare_previous: bool = Field(False, description="Also give the window just before and the change.")
     grain: Grain = Field("none", description="One row per day, week or month.")
     base_event: str | None = Field(None, description="conversion_rate only: users who did this ...")
     target_event: str | None = Field(None, description="conversion_rate only: ... the share who also did this.")
-    target_after: bool = Field(False, description="conversion_rate only: count target_event only at or after "
-                                                  "the user's first base_event (went on to).")
+    target_after: bool = Field(
+        False,
+        description="conversion_rate only: count target_event only at or after "
+        "the user's first base_event (went on to).",
+    )
     target_window: Literal["same", "next"] = Field(
-        "same", description="conversion_rate only: next = count target_event in the period right after the window "
-                            "(same length; after a calendar month, the next month): came back the next week.")
+        "same",
+        description="conversion_rate only: next = count target_event in the period right after the window "
+        "(same length; after a calendar month, the next month): came back the next week.",
+    )
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
     # Last, in this order: the layer's model redefines them with its enums and keeps their places.
     measure: str = Field(..., description="What to count, sum, average or rate.")
-    dimensions: list[str] = Field(default_factory=list, max_length=2,
-                                  description="Group by these (a ranking: highest first).")
+    dimensions: list[str] = Field(
+        default_factory=list, max_length=2, description="Group by these (a ranking: highest first)."
+    )
     filters: list[FilterBase] = Field(default_factory=list, max_length=4, description="Row filters.")
 
     def grounded_values(self) -> list[str]:
@@ -129,14 +139,20 @@ class SpecBase(BaseModel):
         if self.last_days is not None:
             end = anchor - timedelta(days=self.periods_back * self.last_days)
             start = end - timedelta(days=self.last_days - 1)
-            label = f"last {self.last_days} days" if not self.periods_back else f"{self.last_days} days, " \
-                    f"{self.periods_back} period(s) back"
+            label = (
+                f"last {self.last_days} days"
+                if not self.periods_back
+                else f"{self.last_days} days, {self.periods_back} period(s) back"
+            )
             return Window(start=start, end=end, label=label)
         if self.start or self.end:
             start, end = self.start or first, self.end or anchor
             if self.periods_back:
                 days = (end - start).days + 1
-                start, end = start - timedelta(days=days * self.periods_back), end - timedelta(days=days * self.periods_back)
+                start, end = (
+                    start - timedelta(days=days * self.periods_back),
+                    end - timedelta(days=days * self.periods_back),
+                )
             return Window(start=start, end=end, label="the dates asked")
         return Window(start=None, end=None, label="all data")
 
@@ -165,37 +181,58 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         __doc__="Keep only rows where the dimension matches.",
         dimension=(filterable, Field(..., description="The dimension filtered on.")),
     )
-    doc = ("Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
-           "per day/week/month, filtered, compared with the window before.")
+    doc = (
+        "Compute one measure of the semantic layer over a time window, optionally grouped by dimensions or "
+        "per day/week/month, filtered, compared with the window before."
+    )
     model = create_model(
         "QuerySpec",
         __base__=SpecBase,
         __doc__=doc,
         measure=(measures, Field(..., description="What to count, sum, average or rate.")),
-        dimensions=(list[groupable], Field(default_factory=list, max_length=2,
-                                           description="Group by these (a ranking: highest first).")),
+        dimensions=(
+            list[groupable],
+            Field(default_factory=list, max_length=2, description="Group by these (a ranking: highest first)."),
+        ),
         filters=(list[filter_model], Field(default_factory=list, max_length=4, description="Row filters.")),
-        base_event=(base_events | None,
-                    Field(None, description="conversion_rate only: users who did this (active: any event) ...")),
-        target_event=(events | None,
-                      Field(None, description="conversion_rate only: ... the share who also did this (active: any "
-                                              "event).")),
+        base_event=(
+            base_events | None,
+            Field(None, description="conversion_rate only: users who did this (active: any event) ..."),
+        ),
+        target_event=(
+            events | None,
+            Field(None, description="conversion_rate only: ... the share who also did this (active: any event)."),
+        ),
     )
     model.id_dimensions = frozenset(n for n, d in layer.dimensions.items() if d.column.endswith("_id"))
     model.filter_dimensions = {
-        n: ("id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
-            list(d.values)) for n, d in layer.dimensions.items()}
+        n: (
+            "id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
+            list(d.values),
+        )
+        for n, d in layer.dimensions.items()
+    }
     model.last_day = layer.last_day
     rates = [m.name for m in layer.measures.values() if m.agg == "rate"]
     model.only_for = {name: rates for name in ("base_event", "target_event", "target_after", "target_window")}
-    model.measure_dimensions = {m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)]
-                                for m in layer.measures.values()}
+    model.measure_dimensions = {
+        m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)] for m in layer.measures.values()
+    }
     model.dimension_words = {
-        n: list(dict.fromkeys([n.replace("_", " "), *([d.column.replace("_", " ")] if d.column.isidentifier() else []),
-                               *d.synonyms])) for n, d in layer.dimensions.items()}
-    model.measure_words = list(dict.fromkeys(
-        w for m in layer.measures.values()
-        for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)))
+        n: list(
+            dict.fromkeys(
+                [n.replace("_", " "), *([d.column.replace("_", " ")] if d.column.isidentifier() else []), *d.synonyms]
+            )
+        )
+        for n, d in layer.dimensions.items()
+    }
+    model.measure_words = list(
+        dict.fromkeys(
+            w
+            for m in layer.measures.values()
+            for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)
+        )
+    )
     model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
     model.people = next((n for n, d in layer.dimensions.items() if d.entity == "users" and d.column == "user_id"), None)
     return model

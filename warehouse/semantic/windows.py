@@ -12,19 +12,53 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december")
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
 _UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "fortnight": 14}
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "twelve": 12, "fourteen": 14, "thirty": 30, "ninety": 90}
-_LAST_N = re.compile(r"\b(?:last|past|previous|recent|final|trailing)\s+(\d+|" + "|".join(_NUMBER_WORDS) +
-                     r")\s+(days?|weeks?|months?)\b", re.IGNORECASE)
-_LAST_ONE = re.compile(r"\b(?:this|last|past|previous|the\s+past|this\s+past)\s+(week|month|fortnight)\b",
-                       re.IGNORECASE)
-_WEEK_OF = re.compile(r"\bweek\s+(?:of|starting|beginning)\s+(?:the\s+)?" + _MONTH + r"\.?\s+(\d{1,2})\b",
-                      re.IGNORECASE)
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fourteen": 14,
+    "thirty": 30,
+    "ninety": 90,
+}
+_LAST_N = re.compile(
+    r"\b(?:last|past|previous|recent|final|trailing)\s+(\d+|"
+    + "|".join(_NUMBER_WORDS)
+    + r")\s+(days?|weeks?|months?)\b",
+    re.IGNORECASE,
+)
+_LAST_ONE = re.compile(
+    r"\b(?:this|last|past|previous|the\s+past|this\s+past)\s+(week|month|fortnight)\b", re.IGNORECASE
+)
+_WEEK_OF = re.compile(
+    r"\bweek\s+(?:of|starting|beginning)\s+(?:the\s+)?" + _MONTH + r"\.?\s+(\d{1,2})\b", re.IGNORECASE
+)
 _MONTH_NAME = re.compile(r"(?<![\w-])" + _MONTH + r"\.?(?:\s+(\d{4}))?(?![\w-])", re.IGNORECASE)
 _ISO = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _ZH_LAST_N = re.compile(r"(?:最近|过去|近)\s*(\d+)\s*(天|日|周|个月|月)")
@@ -33,7 +67,9 @@ _ZH_MONTH = re.compile(r"(?<!\d)(1[0-2]|[1-9])\s*月(?:份)?")
 _TIME_WORDS = re.compile(
     r"\d|\b(?:days?|weeks?|weekly|months?|monthly|years?|yearly|quarters?|q[1-4]|today|yesterday|tonight|since|"
     r"until|before|after|ago|recent(?:ly)?|lately|latest|fortnight|weekend|season|holidays?|daily|hours?|"
-    r"morning|evening|night)\b|" + _MONTH + r"\b|[天周月年日昨今]", re.IGNORECASE)
+    r"morning|evening|night)\b|" + _MONTH + r"\b|[天周月年日昨今]",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
