@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from predictor.ranking import RankingMetrics, evaluate_full_ranking
-from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences
+from predictor.ranking import FullRanking
+from predictor.sequences import NO_ITEM, PAD, Sequences
 
 
 @dataclass
-class Popularity:
+class Popularity(FullRanking):
     """Scores every item by its count in the training sequences."""
 
     counts: np.ndarray
@@ -31,21 +31,9 @@ class Popularity:
         row = torch.as_tensor(self.counts, dtype=torch.float32)
         return row.expand(len(histories), -1)
 
-    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
-        """Full-ranking metrics of the held-out items."""
-        return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]),
-            held.histories,
-            held.target_items,
-            ks=ks,
-            exclude_seen=exclude_seen,
-            excluded_columns=(PAD, NO_ITEM),
-            batch_size=256,
-        )
-
 
 @dataclass
-class Transitions:
+class Transitions(FullRanking):
     """Scores items by how often they followed the user's last item in training; popularity breaks ties."""
 
     matrix: sparse.csr_matrix
@@ -70,15 +58,3 @@ class Transitions:
         pop = self.popularity.counts
         tie_break = (pop / (pop.max() + 1.0)).astype(np.float32)
         return torch.from_numpy(counts + tie_break)
-
-    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
-        """Full-ranking metrics of the held-out items."""
-        return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]),
-            held.histories,
-            held.target_items,
-            ks=ks,
-            exclude_seen=exclude_seen,
-            excluded_columns=(PAD, NO_ITEM),
-            batch_size=256,
-        )

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from predictor.ranking import RankingMetrics, evaluate_full_ranking
+from predictor.ranking import FullRanking
 from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _gram(train: Sequences, n_items: int) -> np.ndarray:
 
 
 @dataclass
-class EASE:
+class EASE(FullRanking):
     """The fitted dense item-item weights and item popularity (ties, cold items)."""
 
     weights: np.ndarray
@@ -116,18 +116,6 @@ class EASE:
             return []
         order = np.argsort(-parts)[:top]
         return [(int(items[i]), float(parts[i]) / total) for i in order if parts[i] > 0]
-
-    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
-        """Full-ranking metrics of the held-out items."""
-        return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]),
-            held.histories,
-            held.target_items,
-            ks=ks,
-            exclude_seen=exclude_seen,
-            excluded_columns=(PAD, NO_ITEM),
-            batch_size=256,
-        )
 
 
 def tune_ease(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from predictor.ranking import RankingMetrics, evaluate_full_ranking
+from predictor.ranking import FullRanking
 from predictor.sequences import NO_ITEM, PAD, HeldOut, Sequences
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _pair_counts(train: Sequences, n_items: int, window: int) -> list[sparse.csr
 
 
 @dataclass
-class SequentialKNN:
+class SequentialKNN(FullRanking):
     """A fitted item-to-item similarity matrix and item popularity (for ties and cold items)."""
 
     similarity: sparse.csr_matrix
@@ -151,18 +151,6 @@ class SequentialKNN:
             return []
         ranked = sorted(per_item.items(), key=lambda kv: -kv[1])[:top]
         return [(it, p / total) for it, p in ranked if p > 0]
-
-    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
-        """Full-ranking metrics of the held-out items."""
-        return evaluate_full_ranking(
-            lambda rows: self.scores(held.histories[rows]),
-            held.histories,
-            held.target_items,
-            ks=ks,
-            exclude_seen=exclude_seen,
-            excluded_columns=(PAD, NO_ITEM),
-            batch_size=256,
-        )
 
 
 def tune_knn(

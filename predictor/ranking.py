@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from predictor.sequences import NO_ITEM, PAD, HeldOut
+
 __all__ = ["RankingMetrics", "evaluate_full_ranking", "metrics_from_ranks", "target_ranks"]
 
 RankingMetrics = dict[str, float]
@@ -75,3 +77,23 @@ def evaluate_full_ranking(
                     scores.scatter_(1, tgt.view(-1, 1), keep.view(-1, 1))
             ranks.append(target_ranks(scores, tgt).cpu().numpy())
     return metrics_from_ranks(np.concatenate(ranks) if ranks else np.empty(0), ks)
+
+
+class FullRanking:
+    """``evaluate`` for a scorer of histories (``scores(histories) -> (users, items)``): full-ranking
+    metrics of the held-out items, padding and "no item" never ranked."""
+
+    def scores(self, histories: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, held: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> RankingMetrics:
+        """Full-ranking metrics of the held-out items."""
+        return evaluate_full_ranking(
+            lambda rows: self.scores(held.histories[rows]),
+            held.histories,
+            held.target_items,
+            ks=ks,
+            exclude_seen=exclude_seen,
+            excluded_columns=(PAD, NO_ITEM),
+            batch_size=256,
+        )
