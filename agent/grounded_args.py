@@ -100,8 +100,20 @@ def _choice(values: list[str], list_too: bool) -> dict[str, Any]:
     return {"anyOf": [one, {"type": "array", "items": one, "maxItems": 8}]} if list_too else one
 
 
+def _text_values(question: str, mentions: tuple[str, ...] | None) -> list[str]:
+    """A text filter's values: the words the question asks text to contain ("mention delivery"); without a
+    shape, or in Chinese (no word boundaries to read a mention from), the question's words."""
+    if mentions is None or (not mentions and re.search(r"[\u4e00-\u9fff]", question)):
+        return question_words(question)
+    return list(mentions)
+
+
 def _narrow_filters(
-    spec: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str, question: str
+    spec: dict[str, Any],
+    dimensions: Mapping[str, tuple[str, list[str]]],
+    evidence: str,
+    question: str,
+    mentions: tuple[str, ...] | None = None,
 ) -> dict[str, Any] | None:
     """The ``filters`` property allowing, per dimension, only the values the conversation names; None
     when no dimension has one."""
@@ -112,7 +124,7 @@ def _narrow_filters(
         values = (
             id_tokens(evidence)
             if kind == "id"
-            else question_words(question)
+            else _text_values(question, mentions)
             if kind == "text"
             else question_numbers(question)
             if kind == "number"
@@ -174,10 +186,12 @@ def grounded_parameters(
             getattr(model, "share_measures", None) or {},
             getattr(model, "only_for", None) or {},
             question if latest is None else latest,
+            getattr(model, "event_counts", None) or {},
         )
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
+    mentions = shape.mentions if shape is not None else None
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
     only_for: Mapping[str, list[str]] = getattr(model, "only_for", None) or {}
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
@@ -185,7 +199,7 @@ def grounded_parameters(
         fields = tuple(f for f, measures in only_for.items() if measure in measures)
         groups.setdefault((tuple(applies.get(measure, dimensions)), fields), []).append(measure)
     if not groups:
-        return _with_filters(out, dimensions, evidence, question)
+        return _with_filters(out, dimensions, evidence, question, mentions)
     variants = []
     for (usable, fields), measures in groups.items():
         variant = copy.deepcopy(out)
@@ -205,7 +219,7 @@ def grounded_parameters(
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
         variants.append(
-            _with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence, question)
+            _with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence, question, mentions)
         )
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
@@ -268,15 +282,18 @@ def _narrow_shape(
     shares: Mapping[str, bool],
     only_for: Mapping[str, list[str]],
     question: str,
+    event_counts: Mapping[str, str] | None = None,
 ) -> None:
     """``compare_previous``, ``periods_back``, ``grain`` and the measures as the question's shape allows
-    them: only shares when it asks for one, no rate between behaviors when it asks for none."""
+    them: only shares when it asks for one, no rate between behaviors when it asks for none; of the counts
+    of one event type only the named behaviors' ones, and a rate's base and target in the question's order."""
     measure = properties.get("measure") or {}
     if shares and "enum" in measure and shape.shares is not None:
         rates = {m for measures in only_for.values() for m in measures}
         kept = [m for m in measure["enum"] if (shares.get(m, False) if shape.shares else m not in rates)]
         if kept:
             properties["measure"] = {**measure, "enum": kept}
+    _narrow_behaviors(properties, shape.behaviors, event_counts or {})
 
     def only(name: str, values: list[Any], kind: str) -> None:
         if name in properties:
@@ -310,14 +327,53 @@ def _narrow_shape(
         only("grain", list(shape.grains), "string")
 
 
+def _narrow_behaviors(properties: dict[str, Any], behaviors: tuple[str, ...], event_counts: Mapping[str, str]) -> None:
+    """Counts of event types the question does not name left out ("the most add-to-carts" is no count of
+    views), and with two behaviors named the first is a rate's base, the next its target ("of the users who
+    favorited, the share who purchased")."""
+    measure = properties.get("measure") or {}
+    named = set(behaviors) & set(event_counts.values())
+    if named and "enum" in measure:
+        kept = [m for m in measure["enum"] if m not in event_counts or event_counts[m] in named]
+        properties["measure"] = {**measure, "enum": kept}
+    if len(behaviors) < 2:
+        return
+    for field, value in (("base_event", behaviors[0]), ("target_event", behaviors[1])):
+        allowed = _enum_of(properties.get(field))
+        if value in allowed:
+            properties[field] = {
+                "type": "string",
+                "enum": [value],
+                "description": properties[field].get("description", ""),
+            }
+
+
+def _enum_of(schema: Any) -> list[Any]:
+    """The values an (optional) enum property allows."""
+    if not isinstance(schema, dict):
+        return []
+    if "enum" in schema:
+        return list(schema["enum"])
+    return [v for option in schema.get("anyOf", []) for v in _enum_of(option)]
+
+
 def _with_filters(
-    schema: dict[str, Any], dimensions: Mapping[str, tuple[str, list[str]]], evidence: str, question: str
+    schema: dict[str, Any],
+    dimensions: Mapping[str, tuple[str, list[str]]],
+    evidence: str,
+    question: str,
+    mentions: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question)
+    """``schema`` with its filters narrowed; required where a text dimension applies and the question asks
+    text to contain words ("reviews mentioning delivery")."""
+    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question, mentions)
     if narrowed is None:
         del schema["properties"]["filters"]
-    else:
-        schema["properties"]["filters"] = narrowed
+        return schema
+    schema["properties"]["filters"] = narrowed
+    if mentions and any(kind == "text" for kind, _ in dimensions.values()):
+        narrowed["minItems"] = 1
+        schema["required"] = sorted({*schema.get("required", []), "filters"})
     return schema
 
 

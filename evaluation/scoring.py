@@ -40,11 +40,12 @@ def _matches_number(gold: float | int, answer_numbers: list[float], tolerance: f
 
 def value_found(gold: Any, answer: str, tolerance: float) -> bool:
     """Whether one gold value appears in the answer text: integers exactly, other numbers within ``tolerance``
-    (relative; a share also as a percentage), dates in ISO form, text as a whole word."""
+    (relative; a share also as a percentage), dates in ISO form or as written ("October 31st"), text as a
+    whole word."""
     if gold is None:
         return True
     if isinstance(gold, (datetime, date)):
-        return gold.isoformat()[:10] in answer
+        return gold.isoformat()[:10] in answer or _date_named(gold, answer)
     if isinstance(gold, bool):
         return str(gold).lower() in answer.lower()
     if isinstance(gold, (int, float, Decimal)):
@@ -54,6 +55,22 @@ def value_found(gold: Any, answer: str, tolerance: float) -> bool:
         return _matches_number(gold, numbers, tolerance)
     text = str(gold).strip()
     return re.search(rf"(?<!\w){re.escape(text)}(?!\w)", answer, re.IGNORECASE) is not None
+
+
+def _date_named(day: date, answer: str) -> bool:
+    """``day`` written as people write it: "October 31st", "Oct 31, 2026", "31 October", "10月31日" (a year,
+    when written, must be the day's)."""
+    month = day.strftime("%B")
+    name = rf"(?:{month}|{month[:3]}\.?)"
+    ordinal = rf"{day.day}(?:st|nd|rd|th)?"
+    year = r"(?:,?\s+(\d{4}))?"
+    forms = [rf"\b{name}\s+{ordinal}\b{year}", rf"\b{ordinal}\s+(?:of\s+)?{name}\b{year}"]
+    for form in forms:
+        for m in re.finditer(form, answer, re.IGNORECASE):
+            if m.group(1) is None or int(m.group(1)) == day.year:
+                return True
+    hit = re.search(rf"(?:(\d{{4}})\s*年\s*)?(?<!\d){day.month}\s*月\s*{day.day}\s*[日号]", answer)
+    return hit is not None and (hit.group(1) is None or int(hit.group(1)) == day.year)
 
 
 def is_refusal(answer: Answer) -> bool:

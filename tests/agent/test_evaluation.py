@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -57,6 +58,14 @@ def test_values_are_found_at_the_written_precision():
     assert value_found(0.2345, "conversion was 23.5%", 0.01)
     assert not value_found(1234, "There were 1,500 purchases.", 0.01)
     assert value_found("Acme X200 Wireless Headphones", "The top item is acme x200 wireless headphones.", 0.01)
+
+
+def test_a_date_counts_in_iso_form_or_as_people_write_it_and_only_that_date():
+    day = date(2026, 10, 31)
+    for right in ("on 2026-10-31", "October 31st", "Oct 31, 2026", "the 31st of October", "10月31日"):
+        assert value_found(day, right, 0.01), right
+    for wrong in ("October 3", "Oct 31, 2025", "2026-10-30", "October 311"):
+        assert not value_found(day, wrong, 0.01), wrong
 
 
 def test_a_chinese_question_answered_in_english_is_wrong():

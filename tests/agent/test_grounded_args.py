@@ -82,8 +82,65 @@ def test_a_dimension_is_offered_only_with_a_measure_it_applies_to(parts):
     # a rate's events go with a rate only
     rate = _allowed(parts, "Of the users who viewed, how many went on to purchase?")
     assert rate("query", {"measure": "conversion_rate", "base_event": "view", "target_event": "purchase"})
-    assert rate("query", {"measure": "users_who_viewed"})
     assert not rate("query", {"measure": "users_who_viewed", "base_event": "view", "target_event": "purchase"})
+    either = _allowed(parts, "How many of the users who viewed an item are from the US?")  # one behavior
+    assert either("query", {"measure": "users_who_viewed", "filters": [{"dimension": "country", "value": "US"}]})
+    assert not either("query", {"measure": "users_who_viewed", "base_event": "view", "target_event": "purchase"})
+
+
+def test_a_rates_base_and_target_follow_the_questions_order(parts):
+    ok = _allowed(parts, "Among people who added something to cart in October, what share bought it?")
+    assert ok(
+        "query",
+        {
+            "measure": "conversion_rate",
+            "base_event": "add_to_cart",
+            "target_event": "purchase",
+            "start": "2026-10-01",
+            "end": "2026-10-31",
+        },
+    )
+    assert not ok(
+        "query",
+        {
+            "measure": "conversion_rate",
+            "base_event": "purchase",
+            "target_event": "add_to_cart",
+            "start": "2026-10-01",
+            "end": "2026-10-31",
+        },
+    )
+    # users of one behavior counted by another: a rate (its result gives the count and the share)
+    count = _allowed(parts, "Of the users who registered in the last 7 days, how many have searched?")
+    assert count(
+        "query", {"measure": "conversion_rate", "base_event": "signup", "target_event": "search", "last_days": 7}
+    )
+    assert not count("query", {"measure": "searches", "last_days": 7})
+
+
+def test_only_the_named_behaviors_counts_are_offered_and_distinct_users_do_not_rank_users(parts):
+    ok = _allowed(parts, "Which user added the most items to cart last week?")
+    assert ok("query", {"measure": "add_to_carts", "dimensions": ["user"], "last_days": 7})
+    assert not ok("query", {"measure": "views", "dimensions": ["user"], "last_days": 7})
+    assert not ok("query", {"measure": "users_who_added_to_cart", "dimensions": ["user"], "last_days": 7})
+    assert ok("query", {"measure": "revenue", "dimensions": ["user"], "last_days": 7})  # not a count of one event
+
+
+def test_a_text_filter_holds_the_words_asked_for_and_is_required_then(parts):
+    ok = _allowed(parts, "How many reviews brought up delivery last week?")
+    assert ok(
+        "query", {"measure": "reviews", "last_days": 7, "filters": [{"dimension": "review_text", "value": "delivery"}]}
+    )
+    assert not ok("query", {"measure": "reviews", "last_days": 7})
+    assert not ok(
+        "query", {"measure": "reviews", "last_days": 7, "filters": [{"dimension": "review_text", "value": "week"}]}
+    )
+    plain = _allowed(parts, "Among brands with at least 30 reviews, which one has the best average rating?")
+    assert plain("query", {"measure": "avg_rating", "dimensions": ["brand"]})
+    assert not plain(
+        "query",
+        {"measure": "avg_rating", "dimensions": ["brand"], "filters": [{"dimension": "review_text", "value": "best"}]},
+    )
 
 
 def test_the_window_is_the_one_the_question_names(parts):

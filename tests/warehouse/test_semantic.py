@@ -247,6 +247,26 @@ def test_the_spec_schema_offers_the_layers_names_as_enums(env):
     assert "review_text" in defs["FilterDimension"]["enum"]
 
 
+def test_a_calendar_month_compares_with_the_month_before_not_the_same_number_of_days(env):
+    _, frames, _, _ = env
+    events, last = frames["events"], _last_day(frames)
+    month = (last - pd.offsets.MonthBegin(1)).normalize() if last.day != 1 else last
+    prior = (month - pd.offsets.MonthBegin(1)).normalize()
+    end = month + pd.offsets.MonthEnd(0)
+    day = events["ts"].dt.normalize()
+
+    def purchases(a, b) -> int:
+        return int(((day >= a) & (day <= b) & (events["event_type"] == "purchase")).sum())
+
+    result = _value(env, measure="purchases", start=str(month.date()), end=str(end.date()), compare_previous=True)
+    row = result.table.iloc[0]
+    assert row["value"] == purchases(month, end)
+    assert row["previous"] == purchases(prior, month - timedelta(days=1))  # the whole previous month
+    assert f"The month before ({prior.date()} to {(month - timedelta(days=1)).date()})" in result.summary
+    back = _value(env, measure="purchases", start=str(month.date()), end=str(end.date()), periods_back=1)
+    assert back.table.iloc[0]["value"] == purchases(prior, month - timedelta(days=1))
+
+
 def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
     safe, frames, layer, _ = env
     path = tmp_path / "semantic.yaml"
@@ -274,6 +294,8 @@ def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
             "measure 'bad' is invalid: entity",
         ),
         ("remove: [nothing_like_it]\n", "neither a measure nor a dimension"),
+        ("behaviors:\n  teleport: [beamed]\n", "behaviors names 'teleport', which is no event type"),
+        ("behaviors:\n  purchase: bought\n", "behaviors must be a mapping of event type -> list of words"),
         ("tables: {}\n", "top level must be a mapping"),
         ("measures: {a: [\n", "not valid YAML"),
     ],
@@ -284,6 +306,16 @@ def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, messa
     path.write_text(text, encoding="utf-8")
     with pytest.raises(LayerError, match=message):
         extend(layer, load_overrides(path), str(path))
+
+
+def test_an_operator_file_adds_words_for_a_behavior(env, tmp_path):
+    _, _, layer, _ = env
+    assert "bought" in layer.behaviors["purchase"] and "signed up" in layer.behaviors["signup"]
+    path = tmp_path / "semantic.yaml"
+    path.write_text("behaviors:\n  purchase: [checked out]\n", encoding="utf-8")
+    extended = spec_model(extend(layer, load_overrides(path), str(path)))
+    shape = extended.shape_choices("Of those who searched, what share checked out?", "x")
+    assert shape.behaviors == ("search", "purchase")
 
 
 def test_a_text_filter_matches_every_form_of_each_word(env):

@@ -26,6 +26,47 @@ _EVENT_WORDS: dict[str, tuple[str, str, str]] = {
     "review": ("review_events", "users_who_reviewed", "review-writing events"),
 }
 
+_BEHAVIOR_WORDS: dict[str, list[str]] = {
+    "view": ["view", "viewed", "viewer", "looked at", "browsed", "page view", "浏览"],
+    "search": ["search", "searched", "searcher", "搜索"],
+    "add_to_cart": [
+        "add to cart",
+        "added to cart",
+        "add-to-cart",
+        "added to their cart",
+        "carted",
+        "cart add",
+        "加购",
+        "加入购物车",
+    ],
+    "remove_from_cart": ["remove from cart", "removed from cart", "cart removal", "removed from their cart"],
+    "favorite": ["favorite", "favorited", "favourite", "favourited", "wishlist", "wishlisted", "收藏"],
+    "purchase": [
+        "purchase",
+        "purchased",
+        "purchaser",
+        "bought",
+        "buy",
+        "buyer",
+        "paying customer",
+        "order",
+        "ordered",
+        "customer who paid",
+        "购买",
+        "下单",
+    ],
+    "review": ["review", "reviewed", "reviewer", "left a review", "wrote a review", "评论"],
+    "signup": ["signed up", "sign up", "signup", "sign-up", "registered", "registration", "joined", "new user", "注册"],
+    "active": ["active", "activity", "came back", "come back", "returned", "visited", "活跃"],
+}
+"""The words questions use for each canonical behavior; an event type of another warehouse is named by
+its own name (``home_visit``: "home visit"), and the layer file's ``behaviors`` adds words."""
+
+
+def _behaviors(event_types: list[str], has: dict[str, bool]) -> dict[str, list[str]]:
+    names = [*event_types, *(["signup"] if has["users"] else []), "active"]
+    return {n: list(dict.fromkeys([n.replace("_", " "), *_BEHAVIOR_WORDS.get(n, [])])) for n in names}
+
 
 def _event_measures(event_types: list[str]) -> list[Measure]:
     out = [
@@ -349,6 +390,7 @@ def generate(readonly: Any) -> SemanticLayer:
         measures={m.name: m for m in measures},
         dimensions={d.name: d for d in _dimensions(values, has)},
         event_types=event_types,
+        behaviors=_behaviors(event_types, has),
         last_day=pd.Timestamp(last).date() if last is not None else None,
     )
 

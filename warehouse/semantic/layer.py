@@ -143,6 +143,10 @@ class SemanticLayer(BaseModel):
     examples: list[Example] = Field(default_factory=list)
     """The operator's own questions with their calls (the layer file's ``examples``), shown like the
     generated demonstrations (``demonstrations.py``)."""
+    behaviors: dict[str, list[str]] = Field(default_factory=dict)
+    """Per behavior a rate can name (an event type, ``signup``, ``active``): the words a question uses for it
+    ("bought", "buyers", "paying customers" for purchase). The agent reads which behaviors a question names,
+    in its order, to fix a rate's base and target (``shape.named_behaviors``)."""
 
     def measure(self, name: str) -> Measure:
         """The measure called ``name``; LayerError naming the known ones otherwise."""
@@ -158,8 +162,11 @@ class SemanticLayer(BaseModel):
 
     def applies(self, measure: Measure, dimension: Dimension) -> bool:
         """Whether ``dimension`` can group ``measure``'s rows (its entity joins onto the measure's). A rate
-        between two behaviors names its event types itself: the event type is no dimension of it."""
+        between two behaviors names its event types itself: the event type is no dimension of it; a count of
+        distinct values is no measure of the groups of those values (distinct users per user is 1)."""
         if measure.agg == "rate" and dimension.entity == "events" and dimension.column == "event_type":
+            return False
+        if measure.agg == "count_distinct" and dimension.column == measure.column:  # one user per user: 1
             return False
         if dimension.entity == "time":
             return TIME_COLUMN[measure.entity] is not None
@@ -200,9 +207,10 @@ def _check_sql(sql: str | None, owner: str) -> None:
 def load_overrides(path: Path) -> dict[str, Any]:
     """The operator's YAML file as a dict (``measures`` / ``dimensions`` / ``remove``); LayerError when malformed."""
     data = read_mapping(path, LayerError, "the semantic layer file")
-    if set(data) - {"measures", "dimensions", "remove", "examples"}:
+    if set(data) - {"measures", "dimensions", "remove", "examples", "behaviors"}:
         raise LayerError(
-            f"{str(path)!r}: the top level must be a mapping with measures, dimensions, remove and/or examples"
+            f"{str(path)!r}: the top level must be a mapping with measures, dimensions, remove, examples "
+            "and/or behaviors"
         )
     return data
 
@@ -251,5 +259,32 @@ def extend(layer: SemanticLayer, overrides: dict[str, Any], origin: str) -> Sema
                 "(each example is {question: ..., tool: query, args: {...}})"
             ) from None
     return layer.model_copy(
-        update={"measures": measures, "dimensions": dimensions, "source": origin, "examples": examples}
+        update={
+            "measures": measures,
+            "dimensions": dimensions,
+            "source": origin,
+            "examples": examples,
+            "behaviors": _behaviors(layer, overrides.get("behaviors"), origin),
+        }
     )
+
+
+def _behaviors(layer: SemanticLayer, extra: Any, origin: str) -> dict[str, list[str]]:
+    """The layer's behavior words with the file's ``behaviors`` (event type -> more words) added."""
+    out = {name: list(words) for name, words in layer.behaviors.items()}
+    if not extra:
+        return out
+    known = {*layer.event_types, "signup", "active"}
+    if not isinstance(extra, dict) or not all(
+        isinstance(w, list) and all(isinstance(x, str) and x.strip() for x in w) for w in extra.values()
+    ):
+        raise LayerError(
+            f"{origin}: behaviors must be a mapping of event type -> list of words, e.g. purchase: [bought]"
+        )
+    for name, words in extra.items():
+        if name not in known:
+            raise LayerError(
+                f"{origin}: behaviors names {name!r}, which is no event type of the data; known: {', '.join(sorted(known))}"
+            )
+        out[name] = list(dict.fromkeys([*out.get(name, []), *(w.strip() for w in words)]))
+    return out

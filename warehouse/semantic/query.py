@@ -47,9 +47,8 @@ def run_query(
     queries = [ran]
     previous = None
     if spec.compare_previous:
-        start, end = window.bounds("compare_previous")
-        days = (end - start).days + 1
-        before = window.shifted(days)
+        window.bounds("compare_previous")
+        before = window.before()
         prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect, floor), user_scope)
         prev_frame, _ = floor.apply(prev_frame, _COUNTS)
         queries.append(prev_sql)
@@ -147,7 +146,7 @@ def _summary(
         if previous is not None:
             start, end = previous[0].bounds("compare_previous")
             text += (
-                f". The {(end - start).days + 1} days before ({start} to {end}): "
+                f". {previous[0].label[:1].upper()}{previous[0].label[1:]} ({start} to {end}): "
                 f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}"
                 f"{_relative(measure, row['change'], row['previous'])}"
             )

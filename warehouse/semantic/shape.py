@@ -120,6 +120,20 @@ _NEXT_PERIOD = re.compile(
 )
 """The target behavior in the period right after the window ("came back the next week")."""
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_MENTION = re.compile(
+    r"(?<!how\s)(?<!what\s)\b(?:mention(?:s|ed|ing)?|brought\s+up|br(?:ing|ings|inging)\s+up|contain(?:s|ed|ing)?|"
+    r"talk(?:s|ed|ing)?\s+about|complain(?:s|ed|ing)?\s+about|say(?:s|ing)?\s+about|said\s+about|about|"
+    r"referr?(?:ing|ed)?\s+to|regarding|with\s+the\s+words?)\s+(?:the\s+words?\s+)?(?:an?\s+|the\s+|their\s+|our\s+|its\s+)?"
+    r"([^\W\d_][\w-]*)(?:\s+([^\W\d_][\w-]*))?",
+    re.IGNORECASE,
+)
+"""Text asked to contain words: "mention delivery", "brought up the packaging", "complain about sizing"."""
+_QUOTED = re.compile(r"[\"“'‘]([^\"”'’]{1,40})[\"”'’]")
+_NOT_MENTIONED = frozenset(
+    "it them this that those these what which how in on of for last past most more less least all any anything "
+    "something each every".split()
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,11 @@ class ShapeChoices:
     shares: bool | None = False
     """True: it asks for a share (only share measures); None: it may (a rate between behaviors can say it);
     False: it asks for no share (no rate measures)."""
+    behaviors: tuple[str, ...] = ()
+    """The behaviors it names, in its order ("users who searched went on to buy": search, purchase): a rate's
+    base comes first and its target after; only the named event types' counts are offered."""
+    mentions: tuple[str, ...] = ()
+    """The words it asks text to contain ("reviews that mention delivery", "containing 'size'")."""
 
 
 def _stems(text: str) -> list[str]:
@@ -229,6 +248,40 @@ def named_dimensions(
     return heads, words, by_values
 
 
+def named_behaviors(question: str, behavior_words: Mapping[str, list[str]]) -> list[str]:
+    """The behaviors ``question`` names, in its order, once per mention ("active in September, also active
+    in October": active, active); of overlapping words the longest ("left a review", not "review")."""
+    stems = _stems(question)
+    found: list[tuple[int, int, str]] = []
+    for name, words in behavior_words.items():
+        for word in words:
+            if _CJK.search(word):
+                found += [(m.start() + 10_000, m.end() + 10_000, name) for m in re.finditer(re.escape(word), question)]
+                continue
+            phrase = _stems(word)
+            n = len(phrase)
+            found += [(i, i + n, name) for i in range(len(stems) - n + 1) if phrase and stems[i : i + n] == phrase]
+    kept: list[tuple[int, int, str]] = []
+    for start, end, name in sorted(found, key=lambda o: (o[0], o[0] - o[1])):
+        if not any(a <= start < b for a, b, _ in kept):
+            kept.append((start, end, name))
+    return [name for _, _, name in kept]
+
+
+def mentioned_words(question: str) -> list[str]:
+    """What ``question`` asks text to contain: quoted words, and the word (and the two words) after a
+    mention verb ("reviews that mention delivery", "complaining about the packaging")."""
+    out = [q.strip() for q in _QUOTED.findall(question) if q.strip()]
+    for m in _MENTION.finditer(question):
+        first, second = m.group(1), m.group(2)
+        if first.lower() in _NOT_MENTIONED:
+            continue
+        out.append(first)
+        if second and second.lower() not in _NOT_MENTIONED:
+            out.append(f"{first} {second}")
+    return list(dict.fromkeys(out))
+
+
 def shape_choices(
     question: str,
     latest: str,
@@ -236,9 +289,11 @@ def shape_choices(
     measure_words: list[str],
     listed: Mapping[str, list[str]],
     people: str | None = None,
+    behavior_words: Mapping[str, list[str]] | None = None,
 ) -> ShapeChoices:
     """The shape ``question`` (the thread's questions) allows; ``latest`` (its last question) alone decides
-    whether the window before is asked for or the window moves back, since those change one call."""
+    whether the window before is asked for or the window moves back, since those change one call, and
+    names the behaviors when it names two (a follow-up naming one keeps the thread's)."""
     compare_named = bool(_COMPARE.search(question))
     before = bool(_PREVIOUS.search(latest))
     compare: bool | None = True if (_COMPARE.search(latest) and before) else None if compare_named else False
@@ -251,6 +306,11 @@ def shape_choices(
     named = list(dict.fromkeys([*heads, *(words if ranking and not heads else []), *by_values]))
     dimensions: list[str] | None = None if ranking and not named else named
     shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
+    behaviors = named_behaviors(latest, behavior_words or {})
+    if len(behaviors) < 2:
+        behaviors = named_behaviors(question, behavior_words or {})
+    if shares is None and len(set(behaviors)) >= 2 and _SUBSET.search(latest):
+        shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
     return ShapeChoices(
         compare=compare,
         periods_back=moved,
@@ -260,4 +320,6 @@ def shape_choices(
         shares=shares,
         after=bool(_AFTER.search(question)),
         next_period=bool(_NEXT_PERIOD.search(question)),
+        behaviors=tuple(behaviors),
+        mentions=tuple(mentioned_words(latest) or mentioned_words(question)),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from enum import EnumType, StrEnum
 from typing import Any, ClassVar, Literal, Union
@@ -14,6 +15,7 @@ from warehouse.semantic.shape import ShapeChoices, shape_choices
 from warehouse.semantic.windows import WindowChoices, window_choices
 
 Grain = Literal["none", "day", "week", "month"]
+_ONE_EVENT = re.compile(r"^event_type\s*=\s*'([^']+)'$")
 FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte"]
 
 
@@ -30,12 +32,36 @@ class Window(BaseModel):
             raise LayerError(f"{needed_by} needs a window (last_days or start/end)")
         return self.start, self.end
 
-    def shifted(self, days: int) -> Window:
-        """The window ``days`` earlier (same length)."""
-        start, end = self.bounds("a shifted window")
+    def before(self, periods: int = 1) -> Window:
+        """The window ``periods`` lengths earlier: whole calendar months move by months (September before
+        October, not the 31 days before October 1), any other window by its number of days."""
+        start, end = self.bounds("a window before")
+        months = _whole_months(start, end)
+        if months:
+            first = _add_months(start, -months * periods)
+            last = _add_months(first, months) - timedelta(days=1)
+            n = months * periods
+            return Window(start=first, end=last, label="the month before" if n == 1 else f"the {n} months before")
+        days = (end - start).days + 1
         return Window(
-            start=start - timedelta(days=days), end=end - timedelta(days=days), label=f"the {days} days before"
+            start=start - timedelta(days=days * periods),
+            end=end - timedelta(days=days * periods),
+            label=f"the {days} days before",
         )
+
+
+def _add_months(day: date, months: int) -> date:
+    """The first of the month ``months`` after ``day``'s month (``day`` is a first of a month)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _whole_months(start: date, end: date) -> int:
+    """How many calendar months ``start``..``end`` spans when it is whole months (first to last day), else 0."""
+    after = end + timedelta(days=1)
+    if start.day != 1 or after.day != 1:
+        return 0
+    return (after.year * 12 + after.month) - (start.year * 12 + start.month)
 
 
 class FilterBase(BaseModel):
@@ -113,6 +139,10 @@ class SpecBase(BaseModel):
     """The users' key dimension ("who wrote the most reviews")."""
     share_measures: ClassVar[dict[str, bool]] = {}
     """Per measure: True for a share (a rate, a ratio), False for a rate's opposite (a count, a sum ...)."""
+    behavior_words: ClassVar[dict[str, list[str]]] = {}
+    """Per behavior (event type, signup, active): the words that name it (the layer's ``behaviors``)."""
+    event_counts: ClassVar[dict[str, str]] = {}
+    """Counts of one event type (purchases, users_who_purchased) -> that event type."""
 
     @classmethod
     def window_choices(cls, question: str) -> WindowChoices | None:
@@ -124,7 +154,9 @@ class SpecBase(BaseModel):
         """What the thread's questions (``latest`` the last) say of comparison, grain and grouping
         (``shape.shape_choices``)."""
         listed = {n: values for n, (kind, values) in cls.filter_dimensions.items() if kind == "listed"}
-        return shape_choices(question, latest, cls.dimension_words, cls.measure_words, listed, cls.people)
+        return shape_choices(
+            question, latest, cls.dimension_words, cls.measure_words, listed, cls.people, cls.behavior_words
+        )
 
     @model_validator(mode="after")
     def _window(self):
@@ -147,13 +179,8 @@ class SpecBase(BaseModel):
             return Window(start=start, end=end, label=label)
         if self.start or self.end:
             start, end = self.start or first, self.end or anchor
-            if self.periods_back:
-                days = (end - start).days + 1
-                start, end = (
-                    start - timedelta(days=days * self.periods_back),
-                    end - timedelta(days=days * self.periods_back),
-                )
-            return Window(start=start, end=end, label="the dates asked")
+            window = Window(start=start, end=end, label="the dates asked")
+            return window.before(self.periods_back) if self.periods_back else window
         return Window(start=None, end=None, label="all data")
 
 
@@ -234,6 +261,12 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         )
     )
     model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
+    model.behavior_words = {n: list(w) for n, w in layer.behaviors.items()}
+    model.event_counts = {
+        m.name: hit.group(1)
+        for m in layer.measures.values()
+        if m.agg in {"count", "count_distinct"} and m.where and (hit := _ONE_EVENT.match(m.where.strip()))
+    }
     model.people = next((n for n, d in layer.dimensions.items() if d.entity == "users" and d.column == "user_id"), None)
     return model
 
