@@ -44,10 +44,12 @@ class Analyst:
         checkpointer: Checkpointer = None,
         linker: Callable[[str], str] | None = None,
         demonstrations: Callable[[str], str] | None = None,
+        lacks: Callable[[str], str | None] | None = None,
     ) -> None:
         self.model = model
         self.linker = linker
         self.demonstrations = demonstrations
+        self.lacks = lacks
         self.limits = limits
         self.system_text = system_text
         self.tools_for_scope = tools_for_scope
@@ -67,6 +69,7 @@ class Analyst:
                 checkpointer=self._checkpointer,
                 linker=self.linker,
                 demonstrations=self.demonstrations,
+                lacks=self.lacks,
             )
         return self._graphs[user_scope]
 

@@ -291,7 +291,18 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         checkpointer=checkpointer,
         linker=linker,
         demonstrations=shown,
+        lacks=coverage(layer) if settings.agent_abstain else None,
     )
+
+
+def coverage(layer) -> Callable[[str], str | None]:
+    """Question -> the quantity it asks for that neither the layer nor the schema names
+    (``warehouse.semantic.coverage``), or None."""
+    from warehouse.schema import metadata
+    from warehouse.semantic.coverage import Coverage
+
+    words = [t.name for t in metadata.tables.values()] + [c.name for t in metadata.tables.values() for c in t.columns]
+    return Coverage(layer, words).missing
 
 
 def schema_linker(settings: Settings, layer) -> Callable[[str], str]:

@@ -129,11 +129,13 @@ def build_graph(
     checkpointer: Checkpointer = None,
     linker: Callable[[str], str] | None = None,
     demonstrations: Callable[[str], str] | None = None,
+    lacks: Callable[[str], str | None] | None = None,
 ):
     """Compile the agent graph for one tool set (one user scope). ``linker``: a question -> the lines of
     the semantic layer closest to it (``warehouse.semantic.linking``); ``demonstrations``: a question -> the
     nearest example questions with their calls (``warehouse.semantic.demonstrations``); both shown beside
-    its first call."""
+    its first call. ``lacks``: a question -> the quantity it asks for that the data has no name for
+    (``warehouse.semantic.coverage``), answered as such before any model call."""
     runner = ToolRunner(tools)
     schemas = agent_schemas(tools)
     bound = model.bind_tools(schemas) if tools else model
@@ -178,11 +180,13 @@ def build_graph(
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
         # A request to change the data or for personal data is refused before any model call
         # (agent.requests): a small model asked one answered something else.
+        # A question for a quantity the data has no word for ("the average age" without an age column) is
+        # answered as such: the model answered it from the nearest measure.
         refused = refusal(question) if len(turn) == 1 else None
-        if refused:
-            final = AIMessage(
-                content=prompt.failure(refused, question), id=str(uuid.uuid4()), additional_kwargs={"uba_final": True}
-            )
+        missing = lacks(question) if lacks is not None and len(turn) == 1 and not refused else None
+        if refused or missing:
+            text = prompt.failure(refused, question) if refused else prompt.failure("lacks", question, what=missing)
+            final = AIMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
             return {"messages": [final], "route": "finish", "outcome": "ok"}
         if limits.answer_hint and _fresh_results(turn):
             # Measured: with the rules 5k tokens back, the embedded model narrated its method

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         "and its call) nearest the question: generated from the semantic layer for `query`, from "
         "prompts/demonstrations.yaml for the other tools (sentence embeddings with the review embedder). 0: none.",
     )
+    agent_abstain: bool = Field(
+        True,
+        description='Answer "the data has no X" without a model call when a question asks for a quantity '
+        '("the average age of", "what\'s our profit margin") whose head word no measure, dimension, value, '
+        "behavior, synonym or column names (warehouse/semantic/coverage.py). Add a synonym in the layer file "
+        "when the data has it under another name.",
+    )
     agent_schema_linking: bool = Field(
         False,
         description="Before a question's first call, show the model the semantic layer's measures, dimensions, "

@@ -68,7 +68,7 @@ def analyst_parts(demo_settings) -> dict:
     from agent.factory import build_analyst
 
     analyst = build_analyst(demo_settings, model=ScriptedChatModel(), checkpointer=False)
-    return {"system_text": analyst.system_text, "tools_for_scope": analyst.tools_for_scope}
+    return {"system_text": analyst.system_text, "tools_for_scope": analyst.tools_for_scope, "lacks": analyst.lacks}
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def make_analyst(analyst_parts: dict, tmp_path: Path) -> Iterator[Callable[..., 
 
     savers = []
 
-    def make(script: list, *, memory: Path | None = None, linker=None, **limits):
+    def make(script: list, *, memory: Path | None = None, linker=None, lacks=None, **limits):
         model = ScriptedChatModel(script=list(script))
         saver = open_checkpointer(f"sqlite:///{memory or tmp_path / 'memory.sqlite'}")
         savers.append(saver)
@@ -91,6 +91,7 @@ def make_analyst(analyst_parts: dict, tmp_path: Path) -> Iterator[Callable[..., 
             limits=Limits(**limits),
             checkpointer=saver,
             linker=linker,
+            lacks=lacks,
         )
         return analyst, model
 

@@ -56,6 +56,31 @@ def test_a_refused_request_costs_no_model_call_and_says_why(make_analyst):
     assert "不会修改数据" in chinese.text and not model.requests
 
 
+def test_a_quantity_the_data_has_no_word_for_is_answered_as_missing_without_a_model_call(make_analyst, analyst_parts):
+    analyst, model = make_analyst([], lacks=analyst_parts["lacks"])
+    answer = analyst.ask("What's the average age of our buyers?")
+    assert answer.status == "ok" and not model.requests and not answer.trace
+    assert "The data has no age" in answer.text and not re.search(r"\d", answer.text)
+    margin = analyst.ask("What was our gross margin on audio items in October?")
+    assert "no gross margin" in margin.text and not model.requests
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What's the average order value in October?",
+        "What's the median number of events per session?",
+        "What was the 90th percentile of session length last week?",
+        "What's our conversion rate from view to purchase?",
+        "What is the average rating of reviews that mention the battery?",
+        "How many sessions does a user have on average in September?",
+        "What's the total revenue of the audio category?",
+    ],
+)
+def test_a_quantity_the_layer_names_goes_to_the_tools(analyst_parts, question):
+    assert analyst_parts["lacks"](question) is None
+
+
 def test_after_the_ranking_the_prediction_the_question_asks_for_is_the_next_call(make_analyst):
     def predict_for_the_top_user(messages):
         top = re.search(r"user (\d+):", messages[-2].content).group(1)  # the ranking's first row

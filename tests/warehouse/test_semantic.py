@@ -10,6 +10,7 @@ from analytics_env import open_loaded
 from behavior_data import make_tables
 
 from warehouse.semantic import LayerError, build_layer, run_query, spec_model
+from warehouse.semantic.coverage import Coverage
 from warehouse.semantic.layer import extend, load_overrides
 
 
@@ -316,6 +317,20 @@ def test_an_operator_file_adds_words_for_a_behavior(env, tmp_path):
     extended = spec_model(extend(layer, load_overrides(path), str(path)))
     shape = extended.shape_choices("Of those who searched, what share checked out?", "x")
     assert shape.behaviors == ("search", "purchase")
+
+
+def test_a_quantity_no_word_of_the_layer_names_is_missing_until_the_file_names_it(env, tmp_path):
+    _, _, layer, _ = env
+    question = "What's the average basket margin of our buyers in April?"
+    assert Coverage(layer).missing(question) == "basket margin"
+    assert Coverage(layer).missing("What's the average order value of our buyers in April?") is None
+    path = tmp_path / "semantic.yaml"
+    path.write_text(
+        "measures:\n  margin:\n    description: order total less cost\n    entity: orders\n    agg: sum\n"
+        "    column: total * 0.3\n    synonyms: [basket margin]\n",
+        encoding="utf-8",
+    )
+    assert Coverage(extend(layer, load_overrides(path), str(path))).missing(question) is None
 
 
 def test_a_text_filter_matches_every_form_of_each_word(env):
