@@ -268,6 +268,18 @@ def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, 
     assert str(facts["purchases"]) in echoed.text  # the evidence is shown instead
 
 
+def test_a_reply_that_repeats_the_answer_reminder_is_sent_back(make_analyst, facts):
+    from agent import prompt
+
+    reminder = prompt.feedback("answer_hint", question="一共有多少次购买？")
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), reminder[8:80], f"一共有 {facts['purchases']} 次购买。"]
+    )
+    fixed = analyst.ask("一共有多少次购买？")
+    assert fixed.status == "ok" and str(facts["purchases"]) in fixed.text and "工具结果" not in fixed.text
+    assert "repeated the question or the instruction" in model.requests[2][-1].content
+
+
 def test_a_query_shown_in_a_sql_block_instead_of_called_is_run(make_analyst, facts):
     analyst, model = make_analyst(
         [

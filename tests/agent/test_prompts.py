@@ -46,6 +46,7 @@ def test_feedback_and_failure_texts_snapshot():
         detail="boom",
         max_steps=6,
         seconds=180,
+        what="profit margin",
     )
     lines = []
     for key in ("unknown_tool", "invalid_args", "empty_reply", "echo_reply", "ungrounded"):
