@@ -211,6 +211,8 @@ def grounded_parameters(
         if "enum" in items:
             named = shape.dimensions if shape is not None else None
             items["enum"] = [d for d in items["enum"] if d in usable and (named is None or d in named)]
+            if not items["enum"] and shape is not None and shape.grouped and not ids:
+                continue  # the question groups by a dimension these measures cannot be grouped by
             if not items["enum"]:
                 del props["dimensions"]
                 for field in ("order", "limit"):  # they order and cut groups: none without a dimension
@@ -221,6 +223,8 @@ def grounded_parameters(
         variants.append(
             _with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence, question, mentions)
         )
+    if not variants:  # no measure can be grouped as asked: let the model choose (the compiler explains)
+        return _with_filters(out, dimensions, evidence, question, mentions)
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 

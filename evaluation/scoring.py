@@ -44,6 +44,8 @@ def value_found(gold: Any, answer: str, tolerance: float) -> bool:
     whole word."""
     if gold is None:
         return True
+    if isinstance(gold, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", gold.strip()):  # a date the SQL formatted
+        gold = date.fromisoformat(gold.strip())
     if isinstance(gold, (datetime, date)):
         return gold.isoformat()[:10] in answer or _date_named(gold, answer)
     if isinstance(gold, bool):

@@ -66,6 +66,7 @@ def test_a_date_counts_in_iso_form_or_as_people_write_it_and_only_that_date():
         assert value_found(day, right, 0.01), right
     for wrong in ("October 3", "Oct 31, 2025", "2026-10-30", "October 311"):
         assert not value_found(day, wrong, 0.01), wrong
+    assert value_found("2026-10-31", "October 31st", 0.01)  # a gold date the SQL formatted as text
 
 
 def test_a_chinese_question_answered_in_english_is_wrong():

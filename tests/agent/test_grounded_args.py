@@ -123,6 +123,7 @@ def test_only_the_named_behaviors_counts_are_offered_and_distinct_users_do_not_r
     assert ok("query", {"measure": "add_to_carts", "dimensions": ["user"], "last_days": 7})
     assert not ok("query", {"measure": "views", "dimensions": ["user"], "last_days": 7})
     assert not ok("query", {"measure": "users_who_added_to_cart", "dimensions": ["user"], "last_days": 7})
+    assert not ok("query", {"measure": "users_who_added_to_cart", "last_days": 7})  # it groups by user
     assert ok("query", {"measure": "revenue", "dimensions": ["user"], "last_days": 7})  # not a count of one event
 
 
