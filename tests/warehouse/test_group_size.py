@@ -62,6 +62,7 @@ def test_the_floor_counts_users_not_rows_for_every_measure_shape(env):
     for spec in (
         model(measure="active_users", dimensions=["country"]),
         model(measure="avg_events_per_user", dimensions=["country"]),
+        model(measure="purchase_session_share", dimensions=["country"]),
         model(measure="conversion_rate", base_event="view", target_event="purchase", dimensions=["country"]),
     ):
         result = run_query(safe, layer, spec, min_group_users=4)

@@ -194,6 +194,17 @@ def test_median_events_per_session_and_per_user(env):
     assert float(_value(env, measure="avg_events_per_user").table.iloc[0]["value"]) == round(per_user.mean(), 2)
 
 
+def test_the_share_of_sessions_with_a_purchase(env):
+    safe = env[0]
+    rows = safe.readonly.query("SELECT session_id, event_type FROM events").rows  # the rows as loaded
+    events = pd.DataFrame(rows, columns=["session_id", "event_type"])
+    bought = events.assign(p=events["event_type"] == "purchase").groupby("session_id", dropna=False)["p"].any()
+    result = _value(env, measure="purchase_session_share")
+    got = float(result.table.iloc[0]["value"])
+    assert 0 < got < 1 and abs(got - bought.mean()) < 0.0001
+    assert "%" in result.summary  # a share reads as a percentage
+
+
 def test_an_aggregate_over_reviews_whose_text_mentions_a_word(env):
     _, frames, _, _ = env
     reviews = frames["reviews"]

@@ -196,7 +196,7 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     if spec.base_event or spec.target_event:
         raise LayerError(f"base_event and target_event are for conversion_rate, not {measure.name!r}; leave them out")
     select = _Select(layer, measure)
-    if measure.where:
+    if measure.where and measure.per_agg != "any":  # any: every row of the unit, the condition per row
         select.where.append(qualify(measure.where, "b"))
     select.window(window)
     _filters(select, spec)
@@ -209,6 +209,8 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
         per = (
             "COUNT(*)"
             if measure.per_agg == "count"
+            else f"MAX(CASE WHEN {qualify(measure.where or 'TRUE', 'b')} THEN 1.0 ELSE 0.0 END)"
+            if measure.per_agg == "any"
             else f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0"
         )
         inner_names = [n.rsplit(" AS ", 1)[1] for n in named]

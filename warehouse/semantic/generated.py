@@ -208,6 +208,20 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
                 format="number",
             ),
         ]
+    if has["sessions"] and has["purchases"]:
+        out.append(
+            Measure(
+                name="purchase_session_share",
+                description="share of sessions with a purchase",
+                entity="events",
+                agg="avg",
+                per="session",
+                per_agg="any",
+                where="event_type = 'purchase'",
+                format="ratio",
+                synonyms=["session conversion rate", "sessions that end with a purchase"],
+            )
+        )
     out += [
         Measure(
             name="avg_events_per_user",
@@ -372,6 +386,7 @@ def generate(readonly: Any) -> SemanticLayer:
         "orders": bool(one("SELECT COUNT(*) FROM orders")),
         "users": bool(one("SELECT COUNT(signup_ts) FROM users")),
         "sessions": bool(one("SELECT COUNT(session_id) FROM events")),
+        "purchases": "purchase" in event_types,
         "reviews": bool(one("SELECT COUNT(*) FROM reviews")),
         "review_sentiment": _has_sentiment(readonly),
     }

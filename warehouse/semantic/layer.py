@@ -82,7 +82,9 @@ class Measure(BaseModel):
     per: Literal["session", "user"] | None = Field(
         None, description="first count rows per session or user (column: an expression over the group), then agg"
     )
-    per_agg: Literal["count", "duration_minutes"] = "count"
+    per_agg: Literal["count", "duration_minutes", "any"] = "count"
+    """Per session or user: its rows, its length in minutes, or ``any``: 1 when any of its rows matches
+    ``where`` (else 0), so ``avg`` is the share of sessions or users with such a row."""
     format: Literal["count", "money", "number", "ratio"] = "count"
     synonyms: list[str] = Field(default_factory=list)
     family: str | None = Field(None, description="measures of one family are listed on one line of the prompt")
@@ -91,6 +93,8 @@ class Measure(BaseModel):
     def _consistent(self):
         if self.agg in {"sum", "avg", "min", "max", "count_distinct"} and not self.column and not self.per:
             raise ValueError(f"measure {self.name!r}: agg {self.agg!r} needs a column")
+        if self.per_agg == "any" and not (self.per and self.where and self.agg == "avg"):
+            raise ValueError(f"measure {self.name!r}: per_agg any needs per, where and agg avg (a share of units)")
         if self.agg == "rate" and self.entity != "events":
             raise ValueError(f"measure {self.name!r}: a rate is between two behaviors, so its entity is events")
         for sql in (self.column, self.where):
