@@ -5,6 +5,13 @@ which is a window sort over the whole events table (about 3.5 s at 10M events on
 loaders and the demo generator rebuild this table inside their own transaction, so the paths
 analytic reads precomputed steps (a scan) while it is fresh and falls back to the window otherwise.
 Freshness is checked per query: same row count and same largest ``event_id`` as ``events``.
+
+On ClickHouse the rebuild runs in user buckets (``cityHash64(user_id) % n``) of about
+``STEP_CHUNK_EVENTS`` events, one ``INSERT ... SELECT`` each: both windows partition by user, so a
+bucket holds every neighbour its events have, and the rows are the same as one statement's. One
+statement over all events held both window sorts at once (more than 8 GB at 100M events, past an
+8 GB ``max_memory_usage`` even with external sorting); a bucket's memory follows the bucket, not the
+table. DuckDB and PostgreSQL spill their window sorts to disk within one statement.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ event_steps = Table(
 )
 
 ORDER = "ORDER BY ts, event_id"
+STEP_CHUNK_EVENTS = 5_000_000
+"""Events per user bucket when ClickHouse rebuilds the step index (a bucket's window sorts are held in memory)."""
 WINDOWS = {"session": f"(PARTITION BY user_id, session_id {ORDER})", "user": f"(PARTITION BY user_id {ORDER})"}
 
 
@@ -66,29 +75,43 @@ def window_step(scope: Scope, direction: Direction, k: int, *, alias: str = "", 
     )
 
 
-def refresh_event_steps(conn: Connection) -> int:
-    """Rebuild the step index from ``events`` inside ``conn``'s transaction; the rows written."""
+def refresh_event_steps(conn: Connection, *, chunk_events: int = STEP_CHUNK_EVENTS) -> int:
+    """Rebuild the step index from ``events`` inside ``conn``'s transaction; the rows written.
+
+    ClickHouse builds it in user buckets of about ``chunk_events`` events each (see the module docstring)."""
+    if chunk_events < 1:
+        raise ValueError(f"chunk_events={chunk_events} must be at least 1 (events per user bucket)")
     started = time.perf_counter()
-    nullable = "{}"
-    if conn.dialect.name in CLICKHOUSE_DIALECTS:
+    clickhouse = conn.dialect.name in CLICKHOUSE_DIALECTS
+    if clickhouse:
         create_tables(conn, [event_steps])
         truncate(conn, [STEPS_TABLE])
-        nullable = "toNullable({})"
     else:
         event_steps.create(conn, checkfirst=True)
         conn.execute(text(f"DELETE FROM {STEPS_TABLE}"))
     steps = ", ".join(
-        f"{window_step(scope, direction, k, nullable=nullable)} AS {step_column(scope, direction, k)}"
+        f"{window_step(scope, direction, k, nullable='toNullable({})' if clickhouse else '{}')} "
+        f"AS {step_column(scope, direction, k)}"
         for scope in ("session", "user")
         for direction in ("next", "previous")
         for k in range(1, MAX_DEPTH + 1)
     )
     keys = ", ".join(KEY_COLUMNS)
-    rows = conn.execute(
-        text(f"INSERT INTO {STEPS_TABLE} ({keys}, {', '.join(STEP_COLUMNS)}) SELECT {keys}, {steps} FROM events")
-    ).rowcount
+    insert = f"INSERT INTO {STEPS_TABLE} ({keys}, {', '.join(STEP_COLUMNS)}) SELECT {keys}, {steps} FROM events"
+    if not clickhouse:
+        rows = conn.execute(text(insert)).rowcount
+    else:
+        buckets = user_buckets(conn.execute(text("SELECT count() FROM events")).scalar_one(), chunk_events)
+        for bucket in range(buckets):
+            conn.execute(text(insert + (f" WHERE cityHash64(user_id) % {buckets} = {bucket}" if buckets > 1 else "")))
+        rows = conn.execute(text(f"SELECT count() FROM {STEPS_TABLE}")).scalar_one()
     logger.info("step index rebuilt: %s events in %.1f s", f"{rows:,}", time.perf_counter() - started)
     return rows
+
+
+def user_buckets(events: int, chunk_events: int) -> int:
+    """How many user buckets hold ``events`` events at about ``chunk_events`` each (at least one)."""
+    return max(1, -(-events // chunk_events))
 
 
 FRESHNESS_SQL = (

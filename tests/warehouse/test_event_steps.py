@@ -16,7 +16,7 @@ from behavior_data import load, make_tables  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
 from warehouse.analytics import PathsRequest, paths  # noqa: E402
 from warehouse.demo import generate_demo  # noqa: E402
-from warehouse.event_steps import STEPS_TABLE  # noqa: E402
+from warehouse.event_steps import STEPS_TABLE, refresh_event_steps, user_buckets  # noqa: E402
 from warehouse.loaders import ingest  # noqa: E402
 from warehouse.readonly import ReadOnlyWarehouse, grant_readonly  # noqa: E402
 from warehouse.safe_sql import SafeSql  # noqa: E402
@@ -122,4 +122,27 @@ def test_a_file_load_rebuilds_the_index(warehouse_url, tmp_path):
     assert _count(wh, STEPS_TABLE) == _count(wh, "events")
     wh.dispose()
     _, used = _answers(warehouse_url)
+    assert used == [True, True]
+
+
+def _steps(wh: Warehouse) -> list[tuple]:
+    with wh.begin() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {STEPS_TABLE} ORDER BY event_id")).fetchall()]
+
+
+def test_clickhouse_builds_the_index_in_user_buckets_with_the_same_rows(chdb_url):
+    wh = Warehouse.open(chdb_url)
+    frames = make_tables(24, users=80, events=3000)
+    load(wh, frames, steps=False)
+    with wh.begin() as conn:
+        assert refresh_event_steps(conn, chunk_events=10**9) == 3000  # one statement over all events
+    whole = _steps(wh)
+    with wh.begin() as conn:
+        assert user_buckets(3000, 350) == 9
+        assert refresh_event_steps(conn, chunk_events=350) == 3000  # nine buckets of users
+    assert _steps(wh) == whole
+    first_of_user = [row for row in whole if row[-3] is None]  # u_prev_1: no event before it for that user
+    assert len(first_of_user) == frames["events"]["user_id"].nunique()
+    wh.dispose()
+    _, used = _answers(chdb_url)
     assert used == [True, True]
