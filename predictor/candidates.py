@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from predictor.baselines import Popularity
+from predictor.errors import PredictorError
 from predictor.ease import EASE, ease_memory_mb, tune_ease
 from predictor.knn import KNNConfig, SequentialKNN, tune_knn
 from predictor.ranking import RankingMetrics, evaluate_full_ranking
@@ -28,6 +29,8 @@ Scorer = Callable[[list[np.ndarray], list[np.ndarray]], torch.Tensor]
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 EASE_MAX_MB = 2048.0
 """Default memory cap of an EASE fit; a larger catalogue skips EASE (Amazon Beauty's 54k items need ~68 GB)."""
+CANDIDATES = ("popularity", "transitions", "knn", "ease", "sasrec", "blend")
+"""Every candidate's name, in the order the comparison table lists them."""
 TRANSITIONS_AS_KNN = KNNConfig(window=1, backward=0.0, source_norm=0.0, target_norm=0.0, history=1, decay=1.0)
 """The first-order transition table written as a neighbour model (same scores), so it can serve."""
 
@@ -127,11 +130,15 @@ def select_next_model(
     tune_users: int | None = 8192,
     seed: int = 42,
     ease_max_mb: float = EASE_MAX_MB,
+    serve: str | None = None,
 ) -> Selection:
     """Fit the candidates on ``train``, tune and choose on ``valid`` (NDCG@10); test is scored later.
 
     EASE is fitted only when its dense fit fits in ``ease_max_mb``; otherwise the table says why not.
+    ``serve`` names the candidate to serve instead of the validation winner (every candidate is still
+    fitted and reported); :class:`PredictorError` when it is unknown or was not fitted.
     """
+    check_candidate(serve)
     tune = subsample(valid, tune_users, np.random.default_rng(seed))
     popularity = Popularity.fit(train, n_items)
     transitions = SequentialKNN.fit(train, n_items, TRANSITIONS_AS_KNN)
@@ -207,7 +214,23 @@ def select_next_model(
         f"highest validation NDCG@10 ({best.valid['NDCG@10']:.4f} vs {second.name} "
         f"{second.valid['NDCG@10']:.4f}) over {int(best.valid['users'])} validation events"
     )
+    if serve is not None and serve != best.name:
+        fitted = {c.name: c for c in candidates}
+        if serve not in fitted:
+            why = skipped.get(serve, "it needs the SASRec-CE model, which was not trained")
+            raise PredictorError(f"cannot serve {serve!r}: {why}; choose one of {', '.join(fitted)}")
+        reason = (
+            f"asked for (serve={serve}); validation NDCG@10 {fitted[serve].valid['NDCG@10']:.4f} vs the best, "
+            f"{best.name}, {best.valid['NDCG@10']:.4f}"
+        )
+        best = fitted[serve]
     return Selection(candidates, best.name, reason, knn, transitions, weight, trials, ease, skipped)
+
+
+def check_candidate(name: str | None) -> None:
+    """:class:`PredictorError` naming the choices when ``name`` is not a candidate (``None`` passes)."""
+    if name is not None and name not in CANDIDATES:
+        raise PredictorError(f"unknown next-item model {name!r}; choose one of {', '.join(CANDIDATES)}")
 
 
 def score_test(selection: Selection, test: HeldOut, ks: tuple[int, ...] = (10,), *, exclude_seen: bool = False) -> None:

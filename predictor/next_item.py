@@ -16,6 +16,7 @@ from predictor.baselines import Popularity
 from predictor.candidates import (
     EASE_MAX_MB,
     blend_scorer,
+    check_candidate,
     ease_probabilities,
     neighbour_probabilities,
     sasrec_probabilities,
@@ -75,11 +76,14 @@ def train_next(
     *,
     progress: bool = True,
     ease_max_mb: float = EASE_MAX_MB,
+    serve: str | None = None,
 ) -> ModelVersion:
     """Train every candidate on the warehouse's events, serve the best on validation, save a new version.
 
-    EASE is a candidate when its dense fit needs at most ``ease_max_mb`` MB.
+    EASE is a candidate when its dense fit needs at most ``ease_max_mb`` MB. ``serve`` names the
+    candidate to serve instead of the validation winner (checked before any training).
     """
+    check_candidate(serve)
     config = config or SASRecConfig()
     frame = events_frame(query)
     seqs, vocab = sequences_from_events(frame)
@@ -98,6 +102,7 @@ def train_next(
         exclude_seen=config.exclude_seen,
         seed=config.seed,
         ease_max_mb=ease_max_mb,
+        serve=serve,
     )
     score_test(selection, split.test, exclude_seen=config.exclude_seen)
     metrics: dict[str, Any] = {c.name: c.test for c in selection.candidates}
@@ -108,6 +113,7 @@ def train_next(
     metrics.update(
         serving=selection.winner,
         serving_reason=selection.reason,
+        serving_chosen_by="request" if serve else "validation",
         candidates=selection.table(),
         knn_config=asdict(selection.knn.config),
         ease_config=asdict(selection.ease.config) if selection.ease else None,

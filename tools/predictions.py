@@ -36,6 +36,7 @@ from warehouse.safe_sql import SafeSql
 logger = logging.getLogger(__name__)
 
 _QUERY_ROWS = 10_000
+_CHOSEN = {"validation": "chosen on validation", "request": "asked for at training (`uba train next --serve`)"}
 
 
 class PredictNextArgs(BaseModel):
@@ -151,7 +152,10 @@ class PredictionTools:
                 "item_id": [i for i, _ in pred.items],
                 "title": [titles.get(i) for i, _ in pred.items],
                 "probability" if pred.serving == "sasrec" else "score": [round(p, 4) for _, p in pred.items],
-                "because_of": [", ".join(f"{j} {_pct(s)}" for j, s in pred.drivers.get(i, [])) for i, _ in pred.items],
+                "because_of": [
+                    "; ".join(f"{_named(j, titles)} {_pct(s)}" for j, s in pred.drivers.get(i, []))
+                    for i, _ in pred.items
+                ],
             }
         )
         kinds = pd.DataFrame(pred.event_types, columns=["next_event_type", "probability"]).round(4)
@@ -159,7 +163,8 @@ class PredictionTools:
         test = version.metrics.get(serving, {})
         quality = (
             (
-                f"{serving} serves, chosen on validation; test NDCG@10 {test.get('NDCG@10', 0):.3f}, "
+                f"{serving} serves, {_CHOSEN.get(version.metrics.get('serving_chosen_by'), _CHOSEN['validation'])}; "
+                f"test NDCG@10 {test.get('NDCG@10', 0):.3f}, "
                 f"HR@10 {test.get('HR@10', 0):.3f} vs transitions "
                 f"{version.metrics.get('transitions', {}).get('HR@10', 0):.3f}"
             )
@@ -169,15 +174,13 @@ class PredictionTools:
         head = f"Model {version.label} ({quality}); user {args.user_id!r}, {pred.history_events} recent events used."
         lines = [head, *pred.notes]
         lines.append(
-            "Next items: "
-            + ", ".join(f"{i}{' (' + str(titles[i]) + ')' if titles.get(i) else ''} {_pct(p)}" for i, p in pred.items)
+            "Next items: " + ", ".join(f"{_named(i, titles)} {_pct(p)}" for i, p in pred.items)
         )
         if because:
             lines.append(
                 "Because of recent items (share of the score): "
                 + "; ".join(
-                    f"{i} <- "
-                    + ", ".join(f"{j}{' (' + str(titles[j]) + ')' if titles.get(j) else ''} {_pct(s)}" for j, s in d)
+                    f"{i} <- " + ", ".join(f"{_named(j, titles)} {_pct(s)}" for j, s in d)
                     for i, d in because.items()
                 )
             )
@@ -317,6 +320,11 @@ class PredictionTools:
             charts=[_forecast_chart(args.metric, history, rounded)],
             citations=[Citation(kind="model", ref=version.label, detail=f"forecast {args.model_dump()}")],
         )
+
+
+def _named(item_id: str, titles: dict[str, str]) -> str:
+    """``id (title)`` when the item has a title, else the id."""
+    return f"{item_id} ({titles[item_id]})" if titles.get(item_id) else item_id
 
 
 def _titles(query, item_ids: list[str]) -> dict[str, str]:

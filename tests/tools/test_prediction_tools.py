@@ -69,7 +69,7 @@ def test_predict_next_names_the_serving_model_and_the_recent_items_behind_each_i
             f"SELECT e.item_id FROM events AS e WHERE e.user_id = '{user}' AND e.item_id IS NOT NULL", limit=10_000
         ).result.rows
     }
-    named = [part.split(" ")[0] for cell in drivers if cell for part in cell.split(", ")]
+    named = [part.split(" ")[0] for cell in drivers if cell for part in cell.split("; ")]
     assert named and set(named) <= history  # every driver is an item this user actually touched
     assert "Because of recent items" in msg.content
 

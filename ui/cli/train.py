@@ -49,11 +49,20 @@ def next_cmd(
     max_epochs: Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")] = 200,
     hidden: Annotated[int, typer.Option(min=8, help="Embedding size.")] = 64,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve this candidate instead of the validation winner "
+            "(popularity, transitions, knn, ease, sasrec or blend); all are still trained and reported."
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Next item + next event type: train popularity, transitions, item-kNN, EASE, SASRec-CE and a blend; serve the best on validation."""
     from predictor import SASRecConfig, train_next
+    from predictor.candidates import check_candidate
 
+    _run(lambda: check_candidate(serve))  # a typo is refused before the warehouse is opened
     warehouse, query, registry, runtime = _context()
     config = SASRecConfig(
         hidden=hidden,
@@ -62,7 +71,7 @@ def next_cmd(
         device=runtime["device"],
         max_minutes=max_minutes or runtime["max_minutes"],
     )
-    version = _run(lambda: train_next(query, registry, config, ease_max_mb=runtime["ease_max_mb"]))
+    version = _run(lambda: train_next(query, registry, config, ease_max_mb=runtime["ease_max_mb"], serve=serve))
     warehouse.dispose()
     m = version.metrics
     if as_json:
