@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from predictor.baselines import Popularity
-from predictor.errors import PredictorError
 from predictor.ease import EASE, ease_memory_mb, tune_ease
+from predictor.errors import PredictorError
 from predictor.knn import KNNConfig, SequentialKNN, tune_knn
 from predictor.ranking import RankingMetrics, evaluate_full_ranking
 from predictor.sasrec import TrainedSASRec

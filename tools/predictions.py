@@ -173,15 +173,12 @@ class PredictionTools:
         )
         head = f"Model {version.label} ({quality}); user {args.user_id!r}, {pred.history_events} recent events used."
         lines = [head, *pred.notes]
-        lines.append(
-            "Next items: " + ", ".join(f"{_named(i, titles)} {_pct(p)}" for i, p in pred.items)
-        )
+        lines.append("Next items: " + ", ".join(f"{_named(i, titles)} {_pct(p)}" for i, p in pred.items))
         if because:
             lines.append(
                 "Because of recent items (share of the score): "
                 + "; ".join(
-                    f"{i} <- " + ", ".join(f"{_named(j, titles)} {_pct(s)}" for j, s in d)
-                    for i, d in because.items()
+                    f"{i} <- " + ", ".join(f"{_named(j, titles)} {_pct(s)}" for j, s in d) for i, d in because.items()
                 )
             )
         if pred.event_types:

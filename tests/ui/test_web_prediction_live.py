@@ -30,9 +30,10 @@ def explained(mcp_demo_dir, tmp_path_factory):
     warehouse = Warehouse.open(url)
     registry = ModelRegistry(data_dir / "models")
     try:
-        assert train_next(warehouse_query(warehouse), registry, TINY, progress=False, serve="ease").metrics[
-            "serving"
-        ] == "ease"
+        assert (
+            train_next(warehouse_query(warehouse), registry, TINY, progress=False, serve="ease").metrics["serving"]
+            == "ease"
+        )
     finally:
         warehouse.dispose()
     safe = SafeSql(ReadOnlyWarehouse(url))
