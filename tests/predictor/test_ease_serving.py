@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 from langchain_core.messages import ToolMessage
-from typer.testing import CliRunner
+from trained_env import copy_data_dir, run_uba
 
 from predictor import ModelRegistry, NextModel
 from predictor.ease import load_ease
 from predictor.sequences import NO_ITEM
 from tools import ToolDeps, build_tools
-from ui.cli import app
 from warehouse.readonly import ReadOnlyWarehouse
 from warehouse.safe_sql import SafeSql
 
 
 @pytest.fixture(scope="module")
 def ease_dir(trained_data_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("ease-serving")  # a copy: training here adds a version
-    shutil.copy(trained_data_dir[0] / "warehouse.duckdb", root / "warehouse.duckdb")
-    shutil.copytree(trained_data_dir[0] / "models", root / "models")
-    return root
+    return copy_data_dir(trained_data_dir[0], tmp_path_factory.mktemp("ease-serving"))
 
 
-def _uba(args, data_dir, monkeypatch):
-    monkeypatch.setenv("UBA_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("UBA_WAREHOUSE_URL", raising=False)
-    monkeypatch.setenv("UBA_PREDICTOR_THREADS", "1")
-    return CliRunner().invoke(app, args)
+_uba = run_uba
 
 
 def test_unknown_candidate_is_refused_before_training(ease_dir, monkeypatch):

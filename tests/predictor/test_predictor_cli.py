@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
-
-from ui.cli import app
+from trained_env import copy_data_dir, run_uba
 
 
 @pytest.fixture(scope="module")
 def data_dir(trained_data_dir, tmp_path_factory):
-    import shutil
-
-    root = tmp_path_factory.mktemp("cli-data")  # a copy: training here adds versions
-    shutil.copy(trained_data_dir[0] / "warehouse.duckdb", root / "warehouse.duckdb")
-    shutil.copytree(trained_data_dir[0] / "models", root / "models")
-    return root
+    return copy_data_dir(trained_data_dir[0], tmp_path_factory.mktemp("cli-data"))
 
 
-def _run(args, data_dir, monkeypatch):
-    monkeypatch.setenv("UBA_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("UBA_WAREHOUSE_URL", raising=False)
-    monkeypatch.setenv("UBA_PREDICTOR_THREADS", "1")
-    return CliRunner().invoke(app, args)
+_run = run_uba
 
 
 def test_models_list_and_predict_json(data_dir, monkeypatch):

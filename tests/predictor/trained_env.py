@@ -39,3 +39,24 @@ def build_env(root: Path, *, users: int = 300, days: int = 60, seed: int = 5) ->
     }
     warehouse.dispose()
     return TrainedEnv(url, registry, versions)
+
+
+def copy_data_dir(source: Path, root: Path) -> Path:
+    """A copy of a trained data dir's warehouse and models under ``root`` (training there adds versions)."""
+    import shutil
+
+    shutil.copy(source / "warehouse.duckdb", root / "warehouse.duckdb")
+    shutil.copytree(source / "models", root / "models")
+    return root
+
+
+def run_uba(args: list[str], data_dir: Path, monkeypatch):
+    """``uba <args>`` in-process over ``data_dir`` (one predictor thread)."""
+    from typer.testing import CliRunner
+
+    from ui.cli import app
+
+    monkeypatch.setenv("UBA_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("UBA_WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("UBA_PREDICTOR_THREADS", "1")
+    return CliRunner().invoke(app, args)
