@@ -70,6 +70,16 @@ def id_tokens(text: str) -> list[str]:
     return found[:MAX_CHOICES]
 
 
+def entity_ids(question: str, words: list[str]) -> frozenset[str]:
+    """Ids the question names after an entity's word ("user 1234", "customer #42"): values of that key,
+    not of another dimension (1234 is no signup month)."""
+    if not words:
+        return frozenset()
+    names = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = rf"\b(?:{names})s?\s*(?:id\s*)?(?:#|no\.?|number)?\s*([A-Za-z_]*\d[\w-]*)"
+    return frozenset(m.group(1) for m in re.finditer(pattern, question, re.IGNORECASE))
+
+
 def question_words(question: str) -> list[str]:
     """The question's content words, and each pair of adjacent ones, as it writes them."""
     words = [w for w in _WORD.findall(question) if w.lower() not in _STOP and len(w) > 1]
@@ -108,17 +118,32 @@ def _text_values(question: str, mentions: tuple[str, ...] | None) -> list[str]:
     return list(mentions)
 
 
+def _in_range(number: str, listed: list[str]) -> bool:
+    """Whether ``number`` lies within the dimension's listed numbers (all of them numbers)."""
+    try:
+        values = [float(v) for v in listed]
+    except ValueError:
+        return False
+    return bool(values) and min(values) <= float(number) <= max(values)
+
+
 def _narrow_filters(
     spec: dict[str, Any],
     dimensions: Mapping[str, tuple[str, list[str]]],
     evidence: str,
     question: str,
     mentions: tuple[str, ...] | None = None,
+    shape: Any = None,
+    entity_ids: frozenset[str] = frozenset(),
 ) -> dict[str, Any] | None:
     """The ``filters`` property allowing, per dimension, only the values the conversation names; None
-    when no dimension has one."""
+    when no dimension has one. A number the question bounds ("3 stars or fewer") is offered with its
+    comparison on the dimensions whose values it falls among, not as a value; an id the question names
+    after an entity ("user 1234") only on that entity's key."""
     items = spec.get("items") or {}
     op = (items.get("properties") or {}).get("op", {"type": "string"})
+    bounds = [(o, n) for o, n in (shape.bounds if shape is not None else ()) if o != "eq"]
+    bounded = {n for _, n in bounds} | ({str(shape.min_rows)} if shape is not None and shape.min_rows else set())
     variants = []
     for name, (kind, listed) in dimensions.items():
         values = (
@@ -132,12 +157,28 @@ def _narrow_filters(
             if listed
             else question_tokens(question)
         )
+        if kind not in {"id", "text"}:
+            values = [v for v in values if v not in entity_ids and v not in bounded]
         if values:
             variants.append(
                 {
                     "type": "object",
                     "properties": {"dimension": {"const": name}, "op": op, "value": _choice(values, kind != "text")},
                     "required": ["dimension", "value"],
+                    "additionalProperties": False,
+                }
+            )
+        ranged = [(o, n) for o, n in bounds if kind in {"number", "listed"} and _in_range(n, listed)]
+        if ranged:
+            variants.append(
+                {
+                    "type": "object",
+                    "properties": {
+                        "dimension": {"const": name},
+                        "op": {"type": "string", "enum": list(dict.fromkeys(o for o, _ in ranged))},
+                        "value": {"type": "number", "enum": [float(n) for n in dict.fromkeys(n for _, n in ranged)]},
+                    },
+                    "required": ["dimension", "op", "value"],
                     "additionalProperties": False,
                 }
             )
@@ -192,6 +233,10 @@ def grounded_parameters(
     if not dimensions or "filters" not in properties:
         return out
     mentions = shape.mentions if shape is not None else None
+    words: Mapping[str, list[str]] = getattr(model, "dimension_words", None) or {}
+    named_ids = entity_ids(
+        question, [w for n, (kind, _) in dimensions.items() if kind == "id" for w in words.get(n, [])]
+    )
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
     only_for: Mapping[str, list[str]] = getattr(model, "only_for", None) or {}
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
@@ -199,7 +244,7 @@ def grounded_parameters(
         fields = tuple(f for f, measures in only_for.items() if measure in measures)
         groups.setdefault((tuple(applies.get(measure, dimensions)), fields), []).append(measure)
     if not groups:
-        return _with_filters(out, dimensions, evidence, question, mentions)
+        return _with_filters(out, dimensions, evidence, question, mentions, shape, named_ids)
     variants = []
     for (usable, fields), measures in groups.items():
         variant = copy.deepcopy(out)
@@ -220,11 +265,22 @@ def grounded_parameters(
             elif shape is not None and shape.grouped and not ids:  # one user's breakdown may also be a lookup
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
+        if "dimensions" not in props:  # a floor on groups' rows needs groups
+            props.pop("min_rows", None)
+        variant["required"] = sorted(r for r in variant.get("required", []) if r in props)
         variants.append(
-            _with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, evidence, question, mentions)
+            _with_filters(
+                variant,
+                {d: dimensions[d] for d in usable if d in dimensions},
+                evidence,
+                question,
+                mentions,
+                shape,
+                named_ids,
+            )
         )
     if not variants:  # no measure can be grouped as asked: let the model choose (the compiler explains)
-        return _with_filters(out, dimensions, evidence, question, mentions)
+        return _with_filters(out, dimensions, evidence, question, mentions, shape, named_ids)
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
@@ -246,8 +302,9 @@ def _narrow_window(
         shape = replace(shape, compare=True)
     elif shape is not None and last is not None and _adjacent(last.spans):
         # two adjacent windows, no comparison: the second is the period after ("active in September and
-        # also in October"), a rate's target_window
-        shape = replace(shape, next_period=True)
+        # also in October"), a rate's target_window; the window is the first
+        choices = replace(choices, spans=[min(last.spans, key=lambda span: span[0])])
+        shape = replace(shape, next_period=True, two_windows=True)
     for name, values in (
         ("last_days", choices.last_days),
         ("start", [a for a, _ in choices.spans]),
@@ -291,18 +348,32 @@ def _narrow_shape(
     """``compare_previous``, ``periods_back``, ``grain`` and the measures as the question's shape allows
     them: only shares when it asks for one, no rate between behaviors when it asks for none; of the counts
     of one event type only the named behaviors' ones, and a rate's base and target in the question's order."""
-    measure = properties.get("measure") or {}
-    if shares and "enum" in measure and shape.shares is not None:
-        rates = {m for measures in only_for.values() for m in measures}
-        kept = [m for m in measure["enum"] if (shares.get(m, False) if shape.shares else m not in rates)]
-        if kept:
-            properties["measure"] = {**measure, "enum": kept}
-    _narrow_behaviors(properties, shape.behaviors, event_counts or {})
 
     def only(name: str, values: list[Any], kind: str) -> None:
         if name in properties:
             properties[name] = {"type": kind, "enum": values, "description": properties[name].get("description", "")}
             required.add(name)
+
+    measure = properties.get("measure") or {}
+    if shares and "enum" in measure and shape.shares is not None:
+        rates = set(only_for.get("base_event", ()))
+        kept = [m for m in measure["enum"] if (shares.get(m, False) if shape.shares else m not in rates)]
+        if shape.shares and len(set(shape.behaviors)) >= 2:  # a share between two named behaviors is a rate
+            kept = [m for m in kept if m in rates] or kept
+        if kept:
+            properties["measure"] = {**measure, "enum": kept}
+    _narrow_behaviors(properties, shape.behaviors, event_counts or {})
+    medians = list(only_for.get("percentile", ()))
+    measure = properties.get("measure") or {}
+    if shape.percentile is not None and "percentile" in properties and set(medians) & set(measure.get("enum", [])):
+        properties["measure"] = {**measure, "enum": [m for m in measure["enum"] if m in medians]}
+        only("percentile", [shape.percentile], "integer")
+    else:
+        properties.pop("percentile", None)
+    if shape.min_rows and shape.grouped:
+        only("min_rows", [shape.min_rows], "integer")
+    else:
+        properties.pop("min_rows", None)
 
     if "limit" in properties:  # a grammar does not bound a number: the usual sizes and the question's own
         sizes = {1, 3, 5, 10, 20, 50, 100, 200} | {
@@ -321,6 +392,8 @@ def _narrow_shape(
         properties.pop("target_after", None)
     if not shape.next_period:
         properties.pop("target_window", None)
+    elif shape.two_windows:
+        only("target_window", ["next"], "string")
     if shape.periods_back:
         only("periods_back", [1], "integer")
     else:
@@ -367,10 +440,12 @@ def _with_filters(
     evidence: str,
     question: str,
     mentions: tuple[str, ...] | None = None,
+    shape: Any = None,
+    ids: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``schema`` with its filters narrowed; required where a text dimension applies and the question asks
     text to contain words ("reviews mentioning delivery")."""
-    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question, mentions)
+    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question, mentions, shape, ids)
     if narrowed is None:
         del schema["properties"]["filters"]
         return schema

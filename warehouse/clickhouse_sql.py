@@ -1,7 +1,7 @@
 """SQL for ClickHouse from the portable (DuckDB/PostgreSQL) SQL the analytics, masks and the model write.
 
 sqlglot's ClickHouse generator keeps a few functions ClickHouse does not have (``split_part``,
-``regexp_replace(..., 'g')``, ``extract(epoch ...)``, ``extract(dow ...)``, ``percentile_cont ... within group``), and ClickHouse's ``lead``/``lag`` over a non-nullable column give
+``regexp_replace(..., 'g')``, ``extract(epoch ...)``, ``extract(dow ...)``, ``percentile_cont ... within group``, ``quantile_cont(x, p)``), and ClickHouse's ``lead``/``lag`` over a non-nullable column give
 its default (``''``) where the others give NULL. This rewrite fixes those on the parse tree
 before the guard generates the SQL that runs; everything else is sqlglot's own transpilation.
 """
@@ -41,6 +41,9 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.ParameterizedAgg(
             this="quantileExactInclusive", expressions=[node.this.this], params=[node.expression.expressions[0].this]
         )
+    if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
+        # DuckDB's QUANTILE_CONT(x, p): the same interpolation
+        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression], params=[node.this])
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") is not None:
         index = node.args.get("part_index") or exp.Literal.number(1)
         return _call("arrayElement", _call("splitByString", node.args["delimiter"], node.this), index)
@@ -58,7 +61,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
 
 def to_clickhouse(tree: exp.Expr) -> exp.Expr:
     """``tree`` with the functions ClickHouse lacks rewritten in place (returned for chaining)."""
-    for node in list(tree.find_all(exp.SplitPart, exp.RegexpReplace, exp.Lead, exp.Lag, exp.Extract, exp.WithinGroup)):
+    kinds = (exp.SplitPart, exp.RegexpReplace, exp.Lead, exp.Lag, exp.Extract, exp.WithinGroup, exp.PercentileCont)
+    for node in list(tree.find_all(*kinds)):
         new = _rewrite(node)
         if new is not node:
             if node is tree:

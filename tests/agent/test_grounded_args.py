@@ -137,10 +137,64 @@ def test_a_text_filter_holds_the_words_asked_for_and_is_required_then(parts):
         "query", {"measure": "reviews", "last_days": 7, "filters": [{"dimension": "review_text", "value": "week"}]}
     )
     plain = _allowed(parts, "Among brands with at least 30 reviews, which one has the best average rating?")
-    assert plain("query", {"measure": "avg_rating", "dimensions": ["brand"]})
+    assert plain("query", {"measure": "avg_rating", "dimensions": ["brand"], "min_rows": 30})
     assert not plain(
         "query",
-        {"measure": "avg_rating", "dimensions": ["brand"], "filters": [{"dimension": "review_text", "value": "best"}]},
+        {
+            "measure": "avg_rating",
+            "dimensions": ["brand"],
+            "min_rows": 30,
+            "filters": [{"dimension": "review_text", "value": "best"}],
+        },
+    )
+
+
+def test_a_floor_on_groups_and_a_bound_on_a_value_are_the_ones_the_question_names(parts):
+    floor = _allowed(parts, "Among brands with at least 30 reviews, which one has the best average rating?")
+    assert not floor("query", {"measure": "avg_rating", "dimensions": ["brand"]})  # the floor is required
+    assert not floor("query", {"measure": "avg_rating", "dimensions": ["brand"], "min_rows": 20})
+    assert not floor(  # 30 is the floor, not a rating
+        "query",
+        {
+            "measure": "avg_rating",
+            "dimensions": ["brand"],
+            "min_rows": 30,
+            "filters": [{"dimension": "rating", "value": "30"}],
+        },
+    )
+    bound = _allowed(parts, "How many reviews of 3 stars or fewer mention sizing?")
+    asked = {"dimension": "rating", "op": "lte", "value": 3}
+    text = {"dimension": "review_text", "value": "sizing"}
+    assert bound("query", {"measure": "reviews", "filters": [asked, text]})
+    assert not bound("query", {"measure": "reviews", "filters": [{**asked, "op": "gte"}, text]})
+    assert not bound("query", {"measure": "reviews", "filters": [{"dimension": "rating", "value": "3"}, text]})
+    assert not bound("query", {"measure": "reviews", "min_rows": 3, "filters": [asked, text]})  # nothing grouped
+    hours = _allowed(parts, "How many purchases happen at hour 19 or later?")
+    assert hours("query", {"measure": "purchases", "filters": [{"dimension": "hour_of_day", "op": "gte", "value": 19}]})
+    assert not _allowed(parts, "How many purchases happen at hour 30 or later?")(
+        "query", {"measure": "purchases", "filters": [{"dimension": "hour_of_day", "op": "gte", "value": 30}]}
+    )  # no hour 30
+
+
+def test_a_percentile_is_asked_of_a_median_measure(parts):
+    ok = _allowed(parts, "What's the 90th percentile of events per session?")
+    assert ok("query", {"measure": "median_events_per_session", "percentile": 90})
+    assert not ok("query", {"measure": "median_events_per_session"})
+    assert not ok("query", {"measure": "avg_events_per_session", "percentile": 90})
+    assert not ok("query", {"measure": "median_events_per_session", "percentile": 50})
+    plain = _allowed(parts, "What's the median number of events per session?")
+    assert plain("query", {"measure": "median_events_per_session"})
+    assert not plain("query", {"measure": "median_events_per_session", "percentile": 90})
+
+
+def test_an_id_named_after_an_entity_is_no_value_of_another_dimension(parts):
+    ok = _allowed(parts, "Where is user 1234 based, and what device do they use?")
+    assert ok(
+        "query", {"measure": "events", "dimensions": ["device"], "filters": [{"dimension": "user", "value": "1234"}]}
+    )
+    assert not ok(
+        "query",
+        {"measure": "events", "dimensions": ["device"], "filters": [{"dimension": "signup_month", "value": "1234"}]},
     )
 
 

@@ -49,7 +49,8 @@ def test_a_count_over_the_last_days_and_the_window_before(env):
     row = result.table.iloc[0]
     assert (row["value"], row["previous"], row["change"]) == (now, before, now - before)
     assert f"(last 7 days): {now:,}. The 7 days before" in result.summary
-    assert f"({100 * (now - before) / before:+.1f}%)" in result.summary  # the change relative to before
+    # the change relative to before first, then the difference
+    assert f"change {100 * (now - before) / before:+.1f}% (a difference of {now - before:+,})" in result.summary
     assert len(result.queries) == 2 and all("purchase" in q for q in result.queries)
     shifted = _value(env, measure="purchases", last_days=7, periods_back=1)
     assert shifted.table.iloc[0]["value"] == before

@@ -92,12 +92,15 @@ class _Select:
         elif op == "contains":
             self.where.append(f"LOWER(CAST({target} AS VARCHAR)) LIKE {lit('%' + str(values[0]).lower() + '%')}")
         else:
-            symbol = {"eq": "=", "ne": "<>", "gte": ">=", "lte": "<="}[op]
+            symbol = {"eq": "=", "ne": "<>", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}[op]
             self.where.append(f"{target} {symbol} {lit(values[0])}")
 
     def sql_from(self, entity: str) -> str:
         where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
         return f"FROM {entity_rows(entity)} AS {self.alias} {' '.join(self.joins.values())}{where}"
+
+
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
 def _known(dim: Dimension, value: Any) -> Any:
@@ -106,9 +109,13 @@ def _known(dim: Dimension, value: Any) -> Any:
         value = str(int(value))
     if not dim.values or not isinstance(value, str):
         return value
+    numbers = [float(v) for v in dim.values if _NUMBER.match(v)]
+    numeric = len(numbers) == len(dim.values)
     for known in dim.values:
         if known.casefold() == value.casefold():
-            return known
+            return float(known) if numeric else known
+    if numeric and _NUMBER.match(value) and min(numbers) <= float(value) <= max(numbers):
+        return float(value)  # a bound between listed numbers ("rating at most 3.5")
     raise LayerError(f"{dim.name} has no value {value!r}; its values: {', '.join(dim.values)}")
 
 
@@ -122,14 +129,21 @@ def _filters(select: _Select, spec: SpecBase) -> None:
         select.filter(f.dimension, _op(select.layer, f), f.value)
 
 
-def _aggregate(measure: Measure, alias: str) -> str:
+def _median(column: str | None, percentile: int | None) -> str:
+    """The median of ``column``, or its ``percentile`` (linear interpolation between the closest ranks, as
+    the median is: DuckDB's QUANTILE_CONT, PostgreSQL's PERCENTILE_CONT, on ClickHouse quantileExactInclusive
+    through ``warehouse.clickhouse_sql``)."""
+    return f"QUANTILE_CONT({column}, {percentile / 100})" if percentile else f"MEDIAN({column})"
+
+
+def _aggregate(measure: Measure, alias: str, percentile: int | None = None) -> str:
     column = qualify(measure.column, alias) if measure.column else None
     return {
         "count": "COUNT(*)",
         "count_distinct": f"COUNT(DISTINCT {column})",
         "sum": f"SUM({column})",
         "avg": f"AVG({column})",
-        "median": f"MEDIAN({column})",
+        "median": _median(column, percentile),
         "min": f"MIN({column})",
         "max": f"MAX({column})",
     }[measure.agg]
@@ -155,6 +169,12 @@ def _grouped(select: _Select, spec: SpecBase) -> tuple[list[str], list[str]]:
     return named, groups
 
 
+def _having(spec: SpecBase) -> str:
+    """`` HAVING COUNT(*) >= n``: groups with at least ``min_rows`` rows (per-unit measures: units; a rate:
+    users who did the base behavior)."""
+    return f" HAVING COUNT(*) >= {int(spec.min_rows)}" if spec.min_rows else ""
+
+
 def _ordered(spec: SpecBase, names: list[str]) -> str:
     if spec.grain != "none":
         return f"ORDER BY {spec.grain}" + "".join(f", {n}" for n in names[1:])
@@ -169,6 +189,13 @@ def compile_spec(
     """The SQL answering ``spec`` over ``window``, in ``dialect`` (columns: grain, dimensions, value[, ...]);
     with a ``floor`` that is on, also the distinct users behind each row (``group_users``)."""
     measure = layer.measure(spec.measure)
+    if spec.percentile and measure.agg != "median":
+        medians = [m.name for m in layer.measures.values() if m.agg == "median"]
+        raise LayerError(
+            f"percentile is for median measures ({', '.join(medians)}), not {measure.name!r}; leave it out"
+        )
+    if spec.min_rows and not spec.dimensions:
+        raise LayerError("min_rows keeps groups with enough rows: it needs dimensions to group by; leave it out")
     floor = floor if floor is not None and floor.on else None
     sql = (
         _rate(layer, measure, spec, window, floor)
@@ -201,7 +228,7 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     select.window(window)
     _filters(select, spec)
     named, groups = _grouped(select, spec)
-    group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
+    group_by = f" GROUP BY {', '.join(groups)}{_having(spec)}" if groups else ""
     total = ", COUNT(*) OVER () AS groups" if spec.dimensions and spec.grain == "none" else ""
     if measure.per:
         unit = "b.session_id" if measure.per == "session" else "b.user_id"
@@ -222,12 +249,12 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
         outer_agg = (
             "AVG(x)"
             if measure.agg == "avg"
-            else "MEDIAN(x)"
+            else _median("x", spec.percentile)
             if measure.agg == "median"
             else {"sum": "SUM(x)", "min": "MIN(x)", "max": "MAX(x)"}.get(measure.agg, "AVG(x)")
         )
         cols = "".join(f"{n}, " for n in inner_names)
-        outer_group = f" GROUP BY {', '.join(inner_names)}" if inner_names else ""
+        outer_group = f" GROUP BY {', '.join(inner_names)}{_having(spec)}" if inner_names else ""
         users = f", {floor.users_sql('unit_user')} AS {GROUP_USERS}" if floor is not None else ""
         sql = (
             f"SELECT {cols}{outer_agg} AS value, COUNT(*) AS units{total}{users} "
@@ -236,7 +263,7 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     else:
         users = _row_users(select, floor)
         sql = (
-            f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b')} AS value{total}{users} "
+            f"SELECT {''.join(n + ', ' for n in named)}{_aggregate(measure, 'b', spec.percentile)} AS value{total}{users} "
             f"{select.sql_from(measure.entity)}{group_by}"
         )
     return f"{sql} {_ordered(spec, [n.rsplit(' AS ', 1)[1] for n in named])}".strip()
@@ -311,7 +338,7 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         value = outer.expr(layer.dimension(name))
         named.append(f"{value} AS {name}")
         groups.append(value)
-    group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
+    group_by = f" GROUP BY {', '.join(groups)}{_having(spec)}" if groups else ""
     joins = " ".join(outer.joins.values())
     users = f", {floor.users_sql('a.user_id')} AS {GROUP_USERS}" if floor is not None else ""
     sql = (

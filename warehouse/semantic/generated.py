@@ -357,6 +357,7 @@ _VALUE_COLUMNS = {
     "brand": ("items", "brand"),
     "order_status": ("orders", "status"),
     "event_type": ("events", "event_type"),
+    "rating": ("reviews", "rating"),
 }
 
 

@@ -166,9 +166,15 @@ class SemanticLayer(BaseModel):
 
     def applies(self, measure: Measure, dimension: Dimension) -> bool:
         """Whether ``dimension`` can group ``measure``'s rows (its entity joins onto the measure's). A rate
-        between two behaviors names its event types itself: the event type is no dimension of it; a count of
+        between two behaviors, and a measure of one event type, name their event types themselves: the event
+        type is no dimension of them (purchases where the type is view: none; the share of sessions with a
+        purchase among purchase events: all of them); a count of
         distinct values is no measure of the groups of those values (distinct users per user is 1)."""
-        if measure.agg == "rate" and dimension.entity == "events" and dimension.column == "event_type":
+        if (
+            dimension.entity == "events"
+            and dimension.column == "event_type"
+            and (measure.agg == "rate" or (measure.where and "event_type" in measure.where))
+        ):  # a rate, or a count of purchases, names its event types itself
             return False
         if measure.agg == "count_distinct" and dimension.column == measure.column:  # one user per user: 1
             return False

@@ -112,6 +112,8 @@ def _span(window: Window) -> str:
 
 def _what(measure: Measure, spec: SpecBase) -> str:
     what = measure.name.replace("_", " ")
+    if spec.percentile:
+        what = f"{_ordinal(spec.percentile)} percentile of {what.removeprefix('median ')}"
     if measure.agg == "rate":
 
         def did(event: str | None) -> str:
@@ -122,9 +124,31 @@ def _what(measure: Measure, spec: SpecBase) -> str:
         what = f"share of users who {did(spec.base_event)} who {later} {target}"
         if spec.target_window == "next":
             what = f"share of users who {did(spec.base_event)} who {target} in the period right after"
+    if spec.min_rows:
+        rows = (
+            "users" if measure.agg == "rate" else f"{measure.per}s" if measure.per else measure.entity.replace("_", " ")
+        )
+        what += f" (groups with at least {spec.min_rows:,} {rows})"
     if spec.filters:
-        what += " where " + " and ".join(f"{f.dimension} {f.op or 'matches'} {f.value!r}" for f in spec.filters)
+        what += " where " + " and ".join(
+            f"{f.dimension} {_OPS.get(f.op or '', 'matches')} {_value(f.value)}" for f in spec.filters
+        )
     return what
+
+
+_OPS = {"eq": "=", "ne": "is not", "in": "in", "contains": "contains", "gte": "at least", "lte": "at most"}
+_OPS |= {"gt": "more than", "lt": "less than"}
+
+
+def _value(value: Any) -> str:
+    """A filter's value as the summary shows it: 3 (not 3.0), 'DE', ['DE', 'FR']."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _summary(
@@ -147,8 +171,7 @@ def _summary(
             start, end = previous[0].bounds("compare_previous")
             text += (
                 f". {previous[0].label[:1].upper()}{previous[0].label[1:]} ({start} to {end}): "
-                f"{fmt(measure, row['previous'])}; change {_signed(measure, row['change'])}"
-                f"{_relative(measure, row['change'], row['previous'])}"
+                f"{fmt(measure, row['previous'])}; {_change(measure, row['change'], row['previous'])}"
             )
         return text + "."
     if spec.grain != "none" and not spec.dimensions and frame["value"].notna().any():
@@ -204,8 +227,9 @@ def _label(row: pd.Series, key: str) -> str:
     return text
 
 
-def _relative(measure: Measure, change: Any, previous: Any) -> str:
-    """`` (+35.1%)``: the change as a share of the window before; none for a share (its change is in points)."""
+def _change(measure: Measure, change: Any, previous: Any) -> str:
+    """``change +35.1% (a difference of +1,204.50)``: the change as a share of the window before first, then the
+    difference; a share's change only in percentage points (a percentage of a percentage misleads)."""
     if (
         measure.format == "ratio"
         or change is None
@@ -214,8 +238,8 @@ def _relative(measure: Measure, change: Any, previous: Any) -> str:
         or pd.isna(previous)
         or float(previous) == 0
     ):
-        return ""
-    return f" ({100 * float(change) / abs(float(previous)):+.1f}%)"
+        return f"change {_signed(measure, change)}"
+    return f"change {100 * float(change) / abs(float(previous)):+.1f}% (a difference of {_signed(measure, change)})"
 
 
 def _signed(measure: Measure, value: Any) -> str:

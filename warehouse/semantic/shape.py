@@ -129,6 +129,36 @@ _MENTION = re.compile(
     re.IGNORECASE,
 )
 """Text asked to contain words: "mention delivery", "brought up the packaging", "complain about sizing"."""
+_PERCENTILE = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+percentile\b|\bp(\d{1,2})\b|\b(upper|lower|top|bottom|first|third)\s+quartile\b|"
+    r"(?:第)?(\d{1,2})\s*(?:百分位|分位)",
+    re.IGNORECASE,
+)
+"""A percentile instead of the median: "the 90th percentile", "p95", "the upper quartile", "90分位"."""
+_QUARTILES = {"upper": 75, "top": 75, "third": 75, "lower": 25, "bottom": 25, "first": 25}
+_N = r"(\d+(?:\.\d+)?)"
+_BOUNDS = (
+    ("lte", rf"{_N}[\s-]*(?:stars?|points?)?\s+(?:or|and)\s+(?:fewer|less|lower|below|under|worse|earlier|before)\b"),
+    ("gte", rf"{_N}[\s-]*(?:stars?|points?)?\s+(?:or|and)\s+(?:more|higher|above|up|over|better|later|after)\b"),
+    ("lte", rf"\b(?:at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|maximum\s+of)\s+{_N}"),
+    ("gte", rf"\b(?:at\s+least|no\s+(?:less|fewer)\s+than|minimum\s+of)\s+{_N}"),
+    ("gt", rf"\b(?:more|greater|higher|better)\s+than\s+{_N}|\b(?:above|over)\s+{_N}"),
+    ("lt", rf"\b(?:less|fewer|lower|worse)\s+than\s+{_N}|\b(?:below|under)\s+{_N}"),
+    ("eq", rf"\b{_N}-star\b|\b{_N}\s+stars?\b"),
+    ("lte", rf"{_N}\s*星?(?:及|或)?以下"),
+    ("gte", rf"{_N}\s*星?(?:及|或)?以上"),
+    ("lt", rf"(?:低于|少于|小于|不到)\s*{_N}"),
+    ("gt", rf"(?:高于|多于|大于|超过)\s*{_N}"),
+    ("eq", rf"{_N}\s*星"),
+)
+"""A number the question bounds a value by ("3 stars or fewer", "at least 4", "over 100", "4星及以上"),
+with the comparison; the first pattern to read a number decides its comparison."""
+_MIN_ROWS = re.compile(
+    r"\b(?:with|having|that\s+have|that\s+has|who\s+have|who\s+has)\s+(at\s+least|more\s+than|over|a\s+minimum\s+of|"
+    r"no\s+fewer\s+than|no\s+less\s+than)\s+(\d+)\s+[^\W\d_]",
+    re.IGNORECASE,
+)
+"""A floor on the rows behind each group of a ranking ("among brands with at least 30 reviews")."""
 _QUOTED = re.compile(r"[\"“'‘]([^\"”'’]{1,40})[\"”'’]")
 _NOT_MENTIONED = frozenset(
     "it them this that those these what which how in on of for last past most more less least all any anything "
@@ -161,6 +191,14 @@ class ShapeChoices:
     base comes first and its target after; only the named event types' counts are offered."""
     mentions: tuple[str, ...] = ()
     """The words it asks text to contain ("reviews that mention delivery", "containing 'size'")."""
+    two_windows: bool = False
+    """It names two adjacent windows without comparing them: the second is the period after the first."""
+    percentile: int | None = None
+    """The percentile it asks for instead of a median ("the 90th percentile": 90); None when it asks none."""
+    bounds: tuple[tuple[str, str], ...] = ()
+    """The comparisons it bounds a value by: (op, number) ("3 stars or fewer": ("lte", "3"))."""
+    min_rows: int | None = None
+    """The rows each group of a ranking needs at least ("brands with at least 30 reviews": 30)."""
 
 
 def _stems(text: str) -> list[str]:
@@ -282,6 +320,36 @@ def mentioned_words(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def percentile_named(question: str) -> int | None:
+    """The percentile ``question`` asks for ("the 90th percentile": 90, "the lower quartile": 25), or None."""
+    m = _PERCENTILE.search(question)
+    if m is None:
+        return None
+    if m.group(3):
+        return _QUARTILES[m.group(3).lower()]
+    n = int(m.group(1) or m.group(2) or m.group(4))
+    return n if 1 <= n <= 99 else None
+
+
+def bounds_named(question: str) -> tuple[list[tuple[str, str]], int | None]:
+    """(comparisons the question bounds a value by, the floor on rows per group it names)."""
+    floor = _MIN_ROWS.search(question)
+    rows = None
+    taken: list[tuple[int, int]] = []
+    if floor is not None:
+        rows = int(floor.group(2)) + (0 if floor.group(1).lower().startswith(("at", "a ", "no")) else 1)
+        taken.append(floor.span())
+    out: list[tuple[str, str]] = []
+    for op, pattern in _BOUNDS:
+        for m in re.finditer(pattern, question, re.IGNORECASE):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            number = next(g for g in m.groups() if g)
+            taken.append(m.span())
+            out.append((op, number))
+    return list(dict.fromkeys(out)), rows
+
+
 def shape_choices(
     question: str,
     latest: str,
@@ -322,4 +390,7 @@ def shape_choices(
         next_period=bool(_NEXT_PERIOD.search(question)),
         behaviors=tuple(behaviors),
         mentions=tuple(mentioned_words(latest) or mentioned_words(question)),
+        percentile=percentile_named(latest) if percentile_named(latest) is not None else percentile_named(question),
+        bounds=tuple(bounds_named(latest)[0] or bounds_named(question)[0]),
+        min_rows=bounds_named(question)[1],
     )

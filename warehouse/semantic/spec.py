@@ -16,7 +16,9 @@ from warehouse.semantic.windows import WindowChoices, window_choices
 
 Grain = Literal["none", "day", "week", "month"]
 _ONE_EVENT = re.compile(r"^event_type\s*=\s*'([^']+)'$")
-FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte"]
+_TIME_RANGES = {"hour_of_day": range(24), "weekday": range(7)}
+"""The values of the time parts that are numbers (a bound on them must fall inside)."""
+FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte", "gt", "lt"]
 
 
 class Window(BaseModel):
@@ -71,7 +73,9 @@ class FilterBase(BaseModel):
 
     dimension: str = Field(..., description="The dimension filtered on.")
     op: FilterOp | None = Field(
-        None, description="eq, ne, in (list), contains, gte, lte; default: contains for a text dimension, else eq."
+        None,
+        description="eq, ne, in (list), contains, gte (at least), lte (at most), gt (more than), lt (less than); "
+        "default: contains for a text dimension, else eq.",
     )
     value: Union[str, float, list[str]] = Field(..., description="The value (a list for in).")  # noqa: UP007
 
@@ -103,6 +107,15 @@ class SpecBase(BaseModel):
         description="conversion_rate only: next = count target_event in the period right after the window "
         "(same length; after a calendar month, the next month): came back the next week.",
     )
+    percentile: int | None = Field(
+        None, ge=1, le=99, description="median measures only: this percentile instead of the median (90 = p90)."
+    )
+    min_rows: int | None = Field(
+        None,
+        ge=1,
+        description="With dimensions: keep only groups with at least this many rows (reviews, orders, events, "
+        "sessions) behind the measure (brands with at least 30 reviews).",
+    )
     order: Literal["desc", "asc"] = Field("desc", description="Sort by the measure: highest or lowest first.")
     limit: int = Field(20, ge=1, le=200, description="Rows shown when grouped.")
     # Last, in this order: the layer's model redefines them with its enums and keeps their places.
@@ -125,8 +138,8 @@ class SpecBase(BaseModel):
 
     id_dimensions: ClassVar[frozenset[str]] = frozenset()
     filter_dimensions: ClassVar[dict[str, tuple[str, list[str]]]] = {}
-    """Per filterable dimension: its kind (id, text, number or listed) and its listed values
-    (``agent.grounded_args``)."""
+    """Per filterable dimension: its kind (id, text, number or listed) and its listed values (a number: its
+    range when known, hour of day 0-23) (``agent.grounded_args``)."""
     measure_dimensions: ClassVar[dict[str, list[str]]] = {}
     """Per measure: the dimensions that apply to it (group by or filter on)."""
     last_day: ClassVar[date | None] = None
@@ -235,13 +248,16 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.filter_dimensions = {
         n: (
             "id" if n in model.id_dimensions else "text" if d.text else "number" if d.entity == "time" else "listed",
-            list(d.values),
+            list(d.values) or [str(v) for v in _TIME_RANGES.get(d.column, ())]
+            if d.entity == "time"
+            else list(d.values),
         )
         for n, d in layer.dimensions.items()
     }
     model.last_day = layer.last_day
     rates = [m.name for m in layer.measures.values() if m.agg == "rate"]
     model.only_for = {name: rates for name in ("base_event", "target_event", "target_after", "target_window")}
+    model.only_for["percentile"] = [m.name for m in layer.measures.values() if m.agg == "median"]
     model.measure_dimensions = {
         m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)] for m in layer.measures.values()
     }
