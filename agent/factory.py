@@ -262,6 +262,7 @@ def build_analyst(settings: Settings, *, model=None, tools_for_scope=None, reado
         history_turns=settings.agent_history_turns,
         first_step=settings.agent_first_step,
         answer_hint=settings.agent_answer_hint,
+        answer_after_results=settings.agent_answer_after_results,
     )
     runner = ToolRunner(tools_for_scope(None))
     context = data_context(readonly)

@@ -9,16 +9,17 @@ grammar is built from (not the one in the prompt, which stays the cacheable pref
 - an id argument (``user_id``, a filter on a key dimension): the id-like tokens of the conversation
   (the question, earlier questions, the tools' results), and no such tool call at all when there is
   none (find the user first);
-- a filter on a dimension with listed values: the listed values the conversation names;
-  on free text (review text): the question's words; on a number (hour of day, weekday): the question's
-  numbers; on another dimension: the question's names, quoted phrases and numbers;
+- a filter: per dimension only the values the conversation names (``agent.grounded_filters``: listed
+  values also by their aliases, "German" for DE; a bounded number with its comparison, "3 stars or fewer");
 - no ``filters`` at all when no dimension has a value named;
 - the window: only the windows the question names (``warehouse.semantic.windows``), required when it
   names one, none when it names no time (all data);
 - the shape (``warehouse.semantic.shape``): the window before only when the question compares (required
   when it names it: "compared with the 30 days before", two adjacent months), a window moved back only
   for "the 7 days before that", a grain only when it names one (any for a trend), and only the dimensions
-  it names (grouped by in a ranking), any when a ranking names none, none when it neither names nor ranks.
+  it names (grouped by in a ranking), any when a ranking names none, none when it neither names nor ranks;
+  a percentile only of a median measure when it names one ("the 90th percentile"), a floor on groups'
+  rows when it names one ("brands with at least 30 reviews").
 
 The args models say which fields these are (``id_fields``, ``filter_dimensions``); the tool runner's
 check (``agent.tool_runner``) still sends back an ungrounded id from any backend.
@@ -34,161 +35,8 @@ from datetime import date
 from typing import Any
 
 from agent._grammar import inline_refs
-from warehouse.semantic.shape import named_values
-
-_ID_TOKEN = re.compile(
-    r"(?<![\w.-])(?<!\d,)[A-Za-z_]*\d[\w-]*(?![\w-])(?!,\d)(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))"
-)
-_NOT_ID = re.compile(r"^(?:\d{4}-\d{2}(?:-\d{2})?|(?:19|20)\d{2}|\d)$")
-"""A date, a month, a year or a single digit is not an id."""
-_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
-_STOP = frozenset(
-    "a an and any are as at be been by can could did do does each for from had has have how i in is it its many "
-    "me most much my no not of on or our per s so than that the their them then there these they this those to "
-    "us was we were what when where which who whom why will with would you your all also ever more less".split()
-)
-_UNIT = r"(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|%|percent))"
-_NUMBER = r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])" + _UNIT
-_CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
-"""Month and weekday names (their first three letters): a date word is a window, not a value."""
-MAX_CHOICES = 200
-"""At most this many values per argument (the most recent first): a grammar stays small and fast."""
-
-
-_MONTH_DAY = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?\b|"
-    r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-    r"\d{1,2}\s*[月日号]",
-    re.IGNORECASE,
-)
-"""A day of a month ("October 12", "12 Oct", "10月"): part of a window, not a value."""
-
-
-def id_tokens(text: str) -> list[str]:
-    """Id-like tokens of ``text`` (with a digit: 4711, u00042, A-17), the last mentioned first, distinct."""
-    found = [t for t in dict.fromkeys(reversed(_ID_TOKEN.findall(_MONTH_DAY.sub(" ", text)))) if not _NOT_ID.match(t)]
-    return found[:MAX_CHOICES]
-
-
-def entity_ids(question: str, words: list[str]) -> frozenset[str]:
-    """Ids the question names after an entity's word ("user 1234", "customer #42"): values of that key,
-    not of another dimension (1234 is no signup month)."""
-    if not words:
-        return frozenset()
-    names = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    pattern = rf"\b(?:{names})s?\s*(?:id\s*)?(?:#|no\.?|number)?\s*([A-Za-z_]*\d[\w-]*)"
-    return frozenset(m.group(1) for m in re.finditer(pattern, question, re.IGNORECASE))
-
-
-def question_words(question: str) -> list[str]:
-    """The question's content words, and each pair of adjacent ones, as it writes them."""
-    words = [w for w in _WORD.findall(question) if w.lower() not in _STOP and len(w) > 1]
-    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-    return list(dict.fromkeys([*words, *pairs]))[:MAX_CHOICES]
-
-
-def question_tokens(question: str) -> list[str]:
-    """What in the question can be a value of a dimension without listed values: a quoted phrase, a
-    capitalised word that does not open a sentence (a name: Acme), a number."""
-    quoted = re.findall(r"[\"“'‘]([^\"”'’]{1,60})[\"”'’]", question)
-    names = [
-        m.group(1)
-        for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w&-]*)", question.strip())
-        if m.group(1).lower()[:3] not in _CALENDAR
-    ]
-    return list(dict.fromkeys([*quoted, *names, *question_numbers(question)]))[:MAX_CHOICES]
-
-
-def question_numbers(question: str) -> list[str]:
-    """The question's numbers that are not a length of time (30 in "the last 30 days"), a share or a day
-    of a month (the window has it)."""
-    return re.findall(_NUMBER, _MONTH_DAY.sub(" ", question))
-
-
-def _choice(values: list[str], list_too: bool) -> dict[str, Any]:
-    one = {"type": "string", "enum": values}
-    return {"anyOf": [one, {"type": "array", "items": one, "maxItems": 8}]} if list_too else one
-
-
-def _text_values(question: str, mentions: tuple[str, ...] | None) -> list[str]:
-    """A text filter's values: the words the question asks text to contain ("mention delivery"); without a
-    shape, or in Chinese (no word boundaries to read a mention from), the question's words."""
-    if mentions is None or (not mentions and re.search(r"[\u4e00-\u9fff]", question)):
-        return question_words(question)
-    return list(mentions)
-
-
-def _in_range(number: str, listed: list[str]) -> bool:
-    """Whether ``number`` lies within the dimension's listed numbers (all of them numbers)."""
-    try:
-        values = [float(v) for v in listed]
-    except ValueError:
-        return False
-    return bool(values) and min(values) <= float(number) <= max(values)
-
-
-def _narrow_filters(
-    spec: dict[str, Any],
-    dimensions: Mapping[str, tuple[str, list[str]]],
-    evidence: str,
-    question: str,
-    mentions: tuple[str, ...] | None = None,
-    shape: Any = None,
-    entity_ids: frozenset[str] = frozenset(),
-) -> dict[str, Any] | None:
-    """The ``filters`` property allowing, per dimension, only the values the conversation names; None
-    when no dimension has one. A number the question bounds ("3 stars or fewer") is offered with its
-    comparison on the dimensions whose values it falls among, not as a value; an id the question names
-    after an entity ("user 1234") only on that entity's key."""
-    items = spec.get("items") or {}
-    op = (items.get("properties") or {}).get("op", {"type": "string"})
-    bounds = [(o, n) for o, n in (shape.bounds if shape is not None else ()) if o != "eq"]
-    bounded = {n for _, n in bounds} | ({str(shape.min_rows)} if shape is not None and shape.min_rows else set())
-    variants = []
-    for name, (kind, listed) in dimensions.items():
-        values = (
-            id_tokens(evidence)
-            if kind == "id"
-            else _text_values(question, mentions)
-            if kind == "text"
-            else question_numbers(question)
-            if kind == "number"
-            else named_values(listed, evidence)
-            if listed
-            else question_tokens(question)
-        )
-        if kind not in {"id", "text"}:
-            values = [v for v in values if v not in entity_ids and v not in bounded]
-        if values:
-            variants.append(
-                {
-                    "type": "object",
-                    "properties": {"dimension": {"const": name}, "op": op, "value": _choice(values, kind != "text")},
-                    "required": ["dimension", "value"],
-                    "additionalProperties": False,
-                }
-            )
-        ranged = [(o, n) for o, n in bounds if kind in {"number", "listed"} and _in_range(n, listed)]
-        if ranged:
-            variants.append(
-                {
-                    "type": "object",
-                    "properties": {
-                        "dimension": {"const": name},
-                        "op": {"type": "string", "enum": list(dict.fromkeys(o for o, _ in ranged))},
-                        "value": {"type": "number", "enum": [float(n) for n in dict.fromkeys(n for _, n in ranged)]},
-                    },
-                    "required": ["dimension", "op", "value"],
-                    "additionalProperties": False,
-                }
-            )
-    if not variants:
-        return None
-    return {
-        **{k: v for k, v in spec.items() if k not in {"items", "default"}},
-        "type": "array",
-        "items": variants[0] if len(variants) == 1 else {"anyOf": variants},
-    }
+from agent.grounded_filters import FilterEvidence, id_tokens, question_numbers, shape_numbers, with_filters
+from warehouse.semantic.linking import stem
 
 
 def grounded_parameters(
@@ -218,6 +66,8 @@ def grounded_parameters(
             del properties[field]
     shape_of = getattr(model, "shape_choices", None)
     shape = shape_of(question, question if latest is None else latest) if callable(shape_of) else None
+    if shape is not None:  # a number the question bounds by, floors groups at or takes a percentile of is no id
+        ids = [i for i in ids if i not in shape_numbers(shape)]
     shape = _narrow_window(properties, required, getattr(model, "window_choices", None), question, latest, shape)
     if shape is not None:
         _narrow_shape(
@@ -232,10 +82,17 @@ def grounded_parameters(
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
-    mentions = shape.mentions if shape is not None else None
     words: Mapping[str, list[str]] = getattr(model, "dimension_words", None) or {}
-    named_ids = entity_ids(
-        question, [w for n, (kind, _) in dimensions.items() if kind == "id" for w in words.get(n, [])]
+    seen = FilterEvidence(
+        evidence,
+        question,
+        mentions=shape.mentions if shape is not None else None,
+        bounds=shape.bounds if shape is not None else (),
+        min_rows=shape.min_rows if shape is not None else None,
+        not_ids=shape_numbers(shape) if shape is not None else frozenset(),
+        words={n: frozenset(stem(t) for w in ws for t in re.findall(r"\w+", w.lower())) for n, ws in words.items()},
+        aliases=getattr(model, "value_aliases", None) or {},
+        id_words=tuple(w for n, (kind, _) in dimensions.items() if kind == "id" for w in words.get(n, [])),
     )
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
     only_for: Mapping[str, list[str]] = getattr(model, "only_for", None) or {}
@@ -244,7 +101,7 @@ def grounded_parameters(
         fields = tuple(f for f, measures in only_for.items() if measure in measures)
         groups.setdefault((tuple(applies.get(measure, dimensions)), fields), []).append(measure)
     if not groups:
-        return _with_filters(out, dimensions, evidence, question, mentions, shape, named_ids)
+        return with_filters(out, dimensions, seen)
     variants = []
     for (usable, fields), measures in groups.items():
         variant = copy.deepcopy(out)
@@ -268,19 +125,15 @@ def grounded_parameters(
         if "dimensions" not in props:  # a floor on groups' rows needs groups
             props.pop("min_rows", None)
         variant["required"] = sorted(r for r in variant.get("required", []) if r in props)
-        variants.append(
-            _with_filters(
-                variant,
-                {d: dimensions[d] for d in usable if d in dimensions},
-                evidence,
-                question,
-                mentions,
-                shape,
-                named_ids,
-            )
-        )
+        variant = with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, seen)
+        if "share_of_all" in variant["required"]:  # the share of which rows: a filter the question names
+            if "filters" not in props:
+                continue
+            props["filters"]["minItems"] = 1
+            variant["required"] = sorted({*variant["required"], "filters"})
+        variants.append(variant)
     if not variants:  # no measure can be grouped as asked: let the model choose (the compiler explains)
-        return _with_filters(out, dimensions, evidence, question, mentions, shape, named_ids)
+        return with_filters(out, dimensions, seen)
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
@@ -357,11 +210,16 @@ def _narrow_shape(
     measure = properties.get("measure") or {}
     if shares and "enum" in measure and shape.shares is not None:
         rates = set(only_for.get("base_event", ()))
-        kept = [m for m in measure["enum"] if (shares.get(m, False) if shape.shares else m not in rates)]
+        parts = set(only_for.get("share_of_all", ())) if shape.shares else set()  # a count's share of all rows
+        kept = [m for m in measure["enum"] if (shares.get(m, False) or m in parts if shape.shares else m not in rates)]
         if shape.shares and len(set(shape.behaviors)) >= 2:  # a share between two named behaviors is a rate
             kept = [m for m in kept if m in rates] or kept
         if kept:
             properties["measure"] = {**measure, "enum": kept}
+    if shape.shares:
+        only("share_of_all", [True], "boolean")
+    else:
+        properties.pop("share_of_all", None)
     _narrow_behaviors(properties, shape.behaviors, event_counts or {})
     medians = list(only_for.get("percentile", ()))
     measure = properties.get("measure") or {}
@@ -390,6 +248,10 @@ def _narrow_shape(
         only("compare_previous", [True], "boolean")
     if not shape.after:
         properties.pop("target_after", None)
+    if shape.first:
+        only("base_first", [True], "boolean")
+    else:
+        properties.pop("base_first", None)
     if not shape.next_period:
         properties.pop("target_window", None)
     elif shape.two_windows:
@@ -432,28 +294,6 @@ def _enum_of(schema: Any) -> list[Any]:
     if "enum" in schema:
         return list(schema["enum"])
     return [v for option in schema.get("anyOf", []) for v in _enum_of(option)]
-
-
-def _with_filters(
-    schema: dict[str, Any],
-    dimensions: Mapping[str, tuple[str, list[str]]],
-    evidence: str,
-    question: str,
-    mentions: tuple[str, ...] | None = None,
-    shape: Any = None,
-    ids: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    """``schema`` with its filters narrowed; required where a text dimension applies and the question asks
-    text to contain words ("reviews mentioning delivery")."""
-    narrowed = _narrow_filters(schema["properties"]["filters"], dimensions, evidence, question, mentions, shape, ids)
-    if narrowed is None:
-        del schema["properties"]["filters"]
-        return schema
-    schema["properties"]["filters"] = narrowed
-    if mentions and any(kind == "text" for kind, _ in dimensions.values()):
-        narrowed["minItems"] = 1
-        schema["required"] = sorted({*schema.get("required", []), "filters"})
-    return schema
 
 
 def grounded_tools(

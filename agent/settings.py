@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="After tool results, remind the model to answer briefly from them (or call the tool that is "
         "still missing); before a later question's first call in a thread, to keep what it does not change.",
     )
+    agent_answer_after_results: bool = Field(
+        True,
+        description="After successful tool results the next model step answers from them (no tool), unless the "
+        "question asks for what a tool not yet run gives (a prediction for the user a ranking found) or a "
+        "result's note asks for a corrected call. false: the model may call more tools.",
+    )
     agent_demonstrations: int = Field(
         3,
         ge=0,

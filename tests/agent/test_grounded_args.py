@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from agent._grammar import call_schema, tool_grammar
-from agent.grounded_args import grounded_tools, id_tokens, question_numbers, question_tokens
+from agent.grounded_args import grounded_tools
+from agent.grounded_filters import id_tokens, question_numbers, question_tokens
 from agent.tool_runner import ToolRunner, agent_schemas
 
 
@@ -169,6 +170,7 @@ def test_a_floor_on_groups_and_a_bound_on_a_value_are_the_ones_the_question_name
     assert not bound("query", {"measure": "reviews", "filters": [{**asked, "op": "gte"}, text]})
     assert not bound("query", {"measure": "reviews", "filters": [{"dimension": "rating", "value": "3"}, text]})
     assert not bound("query", {"measure": "reviews", "min_rows": 3, "filters": [asked, text]})  # nothing grouped
+    assert not bound("query", {"measure": "reviews", "filters": [text]})  # the bound is required
     hours = _allowed(parts, "How many purchases happen at hour 19 or later?")
     assert hours("query", {"measure": "purchases", "filters": [{"dimension": "hour_of_day", "op": "gte", "value": 19}]})
     assert not _allowed(parts, "How many purchases happen at hour 30 or later?")(
@@ -334,3 +336,48 @@ def test_two_adjacent_months_without_a_comparison_allow_the_period_after(parts):
 def test_a_day_of_a_month_is_no_id_or_value():
     assert id_tokens("signed up in the week of October 12, like user 4711") == ["4711"]
     assert question_numbers("the week of Oct 5, top 3") == ["3"]
+
+
+def test_a_country_named_by_its_name_or_its_people_is_its_code(parts):
+    ok = _allowed(parts, "Do German reviewers rate lower than French ones? Give both average ratings.")
+    both = {"dimension": "country", "op": "in", "value": ["DE", "FR"]}
+    assert ok("query", {"measure": "avg_rating", "dimensions": ["country"], "filters": [both]})
+    assert not ok("query", {"measure": "avg_rating"})  # two values of one dimension: grouped by it
+    assert not ok(
+        "query",
+        {"measure": "avg_rating", "dimensions": ["country"], "filters": [{"dimension": "country", "value": "US"}]},
+    )
+    zh = _allowed(parts, "美国用户最近7天买了多少次？")
+    assert zh("query", {"measure": "purchases", "last_days": 7, "filters": [{"dimension": "country", "value": "US"}]})
+    assert not zh(
+        "query", {"measure": "purchases", "last_days": 7, "filters": [{"dimension": "country", "value": "DE"}]}
+    )
+
+
+def test_a_share_of_a_count_is_the_count_where_the_named_values_hold_over_all(parts):
+    ok = _allowed(parts, "What share of purchases happen on weekends?")
+    weekend = {"dimension": "weekday", "op": "in", "value": ["0", "6"]}
+    assert ok("query", {"measure": "purchases", "share_of_all": True, "filters": [weekend]})
+    assert not ok("query", {"measure": "purchases", "filters": [weekend]})  # a count is no share
+    assert not ok("query", {"measure": "purchases", "share_of_all": True})  # the share of which rows
+    assert not ok(
+        "query",
+        {"measure": "purchases", "share_of_all": True, "filters": [{"dimension": "weekday", "value": "1"}]},
+    )
+    none = _allowed(parts, "What share of sessions end up with a purchase?")
+    assert not none("query", {"measure": "purchases", "share_of_all": True})  # no value named: no such share
+
+
+def test_users_of_one_behavior_who_did_not_do_another_are_a_rate(parts):
+    ok = _allowed(parts, "How many registered users have no activity at all in the data?")
+    assert ok("query", {"measure": "conversion_rate", "base_event": "signup", "target_event": "active"})
+
+
+def test_first_time_buyers_who_bought_again_are_a_rate_of_a_behavior_with_itself(parts):
+    ok = _allowed(
+        parts,
+        "Of the customers who made their first ever purchase in the last 30 days, how many have bought a second time?",
+    )
+    call = {"measure": "conversion_rate", "base_event": "purchase", "target_event": "purchase", "last_days": 30}
+    assert ok("query", {**call, "base_first": True})
+    assert not ok("query", call)  # a first purchase asked for: required

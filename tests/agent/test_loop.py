@@ -144,6 +144,7 @@ def test_step_limit_reached_gives_a_graceful_answer_with_the_evidence(make_analy
             tool_call("run_sql", sql="SELECT COUNT(*) AS n FROM users"),  # a third step is not allowed
         ],
         max_steps=3,
+        answer_after_results=False,  # a model free to call on after results
     )
     answer = analyst.ask("How many purchases?")
     assert answer.status == "incomplete"
@@ -385,7 +386,8 @@ def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_anal
             tool_call("run_sql", sql=PURCHASES_SQL),
             tool_call("run_sql", sql=PURCHASES_SQL),  # the same call again
             f"{facts['purchases']} purchases.",
-        ]
+        ],
+        answer_after_results=False,  # a model free to call on after results
     )
     answer = analyst.ask("How many purchases?")
     assert answer.status == "ok" and [s.ok for s in answer.trace] == [True, False]
@@ -393,6 +395,26 @@ def test_a_repeated_call_is_not_rerun_and_the_model_is_asked_to_answer(make_anal
     assert model.request_kwargs[2].get("tool_choice") == "none"  # the answer step may not call tools
     assert model.request_kwargs[0].get("tool_choice") == "required"  # no data yet: a call (or reply) is due
     assert "tool_choice" not in model.request_kwargs[1]  # with data, the model chooses
+
+
+def test_after_the_results_a_question_asks_for_the_answer_comes_without_tools(make_analyst, facts):
+    analyst, model = make_analyst(
+        [
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            tool_call("run_sql", sql=VIEWS_SQL),  # a wandering second call: not run
+            f"{facts['purchases']:,} purchases.",
+        ]
+    )
+    answer = analyst.ask("How many purchases?")
+    assert [(s.tool, s.ok) for s in answer.trace] == [("run_sql", True)]
+    assert model.request_kwargs[1].get("tool_choice") == "none"  # one question, its data in: answer
+    # two behaviors counted side by side: both results before the answer
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=VIEWS_SQL), tool_call("run_sql", sql=PURCHASES_SQL), "Views and purchases."]
+    )
+    both = analyst.ask("How many views and purchases are there?")
+    assert [s.ok for s in both.trace] == [True, True] and "tool_choice" not in model.request_kwargs[1]
+    assert model.request_kwargs[2].get("tool_choice") == "none"
 
 
 def test_the_last_step_asks_for_an_answer_without_tools(make_analyst, facts):

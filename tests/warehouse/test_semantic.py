@@ -345,6 +345,15 @@ def test_a_quantity_no_word_of_the_layer_names_is_missing_until_the_file_names_i
     assert Coverage(extend(layer, load_overrides(path), str(path))).missing(question) is None
 
 
+def test_an_attribute_a_ranking_asks_for_is_missing_when_none_of_its_words_is_known(env):
+    missing = Coverage(env[2]).missing
+    assert missing("Which city has the most buyers?") == "city"
+    assert missing("Which loyalty tier was the most active last month?") == "loyalty tier"
+    assert missing("Which brand brought in the most revenue?") is None  # brand: a dimension
+    assert missing("Which German shoppers spent the most?") is None  # German: a country's alias
+    assert missing("Which acquisition channel brought in the most sign-ups in October?") is None
+
+
 def test_a_text_filter_matches_every_form_of_each_word(env):
     _, frames, _, _ = env
     died = int(frames["reviews"]["body"].str.contains("battery died").sum())

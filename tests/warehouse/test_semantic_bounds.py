@@ -78,3 +78,75 @@ def test_a_floor_keeps_only_groups_with_enough_rows(env):
     assert f"(groups with at least {floor} reviews)" in result.summary
     with pytest.raises(LayerError, match="min_rows .* needs dimensions"):
         _run(env, measure="avg_rating", min_rows=floor)
+
+
+def test_a_count_where_the_filters_hold_as_a_share_of_all_rows(env):
+    safe = env[0]
+    rows = safe.readonly.query("SELECT ts, event_type FROM events").rows
+    events = pd.DataFrame(rows, columns=["ts", "event_type"])
+    purchases = events[events["event_type"] == "purchase"]
+    weekend = pd.to_datetime(purchases["ts"]).dt.dayofweek.isin([5, 6])  # pandas: Monday 0 ... Sunday 6
+    result = _run(
+        env,
+        measure="purchases",
+        share_of_all=True,
+        filters=[{"dimension": "weekday", "op": "in", "value": ["0", "6"]}],
+    )
+    row = result.table.iloc[0]
+    assert (int(row["part"]), int(row["whole"])) == (int(weekend.sum()), len(purchases))
+    assert float(row["value"]) == pytest.approx(weekend.mean(), abs=0.0001)
+    assert f"{100 * weekend.mean():.1f}% ({int(weekend.sum()):,} of {len(purchases):,})" in result.summary
+    assert len(result.queries) == 2  # the filtered rows and all of them, both shown
+
+
+def test_a_share_of_all_rows_per_group_ranks_by_the_share(env):
+    frames = env[1]
+    events = frames["events"].merge(frames["users"], on="user_id")
+    buyers = events[events["event_type"] == "purchase"].drop_duplicates("user_id")
+    gold = buyers.groupby("channel")["device"].apply(lambda d: (d == "mobile").mean()).sort_values(ascending=False)
+    result = _run(
+        env,
+        measure="users_who_purchased",
+        share_of_all=True,
+        dimensions=["channel"],
+        filters=[{"dimension": "device", "value": "mobile"}],
+    )
+    assert list(result.table["channel"]) == list(gold.index)
+    assert [round(float(v), 4) for v in result.table["value"]] == [round(v, 4) for v in gold]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"measure": "avg_rating", "filters": [{"dimension": "rating", "value": "5"}]}, "counts and sums"),
+        ({"measure": "purchases"}, "needs a filter"),
+    ],
+)
+def test_a_share_of_all_rows_that_cannot_be_said_is_refused_naming_why(env, spec, message):
+    with pytest.raises(LayerError, match=message):
+        _run(env, share_of_all=True, **spec)
+
+
+def test_a_rate_says_how_many_did_not(env):
+    result = _run(env, measure="conversion_rate", base_event="signup", target_event="active")
+    row = result.table.iloc[0]
+    did_not = int(row["base_users"]) - int(row["both_users"])
+    assert f"; {did_not:,} did not)" in result.summary
+
+
+def test_first_time_buyers_and_the_share_who_bought_again(env):
+    safe, _, layer, _ = env
+    rows = safe.readonly.query("SELECT user_id, ts, event_type FROM events WHERE event_type = 'purchase'").rows
+    purchases = pd.DataFrame(rows, columns=["user_id", "ts", "event_type"]).assign(ts=lambda f: pd.to_datetime(f["ts"]))
+    last = pd.to_datetime(safe.readonly.query("SELECT MAX(ts) FROM events").rows[0][0]).normalize()
+    start = last - pd.Timedelta(days=29)
+    per_user = purchases.groupby("user_id")["ts"].agg(["min", "count"])
+    cohort = per_user[per_user["min"] >= start]
+    result = _run(
+        env, measure="conversion_rate", base_event="purchase", target_event="purchase", base_first=True, last_days=30
+    )
+    row = result.table.iloc[0]
+    assert (int(row["base_users"]), int(row["both_users"])) == (len(cohort), int((cohort["count"] >= 2).sum()))
+    assert "for the first time" in result.summary and "again" in result.summary
+    everyone = _run(env, measure="conversion_rate", base_event="purchase", target_event="purchase", last_days=30)
+    assert int(everyone.table.iloc[0]["base_users"]) >= len(cohort)  # who bought in the window, first or not

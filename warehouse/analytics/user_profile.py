@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +22,15 @@ class UserProfileRequest(BaseModel):
 
     id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
     """Arguments whose value must be an id the conversation names (``agent.grounded_args``)."""
+    asked_for: ClassVar[re.Pattern[str]] = re.compile(
+        r"\bwhere\s+(?:is|are|was|were|does|do)\s+(?:they|he|she|this\s+\w+|the\s+\w+|(?:user|customer)\s+\S+)\s+"
+        r"(?:from|based|located|live)\b|\b(?:their|his|her)\s+(?:country|device|channel|profile|signup\s+date)\b|"
+        r"\bwhat\s+device\s+(?:do|does|did)\b|\bprofile\b|\btell\s+me\s+(?:more\s+)?about\s+(?:them|him|her|this|user)|"
+        r"用户画像|来自哪|用什么设备",
+        re.IGNORECASE,
+    )
+    """A question asking who a user is (where they are from, their device): after the step that found the
+    user, this call is next (``agent.graph``)."""
 
     def grounded_values(self) -> list[str]:
         """The user id must come from the question or an earlier result (``agent.tool_runner``)."""

@@ -107,6 +107,8 @@ def _known(dim: Dimension, value: Any) -> Any:
     """``value`` spelt as the data spells it; LayerError listing the values when the data has no such value."""
     if isinstance(value, float) and value.is_integer() and dim.entity in {"users", "items"}:
         value = str(int(value))
+    if dim.entity == "time" and isinstance(value, str) and _NUMBER.match(value):
+        return float(value)  # an hour or a weekday, written as text by a grammar
     if not dim.values or not isinstance(value, str):
         return value
     numbers = [float(v) for v in dim.values if _NUMBER.match(v)]
@@ -303,6 +305,8 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
     if target != "active":  # active: any event
         hit.where.append(f"b.event_type = {lit(target)}")
     later = next_window(window) if spec.target_window == "next" else None
+    if spec.base_first and base in {"signup"}:
+        raise LayerError("base_first is for an event: a signup is a user's first by itself; leave it out")
     if base == "signup":
         first = _Select(layer, Measure(name="signups", description="", entity="users", agg="count"), alias="b")
         first.window(window)
@@ -322,15 +326,27 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
         first = _Select(layer, events, alias="b")
         if base != "active":
             first.where.append(f"b.event_type = {lit(base)}")
-        first.window(window)
+        having = ""
+        if spec.base_first:  # the user's first base event ever falls in the window: a cohort of new ones
+            start, end = window.bounds("base_first")
+            having = f" HAVING MIN(b.ts) >= {_day(start)} AND MIN(b.ts) < {_day(end + timedelta(days=1))}"
+        else:
+            first.window(window)
         _filters(first, spec)
         hit.window(later or window)
-        if spec.target_after:  # "went on to": the target at or after the user's first base event
+        # "bought a second time": in the same window, a second such event from the first one on
+        again = target == base and base != "active" and later is None
+        if spec.target_after or again:  # "went on to": the target at or after the user's first base event
             hit.joins = {"a": "JOIN a ON a.user_id = b.user_id", **hit.joins}
             hit.where.append("b.ts >= a.t0")
+        hits = (
+            f"SELECT b.user_id {hit.sql_from('events')} GROUP BY b.user_id HAVING COUNT(*) >= 2"
+            if again
+            else f"SELECT DISTINCT b.user_id {hit.sql_from('events')}"
+        )
         cte = (
-            f"WITH a AS (SELECT b.user_id, MIN(b.ts) AS t0 {first.sql_from('events')} GROUP BY b.user_id), "
-            f"t AS (SELECT DISTINCT b.user_id {hit.sql_from('events')})"
+            f"WITH a AS (SELECT b.user_id, MIN(b.ts) AS t0 {first.sql_from('events')} GROUP BY b.user_id{having}), "
+            f"t AS ({hits})"
         )
     outer = _Select(layer, events, alias="a")
     named, groups = [], []

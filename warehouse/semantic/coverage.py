@@ -4,7 +4,7 @@
 the nearest measure ("the average rating ... is 3"). The layer knows every word it can answer for (its
 measures, dimensions, values, behaviors and synonyms, the schema's tables and columns), so a question
 whose asked-for quantity ("the average ___ of", "what's our ___ on") ends in a word none of them has is
-answered with "the data has no ___" and no number. Only the head of the asked phrase counts ("customer
+answered with "the data has no ___" and no number (also the attribute a "which ___" question ranks). Only the head of the asked phrase counts ("customer
 acquisition cost": cost), and words of statistics and time (percentile, share, week) are always known,
 so "the 90th percentile of events per session" still goes to the tools. An operator whose data has the
 thing under another name adds that name as a synonym in the layer file.
@@ -33,6 +33,9 @@ _ASKED = (
         re.IGNORECASE,
     ),
 )
+_WHICH = re.compile(rf"\bwhich\s+{_PHRASE}{_AFTER}", re.IGNORECASE)
+"""The attribute a ranking asks for ("which discount code was used most"): its words up to a verb, so it
+counts as missing only when none of them is known ("which brand brought in": brand)."""
 """The asked-for quantity: "the average ___ of", "what's our ___ on", "what was the ___?"."""
 _KNOWN = (
     "number count total sum average mean median percentile quantile share rate ratio percentage percent "
@@ -71,6 +74,7 @@ class Coverage:
             texts += [m.name, m.description, *m.synonyms]
         for d in layer.dimensions.values():
             texts += [d.name, d.column, d.description, *d.synonyms, *d.values]
+            texts += [w for words in d.aliases.values() for w in words]
         for name, words in layer.behaviors.items():
             texts += [name, *words]
         texts += layer.event_types
@@ -89,4 +93,9 @@ class Coverage:
                     continue
                 if _root(words[-1]) not in self.known:
                     return phrase
+        for m in _WHICH.finditer(question):
+            phrase = m.group(1).strip()
+            words = [w for w in _WORD.findall(phrase.lower()) if not w.isdigit()]
+            if words and not any(_root(w) in self.known for w in words):
+                return phrase
         return None

@@ -24,6 +24,7 @@ import numpy as np
 
 from warehouse.semantic.layer import ENTITY_ROWS, Dimension, Measure, SemanticLayer
 from warehouse.semantic.linking import _WINDOW, Embed, words
+from warehouse.semantic.spec import ADDITIVE
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,12 @@ def _measure_demonstrations(layer: SemanticLayer, m: Measure, last_day: date | N
                 f"{noun.capitalize()} for {_dimension_noun(d)} {first}?",
                 filters=[{"dimension": d.name, "value": first}],
             )
+            if m.agg in ADDITIVE:
+                yield q(
+                    f"What share of {noun} come from {_dimension_noun(d)} {first}?",
+                    share_of_all=True,
+                    filters=[{"dimension": d.name, "value": first}],
+                )
             if len(d.values) > 1:
                 pair = d.values[1]
                 yield q(
@@ -135,6 +142,18 @@ def _measure_demonstrations(layer: SemanticLayer, m: Measure, last_day: date | N
                     dimensions=[d.name],
                     filters=[{"dimension": d.name, "op": "in", "value": [first, pair]}],
                 )
+    if m.agg == "median":
+        yield q(f"What is the 90th percentile of {noun.removeprefix('median ')}?", percentile=90)
+    if m.agg in {"avg", "median"}:
+        floor = next((d for d in layer.dimensions.values() if d.entity == "items" and layer.applies(m, d)), None)
+        if floor is not None:
+            rows = ENTITY_ROWS.get(m.entity, (m.entity, ""))[0].replace("_", " ")
+            yield q(
+                f"Among {_dimension_noun(floor)} values with at least 50 {rows}, which has the highest {noun}?",
+                dimensions=[floor.name],
+                min_rows=50,
+                limit=5,
+            )
     for d in layer.dimensions.values():
         if d.text and layer.applies(m, d):
             rows = ENTITY_ROWS.get(m.entity, (m.entity, ""))[0]  # scored reviews are reviews
@@ -166,6 +185,14 @@ def _rate_demonstrations(layer: SemanticLayer, m: Measure) -> Iterable[Demonstra
                     target,
                     target_after=True,
                 )
+    for event, did in phrases.items():
+        yield q(
+            f"Of the users who {did} for the first time in the last 30 days, how many {did} again?",
+            event,
+            event,
+            base_first=True,
+            last_days=30,
+        )
     for grain, days in (("week", 7), ("month", 30)):
         yield q(
             f"Of the users active in a {grain}, what share were active again the next {grain}?",

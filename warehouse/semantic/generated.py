@@ -10,6 +10,7 @@ import pandas as pd
 
 from warehouse.errors import WarehouseError
 from warehouse.review_sentiment import SENTIMENT_TABLE
+from warehouse.semantic.countries import country_aliases
 from warehouse.semantic.layer import Dimension, Measure, SemanticLayer, extend, load_overrides
 
 logger = logging.getLogger(__name__)
@@ -146,11 +147,12 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
             ),
             Measure(
                 name="order_total",
-                description="sum of order totals",
+                description="sum of order totals (by order status: the value of returned or shipped orders)",
                 entity="orders",
                 agg="sum",
                 column="total",
                 format="money",
+                synonyms=["value of orders", "total order value"],
             ),
         ]
     if has["users"]:
@@ -317,7 +319,11 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
             name=name, entity=entity, column=column, description=description, values=values.get(name, []), **more
         )
 
-    out = [attr(n, "users", n, f"the user's {n}") for n in ("country", "device", "channel") if has[f"users.{n}"]]
+    out = [
+        attr(n, "users", n, f"the user's {n}", aliases=country_aliases(values.get(n, [])) if n == "country" else {})
+        for n in ("country", "device", "channel")
+        if has[f"users.{n}"]
+    ]
     out += [attr(n, "items", n, f"the item's {n}") for n in ("category", "brand") if has[f"items.{n}"]]
     out += [
         attr("item", "items", "item_id", "one item (id, shown with its title)", label="title", synonyms=["product"]),
@@ -331,12 +337,13 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
             "weekday",
             "day of the week (0 Sunday ... 6 Saturday)",
             synonyms=["day of the week", "weekday"],
+            aliases=_WEEKDAY_ALIASES,
         ),
     ]
     if has["orders"]:
         out.append(attr("order_status", "orders", "status", "the order's status"))
     if has["reviews"]:
-        out.append(attr("rating", "reviews", "rating", "the review's star rating"))
+        out.append(attr("rating", "reviews", "rating", "the review's star rating", synonyms=["stars", "star rating"]))
         out.append(
             attr(
                 "review_text",
@@ -349,6 +356,20 @@ def _dimensions(values: dict[str, list[str]], has: dict[str, bool]) -> list[Dime
     return out
 
 
+_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_DAYS_ZH = ("日", "一", "二", "三", "四", "五", "六")
+_WEEKDAY_ALIASES = {
+    str(i): [
+        day,
+        f"{day}s",
+        f"周{zh}",
+        f"星期{zh}",
+        *(["星期天", "weekend", "weekends", "周末"] if i == 0 else []),
+        *(["weekend", "weekends", "周末"] if i == 6 else []),
+    ]
+    for i, (day, zh) in enumerate(zip(_DAYS, _DAYS_ZH, strict=True))
+}
+"""Words for the weekday numbers (0 Sunday ... 6 Saturday): "on Sundays", "周日", "weekends" (0 and 6)."""
 _VALUE_COLUMNS = {
     "country": ("users", "country"),
     "device": ("users", "device"),

@@ -115,6 +115,10 @@ class Dimension(BaseModel):
     values: list[str] = Field(default_factory=list, description="the known values (filled from the data)")
     text: bool = Field(False, description="free text: a filter matches rows containing its words (op contains)")
     synonyms: list[str] = Field(default_factory=list)
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per value, words that name it (DE: [Germany, German]); generated for ISO country codes",
+    )
 
     @field_validator("column")
     @classmethod
@@ -200,7 +204,8 @@ class SemanticLayer(BaseModel):
         lines = [f"- {', '.join(families[x])}: {x}" if x in families else x for x in lines]
         lines.append("Dimensions (group by or filter on):")
         for d in self.dimensions.values():
-            values = f" [{', '.join(d.values)}]" if d.values else ""
+            named = [f"{v} {d.aliases[v][0]}" if d.aliases.get(v) else v for v in d.values]
+            values = f" [{', '.join(named)}]" if d.values else ""
             lines.append(f"- {d.name}: {d.description}{values}")
         return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from warehouse.group_size import SUPPRESSED, GroupFloor, is_suppressed
 from warehouse.safe_sql import SafeSql
 from warehouse.semantic.compiler import compile_spec, next_window
 from warehouse.semantic.layer import LayerError, Measure, SemanticLayer
-from warehouse.semantic.spec import SpecBase, Window, as_dict
+from warehouse.semantic.spec import ADDITIVE, SpecBase, Window, as_dict
 
 SHOWN = 8
 
@@ -46,6 +46,14 @@ def run_query(
         frame = frame.sort_values(SUPPRESSED, kind="stable").reset_index(drop=True)
     queries = [ran]
     previous = None
+    shown = measure
+    if spec.share_of_all:
+        _check_share(measure, spec)
+        whole = spec.model_copy(update={"filters": [], "share_of_all": False})
+        all_frame, all_sql = run(safe, compile_spec(layer, whole, window, safe.dialect, floor), user_scope)
+        queries.append(all_sql)
+        frame = _as_share(frame, all_frame, spec)
+        shown = measure.model_copy(update={"format": "ratio"})
     if spec.compare_previous:
         window.bounds("compare_previous")
         before = window.before()
@@ -53,16 +61,38 @@ def run_query(
         prev_frame, _ = floor.apply(prev_frame, _COUNTS)
         queries.append(prev_sql)
         previous = (before, prev_frame)
-    frame = _rounded(_merge_previous(frame, previous, spec), measure)
-    summary = _summary(measure, spec, window, frame, previous) + floor.note(suppressed, len(frame))
+    frame = _rounded(_merge_previous(frame, previous, spec), shown)
+    summary = _summary(shown, spec, window, frame, previous, parts_of=measure) + floor.note(suppressed, len(frame))
     return Result(
         "query",
         frame.drop(columns=["groups"], errors="ignore"),
         queries,
         summary,
-        _chart(measure, spec, frame),
+        _chart(shown, spec, frame),
         details={"spec": as_dict(spec), "window": [str(window.start or first), str(window.end or last)]},
     )
+
+
+def _check_share(measure: Measure, spec: SpecBase) -> None:
+    if measure.agg not in ADDITIVE:
+        raise LayerError(f"share_of_all is for counts and sums, not {measure.name!r} ({measure.agg}); leave it out")
+    if not spec.filters:
+        raise LayerError("share_of_all needs a filter: the share of which rows (e.g. device = mobile)")
+    if spec.compare_previous:
+        raise LayerError("share_of_all and compare_previous together are not supported; ask one at a time")
+
+
+def _as_share(part: pd.DataFrame, whole: pd.DataFrame, spec: SpecBase) -> pd.DataFrame:
+    """``part`` (the filtered rows' measure) as a share of ``whole`` (every row's), per grain and dimensions;
+    the two counts kept as ``part`` and ``whole``."""
+    keys = _keys(spec)
+    totals = whole[[*keys, "value"]].rename(columns={"value": "whole"})
+    merged = part.rename(columns={"value": "part"})
+    merged = merged.merge(totals, on=keys, how="left") if keys else merged.assign(whole=totals["whole"].iloc[0])
+    merged["value"] = pd.to_numeric(merged["part"]).astype(float) / pd.to_numeric(merged["whole"]).astype(float)
+    if spec.dimensions and spec.grain == "none":
+        merged = merged.sort_values("value", ascending=spec.order == "asc", kind="stable").reset_index(drop=True)
+    return merged
 
 
 def _rounded(frame: pd.DataFrame, measure: Measure) -> pd.DataFrame:
@@ -112,6 +142,8 @@ def _span(window: Window) -> str:
 
 def _what(measure: Measure, spec: SpecBase) -> str:
     what = measure.name.replace("_", " ")
+    if spec.share_of_all:
+        what = f"share of {what}"
     if spec.percentile:
         what = f"{_ordinal(spec.percentile)} percentile of {what.removeprefix('median ')}"
     if measure.agg == "rate":
@@ -121,7 +153,10 @@ def _what(measure: Measure, spec: SpecBase) -> str:
 
         later = "later" if spec.base_event == "signup" else "also"
         target = "were active" if spec.target_event == "active" else f"did {spec.target_event}"
-        what = f"share of users who {did(spec.base_event)} who {later} {target}"
+        if spec.target_event == spec.base_event and spec.base_event != "active":
+            later, target = "later", f"did {spec.target_event} again"
+        first = " for the first time" if spec.base_first else ""
+        what = f"share of users who {did(spec.base_event)}{first} who {later} {target}"
         if spec.target_window == "next":
             what = f"share of users who {did(spec.base_event)} who {target} in the period right after"
     if spec.min_rows:
@@ -152,7 +187,12 @@ def _ordinal(n: int) -> str:
 
 
 def _summary(
-    measure: Measure, spec: SpecBase, window: Window, frame: pd.DataFrame, previous: tuple[Window, pd.DataFrame] | None
+    measure: Measure,
+    spec: SpecBase,
+    window: Window,
+    frame: pd.DataFrame,
+    previous: tuple[Window, pd.DataFrame] | None,
+    parts_of: Measure | None = None,
 ) -> str:
     head = f"{_what(measure, spec)}, {_span(window)}"
     if measure.agg == "rate" and spec.target_window == "next":
@@ -166,7 +206,10 @@ def _summary(
             return f"{head}: suppressed."
         text = f"{head}: {fmt(measure, row['value'])}"
         if measure.agg == "rate":
-            text += f" ({int(row['both_users']):,} of {int(row['base_users']):,} users)"
+            both, base = int(row["both_users"]), int(row["base_users"])
+            text += f" ({both:,} of {base:,} users; {base - both:,} did not)"
+        if "part" in row and parts_of is not None:
+            text += f" ({fmt(parts_of, row['part'])} of {fmt(parts_of, row['whole'])})"
         if previous is not None:
             start, end = previous[0].bounds("compare_previous")
             text += (
@@ -197,6 +240,8 @@ def _summary(
             shown.append(f"{label}: suppressed")
             continue
         extra = f" ({int(row['both_users']):,} of {int(row['base_users']):,})" if measure.agg == "rate" else ""
+        if "part" in row and parts_of is not None:
+            extra = f" ({fmt(parts_of, row['part'])} of {fmt(parts_of, row['whole'])})"
         prev = f", before {fmt(measure, row['previous'])}" if "previous" in row else ""
         shown.append(f"{label}: {fmt(measure, row['value'])}{extra}{prev}")
     order = "in time order" if spec.grain != "none" else "highest first" if spec.order == "desc" else "lowest first"

@@ -107,6 +107,12 @@ _SUBSET = re.compile(
     re.IGNORECASE,
 )
 """Users of one behavior counted by another ("how many of those went on to buy"): a rate may say it."""
+_NEGATED = re.compile(
+    r"\b(?:no|never|not|without|none|haven't|hasn't|didn't|don't|doesn't|have\s+not|has\s+not|did\s+not)\b|"
+    r"没有|从未|从没|未",
+    re.IGNORECASE,
+)
+"""Users of one behavior who did not do another ("registered users with no activity")."""
 _AFTER = re.compile(
     r"\b(?:went\s+on|go\s+on|goes\s+on|later|after(?:wards)?|then|subsequently|eventually|"
     r"following\s+up|之后|后来|随后)\b|之后|后来|随后",
@@ -119,6 +125,12 @@ _NEXT_PERIOD = re.compile(
     re.IGNORECASE,
 )
 """The target behavior in the period right after the window ("came back the next week")."""
+_FIRST = re.compile(
+    r"\bfirst(?:[\s-]+ever|[\s-]+time)\b|\bfor\s+the\s+first\s+time\b|\bnew\s+(?:buyers|purchasers|reviewers)\b|"
+    r"首次|第一次",
+    re.IGNORECASE,
+)
+"""A cohort of users doing the base behavior for the first time ("first ever purchase", "first-time buyers")."""
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _MENTION = re.compile(
@@ -191,12 +203,15 @@ class ShapeChoices:
     base comes first and its target after; only the named event types' counts are offered."""
     mentions: tuple[str, ...] = ()
     """The words it asks text to contain ("reviews that mention delivery", "containing 'size'")."""
+    first: bool = False
+    """It asks for users doing the base behavior for the first time: a rate's ``base_first``."""
     two_windows: bool = False
     """It names two adjacent windows without comparing them: the second is the period after the first."""
     percentile: int | None = None
     """The percentile it asks for instead of a median ("the 90th percentile": 90); None when it asks none."""
-    bounds: tuple[tuple[str, str], ...] = ()
-    """The comparisons it bounds a value by: (op, number) ("3 stars or fewer": ("lte", "3"))."""
+    bounds: tuple[tuple[str, str, str], ...] = ()
+    """The comparisons it bounds a value by: (op, number, what it counts) ("3 stars or fewer": ("lte", "3",
+    "star")); a bound counting something applies to the dimensions that word names."""
     min_rows: int | None = None
     """The rows each group of a ranking needs at least ("brands with at least 30 reviews": 30)."""
 
@@ -220,15 +235,27 @@ def _strip(haystack: list[str], phrases: list[list[str]]) -> list[str]:
     return out
 
 
-def named_values(values: list[str], text: str) -> list[str]:
+def named_values(values: list[str], text: str, aliases: Mapping[str, list[str]] | None = None) -> list[str]:
     """The listed ``values`` that ``text`` names as whole words (short upper-case codes only in their case:
-    "US", not "us")."""
+    "US", not "us"), or by one of their ``aliases`` ("Germany", "German", "德国" for DE)."""
     out = []
     for value in values:
         short = len(value) <= 3 and value.isupper()
         if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
             out.append(value)
-    return out
+    aliased = aliased_values(values, text, aliases)
+    return [v for v in values if v in out or v in aliased]
+
+
+def aliased_values(values: list[str], text: str, aliases: Mapping[str, list[str]] | None) -> list[str]:
+    """The ``values`` that ``text`` names by one of their ``aliases`` ("weekends": 0 and 6 of a weekday)."""
+    return [v for v in values if any(_names(alias, text) for alias in (aliases or {}).get(v, []))]
+
+
+def _names(alias: str, text: str) -> bool:
+    if _CJK.search(alias):
+        return alias in text
+    return re.search(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def _occurrences(stems: list[str], dimension_words: Mapping[str, list[str]]) -> list[tuple[int, int, str]]:
@@ -269,6 +296,7 @@ def named_dimensions(
     measure_words: list[str],
     listed: Mapping[str, list[str]],
     people: str | None = None,
+    aliases: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """The dimensions ``question`` names: as what it asks about (the head of its question words:
     "which shopper", "what category", or "who" for ``people``, the users' key dimension); by a word (name,
@@ -282,7 +310,9 @@ def named_dimensions(
     found = _occurrences(_strip(_stems(question), [_stems(w) for w in measure_words]), dimension_words)
     starts = {o[0] for o in found}
     words = [n for n in dict.fromkeys(name for first, last, name in found if last + 1 not in starts) if n not in heads]
-    by_values = [name for name, values in listed.items() if len(named_values(values, question)) >= 2]
+    by_values = [
+        name for name, values in listed.items() if len(named_values(values, question, (aliases or {}).get(name))) >= 2
+    ]
     return heads, words, by_values
 
 
@@ -331,23 +361,36 @@ def percentile_named(question: str) -> int | None:
     return n if 1 <= n <= 99 else None
 
 
-def bounds_named(question: str) -> tuple[list[tuple[str, str]], int | None]:
-    """(comparisons the question bounds a value by, the floor on rows per group it names)."""
+def bounds_named(question: str) -> tuple[list[tuple[str, str, str]], int | None]:
+    """(comparisons the question bounds a value by, as (op, number, the stem of what it counts or ''), the
+    floor on rows per group it names)."""
     floor = _MIN_ROWS.search(question)
     rows = None
     taken: list[tuple[int, int]] = []
     if floor is not None:
         rows = int(floor.group(2)) + (0 if floor.group(1).lower().startswith(("at", "a ", "no")) else 1)
         taken.append(floor.span())
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     for op, pattern in _BOUNDS:
         for m in re.finditer(pattern, question, re.IGNORECASE):
             if any(a <= m.start() < b for a, b in taken):
                 continue
-            number = next(g for g in m.groups() if g)
+            index = next(i for i, g in enumerate(m.groups(), 1) if g)
             taken.append(m.span())
-            out.append((op, number))
+            out.append((op, m.group(index), _unit(question[m.end(index) :])))
     return list(dict.fromkeys(out)), rows
+
+
+def _unit(rest: str) -> str:
+    """The stem of what a bounded number counts ("3 stars or fewer": star; "星": star), or ''."""
+    if rest.lstrip().startswith("星"):
+        return "star"
+    m = re.match(r"[\s-]*([^\W\d_]+)", rest)
+    word = m.group(1).lower() if m else ""
+    return "" if word in _CONNECTIVES or _CJK.match(word) else stem(word)
+
+
+_CONNECTIVES = frozenset("or and than to of in on at per a an the".split())
 
 
 def shape_choices(
@@ -358,6 +401,7 @@ def shape_choices(
     listed: Mapping[str, list[str]],
     people: str | None = None,
     behavior_words: Mapping[str, list[str]] | None = None,
+    aliases: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> ShapeChoices:
     """The shape ``question`` (the thread's questions) allows; ``latest`` (its last question) alone decides
     whether the window before is asked for or the window moves back, since those change one call, and
@@ -367,7 +411,7 @@ def shape_choices(
     compare: bool | None = True if (_COMPARE.search(latest) and before) else None if compare_named else False
     moved = compare is not True and bool(_MOVED_BACK.search(latest))
     grains = None if _ANY_GRAIN.search(question) else [g for g, pattern in _GRAINS.items() if pattern.search(question)]
-    heads, words, by_values = named_dimensions(question, dimension_words, measure_words, listed, people)
+    heads, words, by_values = named_dimensions(question, dimension_words, measure_words, listed, people, aliases)
     ranking = bool(_RANKING.search(question) or heads)
     # What a question asks about is grouped by, and two values of one dimension are; a dimension's word
     # elsewhere only in a ranking ("the most purchases by brand"), not in "US customers".
@@ -379,6 +423,8 @@ def shape_choices(
         behaviors = named_behaviors(question, behavior_words or {})
     if shares is None and len(set(behaviors)) >= 2 and _SUBSET.search(latest):
         shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
+    if shares is False and len(set(behaviors)) >= 2 and _NEGATED.search(latest):
+        shares = None  # "registered users with no activity": a rate's users who did not (its result says)
     return ShapeChoices(
         compare=compare,
         periods_back=moved,
@@ -388,6 +434,7 @@ def shape_choices(
         shares=shares,
         after=bool(_AFTER.search(question)),
         next_period=bool(_NEXT_PERIOD.search(question)),
+        first=bool(_FIRST.search(question)),
         behaviors=tuple(behaviors),
         mentions=tuple(mentioned_words(latest) or mentioned_words(question)),
         percentile=percentile_named(latest) if percentile_named(latest) is not None else percentile_named(question),

@@ -18,6 +18,8 @@ Grain = Literal["none", "day", "week", "month"]
 _ONE_EVENT = re.compile(r"^event_type\s*=\s*'([^']+)'$")
 _TIME_RANGES = {"hour_of_day": range(24), "weekday": range(7)}
 """The values of the time parts that are numbers (a bound on them must fall inside)."""
+ADDITIVE = frozenset({"count", "count_distinct", "sum"})
+"""Aggregates whose value over a subset is a part of their value over all rows (``share_of_all``)."""
 FilterOp = Literal["eq", "ne", "in", "contains", "gte", "lte", "gt", "lt"]
 
 
@@ -102,10 +104,20 @@ class SpecBase(BaseModel):
         description="conversion_rate only: count target_event only at or after "
         "the user's first base_event (went on to).",
     )
+    base_first: bool = Field(
+        False,
+        description="conversion_rate only: only users whose first base_event ever falls in the window "
+        "(first-time buyers), not everyone who did it in the window.",
+    )
     target_window: Literal["same", "next"] = Field(
         "same",
         description="conversion_rate only: next = count target_event in the period right after the window "
         "(same length; after a calendar month, the next month): came back the next week.",
+    )
+    share_of_all: bool = Field(
+        False,
+        description="The measure where the filters hold as a share of the measure over every row of the window "
+        "(what share of purchases are on mobile); counts and sums only, needs a filter.",
     )
     percentile: int | None = Field(
         None, ge=1, le=99, description="median measures only: this percentile instead of the median (90 = p90)."
@@ -154,6 +166,8 @@ class SpecBase(BaseModel):
     """Per measure: True for a share (a rate, a ratio), False for a rate's opposite (a count, a sum ...)."""
     behavior_words: ClassVar[dict[str, list[str]]] = {}
     """Per behavior (event type, signup, active): the words that name it (the layer's ``behaviors``)."""
+    value_aliases: ClassVar[dict[str, dict[str, list[str]]]] = {}
+    """Per dimension: per listed value, the words that name it (DE: Germany, German, 德国)."""
     event_counts: ClassVar[dict[str, str]] = {}
     """Counts of one event type (purchases, users_who_purchased) -> that event type."""
 
@@ -168,7 +182,14 @@ class SpecBase(BaseModel):
         (``shape.shape_choices``)."""
         listed = {n: values for n, (kind, values) in cls.filter_dimensions.items() if kind == "listed"}
         return shape_choices(
-            question, latest, cls.dimension_words, cls.measure_words, listed, cls.people, cls.behavior_words
+            question,
+            latest,
+            cls.dimension_words,
+            cls.measure_words,
+            listed,
+            cls.people,
+            cls.behavior_words,
+            cls.value_aliases,
         )
 
     @model_validator(mode="after")
@@ -256,8 +277,11 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     }
     model.last_day = layer.last_day
     rates = [m.name for m in layer.measures.values() if m.agg == "rate"]
-    model.only_for = {name: rates for name in ("base_event", "target_event", "target_after", "target_window")}
+    model.only_for = {
+        name: rates for name in ("base_event", "target_event", "target_after", "target_window", "base_first")
+    }
     model.only_for["percentile"] = [m.name for m in layer.measures.values() if m.agg == "median"]
+    model.only_for["share_of_all"] = [m.name for m in layer.measures.values() if m.agg in ADDITIVE]
     model.measure_dimensions = {
         m.name: [n for n, d in layer.dimensions.items() if layer.applies(m, d)] for m in layer.measures.values()
     }
@@ -278,6 +302,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     )
     model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
     model.behavior_words = {n: list(w) for n, w in layer.behaviors.items()}
+    model.value_aliases = {n: dict(d.aliases) for n, d in layer.dimensions.items() if d.aliases}
     model.event_counts = {
         m.name: hit.group(1)
         for m in layer.measures.values()

@@ -65,8 +65,9 @@ _ZH_LAST_N = re.compile(r"(?:最近|过去|近)\s*(\d+)\s*(天|日|周|个月|�
 _ZH_ONE = re.compile(r"(?:最近|过去|近|上)\s*(?:一)?\s*(周|个?月)")
 _ZH_MONTH = re.compile(r"(?<!\d)(1[0-2]|[1-9])\s*月(?:份)?")
 _TIME_WORDS = re.compile(
-    r"\d|\b(?:days?|weeks?|weekly|months?|monthly|years?|yearly|quarters?|q[1-4]|today|yesterday|tonight|since|"
-    r"until|before|after|ago|recent(?:ly)?|lately|latest|fortnight|weekend|season|holidays?|daily|hours?|"
+    r"\d+\s*(?:days?|weeks?|months?|years?|hours?|minutes?|quarters?)\b|\b(?:19|20)\d{2}\b|\d{4}-\d{2}|"
+    r"\b(?:days?|weeks?|weekly|months?|monthly|years?|yearly|quarters?|q[1-4]|today|yesterday|tonight|since|"
+    r"until|before|after|ago|recent(?:ly)?|lately|latest|fortnight|season|holidays?|daily|hours?|"
     r"morning|evening|night)\b|" + _MONTH + r"\b|[天周月年日昨今]",
     re.IGNORECASE,
 )
