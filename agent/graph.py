@@ -8,8 +8,8 @@ the finish node guarantees an answer whose numbers came from tool results (or sa
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
