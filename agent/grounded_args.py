@@ -92,7 +92,7 @@ def grounded_parameters(
         not_ids=shape_numbers(shape) if shape is not None else frozenset(),
         words={n: frozenset(stem(t) for w in ws for t in re.findall(r"\w+", w.lower())) for n, ws in words.items()},
         aliases=getattr(model, "value_aliases", None) or {},
-        id_words=tuple(w for n, (kind, _) in dimensions.items() if kind == "id" for w in words.get(n, [])),
+        id_words={n: tuple(words.get(n, [])) for n, (kind, _) in dimensions.items() if kind == "id"},
     )
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
     only_for: Mapping[str, list[str]] = getattr(model, "only_for", None) or {}
@@ -212,7 +212,7 @@ def _narrow_shape(
         rates = set(only_for.get("base_event", ()))
         parts = set(only_for.get("share_of_all", ())) if shape.shares else set()  # a count's share of all rows
         kept = [m for m in measure["enum"] if (shares.get(m, False) or m in parts if shape.shares else m not in rates)]
-        if shape.shares and len(set(shape.behaviors)) >= 2:  # a share between two named behaviors is a rate
+        if shape.shares and len(shape.behaviors) >= 2:  # a share between two named behaviors is a rate
             kept = [m for m in kept if m in rates] or kept
         if kept:
             properties["measure"] = {**measure, "enum": kept}

@@ -121,8 +121,8 @@ class FilterEvidence:
     bounds: tuple[tuple[str, str, str], ...] = ()
     min_rows: int | None = None
     aliases: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
-    id_words: tuple[str, ...] = ()
-    """The words of the key dimensions ("user", "customer"): an id after one is that key's."""
+    id_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per key dimension, the words naming it ("user", "customer"): an id after one is that key's only."""
     words: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Per dimension, the stems of the words naming it: a bound counting "stars" applies where "star" is one."""
     not_ids: frozenset[str] = frozenset()
@@ -136,8 +136,10 @@ def shape_numbers(shape: Any) -> frozenset[str]:
 
 def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> list[str]:
     """The values a filter on dimension ``name`` may hold (bounded numbers and entity ids left out)."""
-    if kind == "id":
-        return [i for i in id_tokens(seen.evidence) if i not in seen.not_ids]
+    named = {key: entity_ids(seen.question, list(words)) for key, words in seen.id_words.items()}
+    if kind == "id":  # not an id the question names after another key ("user 1234" is no item)
+        others = set().union(*(ids for key, ids in named.items() if key != name)) - named.get(name, frozenset())
+        return [i for i in id_tokens(seen.evidence) if i not in seen.not_ids and i not in others]
     if kind == "text":
         return _text_values(seen.question, seen.mentions)
     values = (
@@ -148,7 +150,7 @@ def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> li
         else question_tokens(seen.question)
     )
     taken = {n for op, n, _ in seen.bounds if op != "eq"} | ({str(seen.min_rows)} if seen.min_rows else set())
-    taken |= entity_ids(seen.question, list(seen.id_words))
+    taken |= set().union(*named.values())
     return [v for v in values if v not in taken]
 
 

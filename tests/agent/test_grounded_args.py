@@ -381,3 +381,24 @@ def test_first_time_buyers_who_bought_again_are_a_rate_of_a_behavior_with_itself
     call = {"measure": "conversion_rate", "base_event": "purchase", "target_event": "purchase", "last_days": 30}
     assert ok("query", {**call, "base_first": True})
     assert not ok("query", call)  # a first purchase asked for: required
+
+
+def test_an_id_named_after_one_key_is_no_value_of_another(parts):
+    ok = _allowed(parts, "Through which channel did user 4711 find us?")
+    assert ok(
+        "query", {"measure": "events", "dimensions": ["channel"], "filters": [{"dimension": "user", "value": "4711"}]}
+    )
+    assert not ok(
+        "query", {"measure": "events", "dimensions": ["channel"], "filters": [{"dimension": "item", "value": "4711"}]}
+    )
+    product = _allowed(parts, "How many users viewed product 4711?")
+    assert product("query", {"measure": "users_who_viewed", "filters": [{"dimension": "item", "value": "4711"}]})
+    assert not product("query", {"measure": "users_who_viewed", "filters": [{"dimension": "user", "value": "4711"}]})
+
+
+def test_one_behavior_in_two_windows_as_a_share_is_a_rate(parts):
+    ok = _allowed(parts, "What share of users active in September were also active in October?")
+    call = {"measure": "conversion_rate", "base_event": "active", "target_event": "active"}
+    assert ok("query", {**call, "start": "2026-09-01", "end": "2026-09-30", "target_window": "next"})
+    assert not ok("query", {"measure": "purchase_session_share", "start": "2026-09-01", "end": "2026-09-30"})
+    assert not ok("query", {**call, "start": "2026-09-01", "end": "2026-10-31", "target_window": "next"})

@@ -421,8 +421,9 @@ def shape_choices(
     behaviors = named_behaviors(latest, behavior_words or {})
     if len(behaviors) < 2:
         behaviors = named_behaviors(question, behavior_words or {})
-    if shares is None and len(set(behaviors)) >= 2 and _SUBSET.search(latest):
+    if shares is None and len(behaviors) >= 2 and _SUBSET.search(latest):
         shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
+        # (or by the same one again: "of first-time buyers, how many bought a second time")
     if shares is False and len(set(behaviors)) >= 2 and _NEGATED.search(latest):
         shares = None  # "registered users with no activity": a rate's users who did not (its result says)
     return ShapeChoices(
