@@ -310,6 +310,11 @@ def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
         ("behaviors:\n  teleport: [beamed]\n", "behaviors names 'teleport', which is no event type"),
         ("behaviors:\n  purchase: bought\n", "behaviors must be a mapping of event type -> list of words"),
         ("tables: {}\n", "top level must be a mapping"),
+        (
+            "dimensions:\n  tier:\n    description: x\n    entity: users\n    column: country\n"
+            "    values: [gold]\n    aliases: {platinum: [top]}\n",
+            "dimension 'tier' is invalid: .*aliases name 'platinum', not among its values \\(gold\\)",
+        ),
         ("measures: {a: [\n", "not valid YAML"),
     ],
 )
@@ -319,6 +324,20 @@ def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, messa
     path.write_text(text, encoding="utf-8")
     with pytest.raises(LayerError, match=message):
         extend(layer, load_overrides(path), str(path))
+
+
+def test_an_operator_file_names_values_in_its_users_words(env, tmp_path):
+    safe, _, layer, _ = env
+    path = tmp_path / "semantic.yaml"
+    path.write_text(
+        "dimensions:\n  device:\n    description: the user's device\n    entity: users\n    column: device\n"
+        "    values: [mobile, desktop, tablet]\n    aliases: {mobile: [phone, smartphone]}\n",
+        encoding="utf-8",
+    )
+    model = spec_model(extend(layer, load_overrides(path), str(path)))
+    question = "How many phone users bought versus desktop users?"
+    shape = model.shape_choices(question, question)
+    assert shape.dimensions == ["device"] and shape.grouped  # phone and desktop: two values of device
 
 
 def test_an_operator_file_adds_words_for_a_behavior(env, tmp_path):

@@ -126,6 +126,16 @@ class Dimension(BaseModel):
         _check_sql(value, "dimension")
         return value
 
+    @model_validator(mode="after")
+    def _aliased_values(self):
+        unknown = [v for v in self.aliases if v not in self.values] if self.entity != "time" else []
+        if unknown:
+            raise ValueError(
+                f"aliases name {', '.join(map(repr, unknown))}, not among its values "
+                f"({', '.join(self.values) or 'none listed'}); list them under values"
+            )
+        return self
+
 
 class Example(BaseModel):
     """A question of the operator's with the call that answers it."""
