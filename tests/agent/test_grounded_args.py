@@ -402,3 +402,9 @@ def test_one_behavior_in_two_windows_as_a_share_is_a_rate(parts):
     assert ok("query", {**call, "start": "2026-09-01", "end": "2026-09-30", "target_window": "next"})
     assert not ok("query", {"measure": "purchase_session_share", "start": "2026-09-01", "end": "2026-09-30"})
     assert not ok("query", {**call, "start": "2026-09-01", "end": "2026-10-31", "target_window": "next"})
+
+
+def test_a_quoted_word_is_offered_in_its_quotes_to_match_as_written(parts):
+    ok = _allowed(parts, 'How many reviews mention sizing? Count the ones containing "size".')
+    assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": '"size"'}]})
+    assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "sizing"}]})

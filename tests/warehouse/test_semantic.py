@@ -381,3 +381,8 @@ def test_a_text_filter_matches_every_form_of_each_word(env):
         result = _value(env, measure="reviews", filters=[{"dimension": "review_text", "value": asked}])
         assert result.table.iloc[0]["value"] == died, asked
         assert "LIKE '%battery%'" in result.queries[0]
+    # in double quotes, the words as written: "batteries died" is in no review, "battery died" is
+    quoted = _value(env, measure="reviews", filters=[{"dimension": "review_text", "value": '"Batteries died"'}])
+    assert quoted.table.iloc[0]["value"] == 0
+    exact = _value(env, measure="reviews", filters=[{"dimension": "review_text", "value": '"battery died"'}])
+    assert exact.table.iloc[0]["value"] == died and "LIKE '%battery died%'" in exact.queries[0]

@@ -337,9 +337,10 @@ def named_behaviors(question: str, behavior_words: Mapping[str, list[str]]) -> l
 
 
 def mentioned_words(question: str) -> list[str]:
-    """What ``question`` asks text to contain: quoted words, and the word (and the two words) after a
+    """What ``question`` asks text to contain: quoted words, kept in double quotes (the text holds them as
+    written, not in other forms: ``"size"`` is no "sizing"), and the word (and the two words) after a
     mention verb ("reviews that mention delivery", "complaining about the packaging")."""
-    out = [q.strip() for q in _QUOTED.findall(question) if q.strip()]
+    out = [f'"{q.strip()}"' for q in _QUOTED.findall(question) if q.strip()]
     for m in _MENTION.finditer(question):
         first, second = m.group(1), m.group(2)
         if first.lower() in _NOT_MENTIONED:
