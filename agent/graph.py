@@ -449,9 +449,14 @@ def build_graph(
 def _pending(
     question: str, turn: Sequence[BaseMessage], schemas: list[dict[str, Any]], models: dict[str, Any], evidence: str
 ) -> str | None:
-    """The tool the question asks for (its args model's ``asked_for``) that has not run successfully this
-    turn and can run now (an id it needs is in the conversation), or None."""
-    ran = {m.name for m in turn if isinstance(m, ToolMessage) and m.status != "error"}
+    """The tool the question asks for (its args model's ``asked_for``) that has not run this turn (a call
+    that failed before any data counts as not run) and can run now (an id it needs is in the conversation), or None."""
+    ran, data = set(), False  # a call that failed before any data (a guessed id) has not run yet
+    for m in turn:
+        if isinstance(m, ToolMessage):
+            if m.status != "error" or data:
+                ran.add(m.name)
+            data = data or m.status != "error"
     for tool in schemas:
         name = tool["function"]["name"]
         asked = getattr(models.get(name), "asked_for", None)
@@ -464,9 +469,10 @@ def _pending(
 
 def _parts_asked(question: str, spec: Any) -> int:
     """How many results the question asks for: one per behavior it counts side by side ("how many views and
-    purchases": two; "of the searchers, the share who bought" is one rate), one per question it asks, one per
-    item of a list it asks for ("purchases, the top category, the funnel and weekly retention": four)."""
-    parts = max(1, len(re.findall(r"[?？]", question)))
+    purchases": two; "of the searchers, the share who bought" is one rate), one per item of a list it asks
+    for ("purchases, the top category, the funnel and weekly retention": four). A second question mark is no
+    second result: "which country has the most users? how many?" is one ranking."""
+    parts = 1
     commas = len(re.findall(r"[,;，；、]", question))
     if commas >= 2:  # a list of asks (one comma is as often a clause: "In October, how many ...")
         parts = max(parts, commas + 1 + bool(re.search(r"[,，、][^,，、]*\band\b|和|以及", question)))

@@ -37,6 +37,7 @@ from typing import Any
 from agent._grammar import inline_refs
 from agent.grounded_filters import FilterEvidence, id_tokens, question_numbers, shape_numbers, with_filters
 from warehouse.semantic.linking import stem
+from warehouse.semantic.shape import named_values
 
 
 def grounded_parameters(
@@ -79,19 +80,30 @@ def grounded_parameters(
             question if latest is None else latest,
             getattr(model, "event_counts", None) or {},
         )
+        _narrow_units(properties, getattr(model, "session_measures", frozenset()), question)
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
     words: Mapping[str, list[str]] = getattr(model, "dimension_words", None) or {}
+    aliases = getattr(model, "value_aliases", None) or {}
+    value_words = {
+        w.lower()
+        for n, (kind, listed) in dimensions.items()
+        if kind == "listed"
+        for v in named_values(listed, question, aliases.get(n))
+        for w in (v, *aliases.get(n, {}).get(v, []))
+    }
     seen = FilterEvidence(
         evidence,
         question,
+        latest=question if latest is None else latest,
+        value_words=frozenset(value_words),
         mentions=shape.mentions if shape is not None else None,
         bounds=shape.bounds if shape is not None else (),
         min_rows=shape.min_rows if shape is not None else None,
         not_ids=shape_numbers(shape) if shape is not None else frozenset(),
         words={n: frozenset(stem(t) for w in ws for t in re.findall(r"\w+", w.lower())) for n, ws in words.items()},
-        aliases=getattr(model, "value_aliases", None) or {},
+        aliases=aliases,
         id_words={n: tuple(words.get(n, [])) for n, (kind, _) in dimensions.items() if kind == "id"},
     )
     applies: Mapping[str, list[str]] = getattr(model, "measure_dimensions", None) or {}
@@ -264,6 +276,19 @@ def _narrow_shape(
         properties.pop("grain", None)
     elif shape.grains is not None:
         only("grain", list(shape.grains), "string")
+
+
+_SESSION_WORDS = re.compile(r"\bsessions?\b|\bvisits?\b|会话|访问", re.IGNORECASE)
+
+
+def _narrow_units(properties: dict[str, Any], session_measures: frozenset[str], question: str) -> None:
+    """Measures per session only for a question naming sessions or visits (measured: "what share of
+    purchases happen on weekends" was answered with the share of sessions with a purchase)."""
+    measure = properties.get("measure") or {}
+    if session_measures and "enum" in measure and not _SESSION_WORDS.search(question):
+        kept = [m for m in measure["enum"] if m not in session_measures]
+        if kept:
+            properties["measure"] = {**measure, "enum": kept}
 
 
 def _narrow_behaviors(properties: dict[str, Any], behaviors: tuple[str, ...], event_counts: Mapping[str, str]) -> None:

@@ -127,6 +127,10 @@ class FilterEvidence:
     """Per dimension, the stems of the words naming it: a bound counting "stars" applies where "star" is one."""
     not_ids: frozenset[str] = frozenset()
     """Numbers the question's shape explains (a bound, a floor, a percentile): no id."""
+    latest: str = ""
+    """The thread's last question: two listed values it names are compared (a filter on exactly those)."""
+    value_words: frozenset[str] = frozenset()
+    """Words of the question naming a listed value (DE, German, mobile): no value of another dimension."""
 
 
 def shape_numbers(shape: Any) -> frozenset[str]:
@@ -151,6 +155,9 @@ def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> li
     )
     taken = {n for op, n, _ in seen.bounds if op != "eq"} | ({str(seen.min_rows)} if seen.min_rows else set())
     taken |= set().union(*named.values())
+    taken |= {m.strip('"') for m in seen.mentions or ()}  # words asked of the text are no brand or month
+    if not (kind == "listed" and listed):  # "German" names a country, so it is no brand or signup month
+        values = [v for v in values if v.lower() not in seen.value_words]
     return [v for v in values if v not in taken]
 
 
@@ -172,11 +179,20 @@ def _narrow_filters(
     op = (items.get("properties") or {}).get("op", {"type": "string"})
     bounds = [(o, n, unit) for o, n, unit in seen.bounds if o != "eq"]
     variants, bounded, texts = [], [], []
+    asked = False  # a value the question names: a filter is due
     for name, (kind, listed) in dimensions.items():
-        if values := _values(name, kind, listed, seen):
+        values = _values(name, kind, listed, seen)
+        compared = named_values(listed, seen.latest, seen.aliases.get(name)) if kind == "listed" and listed else []
+        if len(compared) >= 2:  # "German vs French": exactly those, grouped by the dimension
+            both = {"type": "array", "items": {"type": "string", "enum": compared}}
+            both |= {"minItems": len(compared), "maxItems": len(compared)}
+            variants.append(_variant(name, {"type": "string", "enum": ["in"]}, both, ["dimension", "op", "value"]))
+            asked = True
+        elif values:
             variants.append(_variant(name, op, _choice(values, kind != "text"), ["dimension", "value"]))
             if kind == "text":
                 texts.append(variants[-1])
+            asked = asked or bool(compared) or (kind == "id" and bool(set(values) & _named_ids(name, seen)))
         ranged = [
             (o, n)
             for o, n, unit in bounds
@@ -202,7 +218,13 @@ def _narrow_filters(
             "minItems": len(fixed),
             "maxItems": len(fixed),
         }
-    return {**base, "type": "array", "items": variants[0] if len(variants) == 1 else {"anyOf": variants}}
+    out = {**base, "type": "array", "items": variants[0] if len(variants) == 1 else {"anyOf": variants}}
+    return {**out, "minItems": 1} if asked else out
+
+
+def _named_ids(name: str, seen: FilterEvidence) -> frozenset[str]:
+    """The ids the question names after the key's words ("user 4711")."""
+    return entity_ids(seen.question, list(seen.id_words.get(name, ())))
 
 
 def with_filters(
@@ -215,7 +237,7 @@ def with_filters(
         del schema["properties"]["filters"]
         return schema
     schema["properties"]["filters"] = narrowed
-    if "prefixItems" in narrowed:  # the bound (and the words) the question names, exactly
+    if "prefixItems" in narrowed or narrowed.get("minItems"):  # values the question names, required
         schema["required"] = sorted({*schema.get("required", []), "filters"})
     elif seen.mentions and any(kind == "text" for kind, _ in dimensions.values()):
         narrowed["minItems"] = 1

@@ -12,6 +12,7 @@ from agent import prompt
 from agent.answer import Answer
 from agent.grounding import number_value, numbers_in
 from evaluation.suite import EvalQuestion
+from warehouse.semantic.countries import country_names
 
 _REFUSAL = re.compile(
     r"\b(can(?:not|'t)|unable|not (?:allowed|able|permitted|possible)|refuse|only (?:read|analy[sz]e)|"
@@ -56,7 +57,12 @@ def value_found(gold: Any, answer: str, tolerance: float) -> bool:
             gold = int(gold) if gold == gold.to_integral_value() else float(gold)
         return _matches_number(gold, numbers, tolerance)
     text = str(gold).strip()
-    return re.search(rf"(?<!\w){re.escape(text)}(?!\w)", answer, re.IGNORECASE) is not None
+    # a country the data lists by its ISO code counts by its name too ("ES": "Spain", "西班牙")
+    names = country_names(text) if re.fullmatch(r"[A-Z]{2}", text) else []
+    return any(
+        (n in answer) if re.search(r"[\u4e00-\u9fff]", n) else re.search(rf"(?<!\w){re.escape(n)}(?!\w)", answer, re.I)
+        for n in (text, *names)
+    )
 
 
 def _date_named(day: date, answer: str) -> bool:

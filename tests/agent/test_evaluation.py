@@ -58,6 +58,9 @@ def test_values_are_found_at_the_written_precision():
     assert value_found(0.2345, "conversion was 23.5%", 0.01)
     assert not value_found(1234, "There were 1,500 purchases.", 0.01)
     assert value_found("Acme X200 Wireless Headphones", "The top item is acme x200 wireless headphones.", 0.01)
+    # a country listed by its ISO code, named as people name it
+    assert value_found("ES", "User 1234 is based in Spain.", 0.01) and value_found("ES", "该用户来自西班牙。", 0.01)
+    assert not value_found("ES", "User 1234 is based in Portugal.", 0.01)
 
 
 def test_a_date_counts_in_iso_form_or_as_people_write_it_and_only_that_date():

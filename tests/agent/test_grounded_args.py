@@ -408,3 +408,37 @@ def test_a_quoted_word_is_offered_in_its_quotes_to_match_as_written(parts):
     ok = _allowed(parts, 'How many reviews mention sizing? Count the ones containing "size".')
     assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": '"size"'}]})
     assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "sizing"}]})
+
+
+def test_a_value_the_question_names_is_a_filter_and_two_are_compared_exactly(parts):
+    ok = _allowed(parts, "How many purchases did mobile users make last week?")
+    mobile = {"dimension": "device", "value": "mobile"}
+    assert ok("query", {"measure": "purchases", "last_days": 7, "filters": [mobile]})
+    assert not ok("query", {"measure": "purchases", "last_days": 7})  # the value is named: a filter is due
+    two = _allowed(parts, "Do German reviewers rate lower than French ones?")
+    both = {"dimension": "country", "op": "in", "value": ["DE", "FR"]}
+    assert two("query", {"measure": "avg_rating", "dimensions": ["country"], "filters": [both]})
+    assert not two("query", {"measure": "avg_rating", "dimensions": ["country"]})
+    assert not two(
+        "query", {"measure": "avg_rating", "dimensions": ["country"], "filters": [{**both, "value": ["DE"]}]}
+    )
+    assert not two(  # German and French name countries, not brands
+        "query",
+        {
+            "measure": "avg_rating",
+            "dimensions": ["country"],
+            "filters": [both, {"dimension": "brand", "value": "German"}],
+        },
+    )
+
+
+def test_a_measure_per_session_is_for_a_question_about_sessions(parts):
+    ok = _allowed(parts, "What share of purchases happen on weekends?")
+    assert not ok("query", {"measure": "purchase_session_share"})
+    sessions = _allowed(parts, "What share of sessions end up with a purchase?")
+    assert sessions("query", {"measure": "purchase_session_share"})
+
+
+def test_users_of_one_behavior_without_another_are_counted_by_the_rate_only(parts):
+    ok = _allowed(parts, "How many registered users have no activity at all in the data?")
+    assert not ok("query", {"measure": "active_users"})

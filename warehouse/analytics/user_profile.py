@@ -24,7 +24,7 @@ class UserProfileRequest(BaseModel):
     asked_for: ClassVar[re.Pattern[str]] = re.compile(
         r"\bwhere\s+(?:is|are|was|were|does|do)\s+(?:they|he|she|this\s+\w+|the\s+\w+|(?:user|customer)\s+\S+)\s+"
         r"(?:from|based|located|live)\b|\b(?:their|his|her)\s+(?:country|device|channel|profile|signup\s+date)\b|"
-        r"\bwhat\s+device\s+(?:do|does|did)\b|\bprofile\b|\btell\s+me\s+(?:more\s+)?about\s+(?:them|him|her|this|user)|"
+        r"\b(?:what|which)\s+(?:device|channel|country)\s+(?:do|does|did|is|was|are)\b|\bprofile\b|\btell\s+me\s+(?:more\s+)?about\s+(?:them|him|her|this|user)|"
         r"用户画像|来自哪|用什么设备",
         re.IGNORECASE,
     )

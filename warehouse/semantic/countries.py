@@ -80,3 +80,9 @@ def country_aliases(values: list[str]) -> dict[str, list[str]]:
     if not values or not all(v in english for v in values):
         return {}
     return {v: list(dict.fromkeys([english[v], chinese.get(v, english[v]), *_ADJECTIVES.get(v, [])])) for v in values}
+
+
+def country_names(code: str) -> list[str]:
+    """The English and Chinese names of the country with ISO 3166 alpha-2 ``code`` (none when unknown)."""
+    english, chinese = _names("en"), _names("zh")
+    return [n for n in (english.get(code), chinese.get(code)) if n]

@@ -147,12 +147,11 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
             ),
             Measure(
                 name="order_total",
-                description="sum of order totals (by order status: the value of returned or shipped orders)",
+                description="sum of order totals",
                 entity="orders",
                 agg="sum",
                 column="total",
                 format="money",
-                synonyms=["value of orders", "total order value"],
             ),
         ]
     if has["users"]:

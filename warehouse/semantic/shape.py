@@ -425,8 +425,8 @@ def shape_choices(
     if shares is None and len(behaviors) >= 2 and _SUBSET.search(latest):
         shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
         # (or by the same one again: "of first-time buyers, how many bought a second time")
-    if shares is False and len(set(behaviors)) >= 2 and _NEGATED.search(latest):
-        shares = None  # "registered users with no activity": a rate's users who did not (its result says)
+    if shares is not True and len(set(behaviors)) >= 2 and _NEGATED.search(latest):
+        shares = True  # "registered users with no activity": a rate's users who did not (its result says)
     return ShapeChoices(
         compare=compare,
         periods_back=moved,

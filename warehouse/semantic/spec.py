@@ -166,6 +166,9 @@ class SpecBase(BaseModel):
     """Per measure: True for a share (a rate, a ratio), False for a rate's opposite (a count, a sum ...)."""
     behavior_words: ClassVar[dict[str, list[str]]] = {}
     """Per behavior (event type, signup, active): the words that name it (the layer's ``behaviors``)."""
+    session_measures: ClassVar[frozenset[str]] = frozenset()
+    """Measures per session (events per session, the share of sessions with a purchase): only for a question
+    naming sessions or visits."""
     value_aliases: ClassVar[dict[str, dict[str, list[str]]]] = {}
     """Per dimension: per listed value, the words that name it (DE: Germany, German, 德国)."""
     event_counts: ClassVar[dict[str, str]] = {}
@@ -303,6 +306,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
     model.behavior_words = {n: list(w) for n, w in layer.behaviors.items()}
     model.value_aliases = {n: dict(d.aliases) for n, d in layer.dimensions.items() if d.aliases}
+    model.session_measures = frozenset(m.name for m in layer.measures.values() if m.per == "session")
     model.event_counts = {
         m.name: hit.group(1)
         for m in layer.measures.values()
