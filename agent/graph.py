@@ -254,7 +254,7 @@ def build_graph(
             limits.answer_after_results
             and has_results
             and not pending
-            and _fresh_results(turn)
+            and _last_result_ok(turn)
             and not _noted(turn)
             and _answered(turn) >= _parts_asked(question, models.get("query"))
         )
@@ -482,6 +482,12 @@ def _parts_asked(question: str, spec: Any) -> int:
         if shape.shares is False and not shape.compare:
             parts = max(parts, len(set(shape.behaviors)))
     return parts
+
+
+def _last_result_ok(turn: Sequence[BaseMessage]) -> bool:
+    """Whether the turn's last tool result succeeded (after a reply sent back too: the data is still in)."""
+    results = [m for m in turn if isinstance(m, ToolMessage)]
+    return bool(results) and results[-1].status != "error"
 
 
 def _answered(turn: Sequence[BaseMessage]) -> int:

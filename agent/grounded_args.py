@@ -131,7 +131,7 @@ def grounded_parameters(
                 del props["dimensions"]
                 for field in ("order", "limit"):  # they order and cut groups: none without a dimension
                     props.pop(field, None)
-            elif shape is not None and shape.grouped and not ids:  # one user's breakdown may also be a lookup
+            elif shape is not None and shape.grouped:  # "which category does user 4711 view most": grouped too
                 props["dimensions"]["minItems"] = 1
                 variant["required"] = sorted({*variant.get("required", []), "dimensions"})
         if "dimensions" not in props:  # a floor on groups' rows needs groups
@@ -226,6 +226,9 @@ def _narrow_shape(
         kept = [m for m in measure["enum"] if (shares.get(m, False) or m in parts if shape.shares else m not in rates)]
         if shape.shares and len(shape.behaviors) >= 2:  # a share between two named behaviors is a rate
             kept = [m for m in kept if m in rates] or kept
+        elif len(shape.behaviors) == 1 and not (shape.first or shape.next_period):
+            # one behavior named: no rate between two ("what share of purchases happen on weekends")
+            kept = [m for m in kept if m not in rates] or kept
         if kept:
             properties["measure"] = {**measure, "enum": kept}
     if shape.shares:

@@ -155,7 +155,7 @@ def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> li
     )
     taken = {n for op, n, _ in seen.bounds if op != "eq"} | ({str(seen.min_rows)} if seen.min_rows else set())
     taken |= set().union(*named.values())
-    taken |= {m.strip('"') for m in seen.mentions or ()}  # words asked of the text are no brand or month
+    taken |= {m.strip("'") for m in seen.mentions or ()}  # words asked of the text are no brand or month
     if not (kind == "listed" and listed):  # "German" names a country, so it is no brand or signup month
         values = [v for v in values if v.lower() not in seen.value_words]
     return [v for v in values if v not in taken]

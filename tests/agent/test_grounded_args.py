@@ -406,8 +406,26 @@ def test_one_behavior_in_two_windows_as_a_share_is_a_rate(parts):
 
 def test_a_quoted_word_is_offered_in_its_quotes_to_match_as_written(parts):
     ok = _allowed(parts, 'How many reviews mention sizing? Count the ones containing "size".')
-    assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": '"size"'}]})
+    assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "'size'"}]})
     assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "sizing"}]})
+
+
+def test_no_value_the_grammar_offers_holds_a_double_quote(parts):
+    # measured: an enum value with a double quote ('"size"') made llama.cpp's grammar parser fail the question
+    schemas, models = parts
+    question = 'How many reviews of 3 stars or fewer mention sizing? Count the ones containing "size".'
+    tools = grounded_tools(schemas, models, question, question)
+
+    def strings(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from (value if key == "enum" and isinstance(value, list) else strings(value))
+        elif isinstance(node, list):
+            for value in node:
+                yield from strings(value)
+
+    offered = [v for t in tools for v in strings(t["function"]["parameters"]) if isinstance(v, str)]
+    assert "'size'" in offered and not [v for v in offered if '"' in v]
 
 
 def test_a_value_the_question_names_is_a_filter_and_two_are_compared_exactly(parts):

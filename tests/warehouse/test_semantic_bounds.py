@@ -131,7 +131,7 @@ def test_a_rate_says_how_many_did_not(env):
     result = _run(env, measure="conversion_rate", base_event="signup", target_event="active")
     row = result.table.iloc[0]
     did_not = int(row["base_users"]) - int(row["both_users"])
-    assert f"; {did_not:,} did not)" in result.summary
+    assert f"; {did_not:,} were never active)" in result.summary
 
 
 def test_first_time_buyers_and_the_share_who_bought_again(env):

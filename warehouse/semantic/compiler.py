@@ -85,8 +85,8 @@ class _Select:
         values = [_known(dim, v) for v in values]
         if op == "in":
             self.where.append(f"{target} IN ({', '.join(lit(v) for v in values)})")
-        elif op == "contains" and dim.text and re.fullmatch(r'"[^"]+"', str(values[0]).strip()):
-            # In double quotes: the words as written ("size", not "sizing"), as a search engine reads quotes.
+        elif op == "contains" and dim.text and re.fullmatch(r'"[^"]+"|\'[^\']+\'', str(values[0]).strip()):
+            # In quotes: the words as written ("size", not "sizing"), as a search engine reads quotes.
             exact = str(values[0]).strip()[1:-1].lower()
             self.where.append(f"LOWER(CAST({target} AS VARCHAR)) LIKE {lit('%' + exact + '%')}")
         elif op == "contains" and dim.text:

@@ -182,6 +182,14 @@ def _value(value: Any) -> str:
     return repr(value)
 
 
+def _did_not(spec: SpecBase) -> str:
+    """The users of a rate's base who did not do its target, said as the target: "were never active"."""
+    never = "never" if spec.target_window == "same" and not spec.target_after else "not"
+    if spec.target_event == "active":
+        return f"were {never} active" + (" in the period after" if spec.target_window == "next" else "")
+    return f"did not do {spec.target_event}" + (" again" if spec.target_event == spec.base_event else "")
+
+
 def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
@@ -207,7 +215,7 @@ def _summary(
         text = f"{head}: {fmt(measure, row['value'])}"
         if measure.agg == "rate":
             both, base = int(row["both_users"]), int(row["base_users"])
-            text += f" ({both:,} of {base:,} users; {base - both:,} did not)"
+            text += f" ({both:,} of {base:,} users; {base - both:,} {_did_not(spec)})"
         if "part" in row and parts_of is not None:
             text += f" ({fmt(parts_of, row['part'])} of {fmt(parts_of, row['whole'])})"
         if previous is not None:
