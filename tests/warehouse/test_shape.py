@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from warehouse.semantic.bounds import bounds_named, percentile_named
 from warehouse.semantic.shape import named_dimensions, shape_choices
 
 WORDS = {
@@ -115,3 +116,29 @@ def test_a_rate_after_the_base_behavior_or_in_the_next_period_only_when_asked():
 def test_the_one_with_the_most_is_what_a_question_asks_about():
     got = shape("Take the customer with the highest spend and tell me their country")
     assert got.dimensions == ["user"] and got.grouped
+
+
+@pytest.mark.parametrize(
+    ("question", "bounds", "floor"),
+    [
+        ("How many reviews of 3 stars or fewer mention sizing?", [("lte", "3", "star")], None),
+        ("Reviews rated at least 4 in October?", [("gte", "4", "")], None),
+        ("How many orders over 100 last week?", [("gt", "100", "")], None),
+        ("4星及以上的评论有多少？", [("gte", "4", "star")], None),
+        ("Among brands with at least 30 reviews, which is best rated?", [], 30),
+        ("Which users with more than 10 orders spent most?", [], 11),
+        ("How many purchases in the last 30 days?", [], None),
+    ],
+)
+def test_the_numbers_a_question_bounds_values_and_groups_by(question, bounds, floor):
+    assert bounds_named(question) == (bounds, floor)
+
+
+def test_a_percentile_is_read_as_people_write_it():
+    assert [percentile_named(q) for q in ("the 90th percentile", "p95 latency", "the upper quartile", "90分位")] == [
+        90,
+        95,
+        75,
+        90,
+    ]
+    assert percentile_named("the median order value") is None
