@@ -8,7 +8,9 @@ Freshness is checked per query: same row count and same largest ``event_id`` as 
 
 On ClickHouse the rebuild runs in user buckets (``cityHash64(user_id) % n``) of about
 ``STEP_CHUNK_EVENTS`` events, one ``INSERT ... SELECT`` each: both windows partition by user, so a
-bucket holds every neighbour its events have, and the rows are the same as one statement's. One
+bucket holds every neighbour its events have, and the rows are the same as one statement's. The key
+columns are first copied into a scratch MergeTree partitioned by bucket, so that each bucket's statement
+reads its own partition rather than every event (filtering on the hash read the whole table per bucket). One
 statement over all events held both window sorts at once (more than 8 GB at 100M events, past an
 8 GB ``max_memory_usage`` even with external sorting); a bucket's memory follows the bucket, not the
 table. DuckDB and PostgreSQL spill their window sorts to disk within one statement.
@@ -56,6 +58,8 @@ event_steps = Table(
 )
 
 ORDER = "ORDER BY ts, event_id"
+BUCKETED_TABLE = "_uba_event_steps_buckets"
+"""ClickHouse's scratch copy of the events' key columns, one partition per user bucket, while the index is rebuilt."""
 STEP_CHUNK_EVENTS = 5_000_000
 """Events per user bucket when ClickHouse rebuilds the step index (a bucket's window sorts are held in memory)."""
 WINDOWS = {"session": f"(PARTITION BY user_id, session_id {ORDER})", "user": f"(PARTITION BY user_id {ORDER})"}
@@ -102,11 +106,34 @@ def refresh_event_steps(conn: Connection, *, chunk_events: int = STEP_CHUNK_EVEN
         rows = conn.execute(text(insert)).rowcount
     else:
         buckets = user_buckets(conn.execute(text("SELECT count() FROM events")).scalar_one(), chunk_events)
-        for bucket in range(buckets):
-            conn.execute(text(insert + (f" WHERE cityHash64(user_id) % {buckets} = {bucket}" if buckets > 1 else "")))
+        if buckets == 1:
+            conn.execute(text(insert))
+        else:
+            _insert_by_bucket(conn, insert.replace(" FROM events", f" FROM {BUCKETED_TABLE}"), buckets)
         rows = conn.execute(text(f"SELECT count() FROM {STEPS_TABLE}")).scalar_one()
     logger.info("step index rebuilt: %s events in %.1f s", f"{rows:,}", time.perf_counter() - started)
     return rows
+
+
+def _insert_by_bucket(conn: Connection, insert: str, buckets: int) -> None:
+    """Run ``insert`` (reading ``BUCKETED_TABLE``) once per user bucket over a scratch copy partitioned by bucket.
+
+    The key columns are copied once into a MergeTree with one partition per bucket, so each bucket's
+    statement reads its own partition instead of filtering every event by the user's hash."""
+    keys = ", ".join(KEY_COLUMNS)
+    drop = text(f"DROP TABLE IF EXISTS {BUCKETED_TABLE}")
+    conn.execute(drop)
+    try:
+        conn.execute(
+            text(
+                f"CREATE TABLE {BUCKETED_TABLE} ENGINE = MergeTree PARTITION BY bucket ORDER BY (user_id, ts, event_id) "
+                f"AS SELECT {keys}, toUInt32(cityHash64(user_id) % {buckets}) AS bucket FROM events"
+            )
+        )
+        for bucket in range(buckets):
+            conn.execute(text(f"{insert} WHERE bucket = {bucket}"))
+    finally:
+        conn.execute(drop)
 
 
 def user_buckets(events: int, chunk_events: int) -> int:

@@ -16,7 +16,7 @@ from behavior_data import load, make_tables  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
 from warehouse.analytics import PathsRequest, paths  # noqa: E402
 from warehouse.demo import generate_demo  # noqa: E402
-from warehouse.event_steps import STEPS_TABLE, refresh_event_steps, user_buckets  # noqa: E402
+from warehouse.event_steps import BUCKETED_TABLE, STEPS_TABLE, refresh_event_steps, user_buckets  # noqa: E402
 from warehouse.loaders import ingest  # noqa: E402
 from warehouse.readonly import ReadOnlyWarehouse, grant_readonly  # noqa: E402
 from warehouse.safe_sql import SafeSql  # noqa: E402
@@ -141,6 +141,8 @@ def test_clickhouse_builds_the_index_in_user_buckets_with_the_same_rows(chdb_url
         assert user_buckets(3000, 350) == 9
         assert refresh_event_steps(conn, chunk_events=350) == 3000  # nine buckets of users
     assert _steps(wh) == whole
+    with wh.begin() as conn:  # the scratch copy partitioned by bucket is gone with the rebuild
+        assert conn.execute(text(f"EXISTS TABLE {BUCKETED_TABLE}")).scalar_one() == 0
     first_of_user = [row for row in whole if row[-3] is None]  # u_prev_1: no event before it for that user
     assert len(first_of_user) == frames["events"]["user_id"].nunique()
     wh.dispose()
