@@ -31,6 +31,13 @@ def _value(env, **spec) -> pd.DataFrame:
     return run_query(safe, layer, model(**spec))
 
 
+def _with_file(layer, tmp_path, text: str):
+    """``layer`` extended by an operator's layer file holding ``text``."""
+    path = tmp_path / "semantic.yaml"
+    path.write_text(text, encoding="utf-8")
+    return extend(layer, load_overrides(path), str(path))
+
+
 def _last_day(frames) -> pd.Timestamp:
     return frames["events"]["ts"].max().normalize()
 
@@ -282,13 +289,12 @@ def test_a_calendar_month_compares_with_the_month_before_not_the_same_number_of_
 
 def test_an_operator_file_adds_a_measure_and_removes_one(env, tmp_path):
     safe, frames, layer, _ = env
-    path = tmp_path / "semantic.yaml"
-    path.write_text(
+    extended = _with_file(
+        layer,
+        tmp_path,
         "measures:\n  refunded_orders:\n    description: orders refunded\n    entity: orders\n"
         "    agg: count\n    where: status = 'refunded'\nremove: [cart_removals]\n",
-        encoding="utf-8",
     )
-    extended = extend(layer, load_overrides(path), str(path))
     assert "refunded_orders" in extended.measures and "cart_removals" not in extended.measures
     got = run_query(safe, extended, spec_model(extended)(measure="refunded_orders")).table.iloc[0]["value"]
     assert got == (frames["orders"]["status"] == "refunded").sum()
@@ -328,13 +334,14 @@ def test_a_bad_layer_file_is_refused_naming_the_entry(env, tmp_path, text, messa
 
 def test_an_operator_file_names_values_in_its_users_words(env, tmp_path):
     safe, _, layer, _ = env
-    path = tmp_path / "semantic.yaml"
-    path.write_text(
-        "dimensions:\n  device:\n    description: the user's device\n    entity: users\n    column: device\n"
-        "    values: [mobile, desktop, tablet]\n    aliases: {mobile: [phone, smartphone]}\n",
-        encoding="utf-8",
+    model = spec_model(
+        _with_file(
+            layer,
+            tmp_path,
+            "dimensions:\n  device:\n    description: the user's device\n    entity: users\n    column: device\n"
+            "    values: [mobile, desktop, tablet]\n    aliases: {mobile: [phone, smartphone]}\n",
+        )
     )
-    model = spec_model(extend(layer, load_overrides(path), str(path)))
     question = "How many phone users bought versus desktop users?"
     shape = model.shape_choices(question, question)
     assert shape.dimensions == ["device"] and shape.grouped  # phone and desktop: two values of device
@@ -343,9 +350,7 @@ def test_an_operator_file_names_values_in_its_users_words(env, tmp_path):
 def test_an_operator_file_adds_words_for_a_behavior(env, tmp_path):
     _, _, layer, _ = env
     assert "bought" in layer.behaviors["purchase"] and "signed up" in layer.behaviors["signup"]
-    path = tmp_path / "semantic.yaml"
-    path.write_text("behaviors:\n  purchase: [checked out]\n", encoding="utf-8")
-    extended = spec_model(extend(layer, load_overrides(path), str(path)))
+    extended = spec_model(_with_file(layer, tmp_path, "behaviors:\n  purchase: [checked out]\n"))
     shape = extended.shape_choices("Of those who searched, what share checked out?", "x")
     assert shape.behaviors == ("search", "purchase")
 
@@ -355,13 +360,11 @@ def test_a_quantity_no_word_of_the_layer_names_is_missing_until_the_file_names_i
     question = "What's the average basket margin of our buyers in April?"
     assert Coverage(layer).missing(question) == "basket margin"
     assert Coverage(layer).missing("What's the average order value of our buyers in April?") is None
-    path = tmp_path / "semantic.yaml"
-    path.write_text(
+    margin = (
         "measures:\n  margin:\n    description: order total less cost\n    entity: orders\n    agg: sum\n"
-        "    column: total * 0.3\n    synonyms: [basket margin]\n",
-        encoding="utf-8",
+        "    column: total * 0.3\n    synonyms: [basket margin]\n"
     )
-    assert Coverage(extend(layer, load_overrides(path), str(path))).missing(question) is None
+    assert Coverage(_with_file(layer, tmp_path, margin)).missing(question) is None
 
 
 def test_an_attribute_a_ranking_asks_for_is_missing_when_none_of_its_words_is_known(env):
