@@ -150,3 +150,10 @@ def test_first_time_buyers_and_the_share_who_bought_again(env):
     assert "for the first time" in result.summary and "again" in result.summary
     everyone = _run(env, measure="conversion_rate", base_event="purchase", target_event="purchase", last_days=30)
     assert int(everyone.table.iloc[0]["base_users"]) >= len(cohort)  # who bought in the window, first or not
+
+
+def test_first_time_users_need_a_window_and_an_event(env):
+    with pytest.raises(LayerError, match=r"base_first needs a window \(last_days or start/end\)"):
+        _run(env, measure="conversion_rate", base_event="purchase", target_event="purchase", base_first=True)
+    with pytest.raises(LayerError, match="base_first is for an event"):
+        _run(env, measure="conversion_rate", base_event="signup", target_event="active", base_first=True, last_days=7)
