@@ -7,7 +7,6 @@ the finish node guarantees an answer whose numbers came from tool results (or sa
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -37,7 +36,21 @@ from agent.grounding import derived_values, evidence_values, numbers_in, ungroun
 from agent.requests import refusal
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
-from tools.artifact import NOTE_PREFIX, REFUSED
+from agent.turn import (
+    answered,
+    conversation_text,
+    done_calls,
+    failed_calls,
+    fresh_results,
+    last_call,
+    last_result_ok,
+    noted,
+    result_headlines,
+    text_of,
+    turn_start,
+    window,
+)
+from tools.artifact import REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -87,42 +100,19 @@ def _usage(message: AIMessage) -> tuple[int, int]:
     return int(meta.get("input_tokens", 0) or 0), int(meta.get("output_tokens", 0) or 0)
 
 
-def _turn_start(messages: Sequence[BaseMessage]) -> int:
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage) and not messages[i].additional_kwargs.get("uba_feedback"):
-            return i
-    return 0
-
-
-def _window(messages: Sequence[BaseMessage], turns: int) -> list[BaseMessage]:
-    """The current question and the last ``turns`` earlier questions with their messages."""
-    starts = [
-        i for i, m in enumerate(messages) if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
-    ]
-    first = starts[-(turns + 1)] if len(starts) > turns else 0
-    return list(messages[first:])
-
-
-def _text_of(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-
-
 def _evidence(messages: Sequence[BaseMessage], context: str = "") -> set[float]:
     """Numbers the answer may use: tool results, the user's words, earlier verified answers and the
     data context of the system prompt (its date range and row counts come from the data)."""
     texts: list[str] = [context]
     for m in messages:
         if isinstance(m, ToolMessage) and m.status != "error":
-            texts.append(_text_of(m))
+            texts.append(text_of(m))
             for table in (m.artifact or {}).get("tables", []) if isinstance(m.artifact, dict) else []:
                 texts.extend(str(cell) for row in table.get("rows", []) for cell in row)
         elif isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"):
-            texts.append(_text_of(m))
+            texts.append(text_of(m))
         elif isinstance(m, AIMessage) and m.additional_kwargs.get("uba_final"):
-            texts.append(_text_of(m))
+            texts.append(text_of(m))
     return evidence_values(texts)
 
 
@@ -170,8 +160,8 @@ def build_graph(
             "transient": [],
             "failure": "",
             "outcome": "ok",
-            "turn_start": _turn_start(messages),
-            "question": _text_of(messages[_turn_start(messages)]),
+            "turn_start": turn_start(messages),
+            "question": text_of(messages[turn_start(messages)]),
         }
 
     def call_model(state: AgentState) -> dict[str, Any]:
@@ -181,7 +171,7 @@ def build_graph(
             return _stop("step_limit", question, max_steps=limits.max_steps)
         if time.monotonic() >= state["deadline"]:
             return _stop("time_limit", question, seconds=f"{limits.max_seconds:g}")
-        request = [system, *_window(state["messages"], limits.history_turns)]
+        request = [system, *window(state["messages"], limits.history_turns)]
         turn = state["messages"][state.get("turn_start", 0) :]
         has_results = any(isinstance(m, ToolMessage) and m.status != "error" for m in turn)
         # A request to change the data or for personal data is refused before any model call
@@ -194,14 +184,14 @@ def build_graph(
             text = prompt.failure(refused, question) if refused else prompt.failure("lacks", question, what=missing)
             final = AIMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
             return {"messages": [final], "route": "finish", "outcome": "ok"}
-        if limits.answer_hint and _fresh_results(turn):
+        if limits.answer_hint and fresh_results(turn):
             # Measured: with the rules 5k tokens back, the embedded model narrated its method
             # (100-400 tokens, 15-60 s on a CPU). A reminder next to the result keeps answers short.
             # It is sent, never stored, so the conversation and the cached prefix stay the same.
             # A result with a note (tools/sql_hints.py) is likely wrong as it stands. Measured: after the
             # plain reminder the model answered 2,350 orders for October with `ts < DATE '2026-10-31'`
             # although the note named the fix.
-            key = "note_hint" if _noted(turn) else "answer_hint"
+            key = "note_hint" if noted(turn) else "answer_hint"
             request.append(
                 HumanMessage(content=prompt.feedback(key, question=question), additional_kwargs={"uba_feedback": True})
             )
@@ -217,7 +207,7 @@ def build_graph(
             # The thread's memory of the last query spec: the follow-up edits that call, so what it does
             # not change (the measure, the user, the filters) stays; a follow-up that changes only the window
             # ("and the 7 days before?") otherwise loses the first question's measure (issue class 9).
-            last = _last_call(state["messages"][: state.get("turn_start", 0)]) if len(request) > 2 else ""
+            last = last_call(state["messages"][: state.get("turn_start", 0)]) if len(request) > 2 else ""
             if limits.answer_hint and last:
                 hints.append(prompt.feedback("followup_hint", question=question, last_call=last))
             # Demonstrations: a small model copies the shape of a call it is shown far better than it
@@ -234,12 +224,12 @@ def build_graph(
         options: dict[str, Any] = {}
         if grounded and not force:
             asked = "\n".join(
-                _text_of(m)
+                text_of(m)
                 for m in state["messages"]
                 if isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback")
             )
             options["decode_tools"] = grounded_tools(
-                schemas, models, _conversation_text(state["messages"]), asked, question
+                schemas, models, conversation_text(state["messages"]), asked, question
             )
         # A question asking for what a tool not yet run gives (a prediction for the user a ranking
         # found): after the results, that tool's call is the next step, once (tools.predictions).
@@ -247,16 +237,16 @@ def build_graph(
             None
             if force or not has_results
             else _pending(
-                question, turn, options.get("decode_tools") or schemas, models, _conversation_text(state["messages"])
+                question, turn, options.get("decode_tools") or schemas, models, conversation_text(state["messages"])
             )
         )
         settled = (
             limits.answer_after_results
             and has_results
             and not pending
-            and _last_result_ok(turn)
-            and not _noted(turn)
-            and _answered(turn) >= _parts_asked(question, models.get("query"))
+            and last_result_ok(turn)
+            and not noted(turn)
+            and answered(turn) >= _parts_asked(question, models.get("query"))
         )
         if settled:  # the question's data is in: answer from it
             force = True
@@ -285,7 +275,7 @@ def build_graph(
         )
         update: dict[str, Any] = {"llm_calls": state.get("llm_calls", 0) + 1}
         if not isinstance(reply, AIMessage):
-            reply = AIMessage(content=_text_of(reply))
+            reply = AIMessage(content=text_of(reply))
         calls, source = _calls_of(reply, runner.names | {REPLY_TOOL}, first_step=not has_results)
         direct = [c for c in calls if c["name"] == REPLY_TOOL]
         calls = [c for c in calls if c["name"] != REPLY_TOOL]
@@ -309,7 +299,7 @@ def build_graph(
                 additional_kwargs={**reply.additional_kwargs, "uba_source": source},
             )
             return {**update, "messages": [message], "route": "tools"}
-        return {**update, **_judge_text(_text_of(reply).strip(), state, question)}
+        return {**update, **_judge_text(text_of(reply).strip(), state, question)}
 
     def _judge_text(text: str, state: AgentState, question: str) -> dict[str, Any]:
         """A text reply: the final answer if its numbers are grounded, else one correction, else a failure."""
@@ -320,6 +310,13 @@ def build_graph(
         # Narration is sent back only when it holds no number of its own: measured on the evaluation,
         # a narrated answer with the numbers was usually right, and the correction made it worse.
         described = describes_tools(text, runner.names) and not (has_results and _new_numbers(text, question))
+        # After one correction, a reply still without a number of the results is no answer to them
+        # (measured: a Chinese answer echoed its reminder, then after the correction declined with the
+        # ranking above it); the tools' own summaries answer instead.
+        second = state.get("corrections", 0) >= 1 and has_results and not _new_numbers(text, question)
+        composed = _from_results(state, question) if second and not described else None
+        if composed is not None:
+            return {**update, **composed}
         if not text or _echoes(text, question) or described:
             if state.get("corrections", 0) >= 1:
                 if described and has_results:  # a narrated answer still goes through the number check
@@ -350,7 +347,7 @@ def build_graph(
     def _checked(text: str, state: AgentState, question: str, update: dict[str, Any], reply_id: str) -> dict[str, Any]:
         """The final answer if its numbers are grounded, else one correction, else a failure."""
         headlines = [
-            _text_of(m).split("\n", 1)[0]
+            text_of(m).split("\n", 1)[0]
             for m in state["messages"][state.get("turn_start", 0) :]
             if isinstance(m, ToolMessage) and m.status != "error"
         ]  # this turn's, in order
@@ -360,6 +357,9 @@ def build_graph(
             return {**update, "messages": [final], "route": "finish", "outcome": "ok"}
         draft = AIMessage(content=text, id=reply_id)
         if state.get("nudged"):
+            composed = _from_results(state, question)
+            if composed is not None:
+                return {**update, **composed}
             return {
                 **update,
                 **_stop("ungrounded", question),
@@ -380,11 +380,22 @@ def build_graph(
             "transient": [*state.get("transient", []), draft.id, note.id],
         }
 
+    def _from_results(state: AgentState, question: str) -> dict[str, Any] | None:
+        """The answer in the tools' own words when the model gave none usable (empty, its instruction
+        repeated, numbers no tool returned after one correction): their summaries hold the numbers and
+        the sources stay cited; None when the turn has no usable result."""
+        heads = result_headlines(state["messages"][state.get("turn_start", 0) :])
+        if not heads or not last_result_ok(state["messages"][state.get("turn_start", 0) :]):
+            return None
+        text = prompt.failure("from_results", question) + "\n" + "\n".join(heads)
+        final = AIMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
+        return {"messages": [final], "route": "finish", "outcome": "ok"}
+
     def run_tools(state: AgentState) -> dict[str, Any]:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage) and last.tool_calls
         turn = state["messages"][state.get("turn_start", 0) :]
-        failed = _failed_calls(turn)
+        failed = failed_calls(turn)
         if all(call_key(c) in failed for c in last.tool_calls):
             # Measured: after an error the embedded model sometimes sends the very same call until the
             # step limit (six identical failing queries). Running it again cannot help.
@@ -393,13 +404,13 @@ def build_graph(
             last.tool_calls,
             source=last.additional_kwargs.get("uba_source", "native"),
             first_step=sum(1 for m in turn if isinstance(m, ToolMessage)),
-            done=_done_calls(turn),
-            evidence=_conversation_text(state["messages"]),
+            done=done_calls(turn),
+            evidence=conversation_text(state["messages"]),
         )
         update: dict[str, Any] = {"messages": results, "route": "model"}
-        refused = [m for m in results if _text_of(m).startswith(REFUSED)]
+        refused = [m for m in results if text_of(m).startswith(REFUSED)]
         if refused:  # a policy refusal (writing data, reading files) is the answer; no retry can change it
-            reason = _text_of(refused[0])[len(REFUSED) :]
+            reason = text_of(refused[0])[len(REFUSED) :]
             final = AIMessage(
                 content=prompt.failure("refused", state.get("question", ""), detail=reason),
                 id=str(uuid.uuid4()),
@@ -426,7 +437,7 @@ def build_graph(
         ]
         if evidence:
             label = prompt.failure("evidence", state.get("question", ""))
-            text += f"\n\n{label}\n" + "\n\n".join(f"[{m.name}]\n{_text_of(m)}" for m in evidence[-2:])
+            text += f"\n\n{label}\n" + "\n\n".join(f"[{m.name}]\n{text_of(m)}" for m in evidence[-2:])
         final = AIMessage(content=text, id=str(uuid.uuid4()), additional_kwargs={"uba_final": True})
         return {"messages": [*removals, final]}
 
@@ -484,17 +495,6 @@ def _parts_asked(question: str, spec: Any) -> int:
     return parts
 
 
-def _last_result_ok(turn: Sequence[BaseMessage]) -> bool:
-    """Whether the turn's last tool result succeeded (after a reply sent back too: the data is still in)."""
-    results = [m for m in turn if isinstance(m, ToolMessage)]
-    return bool(results) and results[-1].status != "error"
-
-
-def _answered(turn: Sequence[BaseMessage]) -> int:
-    """The turn's successful tool results."""
-    return sum(1 for m in turn if isinstance(m, ToolMessage) and m.status != "error")
-
-
 def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> tuple[list[dict[str, Any]], str]:
     """The reply's tool calls and where they came from: native ``tool_calls``, else parsed from the text.
 
@@ -502,50 +502,13 @@ def _calls_of(reply: AIMessage, names: frozenset[str], *, first_step: bool) -> t
     """
     if reply.tool_calls:
         return list(reply.tool_calls), "native"
-    found = parse_text_calls(_text_of(reply), names)
+    found = parse_text_calls(text_of(reply), names)
     if not found and first_step and "run_sql" in names:
-        found = [c for c in [sql_block_call(_text_of(reply))] if c]
+        found = [c for c in [sql_block_call(text_of(reply))] if c]
     calls = [
         {"name": c.name, "args": c.args, "id": f"text_{uuid.uuid4().hex[:12]}", "type": "tool_call"} for c in found
     ]
     return calls, "text"
-
-
-def _last_call(messages: Sequence[BaseMessage]) -> str:
-    """The last successful tool call of the earlier questions as ``name {json args}``, or ''."""
-    ok = {m.tool_call_id for m in messages if isinstance(m, ToolMessage) and m.status != "error"}
-    for message in reversed(messages):
-        if isinstance(message, AIMessage):
-            for call in reversed(message.tool_calls):
-                if call["id"] in ok:
-                    return f"{call['name']} {json.dumps(call.get('args') or {}, ensure_ascii=False, sort_keys=True)}"
-    return ""
-
-
-def _fresh_results(turn: Sequence[BaseMessage]) -> bool:
-    """Whether the turn ends with tool results that all succeeded (the model answers next)."""
-    tail = _latest_results(turn)
-    return bool(tail) and all(m.status != "error" for m in tail)
-
-
-def _has_note(message: ToolMessage) -> bool:
-    """Whether a tool result carries a note asking for a corrected call (``tools/sql_hints.py``)."""
-    return message.status != "error" and f"\n{NOTE_PREFIX}" in str(message.content)
-
-
-def _latest_results(turn: Sequence[BaseMessage]) -> list[ToolMessage]:
-    """The tool results that end ``turn`` (none when it ends with another message)."""
-    tail: list[ToolMessage] = []
-    for message in reversed(turn):
-        if not isinstance(message, ToolMessage):
-            break
-        tail.append(message)
-    return tail[::-1]
-
-
-def _noted(turn: Sequence[BaseMessage]) -> bool:
-    """Whether one of the turn's latest tool results carries a note asking for a corrected call."""
-    return any(_has_note(m) for m in _latest_results(turn))
 
 
 def _new_numbers(text: str, question: str) -> set[str]:
@@ -570,38 +533,6 @@ def _echoes(text: str, question: str) -> bool:
         return True
     hint = words(prompt.feedback("answer_hint", question=question))
     return any(hint[i : i + _ECHO_RUN] in said for i in range(0, max(len(hint) - _ECHO_RUN, 0) + 1, 4))
-
-
-def _conversation_text(messages: Sequence[BaseMessage]) -> str:
-    """What the user wrote and the tools returned in this thread: where the ids of a call must appear."""
-    return "\n".join(
-        _text_of(m)
-        for m in messages
-        if (isinstance(m, HumanMessage) and not m.additional_kwargs.get("uba_feedback"))
-        or (isinstance(m, ToolMessage) and m.status != "error")
-    )
-
-
-def _done_calls(turn: Sequence[BaseMessage]) -> set[str]:
-    """Keys of the calls of this question that already succeeded (name and arguments)."""
-    ok_ids = {m.tool_call_id for m in turn if isinstance(m, ToolMessage) and m.status != "error"}
-    return {call_key(c) for m in turn if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] in ok_ids}
-
-
-def _failed_calls(turn: Sequence[BaseMessage]) -> dict[str, str]:
-    """Keys of the calls of this question that failed, with the start of their error text."""
-    errors = {
-        m.tool_call_id: _text_of(m)
-        for m in turn
-        if isinstance(m, ToolMessage) and m.status == "error" and not m.additional_kwargs.get("uba_repeat")
-    }
-    return {
-        call_key(c): errors[c["id"]][:200]
-        for m in turn
-        if isinstance(m, AIMessage)
-        for c in m.tool_calls
-        if c["id"] in errors
-    }
 
 
 def _stop(key: str, question: str, **variables: Any) -> dict[str, Any]:

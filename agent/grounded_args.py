@@ -131,11 +131,18 @@ def grounded_parameters(
                 del props["dimensions"]
                 for field in ("order", "limit"):  # they order and cut groups: none without a dimension
                     props.pop(field, None)
-            elif shape is not None and shape.grouped:  # "which category does user 4711 view most": grouped too
-                props["dimensions"]["minItems"] = 1
-                variant["required"] = sorted({*variant.get("required", []), "dimensions"})
+            else:  # each dimension once
+                props["dimensions"]["maxItems"] = min(props["dimensions"].get("maxItems", 2), len(items["enum"]))
+                if shape is not None and shape.grouped:  # "which category does user 4711 view most": grouped too
+                    props["dimensions"]["minItems"] = 1
+                    variant["required"] = sorted({*variant.get("required", []), "dimensions"})
         if "dimensions" not in props:  # a floor on groups' rows needs groups
             props.pop("min_rows", None)
+        # A rate is of two behaviors: both are part of the call (measured: "conversion rate by device" was
+        # called without them, failed, and was sent again the same way).
+        events = [f for f in _RATE_EVENTS if f in fields and f in props]
+        if len(events) == len(_RATE_EVENTS):
+            variant["required"] = sorted({*variant.get("required", []), *events})
         variant["required"] = sorted(r for r in variant.get("required", []) if r in props)
         variant = with_filters(variant, {d: dimensions[d] for d in usable if d in dimensions}, seen)
         if "share_of_all" in variant["required"]:  # the share of which rows: a filter the question names
@@ -147,6 +154,9 @@ def grounded_parameters(
     if not variants:  # no measure can be grouped as asked: let the model choose (the compiler explains)
         return with_filters(out, dimensions, seen)
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+_RATE_EVENTS = ("base_event", "target_event")
 
 
 def _narrow_window(

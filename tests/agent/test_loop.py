@@ -218,10 +218,25 @@ def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(mak
     # the rejected draft and the challenge are not kept in the conversation
     assert analyst.history("g") == [("How many purchases?", fixed.text)]
 
-    analyst, _ = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Exactly 99999 purchases.", "Still 88888."])
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), "Exactly 99999 purchases.", "Still 88888."]
+    )
     answer = analyst.ask("How many purchases?")
-    assert answer.status == "incomplete" and "99999" not in answer.text and "88888" not in answer.text
-    assert str(facts["purchases"]) in answer.text  # shown from the tool's own output
+    # the answer is the tool's own output, said to be so, with its source; no further model call
+    assert answer.status == "ok" and "99999" not in answer.text and "88888" not in answer.text
+    assert answer.text.startswith("From the query results") and str(facts["purchases"]) in answer.text
+    assert answer.citations and len(model.requests) == 3
+
+
+def test_no_usable_answer_after_a_correction_is_the_tools_own_summary(make_analyst, facts):
+    for second in ("", "Sorry, I cannot answer that.", "How many purchases?"):
+        analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "", second])
+        answer = analyst.ask("How many purchases?")
+        assert answer.status == "ok" and str(facts["purchases"]) in answer.text, answer.text
+        assert "error: your reply was empty" in model.requests[2][-1].content and len(model.requests) == 3
+    # before any data, an empty reply still gets its one correction
+    analyst, model = make_analyst(["", "", ""])
+    assert analyst.ask("How many purchases?").status == "incomplete" and len(model.requests) == 2
 
 
 def test_stream_yields_steps_then_tokens_then_the_final_answer(make_analyst, facts):
@@ -266,8 +281,8 @@ def test_a_reply_that_only_repeats_the_question_is_sent_back_once(make_analyst, 
     assert fixed.status == "ok" and f"{facts['purchases']:,}" in fixed.text
     assert "repeated the question" in model.requests[2][-1].content
     echoed = analyst.ask("How many purchases were there?", thread_id="e2")
-    assert echoed.status == "incomplete" and "no usable reply" in echoed.text
-    assert str(facts["purchases"]) in echoed.text  # the evidence is shown instead
+    assert echoed.status == "ok" and echoed.text.startswith("From the query results")
+    assert str(facts["purchases"]) in echoed.text  # the tool's own output answers instead
 
 
 def test_a_reply_that_repeats_the_answer_reminder_is_sent_back(make_analyst, facts):

@@ -196,6 +196,14 @@ class SpecBase(BaseModel):
         )
 
     @model_validator(mode="after")
+    def _once_each(self):
+        # A dimension or filter given twice means it once (the grammar cannot say "unique"; measured: a
+        # ranking by ["user", "user"] failed inside the summary).
+        self.dimensions = list(dict.fromkeys(self.dimensions))
+        self.filters = [f for i, f in enumerate(self.filters) if f not in self.filters[:i]]
+        return self
+
+    @model_validator(mode="after")
     def _window(self):
         if self.last_days is not None and (self.start or self.end):
             raise ValueError("give last_days or start/end, not both")
