@@ -78,6 +78,9 @@ def test_refusals_and_bad_options_exit_cleanly(env):
         [str(UBA), "analyze", "funnel", "--steps", "view"], capture_output=True, text=True, env=environ, timeout=120
     )
     assert bad.returncode == 2 and "--steps" in bad.stderr
+    # a command group without its command shows its commands, not a traceback
+    bare = subprocess.run([str(UBA), "layer"], capture_output=True, text=True, env=environ, timeout=120)
+    assert bare.returncode == 2 and "show" in bare.stdout + bare.stderr and "Traceback" not in bare.stderr
 
 
 def test_layer_show_lists_what_you_can_ask_and_query_runs_a_spec(env, monkeypatch):
