@@ -232,10 +232,11 @@ def build_graph(
                 schemas, models, conversation_text(state["messages"]), asked, question
             )
         # A question asking for what a tool not yet run gives (a prediction for the user a ranking
-        # found): after the results, that tool's call is the next step, once (tools.predictions).
+        # found; where a named user is based): that tool's call is the next step, once, as soon as the
+        # conversation names what it needs (tools.predictions, the user profile).
         pending = (
             None
-            if force or not has_results
+            if force
             else _pending(
                 question, turn, options.get("decode_tools") or schemas, models, conversation_text(state["messages"])
             )

@@ -81,6 +81,12 @@ def grounded_parameters(
             getattr(model, "event_counts", None) or {},
         )
         _narrow_units(properties, getattr(model, "session_measures", frozenset()), question)
+        _narrow_named(
+            properties,
+            getattr(model, "measure_phrases", None) or {},
+            set((getattr(model, "only_for", None) or {}).get("base_event", ())),
+            question if latest is None else latest,
+        )
     out["required"] = sorted(required)
     if not dimensions or "filters" not in properties:
         return out
@@ -236,8 +242,9 @@ def _narrow_shape(
         kept = [m for m in measure["enum"] if (shares.get(m, False) or m in parts if shape.shares else m not in rates)]
         if shape.shares and len(shape.behaviors) >= 2:  # a share between two named behaviors is a rate
             kept = [m for m in kept if m in rates] or kept
-        elif len(shape.behaviors) == 1 and not (shape.first or shape.next_period):
-            # one behavior named: no rate between two ("what share of purchases happen on weekends")
+        elif len(shape.behaviors) == 1 and not (shape.first or shape.next_period) and not _PEOPLE.search(question):
+            # one behavior named: no rate between two ("what share of purchases happen on weekends"), unless
+            # the share is of people ("the share of each channel's users who purchased": of active users)
             kept = [m for m in kept if m not in rates] or kept
         if kept:
             properties["measure"] = {**measure, "enum": kept}
@@ -291,6 +298,8 @@ def _narrow_shape(
         only("grain", list(shape.grains), "string")
 
 
+_PEOPLE = re.compile(r"\b(?:users?|customers?|people|shoppers?|visitors?|buyers?)\b|用户|顾客|客户", re.IGNORECASE)
+"""Words for people: a share of them is a share of users (a rate), not of events."""
 _SESSION_WORDS = re.compile(r"\bsessions?\b|\bvisits?\b|会话|访问", re.IGNORECASE)
 
 
@@ -302,6 +311,22 @@ def _narrow_units(properties: dict[str, Any], session_measures: frozenset[str], 
         kept = [m for m in measure["enum"] if m not in session_measures]
         if kept:
             properties["measure"] = {**measure, "enum": kept}
+
+
+def _narrow_named(properties: dict[str, Any], phrases: Mapping[str, list[str]], rates: Any, question: str) -> None:
+    """The measures the question names by a phrase of their own ("average order value", "AOV") and the
+    rates (their behaviors are read apart), when it names one. Measured: "how did the average order value
+    in October compare with September" was answered with the count of orders."""
+    measure = properties.get("measure") or {}
+    named = [m for m in measure.get("enum", []) if any(_says(p, question) for p in phrases.get(m, ()))]
+    if named:
+        properties["measure"] = {**measure, "enum": [m for m in measure["enum"] if m in named or m in rates]}
+
+
+def _says(phrase: str, question: str) -> bool:
+    """Whether ``question`` holds ``phrase`` as whole words (an acronym in its case; a plural too)."""
+    pattern = rf"(?<!\w){re.escape(phrase)}s?(?!\w)"
+    return re.search(pattern, question, 0 if phrase.isupper() else re.IGNORECASE) is not None
 
 
 def _narrow_behaviors(properties: dict[str, Any], behaviors: tuple[str, ...], event_counts: Mapping[str, str]) -> None:

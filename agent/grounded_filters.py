@@ -143,7 +143,12 @@ def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> li
     named = {key: entity_ids(seen.question, list(words)) for key, words in seen.id_words.items()}
     if kind == "id":  # not an id the question names after another key ("user 1234" is no item)
         others = set().union(*(ids for key, ids in named.items() if key != name)) - named.get(name, frozenset())
-        return [i for i in id_tokens(seen.evidence) if i not in seen.not_ids and i not in others]
+        # nor a bounded number with its unit ("5-star")
+        return [
+            i
+            for i in id_tokens(seen.evidence)
+            if i not in seen.not_ids | others and i.split("-")[0] not in seen.not_ids
+        ]
     if kind == "text":
         return _text_values(seen.question, seen.mentions)
     values = (
@@ -153,7 +158,7 @@ def _values(name: str, kind: str, listed: list[str], seen: FilterEvidence) -> li
         if listed
         else question_tokens(seen.question)
     )
-    taken = {n for op, n, _ in seen.bounds if op != "eq"} | ({str(seen.min_rows)} if seen.min_rows else set())
+    taken = {n for _, n, _ in seen.bounds} | ({str(seen.min_rows)} if seen.min_rows else set())
     taken |= set().union(*named.values())
     taken |= {m.strip("'") for m in seen.mentions or ()}  # words asked of the text are no brand or month
     if not (kind == "listed" and listed):  # "German" names a country, so it is no brand or signup month
@@ -177,15 +182,15 @@ def _narrow_filters(
     when no dimension has one."""
     items = spec.get("items") or {}
     op = (items.get("properties") or {}).get("op", {"type": "string"})
-    bounds = [(o, n, unit) for o, n, unit in seen.bounds if o != "eq"]
+    bounds = list(seen.bounds)  # "5-star reviews": eq 5 on the rating too
     variants, bounded, texts = [], [], []
     asked = False  # a value the question names: a filter is due
     for name, (kind, listed) in dimensions.items():
         values = _values(name, kind, listed, seen)
         compared = named_values(listed, seen.latest, seen.aliases.get(name)) if kind == "listed" and listed else []
         if len(compared) >= 2:  # "German vs French": exactly those, grouped by the dimension
-            both = {"type": "array", "items": {"type": "string", "enum": compared}}
-            both |= {"minItems": len(compared), "maxItems": len(compared)}
+            both = {"type": "array", "prefixItems": [{"type": "string", "const": v} for v in compared], "items": False}
+            both |= {"minItems": len(compared), "maxItems": len(compared)}  # each once (in the layer's order)
             variants.append(_variant(name, {"type": "string", "enum": ["in"]}, both, ["dimension", "op", "value"]))
             asked = True
         elif values:

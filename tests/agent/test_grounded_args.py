@@ -460,3 +460,61 @@ def test_a_measure_per_session_is_for_a_question_about_sessions(parts):
 def test_users_of_one_behavior_without_another_are_counted_by_the_rate_only(parts):
     ok = _allowed(parts, "How many registered users have no activity at all in the data?")
     assert not ok("query", {"measure": "active_users"})
+
+
+def test_a_rate_is_called_with_both_its_behaviors_and_each_dimension_once(parts):
+    ok = _allowed(parts, "What is the conversion rate by device over the last 30 days?")
+    rate = {"measure": "conversion_rate", "dimensions": ["device"], "last_days": 30}
+    assert not ok("query", rate)  # failed at run time before: "conversion_rate needs base_event and target_event"
+    assert ok("query", {**rate, "base_event": "active", "target_event": "purchase"})
+    assert not ok(
+        "query", {**rate, "dimensions": ["device", "device"], "base_event": "view", "target_event": "purchase"}
+    )
+
+
+def test_a_measure_named_by_its_own_phrase_is_the_one_offered(parts):
+    ok = _allowed(parts, "How did the average order value in October compare with September?")
+    window = {"start": "2026-10-01", "end": "2026-10-31", "compare_previous": True}
+    assert ok("query", {**window, "measure": "avg_order_value"})
+    assert not ok("query", {**window, "measure": "orders"})
+    assert _allowed(parts, "What was the AOV last week?")("query", {"measure": "avg_order_value", "last_days": 7})
+    # a phrase naming a rate's base keeps the rate: "active users" here are who the share is of
+    shares = _allowed(parts, "What share of active users made a purchase last week?")
+    assert shares(
+        "query", {"measure": "conversion_rate", "last_days": 7, "base_event": "active", "target_event": "purchase"}
+    )
+
+
+def test_a_sign_up_count_is_no_count_of_active_users(parts):
+    ok = _allowed(parts, "How many users from Germany signed up in the last 30 days?")
+    germany = {"last_days": 30, "filters": [{"dimension": "country", "value": "DE"}]}
+    assert ok("query", {**germany, "measure": "signups"})
+    assert not ok("query", {**germany, "measure": "active_users"})
+
+
+def test_a_value_of_several_words_is_named_spaced_and_names_no_behavior(parts):
+    question = "Do paid search users buy more often than organic ones? Compare the share of each who purchased."
+    schemas, models = parts
+    shape = models["query"].shape_choices(question, question)
+    assert "search" not in shape.behaviors and shape.dimensions == ["channel"]
+    ok = _allowed(parts, question)
+    both = {"dimension": "channel", "op": "in", "value": ["organic", "paid_search"]}  # the layer's order
+    rate = {"measure": "conversion_rate", "dimensions": ["channel"], "filters": [both]}
+    assert ok("query", {**rate, "base_event": "active", "target_event": "purchase"})
+    assert not ok(
+        "query",
+        {
+            **rate,
+            "filters": [{**both, "value": ["organic", "organic"]}],
+            "base_event": "active",
+            "target_event": "purchase",
+        },
+    )
+
+
+def test_an_n_star_review_is_a_rating_filter_and_no_id(parts):
+    ok = _allowed(parts, 'How many 5-star reviews use the word "love"?')
+    five, love = {"dimension": "rating", "op": "eq", "value": 5}, {"dimension": "review_text", "value": "'love'"}
+    assert ok("query", {"measure": "reviews", "filters": [five, love]})
+    assert not ok("query", {"measure": "reviews", "filters": [love]})
+    assert not ok("query", {"measure": "reviews", "filters": [five, love, {"dimension": "item", "value": "5-star"}]})

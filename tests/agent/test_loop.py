@@ -218,9 +218,7 @@ def test_an_invented_number_is_challenged_once_then_replaced_by_the_evidence(mak
     # the rejected draft and the challenge are not kept in the conversation
     assert analyst.history("g") == [("How many purchases?", fixed.text)]
 
-    analyst, model = make_analyst(
-        [tool_call("run_sql", sql=PURCHASES_SQL), "Exactly 99999 purchases.", "Still 88888."]
-    )
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Exactly 99999 purchases.", "Still 88888."])
     answer = analyst.ask("How many purchases?")
     # the answer is the tool's own output, said to be so, with its source; no further model call
     assert answer.status == "ok" and "99999" not in answer.text and "88888" not in answer.text

@@ -25,7 +25,8 @@ class UserProfileRequest(BaseModel):
         r"\bwhere\s+(?:is|are|was|were|does|do)\s+(?:they|he|she|this\s+\w+|the\s+\w+|(?:user|customer)\s+\S+)\s+"
         r"(?:from|based|located|live)\b|\b(?:their|his|her)\s+(?:country|device|channel|profile|signup\s+date)\b|"
         r"\b(?:what|which)\s+(?:device|channel|country)\s+(?:do|does|did|is|was|are)\b|\bprofile\b|\btell\s+me\s+(?:more\s+)?about\s+(?:them|him|her|this|user)|"
-        r"用户画像|来自哪|用什么设备",
+        r"\bwhen\s+did\s+(?:they|he|she|(?:user|customer)\s+\S+)\s+(?:sign\s*up|join|register)|"
+        r"\b(?:sign[\s-]?up|registration|join)\s+date\b|用户画像|来自哪|用什么设备|什么时候注册",
         re.IGNORECASE,
     )
     """A question asking who a user is (where they are from, their device): after the step that found the

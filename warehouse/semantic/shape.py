@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from warehouse.semantic.bounds import bounds_named, percentile_named
 from warehouse.semantic.linking import stem
+from warehouse.semantic.windows import months_named
 
 _UNIT = (
     r"(?:\d+\s+|(?:one|two|three|four|five|six|seven|ten|fourteen|thirty)\s+)?(?:days?|weeks?|months?|period|fortnight)"
@@ -212,8 +213,9 @@ def named_values(values: list[str], text: str, aliases: Mapping[str, list[str]] 
     out = []
     for value in values:
         short = len(value) <= 3 and value.isupper()
-        if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
-            out.append(value)
+        for form in dict.fromkeys([value, value.replace("_", " ")]):  # paid_search: "paid search" too
+            if re.search(rf"(?<![\w-]){re.escape(form)}(?![\w-])", text, flags=0 if short else re.IGNORECASE):
+                out.append(value)
     aliased = aliased_values(values, text, aliases)
     return [v for v in values if v in out or v in aliased]
 
@@ -307,6 +309,16 @@ def named_behaviors(question: str, behavior_words: Mapping[str, list[str]]) -> l
     return [name for _, _, name in kept]
 
 
+def _without_values(text: str, listed: Mapping[str, list[str]], behavior_words: Mapping[str, list[str]]) -> str:
+    """``text`` with the listed values of several words blanked out, those naming a behavior kept."""
+    for values in listed.values():
+        for value in values:
+            form = value.replace("_", " ")
+            if " " in form and value not in behavior_words:
+                text = re.sub(rf"(?<![\w-]){re.escape(form)}(?![\w-])", " ", text, flags=re.IGNORECASE)
+    return text
+
+
 def mentioned_words(question: str) -> list[str]:
     """What ``question`` asks text to contain: quoted words, kept in single quotes (the text holds them as
     written, not in other forms: ``'size'`` is no "sizing"; single, since a double quote inside a grammar's
@@ -348,9 +360,20 @@ def shape_choices(
     named = list(dict.fromkeys([*heads, *(words if ranking and not heads else []), *by_values]))
     dimensions: list[str] | None = None if ranking and not named else named
     shares = True if _SHARE.search(latest) else None if (_SUBSET.search(question) or _SHARE.search(question)) else False
-    behaviors = named_behaviors(latest, behavior_words or {})
+    # A value of several words names no behavior ("paid search" users did not search).
+    behaviors = named_behaviors(_without_values(latest, listed, behavior_words or {}), behavior_words or {})
     if len(behaviors) < 2:
-        behaviors = named_behaviors(question, behavior_words or {})
+        behaviors = named_behaviors(_without_values(question, listed, behavior_words or {}), behavior_words or {})
+    after, next_period, first = (
+        bool(_AFTER.search(question)),
+        bool(_NEXT_PERIOD.search(question)),
+        bool(_FIRST.search(question)),
+    )
+    if len(set(behaviors)) < len(behaviors) and not (after or next_period or first or months_named(question) >= 2):
+        # one behavior named twice is a behavior again only when the question says so ("again", "the next
+        # week", "first-time buyers ... a second time", two months); else it is named once
+        # ("buy more often ... the share who purchased")
+        behaviors = list(dict.fromkeys(behaviors))
     if shares is None and len(behaviors) >= 2 and _SUBSET.search(latest):
         shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
         # (or by the same one again: "of first-time buyers, how many bought a second time")
@@ -363,9 +386,9 @@ def shape_choices(
         dimensions=dimensions,
         grouped=bool(named) and (ranking or bool(by_values)),
         shares=shares,
-        after=bool(_AFTER.search(question)),
-        next_period=bool(_NEXT_PERIOD.search(question)),
-        first=bool(_FIRST.search(question)),
+        after=after,
+        next_period=next_period,
+        first=first,
         behaviors=tuple(behaviors),
         mentions=tuple(mentioned_words(latest) or mentioned_words(question)),
         percentile=percentile_named(latest) if percentile_named(latest) is not None else percentile_named(question),

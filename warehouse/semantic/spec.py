@@ -160,6 +160,9 @@ class SpecBase(BaseModel):
     dimension_words: ClassVar[dict[str, list[str]]] = {}
     """Per dimension: the words that name it (its name, its column, its synonyms)."""
     measure_words: ClassVar[list[str]] = []
+    measure_phrases: ClassVar[dict[str, list[str]]] = {}
+    """Per measure: the phrases that name it alone (of several words, or an acronym): "average order value",
+    "AOV"; a question naming one is about that measure (``agent.grounded_args``)."""
     people: ClassVar[str | None] = None
     """The users' key dimension ("who wrote the most reviews")."""
     share_measures: ClassVar[dict[str, bool]] = {}
@@ -172,7 +175,7 @@ class SpecBase(BaseModel):
     value_aliases: ClassVar[dict[str, dict[str, list[str]]]] = {}
     """Per dimension: per listed value, the words that name it (DE: Germany, German, 德国)."""
     event_counts: ClassVar[dict[str, str]] = {}
-    """Counts of one event type (purchases, users_who_purchased) -> that event type."""
+    """Counts of one behavior (purchases, users_who_purchased; signups; active_users) -> that behavior."""
 
     @classmethod
     def window_choices(cls, question: str) -> WindowChoices | None:
@@ -311,6 +314,16 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
             for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)
         )
     )
+    model.measure_phrases = {
+        m.name: [
+            w
+            for w in dict.fromkeys(
+                (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)
+            )
+            if " " in w or (w.isupper() and len(w) >= 2)
+        ]
+        for m in layer.measures.values()
+    }
     model.share_measures = {m.name: m.agg == "rate" or m.format == "ratio" for m in layer.measures.values()}
     model.behavior_words = {n: list(w) for n, w in layer.behaviors.items()}
     model.value_aliases = {n: dict(d.aliases) for n, d in layer.dimensions.items() if d.aliases}
@@ -320,6 +333,17 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
         for m in layer.measures.values()
         if m.agg in {"count", "count_distinct"} and m.where and (hit := _ONE_EVENT.match(m.where.strip()))
     }
+    # The two behaviors that are no event type count too: sign-ups (the users table's rows) and being
+    # active (any event): "how many users from Germany signed up" is no count of active users.
+    for m in layer.measures.values():
+        if m.where or m.name in model.event_counts:
+            continue
+        if m.entity == "users" and m.agg == "count" and "signup" in layer.behaviors:
+            model.event_counts[m.name] = "signup"
+        elif (
+            m.entity == "events" and m.agg == "count_distinct" and m.column == "user_id" and "active" in layer.behaviors
+        ):
+            model.event_counts[m.name] = "active"
     model.people = next((n for n, d in layer.dimensions.items() if d.entity == "users" and d.column == "user_id"), None)
     return model
 

@@ -96,6 +96,11 @@ def _month_number(name: str) -> int:
     return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name.lower()[:3]))
 
 
+def months_named(text: str) -> int:
+    """How many month names (English or Chinese) ``text`` holds ("September ... October": 2)."""
+    return len(_MONTH_NAME.findall(text)) + len(_ZH_MONTH.findall(text))
+
+
 def window_choices(question: str, last_day: date | None) -> WindowChoices | None:
     """The windows ``question`` names; ``WindowChoices(named=False)`` when it names no time; None when it
     speaks of time in a way not understood here (then the window is left to the model)."""
