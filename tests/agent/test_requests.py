@@ -100,7 +100,9 @@ def test_after_the_ranking_the_prediction_the_question_asks_for_is_the_next_call
 
 
 def test_a_named_users_attributes_are_their_profile_from_the_first_step(make_analyst):
-    analyst, model = make_analyst([tool_call("user_profile", user_id="17"), "They signed up in the data's first weeks."])
+    analyst, model = make_analyst(
+        [tool_call("user_profile", user_id="17"), "They signed up in the data's first weeks."]
+    )
     answer = analyst.ask("When did user 17 sign up?")
     assert model.request_kwargs[0].get("tool_choice") == "user_profile"
     assert [s.tool for s in answer.trace] == ["user_profile"]
