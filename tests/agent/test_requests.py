@@ -63,6 +63,10 @@ def test_a_quantity_the_data_has_no_word_for_is_answered_as_missing_without_a_mo
     assert "The data has no age" in answer.text and not re.search(r"\d", answer.text)
     margin = analyst.ask("What was our gross margin on audio items in October?")
     assert "no gross margin" in margin.text and not model.requests
+    # a measured "time" or "rate" of something the data does not record; people counted by an action it lacks
+    assert "no delivery time" in analyst.ask("What's the average delivery time of our orders?").text
+    assert "no unsubscribed event" in analyst.ask("How many users unsubscribed from the newsletter in October?").text
+    assert not model.requests
 
 
 @pytest.mark.parametrize(
@@ -75,6 +79,10 @@ def test_a_quantity_the_data_has_no_word_for_is_answered_as_missing_without_a_mo
         "What is the average rating of reviews that mention the battery?",
         "How many sessions does a user have on average in September?",
         "What's the total revenue of the audio category?",
+        "What's the average session length on mobile?",
+        "How many users logged in yesterday?",
+        "How many users acquired through paid search made at least one purchase?",
+        "How many customers reviewed a product last week?",
     ],
 )
 def test_a_quantity_the_layer_names_goes_to_the_tools(analyst_parts, question):

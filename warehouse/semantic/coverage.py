@@ -4,8 +4,9 @@
 the nearest measure ("the average rating ... is 3"). The layer knows every word it can answer for (its
 measures, dimensions, values, behaviors and synonyms, the schema's tables and columns), so a question
 whose asked-for quantity ("the average ___ of", "what's our ___ on") ends in a word none of them has is
-answered with "the data has no ___" and no number (also the attribute a "which ___" question ranks). Only the head of the asked phrase counts ("customer
-acquisition cost": cost), and words of statistics and time (percentile, share, week) are always known,
+answered with "the data has no ___" and no number (also the attribute a "which ___" question ranks, the
+thing a measured "time" or "rate" is of, and an action people are counted by). The head of the asked
+phrase counts ("customer acquisition cost": cost; of "delivery time", delivery too), and words of statistics and time (percentile, share, week) are always known,
 so "the 90th percentile of events per session" still goes to the tools. An operator whose data has the
 thing under another name adds that name as a synonym in the layer file.
 """
@@ -51,6 +52,21 @@ _KNOWN = (
 ).split()
 """Words every question may ask for: statistics, time, people and the analyst's own tools."""
 _WORD = re.compile(r"[a-z0-9]+")
+_GENERIC = frozenset("time rate value size amount cost length duration score level volume number count".split())
+"""Heads that say how something is measured, not what: "the average delivery time" asks for delivery, so
+the words before such a head must be known too ("order value", "session length" are)."""
+_FILLER = frozenset("the our my its their a an per each daily weekly monthly yearly".split())
+_DID = re.compile(
+    r"\bhow\s+many\s+(?:of\s+(?:our|the)\s+)?(?:users|customers|people|shoppers|visitors|members|buyers|accounts)"
+    r"\s+(?:have\s+|had\s+)?([a-z]{3,}ed)\b",
+    re.IGNORECASE,
+)
+"""People counted by what they did ("how many users unsubscribed from the newsletter"): the verb must be a
+behavior or another word the data knows."""
+_ACTIVITY = frozenset(
+    "logged engaged interacted shopped browsed stayed remained used returned acquired based located referred".split()
+)
+"""Verbs of being active in general (any event answers them) or of where users came from or are."""
 
 
 def _root(word: str) -> str:
@@ -93,6 +109,14 @@ class Coverage:
                     continue
                 if _root(words[-1]) not in self.known:
                     return phrase
+                if words[-1] in _GENERIC and any(
+                    _root(w) not in self.known for w in words[:-1] if w not in _FILLER and not w.isdigit()
+                ):
+                    return phrase
+        for m in _DID.finditer(question):
+            verb = m.group(1).lower()
+            if verb not in _ACTIVITY and _root(verb) not in self.known:
+                return f"{verb} event"
         for m in _WHICH.finditer(question):
             phrase = m.group(1).strip()
             words = [w for w in _WORD.findall(phrase.lower()) if not w.isdigit()]
