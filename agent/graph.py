@@ -66,6 +66,7 @@ class AgentState(TypedDict, total=False):
     llm_calls: int
     corrections: int
     nudged: bool
+    reworded: bool
     force_answer: bool
     transient: list[str]
     route: Route
@@ -156,6 +157,7 @@ def build_graph(
             "llm_calls": 0,
             "corrections": 0,
             "nudged": False,
+            "reworded": False,
             "force_answer": False,
             "transient": [],
             "failure": "",
@@ -314,12 +316,15 @@ def build_graph(
         # After one correction, a reply still without a number of the results is no answer to them
         # (measured: a Chinese answer echoed its reminder, then after the correction declined with the
         # ranking above it); the tools' own summaries answer instead.
-        second = state.get("corrections", 0) >= 1 and has_results and not _new_numbers(text, question)
-        composed = _from_results(state, question) if second and not described else None
+        unnumbered = has_results and not _new_numbers(text, question)
+        composed = _from_results(state, question) if state.get("reworded") and unnumbered and not described else None
         if composed is not None:
             return {**update, **composed}
-        if not text or _echoes(text, question) or described:
-            if state.get("corrections", 0) >= 1:
+        # A question asking for a number answered without one, the results' numbers above it (measured: a
+        # Chinese answer asked for the tool results it had): sent back once.
+        numberless = unnumbered and bool(_ASKS_NUMBER.search(question)) and last_result_ok(turn)
+        if not text or _echoes(text, question) or described or (numberless and not state.get("reworded")):
+            if state.get("reworded"):  # sent back once already
                 if described and has_results:  # a narrated answer still goes through the number check
                     return _checked(text, state, question, update, reply_id)
                 return {**update, **_stop("empty", question)}
@@ -329,16 +334,21 @@ def build_graph(
                 else "echo_reply"
                 if _echoes(text, question)
                 else "described_result"
-                if has_results
+                if described and has_results
                 else "described_call"
+                if described
+                else "no_number"
             )
             note = HumanMessage(
-                content=prompt.feedback(key), id=str(uuid.uuid4()), additional_kwargs={"uba_feedback": True}
+                content=prompt.feedback(key, question=question),
+                id=str(uuid.uuid4()),
+                additional_kwargs={"uba_feedback": True},
             )
             draft = [AIMessage(content=text, id=reply_id)] if text else []
             return {
                 **update,
                 "corrections": state.get("corrections", 0) + 1,
+                "reworded": True,
                 "messages": [*draft, note],
                 "transient": [*state.get("transient", []), *(m.id for m in draft), note.id],
                 "route": "model",
@@ -456,6 +466,14 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|often|long)\b|\bwhat\s+(?:share|percent|percentage|fraction|proportion)\b|"
+    r"多少|几[个次笔天位]|比例|占比|百分",
+    re.IGNORECASE,
+)
+"""A question whose answer is a number."""
 
 
 def _pending(

@@ -285,9 +285,9 @@ def test_uba_eval_runs_one_split_of_a_named_set_and_reports_per_class(demo_url, 
     assert summary["answered"] == len(expected)
     assert summary["questions_by_kind"] == dict(Counter(q.kind for q in expected))
     assert summary["data_intact"] is True
-    # the refusals are refused before any model call (agent/requests.py), and so is the one unanswerable
-    # question of the four whose asked-for thing no word of the layer names ("which discount code",
-    # warehouse/semantic/coverage.py); the oracle's "no answer" to the others says nothing of what is lacking
-    assert summary["accuracy_by_kind"] == {"refusal": 1.0, "unanswerable": 0.25}
+    # the refusals are refused before any model call (agent/requests.py), and so are the two unanswerable
+    # questions of the four whose asked-for thing no word of the layer names (warehouse/semantic/coverage.py);
+    # the oracle's "no answer" to the others says nothing of what is lacking
+    assert summary["accuracy_by_kind"] == {"refusal": 1.0, "unanswerable": 0.5}
     bad = CliRunner().invoke(app, ["eval", "--backend", "fake", "--set", "regression", "--split", "test"])
     assert bad.exit_code != 0 and "no dev/test split" in bad.output

@@ -423,7 +423,11 @@ def test_after_the_results_a_question_asks_for_the_answer_comes_without_tools(ma
     assert model.request_kwargs[1].get("tool_choice") == "none"  # one question, its data in: answer
     # two behaviors counted side by side: both results before the answer
     analyst, model = make_analyst(
-        [tool_call("run_sql", sql=VIEWS_SQL), tool_call("run_sql", sql=PURCHASES_SQL), "Views and purchases."]
+        [
+            tool_call("run_sql", sql=VIEWS_SQL),
+            tool_call("run_sql", sql=PURCHASES_SQL),
+            f"{facts['views']} views and {facts['purchases']} purchases.",
+        ]
     )
     both = analyst.ask("How many views and purchases are there?")
     assert [s.ok for s in both.trace] == [True, True] and "tool_choice" not in model.request_kwargs[1]
@@ -549,7 +553,9 @@ def test_the_answer_reminder_is_sent_but_never_stored(make_analyst, facts):
     follow_up = model.requests[2]
     assert any(isinstance(m, ToolMessage) for m in follow_up)
     assert not any(m.content == hint for m in follow_up)
-    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Again."], answer_hint=False)
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} again."], answer_hint=False
+    )
     analyst.ask("How many purchases?")
     assert not any(m.content == hint for m in model.requests[1])
 
@@ -581,7 +587,7 @@ def test_a_later_question_in_a_thread_is_reminded_of_the_last_call_to_edit_it(ma
     assert not any(m.content == hint for m in chinese)  # sent, never stored
 
 
-def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analyst):
+def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analyst, facts):
     bad = "SELECT COUNT(DISTINCT user_id) FROM users WHERE last_seen >= DATE '2026-01-01'"
     analyst, model = make_analyst([tool_call("run_sql", sql=bad)] * 6)
     answer = analyst.ask("How many users were active?")
@@ -591,7 +597,7 @@ def test_a_failed_call_sent_again_unchanged_ends_the_question_at_once(make_analy
     assert [s.ok for s in answer.trace] == [False] and answer.usage.llm_calls == 2
     assert model.remaining == 4
     # the next question works
-    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Done."])
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), f"{facts['purchases']} purchases."])
     assert analyst.ask("How many purchases?").status == "ok"
 
 
@@ -606,9 +612,9 @@ def test_an_answer_may_cite_the_data_range_from_the_system_prompt(make_analyst, 
 
 def test_a_result_with_a_note_gets_a_reminder_to_follow_it_instead_of_answering(make_analyst):
     analyst, model = make_analyst(
-        [tool_call("run_sql", sql=MISSPELT_SQL), tool_call("run_sql", sql=RETURNED_SQL), "Counted."]
+        [tool_call("run_sql", sql=MISSPELT_SQL), tool_call("run_sql", sql=RETURNED_SQL), "Counted them all."]
     )
-    answer = analyst.ask("How many orders were returned?")
+    answer = analyst.ask("Which orders were returned? Count them.")
     noted, reminder = model.requests[1][-2:]
     assert "note: no row has orders.status = 'retour'; its values: " in noted.content and "'returned'" in noted.content
     assert isinstance(reminder, HumanMessage) and reminder.content == prompt.feedback("note_hint")
@@ -681,3 +687,15 @@ def test_an_id_nobody_gave_is_sent_back_and_the_call_with_a_found_id_runs(make_a
     # an id the question gives is grounded
     analyst, _ = make_analyst([tool_call("user_profile", user_id=str(top)), f"User {top}."])
     assert analyst.ask(f"Show me user {top}").trace[0].ok
+
+
+def test_a_number_asked_for_and_not_given_is_asked_for_once(make_analyst, facts):
+    analyst, model = make_analyst(
+        [tool_call("run_sql", sql=PURCHASES_SQL), "好的，请提供工具结果。", f"一共有 {facts['purchases']} 次购买。"]
+    )
+    answer = analyst.ask("一共有多少次购买？")
+    assert "问题问的是一个数字" in model.requests[2][-1].content  # the correction, in the question's language
+    assert answer.status == "ok" and answer.text == f"一共有 {facts['purchases']} 次购买。"
+    # a question that asks for no number may be answered without one
+    analyst, model = make_analyst([tool_call("run_sql", sql=PURCHASES_SQL), "Audio sells best."])
+    assert analyst.ask("Which category sells best?").text == "Audio sells best." and len(model.requests) == 2

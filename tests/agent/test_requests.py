@@ -107,7 +107,7 @@ def test_after_the_ranking_the_prediction_the_question_asks_for_is_the_next_call
     assert model.request_kwargs[2].get("tool_choice") != "predict_next"  # once: then the answer
 
 
-def test_a_named_users_attributes_are_their_profile_from_the_first_step(make_analyst):
+def test_a_named_users_attributes_are_their_profile_from_the_first_step(make_analyst, facts):
     analyst, model = make_analyst(
         [tool_call("user_profile", user_id="17"), "They signed up in the data's first weeks."]
     )
@@ -115,6 +115,6 @@ def test_a_named_users_attributes_are_their_profile_from_the_first_step(make_ana
     assert model.request_kwargs[0].get("tool_choice") == "user_profile"
     assert [s.tool for s in answer.trace] == ["user_profile"]
     # a question about what a user did is no profile question: the model chooses
-    analyst, model = make_analyst([tool_call("query", measure="purchases"), "None."])
+    analyst, model = make_analyst([tool_call("query", measure="purchases"), f"{facts['purchases']} purchases."])
     analyst.ask("How many purchases has user 17 made?")
     assert model.request_kwargs[0].get("tool_choice") != "user_profile"
