@@ -45,6 +45,7 @@ from agent.turn import (
     last_call,
     last_result_ok,
     noted,
+    ranking_labels,
     result_headlines,
     text_of,
     turn_start,
@@ -363,6 +364,25 @@ def build_graph(
             if isinstance(m, ToolMessage) and m.status != "error"
         ]  # this turn's, in order
         bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
+        first = _first_missed(text, question, state["messages"][state.get("turn_start", 0) :])
+        if first and not bad:
+            # A ranking's answer names its first row: the question asks for the top (measured: the second
+            # row of "the highest is Glowa: 4.09; then CasaBella: 4.08" reported as the best-rated brand).
+            if state.get("reworded"):
+                return {**update, **(_from_results(state, question) or _stop("ungrounded", question))}
+            note = HumanMessage(
+                content=prompt.feedback("not_first", question=question, first=first),
+                id=str(uuid.uuid4()),
+                additional_kwargs={"uba_feedback": True},
+            )
+            draft = AIMessage(content=text, id=reply_id)
+            return {
+                **update,
+                "reworded": True,
+                "messages": [draft, note],
+                "route": "model",
+                "transient": [*state.get("transient", []), draft.id, note.id],
+            }
         if not bad:
             final = AIMessage(content=text, id=reply_id, additional_kwargs={"uba_final": True})
             return {**update, "messages": [final], "route": "finish", "outcome": "ok"}
@@ -466,6 +486,27 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+_TOP = re.compile(
+    r"\b(?:most|best|highest|top|largest|biggest|lowest|least|fewest|worst|smallest|strongest|weakest|peak)\b|"
+    r"最多|最高|最大|最少|最低|最好|最差",
+    re.IGNORECASE,
+)
+"""A question asking for the first of a ranking."""
+
+
+def _first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
+    """The first row of the turn's ranking when the question asks for the top one and the answer names
+    another row of it but not that one; else ''."""
+    labels = ranking_labels(turn)
+    if len(labels) < 2 or not _TOP.search(question) or re.search(r"\btop\s+\d+|前\s*\d+", question):
+        return ""
+
+    def named(label: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE) is not None
+
+    return labels[0] if not named(labels[0]) and any(named(other) for other in labels[1:]) else ""
 
 
 _ASKS_NUMBER = re.compile(

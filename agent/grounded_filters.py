@@ -187,7 +187,13 @@ def _narrow_filters(
     asked = False  # a value the question names: a filter is due
     for name, (kind, listed) in dimensions.items():
         values = _values(name, kind, listed, seen)
-        compared = named_values(listed, seen.latest, seen.aliases.get(name)) if kind == "listed" and listed else []
+        compared = (
+            named_values(listed, seen.latest, seen.aliases.get(name))
+            if kind == "listed" and listed
+            else aliased_values(listed, seen.latest, seen.aliases.get(name))  # "weekends": 0 and 6
+            if kind == "number"
+            else []
+        )
         if len(compared) >= 2:  # "German vs French": exactly those, grouped by the dimension
             both = {"type": "array", "prefixItems": [{"type": "string", "const": v} for v in compared], "items": False}
             both |= {"minItems": len(compared), "maxItems": len(compared)}  # each once (in the layer's order)

@@ -6,6 +6,7 @@ Pure functions over LangChain messages, shared by the agent loop (``agent.graph`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -136,3 +137,19 @@ def result_headlines(turn: Sequence[BaseMessage], most: int = 3) -> list[str]:
 _SENTENCE = 30
 """Characters of a result's first line from which it is taken for the tool's summary sentence."""
 _TABLE_LINES = 12
+
+
+_RANKING = re.compile(r"\(\d+ in all\): the (?:highest|lowest) is (.*?)(?:; the others are in the table)?\.$")
+
+
+def ranking_labels(turn: Sequence[BaseMessage]) -> list[str]:
+    """The row labels, in order, of the turn's last successful result when it is a ranking (the query
+    tool's summary "by brand (27 in all): the highest is Glowa: 4.09; then CasaBella: 4.08; ..."), else []."""
+    results = [m for m in turn if isinstance(m, ToolMessage) and m.status != "error"]
+    if not results:
+        return []
+    found = _RANKING.search(text_of(results[-1]).split("\n", 1)[0])
+    if found is None:
+        return []
+    rows = found.group(1).replace("; then ", "; ", 1).split("; ")
+    return [row.rsplit(": ", 1)[0].strip() for row in rows if ": " in row]

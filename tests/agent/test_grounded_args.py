@@ -407,7 +407,8 @@ def test_one_behavior_in_two_windows_as_a_share_is_a_rate(parts):
 def test_a_quoted_word_is_offered_in_its_quotes_to_match_as_written(parts):
     ok = _allowed(parts, 'How many reviews mention sizing? Count the ones containing "size".')
     assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "'size'"}]})
-    assert ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "sizing"}]})
+    # the quoted word is what to look for: the mention's own word is not offered beside it
+    assert not ok("query", {"measure": "reviews", "filters": [{"dimension": "review_text", "value": "sizing"}]})
 
 
 def test_no_value_the_grammar_offers_holds_a_double_quote(parts):
@@ -518,3 +519,13 @@ def test_an_n_star_review_is_a_rating_filter_and_no_id(parts):
     assert ok("query", {"measure": "reviews", "filters": [five, love]})
     assert not ok("query", {"measure": "reviews", "filters": [love]})
     assert not ok("query", {"measure": "reviews", "filters": [five, love, {"dimension": "item", "value": "5-star"}]})
+
+
+def test_a_word_naming_several_values_of_a_number_dimension_filters_on_all_of_them(parts):
+    ok = _allowed(parts, "What share of purchases happen on weekends?")
+    weekend = {"dimension": "weekday", "op": "in", "value": ["0", "6"]}
+    assert ok("query", {"measure": "purchases", "share_of_all": True, "filters": [weekend]})
+    assert not ok("query", {"measure": "purchases", "share_of_all": True, "filters": [{**weekend, "value": ["0"]}]})
+    assert not ok(
+        "query", {"measure": "purchases", "share_of_all": True, "filters": [{"dimension": "weekday", "value": "0"}]}
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from langchain_core.messages import ToolMessage
+
 from fake_llm import tool_call
 
 
@@ -62,3 +66,28 @@ def test_a_breakdown_over_too_few_users_is_suppressed_and_the_answer_can_say_so(
     # the operator's default (0) shows the same breakdown
     shown = build_analyst(demo_settings, model=ScriptedChatModel(script=[script[0], "ok"]), checkpointer=False)
     assert "suppressed" not in shown.ask("Purchases of the top 3 buyers?").tables[0].columns
+
+
+def test_a_ranking_answered_with_its_second_row_is_sent_back_to_name_the_first(make_analyst):
+    def rows(messages):
+        result = next(m for m in reversed(messages) if isinstance(m, ToolMessage)).content.split("\n", 1)[0]
+        found = re.search(r"the highest is ([^:]+): ([\d,.]+); then ([^:]+): ([\d,.]+)", result)
+        return found.groups()
+
+    def second(messages):
+        _, _, name, value = rows(messages)
+        return f"{name} has the most purchases ({value})."
+
+    def first(messages):
+        name, value, _, _ = rows(messages)
+        return f"{name} has the most purchases ({value})."
+
+    analyst, model = make_analyst([tool_call("query", measure="purchases", dimensions=["brand"]), second, first])
+    answer = analyst.ask("Which brand has the most purchases?")
+    top = rows(model.requests[1])[0]
+    assert top in model.requests[2][-1].content and "top one" in model.requests[2][-1].content
+    assert answer.status == "ok" and answer.text.startswith(top)
+    # named wrong twice: the tool's own summary answers, its first row first
+    analyst, _ = make_analyst([tool_call("query", measure="purchases", dimensions=["brand"]), second, second])
+    again = analyst.ask("Which brand has the most purchases?")
+    assert again.text.startswith("From the query results") and f"the highest is {top}" in again.text

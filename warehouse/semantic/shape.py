@@ -323,8 +323,11 @@ def mentioned_words(question: str) -> list[str]:
     """What ``question`` asks text to contain: quoted words, kept in single quotes (the text holds them as
     written, not in other forms: ``'size'`` is no "sizing"; single, since a double quote inside a grammar's
     string literal breaks llama.cpp's grammar parser), and the word (and the two words) after a mention verb
-    ("reviews that mention delivery", "complaining about the packaging")."""
+    ("reviews that mention delivery", "complaining about the packaging"); with words quoted, those alone
+    (they say exactly what to look for: "mention sizing? count the ones containing "size"")."""
     out = [f"'{q.strip()}'" for q in _QUOTED.findall(question) if q.strip()]
+    if out:
+        return list(dict.fromkeys(out))
     for m in _MENTION.finditer(question):
         first, second = m.group(1), m.group(2)
         if first.lower() in _NOT_MENTIONED:
