@@ -280,6 +280,10 @@ def _narrow_shape(
         only("compare_previous", [True], "boolean")
     if not shape.after:
         properties.pop("target_after", None)
+    if shape.negated:  # "users who signed up and were never active": the ones who did not, counted
+        only("without", [True], "boolean")
+    else:
+        properties.pop("without", None)
     if shape.first:
         only("base_first", [True], "boolean")
     else:

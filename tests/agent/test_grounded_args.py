@@ -368,11 +368,6 @@ def test_a_share_of_a_count_is_the_count_where_the_named_values_hold_over_all(pa
     assert not none("query", {"measure": "purchases", "share_of_all": True})  # no value named: no such share
 
 
-def test_users_of_one_behavior_who_did_not_do_another_are_a_rate(parts):
-    ok = _allowed(parts, "How many registered users have no activity at all in the data?")
-    assert ok("query", {"measure": "conversion_rate", "base_event": "signup", "target_event": "active"})
-
-
 def test_first_time_buyers_who_bought_again_are_a_rate_of_a_behavior_with_itself(parts):
     ok = _allowed(
         parts,
@@ -529,3 +524,11 @@ def test_a_word_naming_several_values_of_a_number_dimension_filters_on_all_of_th
     assert not ok(
         "query", {"measure": "purchases", "share_of_all": True, "filters": [{"dimension": "weekday", "value": "0"}]}
     )
+
+
+def test_users_of_one_behavior_who_never_did_another_are_the_rate_without_it(parts):
+    ok = _allowed(parts, "How many registered users have no activity at all in the data?")
+    rate = {"measure": "conversion_rate", "base_event": "signup", "target_event": "active"}
+    assert ok("query", {**rate, "without": True})
+    assert not ok("query", rate)
+    assert not _allowed(parts, "What share of signups were active?")("query", {**rate, "without": True})

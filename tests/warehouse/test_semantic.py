@@ -97,6 +97,33 @@ def test_conversion_rate_between_two_behaviors_as_a_share_of_users(env):
     assert row["value"] == round(len(viewers & buyers) / len(viewers), 4)  # a ratio to 4 places
 
 
+def test_users_of_one_behavior_who_did_not_do_another_are_counted_and_ranked(env):
+    _, frames, _, _ = env
+    events, last = frames["events"], _last_day(frames)
+    window = _in_last(events, "ts", last, 14)
+    viewers = set(window[window["event_type"] == "view"]["user_id"])
+    not_buyers = viewers - set(window[window["event_type"] == "purchase"]["user_id"])
+    spec = dict(measure="conversion_rate", base_event="view", target_event="purchase", last_days=14, without=True)
+    result = _value(env, **spec)
+    row = result.table.iloc[0]
+    assert (row["base_users"], row["both_users"]) == (len(viewers), len(not_buyers))
+    assert row["value"] == round(len(not_buyers) / len(viewers), 4)
+    assert "who did not do purchase" in result.summary and f"{len(not_buyers):,} of {len(viewers):,}" in result.summary
+    # by country, highest share without first, the row limit keeping those (not the rate's own top rows)
+    ranked = _value(env, **spec, dimensions=["country"], limit=2).table
+    users = frames["users"].set_index("user_id")["country"]
+    share = pd.Series({u: u in not_buyers for u in viewers}).groupby(users).mean()
+    assert list(ranked["country"]) == list(share.sort_values(ascending=False, kind="stable").index[:2])
+
+
+def test_a_ranking_compared_with_the_window_before_gives_each_shown_group_its_own_before(env):
+    result = _value(env, measure="events", dimensions=["country"], limit=2, last_days=7, compare_previous=True)
+    before = _value(env, measure="events", dimensions=["country"], limit=50, last_days=7, periods_back=1).table
+    earlier = dict(zip(before["country"], before["value"]))
+    assert all(row["previous"] == earlier[row["country"]] for _, row in result.table.iterrows())
+    assert "in all)" in result.summary and f"({len(before)} in all)" in result.summary
+
+
 def test_a_rate_of_users_who_went_on_to_do_the_target_after_their_first_base_event(env):
     _, frames, _, _ = env
     events = frames["events"]

@@ -361,9 +361,10 @@ def _rate(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window
     group_by = f" GROUP BY {', '.join(groups)}{_having(spec)}" if groups else ""
     joins = " ".join(outer.joins.values())
     users = f", {floor.users_sql('a.user_id')} AS {GROUP_USERS}" if floor is not None else ""
+    total = ", COUNT(*) OVER () AS groups" if spec.dimensions else ""  # how many groups before the row limit
     sql = (
         f"{cte} SELECT {''.join(n + ', ' for n in named)}COUNT(*) AS base_users, COUNT(t.user_id) AS both_users, "
-        f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value{users} "
+        f"CAST(COUNT(t.user_id) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value{total}{users} "
         f"FROM a LEFT JOIN t ON t.user_id = a.user_id {joins}{group_by}"
     )
     return f"{sql} {_ordered(spec, spec.dimensions)}".strip()

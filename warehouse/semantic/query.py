@@ -27,6 +27,8 @@ def data_span(safe: SafeSql, user_scope: str | None) -> tuple[date, date]:
 
 
 _COUNTS = ["value", "base_users", "both_users", "units"]
+_PREVIOUS_ROWS = 200
+"""Groups read of the window before (the spec's largest row limit), so each row shown finds its own."""
 """The columns a suppressed row loses: its value and the counts it was computed from."""
 
 
@@ -40,8 +42,12 @@ def run_query(
     floor = GroupFloor(min_group_users, user_scope)
     first, last = data_span(safe, user_scope)
     window = spec.window(last, first)
-    frame, ran = run(safe, compile_spec(layer, spec, window, safe.dialect, floor), user_scope)
-    frame, suppressed = floor.apply(frame, _COUNTS)
+    # Without: the rate's SQL ranks the opposite way, so its row limit keeps the groups asked for.
+    flipped = {"order": "asc" if spec.order == "desc" else "desc"} if spec.without and spec.dimensions else {}
+    frame, ran = run(
+        safe, compile_spec(layer, spec.model_copy(update=flipped), window, safe.dialect, floor), user_scope
+    )
+    frame, suppressed = floor.apply(_without(frame, spec), _COUNTS)
     if suppressed and spec.grain == "none" and spec.dimensions:  # a ranked place would hint at the value
         frame = frame.sort_values(SUPPRESSED, kind="stable").reset_index(drop=True)
     queries = [ran]
@@ -57,8 +63,10 @@ def run_query(
     if spec.compare_previous:
         window.bounds("compare_previous")
         before = window.before()
-        prev_frame, prev_sql = run(safe, compile_spec(layer, spec, before, safe.dialect, floor), user_scope)
-        prev_frame, _ = floor.apply(prev_frame, _COUNTS)
+        # every group of the window before, not only its own top rows: the rows shown are this window's
+        earlier = spec.model_copy(update={**flipped, "limit": _PREVIOUS_ROWS}) if spec.dimensions else spec
+        prev_frame, prev_sql = run(safe, compile_spec(layer, earlier, before, safe.dialect, floor), user_scope)
+        prev_frame, _ = floor.apply(_without(prev_frame, spec), _COUNTS)
         queries.append(prev_sql)
         previous = (before, prev_frame)
     frame = _rounded(_merge_previous(frame, previous, spec), shown)
@@ -159,6 +167,8 @@ def _what(measure: Measure, spec: SpecBase) -> str:
         what = f"share of users who {did(spec.base_event)}{first} who {later} {target}"
         if spec.target_window == "next":
             what = f"share of users who {did(spec.base_event)} who {target} in the period right after"
+        if spec.without:
+            what = f"share of users who {did(spec.base_event)}{first} who {_did_not(spec)}"
     if spec.min_rows:
         rows = (
             "users" if measure.agg == "rate" else f"{measure.per}s" if measure.per else measure.entity.replace("_", " ")
@@ -180,6 +190,18 @@ def _value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return repr(value)
+
+
+def _without(frame: pd.DataFrame, spec: SpecBase) -> pd.DataFrame:
+    """A rate's rows as the share who did not do its target (``without``): those users counted, ranked again."""
+    if not spec.without or "both_users" not in frame:
+        return frame
+    out = frame.copy()
+    out["both_users"] = out["base_users"] - out["both_users"]
+    out["value"] = 1.0 - out["value"].astype(float)
+    if spec.dimensions and spec.grain == "none":
+        out = out.sort_values("value", ascending=spec.order == "asc", kind="stable").reset_index(drop=True)
+    return out
 
 
 def _did_not(spec: SpecBase) -> str:
@@ -215,7 +237,8 @@ def _summary(
         text = f"{head}: {fmt(measure, row['value'])}"
         if measure.agg == "rate":
             both, base = int(row["both_users"]), int(row["base_users"])
-            text += f" ({both:,} of {base:,} users; {base - both:,} {_did_not(spec)})"
+            rest = f"the other {base - both:,} did" if spec.without else f"{base - both:,} {_did_not(spec)}"
+            text += f" ({both:,} of {base:,} users; {rest})"
         if "part" in row and parts_of is not None:
             text += f" ({fmt(parts_of, row['part'])} of {fmt(parts_of, row['whole'])})"
         if previous is not None:

@@ -179,6 +179,9 @@ class ShapeChoices:
     """It asks for users doing the base behavior for the first time: a rate's ``base_first``."""
     two_windows: bool = False
     """It names two adjacent windows without comparing them: the second is the period after the first."""
+    negated: bool = False
+    """It asks for users of one behavior who did not do another ("registered users with no activity"): a
+    rate's ``without``."""
     percentile: int | None = None
     """The percentile it asks for instead of a median ("the 90th percentile": 90); None when it asks none."""
     bounds: tuple[tuple[str, str, str], ...] = ()
@@ -380,7 +383,8 @@ def shape_choices(
     if shares is None and len(behaviors) >= 2 and _SUBSET.search(latest):
         shares = True  # "of the users who registered, how many have ordered": users of one behavior by another
         # (or by the same one again: "of first-time buyers, how many bought a second time")
-    if shares is not True and len(set(behaviors)) >= 2 and _NEGATED.search(latest):
+    negated = len(set(behaviors)) >= 2 and bool(_NEGATED.search(latest))
+    if shares is not True and negated:
         shares = True  # "registered users with no activity": a rate's users who did not (its result says)
     return ShapeChoices(
         compare=compare,
@@ -392,6 +396,7 @@ def shape_choices(
         after=after,
         next_period=next_period,
         first=first,
+        negated=negated,
         behaviors=tuple(behaviors),
         mentions=tuple(mentioned_words(latest) or mentioned_words(question)),
         percentile=percentile_named(latest) if percentile_named(latest) is not None else percentile_named(question),

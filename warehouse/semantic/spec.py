@@ -109,6 +109,11 @@ class SpecBase(BaseModel):
         description="conversion_rate only: only users whose first base_event ever falls in the window "
         "(first-time buyers), not everyone who did it in the window.",
     )
+    without: bool = Field(
+        False,
+        description="conversion_rate only: the share who did NOT do target_event (signed up but never active, "
+        "bought but never reviewed); the result counts them.",
+    )
     target_window: Literal["same", "next"] = Field(
         "same",
         description="conversion_rate only: next = count target_event in the period right after the window "
@@ -292,7 +297,7 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.last_day = layer.last_day
     rates = [m.name for m in layer.measures.values() if m.agg == "rate"]
     model.only_for = {
-        name: rates for name in ("base_event", "target_event", "target_after", "target_window", "base_first")
+        name: rates for name in ("base_event", "target_event", "target_after", "target_window", "base_first", "without")
     }
     model.only_for["percentile"] = [m.name for m in layer.measures.values() if m.agg == "median"]
     model.only_for["share_of_all"] = [m.name for m in layer.measures.values() if m.agg in ADDITIVE]
