@@ -252,7 +252,7 @@ def _narrow_shape(
         only("share_of_all", [True], "boolean")
     else:
         properties.pop("share_of_all", None)
-    _narrow_behaviors(properties, shape.behaviors, event_counts or {})
+    _narrow_behaviors(properties, shape.behaviors, event_counts or {}, shape.next_period)
     medians = list(only_for.get("percentile", ()))
     measure = properties.get("measure") or {}
     if shape.percentile is not None and "percentile" in properties and set(medians) & set(measure.get("enum", [])):
@@ -274,8 +274,8 @@ def _narrow_shape(
             "enum": sorted(sizes),
             "description": properties["limit"].get("description", ""),
         }
-    if shape.compare is False:
-        properties.pop("compare_previous", None)
+    if shape.compare is False or not {"last_days", "start", "end"} & set(properties):
+        properties.pop("compare_previous", None)  # no comparison asked, or no window to compare with the one before
     elif shape.compare is True:
         only("compare_previous", [True], "boolean")
     if not shape.after:
@@ -333,7 +333,9 @@ def _says(phrase: str, question: str) -> bool:
     return re.search(pattern, question, 0 if phrase.isupper() else re.IGNORECASE) is not None
 
 
-def _narrow_behaviors(properties: dict[str, Any], behaviors: tuple[str, ...], event_counts: Mapping[str, str]) -> None:
+def _narrow_behaviors(
+    properties: dict[str, Any], behaviors: tuple[str, ...], event_counts: Mapping[str, str], next_period: bool = False
+) -> None:
     """Counts of event types the question does not name left out ("the most add-to-carts" is no count of
     views), and with two behaviors named the first is a rate's base, the next its target ("of the users who
     favorited, the share who purchased")."""
@@ -344,7 +346,12 @@ def _narrow_behaviors(properties: dict[str, Any], behaviors: tuple[str, ...], ev
         properties["measure"] = {**measure, "enum": kept}
     if len(behaviors) < 2:
         return
-    for field, value in (("base_event", behaviors[0]), ("target_event", behaviors[1])):
+    base, target = behaviors[0], behaviors[1]
+    if target == "active" and base not in {"active", "signup"} and not next_period:
+        # Users who did an event were active in that window: the share is of the active users who did it
+        # ("buy more often ... the share of each group's active users who purchased").
+        base, target = target, base
+    for field, value in (("base_event", base), ("target_event", target)):
         allowed = _enum_of(properties.get(field))
         if value in allowed:
             properties[field] = {

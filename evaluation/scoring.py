@@ -59,8 +59,11 @@ def value_found(gold: Any, answer: str, tolerance: float) -> bool:
     text = str(gold).strip()
     # a country the data lists by its ISO code counts by its name too ("ES": "Spain", "西班牙")
     names = country_names(text) if re.fullmatch(r"[A-Z]{2}", text) else []
+    # a word's edges: letters and digits, not Chinese characters ("是Acme，" names Acme)
     return any(
-        (n in answer) if re.search(r"[\u4e00-\u9fff]", n) else re.search(rf"(?<!\w){re.escape(n)}(?!\w)", answer, re.I)
+        (n in answer)
+        if re.search(r"[\u4e00-\u9fff]", n)
+        else re.search(rf"(?<![^\W\u4e00-\u9fff]){re.escape(n)}(?![^\W\u4e00-\u9fff])", answer, re.I)
         for n in (text, *names)
     )
 

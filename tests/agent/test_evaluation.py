@@ -61,6 +61,9 @@ def test_values_are_found_at_the_written_precision():
     # a country listed by its ISO code, named as people name it
     assert value_found("ES", "User 1234 is based in Spain.", 0.01) and value_found("ES", "该用户来自西班牙。", 0.01)
     assert not value_found("ES", "User 1234 is based in Portugal.", 0.01)
+    # a name written between Chinese characters is a whole word; inside a longer word it is not
+    assert value_found("Acme", "收藏次数最多的品牌是Acme，共2884次。", 0.01)
+    assert not value_found("Acme", "The top brand is Acmeco.", 0.01)
 
 
 def test_a_date_counts_in_iso_form_or_as_people_write_it_and_only_that_date():

@@ -532,3 +532,28 @@ def test_users_of_one_behavior_who_never_did_another_are_the_rate_without_it(par
     assert ok("query", {**rate, "without": True})
     assert not ok("query", rate)
     assert not _allowed(parts, "What share of signups were active?")("query", {**rate, "without": True})
+
+
+def test_no_window_before_without_a_window_and_a_rate_is_never_trivially_of_active_users(parts):
+    question = "Do paid search users buy more often than organic ones? Give the share of each group's active users."
+    ok = _allowed(parts, question)
+    both = {"dimension": "channel", "op": "in", "value": ["organic", "paid_search"]}
+    rate = {"measure": "conversion_rate", "dimensions": ["channel"], "filters": [both]}
+    # "more often than" compares, but there is no window to compare with the one before
+    assert not ok("query", {**rate, "base_event": "active", "target_event": "purchase", "compare_previous": True})
+    assert ok("query", {**rate, "base_event": "active", "target_event": "purchase"})
+    # buyers are active in the window they buy in: that share would be 100%
+    assert not ok("query", {**rate, "base_event": "purchase", "target_event": "active"})
+    # active again in the period after is a real share
+    back = _allowed(parts, "What share of October's buyers were active again the next month?")
+    assert back(
+        "query",
+        {
+            "measure": "conversion_rate",
+            "start": "2026-10-01",
+            "end": "2026-10-31",
+            "base_event": "purchase",
+            "target_event": "active",
+            "target_window": "next",
+        },
+    )
