@@ -37,15 +37,16 @@ from agent.requests import refusal
 from agent.text_calls import describes_tools, parse_text_calls, sql_block_call
 from agent.tool_runner import REPLY_TOOL, ToolRunner, agent_schemas, call_key
 from agent.turn import (
+    ASKS_NUMBER,
     answered,
     conversation_text,
     done_calls,
     failed_calls,
+    first_missed,
     fresh_results,
     last_call,
     last_result_ok,
     noted,
-    ranking_labels,
     result_headlines,
     text_of,
     turn_start,
@@ -323,7 +324,7 @@ def build_graph(
             return {**update, **composed}
         # A question asking for a number answered without one, the results' numbers above it (measured: a
         # Chinese answer asked for the tool results it had): sent back once.
-        numberless = unnumbered and bool(_ASKS_NUMBER.search(question)) and last_result_ok(turn)
+        numberless = unnumbered and bool(ASKS_NUMBER.search(question)) and last_result_ok(turn)
         if not text or _echoes(text, question) or described or (numberless and not state.get("reworded")):
             if state.get("reworded"):  # sent back once already
                 if described and has_results:  # a narrated answer still goes through the number check
@@ -364,7 +365,7 @@ def build_graph(
             if isinstance(m, ToolMessage) and m.status != "error"
         ]  # this turn's, in order
         bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
-        first = _first_missed(text, question, state["messages"][state.get("turn_start", 0) :])
+        first = first_missed(text, question, state["messages"][state.get("turn_start", 0) :])
         if first and not bad:
             # A ranking's answer names its first row: the question asks for the top (measured: the second
             # row of "the highest is Glowa: 4.09; then CasaBella: 4.08" reported as the best-rated brand).
@@ -486,35 +487,6 @@ def build_graph(
     graph.add_conditional_edges("tools", route, ["model", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-_TOP = re.compile(
-    r"\b(?:most|best|highest|top|largest|biggest|lowest|least|fewest|worst|smallest|strongest|weakest|peak)\b|"
-    r"最多|最高|最大|最少|最低|最好|最差",
-    re.IGNORECASE,
-)
-"""A question asking for the first of a ranking."""
-
-
-def _first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
-    """The first row of the turn's ranking when the question asks for the top one and the answer names
-    another row of it but not that one; else ''."""
-    labels = ranking_labels(turn)
-    if len(labels) < 2 or not _TOP.search(question) or re.search(r"\btop\s+\d+|前\s*\d+", question):
-        return ""
-
-    def named(label: str) -> bool:
-        return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE) is not None
-
-    return labels[0] if not named(labels[0]) and any(named(other) for other in labels[1:]) else ""
-
-
-_ASKS_NUMBER = re.compile(
-    r"\bhow\s+(?:many|much|often|long)\b|\bwhat\s+(?:share|percent|percentage|fraction|proportion)\b|"
-    r"多少|几[个次笔天位]|比例|占比|百分",
-    re.IGNORECASE,
-)
-"""A question whose answer is a number."""
 
 
 def _pending(

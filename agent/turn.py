@@ -153,3 +153,32 @@ def ranking_labels(turn: Sequence[BaseMessage]) -> list[str]:
         return []
     rows = found.group(1).replace("; then ", "; ", 1).split("; ")
     return [row.rsplit(": ", 1)[0].strip() for row in rows if ": " in row]
+
+
+_TOP = re.compile(
+    r"\b(?:most|best|highest|top|largest|biggest|lowest|least|fewest|worst|smallest|strongest|weakest|peak)\b|"
+    r"最多|最高|最大|最少|最低|最好|最差",
+    re.IGNORECASE,
+)
+"""A question asking for the first of a ranking."""
+
+
+def first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
+    """The first row of the turn's ranking when the question asks for the top one and the answer names
+    another row of it but not that one; else ''."""
+    labels = ranking_labels(turn)
+    if len(labels) < 2 or not _TOP.search(question) or re.search(r"\btop\s+\d+|前\s*\d+", question):
+        return ""
+
+    def named(label: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE) is not None
+
+    return labels[0] if not named(labels[0]) and any(named(other) for other in labels[1:]) else ""
+
+
+ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|often|long)\b|\bwhat\s+(?:share|percent|percentage|fraction|proportion)\b|"
+    r"多少|几[个次笔天位]|比例|占比|百分",
+    re.IGNORECASE,
+)
+"""A question whose answer is a number."""
