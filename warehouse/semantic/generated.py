@@ -161,7 +161,7 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
                 description="users who signed up (by signup time)",
                 entity="users",
                 agg="count",
-                synonyms=["new users", "registrations"],
+                synonyms=["new users", "registrations", "registered users", "accounts created"],
             )
         )
     if has["sessions"]:
