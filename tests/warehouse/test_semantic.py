@@ -116,6 +116,13 @@ def test_users_of_one_behavior_who_did_not_do_another_are_counted_and_ranked(env
     assert list(ranked["country"]) == list(share.sort_values(ascending=False, kind="stable").index[:2])
 
 
+def test_a_rates_own_fields_on_another_measure_are_refused_naming_the_fix(env):
+    with pytest.raises(LayerError, match="without is for conversion_rate, not 'events'; leave it out"):
+        _value(env, measure="events", without=True)
+    with pytest.raises(LayerError, match="target_window is for conversion_rate"):
+        _value(env, measure="purchases", last_days=7, target_window="next")
+
+
 def test_a_ranking_compared_with_the_window_before_gives_each_shown_group_its_own_before(env):
     result = _value(env, measure="events", dimensions=["country"], limit=2, last_days=7, compare_previous=True)
     before = _value(env, measure="events", dimensions=["country"], limit=50, last_days=7, periods_back=1).table

@@ -228,6 +228,18 @@ def _row_users(select: _Select, floor: GroupFloor | None) -> str:
 def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Window, floor: GroupFloor | None) -> str:
     if spec.base_event or spec.target_event:
         raise LayerError(f"base_event and target_event are for conversion_rate, not {measure.name!r}; leave them out")
+    rate_only = [
+        name
+        for name, set_ in (
+            ("without", spec.without),
+            ("base_first", spec.base_first),
+            ("target_after", spec.target_after),
+            ("target_window", spec.target_window != "same"),
+        )
+        if set_
+    ]
+    if rate_only:
+        raise LayerError(f"{', '.join(rate_only)} is for conversion_rate, not {measure.name!r}; leave it out")
     select = _Select(layer, measure)
     if measure.where and measure.per_agg != "any":  # any: every row of the unit, the condition per row
         select.where.append(qualify(measure.where, "b"))
