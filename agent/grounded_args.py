@@ -81,6 +81,9 @@ def grounded_parameters(
             getattr(model, "event_counts", None) or {},
         )
         _narrow_units(properties, getattr(model, "session_measures", frozenset()), question)
+        _narrow_people(
+            properties, getattr(model, "event_counts", None) or {}, shape, question if latest is None else latest
+        )
         _narrow_named(
             properties,
             getattr(model, "measure_phrases", None) or {},
@@ -163,6 +166,7 @@ def grounded_parameters(
 
 
 _RATE_EVENTS = ("base_event", "target_event")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _narrow_window(
@@ -317,18 +321,50 @@ def _narrow_units(properties: dict[str, Any], session_measures: frozenset[str], 
             properties["measure"] = {**measure, "enum": kept}
 
 
+_COUNTED_PEOPLE = re.compile(
+    r"\b(?:how many|number of|count of|(?:the )?(?:most|fewest|least|more|fewer))\s+(?:[\w-]+\s+){0,2}?"
+    r"(users?|customers?|people|shoppers?|accounts?|members?)\b|(?:多少|几个)(?:名|位|个)?(?:新)?用户|用户(?:数|最多|最少)",
+    re.IGNORECASE,
+)
+"""People as the thing counted ("how many German users", "which country has the most customers", "用户最多")."""
+_USER_BASE = re.compile(r"^(?:users?|accounts?|members?)$|用户", re.IGNORECASE)
+"""The words for the user base itself: counted over all data they are the users table's rows."""
+
+
+def _narrow_people(properties: dict[str, Any], event_counts: Mapping[str, str], shape: Any, question: str) -> None:
+    """A question counting people and naming no behavior gets counts of people only (active users, sign-ups:
+    not events, sessions or revenue); with no time named, "users" are the user base itself, every
+    registered user (its sign-ups over all data), not those with events ("which country has the most
+    users" counts the users table)."""
+    measure = properties.get("measure") or {}
+    counted = _COUNTED_PEOPLE.search(question)
+    if counted is None or shape.behaviors or "enum" not in measure:
+        return
+    people = [m for m in measure["enum"] if event_counts.get(m) in {"signup", "active"}]
+    windowed = bool({"last_days", "start", "end"} & set(properties))
+    if not windowed and _USER_BASE.search(counted.group(1) or counted.group(0)):
+        people = [m for m in people if event_counts[m] == "signup"] or people
+    if people:
+        properties["measure"] = {**measure, "enum": people}
+
+
 def _narrow_named(properties: dict[str, Any], phrases: Mapping[str, list[str]], rates: Any, question: str) -> None:
     """The measures the question names by a phrase of their own ("average order value", "AOV") and the
     rates (their behaviors are read apart), when it names one. Measured: "how did the average order value
     in October compare with September" was answered with the count of orders."""
     measure = properties.get("measure") or {}
-    named = [m for m in measure.get("enum", []) if any(_says(p, question) for p in phrases.get(m, ()))]
+    said = {p.lower() for m in measure.get("enum", []) for p in phrases.get(m, ()) if _says(p, question)}
+    # a phrase inside a longer one said is not said on its own ("订单" in "平均订单金额", "orders" in "order value")
+    said = {p for p in said if not any(p != q and p in q for q in said)}
+    named = [m for m in measure.get("enum", []) if any(p.lower() in said for p in phrases.get(m, ()))]
     if named:
         properties["measure"] = {**measure, "enum": [m for m in measure["enum"] if m in named or m in rates]}
 
 
 def _says(phrase: str, question: str) -> bool:
     """Whether ``question`` holds ``phrase`` as whole words (an acronym in its case; a plural too)."""
+    if _CJK.search(phrase):  # Chinese has no word boundaries
+        return phrase in question
     pattern = rf"(?<!\w){re.escape(phrase)}s?(?!\w)"
     return re.search(pattern, question, 0 if phrase.isupper() else re.IGNORECASE) is not None
 

@@ -557,3 +557,29 @@ def test_no_window_before_without_a_window_and_a_rate_is_never_trivially_of_acti
             "target_window": "next",
         },
     )
+
+
+def test_a_count_of_users_naming_no_behavior_is_a_count_of_people_and_without_time_the_user_base(parts):
+    everyone = _allowed(parts, "Which country has the most users?")
+    assert everyone("query", {"measure": "signups", "dimensions": ["country"]})  # the users table's rows
+    assert not everyone("query", {"measure": "active_users", "dimensions": ["country"]})
+    assert not everyone("query", {"measure": "events", "dimensions": ["country"]})
+    recent = _allowed(parts, "How many users from Germany were there in the last 7 days?")
+    active = {"measure": "active_users", "last_days": 7, "filters": [{"dimension": "country", "value": "DE"}]}
+    assert recent("query", active)
+    assert not recent("query", {**active, "measure": "sessions"})
+    buyers = _allowed(parts, "How many users purchased in the last 7 days?")  # a behavior named: not narrowed here
+    assert buyers("query", {"measure": "users_who_purchased", "last_days": 7})
+
+
+def test_a_question_in_chinese_names_the_layers_measures_and_dimensions_by_their_chinese_words(parts):
+    ranking = _allowed(parts, "哪个品类的总收入最高？")
+    assert ranking("query", {"measure": "revenue", "dimensions": ["category"], "limit": 1})
+    assert not ranking("query", {"measure": "revenue", "dimensions": ["brand"], "limit": 1})
+    assert not ranking("query", {"measure": "orders", "dimensions": ["category"], "limit": 1})
+    value = _allowed(parts, "过去30天的平均订单金额是多少？")  # 订单 alone (orders) is inside the longer phrase
+    assert value("query", {"measure": "avg_order_value", "last_days": 30})
+    assert not value("query", {"measure": "orders", "last_days": 30})
+    people = _allowed(parts, "哪个国家的用户最多？")
+    assert people("query", {"measure": "signups", "dimensions": ["country"]})
+    assert not people("query", {"measure": "signups", "dimensions": ["user"]})  # 用户 is the measure here

@@ -236,6 +236,42 @@ def test_median_events_per_session_and_per_user(env):
     assert float(_value(env, measure="avg_events_per_user").table.iloc[0]["value"]) == round(per_user.mean(), 2)
 
 
+def test_a_window_holds_the_sessions_that_start_in_it_with_all_their_events(env):
+    _, frames, _, _ = env
+    events, last = frames["events"], _last_day(frames)
+    sessions = events.dropna(subset=["session_id"]).groupby("session_id")["ts"].agg(["min", "max", "size"])
+    start = last - timedelta(days=6)
+    # a session whose first event is before the window is not one of its sessions, one starting in it is
+    started = sessions[(sessions["min"] >= start) & (sessions["min"] < last + timedelta(days=1))]
+    straddling = sessions[(sessions["min"] < start) & (sessions["max"] >= start)]
+    assert len(straddling) > 0, "the data must have a session across the window's start for this to test anything"
+    assert _value(env, measure="sessions", last_days=7).table.iloc[0]["value"] == len(started)
+    got = float(_value(env, measure="avg_events_per_session", last_days=7).table.iloc[0]["value"])
+    assert got == round(started["size"].mean(), 2)  # every event of those sessions, none cut at the edge
+
+
+def test_per_user_sessions_orders_and_spend(env):
+    _, frames, _, _ = env
+    events, orders = frames["events"], frames["orders"]
+    sessions = events.dropna(subset=["session_id"]).groupby("user_id")["session_id"].nunique()
+    sessions = sessions.reindex(events["user_id"].unique(), fill_value=0)  # a user with events but no session id
+    got = float(_value(env, measure="avg_sessions_per_user").table.iloc[0]["value"])
+    assert got == round(sessions.mean(), 2)
+    per_customer = orders.groupby("user_id")
+    assert float(_value(env, measure="avg_orders_per_user").table.iloc[0]["value"]) == round(
+        per_customer.size().mean(), 2
+    )
+    spend = _value(env, measure="avg_spend_per_user", dimensions=["device"])
+    gold = (
+        orders.merge(frames["users"], on="user_id")
+        .groupby(["device", "user_id"])["total"]
+        .sum()
+        .groupby("device")
+        .mean()
+    )
+    assert spend.table.set_index("device")["value"].astype(float).to_dict() == pytest.approx(gold.to_dict(), abs=0.01)
+
+
 def test_the_share_of_sessions_with_a_purchase(env):
     safe = env[0]
     rows = safe.readonly.query("SELECT session_id, event_type FROM events").rows  # the rows as loaded
@@ -408,6 +444,17 @@ def test_an_attribute_a_ranking_asks_for_is_missing_when_none_of_its_words_is_kn
     assert missing("Which brand brought in the most revenue?") is None  # brand: a dimension
     assert missing("Which German shoppers spent the most?") is None  # German: a country's alias
     assert missing("Which acquisition channel brought in the most sign-ups in October?") is None
+    # the attribute is the word after "which", unknown, before a verb that is a behavior ("buys")
+    assert missing("Which gender buys more electronics?") == "gender"
+    assert missing("Among brands with at least 30 reviews, which is best rated?") is None
+    assert missing("Which product category sells best?") is None
+
+
+def test_the_businesss_own_spending_is_missing_from_behavior_data(env):
+    missing = Coverage(env[2]).missing
+    assert missing("How much did we spend on ads in October?") == "our own costs (ad or marketing spend)"
+    assert missing("What was our marketing budget last month?") is not None
+    assert missing("How much did customers spend in October?") is None  # their spend is revenue
 
 
 def test_a_text_filter_matches_every_form_of_each_word(env):

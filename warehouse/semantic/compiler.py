@@ -67,12 +67,24 @@ class _Select:
         self.joins[dim.entity] = _JOINS[dim.entity].format(a=self.alias)
         return qualify(dim.label if label and dim.label is not None else dim.column, _ALIAS[dim.entity])
 
-    def window(self, window: Window) -> None:
+    def window(self, window: Window, *, whole_sessions: bool = True) -> None:
         column = TIME_COLUMN[self.measure.entity]
         if column is None:
             if window.start or window.end:
                 raise LayerError(f"measure {self.measure.name!r} has no time; leave the window out")
             return
+        if _of_sessions(self.measure) and (window.start or window.end):
+            # A session belongs to the window of its first event, with all of its events (a visit that
+            # starts on the window's last evening and ends after midnight is one whole session of it).
+            starts = [f"MIN({column}) >= {_day(window.start)}"] if window.start else []
+            if window.end:
+                starts.append(f"MIN({column}) < {_day(window.end + timedelta(days=1))}")
+            self.where.append(
+                f"{self.alias}.session_id IN (SELECT session_id FROM {entity_rows(self.measure.entity)} "
+                f"GROUP BY session_id HAVING {' AND '.join(starts)})"
+            )
+            if whole_sessions:
+                return
         if window.start:
             self.where.append(f"{self.alias}.{column} >= {_day(window.start)}")
         if window.end:
@@ -102,6 +114,13 @@ class _Select:
     def sql_from(self, entity: str) -> str:
         where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
         return f"FROM {entity_rows(entity)} AS {self.alias} {' '.join(self.joins.values())}{where}"
+
+
+def _of_sessions(measure: Measure) -> bool:
+    """Whether ``measure`` counts or measures whole sessions (its window bounds where sessions start)."""
+    return measure.entity == "events" and (
+        measure.per == "session" or (measure.agg == "count_distinct" and measure.column == "session_id")
+    )
 
 
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -243,7 +262,7 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     select = _Select(layer, measure)
     if measure.where and measure.per_agg != "any":  # any: every row of the unit, the condition per row
         select.where.append(qualify(measure.where, "b"))
-    select.window(window)
+    select.window(window, whole_sessions=spec.grain == "none")  # by day: each day's own events
     _filters(select, spec)
     named, groups = _grouped(select, spec)
     group_by = f" GROUP BY {', '.join(groups)}{_having(spec)}" if groups else ""
@@ -251,13 +270,13 @@ def _plain(layer: SemanticLayer, measure: Measure, spec: SpecBase, window: Windo
     if measure.per:
         unit = "b.session_id" if measure.per == "session" else "b.user_id"
         time_col = TIME_COLUMN[measure.entity]
-        per = (
-            "COUNT(*)"
-            if measure.per_agg == "count"
-            else f"MAX(CASE WHEN {qualify(measure.where or 'TRUE', 'b')} THEN 1.0 ELSE 0.0 END)"
-            if measure.per_agg == "any"
-            else f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0"
-        )
+        per = {
+            "count": "COUNT(*)",
+            "any": f"MAX(CASE WHEN {qualify(measure.where or 'TRUE', 'b')} THEN 1.0 ELSE 0.0 END)",
+            "sessions": "COUNT(DISTINCT b.session_id)",
+            "sum": f"SUM({qualify(measure.column, 'b')})" if measure.column else "",
+            "duration_minutes": f"DATE_DIFF('second', MIN(b.{time_col}), MAX(b.{time_col})) / 60.0",
+        }[measure.per_agg]
         inner_names = [n.rsplit(" AS ", 1)[1] for n in named]
         unit_user = ", MIN(b.user_id) AS unit_user" if floor is not None else ""
         inner = (

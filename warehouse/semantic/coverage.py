@@ -55,6 +55,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 _GENERIC = frozenset("time rate value size amount cost length duration score level volume number count".split())
 """Heads that say how something is measured, not what: "the average delivery time" asks for delivery, so
 the words before such a head must be known too ("order value", "session length" are)."""
+_FUNCTION = frozenset("is are was were be been has have had do does did can could will would should one ones".split())
+"""Words after "which" that are no attribute ("which is best rated")."""
 _FILLER = frozenset("the our my its their a an per each daily weekly monthly yearly".split())
 _DID = re.compile(
     r"\bhow\s+many\s+(?:of\s+(?:our|the)\s+)?(?:users|customers|people|shoppers|visitors|members|buyers|accounts)"
@@ -63,6 +65,12 @@ _DID = re.compile(
 )
 """People counted by what they did ("how many users unsubscribed from the newsletter"): the verb must be a
 behavior or another word the data knows."""
+_OWN_COSTS = re.compile(
+    r"\b(?:we|our\s+(?:company|business|team))\s+(?:spend|spent|pay|paid|invest(?:ed)?)\b|"
+    r"\b(?:ad|ads|advertising|marketing|acquisition)\s+(?:spend|spending|budget|costs?)\b",
+    re.IGNORECASE,
+)
+"""The business's own spending ("how much did we spend on ads"): behavior data holds what customers spent."""
 _ACTIVITY = frozenset(
     "logged engaged interacted shopped browsed stayed remained used returned acquired based located referred".split()
 )
@@ -95,6 +103,12 @@ class Coverage:
             texts += [name, *words]
         texts += layer.event_types
         self.known = _stems(texts)
+        self.measure_words = _stems(w for m in layer.measures.values() for w in (m.name, *m.synonyms))
+        self.nouns = (
+            _stems([*schema_words, *(w for d in layer.dimensions.values() for w in (d.name, d.column, *d.synonyms))])
+            | self.measure_words
+        )
+        """Words naming an attribute or a quantity (not a behavior's verb): what a modifier may modify."""
 
     def missing(self, question: str) -> str | None:
         """The asked-for phrase whose head word the data has no name for ("profit margin"), else None.
@@ -117,9 +131,20 @@ class Coverage:
             verb = m.group(1).lower()
             if verb not in _ACTIVITY and _root(verb) not in self.known:
                 return f"{verb} event"
+        if _OWN_COSTS.search(question) and "cost" not in self.measure_words:
+            return "our own costs (ad or marketing spend)"
         for m in _WHICH.finditer(question):
             phrase = m.group(1).strip()
             words = [w for w in _WORD.findall(phrase.lower()) if not w.isdigit()]
             if words and not any(_root(w) in self.known for w in words):
                 return phrase
+            # "which gender buys more": the attribute asked for is the word after "which", unknown, and
+            # not the modifier of a known attribute ("which acquisition channel")
+            if (
+                words
+                and words[0] not in _FUNCTION
+                and _root(words[0]) not in self.known
+                and (len(words) == 1 or _root(words[1]) not in self.nouns)
+            ):
+                return words[0]
         return None

@@ -10,6 +10,7 @@ import pandas as pd
 
 from warehouse.errors import WarehouseError
 from warehouse.review_sentiment import SENTIMENT_TABLE
+from warehouse.semantic.chinese import DIMENSION_WORDS, MEASURE_WORDS, with_chinese_words
 from warehouse.semantic.countries import country_aliases
 from warehouse.semantic.layer import Dimension, Measure, SemanticLayer, extend, load_overrides
 
@@ -241,6 +242,42 @@ def _other_measures(has: dict[str, bool]) -> list[Measure]:
             format="number",
         ),
     ]
+    if has["sessions"]:
+        out.append(
+            Measure(
+                name="avg_sessions_per_user",
+                description="mean distinct sessions per active user",
+                entity="events",
+                agg="avg",
+                per="user",
+                per_agg="sessions",
+                format="number",
+                synonyms=["sessions per user", "visits per user"],
+            )
+        )
+    if has["orders"]:
+        out += [
+            Measure(
+                name="avg_orders_per_user",
+                description="mean orders per customer who ordered",
+                entity="orders",
+                agg="avg",
+                per="user",
+                format="number",
+                synonyms=["orders per customer", "orders per user", "purchase frequency"],
+            ),
+            Measure(
+                name="avg_spend_per_user",
+                description="mean total of order totals per customer who ordered",
+                entity="orders",
+                agg="avg",
+                per="user",
+                per_agg="sum",
+                column="total",
+                format="money",
+                synonyms=["spend per customer", "average customer spend", "revenue per customer"],
+            ),
+        ]
     if has["reviews"]:
         out += [
             Measure(name="reviews", description="number of reviews", entity="reviews", agg="count"),
@@ -423,8 +460,8 @@ def generate(readonly: Any) -> SemanticLayer:
     measures = [*_event_measures(event_types), *_other_measures(has)]
     last = one("SELECT MAX(ts) FROM events")
     return SemanticLayer(
-        measures={m.name: m for m in measures},
-        dimensions={d.name: d for d in _dimensions(values, has)},
+        measures={m.name: m for m in with_chinese_words(measures, MEASURE_WORDS)},
+        dimensions={d.name: d for d in with_chinese_words(_dimensions(values, has), DIMENSION_WORDS)},
         event_types=event_types,
         behaviors=_behaviors(event_types, has),
         last_day=pd.Timestamp(last).date() if last is not None else None,

@@ -82,9 +82,10 @@ class Measure(BaseModel):
     per: Literal["session", "user"] | None = Field(
         None, description="first count rows per session or user (column: an expression over the group), then agg"
     )
-    per_agg: Literal["count", "duration_minutes", "any"] = "count"
-    """Per session or user: its rows, its length in minutes, or ``any``: 1 when any of its rows matches
-    ``where`` (else 0), so ``avg`` is the share of sessions or users with such a row."""
+    per_agg: Literal["count", "duration_minutes", "any", "sessions", "sum"] = "count"
+    """Per session or user: its rows, its length in minutes, ``any``: 1 when any of its rows matches
+    ``where`` (else 0), so ``avg`` is the share of sessions or users with such a row; per user also
+    ``sessions``, its distinct sessions, or ``sum``, the sum of ``column`` over its rows (spend per customer)."""
     format: Literal["count", "money", "number", "ratio"] = "count"
     synonyms: list[str] = Field(default_factory=list)
     family: str | None = Field(None, description="measures of one family are listed on one line of the prompt")
@@ -95,6 +96,10 @@ class Measure(BaseModel):
             raise ValueError(f"measure {self.name!r}: agg {self.agg!r} needs a column")
         if self.per_agg == "any" and not (self.per and self.where and self.agg == "avg"):
             raise ValueError(f"measure {self.name!r}: per_agg any needs per, where and agg avg (a share of units)")
+        if self.per_agg in {"sessions", "sum"} and self.per != "user":
+            raise ValueError(f"measure {self.name!r}: per_agg {self.per_agg} is per user; set per: user")
+        if self.per_agg == "sum" and not self.column:
+            raise ValueError(f"measure {self.name!r}: per_agg sum needs the column summed per user")
         if self.agg == "rate" and self.entity != "events":
             raise ValueError(f"measure {self.name!r}: a rate is between two behaviors, so its entity is events")
         for sql in (self.column, self.where):

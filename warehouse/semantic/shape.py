@@ -28,7 +28,8 @@ _UNIT = (
 _COMPARE = re.compile(
     r"\b(?:compared?|comparing|comparison|vs\.?|versus|against|relative\s+to|than|change[ds]?|changing|go(?:ne)?\s+"
     r"(?:up|down)|went\s+(?:up|down)|grow(?:n|th)?|grew|increased?|decreased?|drop(?:ped)?|rise|rose|fell|fall(?:en)?|"
-    r"over\s+the\s+(?:previous|prior))\b|环比|相比|比较|对比|增长|下降|变化",
+    r"over\s+the\s+(?:previous|prior)|higher|lower|bigger|smaller|greater|better|worse)\b|"
+    r"环比|相比|比较|对比|增长|下降|变化|更高|更低|更多|更少",
     re.IGNORECASE,
 )
 _BEFORE = r"(?:before|prior|previous|preceding|earlier)"
@@ -91,7 +92,10 @@ _SUPERLATIVE_WORDS = frozenset(
         "shortest",
     }
 )
-_HEAD_CUES = {"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "every": 1, "across": 2, "among": 2}
+_HEAD_CUES = {
+    **{"which": 2, "what": 0, "top": 2, "each": 1, "per": 1, "by": 1, "every": 1, "across": 2, "among": 2},
+    **{"哪": 2, "每": 1, "各": 1, "按": 0},  # 哪个品类, 每个渠道, 各国家, 按设备
+}
 """Words after which a ranking names what it ranks, and how many other words may come between."""
 _WHO = re.compile(r"(?:^|[.?!,;:(—–-]\s*|\band\s+)(?:who|whom|whose)\b|\bwhoever\b|谁", re.IGNORECASE)
 """A question about a person ("Who wrote the most reviews?", "find whoever spent most"), not the relative
@@ -133,7 +137,8 @@ _FIRST = re.compile(
     re.IGNORECASE,
 )
 """A cohort of users doing the base behavior for the first time ("first ever purchase", "first-time buyers")."""
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(r"[\u4e00-\u9fff]|[^\W_\u4e00-\u9fff]+", re.UNICODE)
+"""A word, or one Chinese character (Chinese has no spaces: its words are runs of these tokens)."""
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _MENTION = re.compile(
     r"(?<!how\s)(?<!what\s)\b(?:mention(?:s|ed|ing)?|brought\s+up|br(?:ing|ings|inging)\s+up|contain(?:s|ed|ing)?|"

@@ -14,6 +14,8 @@ from warehouse.semantic.layer import LayerError, SemanticLayer
 from warehouse.semantic.shape import ShapeChoices, shape_choices
 from warehouse.semantic.windows import WindowChoices, window_choices
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
 Grain = Literal["none", "day", "week", "month"]
 _ONE_EVENT = re.compile(r"^event_type\s*=\s*'([^']+)'$")
 _TIME_RANGES = {"hour_of_day": range(24), "weekday": range(7)}
@@ -319,13 +321,15 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
             for w in (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)
         )
     )
+    # A Chinese word is a phrase of its own (no spaces), unless it names a dimension too (用户: the user, users)
+    dimension_words = {w for ws in model.dimension_words.values() for w in ws}
     model.measure_phrases = {
         m.name: [
             w
             for w in dict.fromkeys(
                 (m.name.replace("_", " "), m.name.replace("avg_", "average ").replace("_", " "), *m.synonyms)
             )
-            if " " in w or (w.isupper() and len(w) >= 2)
+            if " " in w or (w.isupper() and len(w) >= 2) or (_CJK.search(w) and w not in dimension_words)
         ]
         for m in layer.measures.values()
     }
