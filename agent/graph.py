@@ -47,6 +47,7 @@ from agent.turn import (
     last_call,
     last_result_ok,
     noted,
+    previous_missed,
     result_headlines,
     text_of,
     turn_start,
@@ -365,14 +366,25 @@ def build_graph(
             if isinstance(m, ToolMessage) and m.status != "error"
         ]  # this turn's, in order
         bad = ungrounded_numbers(text, _evidence(state["messages"], context), derived_values(headlines))
-        first = first_missed(text, question, state["messages"][state.get("turn_start", 0) :])
-        if first and not bad:
+        turn = state["messages"][state.get("turn_start", 0) :]
+        first = first_missed(text, question, turn)
+        # A comparison's answer gives both periods' numbers (measured: "the average order value in October
+        # vs September" answered with October's value and the change only).
+        before = None if first or bad else previous_missed(text, turn)
+        if (first or before) and not bad:
             # A ranking's answer names its first row: the question asks for the top (measured: the second
             # row of "the highest is Glowa: 4.09; then CasaBella: 4.08" reported as the best-rated brand).
             if state.get("reworded"):
                 return {**update, **(_from_results(state, question) or _stop("ungrounded", question))}
+            feedback = (
+                prompt.feedback("not_first", question=question, first=first)
+                if first
+                else prompt.feedback("before_missing", question=question, label=before[0], value=before[1])
+                if before
+                else ""
+            )
             note = HumanMessage(
-                content=prompt.feedback("not_first", question=question, first=first),
+                content=feedback,
                 id=str(uuid.uuid4()),
                 additional_kwargs={"uba_feedback": True},
             )

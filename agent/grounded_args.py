@@ -82,7 +82,11 @@ def grounded_parameters(
         )
         _narrow_units(properties, getattr(model, "session_measures", frozenset()), question)
         _narrow_people(
-            properties, getattr(model, "event_counts", None) or {}, shape, question if latest is None else latest
+            properties,
+            getattr(model, "event_counts", None) or {},
+            getattr(model, "people_counts", frozenset()),
+            shape,
+            question if latest is None else latest,
         )
         _narrow_named(
             properties,
@@ -322,7 +326,8 @@ def _narrow_units(properties: dict[str, Any], session_measures: frozenset[str], 
 
 
 _COUNTED_PEOPLE = re.compile(
-    r"\b(?:how many|number of|count of|(?:the )?(?:most|fewest|least|more|fewer))\s+(?:[\w-]+\s+){0,2}?"
+    r"\b(?:how many|number of|count of|(?:the )?(?:most|fewest|least|more|fewer))\s+"
+    r"(?:(?!(?:did|do|does|by|of|from|for|per|were|was|are|is|have|has|had)\b)[\w-]+\s+){0,2}?"
     r"(users?|customers?|people|shoppers?|accounts?|members?)\b|(?:多少|几个)(?:名|位|个)?(?:新)?用户|用户(?:数|最多|最少)",
     re.IGNORECASE,
 )
@@ -331,14 +336,24 @@ _USER_BASE = re.compile(r"^(?:users?|accounts?|members?)$|用户", re.IGNORECASE
 """The words for the user base itself: counted over all data they are the users table's rows."""
 
 
-def _narrow_people(properties: dict[str, Any], event_counts: Mapping[str, str], shape: Any, question: str) -> None:
-    """A question counting people and naming no behavior gets counts of people only (active users, sign-ups:
-    not events, sessions or revenue); with no time named, "users" are the user base itself, every
+def _narrow_people(
+    properties: dict[str, Any], event_counts: Mapping[str, str], people_counts: Any, shape: Any, question: str
+) -> None:
+    """A question counting people gets counts of people: of the one behavior it names, the users who did it
+    ("how many customers bought electronics": not the purchases); naming none, active users or sign-ups
+    (not events, sessions or revenue), and with no time named "users" are the user base itself, every
     registered user (its sign-ups over all data), not those with events ("which country has the most
     users" counts the users table)."""
     measure = properties.get("measure") or {}
     counted = _COUNTED_PEOPLE.search(question)
-    if counted is None or shape.behaviors or "enum" not in measure:
+    if counted is None or "enum" not in measure or shape.shares:
+        return
+    if len(set(shape.behaviors)) == 1:
+        doers = [m for m in measure["enum"] if m in people_counts and event_counts.get(m) == shape.behaviors[0]]
+        if doers:
+            properties["measure"] = {**measure, "enum": doers}
+        return
+    if shape.behaviors:
         return
     people = [m for m in measure["enum"] if event_counts.get(m) in {"signup", "active"}]
     windowed = bool({"last_days", "start", "end"} & set(properties))

@@ -47,7 +47,7 @@ def evidence_values(texts: Iterable[str]) -> set[float]:
     return values
 
 
-def _matches(literal: str, evidence: set[float]) -> bool:
+def matches_evidence(literal: str, evidence: set[float]) -> bool:
     """Whether some evidence value, rounded or cut off at the literal's precision, is the literal
     (measured: the model wrote an average of 3.698958 as 3.69)."""
     n = abs(number_value(literal))
@@ -83,9 +83,14 @@ def ungrounded_numbers(answer: str, evidence: set[float], derived: set[float] | 
         value = number_value(literal)
         if value.is_integer() and 0 <= value <= SMALL_INTEGERS:
             continue
-        if _matches(literal, evidence):
+        if matches_evidence(literal, evidence):
             continue
-        if derived and _significant(literal) >= 4 and not _IS_DATE.fullmatch(literal) and _matches(literal, derived):
+        if (
+            derived
+            and _significant(literal) >= 4
+            and not _IS_DATE.fullmatch(literal)
+            and matches_evidence(literal, derived)
+        ):
             continue
         bad.append(literal)
     return list(dict.fromkeys(bad))

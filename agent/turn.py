@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from agent.grounding import matches_evidence, numbers_in
 from agent.tool_runner import call_key
 from tools.artifact import NOTE_PREFIX
 
@@ -174,6 +175,27 @@ def first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
         return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE) is not None
 
     return labels[0] if not named(labels[0]) and any(named(other) for other in labels[1:]) else ""
+
+
+_BEFORE_VALUE = re.compile(r"\. ([^.():]+) \(\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\): ([^;]+);")
+"""The window before in a compared total's summary: ". The 7 days before (2026-10-18 to 2026-10-24): 1,234;"."""
+
+
+def previous_missed(text: str, turn: Sequence[BaseMessage]) -> tuple[str, str] | None:
+    """(the earlier window's label, its value) when the turn's last result compares a total with the window
+    before it and the answer gives only one of the two numbers; else None."""
+    results = [m for m in turn if isinstance(m, ToolMessage) and m.status != "error"]
+    found = _BEFORE_VALUE.search(text_of(results[-1]).split("\n", 1)[0]) if results else None
+    if found is None:
+        return None
+    label, value = found.group(1).strip(), found.group(2).strip()
+    before = numbers_in(value)
+    if not before:
+        return None
+    written = numbers_in(text)
+    if any(matches_evidence(n, {abs(float(before[0].replace(",", "")))}) for n in written):
+        return None
+    return label, value
 
 
 ASKS_NUMBER = re.compile(

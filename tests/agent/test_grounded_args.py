@@ -568,8 +568,11 @@ def test_a_count_of_users_naming_no_behavior_is_a_count_of_people_and_without_ti
     active = {"measure": "active_users", "last_days": 7, "filters": [{"dimension": "country", "value": "DE"}]}
     assert recent("query", active)
     assert not recent("query", {**active, "measure": "sessions"})
-    buyers = _allowed(parts, "How many users purchased in the last 7 days?")  # a behavior named: not narrowed here
+    buyers = _allowed(parts, "How many customers purchased in the last 7 days?")  # the people who did it
     assert buyers("query", {"measure": "users_who_purchased", "last_days": 7})
+    assert not buyers("query", {"measure": "purchases", "last_days": 7})
+    things = _allowed(parts, "How many purchases did customers make in the last 7 days?")  # purchases counted
+    assert things("query", {"measure": "purchases", "last_days": 7})
 
 
 def test_a_question_in_chinese_names_the_layers_measures_and_dimensions_by_their_chinese_words(parts):

@@ -91,3 +91,29 @@ def test_a_ranking_answered_with_its_second_row_is_sent_back_to_name_the_first(m
     analyst, _ = make_analyst([tool_call("query", measure="purchases", dimensions=["brand"]), second, second])
     again = analyst.ask("Which brand has the most purchases?")
     assert again.text.startswith("From the query results") and f"the highest is {top}" in again.text
+
+
+def test_a_comparison_answered_with_one_period_is_sent_back_for_both(make_analyst):
+    def values(messages):
+        result = next(m for m in reversed(messages) if isinstance(m, ToolMessage)).content.split("\n", 1)[0]
+        now = re.search(r"\(last 7 days\): ([\d,.]+)", result).group(1)
+        before = re.search(r"\(\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d\): ([\d,.]+);", result).group(1)
+        return now, before
+
+    def one(messages):
+        return f"There were {values(messages)[0]} orders in the last 7 days."
+
+    def both(messages):
+        now, before = values(messages)
+        return f"There were {now} orders in the last 7 days and {before} in the 7 days before."
+
+    call = tool_call("query", measure="orders", last_days=7, compare_previous=True)
+    analyst, model = make_analyst([call, one, both])
+    answer = analyst.ask("Orders in the last 7 days versus the 7 days before?")
+    before = values(model.requests[1])[1]
+    note = model.requests[2][-1].content
+    assert "leaves out the earlier one" in note and before in note
+    assert answer.status == "ok" and before in answer.text and answer.usage.llm_calls == 3
+    # both given at once: no correction
+    analyst, _ = make_analyst([call, both])
+    assert analyst.ask("Orders in the last 7 days versus the 7 days before?").usage.llm_calls == 2

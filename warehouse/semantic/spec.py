@@ -177,6 +177,8 @@ class SpecBase(BaseModel):
     behavior_words: ClassVar[dict[str, list[str]]] = {}
     """Per behavior (event type, signup, active): the words that name it (the layer's ``behaviors``)."""
     session_measures: ClassVar[frozenset[str]] = frozenset()
+    people_counts: ClassVar[frozenset[str]] = frozenset()
+    """Measures counting people: distinct users of events, and the users table's rows."""
     """Measures per session (events per session, the share of sessions with a purchase): only for a question
     naming sessions or visits."""
     value_aliases: ClassVar[dict[str, dict[str, list[str]]]] = {}
@@ -337,6 +339,12 @@ def spec_model(layer: SemanticLayer) -> type[SpecBase]:
     model.behavior_words = {n: list(w) for n, w in layer.behaviors.items()}
     model.value_aliases = {n: dict(d.aliases) for n, d in layer.dimensions.items() if d.aliases}
     model.session_measures = frozenset(m.name for m in layer.measures.values() if m.per == "session")
+    model.people_counts = frozenset(
+        m.name
+        for m in layer.measures.values()
+        if (m.agg == "count_distinct" and m.column == "user_id" and not m.per)
+        or (m.entity == "users" and m.agg == "count")
+    )
     model.event_counts = {
         m.name: hit.group(1)
         for m in layer.measures.values()
