@@ -88,6 +88,13 @@ def grounded_parameters(
             shape,
             question if latest is None else latest,
         )
+        _narrow_ratios(
+            properties,
+            getattr(model, "share_measures", None) or {},
+            getattr(model, "measure_phrases", None) or {},
+            set((getattr(model, "only_for", None) or {}).get("base_event", ())),
+            question if latest is None else latest,
+        )
         _narrow_named(
             properties,
             getattr(model, "measure_phrases", None) or {},
@@ -361,6 +368,37 @@ def _narrow_people(
         people = [m for m in people if event_counts[m] == "signup"] or people
     if people:
         properties["measure"] = {**measure, "enum": people}
+
+
+_GENERIC_SHARE_WORDS = frozenset({"share", "rate", "ratio", "avg", "average", "of", "pct", "percent", "percentage"})
+
+
+def _narrow_ratios(
+    properties: dict[str, Any],
+    shares: Mapping[str, bool],
+    phrases: Mapping[str, list[str]],
+    rates: set[str],
+    question: str,
+) -> None:
+    """A measure that is a share of its own (of reviews that are positive, of sessions with a purchase) only
+    when the question names what it is a share of, by a word of its name or phrases (measured: "what share
+    of purchases happen on weekends" and "the channel with the highest share of its users making a
+    purchase" were answered with the share of positive reviews)."""
+    measure = properties.get("measure") or {}
+    asked = {stem(w) for w in re.findall(r"\w+", question.lower())}
+
+    def named(m: str) -> bool:
+        texts = [m.replace("_", " "), *phrases.get(m, ())]
+        if any(_CJK.search(t) and t in question for t in texts):
+            return True
+        words = {stem(w) for t in texts for w in re.findall(r"[a-z]+", t.lower()) if w not in _GENERIC_SHARE_WORDS}
+        return bool(words & asked)
+
+    if "enum" not in measure:
+        return
+    kept = [m for m in measure["enum"] if not shares.get(m) or m in rates or named(m)]
+    if kept and len(kept) < len(measure["enum"]):
+        properties["measure"] = {**measure, "enum": kept}
 
 
 def _narrow_named(properties: dict[str, Any], phrases: Mapping[str, list[str]], rates: Any, question: str) -> None:

@@ -164,6 +164,9 @@ _TOP = re.compile(
 """A question asking for the first of a ranking."""
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
     """The first row of the turn's ranking when the question asks for the top one and the answer names
     another row of it but not that one; else ''."""
@@ -174,7 +177,11 @@ def first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
     def named(label: str) -> bool:
         return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text, re.IGNORECASE) is not None
 
-    return labels[0] if not named(labels[0]) and any(named(other) for other in labels[1:]) else ""
+    if named(labels[0]):
+        return ""
+    # Another row named instead; or, answering in Chinese, none (measured: "audio" answered as "音频", a
+    # name the data does not have)
+    return labels[0] if any(named(other) for other in labels[1:]) or _CJK.search(question) else ""
 
 
 _BEFORE_VALUE = re.compile(r"\. ([^.():]+) \(\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\): ([^;]+);")

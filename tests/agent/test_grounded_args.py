@@ -586,3 +586,25 @@ def test_a_question_in_chinese_names_the_layers_measures_and_dimensions_by_their
     people = _allowed(parts, "哪个国家的用户最多？")
     assert people("query", {"measure": "signups", "dimensions": ["country"]})
     assert not people("query", {"measure": "signups", "dimensions": ["user"]})  # 用户 is the measure here
+
+
+def test_a_share_of_its_own_is_offered_only_when_the_question_names_what_it_is_a_share_of(parts):
+    from agent.grounded_args import _narrow_ratios
+
+    shares = {"positive_review_share": True, "negative_review_share": True, "conversion_rate": True}
+    phrases = {"negative_review_share": ["complaint rate", "差评率"]}
+
+    def offered(question: str) -> list[str]:
+        properties = {"measure": {"enum": ["purchases", "conversion_rate", *shares][:4]}}
+        _narrow_ratios(properties, shares, phrases, {"conversion_rate"}, question)
+        return properties["measure"]["enum"]
+
+    # the review shares are shares of reviews: not of purchases, not of a channel's buyers
+    assert offered("What share of purchases happen on weekends?") == ["purchases", "conversion_rate"]
+    assert "positive_review_share" not in offered("Which channel has the highest share of its users buying?")
+    assert "negative_review_share" in offered("What's our complaint rate?")
+    assert "negative_review_share" in offered("差评率是多少？")
+    assert "positive_review_share" in offered("What percentage of reviews are positive?")
+    # on the real layer: a share of sessions is offered when sessions are named
+    sessions = _allowed(parts, "What share of sessions end with a purchase?")
+    assert sessions("query", {"measure": "purchase_session_share"})

@@ -87,6 +87,14 @@ def test_a_ranking_answered_with_its_second_row_is_sent_back_to_name_the_first(m
     top = rows(model.requests[1])[0]
     assert top in model.requests[2][-1].content and "top one" in model.requests[2][-1].content
     assert answer.status == "ok" and answer.text.startswith(top)
+
+    # in Chinese, a top row renamed (a translated category) is sent back too, to keep the data's name
+    def renamed(messages):
+        return f"排名第一的是某品牌，购买次数为 {rows(messages)[1]}。"
+
+    analyst, model = make_analyst([tool_call("query", measure="purchases", dimensions=["brand"]), renamed, first])
+    zh = analyst.ask("哪个品牌的购买次数最多？")
+    assert top in model.requests[2][-1].content and zh.text.startswith(top)
     # named wrong twice: the tool's own summary answers, its first row first
     analyst, _ = make_analyst([tool_call("query", measure="purchases", dimensions=["brand"]), second, second])
     again = analyst.ask("Which brand has the most purchases?")
