@@ -608,3 +608,12 @@ def test_a_share_of_its_own_is_offered_only_when_the_question_names_what_it_is_a
     # on the real layer: a share of sessions is offered when sessions are named
     sessions = _allowed(parts, "What share of sessions end with a purchase?")
     assert sessions("query", {"measure": "purchase_session_share"})
+
+
+def test_a_per_user_measure_named_by_its_phrase_is_not_grouped_by_user(parts):
+    per_user = _allowed(parts, "What's the average number of sessions per user?")  # "per user": the measure
+    assert per_user("query", {"measure": "avg_sessions_per_user"})
+    assert not per_user("query", {"measure": "avg_sessions_per_user", "dimensions": ["user"]})
+    ranking = _allowed(parts, "Which user has the most sessions?")  # each user's sessions: a count by user
+    assert ranking("query", {"measure": "sessions", "dimensions": ["user"], "limit": 1})
+    assert not ranking("query", {"measure": "avg_sessions_per_user", "dimensions": ["user"], "limit": 1})

@@ -188,7 +188,8 @@ class SemanticLayer(BaseModel):
         between two behaviors, and a measure of one event type, name their event types themselves: the event
         type is no dimension of them (purchases where the type is view: none; the share of sessions with a
         purchase among purchase events: all of them); a count of
-        distinct values is no measure of the groups of those values (distinct users per user is 1)."""
+        distinct values is no measure of the groups of those values (distinct users per user is 1), nor a
+        per-user statistic of one user ("sessions per user" by user is each user's sessions)."""
         if (
             dimension.entity == "events"
             and dimension.column == "event_type"
@@ -197,6 +198,8 @@ class SemanticLayer(BaseModel):
             return False
         if measure.agg == "count_distinct" and dimension.column == measure.column:  # one user per user: 1
             return False
+        if measure.per == "user" and dimension.entity == "users" and dimension.column == "user_id":
+            return False  # a mean over users, per user, is that user's own count: rank by the count instead
         if dimension.entity == "time":
             return TIME_COLUMN[measure.entity] is not None
         if same_rows(dimension.entity, measure.entity):

@@ -285,7 +285,9 @@ def named_dimensions(
     not modifying the next word ("product" in "product category"); by two of their listed values
     ("desktop and mobile")."""
     raw = _TOKEN.findall(question.lower().replace("_", " "))
-    heads = _heads(raw, _occurrences([stem(t) for t in raw], dimension_words))
+    # a dimension word inside a measure's phrase names no group ("sessions per user": a measure, not by user)
+    phrases = [_stems(w) for w in measure_words if " " in w]
+    heads = _heads(raw, _occurrences(_strip([stem(t) for t in raw], phrases), dimension_words))
     if people and _WHO.search(question) and people not in heads:
         heads.append(people)
     found = _occurrences(_strip(_stems(question), [_stems(w) for w in measure_words]), dimension_words)
