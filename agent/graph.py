@@ -378,10 +378,8 @@ def build_graph(
                 return {**update, **(_from_results(state, question) or _stop("ungrounded", question))}
             feedback = (
                 prompt.feedback("not_first", question=question, first=first)
-                if first
+                if first or before is None
                 else prompt.feedback("before_missing", question=question, label=before[0], value=before[1])
-                if before
-                else ""
             )
             note = HumanMessage(
                 content=feedback,

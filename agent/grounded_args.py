@@ -36,6 +36,7 @@ from typing import Any
 
 from agent._grammar import inline_refs
 from agent.grounded_filters import FilterEvidence, id_tokens, question_numbers, shape_numbers, with_filters
+from warehouse.semantic.linking import CJK as _CJK
 from warehouse.semantic.linking import stem
 from warehouse.semantic.shape import named_values
 
@@ -177,7 +178,6 @@ def grounded_parameters(
 
 
 _RATE_EVENTS = ("base_event", "target_event")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _narrow_window(

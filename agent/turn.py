@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agent.grounding import matches_evidence, numbers_in
+from agent.grounding import matches_evidence, number_value, numbers_in
 from agent.tool_runner import call_key
 from tools.artifact import NOTE_PREFIX
+from warehouse.semantic.linking import CJK as _CJK
 
 
 def text_of(message: BaseMessage) -> str:
@@ -164,9 +165,6 @@ _TOP = re.compile(
 """A question asking for the first of a ranking."""
 
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
 def first_missed(text: str, question: str, turn: Sequence[BaseMessage]) -> str:
     """The first row of the turn's ranking when the question asks for the top one and the answer names
     another row of it but not that one; else ''."""
@@ -200,7 +198,7 @@ def previous_missed(text: str, turn: Sequence[BaseMessage]) -> tuple[str, str] |
     if not before:
         return None
     written = numbers_in(text)
-    if any(matches_evidence(n, {abs(float(before[0].replace(",", "")))}) for n in written):
+    if any(matches_evidence(n, {abs(number_value(before[0]))}) for n in written):
         return None
     return label, value
 

@@ -250,6 +250,16 @@ def test_a_window_holds_the_sessions_that_start_in_it_with_all_their_events(env)
     assert got == round(started["size"].mean(), 2)  # every event of those sessions, none cut at the edge
 
 
+def test_a_per_user_count_of_the_wrong_kind_is_refused_naming_the_fix(env, tmp_path):
+    _, _, layer, _ = env
+    bad = "measures:\n  visits:\n    description: x\n    entity: orders\n    agg: avg\n    per: user\n    per_agg: sessions\n"
+    with pytest.raises(LayerError, match="per_agg sessions counts events' session ids; set entity: events"):
+        _with_file(layer, tmp_path, bad)
+    summed = "measures:\n  spend:\n    description: x\n    entity: orders\n    agg: avg\n    per: session\n    per_agg: sum\n    column: total\n"
+    with pytest.raises(LayerError, match="per_agg sum is per user; set per: user"):
+        _with_file(layer, tmp_path, summed)
+
+
 def test_per_user_sessions_orders_and_spend(env):
     _, frames, _, _ = env
     events, orders = frames["events"], frames["orders"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
+from warehouse.semantic.linking import CJK as _CJK
 from warehouse.semantic.linking import stem
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _PERCENTILE = re.compile(
     r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+percentile\b|\bp(\d{1,2})\b|\b(upper|lower|top|bottom|first|third)\s+quartile\b|"
     r"(?:第)?(\d{1,2})\s*(?:百分位|分位)",

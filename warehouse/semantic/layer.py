@@ -98,6 +98,8 @@ class Measure(BaseModel):
             raise ValueError(f"measure {self.name!r}: per_agg any needs per, where and agg avg (a share of units)")
         if self.per_agg in {"sessions", "sum"} and self.per != "user":
             raise ValueError(f"measure {self.name!r}: per_agg {self.per_agg} is per user; set per: user")
+        if self.per_agg == "sessions" and self.entity != "events":
+            raise ValueError(f"measure {self.name!r}: per_agg sessions counts events' session ids; set entity: events")
         if self.per_agg == "sum" and not self.column:
             raise ValueError(f"measure {self.name!r}: per_agg sum needs the column summed per user")
         if self.agg == "rate" and self.entity != "events":

@@ -35,6 +35,10 @@ _STOP = frozenset(
 )
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+"""A Chinese character: text holding one has no word boundaries to read words by."""
+
+
 def stem(word: str) -> str:
     """A rough stem of a lower-case word: purchases, purchased, purchase -> purchas; leaking -> leak."""
     for suffix, keep in (

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from warehouse.semantic.bounds import bounds_named, percentile_named
+from warehouse.semantic.linking import CJK as _CJK
 from warehouse.semantic.linking import stem
 from warehouse.semantic.windows import months_named
 
@@ -139,7 +140,6 @@ _FIRST = re.compile(
 """A cohort of users doing the base behavior for the first time ("first ever purchase", "first-time buyers")."""
 _TOKEN = re.compile(r"[\u4e00-\u9fff]|[^\W_\u4e00-\u9fff]+", re.UNICODE)
 """A word, or one Chinese character (Chinese has no spaces: its words are runs of these tokens)."""
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _MENTION = re.compile(
     r"(?<!how\s)(?<!what\s)\b(?:mention(?:s|ed|ing)?|brought\s+up|br(?:ing|ings|inging)\s+up|contain(?:s|ed|ing)?|"
     r"talk(?:s|ed|ing)?\s+about|complain(?:s|ed|ing)?\s+about|say(?:s|ing)?\s+about|said\s+about|about|"

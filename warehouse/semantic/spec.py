@@ -11,10 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from warehouse.analytics._base import Day
 from warehouse.semantic.layer import LayerError, SemanticLayer
+from warehouse.semantic.linking import CJK as _CJK
 from warehouse.semantic.shape import ShapeChoices, shape_choices
 from warehouse.semantic.windows import WindowChoices, window_choices
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 Grain = Literal["none", "day", "week", "month"]
 _ONE_EVENT = re.compile(r"^event_type\s*=\s*'([^']+)'$")
